@@ -1,0 +1,24 @@
+"""Settings read from the environment, so one build runs on a laptop or a server."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: Where the embedded database and other per-installation files live.
+DEFAULT_INSTANCE_PATH = Path(os.environ.get("CAMERA_REGISTRY_INSTANCE", Path.cwd() / "instance"))
+
+
+def default_database_url(instance_path: Path = DEFAULT_INSTANCE_PATH) -> str:
+    """The embedded SpatiaLite file, used whenever DATABASE_URL is unset."""
+    return f"sqlite:///{instance_path / 'camera_registry.sqlite'}"
+
+
+def from_environment() -> dict:
+    """Flask config keys taken from the process environment."""
+    instance_path = Path(os.environ.get("CAMERA_REGISTRY_INSTANCE", DEFAULT_INSTANCE_PATH))
+    return {
+        "INSTANCE_PATH": str(instance_path),
+        "DATABASE_URL": os.environ.get("DATABASE_URL") or default_database_url(instance_path),
+        "SECRET_KEY": os.environ.get("SECRET_KEY", ""),
+        "SQL_ECHO": os.environ.get("SQL_ECHO", "") == "1",
+    }

@@ -1,0 +1,1 @@
+"""Pure geometry and the few spatial queries whose SQL differs by backend."""

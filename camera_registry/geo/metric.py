@@ -1,0 +1,18 @@
+"""Metres <-> degrees near a latitude, for envelopes that must not miss anything."""
+from __future__ import annotations
+
+import math
+
+# Shortest lengths of a degree on the WGS84 ellipsoid, so a bounding box
+# built from them is always at least as large as the metric radius.
+METRES_PER_DEGREE_LAT_MIN = 110_574.0
+METRES_PER_DEGREE_LON_EQUATOR = 111_320.0
+
+
+def expand_bounds(bounds: tuple[float, float, float, float], radius_m: float) -> tuple[float, float, float, float]:
+    """The lon/lat box that holds every point within `radius_m` of `bounds`."""
+    min_lon, min_lat, max_lon, max_lat = bounds
+    dlat = radius_m / METRES_PER_DEGREE_LAT_MIN * 1.01
+    far_lat = min(89.0, max(abs(min_lat), abs(max_lat)) + dlat)
+    dlon = radius_m / (METRES_PER_DEGREE_LON_EQUATOR * math.cos(math.radians(far_lat))) * 1.01
+    return (min_lon - dlon, min_lat - dlat, max_lon + dlon, max_lat + dlat)

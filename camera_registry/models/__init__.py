@@ -1,0 +1,15 @@
+"""All models, imported here so the metadata is complete wherever it is used."""
+from .admin_unit import AdminLevel, AdminUnit
+from .audit import AuditEvent, AuditTrailIsAppendOnly
+from .base import WGS84, Base
+from .commitment import CommitmentChannel, SharingCommitment, commitment_recorders
+from .owner import Owner, OwnerKind
+from .recorder import Lens, LensKind, LensStatus, Recorder, RecorderStatus
+from .site import Site
+from .user import ApiToken, Role, User
+
+__all__ = [
+    "AdminLevel", "AdminUnit", "ApiToken", "AuditEvent", "AuditTrailIsAppendOnly", "Base",
+    "CommitmentChannel", "Lens", "LensKind", "LensStatus", "Owner", "OwnerKind", "Recorder",
+    "RecorderStatus", "Role", "SharingCommitment", "Site", "User", "WGS84", "commitment_recorders",
+]

@@ -1,0 +1,50 @@
+"""Declarative base and the column types every aggregate shares."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+
+from geoalchemy2 import Geometry
+from sqlalchemy import DateTime, Enum, MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+WGS84 = 4326
+
+# Stable constraint names so Alembic revisions are the same on both backends.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def UtcDateTime() -> DateTime:
+    """Times are stored in UTC and shown in Asia/Ho_Chi_Minh."""
+    return DateTime(timezone=True)
+
+
+def point_column() -> Geometry:
+    return Geometry("POINT", srid=WGS84, spatial_index=True)
+
+
+def enum_column(enum_class: type[enum.Enum]) -> Enum:
+    """A portable enum: VARCHAR plus CHECK on both backends, stored by value."""
+    return Enum(
+        enum_class,
+        native_enum=False,
+        create_constraint=True,
+        length=max(len(member.value) for member in enum_class),
+        values_callable=lambda members: [member.value for member in members],
+        name=enum_class.__name__.lower(),
+        validate_strings=True,
+    )

@@ -1,0 +1,57 @@
+"""Sharing commitments ("cam kết chia sẻ dữ liệu"): an owner's signed promise.
+
+A commitment covers all the owner's recorders or a listed set. Renewal signs
+a new row; revocation stamps `revoked_at`. Rows are never overwritten, so the
+history of what was promised when stays readable.
+"""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Boolean, Column, ForeignKey, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, UtcDateTime, enum_column
+from .owner import Owner
+from .recorder import Recorder
+
+
+class CommitmentChannel(enum.Enum):
+    PAPER = "paper"
+    WEB = "web"
+
+
+commitment_recorders = Table(
+    "commitment_recorders",
+    Base.metadata,
+    Column("commitment_id", ForeignKey("sharing_commitments.id", ondelete="CASCADE"), primary_key=True),
+    Column("recorder_id", ForeignKey("recorders.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class SharingCommitment(Base):
+    __tablename__ = "sharing_commitments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id"), index=True)
+    all_recorders: Mapped[bool] = mapped_column(Boolean, default=True)
+    signed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    valid_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    channel: Mapped[CommitmentChannel] = mapped_column(enum_column(CommitmentChannel))
+    text_version: Mapped[str] = mapped_column(String(32))
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    owner: Mapped[Owner] = relationship(back_populates="commitments")
+    recorders: Mapped[list[Recorder]] = relationship(secondary=commitment_recorders)
+
+    def is_active_at(self, moment: datetime) -> bool:
+        """Signed, not yet expired and not revoked at `moment`."""
+        return (
+            self.signed_at <= moment
+            and (self.valid_until is None or moment < self.valid_until)
+            and (self.revoked_at is None or moment < self.revoked_at)
+        )
+
+    def covers(self, recorder: Recorder) -> bool:
+        return recorder.owner_id == self.owner_id and (self.all_recorders or recorder in self.recorders)

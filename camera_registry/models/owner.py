@@ -1,0 +1,30 @@
+"""Camera owners: who holds the footage. Contact fields are personal data."""
+from __future__ import annotations
+
+import enum
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, enum_column
+
+
+class OwnerKind(enum.Enum):
+    HOUSEHOLD = "household"
+    AGENCY = "agency"
+    BUSINESS = "business"
+
+
+class Owner(Base):
+    __tablename__ = "owners"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[OwnerKind] = mapped_column(enum_column(OwnerKind), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(254))
+    address: Mapped[str | None] = mapped_column(String(500))
+
+    recorders: Mapped[list["Recorder"]] = relationship(back_populates="owner")  # noqa: F821
+    commitments: Mapped[list["SharingCommitment"]] = relationship(back_populates="owner")  # noqa: F821

@@ -1,0 +1,20 @@
+"""Programme sites ("điểm mô hình Camera an ninh"), each run by one commune."""
+from __future__ import annotations
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .admin_unit import AdminUnit
+from .base import Base, point_column
+
+
+class Site(Base):
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    commune_id: Mapped[int] = mapped_column(ForeignKey("admin_units.id"), index=True)
+    point = mapped_column(point_column(), nullable=True)
+
+    commune: Mapped[AdminUnit] = relationship()

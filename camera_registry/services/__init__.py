@@ -1,0 +1,1 @@
+"""The domain: framework-free functions that take a session and plain values."""

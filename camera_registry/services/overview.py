@@ -1,0 +1,61 @@
+"""The front page's per-commune summary of the registry."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import case, func, select, text
+from sqlalchemy.orm import Session, aliased
+
+from ..models import AdminLevel, AdminUnit, Lens, LensStatus, Recorder
+from .commitments import recorder_is_shared
+
+
+@dataclass(frozen=True)
+class CommuneLine:
+    code: str
+    name: str
+    parent_name: str | None
+    recorders: int
+    lenses: int
+    active_lenses: int
+    shared_active_lenses: int
+
+    @property
+    def sharing_rate(self) -> float | None:
+        return self.shared_active_lenses / self.active_lenses if self.active_lenses else None
+
+
+def check_database(session: Session) -> None:
+    session.execute(text("SELECT 1"))
+
+
+def commune_overview(session: Session, now: datetime | None = None) -> list[CommuneLine]:
+    """Lens, recorder and sharing counts for every commune with any registered camera."""
+    now = now or datetime.now(timezone.utc)
+    parent = aliased(AdminUnit)
+    active = Lens.status == LensStatus.ACTIVE
+    lens_counts = (
+        select(
+            Recorder.commune_id.label("commune_id"),
+            func.count(func.distinct(Recorder.id)).label("recorders"),
+            func.count(Lens.id).label("lenses"),
+            func.sum(case((active, 1), else_=0)).label("active_lenses"),
+            func.sum(case((active & recorder_is_shared(now), 1), else_=0)).label("shared_active_lenses"),
+        )
+        .join(Lens, Lens.recorder_id == Recorder.id, isouter=True)
+        .group_by(Recorder.commune_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(AdminUnit.code, AdminUnit.name, parent.name, lens_counts)
+        .join(lens_counts, lens_counts.c.commune_id == AdminUnit.id)
+        .join(parent, AdminUnit.parent_id == parent.id, isouter=True)
+        .where(AdminUnit.level == AdminLevel.COMMUNE)
+        .order_by(parent.name, AdminUnit.name)
+    )
+    return [
+        CommuneLine(row[0], row[1], row[2], row.recorders, row.lenses, int(row.active_lenses or 0),
+                    int(row.shared_active_lenses or 0))
+        for row in rows
+    ]

@@ -1,0 +1,97 @@
+"""Registry rules that hold however a recorder or lens is written.
+
+Every recorder and lens carries the commune containing its point. The
+derivation runs in `before_flush`, so a service, an import or the sample
+loader all get it without remembering to ask.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from geoalchemy2.shape import to_shape
+from sqlalchemy import bindparam, event, inspect, select, update
+from sqlalchemy.orm import Session
+
+from ..geo.communes import CommuneLocator
+from ..models import AdminLevel, AdminUnit, Lens, Recorder
+
+_LOCATOR_KEY = "commune_locator"
+REASSIGN_BATCH = 5_000
+
+
+def commune_locator(session: Session, on: date | None = None) -> CommuneLocator:
+    """A locator over the communes valid on `on` (today by default), cached per session."""
+    on = on or date.today()
+    cached = session.info.get(_LOCATOR_KEY)
+    if cached is not None and cached[0] == on:
+        return cached[1]
+    rows = session.execute(
+        select(AdminUnit.id, AdminUnit.boundary).where(
+            AdminUnit.level == AdminLevel.COMMUNE,
+            AdminUnit.boundary.is_not(None),
+            (AdminUnit.valid_from.is_(None)) | (AdminUnit.valid_from <= on),
+            (AdminUnit.valid_to.is_(None)) | (AdminUnit.valid_to > on),
+        )
+    )
+    locator = CommuneLocator((unit_id, to_shape(boundary)) for unit_id, boundary in rows)
+    session.info[_LOCATOR_KEY] = (on, locator)
+    return locator
+
+
+def forget_commune_locator(session: Session) -> None:
+    session.info.pop(_LOCATOR_KEY, None)
+
+
+@event.listens_for(Session, "before_flush")
+def _derive_communes(session: Session, flush_context, instances) -> None:
+    if any(isinstance(obj, AdminUnit) for obj in (*session.new, *session.dirty, *session.deleted)):
+        forget_commune_locator(session)
+    placed = [
+        obj for obj in (*session.new, *session.dirty)
+        if isinstance(obj, (Recorder, Lens)) and (obj in session.new or inspect(obj).attrs.point.history.has_changes())
+    ]
+    if not placed:
+        return
+    points = [to_shape(obj.point) for obj in placed]
+    communes = commune_locator(session).locate_many([p.x for p in points], [p.y for p in points])
+    for obj, commune_id in zip(placed, communes):
+        obj.commune_id = commune_id
+
+
+@dataclass
+class ReassignReport:
+    recorders_changed: int = 0
+    lenses_changed: int = 0
+    outside_any_commune: int = 0
+
+
+def reassign_communes(session: Session) -> ReassignReport:
+    """Re-derive the commune of every recorder and lens, after boundaries change."""
+    forget_commune_locator(session)
+    locator = commune_locator(session)
+    report = ReassignReport()
+    for model, counter in ((Recorder, "recorders_changed"), (Lens, "lenses_changed")):
+        last_id = 0
+        while True:
+            rows = session.execute(
+                select(model.id, model.commune_id, model.point).where(model.id > last_id).order_by(model.id).limit(REASSIGN_BATCH)
+            ).all()
+            if not rows:
+                break
+            last_id = rows[-1].id
+            points = [to_shape(row.point) for row in rows]
+            derived = locator.locate_many([p.x for p in points], [p.y for p in points])
+            changes = [
+                {"row_id": row.id, "new_commune": commune_id}
+                for row, commune_id in zip(rows, derived) if commune_id != row.commune_id
+            ]
+            report.outside_any_commune += sum(1 for commune_id in derived if commune_id is None)
+            if changes:
+                session.connection().execute(
+                    update(model.__table__).where(model.__table__.c.id == bindparam("row_id")).values(commune_id=bindparam("new_commune")),
+                    changes,
+                )
+                setattr(report, counter, getattr(report, counter) + len(changes))
+    session.expire_all()
+    return report
