@@ -34,16 +34,24 @@ def commune_overview(session: Session, now: datetime | None = None) -> list[Comm
     """Lens, recorder and sharing counts for every commune with any registered camera."""
     now = now or datetime.now(timezone.utc)
     parent = aliased(AdminUnit)
-    active = Lens.status == LensStatus.ACTIVE
+    per_recorder = (
+        select(
+            Lens.recorder_id.label("recorder_id"),
+            func.count(Lens.id).label("lenses"),
+            func.sum(case((Lens.status == LensStatus.ACTIVE, 1), else_=0)).label("active_lenses"),
+        )
+        .group_by(Lens.recorder_id)
+        .subquery()
+    )
     lens_counts = (
         select(
             Recorder.commune_id.label("commune_id"),
-            func.count(func.distinct(Recorder.id)).label("recorders"),
-            func.count(Lens.id).label("lenses"),
-            func.sum(case((active, 1), else_=0)).label("active_lenses"),
-            func.sum(case((active & recorder_is_shared(now), 1), else_=0)).label("shared_active_lenses"),
+            func.count(Recorder.id).label("recorders"),
+            func.coalesce(func.sum(per_recorder.c.lenses), 0).label("lenses"),
+            func.sum(per_recorder.c.active_lenses).label("active_lenses"),
+            func.sum(case((recorder_is_shared(now), per_recorder.c.active_lenses), else_=0)).label("shared_active_lenses"),
         )
-        .join(Lens, Lens.recorder_id == Recorder.id, isouter=True)
+        .join(per_recorder, per_recorder.c.recorder_id == Recorder.id, isouter=True)
         .group_by(Recorder.commune_id)
         .subquery()
     )
