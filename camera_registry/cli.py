@@ -5,10 +5,10 @@ import sys
 from pathlib import Path
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from . import create_app, migrate
+from . import migrate
 
 
 def _engine():
@@ -19,12 +19,7 @@ def _session():
     return current_app.extensions["session_factory"]()
 
 
-@click.group(cls=FlaskGroup, create_app=create_app)
-def cli() -> None:
-    """Camera registry administration."""
-
-
-@cli.group()
+@click.group()
 def db() -> None:
     """Database schema (Alembic migrations, both backends)."""
 
@@ -54,7 +49,7 @@ def db_revision(message: str) -> None:
     migrate.revision(_engine(), message)
 
 
-@cli.group()
+@click.group()
 def sample() -> None:
     """Sample data: the bundled demo and the city-scale generator."""
 
@@ -107,7 +102,7 @@ def sample_generate(lenses: int, communes: int, sites: int, seed: int, out_dir: 
     )
 
 
-@cli.group("admin-units")
+@click.group("admin-units")
 def admin_units() -> None:
     """Administrative units and their boundaries."""
 
@@ -127,7 +122,16 @@ def admin_units_reassign() -> None:
     )
 
 
+def init_app(app: Flask) -> None:
+    for group in (db, sample, admin_units):
+        app.cli.add_command(group)
+
+
 def main() -> None:
+    """The `camera-registry` console script: Flask's CLI with the app already chosen."""
+    from . import create_app
+
+    cli = FlaskGroup(create_app=create_app, help="Camera registry administration.")
     try:
         cli.main(prog_name="camera-registry")
     except Exception as exc:  # noqa: BLE001 - one readable line instead of a traceback

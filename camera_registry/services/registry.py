@@ -20,20 +20,22 @@ _LOCATOR_KEY = "commune_locator"
 REASSIGN_BATCH = 5_000
 
 
+def _is_current_commune(on: date):
+    return (
+        (AdminUnit.level == AdminLevel.COMMUNE)
+        & AdminUnit.boundary.is_not(None)
+        & ((AdminUnit.valid_from.is_(None)) | (AdminUnit.valid_from <= on))
+        & ((AdminUnit.valid_to.is_(None)) | (AdminUnit.valid_to > on))
+    )
+
+
 def commune_locator(session: Session, on: date | None = None) -> CommuneLocator:
-    """A locator over the communes valid on `on` (today by default), cached per session."""
+    """A locator over the stored communes valid on `on` (today by default), cached per session."""
     on = on or date.today()
     cached = session.info.get(_LOCATOR_KEY)
     if cached is not None and cached[0] == on:
         return cached[1]
-    rows = session.execute(
-        select(AdminUnit.id, AdminUnit.boundary).where(
-            AdminUnit.level == AdminLevel.COMMUNE,
-            AdminUnit.boundary.is_not(None),
-            (AdminUnit.valid_from.is_(None)) | (AdminUnit.valid_from <= on),
-            (AdminUnit.valid_to.is_(None)) | (AdminUnit.valid_to > on),
-        )
-    )
+    rows = session.execute(select(AdminUnit.id, AdminUnit.boundary).where(_is_current_commune(on)).order_by(AdminUnit.id))
     locator = CommuneLocator((unit_id, to_shape(boundary)) for unit_id, boundary in rows)
     session.info[_LOCATOR_KEY] = (on, locator)
     return locator
@@ -43,20 +45,46 @@ def forget_commune_locator(session: Session) -> None:
     session.info.pop(_LOCATOR_KEY, None)
 
 
+def _locator_for_flush(session: Session) -> CommuneLocator:
+    """The stored communes, with any added, redrawn or deleted in this flush taken as they will be."""
+    changed = [unit for unit in (*session.new, *session.dirty, *session.deleted) if isinstance(unit, AdminUnit)]
+    if not changed:
+        return commune_locator(session)
+    forget_commune_locator(session)
+    today = date.today()
+    changed_ids = [unit.id for unit in changed if unit.id is not None]
+    stored = session.execute(
+        select(AdminUnit.id, AdminUnit.boundary)
+        .where(_is_current_commune(today), AdminUnit.id.not_in(changed_ids))
+        .order_by(AdminUnit.id)
+    )
+    pending = [
+        unit for unit in changed
+        if unit not in session.deleted and unit.level == AdminLevel.COMMUNE and unit.boundary is not None
+        and unit.is_valid_on(today)
+    ]
+    pending.sort(key=lambda unit: (unit.id is None, unit.id or 0))
+    return CommuneLocator([
+        *((unit_id, to_shape(boundary)) for unit_id, boundary in stored),
+        *((unit, to_shape(unit.boundary)) for unit in pending),
+    ])
+
+
 @event.listens_for(Session, "before_flush")
 def _derive_communes(session: Session, flush_context, instances) -> None:
-    if any(isinstance(obj, AdminUnit) for obj in (*session.new, *session.dirty, *session.deleted)):
-        forget_commune_locator(session)
     placed = [
         obj for obj in (*session.new, *session.dirty)
         if isinstance(obj, (Recorder, Lens)) and (obj in session.new or inspect(obj).attrs.point.history.has_changes())
     ]
     if not placed:
+        if any(isinstance(obj, AdminUnit) for obj in (*session.new, *session.dirty, *session.deleted)):
+            forget_commune_locator(session)
         return
     points = [to_shape(obj.point) for obj in placed]
-    communes = commune_locator(session).locate_many([p.x for p in points], [p.y for p in points])
-    for obj, commune_id in zip(placed, communes):
-        obj.commune_id = commune_id
+    communes = _locator_for_flush(session).locate_many([p.x for p in points], [p.y for p in points])
+    for obj, commune in zip(placed, communes):
+        # Set through the relationship: a commune added in this flush has no id yet.
+        obj.commune = commune if commune is None or isinstance(commune, AdminUnit) else session.get(AdminUnit, commune)
 
 
 @dataclass

@@ -131,13 +131,13 @@ def load_dataset(session: Session, directory: Path = BUNDLED_SAMPLE,
         for row in batch:
             if row["commune_code"] not in commune_ids:
                 raise DatasetError(f"sites.csv: site {row['code']}: unknown commune_code {row['commune_code']}")
-        session.execute(insert(Site), [
+        session.connection().execute(insert(Site.__table__), [
             {"code": row["code"], "name": row["name"], "commune_id": commune_ids[row["commune_code"]],
              "point": _ewkt(row["lon"], row["lat"]) if row["lon"] else None}
             for row in batch
         ])
         report.sites += len(batch)
-    site_ids.update(session.execute(select(Site.code, Site.id)).tuples().all())
+    site_ids.update(session.execute(select(Site.code, Site.id)).all())
 
     owner_ids = _insert_keyed(session, directory, "owners", Owner, report, lambda row: {
         "external_id": row["external_id"], "kind": row["kind"], "name": row["name"],
@@ -202,9 +202,9 @@ def _load_admin_units(session: Session, path: Path, report: LoadReport) -> dict[
 def _insert_keyed(session, directory, file, model, report, values) -> dict[str, int]:
     """Insert rows in batches and return external_id -> id."""
     for batch in _batches(directory, file):
-        session.execute(insert(model), [values(row) for row in batch])
+        session.connection().execute(insert(model.__table__), [values(row) for row in batch])
         setattr(report, file, getattr(report, file) + len(batch))
-    return dict(session.execute(select(model.external_id, model.id)).tuples().all())
+    return dict(session.execute(select(model.external_id, model.id)).all())
 
 
 def _insert_placed(session, directory, file, model, locator, report, values, keep_ids=True, progress=None):
@@ -212,13 +212,13 @@ def _insert_placed(session, directory, file, model, locator, report, values, kee
     for batch in _batches(directory, file):
         communes = locator.locate_many([float(r["lon"]) for r in batch], [float(r["lat"]) for r in batch])
         try:
-            session.execute(insert(model), [values(row, commune) for row, commune in zip(batch, communes)])
+            session.connection().execute(insert(model.__table__), [values(row, commune) for row, commune in zip(batch, communes)])
         except KeyError as missing:
             raise DatasetError(f"{file}.csv: reference to unknown external id {missing}") from None
         setattr(report, file, getattr(report, file) + len(batch))
         if progress:
             progress(getattr(report, file))
-    return dict(session.execute(select(model.external_id, model.id)).tuples().all()) if keep_ids else {}
+    return dict(session.execute(select(model.external_id, model.id)).all()) if keep_ids else {}
 
 
 def _load_commitments(session, directory, owner_ids, recorder_ids, report) -> None:
@@ -238,7 +238,7 @@ def _load_commitments(session, directory, owner_ids, recorder_ids, report) -> No
             for commitment, listed in links for external_id in filter(None, listed.split(";"))
         ]
         if rows:
-            session.execute(insert(commitment_recorders), rows)
+            session.connection().execute(insert(commitment_recorders), rows)
         session.expunge_all()
         report.commitments += len(batch)
 

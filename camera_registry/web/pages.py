@@ -6,7 +6,7 @@ from flask import Blueprint, render_template
 from ..services import overview
 from . import get_session
 
-blueprint = Blueprint("pages", __name__)
+blueprint = Blueprint("pages", __name__, template_folder="templates")  # web/templates, not the package root
 
 
 @blueprint.get("/healthz")

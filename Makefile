@@ -1,0 +1,46 @@
+# camera_registry developer commands (GNU make).
+#   make run     system packages, venv, migrate, sample data, serve on 127.0.0.1:5000
+#   make test    pytest on SpatiaLite, then on PostGIS (TEST_DATABASE=... runs one backend)
+#   make bench   the benchmark suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+TEST_BACKENDS := $(if $(TEST_DATABASE),$(TEST_DATABASE),spatialite postgis)
+
+.PHONY: venv install system-deps deps-run deps-test run test bench
+
+venv install: $(STAMP)
+
+# Re-installs whenever pyproject.toml changes.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+system-deps: deps-test
+
+deps-run:
+	bash scripts/system-deps.sh run
+
+deps-test:
+	bash scripts/system-deps.sh test
+
+run: deps-run $(STAMP)
+	$(BIN)/camera-registry db upgrade
+	$(BIN)/camera-registry sample load --if-empty
+	$(BIN)/camera-registry run --host 127.0.0.1 --port 5000
+
+# Every backend runs even when an earlier one fails; the target fails if any did.
+test: deps-test $(STAMP)
+	@mkdir -p build
+	@status=0; for backend in $(TEST_BACKENDS); do \
+	    echo "=== pytest on $$backend ==="; \
+	    TEST_DATABASE=$$backend $(BIN)/pytest --junitxml=build/test-$$backend.xml $(PYTEST_ARGS) || status=1; \
+	done; exit $$status
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks

@@ -1,0 +1,117 @@
+"""Run the benchmark suite on both backends and print (or record) its figures.
+
+    python -m benchmarks            # print the figures
+    python -m benchmarks --record   # also write benchmarks/RESULTS.md
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import time
+from datetime import date
+from pathlib import Path
+
+from shapely.geometry import Point
+
+from camera_registry.db import make_session_factory
+from camera_registry.geo.spatial import lenses_near
+from camera_registry.services.sample import load_dataset
+from camera_registry.services.sample_generator import generate_city
+
+from .harness import fresh_database, postgres_available, time_calls
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+CITY = {"lenses": 55_000, "communes": 126, "sites": 265, "seed": 1}
+RADII = (50, 200, 1000)
+INDEXED_RUNS, SCAN_RUNS = 300, 20
+
+TARGETS = """Targets (issue 2): load the 55,000-lens city in under 15 s; lenses_near(200 m)
+p95 under 5 ms and at least 20x faster than the same query without the index, on both backends."""
+
+
+def city_dataset() -> tuple[Path, float]:
+    directory = DATA_DIR / "city-{lenses}-{communes}-{sites}-seed{seed}".format(**CITY)
+    start = time.perf_counter()
+    generate_city(directory, **CITY)
+    return directory, time.perf_counter() - start
+
+
+def query_points(directory: Path, count: int, seed: int = 7) -> list[Point]:
+    """Incident-like points: next to registered lenses, where police actually ask."""
+    import csv
+
+    with open(directory / "lenses.csv", newline="", encoding="utf-8") as handle:
+        rows = [(float(r["lon"]), float(r["lat"])) for r in csv.DictReader(handle)]
+    rng = random.Random(seed)
+    return [Point(lon + rng.uniform(-0.0005, 0.0005), lat + rng.uniform(-0.0005, 0.0005))
+            for lon, lat in rng.sample(rows, count)]
+
+
+def bench_backend(backend: str, directory: Path) -> list[str]:
+    lines = []
+    with fresh_database(backend) as engine:
+        sessions = make_session_factory(engine)
+        start = time.perf_counter()
+        with sessions() as session:
+            report = load_dataset(session, directory)
+            session.commit()
+        load_s = time.perf_counter() - start
+        lines.append(f"| {backend} | load {report.lenses:,} lenses | {load_s:.2f} s | | | target < 15 s |")
+        points = query_points(directory, INDEXED_RUNS)
+        with sessions() as session:
+            for radius in RADII:
+                def indexed(it=iter(points * 10)):
+                    return lenses_near(session, next(it), radius)
+
+                def scan(it=iter(points * 10)):
+                    return lenses_near(session, next(it), radius, use_index=False)
+
+                found = sum(len(lenses_near(session, p, radius)) for p in points[:50]) / 50
+                fast = time_calls(indexed, INDEXED_RUNS)
+                slow = time_calls(scan, SCAN_RUNS, warmup=1)
+                speedup = slow.p50_ms / fast.p50_ms
+                lines.append(
+                    f"| {backend} | lenses_near {radius} m (avg {found:.0f} found) | p50 {fast.p50_ms:.2f} ms | "
+                    f"p95 {fast.p95_ms:.2f} ms | no index: p50 {slow.p50_ms:.1f} ms, p95 {slow.p95_ms:.1f} ms | "
+                    f"{speedup:.0f}x faster |"
+                )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--record", action="store_true", help="write the figures to benchmarks/RESULTS.md")
+    parser.add_argument("--backend", choices=("spatialite", "postgis"), action="append")
+    args = parser.parse_args()
+    backends = args.backend or ["spatialite", "postgis"]
+
+    directory, generate_s = city_dataset()
+    lines = [
+        "| backend | measure | figure | p95 | without index | note |",
+        "| --- | --- | --- | --- | --- | --- |",
+        f"| (none) | generate {CITY['lenses']:,}-lens city | {generate_s:.2f} s | | | |",
+    ]
+    skipped = []
+    for backend in backends:
+        if backend == "postgis":
+            ok, reason = postgres_available()
+            if not ok:
+                skipped.append(f"postgis skipped: {reason}")
+                continue
+        lines += bench_backend(backend, directory)
+    for line in lines + skipped:
+        print(line, flush=True)
+    if args.record:
+        machine = f"{platform.node()}: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        RESULTS.write_text(
+            f"# Benchmark results\n\n{TARGETS}\n\nMeasured {date.today().isoformat()} on {machine} "
+            f"with `make bench`.\n\n" + "\n".join(lines + skipped) + "\n"
+        )
+        print(f"recorded in {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

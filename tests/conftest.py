@@ -1,0 +1,305 @@
+"""Test fixtures: one migrated database per run, one rolled-back transaction per test.
+
+The backend is chosen with TEST_DATABASE=spatialite|postgis (default spatialite).
+
+- spatialite: a fresh SpatiaLite file in a temp directory.
+- postgis: a fresh database `cr_test_<hex>` on the server named by
+  TEST_POSTGRES_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test);
+  without it, a throwaway cluster is started from the installed PostgreSQL
+  binaries (as the `postgres` user when running as root: initdb and pg_ctl
+  refuse to run as root, DESIGN.md §4).
+
+The schema is always built by the Alembic migrations, never by create_all, so
+the tests also prove the migrations produce what the models describe.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+import camera_registry
+from camera_registry import migrate
+from camera_registry.db import make_engine
+
+BACKENDS = ("spatialite", "postgis")
+
+
+def _backend() -> str:
+    backend = os.environ.get("TEST_DATABASE", "spatialite").strip().lower() or "spatialite"
+    if backend not in BACKENDS:
+        raise pytest.UsageError(f"TEST_DATABASE must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    return backend
+
+
+def pytest_report_header(config):
+    backend = _backend()
+    if backend == "postgis":
+        where = os.environ.get("TEST_POSTGRES_URL") or "a throwaway cluster started by conftest.py"
+        where = _hide_password(where)
+        return f"camera_registry test database: postgis ({where})"
+    return "camera_registry test database: spatialite (temp file)"
+
+
+def _hide_password(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
+
+
+# --------------------------------------------------------------------------- servers
+
+
+class SpatiaLiteFiles:
+    """Hands out fresh SpatiaLite database files in one temp directory."""
+
+    backend = "spatialite"
+
+    def __init__(self) -> None:
+        self.directory = Path(tempfile.mkdtemp(prefix="cr_test_spatialite_"))
+
+    def new_database(self, label: str = "main") -> str:
+        return f"sqlite:///{self.directory / f'{label}_{uuid.uuid4().hex[:8]}.sqlite'}"
+
+    def drop_database(self, url: str) -> None:
+        path = Path(make_url(url).database)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+    def close(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class PostgresServer:
+    """Creates and drops `cr_test_<hex>` databases on one PostgreSQL server."""
+
+    backend = "postgis"
+
+    def __init__(self, admin_url: str, cluster: ThrowawayCluster | None = None) -> None:
+        self.admin_url = make_url(admin_url)
+        self.cluster = cluster
+        self._admin = make_engine(self.admin_url.render_as_string(hide_password=False)).execution_options(
+            isolation_level="AUTOCOMMIT"
+        )
+        self._created: list[str] = []
+
+    def new_database(self, label: str = "main") -> str:
+        name = f"cr_test_{uuid.uuid4().hex[:12]}"
+        with self._admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        self._created.append(name)
+        return self.admin_url.set(database=name).render_as_string(hide_password=False)
+
+    def drop_database(self, url: str) -> None:
+        name = make_url(url).database
+        with self._admin.connect() as conn:
+            # WITH (FORCE) (PostgreSQL 13+) ends sessions a failed test left open.
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if name in self._created:
+            self._created.remove(name)
+
+    def close(self) -> None:
+        try:
+            for name in list(self._created):
+                self.drop_database(self.admin_url.set(database=name).render_as_string(hide_password=False))
+        finally:
+            self._admin.dispose()
+            if self.cluster is not None:
+                self.cluster.stop()
+
+
+def _postgres_bindir() -> Path | None:
+    """Directory holding initdb/pg_ctl/postgres, or None when PostgreSQL is not installed."""
+    candidates: list[Path] = []
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        try:
+            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=True).stdout.strip()
+            candidates.append(Path(out))
+        except (subprocess.CalledProcessError, OSError):
+            pass
+    # Debian keeps the server binaries out of PATH; prefer the newest version.
+    versions = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: _version_key(Path(p).parent.name), reverse=True)
+    candidates.extend(Path(p) for p in versions)
+    for directory in candidates:
+        if all((directory / tool).is_file() for tool in ("initdb", "pg_ctl", "postgres")):
+            return directory
+    return None
+
+
+def _version_key(name: str) -> tuple:
+    return tuple(int(part) if part.isdigit() else 0 for part in name.split("."))
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ThrowawayCluster:
+    """A private PostgreSQL cluster in a temp dir, trust auth, 127.0.0.1 on a free port."""
+
+    def __init__(self, bindir: Path) -> None:
+        self.bindir = bindir
+        self.directory = Path(tempfile.mkdtemp(prefix="cr_test_pgcluster_"))
+        self.datadir = self.directory / "data"
+        self.logfile = self.directory / "server.log"
+        self.port = _free_port()
+        self._as_user: list[str] = []
+        if os.geteuid() == 0:
+            # initdb and pg_ctl refuse to run as root: run them as `postgres`.
+            try:
+                pw = pwd.getpwnam("postgres")
+            except KeyError:
+                raise RuntimeError("running as root and there is no 'postgres' user to run initdb as") from None
+            os.chown(self.directory, pw.pw_uid, pw.pw_gid)
+            self._as_user = ["runuser", "-u", "postgres", "--"]
+        self.started = False
+
+    def _run(self, *args: str) -> None:
+        result = subprocess.run([*self._as_user, *args], capture_output=True, text=True)
+        if result.returncode != 0:
+            log = self.logfile.read_text(errors="replace")[-2000:] if self.logfile.exists() else ""
+            raise RuntimeError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}\n{log}")
+
+    def start(self) -> str:
+        self._run(str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", "postgres", "-A", "trust",
+                  "-E", "UTF8", "--no-sync", "--no-instructions")
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.directory} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.logfile),
+                  "-o", options, "-w", "-t", "60", "start")
+        self.started = True
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def stop(self) -> None:
+        try:
+            if self.started:
+                self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "-w", "stop")
+        finally:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def backend() -> str:
+    """'spatialite' or 'postgis': the backend this test run uses."""
+    return _backend()
+
+
+@pytest.fixture(scope="session")
+def database_server(backend):
+    """Creates fresh empty databases on the chosen backend (`.new_database()` -> URL)."""
+    if backend == "spatialite":
+        server = SpatiaLiteFiles()
+    else:
+        url = os.environ.get("TEST_POSTGRES_URL")
+        if url:
+            server = PostgresServer(url)
+        else:
+            bindir = _postgres_bindir()
+            if bindir is None:
+                pytest.skip("TEST_DATABASE=postgis but TEST_POSTGRES_URL is unset and no PostgreSQL server "
+                            "binaries were found (install postgresql-15-postgis-3)")
+            cluster = ThrowawayCluster(bindir)
+            try:
+                url = cluster.start()
+            except Exception:
+                cluster.stop()
+                raise
+            server = PostgresServer(url, cluster=cluster)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def database_url(database_server) -> str:
+    """The run's database, migrated to head."""
+    url = database_server.new_database("main")
+    engine = make_engine(url)
+    try:
+        migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url) -> Engine:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+# --------------------------------------------------------------------------- per-test transaction
+
+
+@pytest.fixture()
+def db_connection(engine):
+    """A connection inside a transaction that is rolled back after the test."""
+    connection = engine.connect()
+    transaction = connection.begin()
+    try:
+        yield connection
+    finally:
+        if transaction.is_active:
+            transaction.rollback()
+        connection.close()
+
+
+@pytest.fixture()
+def session(db_connection) -> Session:
+    """An ORM session on the test's connection; code under test may commit (it commits a SAVEPOINT)."""
+    session = Session(bind=db_connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+@pytest.fixture(scope="session")
+def _app(database_url):
+    instance = tempfile.mkdtemp(prefix="cr_test_instance_")
+    app = camera_registry.create_app({
+        "DATABASE_URL": database_url,
+        "TESTING": True,
+        "INSTANCE_PATH": instance,
+        "SECRET_KEY": "test",
+    })
+    yield app
+    app.extensions["engine"].dispose()
+    shutil.rmtree(instance, ignore_errors=True)
+
+
+@pytest.fixture()
+def app(_app, db_connection):
+    """The Flask app, its sessions bound to the test's connection so requests see and roll back with the test."""
+    factory = _app.extensions["session_factory"]
+    saved = dict(factory.kw)
+    factory.configure(bind=db_connection, join_transaction_mode="create_savepoint")
+    try:
+        yield _app
+    finally:
+        factory.kw.clear()
+        factory.kw.update(saved)
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
