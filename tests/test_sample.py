@@ -33,6 +33,7 @@ def test_demo_has_chi_dam_with_exactly_66_lenses(session, demo):
 def test_demo_lenses_all_fall_in_a_current_commune(session, demo):
     assert session.scalar(select(func.count()).where(Lens.commune_id.is_(None))) == 0
     assert session.scalar(select(func.count()).where(Recorder.commune_id.is_(None))) == 0
+    assert session.scalar(select(func.count()).where(Owner.commune_id.is_(None))) == 0
     assert demo.lenses == session.scalar(select(func.count(Lens.id)))
 
 

@@ -1,9 +1,9 @@
-"""Camera owners: who holds the footage. Contact fields are personal data."""
+"""Camera owners: who holds the footage."""
 from __future__ import annotations
 
 import enum
 
-from sqlalchemy import String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, enum_column
@@ -16,6 +16,8 @@ class OwnerKind(enum.Enum):
 
 
 class Owner(Base):
+    """Contact fields are personal data (Decree 13/2023): read only by roles that need them, and audited."""
+
     __tablename__ = "owners"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -25,6 +27,8 @@ class Owner(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     email: Mapped[str | None] = mapped_column(String(254))
     address: Mapped[str | None] = mapped_column(String(500))
+    # The commune whose register lists the owner: it decides who may see and edit them.
+    commune_id: Mapped[int | None] = mapped_column(ForeignKey("admin_units.id"), index=True)
 
     recorders: Mapped[list["Recorder"]] = relationship(back_populates="owner")  # noqa: F821
     commitments: Mapped[list["SharingCommitment"]] = relationship(back_populates="owner")  # noqa: F821

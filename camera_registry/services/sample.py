@@ -25,7 +25,7 @@ from pathlib import Path
 
 from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, shape
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..models import (
@@ -154,6 +154,10 @@ def load_dataset(session: Session, directory: Path = BUNDLED_SAMPLE,
         }
 
     recorder_ids = _insert_placed(session, directory, "recorders", Recorder, locator, report, recorder_values)
+    # An owner is registered in the commune of their (first) recorder.
+    session.execute(update(Owner).values(commune_id=(
+        select(func.min(Recorder.commune_id)).where(Recorder.owner_id == Owner.id).scalar_subquery()
+    )))
     notify("recorders", report.recorders)
 
     def lens_values(row, commune_id):
