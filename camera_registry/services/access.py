@@ -1,0 +1,79 @@
+"""Who may read and write what: an actor and the communes in their reach.
+
+admin reads and writes everywhere; province and district staff read their
+unit's subtree; commune police read and write their own commune. Owner
+contact data goes only to admin and to the police of the owner's commune.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import AdminLevel, AdminUnit, Role, User
+from .errors import PermissionDenied
+
+
+@dataclass(frozen=True)
+class Actor:
+    label: str
+    role: Role | None = None  # None: the system itself (CLI, scheduler)
+    user_id: int | None = None
+    unit_id: int | None = None
+    readable_communes: frozenset[int] | None = None  # None: every commune
+    writable_communes: frozenset[int] | None = None  # None: every commune
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role in (None, Role.ADMIN)
+
+    def can_read(self, commune_id: int | None) -> bool:
+        return self.readable_communes is None or commune_id in self.readable_communes
+
+    def can_write(self, commune_id: int | None) -> bool:
+        return self.writable_communes is None or commune_id in self.writable_communes
+
+    def sees_contacts(self, commune_id: int | None) -> bool:
+        return self.is_admin or (self.role == Role.COMMUNE_POLICE and self.can_write(commune_id))
+
+    def require_write(self, commune_id: int | None, what: str = "this record") -> None:
+        if not self.can_write(commune_id):
+            raise PermissionDenied(f"{self.label} may not change {what} outside their own commune")
+
+    def require_admin(self) -> None:
+        if not self.is_admin:
+            raise PermissionDenied(f"only an administrator may do this ({self.label} is {self.role.value})")
+
+
+SYSTEM = Actor(label="system")
+
+
+def subtree_ids(session: Session, unit_id: int) -> frozenset[int]:
+    """The unit and everything below it, historic units included."""
+    tree = select(AdminUnit.id).where(AdminUnit.id == unit_id).cte("subtree", recursive=True)
+    tree = tree.union_all(select(AdminUnit.id).where(AdminUnit.parent_id == tree.c.id))
+    return frozenset(session.scalars(select(tree.c.id)))
+
+
+def actor_for(session: Session, user: User) -> Actor:
+    label = f"{user.role.value}:{user.username}"
+    if user.role == Role.ADMIN:
+        return Actor(label, user.role, user.id, user.admin_unit_id)
+    reach = subtree_ids(session, user.admin_unit_id) if user.admin_unit_id else frozenset()
+    writable = reach if user.role == Role.COMMUNE_POLICE else frozenset()
+    return Actor(label, user.role, user.id, user.admin_unit_id, reach, writable)
+
+
+def current_communes_under(session: Session, unit_id: int, on: date | None = None) -> list[AdminUnit]:
+    """The communes valid on `on` in a unit's subtree."""
+    on = on or date.today()
+    ids = subtree_ids(session, unit_id)
+    return list(session.scalars(
+        select(AdminUnit).where(
+            AdminUnit.id.in_(ids), AdminUnit.level == AdminLevel.COMMUNE,
+            (AdminUnit.valid_from.is_(None)) | (AdminUnit.valid_from <= on),
+            (AdminUnit.valid_to.is_(None)) | (AdminUnit.valid_to > on),
+        ).order_by(AdminUnit.name)
+    ))
