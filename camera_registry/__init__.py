@@ -25,9 +25,10 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["engine"] = engine
     app.extensions["session_factory"] = make_session_factory(engine)
 
-    from . import cli, web
+    from . import api, cli, web
 
     web.init_app(app)
+    api.init_app(app)
     cli.init_app(app)
     return app
 

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -9,6 +12,12 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from . import migrate
+from .models import Role
+from .services import accounts
+from .services.access import SYSTEM
+from .services.errors import DomainError
+
+DEMO_CREDENTIALS_FILE = "demo-credentials.txt"
 
 
 def _engine():
@@ -17,6 +26,27 @@ def _engine():
 
 def _session():
     return current_app.extensions["session_factory"]()
+
+
+@contextmanager
+def _domain_errors() -> Iterator[None]:
+    """A refused command exits non-zero with one line naming each field and the reason."""
+    try:
+        yield
+    except DomainError as error:
+        reasons = "; ".join(f"{field}: {' '.join(why)}" for field, why in error.errors.items())
+        raise click.ClickException(f"{error.message} ({reasons})" if reasons else error.message) from None
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """Aligned plain-text columns, for the terminal and the demo-credentials file."""
+    cells = [list(headers)] + [["" if value is None else str(value) for value in row] for row in rows]
+    widths = [max(len(line[column]) for line in cells) for column in range(len(headers))]
+    return "\n".join("  ".join(value.ljust(width) for value, width in zip(line, widths)).rstrip() for line in cells)
+
+
+def _when(moment: datetime | None, absent: str = "") -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else absent
 
 
 @click.group()
@@ -65,6 +95,9 @@ def sample_load(directory: Path | None, if_empty: bool) -> None:
     with _session() as session:
         if if_empty and not datasets.registry_is_empty(session):
             click.echo("registry already holds data; sample not loaded")
+            credentials = Path(current_app.instance_path) / DEMO_CREDENTIALS_FILE
+            if credentials.exists():
+                click.echo(f"demo accounts, if you have not deactivated them: {credentials}")
             return
         try:
             with click.progressbar(length=0, label="loading", show_pos=True) as bar:
@@ -74,6 +107,7 @@ def sample_load(directory: Path | None, if_empty: bool) -> None:
                     bar.render_progress()
 
                 report = datasets.load_dataset(session, directory or datasets.BUNDLED_SAMPLE, progress)
+            demo_accounts = accounts.create_demo_accounts(session) if directory is None else []
             session.commit()
         except datasets.DatasetError as error:
             session.rollback()
@@ -82,6 +116,22 @@ def sample_load(directory: Path | None, if_empty: bool) -> None:
         f"loaded {report.admin_units} admin units, {report.sites} sites, {report.owners} owners, "
         f"{report.recorders} recorders, {report.lenses} lenses, {report.commitments} commitments"
     )
+    if demo_accounts:
+        _publish_demo_credentials(demo_accounts)
+
+
+def _publish_demo_credentials(demo_accounts: list[accounts.DemoAccount]) -> None:
+    """Show the demo logins once and keep them in a file only the installing user can read."""
+    text = (
+        "DEMO accounts for the bundled sample. Deactivate them before real use:\n"
+        "  camera-registry users deactivate USERNAME\n\n"
+        + _table(("username", "password", "role", "unit"), demo_accounts) + "\n"
+    )
+    path = Path(current_app.instance_path) / DEMO_CREDENTIALS_FILE
+    path.touch(mode=0o600)
+    path.chmod(0o600)  # also when the file was left by an earlier installation
+    path.write_text(text, encoding="utf-8")
+    click.echo(f"\n{text}(saved to {path}, readable only by you)")
 
 
 @sample.command("generate")
@@ -122,8 +172,104 @@ def admin_units_reassign() -> None:
     )
 
 
+@click.group()
+def users() -> None:
+    """Staff accounts: admin, province/district staff, commune police. The CLI acts as the system."""
+
+
+@users.command("create")
+@click.option("--username", required=True, help="3-64 characters: a-z, 0-9, '.', '_', '-'.")
+@click.option("--role", required=True, type=click.Choice([role.value for role in Role]))
+@click.option("--unit", "unit_code", help="Admin unit code: a commune for commune_police, a district for "
+              "district_staff, a province for province_staff; optional for admin.")
+@click.option("--full-name", default="", help="The person's name, shown in the audit trail.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin (for scripts).")
+@with_appcontext
+def users_create(username: str, role: str, unit_code: str | None, full_name: str, password_stdin: bool) -> None:
+    """Create an account. The password is prompted for, never taken as an option (ps and shell history show those)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with _session() as session, _domain_errors():
+        user = accounts.create_user(session, SYSTEM, username, password, role, unit_code, full_name)
+        where = f" for {user.admin_unit.name} ({user.admin_unit.code})" if user.admin_unit else ""
+        session.commit()
+    click.echo(f"created {role} {username}{where}")
+
+
+@users.command("list")
+@with_appcontext
+def users_list() -> None:
+    """Every account, active or not."""
+    with _session() as session, _domain_errors():
+        rows = [
+            (user.username, user.role.value, user.admin_unit.code if user.admin_unit else "",
+             "yes" if user.active else "no", user.full_name, _when(user.created_at))
+            for user in accounts.list_users(session, SYSTEM)
+        ]
+    click.echo(_table(("username", "role", "unit", "active", "full name", "created"), rows))
+
+
+@users.command("deactivate")
+@click.argument("username")
+@with_appcontext
+def users_deactivate(username: str) -> None:
+    """Deactivate USERNAME: logins and tokens stop working; the account stays for the audit trail."""
+    with _session() as session, _domain_errors():
+        accounts.deactivate_user(session, SYSTEM, username)
+        session.commit()
+    click.echo(f"deactivated {username}")
+
+
+@click.group()
+def tokens() -> None:
+    """API Bearer tokens. Only a hash is stored: a secret is shown once, when created."""
+
+
+@tokens.command("create")
+@click.option("--username", required=True, help="The account the token acts as.")
+@click.option("--name", required=True, help="Where the token is used, e.g. 'district dashboard'.")
+@click.option("--expires-days", type=int, help="Days until the token expires (default: never).")
+@with_appcontext
+def tokens_create(username: str, name: str, expires_days: int | None) -> None:
+    """Create a token and print its secret on a line of its own."""
+    with _session() as session, _domain_errors():
+        user = accounts.get_user(session, username)
+        token, secret = accounts.create_token(session, SYSTEM, user, name, expires_days)
+        session.commit()
+    click.echo(f"token {token.id} ({token.name}) for {username}, expires {_when(token.expires_at, 'never')}:")
+    click.echo(secret)
+    click.echo("Copy the secret now: it cannot be shown again (only its hash is stored).", err=True)
+
+
+@tokens.command("list")
+@click.option("--username", required=True)
+@with_appcontext
+def tokens_list(username: str) -> None:
+    """USERNAME's tokens, revoked and expired ones included."""
+    with _session() as session, _domain_errors():
+        rows = [
+            (token.id, token.name, accounts.token_state(token), _when(token.created_at),
+             _when(token.expires_at, "never"), _when(token.last_used_at, "never"))
+            for token in accounts.list_tokens(session, accounts.get_user(session, username))
+        ]
+    click.echo(_table(("id", "name", "state", "created", "expires", "last used"), rows))
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+@with_appcontext
+def tokens_revoke(token_id: int) -> None:
+    """Revoke token TOKEN_ID at once; it stays listed as revoked."""
+    with _session() as session, _domain_errors():
+        accounts.revoke_token(session, SYSTEM, token_id)
+        session.commit()
+    click.echo(f"revoked token {token_id}")
+
+
 def init_app(app: Flask) -> None:
-    for group in (db, sample, admin_units):
+    for group in (db, sample, admin_units, users, tokens):
         app.cli.add_command(group)
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 #: Where the embedded database and other per-installation files live.
@@ -21,4 +22,10 @@ def from_environment() -> dict:
         "DATABASE_URL": os.environ.get("DATABASE_URL") or default_database_url(instance_path),
         "SECRET_KEY": os.environ.get("SECRET_KEY", ""),
         "SQL_ECHO": os.environ.get("SQL_ECHO", "") == "1",
+        # Off by default so http://127.0.0.1 works in development; set 1 behind HTTPS.
+        "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "") == "1",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        # The signed login cookie is refused after a working day, even if the browser keeps it.
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
     }

@@ -76,7 +76,7 @@ def write_commune(writer: DatasetWriter, rng: random.Random, spec, parent_code: 
         spacing = 45 if radius_m < 1000 else 90
         for k in range(int(length // spacing)):
             side = 1 if k % 2 else -1
-            houses.append((road_name, bearing, line.interpolate((k + 0.5) / (length // spacing)), side))
+            houses.append((road_name, bearing, line.interpolate((k + 0.5) / (length // spacing), normalized=True), side))
     rng.shuffle(houses)
     agency_done = False
     for road_name, bearing, at, side in houses:

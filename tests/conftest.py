@@ -22,9 +22,13 @@ import socket
 import subprocess
 import tempfile
 import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from geoalchemy2.shape import from_shape
+from shapely import MultiPolygon, Point, box
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -32,6 +36,11 @@ from sqlalchemy.orm import Session
 import camera_registry
 from camera_registry import migrate
 from camera_registry.db import make_engine
+from camera_registry.models import (
+    AdminLevel, AdminUnit, CommitmentChannel, Lens, Owner, OwnerKind, Recorder, Role, SharingCommitment, Site, User,
+)
+from camera_registry.services import accounts
+from camera_registry.services.access import SYSTEM
 
 BACKENDS = ("spatialite", "postgis")
 
@@ -303,3 +312,74 @@ def app(_app, db_connection):
 @pytest.fixture()
 def client(app):
     return app.test_client()
+
+
+# --------------------------------------------------------------------------- a small registry with one actor per role
+
+
+@dataclass
+class World:
+    """Province P with district D; commune A under D, commune B directly under P.
+
+    One site, owner, recorder, lens and commitment in each commune, and a
+    Bearer header for each role (and the police of both communes).
+    """
+
+    province: AdminUnit
+    district: AdminUnit
+    commune_a: AdminUnit
+    commune_b: AdminUnit
+    objects: dict[str, dict[str, int]]
+    headers: dict[str, dict[str, str]]
+
+
+COMMUNE_A_BOX = (105.80, 21.00, 105.85, 21.05)
+COMMUNE_B_BOX = (105.85, 21.00, 105.90, 21.05)
+ROLES = ("anonymous", "admin", "province_staff", "district_staff", "police_a", "police_b")
+
+
+def _unit(session, code, name, level, parent=None, bounds=None):
+    unit = AdminUnit(code=code, name=name, level=level, parent=parent,
+                     boundary=from_shape(MultiPolygon([box(*bounds)]), srid=4326) if bounds else None)
+    session.add(unit)
+    return unit
+
+
+def _cameras_in(session, commune, tag: str, lon: float, lat: float) -> dict[str, int]:
+    site = Site(code=f"site-{tag}", name=f"Site {tag}", commune=commune)
+    spare_site = Site(code=f"spare-site-{tag}", name=f"Spare site {tag}", commune=commune)
+    owner = Owner(external_id=f"owner-{tag}", kind=OwnerKind.HOUSEHOLD, name=f"Owner {tag}", commune=commune,
+                  phone="0912345678", email=f"{tag}@example.vn", address=f"1 Road {tag}")
+    recorder = Recorder(external_id=f"rec-{tag}", owner=owner, site=site, retention_days=14,
+                        point=from_shape(Point(lon, lat), srid=4326))
+    lens = Lens(external_id=f"lens-{tag}", recorder=recorder, point=from_shape(Point(lon + 0.0001, lat), srid=4326),
+                bearing_deg=90.0, fov_deg=90.0, range_m=30.0)
+    signed = datetime.now(timezone.utc) - timedelta(days=30)
+    commitment = SharingCommitment(owner=owner, all_recorders=True, signed_at=signed,
+                                   valid_until=signed + timedelta(days=1000), channel=CommitmentChannel.PAPER,
+                                   text_version="2024.1")
+    session.add_all([site, spare_site, owner, recorder, lens, commitment])
+    session.flush()
+    return {"site": site.id, "spare_site": spare_site.id, "owner": owner.id, "recorder": recorder.id, "lens": lens.id, "commitment": commitment.id}
+
+
+@pytest.fixture()
+def world(session) -> World:
+    province = _unit(session, "P", "Tỉnh Thử", AdminLevel.PROVINCE)
+    district = _unit(session, "D", "Huyện Thử", AdminLevel.DISTRICT, province)
+    commune_a = _unit(session, "A", "Xã A", AdminLevel.COMMUNE, district, COMMUNE_A_BOX)
+    commune_b = _unit(session, "B", "Xã B", AdminLevel.COMMUNE, province, COMMUNE_B_BOX)
+    session.flush()
+    objects = {"a": _cameras_in(session, commune_a, "a", 105.82, 21.02), "b": _cameras_in(session, commune_b, "b", 105.87, 21.02)}
+    headers = {"anonymous": {}}
+    for name, role, unit in (("admin", Role.ADMIN, None), ("province_staff", Role.PROVINCE_STAFF, province),
+                             ("district_staff", Role.DISTRICT_STAFF, district),
+                             ("police_a", Role.COMMUNE_POLICE, commune_a), ("police_b", Role.COMMUNE_POLICE, commune_b)):
+        # A fixed placeholder hash: these users sign in by token only, and argon2 per test would be slow.
+        user = User(username=name.replace("_", "-"), password_hash="!", role=role, admin_unit=unit)
+        session.add(user)
+        session.flush()
+        _, secret = accounts.create_token(session, SYSTEM, user, "tests")
+        headers[name] = {"Authorization": f"Bearer {secret}"}
+    session.commit()
+    return World(province, district, commune_a, commune_b, objects, headers)

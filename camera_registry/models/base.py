@@ -5,7 +5,7 @@ import enum
 from datetime import datetime, timezone
 
 from geoalchemy2 import Geometry
-from sqlalchemy import DateTime, Enum, MetaData
+from sqlalchemy import DateTime, Enum, MetaData, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase
 
 WGS84 = 4326
@@ -28,9 +28,28 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def UtcDateTime() -> DateTime:
-    """Times are stored in UTC and shown in Asia/Ho_Chi_Minh."""
-    return DateTime(timezone=True)
+class UtcDateTime(TypeDecorator):
+    """Times are stored in UTC and shown in Asia/Ho_Chi_Minh.
+
+    SQLite keeps no offset, so values come back naive there; this type hands
+    out aware UTC datetimes on both backends and refuses naive input, which
+    would otherwise be read as server-local time on PostgreSQL.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass an aware datetime (UTC)")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 def point_column() -> Geometry:

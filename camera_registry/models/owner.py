@@ -6,6 +6,7 @@ import enum
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from .admin_unit import AdminUnit
 from .base import Base, enum_column
 
 
@@ -30,5 +31,6 @@ class Owner(Base):
     # The commune whose register lists the owner: it decides who may see and edit them.
     commune_id: Mapped[int | None] = mapped_column(ForeignKey("admin_units.id"), index=True)
 
+    commune: Mapped[AdminUnit | None] = relationship()
     recorders: Mapped[list["Recorder"]] = relationship(back_populates="owner")  # noqa: F821
     commitments: Mapped[list["SharingCommitment"]] = relationship(back_populates="owner")  # noqa: F821

@@ -54,6 +54,8 @@ class Recorder(Base):
     commune: Mapped[AdminUnit | None] = relationship()
     lenses: Mapped[list[Lens]] = relationship(back_populates="recorder")
 
+    shared = None  # set per read by services.commitments.mark_shared, never stored
+
 
 class Lens(Base):
     __tablename__ = "lenses"
@@ -77,3 +79,5 @@ class Lens(Base):
 
     recorder: Mapped[Recorder] = relationship(back_populates="lenses")
     commune: Mapped[AdminUnit | None] = relationship()
+
+    shared = None  # set per read by services.commitments.mark_shared, never stored

@@ -1,11 +1,17 @@
-"""Which recorders are under an active sharing commitment."""
+"""Sharing commitments: signing, renewal, revocation, and which recorders they cover now."""
 from __future__ import annotations
 
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy.orm import Session
 
-from ..models import Recorder, SharingCommitment, commitment_recorders
+from ..models import AdminUnit, CommitmentChannel, Owner, Recorder, SharingCommitment, commitment_recorders
+from ..models.base import utcnow
+from .access import Actor
+from .audit import record
+from .errors import Conflict, NotFound, ValidationFailed
+from .listing import Page, page_of, readable
 
 
 def active_commitment_at(moment: datetime) -> ColumnElement[bool]:
@@ -32,3 +38,98 @@ def recorder_is_shared(moment: datetime) -> ColumnElement[bool]:
             or_(SharingCommitment.all_recorders, listed),
         )
     )
+
+
+def shared_recorder_ids(session: Session, recorder_ids: list[int], moment: datetime) -> set[int]:
+    """Which of these recorders an active commitment covers at `moment`."""
+    if not recorder_ids:
+        return set()
+    return set(session.scalars(select(Recorder.id).where(Recorder.id.in_(recorder_ids), recorder_is_shared(moment))))
+
+
+def mark_shared(session: Session, cameras: list, moment: datetime | None = None) -> list:
+    """Annotate recorders or lenses with `shared` (computed per read, never stored)."""
+    moment = moment or utcnow()
+    recorder_id = (lambda c: c.id) if cameras and isinstance(cameras[0], Recorder) else (lambda c: c.recorder_id)
+    shared = shared_recorder_ids(session, sorted({recorder_id(c) for c in cameras}), moment)
+    for camera in cameras:
+        camera.shared = recorder_id(camera) in shared
+    return cameras
+
+
+def list_commitments(session: Session, actor: Actor, *, owner_id: int | None = None, active: bool | None = None,
+                     commune_code: str | None = None, page: int = 1, page_size: int = 50) -> Page[SharingCommitment]:
+    statement = (
+        select(SharingCommitment).join(Owner, SharingCommitment.owner_id == Owner.id)
+        .where(readable(actor, Owner.commune_id)).order_by(SharingCommitment.id)
+    )
+    if owner_id is not None:
+        statement = statement.where(SharingCommitment.owner_id == owner_id)
+    if commune_code is not None:
+        statement = statement.join(AdminUnit, Owner.commune_id == AdminUnit.id).where(AdminUnit.code == commune_code)
+    if active is not None:
+        condition = active_commitment_at(utcnow())
+        statement = statement.where(condition if active else ~condition)
+    return page_of(session, statement, page, page_size)
+
+
+def _commitment(session: Session, actor: Actor, commitment_id: int, *, write: bool) -> SharingCommitment:
+    commitment = session.get(SharingCommitment, commitment_id)
+    if commitment is None or not actor.can_read(commitment.owner.commune_id):
+        raise NotFound(f"commitment {commitment_id} not found")
+    if write:
+        actor.require_write(commitment.owner.commune_id, f"commitment {commitment_id}")
+    return commitment
+
+
+def get_commitment(session: Session, actor: Actor, commitment_id: int) -> SharingCommitment:
+    return _commitment(session, actor, commitment_id, write=False)
+
+
+def sign_commitment(session: Session, actor: Actor, *, owner_id: int, valid_until: datetime | None,
+                    channel: CommitmentChannel, text_version: str, signed_at: datetime | None = None,
+                    recorder_ids: list[int] | None = None) -> SharingCommitment:
+    """Record a signed commitment covering all the owner's recorders, or the listed ones."""
+    owner = session.get(Owner, owner_id)
+    if owner is None or not actor.can_read(owner.commune_id):
+        raise ValidationFailed(f"unknown owner {owner_id}", {"owner_id": [f"no owner {owner_id} in your reach"]})
+    actor.require_write(owner.commune_id, f"commitments of owner {owner_id}")
+    signed_at = signed_at or utcnow()
+    if valid_until is not None and valid_until <= signed_at:
+        raise ValidationFailed("a commitment must end after it is signed", {"valid_until": ["must be after signed_at"]})
+    recorders = []
+    for recorder_id in recorder_ids or []:
+        recorder = session.get(Recorder, recorder_id)
+        if recorder is None or recorder.owner_id != owner.id:
+            raise ValidationFailed(f"recorder {recorder_id} is not this owner's",
+                                   {"recorder_ids": [f"recorder {recorder_id} does not belong to owner {owner.id}"]})
+        recorders.append(recorder)
+    commitment = SharingCommitment(owner=owner, all_recorders=not recorders, recorders=recorders, signed_at=signed_at,
+                                   valid_until=valid_until, channel=channel, text_version=text_version)
+    session.add(commitment)
+    session.flush()
+    record(session, actor, "commitment.sign", "commitment", commitment.id,
+           details={"owner_id": owner.id, "recorder_ids": [r.id for r in recorders], "text_version": text_version})
+    return commitment
+
+
+def renew_commitment(session: Session, actor: Actor, commitment_id: int, *, valid_until: datetime | None,
+                     channel: CommitmentChannel, text_version: str | None = None) -> SharingCommitment:
+    """A renewal is a new signature with the same scope; the old row stays as history."""
+    previous = _commitment(session, actor, commitment_id, write=True)
+    if previous.revoked_at is not None:
+        raise Conflict(f"commitment {commitment_id} was revoked; sign a new one instead",
+                       {"commitment": ["revoked commitments cannot be renewed"]})
+    return sign_commitment(session, actor, owner_id=previous.owner_id, valid_until=valid_until, channel=channel,
+                           text_version=text_version or previous.text_version,
+                           recorder_ids=None if previous.all_recorders else [r.id for r in previous.recorders])
+
+
+def revoke_commitment(session: Session, actor: Actor, commitment_id: int, reason: str | None = None) -> SharingCommitment:
+    commitment = _commitment(session, actor, commitment_id, write=True)
+    if commitment.revoked_at is not None:
+        raise Conflict(f"commitment {commitment_id} is already revoked", {"commitment": ["already revoked"]})
+    commitment.revoked_at = utcnow()
+    session.flush()
+    record(session, actor, "commitment.revoke", "commitment", commitment.id, note=reason)
+    return commitment

@@ -133,7 +133,7 @@ def load_dataset(session: Session, directory: Path = BUNDLED_SAMPLE,
                 raise DatasetError(f"sites.csv: site {row['code']}: unknown commune_code {row['commune_code']}")
         session.connection().execute(insert(Site.__table__), [
             {"code": row["code"], "name": row["name"], "commune_id": commune_ids[row["commune_code"]],
-             "point": _ewkt(row["lon"], row["lat"]) if row["lon"] else None}
+             "point": point_ewkt(row["lon"], row["lat"]) if row["lon"] else None}
             for row in batch
         ])
         report.sites += len(batch)
@@ -149,7 +149,7 @@ def load_dataset(session: Session, directory: Path = BUNDLED_SAMPLE,
         return {
             "external_id": row["external_id"], "owner_id": owner_ids[row["owner_external_id"]],
             "site_id": site_ids[row["site_code"]] if row["site_code"] else None, "commune_id": commune_id,
-            "point": _ewkt(row["lon"], row["lat"]), "retention_days": int(row["retention_days"]),
+            "point": point_ewkt(row["lon"], row["lat"]), "retention_days": int(row["retention_days"]),
             "make": row["make"] or None, "model": row["model"] or None, "status": row["status"],
         }
 
@@ -163,7 +163,7 @@ def load_dataset(session: Session, directory: Path = BUNDLED_SAMPLE,
     def lens_values(row, commune_id):
         return {
             "external_id": row["external_id"], "recorder_id": recorder_ids[row["recorder_external_id"]],
-            "commune_id": commune_id, "point": _ewkt(row["lon"], row["lat"]),
+            "commune_id": commune_id, "point": point_ewkt(row["lon"], row["lat"]),
             "bearing_deg": float(row["bearing_deg"]) if row["bearing_deg"] else None,
             "fov_deg": float(row["fov_deg"]), "range_m": float(row["range_m"]),
             "height_m": float(row["height_m"]) if row["height_m"] else None,
@@ -259,7 +259,8 @@ def _batches(directory: Path, file: str) -> Iterator[list[dict]]:
             yield batch
 
 
-def _ewkt(lon: str, lat: str) -> str:
+def point_ewkt(lon: str | float, lat: str | float) -> str:
+    """A WGS84 point for bulk Core writes; the SRID is spelled out because PostGIS requires it."""
     return f"SRID={WGS84};POINT({float(lon)} {float(lat)})"
 
 
@@ -267,4 +268,5 @@ def _moment(text: str) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-__all__ = ["BUNDLED_SAMPLE", "DatasetError", "DatasetWriter", "LoadReport", "load_dataset", "registry_is_empty"]
+__all__ = ["BATCH", "BUNDLED_SAMPLE", "DatasetError", "DatasetWriter", "LoadReport", "load_dataset", "point_ewkt",
+           "registry_is_empty"]

@@ -21,7 +21,9 @@ def _close_session(exc: BaseException | None) -> None:
 
 
 def init_app(app: Flask) -> None:
+    from . import auth
     from .pages import blueprint
 
     app.teardown_appcontext(_close_session)
+    auth.init_app(app)
     app.register_blueprint(blueprint)

@@ -1,0 +1,59 @@
+"""The REST API under /api/v1 (flask-smorest): OpenAPI at /api/openapi.json, docs at /api/docs."""
+from __future__ import annotations
+
+from flask import Flask, render_template_string, request
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
+
+from ..services.errors import DomainError
+from .errors import domain_error, http_error
+
+API_PREFIX = "/api/"
+SETTINGS = {
+    "API_TITLE": "Camera registry",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/api",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "/docs",
+    # Served by the app from the npm package installed at set-up (make assets): no CDN.
+    "OPENAPI_SWAGGER_UI_URL": "/static/vendor/swagger-ui/",
+    "API_SPEC_OPTIONS": {
+        "info": {"description": "Registry of community security cameras (Camera an ninh) and footage requests."},
+        "security": [{"bearerAuth": []}, {"cookieAuth": []}],
+    },
+}
+
+PLAIN_ERROR_PAGE = """<!doctype html><html lang="vi"><meta charset="utf-8"><title>{{ code }}</title>
+<h1>{{ code }} — {{ name }}</h1><p>{{ description }}</p><p><a href="/">Trang chủ</a></p></html>"""
+
+
+class RegistryApi(Api):
+    """JSON errors for the API, plain pages for everything else."""
+
+    def handle_http_exception(self, error: HTTPException):
+        if request.path.startswith(API_PREFIX):
+            return http_error(error)
+        return render_template_string(PLAIN_ERROR_PAGE, code=error.code, name=error.name,
+                                      description=error.description), error.code
+
+
+def _domain_error(error: DomainError):
+    if request.path.startswith(API_PREFIX):
+        return domain_error(error)
+    raise error
+
+
+def init_app(app: Flask) -> None:
+    from . import admin_units, cameras, commitments, owners, sites
+
+    for key, value in SETTINGS.items():
+        app.config.setdefault(key, value)
+    api = RegistryApi(app)
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    api.spec.components.security_scheme("cookieAuth", {"type": "apiKey", "in": "cookie", "name": "session"})
+    for blueprint in (admin_units.blp, sites.blp, owners.blp, cameras.recorders_blp, cameras.lenses_blp,
+                      commitments.blp):
+        api.register_blueprint(blueprint)
+    app.register_error_handler(DomainError, _domain_error)
+    app.extensions["registry_api"] = api

@@ -1,0 +1,99 @@
+"""/api/v1/recorders and /api/v1/lenses: placement, bbox and radius search, GeoJSON out."""
+from __future__ import annotations
+
+from flask.views import MethodView
+from shapely.geometry import Point
+
+from ..services import cameras
+from .base import api_blueprint, committed, page_items, paginate, require_actor, session
+from .geojson import GEOJSON, feature_collection, wants_geojson
+from .schemas import (
+    LensCreateSchema, LensQuerySchema, LensSchema, LensUpdateSchema, RecorderCreateSchema, RecorderQuerySchema,
+    RecorderSchema, RecorderUpdateSchema,
+)
+
+recorders_blp = api_blueprint("recorders", __name__, "recorders", "Recorders (đầu thu, DVR/NVR) that keep the footage")
+lenses_blp = api_blueprint("lenses", __name__, "lenses", "Lenses (mắt camera) with position and field of view")
+
+
+def _place(query: dict) -> cameras.PlaceFilter:
+    near = query.pop("near", None)
+    return cameras.PlaceFilter(bbox=tuple(query.pop("bbox")) if "bbox" in query else None,
+                               near=Point(near) if near else None, radius_m=query.pop("radius_m", None))
+
+
+def _listing(finder, schema, query, pagination_parameters):
+    """One page, as JSON (paging in X-Pagination) or as a GeoJSON FeatureCollection."""
+    found = finder(session(), require_actor(), place=_place(query), **query, page=pagination_parameters.page,
+                   page_size=pagination_parameters.page_size)
+    items = page_items(pagination_parameters, found)
+    return feature_collection(items, schema, total=found.total) if wants_geojson() else items
+
+
+geojson_alternative = {"content_type": GEOJSON, "description": "GeoJSON FeatureCollection (send Accept: application/geo+json)"}
+
+
+@recorders_blp.route("")
+class Recorders(MethodView):
+    @recorders_blp.arguments(RecorderQuerySchema, location="query")
+    @recorders_blp.response(200, RecorderSchema(many=True))
+    @recorders_blp.alt_response(200, success=True, **geojson_alternative)
+    @paginate(recorders_blp)
+    def get(self, query, pagination_parameters):
+        """Recorders in your reach; filter by commune, status, owner, bbox or near+radius_m (nearest first)."""
+        return _listing(cameras.list_recorders, RecorderSchema(), query, pagination_parameters)
+
+    @recorders_blp.arguments(RecorderCreateSchema)
+    @recorders_blp.response(201, RecorderSchema)
+    def post(self, data):
+        return committed(cameras.create_recorder(session(), require_actor(), **data))
+
+
+@recorders_blp.route("/<int:recorder_id>")
+class RecorderById(MethodView):
+    @recorders_blp.response(200, RecorderSchema)
+    def get(self, recorder_id):
+        return cameras.get_recorder(session(), require_actor(), recorder_id)
+
+    @recorders_blp.arguments(RecorderUpdateSchema)
+    @recorders_blp.response(200, RecorderSchema)
+    def patch(self, data, recorder_id):
+        return committed(cameras.update_recorder(session(), require_actor(), recorder_id, data))
+
+    @recorders_blp.response(200, RecorderSchema)
+    def delete(self, recorder_id):
+        """Mark the recorder and its lenses removed (kept for the requests that cite them)."""
+        return committed(cameras.remove_recorder(session(), require_actor(), recorder_id))
+
+
+@lenses_blp.route("")
+class Lenses(MethodView):
+    @lenses_blp.arguments(LensQuerySchema, location="query")
+    @lenses_blp.response(200, LensSchema(many=True))
+    @lenses_blp.alt_response(200, success=True, **geojson_alternative)
+    @paginate(lenses_blp)
+    def get(self, query, pagination_parameters):
+        """Lenses in your reach; filter by commune, status, kind, recorder, bbox or near+radius_m (nearest first)."""
+        return _listing(cameras.list_lenses, LensSchema(), query, pagination_parameters)
+
+    @lenses_blp.arguments(LensCreateSchema)
+    @lenses_blp.response(201, LensSchema)
+    def post(self, data):
+        return committed(cameras.create_lens(session(), require_actor(), **data))
+
+
+@lenses_blp.route("/<int:lens_id>")
+class LensById(MethodView):
+    @lenses_blp.response(200, LensSchema)
+    def get(self, lens_id):
+        return cameras.get_lens(session(), require_actor(), lens_id)
+
+    @lenses_blp.arguments(LensUpdateSchema)
+    @lenses_blp.response(200, LensSchema)
+    def patch(self, data, lens_id):
+        return committed(cameras.update_lens(session(), require_actor(), lens_id, data))
+
+    @lenses_blp.response(200, LensSchema)
+    def delete(self, lens_id):
+        """Mark the lens removed."""
+        return committed(cameras.remove_lens(session(), require_actor(), lens_id))

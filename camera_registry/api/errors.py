@@ -1,0 +1,59 @@
+"""One table from domain errors to HTTP, and one JSON shape for every API error:
+{"code": "...", "message": "...", "errors": {field: [reasons]}}."""
+from __future__ import annotations
+
+from flask import jsonify
+from werkzeug.exceptions import HTTPException
+
+from ..services.errors import Conflict, DomainError, NotAuthenticated, NotFound, PermissionDenied, ValidationFailed
+
+STATUS_OF = {
+    ValidationFailed: 422,
+    NotFound: 404,
+    Conflict: 409,
+    PermissionDenied: 403,
+    NotAuthenticated: 401,
+}
+
+CODE_OF_STATUS = {
+    400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+    406: "not_acceptable", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type",
+    422: "validation_failed", 429: "too_many_requests", 500: "internal_error",
+}
+
+
+def error_body(status: int, message: str, errors: dict | None = None, code: str | None = None):
+    response = jsonify({"code": code or CODE_OF_STATUS.get(status, "error"), "message": message, "errors": errors or {}})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="camera_registry"'
+    return response
+
+
+def domain_error(error: DomainError):
+    status = next(status for kind, status in STATUS_OF.items() if isinstance(error, kind))
+    return error_body(status, error.message, error.errors, error.code)
+
+
+def _flatten(errors, prefix: str = "") -> dict[str, list[str]]:
+    """webargs nests errors by location and field; callers want field -> reasons."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(errors, dict):
+        for key, value in errors.items():
+            name = str(key) if key not in ("json", "query", "form", "files", "headers", "view_args") or prefix else ""
+            flat.update(_flatten(value, f"{prefix}.{name}" if prefix and name else (name or prefix)))
+    elif isinstance(errors, list) and all(isinstance(item, str) for item in errors):
+        flat[prefix or "_schema"] = list(errors)
+    else:
+        flat[prefix or "_schema"] = [str(errors)]
+    return flat
+
+
+def http_error(error: HTTPException):
+    data = getattr(error, "data", None) or {}
+    errors = _flatten(data.get("messages") or data.get("errors") or {})
+    if errors:
+        message = "; ".join(f"{field}: {' '.join(reasons)}" for field, reasons in errors.items())
+    else:
+        message = data.get("message") or error.description or error.name
+    return error_body(error.code or 500, message, errors)

@@ -1,0 +1,263 @@
+"""Request and response schemas: validation, serialisation and OpenAPI in one place."""
+from __future__ import annotations
+
+import re
+
+import marshmallow as ma
+from marshmallow import validate
+
+from ..models import AdminLevel, CommitmentChannel, LensKind, LensStatus, OwnerKind, RecorderStatus
+from ..services.rules import RETENTION_DAYS, VIETNAM_EXTENT
+from .fields import GeoJSONGeometry, NumberList
+
+PHONE = re.compile(r"^(\+84|0)[0-9]{9,10}$")
+MAX_RADIUS_M = 5_000
+
+
+def _enum(enum_class, **kwargs):
+    return ma.fields.Enum(enum_class, by_value=True, **kwargs)
+
+
+def _commune_code(obj) -> str | None:
+    return obj.commune.code if obj.commune_id is not None else None
+
+
+class StrictSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+
+def _partial(schema: type[ma.Schema], *, drop: tuple[str, ...] = ()) -> type[ma.Schema]:
+    """The same fields, all optional: what a PATCH may carry."""
+    fields = {name: field for name, field in schema().fields.items() if name not in drop}
+    for field in fields.values():
+        field.required = False
+        field.load_default = ma.missing
+    return type(f"{schema.__name__.replace('Create', 'Update')}", (StrictSchema,), fields)
+
+
+# --------------------------------------------------------------------------- admin units
+
+class AdminUnitSchema(ma.Schema):
+    code = ma.fields.String()
+    name = ma.fields.String()
+    level = _enum(AdminLevel)
+    parent_code = ma.fields.Function(lambda unit: unit.parent.code if unit.parent_id else None)
+    valid_from = ma.fields.Date(allow_none=True)
+    valid_to = ma.fields.Date(allow_none=True)
+
+
+class AdminUnitDetailSchema(AdminUnitSchema):
+    boundary = GeoJSONGeometry(allowed=("MultiPolygon",), allow_none=True)
+
+
+class AdminUnitCreateSchema(StrictSchema):
+    code = ma.fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$"))
+    name = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
+    level = _enum(AdminLevel, required=True)
+    parent_code = ma.fields.String(allow_none=True, load_default=None)
+    boundary = GeoJSONGeometry(allowed=("Polygon", "MultiPolygon"), allow_none=True, load_default=None)
+    valid_from = ma.fields.Date(allow_none=True, load_default=None)
+    valid_to = ma.fields.Date(allow_none=True, load_default=None)
+
+
+AdminUnitUpdateSchema = _partial(AdminUnitCreateSchema, drop=("code", "level"))
+
+
+class AdminUnitQuerySchema(StrictSchema):
+    level = _enum(AdminLevel)
+    parent = ma.fields.String(metadata={"description": "code of the parent unit"})
+    on = ma.fields.Date(metadata={"description": "only units valid on this day (default: today)"})
+    history = ma.fields.Boolean(load_default=False, metadata={"description": "include units closed by reforms"})
+
+
+# --------------------------------------------------------------------------- sites
+
+class SiteSchema(ma.Schema):
+    id = ma.fields.Integer()
+    code = ma.fields.String()
+    name = ma.fields.String()
+    commune_code = ma.fields.Function(_commune_code)
+    point = GeoJSONGeometry(allowed=("Point",), allow_none=True)
+
+
+class SiteCreateSchema(StrictSchema):
+    code = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
+    name = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
+    commune_code = ma.fields.String(required=True)
+    point = GeoJSONGeometry(allowed=("Point",), allow_none=True, load_default=None)
+
+
+SiteUpdateSchema = _partial(SiteCreateSchema)
+
+
+class CommuneFilterSchema(StrictSchema):
+    commune_code = ma.fields.String()
+
+
+# --------------------------------------------------------------------------- owners
+
+class OwnerSchema(ma.Schema):
+    id = ma.fields.Integer()
+    external_id = ma.fields.String()
+    kind = _enum(OwnerKind)
+    name = ma.fields.String()
+    commune_code = ma.fields.String(allow_none=True)
+    phone = ma.fields.String(allow_none=True)
+    email = ma.fields.String(allow_none=True)
+    address = ma.fields.String(allow_none=True)
+    contacts_shown = ma.fields.Boolean(metadata={"description": "false: your role may not see contact data"})
+
+
+def _phone(value: str) -> None:
+    if not PHONE.match(re.sub(r"[\s.-]", "", value)):
+        raise ma.ValidationError("not a Vietnamese phone number (0xxxxxxxxx or +84xxxxxxxxx)")
+
+
+class OwnerCreateSchema(StrictSchema):
+    external_id = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
+    kind = _enum(OwnerKind, required=True)
+    name = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
+    commune_code = ma.fields.String(required=True)
+    phone = ma.fields.String(allow_none=True, load_default=None, validate=_phone)
+    email = ma.fields.Email(allow_none=True, load_default=None)
+    address = ma.fields.String(allow_none=True, load_default=None, validate=validate.Length(max=500))
+
+
+OwnerUpdateSchema = _partial(OwnerCreateSchema)
+
+
+class OwnerQuerySchema(CommuneFilterSchema):
+    kind = _enum(OwnerKind)
+
+
+# --------------------------------------------------------------------------- recorders and lenses
+
+class PlaceQuerySchema(CommuneFilterSchema):
+    bbox = NumberList(4, metadata={"description": "minlon,minlat,maxlon,maxlat"})
+    near = NumberList(2, metadata={"description": "lon,lat; needs radius_m"})
+    radius_m = ma.fields.Float(validate=validate.Range(min=0, max=MAX_RADIUS_M, min_inclusive=False))
+
+    @ma.validates_schema
+    def _consistent(self, data, **kwargs):
+        if ("near" in data) != ("radius_m" in data):
+            raise ma.ValidationError("near and radius_m go together", "near" if "near" not in data else "radius_m")
+        if "bbox" in data:
+            min_lon, min_lat, max_lon, max_lat = data["bbox"]
+            if min_lon >= max_lon or min_lat >= max_lat:
+                raise ma.ValidationError("bbox must be minlon,minlat,maxlon,maxlat with min below max", "bbox")
+        if "near" in data:
+            lon, lat = data["near"]
+            west, south, east, north = VIETNAM_EXTENT
+            if not (west <= lon <= east and south <= lat <= north):
+                raise ma.ValidationError("near must be lon,lat inside Vietnam's extent", "near")
+
+
+class RecorderSchema(ma.Schema):
+    id = ma.fields.Integer()
+    external_id = ma.fields.String()
+    owner_id = ma.fields.Integer()
+    site_id = ma.fields.Integer(allow_none=True)
+    commune_code = ma.fields.Function(_commune_code)
+    point = GeoJSONGeometry(allowed=("Point",))
+    retention_days = ma.fields.Integer()
+    make = ma.fields.String(allow_none=True)
+    model = ma.fields.String(allow_none=True)
+    status = _enum(RecorderStatus)
+    shared = ma.fields.Boolean(metadata={"description": "an active sharing commitment covers this recorder"})
+
+
+class RecorderCreateSchema(StrictSchema):
+    external_id = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
+    owner_id = ma.fields.Integer(required=True)
+    site_id = ma.fields.Integer(allow_none=True, load_default=None)
+    point = GeoJSONGeometry(allowed=("Point",), required=True)
+    retention_days = ma.fields.Integer(required=True, validate=validate.Range(*RETENTION_DAYS))
+    make = ma.fields.String(allow_none=True, load_default=None, validate=validate.Length(max=100))
+    model = ma.fields.String(allow_none=True, load_default=None, validate=validate.Length(max=100))
+    status = _enum(RecorderStatus, load_default=RecorderStatus.ACTIVE)
+
+
+RecorderUpdateSchema = _partial(RecorderCreateSchema)
+
+
+class RecorderQuerySchema(PlaceQuerySchema):
+    status = _enum(RecorderStatus)
+    owner_id = ma.fields.Integer()
+
+
+class LensSchema(ma.Schema):
+    id = ma.fields.Integer()
+    external_id = ma.fields.String()
+    recorder_id = ma.fields.Integer()
+    commune_code = ma.fields.Function(_commune_code)
+    point = GeoJSONGeometry(allowed=("Point",))
+    bearing_deg = ma.fields.Float(allow_none=True)
+    fov_deg = ma.fields.Float()
+    range_m = ma.fields.Float()
+    height_m = ma.fields.Float(allow_none=True)
+    kind = _enum(LensKind)
+    status = _enum(LensStatus)
+    shared = ma.fields.Boolean(metadata={"description": "an active sharing commitment covers its recorder"})
+
+
+class LensCreateSchema(StrictSchema):
+    external_id = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
+    recorder_id = ma.fields.Integer(required=True)
+    point = GeoJSONGeometry(allowed=("Point",), required=True)
+    bearing_deg = ma.fields.Float(allow_none=True, load_default=None,
+                                  validate=validate.Range(min=0, max=360, max_inclusive=False),
+                                  metadata={"description": "degrees clockwise from north; null: unknown or all round"})
+    fov_deg = ma.fields.Float(load_default=90.0, validate=validate.Range(min=0, max=360, min_inclusive=False))
+    range_m = ma.fields.Float(load_default=30.0, validate=validate.Range(min=0, max=500, min_inclusive=False))
+    height_m = ma.fields.Float(allow_none=True, load_default=None, validate=validate.Range(min=0, max=100))
+    kind = _enum(LensKind, load_default=LensKind.FIXED)
+    status = _enum(LensStatus, load_default=LensStatus.ACTIVE)
+
+
+LensUpdateSchema = _partial(LensCreateSchema)
+
+
+class LensQuerySchema(PlaceQuerySchema):
+    status = _enum(LensStatus)
+    kind = _enum(LensKind)
+    recorder_id = ma.fields.Integer()
+
+
+# --------------------------------------------------------------------------- commitments
+
+class CommitmentSchema(ma.Schema):
+    id = ma.fields.Integer()
+    owner_id = ma.fields.Integer()
+    all_recorders = ma.fields.Boolean()
+    recorder_ids = ma.fields.Function(lambda c: [r.id for r in c.recorders])
+    signed_at = ma.fields.AwareDateTime()
+    valid_until = ma.fields.AwareDateTime(allow_none=True)
+    channel = _enum(CommitmentChannel)
+    text_version = ma.fields.String()
+    revoked_at = ma.fields.AwareDateTime(allow_none=True)
+
+
+class CommitmentSignSchema(StrictSchema):
+    owner_id = ma.fields.Integer(required=True)
+    recorder_ids = ma.fields.List(ma.fields.Integer(), load_default=None,
+                                  metadata={"description": "omit to cover all the owner's recorders"})
+    signed_at = ma.fields.AwareDateTime(load_default=None)
+    valid_until = ma.fields.AwareDateTime(required=True, allow_none=True)
+    channel = _enum(CommitmentChannel, required=True)
+    text_version = ma.fields.String(required=True, validate=validate.Length(min=1, max=32))
+
+
+class CommitmentRenewSchema(StrictSchema):
+    valid_until = ma.fields.AwareDateTime(required=True, allow_none=True)
+    channel = _enum(CommitmentChannel, required=True)
+    text_version = ma.fields.String(load_default=None, validate=validate.Length(min=1, max=32))
+
+
+class CommitmentRevokeSchema(StrictSchema):
+    reason = ma.fields.String(load_default=None, validate=validate.Length(max=1000))
+
+
+class CommitmentQuerySchema(CommuneFilterSchema):
+    owner_id = ma.fields.Integer()
+    active = ma.fields.Boolean()

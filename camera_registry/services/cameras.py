@@ -1,0 +1,201 @@
+"""Recorders (đầu thu) and lenses (mắt camera): placement, listing and changes.
+
+A recorder's or lens's commune is derived from its point when written
+(services.registry), so reach checks run after the point is set.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from geoalchemy2.shape import from_shape
+from shapely.geometry import Point
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from ..geo.spatial import Envelope, distance_to_metres, within_envelope, within_metres
+from ..models import WGS84, AdminUnit, Lens, LensStatus, Owner, Recorder, RecorderStatus, Site
+from .access import Actor
+from .commitments import mark_shared
+from .errors import ValidationFailed
+from .listing import Page, page_of, readable
+from .records import add_new, apply_changes, get_readable, get_writable, require_unique
+from .rules import check_bearing, check_fov, check_lon_lat, check_range, check_retention
+
+
+@dataclass(frozen=True)
+class PlaceFilter:
+    """Where to look: a lon/lat box, or a radius in metres around a point."""
+
+    bbox: Envelope | None = None
+    near: Point | None = None
+    radius_m: float | None = None
+
+
+def _placed(session: Session, statement: Select, model, place: PlaceFilter) -> Select:
+    bind = session.get_bind()
+    if place.bbox is not None:
+        statement = statement.where(within_envelope(bind, model.point, place.bbox))
+    if place.near is not None:
+        statement = statement.where(within_metres(bind, model.point, place.near, place.radius_m))
+        statement = statement.order_by(None).order_by(distance_to_metres(bind, model.point, place.near), model.id)
+    return statement
+
+
+def _in_commune(statement: Select, model, commune_code: str | None) -> Select:
+    if commune_code is None:
+        return statement
+    return statement.join(AdminUnit, model.commune_id == AdminUnit.id).where(AdminUnit.code == commune_code)
+
+
+def list_recorders(session: Session, actor: Actor, *, commune_code: str | None = None,
+                   status: RecorderStatus | None = None, owner_id: int | None = None,
+                   place: PlaceFilter = PlaceFilter(), page: int = 1, page_size: int = 50) -> Page[Recorder]:
+    statement = _in_commune(select(Recorder).where(readable(actor, Recorder.commune_id)).order_by(Recorder.id),
+                            Recorder, commune_code)
+    if status is not None:
+        statement = statement.where(Recorder.status == status)
+    if owner_id is not None:
+        statement = statement.where(Recorder.owner_id == owner_id)
+    found = page_of(session, _placed(session, statement, Recorder, place), page, page_size)
+    return Page(mark_shared(session, found.items), found.total)
+
+
+def list_lenses(session: Session, actor: Actor, *, commune_code: str | None = None, status: LensStatus | None = None,
+                kind=None, recorder_id: int | None = None, place: PlaceFilter = PlaceFilter(),
+                page: int = 1, page_size: int = 50) -> Page[Lens]:
+    statement = _in_commune(select(Lens).where(readable(actor, Lens.commune_id)).order_by(Lens.id), Lens, commune_code)
+    if status is not None:
+        statement = statement.where(Lens.status == status)
+    if kind is not None:
+        statement = statement.where(Lens.kind == kind)
+    if recorder_id is not None:
+        statement = statement.where(Lens.recorder_id == recorder_id)
+    found = page_of(session, _placed(session, statement, Lens, place), page, page_size)
+    return Page(mark_shared(session, found.items), found.total)
+
+
+def get_recorder(session: Session, actor: Actor, recorder_id: int) -> Recorder:
+    return _shared(session, get_readable(session, actor, Recorder, recorder_id, "recorder"))
+
+
+def get_lens(session: Session, actor: Actor, lens_id: int) -> Lens:
+    return _shared(session, get_readable(session, actor, Lens, lens_id, "lens"))
+
+
+def _shared(session: Session, camera):
+    return mark_shared(session, [camera])[0]
+
+
+def _check(reasons: dict[str, str | None]) -> None:
+    errors = {field: [reason] for field, reason in reasons.items() if reason}
+    if errors:
+        raise ValidationFailed("; ".join(f"{field}: {r[0]}" for field, r in errors.items()), errors)
+
+
+def _point(point: Point, field: str = "point"):
+    _check({field: check_lon_lat(point.x, point.y)})
+    return from_shape(point, srid=WGS84)
+
+
+def _placed_in_reach(session: Session, actor: Actor, obj, what: str) -> None:
+    """After the point is set, the derived commune must be one the actor may write."""
+    session.flush()
+    if obj.commune_id is None and not actor.is_admin:
+        raise ValidationFailed(f"{what} lies outside every current commune",
+                               {"point": ["lies outside every current commune boundary"]})
+    actor.require_write(obj.commune_id, f"{what} placed in another commune")
+
+
+def _reference(session: Session, actor: Actor, model, record_id: int | None, field: str, what: str):
+    if record_id is None:
+        return None
+    obj = session.get(model, record_id)
+    if obj is None or not actor.can_read(obj.commune_id):
+        raise ValidationFailed(f"unknown {what} {record_id}", {field: [f"no {what} {record_id} in your reach"]})
+    return obj
+
+
+def create_recorder(session: Session, actor: Actor, *, external_id: str, owner_id: int, point: Point,
+                    retention_days: int, site_id: int | None = None, make: str | None = None,
+                    model: str | None = None, status: RecorderStatus = RecorderStatus.ACTIVE) -> Recorder:
+    _check({"retention_days": check_retention(retention_days)})
+    require_unique(session, Recorder, "external_id", external_id, "recorder")
+    owner = _reference(session, actor, Owner, owner_id, "owner_id", "owner")
+    site = _reference(session, actor, Site, site_id, "site_id", "site")
+    recorder = Recorder(external_id=external_id, owner=owner, site=site, point=_point(point),
+                        retention_days=retention_days, make=make, model=model, status=status)
+    add_new(session, actor, recorder, "recorder")
+    _placed_in_reach(session, actor, recorder, "recorder")
+    return _shared(session, recorder)
+
+
+def update_recorder(session: Session, actor: Actor, recorder_id: int, changes: dict[str, Any]) -> Recorder:
+    recorder = get_writable(session, actor, Recorder, recorder_id, "recorder")
+    changes = dict(changes)
+    if "retention_days" in changes:
+        _check({"retention_days": check_retention(changes["retention_days"])})
+    if "external_id" in changes:
+        require_unique(session, Recorder, "external_id", changes["external_id"], "recorder", exclude_id=recorder.id)
+    if "owner_id" in changes:
+        changes["owner"] = _reference(session, actor, Owner, changes.pop("owner_id"), "owner_id", "owner")
+    if "site_id" in changes:
+        changes["site"] = _reference(session, actor, Site, changes.pop("site_id"), "site_id", "site")
+    if "point" in changes:
+        changes["point"] = _point(changes["point"])
+    apply_changes(session, actor, recorder, changes, "recorder.update", "recorder")
+    _placed_in_reach(session, actor, recorder, "recorder")
+    return _shared(session, recorder)
+
+
+def _lens_rules(values: dict[str, Any]) -> None:
+    _check({
+        "bearing_deg": check_bearing(values.get("bearing_deg")),
+        "fov_deg": check_fov(values["fov_deg"]) if "fov_deg" in values else None,
+        "range_m": check_range(values["range_m"]) if "range_m" in values else None,
+    })
+
+
+def create_lens(session: Session, actor: Actor, *, external_id: str, recorder_id: int, point: Point,
+                bearing_deg: float | None = None, fov_deg: float = 90.0, range_m: float = 30.0,
+                height_m: float | None = None, kind=None, status: LensStatus = LensStatus.ACTIVE) -> Lens:
+    _lens_rules({"bearing_deg": bearing_deg, "fov_deg": fov_deg, "range_m": range_m})
+    require_unique(session, Lens, "external_id", external_id, "lens")
+    recorder = _reference(session, actor, Recorder, recorder_id, "recorder_id", "recorder")
+    lens = Lens(external_id=external_id, recorder=recorder, point=_point(point), bearing_deg=bearing_deg,
+                fov_deg=fov_deg, range_m=range_m, height_m=height_m, status=status)
+    if kind is not None:
+        lens.kind = kind
+    add_new(session, actor, lens, "lens")
+    _placed_in_reach(session, actor, lens, "lens")
+    return _shared(session, lens)
+
+
+def update_lens(session: Session, actor: Actor, lens_id: int, changes: dict[str, Any]) -> Lens:
+    lens = get_writable(session, actor, Lens, lens_id, "lens")
+    changes = dict(changes)
+    _lens_rules(changes)
+    if "external_id" in changes:
+        require_unique(session, Lens, "external_id", changes["external_id"], "lens", exclude_id=lens.id)
+    if "recorder_id" in changes:
+        changes["recorder"] = _reference(session, actor, Recorder, changes.pop("recorder_id"), "recorder_id", "recorder")
+    if "point" in changes:
+        changes["point"] = _point(changes["point"])
+    apply_changes(session, actor, lens, changes, "lens.update", "lens")
+    _placed_in_reach(session, actor, lens, "lens")
+    return _shared(session, lens)
+
+
+def remove_recorder(session: Session, actor: Actor, recorder_id: int) -> Recorder:
+    """Mark a recorder and its lenses removed; rows stay for the requests that cite them."""
+    recorder = get_writable(session, actor, Recorder, recorder_id, "recorder")
+    apply_changes(session, actor, recorder, {"status": RecorderStatus.REMOVED}, "recorder.remove", "recorder")
+    for lens in recorder.lenses:
+        apply_changes(session, actor, lens, {"status": LensStatus.REMOVED}, "lens.remove", "lens")
+    return _shared(session, recorder)
+
+
+def remove_lens(session: Session, actor: Actor, lens_id: int) -> Lens:
+    lens = get_writable(session, actor, Lens, lens_id, "lens")
+    apply_changes(session, actor, lens, {"status": LensStatus.REMOVED}, "lens.remove", "lens")
+    return _shared(session, lens)

@@ -1,0 +1,104 @@
+"""Camera owners. Their contact data is personal data: shown only to roles that
+need it (admin, the police of the owner's commune), and every disclosure,
+change or anonymisation is written to the audit trail."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import AdminUnit, Owner, OwnerKind
+from .access import Actor
+from .audit import record
+from .listing import Page, page_of, readable
+from .records import add_new, apply_changes, current_commune, get_readable, get_writable, require_unique
+
+CONTACT_FIELDS = ("phone", "email", "address")
+ANONYMISED_NAME = "Đã ẩn danh"
+
+
+@dataclass(frozen=True)
+class OwnerCard:
+    """What a caller may see of an owner; contact fields are None when hidden."""
+
+    id: int
+    external_id: str
+    kind: OwnerKind
+    name: str
+    commune_id: int | None
+    commune_code: str | None
+    phone: str | None
+    email: str | None
+    address: str | None
+    contacts_shown: bool
+
+
+def _cards(session: Session, actor: Actor, owners: list[Owner]) -> list[OwnerCard]:
+    shown = [owner for owner in owners if actor.sees_contacts(owner.commune_id)]
+    if shown:
+        record(session, actor, "owner.contacts_read", "owner", None,
+               details={"owner_ids": [owner.id for owner in shown]})
+    shown_ids = {owner.id for owner in shown}
+    return [
+        OwnerCard(
+            id=o.id, external_id=o.external_id, kind=o.kind, name=o.name, commune_id=o.commune_id,
+            commune_code=o.commune.code if o.commune_id else None,
+            **{name: getattr(o, name) if o.id in shown_ids else None for name in CONTACT_FIELDS},
+            contacts_shown=o.id in shown_ids,
+        )
+        for o in owners
+    ]
+
+
+def list_owners(session: Session, actor: Actor, *, commune_code: str | None = None, kind: OwnerKind | None = None,
+                page: int = 1, page_size: int = 50) -> Page[OwnerCard]:
+    statement = select(Owner).where(readable(actor, Owner.commune_id)).order_by(Owner.id)
+    if commune_code is not None:
+        statement = statement.join(AdminUnit, Owner.commune_id == AdminUnit.id).where(AdminUnit.code == commune_code)
+    if kind is not None:
+        statement = statement.where(Owner.kind == kind)
+    found = page_of(session, statement, page, page_size)
+    return Page(_cards(session, actor, found.items), found.total)
+
+
+def get_owner(session: Session, actor: Actor, owner_id: int) -> OwnerCard:
+    return _cards(session, actor, [get_readable(session, actor, Owner, owner_id, "owner")])[0]
+
+
+def create_owner(session: Session, actor: Actor, *, external_id: str, kind: OwnerKind, name: str, commune_code: str,
+                 phone: str | None = None, email: str | None = None, address: str | None = None) -> OwnerCard:
+    commune = current_commune(session, commune_code)
+    actor.require_write(commune.id, f"owners of {commune.name}")
+    require_unique(session, Owner, "external_id", external_id, "owner")
+    owner = add_new(session, actor, Owner(
+        external_id=external_id, kind=kind, name=name, commune_id=commune.id, phone=phone, email=email, address=address,
+    ), "owner")
+    return get_owner(session, actor, owner.id)
+
+
+def update_owner(session: Session, actor: Actor, owner_id: int, changes: dict) -> OwnerCard:
+    owner = get_writable(session, actor, Owner, owner_id, "owner")
+    changes = dict(changes)
+    if "external_id" in changes:
+        require_unique(session, Owner, "external_id", changes["external_id"], "owner", exclude_id=owner.id)
+    if "commune_code" in changes:
+        commune = current_commune(session, changes.pop("commune_code"))
+        actor.require_write(commune.id, f"owners of {commune.name}")
+        changes["commune_id"] = commune.id
+    apply_changes(session, actor, owner, changes, "owner.update", "owner")
+    return get_owner(session, actor, owner.id)
+
+
+def anonymise_owner(session: Session, actor: Actor, owner_id: int) -> OwnerCard:
+    """Erase the owner's personal data on request; cameras and history stay, unnamed."""
+    owner = get_writable(session, actor, Owner, owner_id, "owner")
+    owner.name = ANONYMISED_NAME
+    for name in CONTACT_FIELDS:
+        setattr(owner, name, None)
+    session.flush()
+    record(session, actor, "owner.anonymise", "owner", owner.id)
+    return get_owner(session, actor, owner.id)
+
+
+__all__ = ["OwnerCard", "anonymise_owner", "create_owner", "get_owner", "list_owners", "update_owner"]

@@ -1,0 +1,62 @@
+"""Programme sites, each belonging to one commune."""
+from __future__ import annotations
+
+from geoalchemy2.shape import from_shape
+from shapely.geometry import Point
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..models import WGS84, AdminUnit, Recorder, Site
+from .access import Actor
+from .audit import record
+from .errors import Conflict
+from .listing import Page, page_of, readable
+from .records import add_new, apply_changes, current_commune, get_readable, get_writable, require_unique
+
+
+def list_sites(session: Session, actor: Actor, *, commune_code: str | None = None,
+               page: int = 1, page_size: int = 50) -> Page[Site]:
+    statement = select(Site).where(readable(actor, Site.commune_id)).order_by(Site.code)
+    if commune_code is not None:
+        statement = statement.join(AdminUnit, Site.commune_id == AdminUnit.id).where(AdminUnit.code == commune_code)
+    return page_of(session, statement, page, page_size)
+
+
+def get_site(session: Session, actor: Actor, site_id: int) -> Site:
+    return get_readable(session, actor, Site, site_id, "site")
+
+
+def create_site(session: Session, actor: Actor, *, code: str, name: str, commune_code: str,
+                point: Point | None = None) -> Site:
+    commune = current_commune(session, commune_code)
+    actor.require_write(commune.id, f"sites of {commune.name}")
+    require_unique(session, Site, "code", code, "site")
+    return add_new(session, actor, Site(
+        code=code, name=name, commune_id=commune.id, point=from_shape(point, srid=WGS84) if point else None,
+    ), "site")
+
+
+def update_site(session: Session, actor: Actor, site_id: int, changes: dict) -> Site:
+    site = get_writable(session, actor, Site, site_id, "site")
+    changes = dict(changes)
+    if "code" in changes:
+        require_unique(session, Site, "code", changes["code"], "site", exclude_id=site.id)
+    if "commune_code" in changes:
+        commune = current_commune(session, changes.pop("commune_code"))
+        actor.require_write(commune.id, f"sites of {commune.name}")
+        changes["commune_id"] = commune.id
+    if "point" in changes:
+        changes["point"] = from_shape(changes["point"], srid=WGS84) if changes["point"] else None
+    apply_changes(session, actor, site, changes, "site.update", "site")
+    return site
+
+
+def delete_site(session: Session, actor: Actor, site_id: int) -> None:
+    site = get_writable(session, actor, Site, site_id, "site")
+    recorders = session.scalar(select(func.count()).where(Recorder.site_id == site.id))
+    if recorders:
+        raise Conflict(f"site {site.code} still groups {recorders} recorders; move them first",
+                       {"recorders": [f"{recorders} recorders belong to this site"]})
+    record(session, actor, "site.delete", "site", site.id, details={"code": site.code})
+    session.delete(site)
+    session.flush()
