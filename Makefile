@@ -10,7 +10,9 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 TEST_BACKENDS := $(if $(TEST_DATABASE),$(TEST_DATABASE),spatialite postgis)
 
-.PHONY: venv install system-deps deps-run deps-test run test bench
+ASSETS := camera_registry/web/static/vendor/.installed
+
+.PHONY: venv install assets system-deps deps-run deps-test run test bench
 
 venv install: $(STAMP)
 
@@ -21,6 +23,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+# Front-end libraries from the npm registry, copied where the app serves them.
+assets: $(ASSETS)
+
+$(ASSETS): package.json package-lock.json scripts/vendor-assets.sh
+	bash scripts/vendor-assets.sh
+	touch $@
+
 system-deps: deps-test
 
 deps-run:
@@ -29,13 +38,13 @@ deps-run:
 deps-test:
 	bash scripts/system-deps.sh test
 
-run: deps-run $(STAMP)
+run: deps-run $(STAMP) $(ASSETS)
 	$(BIN)/camera-registry db upgrade
 	$(BIN)/camera-registry sample load --if-empty
 	$(BIN)/camera-registry run --host 127.0.0.1 --port 5000
 
 # Every backend runs even when an earlier one fails; the target fails if any did.
-test: deps-test $(STAMP)
+test: deps-test $(STAMP) $(ASSETS)
 	@mkdir -p build
 	@status=0; for backend in $(TEST_BACKENDS); do \
 	    echo "=== pytest on $$backend ==="; \

@@ -13,7 +13,7 @@ from .services import registry as _registry  # noqa: F401  registers commune der
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the application: settings, database, blueprints, CLI."""
-    app = Flask(__name__, instance_relative_config=True)
+    app = Flask(__name__, instance_relative_config=True, static_folder="web/static")
     app.config.update(settings.from_environment())
     app.config.update(config or {})
     app.instance_path = app.config["INSTANCE_PATH"]

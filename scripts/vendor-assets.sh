@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Install the front-end packages from the npm registry and copy the files the
+# app serves into camera_registry/web/static/vendor/ (not in git). The running
+# service never reaches a CDN: its machines have no internet.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+vendor=camera_registry/web/static/vendor
+rm -rf "$vendor"
+
+copy() {  # copy PACKAGE DEST FILE...
+    local package="$1" dest="$vendor/$2"
+    shift 2
+    mkdir -p "$dest"
+    for file in "$@"; do
+        cp -r "node_modules/$package/$file" "$dest/"
+    done
+}
+
+copy swagger-ui-dist swagger-ui swagger-ui-bundle.js swagger-ui-standalone-preset.js swagger-ui.css
