@@ -214,3 +214,21 @@ def test_docs_assets_are_served_by_the_app(client):
     for name in ("swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "swagger-ui.css"):
         response = client.get(f"/static/vendor/swagger-ui/{name}")
         assert response.status_code == 200 and len(response.data) > 1000, name
+
+
+def test_own_token_lifecycle_through_the_api(client, world):
+    created = client.post("/api/v1/users/me/tokens", json={"name": "điện thoại", "expires_in_days": 30},
+                          headers=world.headers["police_a"])
+    assert created.status_code == 201
+    secret = created.get_json()["secret"]
+    mine = client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {secret}"}).get_json()
+    assert (mine["username"], mine["role"], mine["admin_unit_code"]) == ("police-a", "commune_police", "A")
+    revoked = client.delete(f"/api/v1/users/me/tokens/{created.get_json()['id']}", headers=world.headers["police_a"])
+    assert revoked.status_code == 200 and revoked.get_json()["revoked_at"]
+    assert client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+
+
+def test_creating_a_user_with_a_short_password_names_the_field(client, world):
+    response = client.post("/api/v1/users", json={"username": "x.police", "password": "short", "role": "commune_police",
+                                                  "admin_unit_code": "A"}, headers=world.headers["admin"])
+    assert response.status_code == 422 and "password" in response.get_json()["errors"]

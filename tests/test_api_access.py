@@ -49,6 +49,13 @@ MATRIX = {
     "sign commitment": ("POST", "/api/v1/commitments", lambda o: {"owner_id": o["owner"], "valid_until": "2030-01-01T00:00:00+07:00", "channel": "paper", "text_version": "2025.1"}, CREATE_UNDER_A),
     "renew commitment": ("POST", "/api/v1/commitments/{commitment}/renew", lambda o: {"valid_until": "2031-01-01T00:00:00+07:00", "channel": "web"}, {**CREATE, "police_b": 404}),
     "revoke commitment": ("POST", "/api/v1/commitments/{commitment}/revoke", lambda o: {"reason": "chủ nhà chuyển đi"}, CHANGE),
+    "list users": ("GET", "/api/v1/users", None, {**ADMIN_ONLY_CHANGE}),
+    "create user": ("POST", "/api/v1/users", lambda o: {"username": "new.police", "password": "a-long-password",
+                                                        "role": "commune_police", "admin_unit_code": "A"}, ADMIN_ONLY_CREATE),
+    "deactivate user": ("POST", "/api/v1/users/police-b/deactivate", None, ADMIN_ONLY_CHANGE),
+    "read own account": ("GET", "/api/v1/users/me", None, EVERYONE),
+    "list own tokens": ("GET", "/api/v1/users/me/tokens", None, EVERYONE),
+    "create own token": ("POST", "/api/v1/users/me/tokens", lambda o: {"name": "laptop"}, {**EVERYONE, "admin": 201, "province_staff": 201, "district_staff": 201, "police_a": 201, "police_b": 201}),
 }
 
 

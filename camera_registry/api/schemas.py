@@ -6,7 +6,7 @@ import re
 import marshmallow as ma
 from marshmallow import validate
 
-from ..models import AdminLevel, CommitmentChannel, LensKind, LensStatus, OwnerKind, RecorderStatus
+from ..models import AdminLevel, CommitmentChannel, LensKind, LensStatus, OwnerKind, RecorderStatus, Role
 from ..services.rules import RETENTION_DAYS, VIETNAM_EXTENT
 from .fields import GeoJSONGeometry, NumberList
 
@@ -261,3 +261,41 @@ class CommitmentRevokeSchema(StrictSchema):
 class CommitmentQuerySchema(CommuneFilterSchema):
     owner_id = ma.fields.Integer()
     active = ma.fields.Boolean()
+
+
+# --------------------------------------------------------------------------- users and tokens
+
+class UserSchema(ma.Schema):
+    id = ma.fields.Integer()
+    username = ma.fields.String()
+    full_name = ma.fields.String()
+    role = ma.fields.Function(lambda user: user.role.value)
+    admin_unit_code = ma.fields.Function(lambda user: user.admin_unit.code if user.admin_unit_id else None)
+    active = ma.fields.Boolean()
+    created_at = ma.fields.AwareDateTime()
+
+
+class UserCreateSchema(StrictSchema):
+    username = ma.fields.String(required=True)
+    password = ma.fields.String(required=True, load_only=True)
+    role = ma.fields.String(required=True, validate=validate.OneOf([role.value for role in Role]))
+    admin_unit_code = ma.fields.String(load_default=None, allow_none=True)
+    full_name = ma.fields.String(load_default="")
+
+
+class TokenSchema(ma.Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    created_at = ma.fields.AwareDateTime()
+    expires_at = ma.fields.AwareDateTime(allow_none=True)
+    last_used_at = ma.fields.AwareDateTime(allow_none=True)
+    revoked_at = ma.fields.AwareDateTime(allow_none=True)
+
+
+class NewTokenSchema(TokenSchema):
+    secret = ma.fields.String(metadata={"description": "shown once; only its hash is stored"})
+
+
+class TokenCreateSchema(StrictSchema):
+    name = ma.fields.String(required=True)
+    expires_in_days = ma.fields.Integer(load_default=None, allow_none=True)

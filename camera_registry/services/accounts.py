@@ -270,3 +270,21 @@ def create_demo_accounts(session: Session) -> list[DemoAccount]:
         user = create_user(session, SYSTEM, username, password, role, unit_code, full_name)
         accounts.append(DemoAccount(username, password, role.value, user.admin_unit.name if user.admin_unit else ""))
     return accounts
+
+
+# --------------------------------------------------------------------------- the signed-in user's own account
+
+
+def own_account(session: Session, actor: Actor) -> User:
+    user = active_user(session, actor.user_id) if actor.user_id is not None else None
+    if user is None:
+        raise NotFound("the system actor has no account")
+    return user
+
+
+def create_own_token(session: Session, actor: Actor, name: str, expires_in_days: int | None = None) -> tuple[ApiToken, str]:
+    return create_token(session, actor, own_account(session, actor), name, expires_in_days)
+
+
+def list_own_tokens(session: Session, actor: Actor) -> list[ApiToken]:
+    return list_tokens(session, own_account(session, actor))

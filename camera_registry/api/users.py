@@ -1,0 +1,63 @@
+"""/api/v1/users: accounts (admin) and the signed-in user's own profile and tokens."""
+from __future__ import annotations
+
+from flask.views import MethodView
+
+from ..services import accounts
+from .base import api_blueprint, committed, require_actor, session
+from .schemas import NewTokenSchema, TokenCreateSchema, TokenSchema, UserCreateSchema, UserSchema
+
+blp = api_blueprint("users", __name__, "users", "Staff accounts and API tokens")
+
+
+@blp.route("")
+class Users(MethodView):
+    @blp.response(200, UserSchema(many=True))
+    def get(self):
+        """All accounts (admin)."""
+        return accounts.list_users(session(), require_actor())
+
+    @blp.arguments(UserCreateSchema)
+    @blp.response(201, UserSchema)
+    def post(self, data):
+        """Create an account bound to the unit its role works in (admin)."""
+        return committed(accounts.create_user(session(), require_actor(), **data))
+
+
+@blp.route("/<username>/deactivate")
+class UserDeactivation(MethodView):
+    @blp.response(200, UserSchema)
+    def post(self, username):
+        """Deactivate an account (admin); it is kept for the audit trail."""
+        return committed(accounts.deactivate_user(session(), require_actor(), username))
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @blp.response(200, UserSchema)
+    def get(self):
+        """Who you are signed in as."""
+        return accounts.own_account(session(), require_actor())
+
+
+@blp.route("/me/tokens")
+class MyTokens(MethodView):
+    @blp.response(200, TokenSchema(many=True))
+    def get(self):
+        return accounts.list_own_tokens(session(), require_actor())
+
+    @blp.arguments(TokenCreateSchema)
+    @blp.response(201, NewTokenSchema)
+    def post(self, data):
+        """A new Bearer token for yourself; its secret is in this response only."""
+        token, secret = accounts.create_own_token(session(), require_actor(), **data)
+        committed(token)
+        return {**{name: getattr(token, name) for name in TokenSchema().fields}, "secret": secret}
+
+
+@blp.route("/me/tokens/<int:token_id>")
+class MyToken(MethodView):
+    @blp.response(200, TokenSchema)
+    def delete(self, token_id):
+        """Revoke one of your tokens."""
+        return committed(accounts.revoke_token(session(), require_actor(), token_id))
