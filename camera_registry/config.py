@@ -28,4 +28,6 @@ def from_environment() -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         # The signed login cookie is refused after a working day, even if the browser keeps it.
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+        # Largest request body (register uploads); bigger ones get 413 before any row is read.
+        "MAX_CONTENT_LENGTH": int(os.environ.get("UPLOAD_MAX_MB", "64")) * 1024 * 1024,
     }

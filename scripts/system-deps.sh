@@ -62,6 +62,10 @@ optional=()
 have_spatialite || required+=(libsqlite3-mod-spatialite)
 have_venv || required+=(python3-venv)
 command -v npm >/dev/null 2>&1 || required+=(npm)
+# The browser tests drive Debian's Chromium (Playwright's own browser download is unavailable here).
+if [[ "$needs" == test && ! -x /usr/bin/chromium ]]; then
+    required+=(chromium)
+fi
 if [[ "$needs" == test ]] && ! { have_postgis && have_postgres_server; }; then
     apt_update_once
     if has_candidate postgresql-15-postgis-3; then

@@ -21,6 +21,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -383,3 +384,65 @@ def world(session) -> World:
         headers[name] = {"Authorization": f"Bearer {secret}"}
     session.commit()
     return World(province, district, commune_a, commune_b, objects, headers)
+
+
+# --------------------------------------------------------------------------- a live server for the browser tests
+
+
+@dataclass
+class LiveServer:
+    url: str
+    username: str
+    password: str
+
+
+@pytest.fixture(scope="module")
+def live_server(database_server):
+    """The app on a real port, on its own database with the bundled sample.
+
+    It cannot share the tests' rolled-back connection: the server answers from
+    another thread, as it does in production.
+    """
+    from werkzeug.serving import make_server
+
+    from camera_registry.services.sample import load_dataset
+
+    url = database_server.new_database("browser")
+    instance = tempfile.mkdtemp(prefix="cr_test_browser_")
+    app = camera_registry.create_app({"DATABASE_URL": url, "INSTANCE_PATH": instance, "SECRET_KEY": "browser-tests"})
+    migrate.upgrade(app.extensions["engine"])
+    password = "browser-test-password"
+    with app.extensions["session_factory"]() as session:
+        load_dataset(session)
+        accounts.create_user(session, SYSTEM, "police.dongda", password, Role.COMMUNE_POLICE, "00226", "Công an phường")
+        session.commit()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(f"http://127.0.0.1:{server.server_port}", "police.dongda", password)
+    finally:
+        server.shutdown()
+        app.extensions["engine"].dispose()
+        database_server.drop_database(url)
+        shutil.rmtree(instance, ignore_errors=True)
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium driven by Playwright (never `playwright install`)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (make test does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()

@@ -75,7 +75,7 @@ class LoginForm(FlaskForm):
 
 
 def _login_page(form: LoginForm, status: int, message: str | None = None):
-    return render_template("login.html", form=form, actor=current_actor(), message=message), status
+    return render_template("login.html", form=form, message=message), status
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
@@ -118,4 +118,5 @@ def init_app(app: Flask) -> None:
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     csrf.init_app(app)
     app.before_request(_protect_pages)
+    app.context_processor(lambda: {"actor": current_actor()})
     app.register_blueprint(blueprint)
