@@ -268,9 +268,44 @@ def tokens_revoke(token_id: int) -> None:
     click.echo(f"revoked token {token_id}")
 
 
+@click.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check the file and report what it would change; write nothing.")
+@with_appcontext
+def import_register(file: Path, dry_run: bool) -> None:
+    """Import a commune register FILE (.csv, .xlsx or .geojson; one row per lens) into any commune.
+
+    Nothing is written unless every row is acceptable; otherwise every error
+    is listed as "row N, column C: reason" and the exit status is 1.
+    """
+    from .services import imports
+
+    with _session() as session, _domain_errors():
+        with click.progressbar(length=0, label="rows", show_pos=True) as bar:
+            def progress(done: int, total: int) -> None:
+                bar.length = total
+                bar.update(done - bar.pos)
+
+            report = imports.import_register(session, file, file.name, actor=SYSTEM, dry_run=dry_run, progress=progress)
+        if report.ok and not dry_run:
+            session.commit()
+    click.echo(f"{file.name}: {report.rows} rows" + (" (dry run: nothing written)" if dry_run else ""))
+    click.echo(_table(("records", "created", "updated", "unchanged"), [
+        (name, counts["created"], counts["updated"], counts["unchanged"]) for name, counts in report.counts().items()
+    ]))
+    if report.ok:
+        return
+    for error in report.errors:
+        click.echo(str(error))
+    if report.errors_not_listed:
+        click.echo(f"... and {report.errors_not_listed} more errors")
+    click.echo(f"{report.error_count} errors: nothing was imported")
+    click.get_current_context().exit(1)
+
+
 def init_app(app: Flask) -> None:
-    for group in (db, sample, admin_units, users, tokens):
-        app.cli.add_command(group)
+    for command in (db, sample, admin_units, users, tokens, import_register):
+        app.cli.add_command(command)
 
 
 def main() -> None:

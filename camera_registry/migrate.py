@@ -6,7 +6,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from geoalchemy2 import alembic_helpers
-from sqlalchemy import Engine
+from sqlalchemy import Engine, TypeDecorator
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -28,6 +28,13 @@ def include_object(obj, name, obj_type, reflected, compare_to) -> bool:
     if obj_type == "table" and (name in SPATIAL_SYSTEM_TABLES or name.startswith(("sqlite_", "rtree_"))):
         return False
     return alembic_helpers.include_object(obj, name, obj_type, reflected, compare_to)
+
+
+def render_item(obj_type, obj, autogen_context):
+    """Render our TypeDecorators as the plain type they store, so revisions never import the app."""
+    if obj_type == "type" and isinstance(obj, TypeDecorator):
+        return f"sa.{obj.impl!r}"
+    return alembic_helpers.render_item(obj_type, obj, autogen_context)
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -2,7 +2,7 @@
 from alembic import context
 from geoalchemy2 import alembic_helpers
 
-from camera_registry.migrate import include_object
+from camera_registry.migrate import include_object, render_item
 from camera_registry.models import Base
 
 config = context.config
@@ -13,7 +13,7 @@ with engine.connect() as connection:
         connection=connection,
         target_metadata=Base.metadata,
         include_object=include_object,
-        render_item=alembic_helpers.render_item,
+        render_item=render_item,
         process_revision_directives=alembic_helpers.writer,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,

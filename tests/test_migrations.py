@@ -65,8 +65,9 @@ def test_geometry_columns_are_registered_with_type_and_srid(engine, backend):
     }
     with engine.connect() as connection:
         if backend == "spatialite":
-            # SpatiaLite codes: 1 = POINT, 6 = MULTIPOLYGON (XY); spatial_index_enabled 1 = R*Tree.
-            codes = {1: "POINT", 2: "LINESTRING", 3: "POLYGON", 4: "MULTIPOINT", 5: "MULTILINESTRING", 6: "MULTIPOLYGON"}
+            # SpatiaLite codes: 0 = any GEOMETRY, 1 = POINT, 6 = MULTIPOLYGON (XY); spatial_index_enabled 1 = R*Tree.
+            codes = {0: "GEOMETRY", 1: "POINT", 2: "LINESTRING", 3: "POLYGON", 4: "MULTIPOINT", 5: "MULTILINESTRING",
+                     6: "MULTIPOLYGON"}
             rows = connection.exec_driver_sql(
                 "SELECT f_table_name, f_geometry_column, geometry_type, srid, spatial_index_enabled FROM geometry_columns"
             ).all()
