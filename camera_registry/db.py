@@ -12,6 +12,10 @@ from pathlib import Path
 
 import os
 
+# pyproj must be loaded before the first mod_spatialite: both bring a PROJ
+# library, and loaded the other way round the process corrupts its heap and
+# dies at exit (measured here: "double free or corruption", exit 134).
+import pyproj  # noqa: F401  isort: skip
 from geoalchemy2.admin.dialects.sqlite import init_spatialite
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url

@@ -61,3 +61,17 @@ def test_missing_spatialite_fails_with_one_line_naming_the_package(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0
     assert "apt-get install libsqlite3-mod-spatialite" in result.stderr
+
+
+def test_process_using_spatialite_then_pyproj_exits_cleanly(tmp_path):
+    """Regression: importing pyproj after mod_spatialite was loaded crashed the process at exit."""
+    script = (
+        "from camera_registry.db import make_engine\n"
+        f"engine = make_engine('sqlite:///{tmp_path / 'x.sqlite'}')\n"
+        "engine.connect().close()\n"
+        "from camera_registry.geo.metric import metres_between\n"
+        "from shapely import Point\n"
+        "print(round(metres_between(Point(105.8, 21.0), Point(105.801, 21.0)), 1))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout.strip()) == (0, "104.0"), result.stderr
