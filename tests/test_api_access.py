@@ -3,9 +3,18 @@ and the police of another commune. Each call runs in its own savepoint so the
 calls of one endpoint do not see each other's writes."""
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from conftest import ROLES
+from test_api_imports import GOOD_ROW, register
+
+
+def register_upload() -> dict:
+    """A one-row register for commune A, as a multipart form."""
+    return {"file": (io.BytesIO(register(GOOD_ROW.format(n=1))), "register.csv")}
+
 
 POINT_A = {"type": "Point", "coordinates": [105.821, 21.021]}
 READ = {"anonymous": 401, "admin": 200, "province_staff": 200, "district_staff": 200, "police_a": 200, "police_b": 404}
@@ -49,6 +58,9 @@ MATRIX = {
     "sign commitment": ("POST", "/api/v1/commitments", lambda o: {"owner_id": o["owner"], "valid_until": "2030-01-01T00:00:00+07:00", "channel": "paper", "text_version": "2025.1"}, CREATE_UNDER_A),
     "renew commitment": ("POST", "/api/v1/commitments/{commitment}/renew", lambda o: {"valid_until": "2031-01-01T00:00:00+07:00", "channel": "web"}, {**CREATE, "police_b": 404}),
     "revoke commitment": ("POST", "/api/v1/commitments/{commitment}/revoke", lambda o: {"reason": "chủ nhà chuyển đi"}, CHANGE),
+    # Another commune's rows in a file are row errors (422), not a refusal of the whole role.
+    "import register": ("POST", "/api/v1/imports?dry_run=true", "register",
+                        {**CREATE, "admin": 200, "police_a": 200, "police_b": 422}),
     "list users": ("GET", "/api/v1/users", None, {**ADMIN_ONLY_CHANGE}),
     "create user": ("POST", "/api/v1/users", lambda o: {"username": "new.police", "password": "a-long-password",
                                                         "role": "commune_police", "admin_unit_code": "A"}, ADMIN_ONLY_CREATE),
@@ -66,8 +78,12 @@ def test_authorization_matrix(endpoint, client, world, db_connection):
     seen = {}
     for role in ROLES:
         savepoint = db_connection.begin_nested()
-        response = client.open(path.format(**objects), method=method, headers=world.headers[role],
-                               json=body(objects) if body else None)
+        if body == "register":
+            response = client.open(path, method=method, headers=world.headers[role], data=register_upload(),
+                                   content_type="multipart/form-data")
+        else:
+            response = client.open(path.format(**objects), method=method, headers=world.headers[role],
+                                   json=body(objects) if body else None)
         savepoint.rollback()
         seen[role] = response.status_code
         if response.status_code >= 400:

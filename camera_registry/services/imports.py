@@ -42,7 +42,7 @@ from ..models import (
 )
 from . import audit, rules
 from .access import Actor
-from .errors import Conflict, ValidationFailed
+from .errors import Conflict, PermissionDenied, ValidationFailed
 from .registry import commune_locator
 from .sample import BATCH, point_ewkt
 
@@ -134,6 +134,8 @@ def import_register(session: Session, source: BinaryIO | Path, filename: str, *,
     total)` follows the rows as they are read; `total` is an estimate until the
     last call. Raises ValidationFailed when the file itself cannot be read.
     """
+    if actor.writable_communes is not None and not actor.writable_communes:
+        raise PermissionDenied(f"{actor.label} may read the registry but not import into it")
     report = ImportReport(filename=filename, dry_run=dry_run)
     errors = _ErrorLog()
     notify = progress or (lambda done, total: None)
