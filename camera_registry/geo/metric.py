@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import math
 
-from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import transform
+
+from .sectors import LocalFrame
 
 # Shortest lengths of a degree on the WGS84 ellipsoid, so a bounding box
 # built from them is always at least as large as the metric radius.
@@ -22,14 +22,8 @@ def expand_bounds(bounds: tuple[float, float, float, float], radius_m: float) ->
     return (min_lon - dlon, min_lat - dlat, max_lon + dlon, max_lat + dlat)
 
 
-def metres_between(a: BaseGeometry, b: BaseGeometry) -> float:
-    """Shortest distance in metres between two lon/lat geometries a few kilometres apart.
 
-    Both are projected to an azimuthal equidistant plane centred on `a`,
-    exact at the centre and within 0.01% over tens of kilometres.
-    """
-    centre = a.centroid
-    to_plane = Transformer.from_crs(
-        "EPSG:4326", f"+proj=aeqd +lat_0={centre.y} +lon_0={centre.x} +datum=WGS84 +units=m", always_xy=True
-    ).transform
-    return transform(to_plane, a).distance(transform(to_plane, b))
+def metres_between(a: BaseGeometry, b: BaseGeometry) -> float:
+    """Shortest distance in metres between two lon/lat geometries a few kilometres apart."""
+    frame = LocalFrame.around(a)
+    return frame.project(a).distance(frame.project(b))

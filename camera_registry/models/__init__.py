@@ -5,10 +5,16 @@ from .base import WGS84, Base
 from .commitment import CommitmentChannel, SharingCommitment, commitment_recorders
 from .owner import Owner, OwnerKind
 from .recorder import Lens, LensKind, LensStatus, Recorder, RecorderStatus
+from .request import (
+    ASSIGNMENT_TRANSITIONS, FINAL_ASSIGNMENT_STATES, FINAL_REQUEST_STATES, REQUEST_TRANSITIONS, Assignment,
+    AssignmentLens, AssignmentStatus, FootageRequest, Handover, RequestStatus, allowed_actions,
+)
 from .site import Site
 from .user import ApiToken, Role, User
 
 __all__ = [
+    "ASSIGNMENT_TRANSITIONS", "FINAL_ASSIGNMENT_STATES", "FINAL_REQUEST_STATES", "REQUEST_TRANSITIONS", "Assignment",
+    "AssignmentLens", "AssignmentStatus", "FootageRequest", "Handover", "RequestStatus", "allowed_actions",
     "AdminLevel", "AdminUnit", "ApiToken", "AuditEvent", "AuditTrailIsAppendOnly", "Base",
     "CommitmentChannel", "Lens", "LensKind", "LensStatus", "Owner", "OwnerKind", "Recorder",
     "RecorderStatus", "Role", "SharingCommitment", "Site", "User", "WGS84", "commitment_recorders",

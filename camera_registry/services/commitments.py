@@ -25,11 +25,14 @@ def active_commitment_at(moment: datetime) -> ColumnElement[bool]:
 
 def recorder_is_shared(moment: datetime) -> ColumnElement[bool]:
     """Correlated test: an active commitment of the recorder's owner covers it."""
+    # Auto-correlation reaches only the enclosing SELECT (commitments); without
+    # correlate_except this subquery gets its own FROM recorders and a list
+    # naming any one recorder would cover all of the owner's.
     listed = exists(
         select(commitment_recorders.c.recorder_id).where(
             commitment_recorders.c.commitment_id == SharingCommitment.id,
             commitment_recorders.c.recorder_id == Recorder.id,
-        )
+        ).correlate_except(commitment_recorders)
     )
     return exists(
         select(SharingCommitment.id).where(

@@ -1,0 +1,181 @@
+"""/api/v1/footage-requests and /api/v1/assignments: police requests, routing and answers."""
+from __future__ import annotations
+
+import marshmallow as ma
+from flask.views import MethodView
+from marshmallow import validate
+
+from ..models import (
+    ASSIGNMENT_TRANSITIONS, REQUEST_TRANSITIONS, AssignmentStatus, Handover, RequestStatus, allowed_actions,
+)
+from ..services import requests
+from ..services.workflow import outcome
+from .base import api_blueprint, committed, paginate, page_items, require_actor, session
+from .fields import GeoJSONGeometry
+from .schemas import StrictSchema
+
+requests_blp = api_blueprint("footage_requests", __name__, "footage-requests",
+                             "Footage requests: one incident, routed to the owners whose lenses could have seen it")
+assignments_blp = api_blueprint("assignments", __name__, "assignments",
+                                "Assignments: the part of a request routed to one owner")
+
+POLICE_ACTIONS = ("consent", "decline", "report_no_footage", "receive_footage", "close")
+
+
+class FootageRequestCreateSchema(StrictSchema):
+    case_ref = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
+    reason = ma.fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    legal_basis = ma.fields.String(required=True, validate=validate.Length(min=1, max=500))
+    incident = GeoJSONGeometry(allowed=("Point", "LineString"), required=True)
+    window_start = ma.fields.AwareDateTime(required=True)
+    window_end = ma.fields.AwareDateTime(required=True)
+    radius_m = ma.fields.Float(load_default=requests.DEFAULT_RADIUS_M,
+                               validate=validate.Range(min=0, max=requests.MAX_RADIUS_M, min_inclusive=False))
+    deadline = ma.fields.AwareDateTime(load_default=None, allow_none=True)
+    draft = ma.fields.Boolean(load_default=False, metadata={"description": "keep as a draft; open it later"})
+
+
+class VersionSchema(StrictSchema):
+    version = ma.fields.Integer(load_default=None, metadata={"description": "the version you saw; a stale one is refused"})
+    note = ma.fields.String(load_default=None, validate=validate.Length(max=2000))
+
+
+class AssignmentActionSchema(VersionSchema):
+    handover = ma.fields.Enum(Handover, by_value=True, load_default=None)
+    evidence_ref = ma.fields.String(load_default=None, validate=validate.Length(max=200))
+    evidence_sha256 = ma.fields.String(load_default=None)
+
+
+class AssignmentLensSchema(ma.Schema):
+    lens_id = ma.fields.Integer()
+    recorder_id = ma.fields.Integer()
+    distance_m = ma.fields.Float()
+    preservation_deadline = ma.fields.AwareDateTime()
+    partially_overwritten = ma.fields.Boolean()
+    point = GeoJSONGeometry(allowed=("Point",), attribute="lens.point")
+    bearing_deg = ma.fields.Float(attribute="lens.bearing_deg", allow_none=True)
+    fov_deg = ma.fields.Float(attribute="lens.fov_deg")
+    range_m = ma.fields.Float(attribute="lens.range_m")
+
+
+class AssignmentSchema(ma.Schema):
+    id = ma.fields.Integer()
+    request_id = ma.fields.Integer()
+    rank = ma.fields.Integer()
+    owner_id = ma.fields.Integer()
+    owner_name = ma.fields.String(attribute="owner.name")
+    owner_kind = ma.fields.Function(lambda a: a.owner.kind.value)
+    status = ma.fields.Enum(AssignmentStatus, by_value=True)
+    version = ma.fields.Integer()
+    preservation_deadline = ma.fields.AwareDateTime()
+    distance_m = ma.fields.Float()
+    covered_by_commitment = ma.fields.Boolean()
+    handover = ma.fields.Enum(Handover, by_value=True, allow_none=True)
+    answer_note = ma.fields.String(allow_none=True)
+    evidence_ref = ma.fields.String(allow_none=True)
+    evidence_sha256 = ma.fields.String(allow_none=True)
+    answered_at = ma.fields.AwareDateTime(allow_none=True)
+    allowed_actions = ma.fields.Function(
+        lambda a: [action for action in allowed_actions(ASSIGNMENT_TRANSITIONS, a.status) if action in POLICE_ACTIONS])
+    lenses = ma.fields.Nested(AssignmentLensSchema, many=True)
+
+
+def _request(obj):
+    """List lines wrap the request with its urgency; details are the request itself."""
+    return obj.request if isinstance(obj, requests.RequestLine) else obj
+
+
+class FootageRequestSchema(ma.Schema):
+    id = ma.fields.Integer()
+    commune_code = ma.fields.String(attribute="commune.code")
+    case_ref = ma.fields.String()
+    reason = ma.fields.String()
+    legal_basis = ma.fields.String()
+    incident = GeoJSONGeometry(allowed=("Point", "LineString"))
+    window_start = ma.fields.AwareDateTime()
+    window_end = ma.fields.AwareDateTime()
+    radius_m = ma.fields.Float()
+    deadline = ma.fields.AwareDateTime(allow_none=True)
+    status = ma.fields.Enum(RequestStatus, by_value=True)
+    version = ma.fields.Integer()
+    created_at = ma.fields.AwareDateTime()
+    routed_at = ma.fields.AwareDateTime(allow_none=True)
+    closed_at = ma.fields.AwareDateTime(allow_none=True)
+    lenses_considered = ma.fields.Integer()
+    lenses_routed = ma.fields.Integer()
+    lenses_skipped = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+    outcome = ma.fields.Function(lambda obj: outcome(_request(obj)))
+    allowed_actions = ma.fields.Function(lambda obj: allowed_actions(REQUEST_TRANSITIONS, _request(obj).status))
+
+
+class FootageRequestDetailSchema(FootageRequestSchema):
+    assignments = ma.fields.Nested(AssignmentSchema, many=True)
+
+
+class RequestLineSchema(FootageRequestSchema):
+    next_deadline = ma.fields.AwareDateTime(allow_none=True, metadata={
+        "description": "earliest preservation deadline among open assignments: the footage at risk next"})
+    open_assignments = ma.fields.Integer()
+
+    def get_attribute(self, obj, attr, default):
+        source = obj if attr in ("next_deadline", "open_assignments") else _request(obj)
+        return super().get_attribute(source, attr, default)
+
+
+class RequestQuerySchema(StrictSchema):
+    status = ma.fields.Enum(RequestStatus, by_value=True)
+
+
+@requests_blp.route("")
+class FootageRequests(MethodView):
+    @requests_blp.arguments(RequestQuerySchema, location="query")
+    @requests_blp.response(200, RequestLineSchema(many=True))
+    @paginate(requests_blp)
+    def get(self, query, pagination_parameters):
+        """Requests in your reach, the most urgent first."""
+        return page_items(pagination_parameters, requests.list_requests(
+            session(), require_actor(), **query, page=pagination_parameters.page,
+            page_size=pagination_parameters.page_size))
+
+    @requests_blp.arguments(FootageRequestCreateSchema)
+    @requests_blp.response(201, FootageRequestDetailSchema)
+    def post(self, data):
+        """Open a request for an incident in (or within radius_m of) your commune; it is routed at once."""
+        return committed(requests.open_request(session(), require_actor(), **data))
+
+
+@requests_blp.route("/<int:request_id>")
+class FootageRequestById(MethodView):
+    @requests_blp.response(200, FootageRequestDetailSchema)
+    def get(self, request_id):
+        return requests.get_request(session(), require_actor(), request_id)
+
+
+@requests_blp.route("/<int:request_id>/open")
+class FootageRequestOpening(MethodView):
+    @requests_blp.arguments(VersionSchema)
+    @requests_blp.response(200, FootageRequestDetailSchema)
+    def post(self, data, request_id):
+        """Open and route a draft."""
+        return committed(requests.open_draft(session(), require_actor(), request_id, expected_version=data["version"]))
+
+
+@requests_blp.route("/<int:request_id>/cancel")
+class FootageRequestCancellation(MethodView):
+    @requests_blp.arguments(VersionSchema)
+    @requests_blp.response(200, FootageRequestDetailSchema)
+    def post(self, data, request_id):
+        """Cancel; assignments still open are withdrawn."""
+        return committed(requests.cancel_request(session(), require_actor(), request_id,
+                                                 expected_version=data["version"], note=data["note"]))
+
+
+@assignments_blp.route(f"/<int:assignment_id>/<any({', '.join(POLICE_ACTIONS)}):action>")
+class AssignmentAction(MethodView):
+    @assignments_blp.arguments(AssignmentActionSchema)
+    @assignments_blp.response(200, AssignmentSchema)
+    def post(self, data, assignment_id, action):
+        """Record an owner's answer taken by phone (consent, decline, report_no_footage), footage received
+        (evidence_ref and SHA-256 required) or close. An illegal step answers 409 with the allowed actions."""
+        return committed(requests.act_on_assignment(
+            session(), require_actor(), assignment_id, action, expected_version=data.pop("version"), **data))

@@ -1,0 +1,169 @@
+"""Footage requests ("yêu cầu trích xuất dữ liệu camera") and their per-owner assignments.
+
+State lives in enums with explicit transition tables: a change is legal only
+if (state, action) is in the table. Each row carries a version counter so a
+concurrent change is refused rather than lost.
+"""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from geoalchemy2 import Geometry
+from sqlalchemy import JSON, Boolean, CheckConstraint, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .admin_unit import AdminUnit
+from .base import WGS84, Base, UtcDateTime, enum_column, utcnow
+from .owner import Owner
+from .recorder import Lens, Recorder
+from .user import User
+
+
+class RequestStatus(enum.Enum):
+    DRAFT = "draft"
+    OPEN = "open"
+    ROUTED = "routed"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class AssignmentStatus(enum.Enum):
+    PENDING = "pending"
+    NOTIFIED = "notified"
+    VIEWED = "viewed"
+    CONSENTED = "consented"
+    DECLINED = "declined"
+    NO_FOOTAGE = "no_footage"
+    FOOTAGE_RECEIVED = "footage_received"
+    CLOSED = "closed"
+    EXPIRED = "expired"
+
+
+R, A = RequestStatus, AssignmentStatus
+
+#: (state, action) -> new state, for requests.
+REQUEST_TRANSITIONS: dict[tuple[RequestStatus, str], RequestStatus] = {
+    (R.DRAFT, "open"): R.OPEN,
+    (R.OPEN, "route"): R.ROUTED,
+    (R.ROUTED, "start"): R.IN_PROGRESS,
+    (R.ROUTED, "resolve"): R.RESOLVED,
+    (R.IN_PROGRESS, "resolve"): R.RESOLVED,
+    **{(state, "cancel"): R.CANCELLED for state in (R.DRAFT, R.OPEN, R.ROUTED, R.IN_PROGRESS)},
+    **{(state, "expire"): R.EXPIRED for state in (R.OPEN, R.ROUTED, R.IN_PROGRESS)},
+}
+
+UNANSWERED = (A.PENDING, A.NOTIFIED, A.VIEWED)
+
+#: (state, action) -> new state, for assignments.
+ASSIGNMENT_TRANSITIONS: dict[tuple[AssignmentStatus, str], AssignmentStatus] = {
+    (A.PENDING, "notify"): A.NOTIFIED,
+    (A.NOTIFIED, "notify"): A.NOTIFIED,  # a reminder: same state, still audited
+    (A.PENDING, "view"): A.VIEWED,
+    (A.NOTIFIED, "view"): A.VIEWED,
+    **{(state, "consent"): A.CONSENTED for state in UNANSWERED},
+    **{(state, "decline"): A.DECLINED for state in UNANSWERED},
+    **{(state, "report_no_footage"): A.NO_FOOTAGE for state in UNANSWERED},
+    **{(state, "expire"): A.EXPIRED for state in UNANSWERED},
+    (A.CONSENTED, "receive_footage"): A.FOOTAGE_RECEIVED,
+    (A.FOOTAGE_RECEIVED, "close"): A.CLOSED,
+    # Cancelling the request withdraws what is still open.
+    **{(state, "withdraw"): A.CLOSED for state in (*UNANSWERED, A.CONSENTED)},
+}
+
+#: States after which an assignment needs nothing more for its request to resolve.
+FINAL_ASSIGNMENT_STATES = frozenset({A.DECLINED, A.NO_FOOTAGE, A.FOOTAGE_RECEIVED, A.CLOSED, A.EXPIRED})
+FINAL_REQUEST_STATES = frozenset({R.RESOLVED, R.CANCELLED, R.EXPIRED})
+
+
+def allowed_actions(table: dict, state) -> list[str]:
+    return sorted({action for (from_state, action) in table if from_state == state})
+
+
+class FootageRequest(Base):
+    __tablename__ = "footage_requests"
+    __table_args__ = (
+        CheckConstraint("window_end > window_start", name="window_order"),
+        CheckConstraint("radius_m > 0 AND radius_m <= 2000", name="radius_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("admin_units.id"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    case_ref: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    legal_basis: Mapped[str] = mapped_column(String(500))
+    incident = mapped_column(Geometry("GEOMETRY", srid=WGS84, spatial_index=True), nullable=False)
+    window_start: Mapped[datetime] = mapped_column(UtcDateTime())
+    window_end: Mapped[datetime] = mapped_column(UtcDateTime())
+    radius_m: Mapped[float] = mapped_column(Float)
+    deadline: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    status: Mapped[RequestStatus] = mapped_column(enum_column(RequestStatus), default=RequestStatus.DRAFT, index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    routed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    lenses_considered: Mapped[int] = mapped_column(Integer, default=0)
+    lenses_routed: Mapped[int] = mapped_column(Integer, default=0)
+    #: Lenses within the radius that were not routed, by reason (inactive, out_of_view, overwritten).
+    lenses_skipped: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    commune: Mapped[AdminUnit] = relationship()
+    created_by: Mapped[User | None] = relationship()
+    assignments: Mapped[list[Assignment]] = relationship(
+        back_populates="request", order_by="Assignment.rank", cascade="all, delete-orphan")
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Handover(enum.Enum):
+    POLICE_COPY = "police_copy"
+    OWNER_UPLOAD = "owner_upload"
+
+
+class Assignment(Base):
+    """The part of a request routed to one owner ("phiếu gửi chủ camera")."""
+
+    __tablename__ = "assignments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("footage_requests.id"), index=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id"), index=True)
+    rank: Mapped[int] = mapped_column(Integer)
+    status: Mapped[AssignmentStatus] = mapped_column(enum_column(AssignmentStatus), default=AssignmentStatus.PENDING,
+                                                     index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    preservation_deadline: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    distance_m: Mapped[float] = mapped_column(Float)
+    covered_by_commitment: Mapped[bool] = mapped_column(Boolean)
+    handover: Mapped[Handover | None] = mapped_column(enum_column(Handover))
+    answer_note: Mapped[str | None] = mapped_column(Text)
+    evidence_ref: Mapped[str | None] = mapped_column(String(200))
+    evidence_sha256: Mapped[str | None] = mapped_column(String(64))
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    request: Mapped[FootageRequest] = relationship(back_populates="assignments")
+    owner: Mapped[Owner] = relationship()
+    lenses: Mapped[list[AssignmentLens]] = relationship(
+        back_populates="assignment", order_by="AssignmentLens.distance_m", cascade="all, delete-orphan")
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class AssignmentLens(Base):
+    """One lens an assignment asks about, with its distance and when its footage is lost."""
+
+    __tablename__ = "assignment_lenses"
+
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"), primary_key=True)
+    lens_id: Mapped[int] = mapped_column(ForeignKey("lenses.id"), primary_key=True, index=True)
+    recorder_id: Mapped[int] = mapped_column(ForeignKey("recorders.id"))
+    distance_m: Mapped[float] = mapped_column(Float)
+    preservation_deadline: Mapped[datetime] = mapped_column(UtcDateTime())
+    partially_overwritten: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    assignment: Mapped[Assignment] = relationship(back_populates="lenses")
+    lens: Mapped[Lens] = relationship()
+    recorder: Mapped[Recorder] = relationship()

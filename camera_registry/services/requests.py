@@ -1,0 +1,202 @@
+"""Footage requests: commune police open one for an incident; it is routed at once.
+
+Opening, routing and the first transitions happen in one transaction: a
+request is never left half-routed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from geoalchemy2.shape import from_shape, to_shape
+from shapely.geometry import LineString, Point
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from ..geo.metric import metres_between
+from ..models import (
+    WGS84, AdminUnit, Assignment, AssignmentLens, AssignmentStatus, FootageRequest, Handover, RequestStatus, Role,
+)
+from ..models.base import utcnow
+from .access import Actor
+from .audit import record
+from .errors import NotFound, PermissionDenied, ValidationFailed
+from .listing import Page, readable
+from .routing import plan_routing
+from .workflow import outcome, transition_assignment, transition_request
+
+DEFAULT_RADIUS_M = 150
+MAX_RADIUS_M = 2000
+MAX_WINDOW = timedelta(days=7)
+SHA256_HEX_LENGTH = 64
+
+
+def _refuse(field: str, reason: str) -> ValidationFailed:
+    return ValidationFailed(f"{field}: {reason}", {field: [reason]})
+
+
+def _check_request(session: Session, actor: Actor, incident: BaseGeometry, window_start: datetime,
+                   window_end: datetime, radius_m: float, deadline: datetime | None, now: datetime) -> AdminUnit:
+    """The officer's commune, once every rule on the new request holds."""
+    if actor.role != Role.COMMUNE_POLICE or actor.unit_id is None:
+        raise PermissionDenied("footage requests are filed by commune police")
+    if not isinstance(incident, (Point, LineString)):
+        raise _refuse("incident", "must be a GeoJSON Point or a LineString (the route taken)")
+    if window_end <= window_start:
+        raise _refuse("window_end", "must be after window_start")
+    if window_end > now:
+        raise _refuse("window_end", "is in the future: request footage of what has already happened")
+    if window_end - window_start > MAX_WINDOW:
+        raise _refuse("window_end", f"the window may span at most {MAX_WINDOW.days} days")
+    if not 0 < radius_m <= MAX_RADIUS_M:
+        raise _refuse("radius_m", f"must be above 0 and at most {MAX_RADIUS_M} metres")
+    if deadline is not None and deadline <= now:
+        raise _refuse("deadline", "must be in the future")
+    commune = session.get(AdminUnit, actor.unit_id)
+    if commune.boundary is not None:
+        boundary = to_shape(commune.boundary)
+        if not boundary.intersects(incident) and metres_between(incident, boundary) > radius_m:
+            raise _refuse("incident", f"lies outside {commune.name} and farther than radius_m ({radius_m:g} m) from it")
+    return commune
+
+
+def open_request(session: Session, actor: Actor, *, case_ref: str, reason: str, legal_basis: str,
+                 incident: BaseGeometry, window_start: datetime, window_end: datetime,
+                 radius_m: float = DEFAULT_RADIUS_M, deadline: datetime | None = None, draft: bool = False,
+                 now: datetime | None = None) -> FootageRequest:
+    """File a request; unless kept as a draft it is opened and routed in the same transaction."""
+    now = now or utcnow()
+    commune = _check_request(session, actor, incident, window_start, window_end, radius_m, deadline, now)
+    request = FootageRequest(
+        commune=commune, created_by_id=actor.user_id, case_ref=case_ref, reason=reason, legal_basis=legal_basis,
+        incident=from_shape(incident, srid=WGS84), window_start=window_start, window_end=window_end,
+        radius_m=radius_m, deadline=deadline, status=RequestStatus.DRAFT, lenses_skipped={},
+    )
+    session.add(request)
+    session.flush()
+    record(session, actor, "request.create", "request", request.id, to_state=RequestStatus.DRAFT.value,
+           details={"case_ref": case_ref, "radius_m": radius_m})
+    if not draft:
+        submit_request(session, actor, request, now=now)
+    return request
+
+
+def submit_request(session: Session, actor: Actor, request: FootageRequest, *, expected_version: int | None = None,
+                   now: datetime | None = None) -> FootageRequest:
+    """Open a draft and route it: one assignment per owner whose lenses could have seen the incident."""
+    now = now or utcnow()
+    transition_request(session, actor, request, "open", expected_version=expected_version)
+    plan = plan_routing(session, to_shape(request.incident), request.radius_m, request.window_start,
+                        request.window_end, now, request.deadline)
+    for rank, route in enumerate(plan.routes, start=1):
+        request.assignments.append(Assignment(
+            owner_id=route.owner_id, rank=rank, status=AssignmentStatus.PENDING,
+            preservation_deadline=route.preservation_deadline, distance_m=route.distance_m,
+            covered_by_commitment=route.covered_by_commitment,
+            lenses=[AssignmentLens(lens_id=lens.lens_id, recorder_id=lens.recorder_id, distance_m=lens.distance_m,
+                                   preservation_deadline=lens.preservation_deadline,
+                                   partially_overwritten=lens.partially_overwritten) for lens in route.lenses],
+        ))
+    request.lenses_considered = plan.considered
+    request.lenses_routed = plan.routed
+    request.lenses_skipped = dict(plan.skipped)
+    request.routed_at = now
+    transition_request(session, actor, request, "route", details={
+        "owners": len(plan.routes), "lenses_routed": plan.routed, "skipped": dict(plan.skipped)})
+    if not request.assignments:
+        transition_request(session, actor, request, "resolve", note="no lens could have seen the incident",
+                           details=outcome(request))
+    return request
+
+
+@dataclass(frozen=True)
+class RequestLine:
+    """A request as the police list shows it, with the next overwrite deadline to beat."""
+
+    request: FootageRequest
+    next_deadline: datetime | None
+    open_assignments: int
+
+
+def list_requests(session: Session, actor: Actor, *, status: RequestStatus | None = None, page: int = 1,
+                  page_size: int = 50) -> Page[RequestLine]:
+    """Requests in reach, the most urgent first (earliest open preservation deadline), then newest."""
+    open_states = [AssignmentStatus.PENDING, AssignmentStatus.NOTIFIED, AssignmentStatus.VIEWED,
+                   AssignmentStatus.CONSENTED]
+    pending = (
+        select(Assignment.request_id, func.min(Assignment.preservation_deadline).label("next_deadline"),
+               func.count(Assignment.id).label("open_assignments"))
+        .where(Assignment.status.in_(open_states)).group_by(Assignment.request_id).subquery()
+    )
+    statement = (
+        select(FootageRequest, pending.c.next_deadline, pending.c.open_assignments)
+        .join(pending, pending.c.request_id == FootageRequest.id, isouter=True)
+        .where(readable(actor, FootageRequest.commune_id))
+    )
+    if status is not None:
+        statement = statement.where(FootageRequest.status == status)
+    total = session.scalar(select(func.count()).select_from(statement.subquery()))
+    rows = session.execute(
+        statement.order_by(pending.c.next_deadline.is_(None), pending.c.next_deadline, FootageRequest.id.desc())
+        .limit(page_size).offset((page - 1) * page_size)
+    ).all()
+    return Page([RequestLine(row[0], row[1], row[2] or 0) for row in rows], total)
+
+
+def get_request(session: Session, actor: Actor, request_id: int) -> FootageRequest:
+    request = session.scalar(
+        select(FootageRequest).where(FootageRequest.id == request_id).options(
+            selectinload(FootageRequest.assignments).selectinload(Assignment.lenses).selectinload(AssignmentLens.lens),
+            selectinload(FootageRequest.assignments).selectinload(Assignment.owner),
+        )
+    )
+    if request is None or not actor.can_read(request.commune_id):
+        raise NotFound(f"footage request {request_id} not found")
+    return request
+
+
+def _writable_request(session: Session, actor: Actor, request_id: int) -> FootageRequest:
+    request = get_request(session, actor, request_id)
+    actor.require_write(request.commune_id, f"footage request {request_id}")
+    return request
+
+
+def open_draft(session: Session, actor: Actor, request_id: int, *, expected_version: int | None = None) -> FootageRequest:
+    return submit_request(session, actor, _writable_request(session, actor, request_id),
+                          expected_version=expected_version)
+
+
+def cancel_request(session: Session, actor: Actor, request_id: int, *, expected_version: int | None = None,
+                   note: str | None = None) -> FootageRequest:
+    """Cancel, withdrawing every assignment that still waits for an answer or for footage."""
+    request = _writable_request(session, actor, request_id)
+    transition_request(session, actor, request, "cancel", expected_version=expected_version, note=note)
+    for assignment in request.assignments:
+        if assignment.status in (AssignmentStatus.PENDING, AssignmentStatus.NOTIFIED, AssignmentStatus.VIEWED,
+                                 AssignmentStatus.CONSENTED):
+            transition_assignment(session, actor, assignment, "withdraw", note="request cancelled")
+    return request
+
+
+def act_on_assignment(session: Session, actor: Actor, assignment_id: int, action: str, *,
+                      expected_version: int | None = None, note: str | None = None,
+                      handover: Handover | None = None, evidence_ref: str | None = None,
+                      evidence_sha256: str | None = None) -> Assignment:
+    """Record what an owner answered (by phone, to the police) or what the police did next."""
+    assignment = session.get(Assignment, assignment_id)
+    if assignment is None or not actor.can_read(assignment.request.commune_id):
+        raise NotFound(f"assignment {assignment_id} not found")
+    actor.require_write(assignment.request.commune_id, f"assignment {assignment_id}")
+    if action == "consent":
+        assignment.handover = handover or Handover.POLICE_COPY
+    if action == "receive_footage":
+        if not evidence_ref:
+            raise _refuse("evidence_ref", "is required: where the copy is kept (exhibit number, storage path)")
+        digest = (evidence_sha256 or "").strip().lower()
+        if len(digest) != SHA256_HEX_LENGTH or any(c not in "0123456789abcdef" for c in digest):
+            raise _refuse("evidence_sha256", "must be the 64 hexadecimal characters of the copy's SHA-256")
+        assignment.evidence_ref, assignment.evidence_sha256 = evidence_ref, digest
+    if note:
+        assignment.answer_note = note
+    return transition_assignment(session, actor, assignment, action, expected_version=expected_version, note=note)
