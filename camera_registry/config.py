@@ -29,5 +29,8 @@ def from_environment() -> dict:
         # The signed login cookie is refused after a working day, even if the browser keeps it.
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
         # Largest request body (register uploads); bigger ones get 413 before any row is read.
+        # Basemap tiles for the maps, e.g. an internal tile server; empty: boundaries only (no internet needed).
+        "MAP_TILE_URL": os.environ.get("MAP_TILE_URL", ""),
+        "MAP_TILE_ATTRIBUTION": os.environ.get("MAP_TILE_ATTRIBUTION", ""),
         "MAX_CONTENT_LENGTH": int(os.environ.get("UPLOAD_MAX_MB", "64")) * 1024 * 1024,
     }

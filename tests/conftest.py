@@ -26,6 +26,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from geoalchemy2.shape import from_shape
@@ -392,8 +393,11 @@ def world(session) -> World:
 @dataclass
 class LiveServer:
     url: str
-    username: str
+    username: str  # commune police of Phường Đống Đa
     password: str
+    database_url: str
+
+    others = {"staff.hanoi": ("province_staff", "01"), "police.chidam": ("commune_police", "07915")}
 
 
 @pytest.fixture(scope="module")
@@ -415,12 +419,14 @@ def live_server(database_server):
     with app.extensions["session_factory"]() as session:
         load_dataset(session)
         accounts.create_user(session, SYSTEM, "police.dongda", password, Role.COMMUNE_POLICE, "00226", "Công an phường")
+        for username, (role, unit) in LiveServer.others.items():
+            accounts.create_user(session, SYSTEM, username, password, role, unit)
         session.commit()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield LiveServer(f"http://127.0.0.1:{server.server_port}", "police.dongda", password)
+        yield LiveServer(f"http://127.0.0.1:{server.server_port}", "police.dongda", password, url)
     finally:
         server.shutdown()
         app.extensions["engine"].dispose()
@@ -446,3 +452,22 @@ def browser():
             yield chromium
         finally:
             chromium.close()
+
+
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
+
+
+@pytest.fixture()
+def page(browser, live_server):
+    """A fresh browser page that records any request leaving 127.0.0.1 (there must be none)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
+    page = context.new_page()
+    page.foreign_requests = []
+    page.script_errors = []
+    page.on("request", lambda request: urlsplit(request.url).hostname not in ("127.0.0.1", None)
+            and page.foreign_requests.append(request.url))
+    page.on("pageerror", lambda error: page.script_errors.append(str(error)))
+    yield page
+    context.close()
+    assert page.script_errors == [], page.script_errors

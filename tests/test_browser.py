@@ -3,36 +3,19 @@
 Screenshots go to build/screenshots/ for a person to look at."""
 from __future__ import annotations
 
-from pathlib import Path
-from urllib.parse import urlsplit
-
-import pytest
-
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
-
-
-@pytest.fixture()
-def page(browser, live_server):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
-    page = context.new_page()
-    page.foreign_requests = []
-    page.on("request", lambda request: urlsplit(request.url).hostname not in ("127.0.0.1", None)
-            and page.foreign_requests.append(request.url))
-    yield page
-    context.close()
-
+from conftest import SCREENSHOTS
 
 def test_police_sign_in_and_read_the_api_docs(page, live_server, backend):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.goto(f"{live_server.url}/login")
     page.fill("input[name=username]", live_server.username)
     page.fill("input[name=password]", "wrong password")
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     assert "Sai tên đăng nhập hoặc mật khẩu" in page.content()
 
     page.fill("input[name=username]", live_server.username)
     page.fill("input[name=password]", live_server.password)
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     page.wait_for_url(f"{live_server.url}/")
     assert page.locator("[data-actor]").inner_text() == f"commune_police:{live_server.username}"
     assert page.locator("tr[data-commune='07915'] td").nth(3).inner_text() == "66"

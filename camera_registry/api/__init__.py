@@ -6,7 +6,7 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
 from ..services.errors import DomainError
-from .errors import domain_error, http_error
+from .errors import domain_error, http_error, status_of
 
 API_PREFIX = "/api/"
 SETTINGS = {
@@ -41,7 +41,9 @@ class RegistryApi(Api):
 def _domain_error(error: DomainError):
     if request.path.startswith(API_PREFIX):
         return domain_error(error)
-    raise error
+    status = status_of(error)
+    return render_template_string(PLAIN_ERROR_PAGE, code=status, name=error.code.replace("_", " "),
+                                  description=error.message), status
 
 
 def init_app(app: Flask) -> None:

@@ -30,9 +30,12 @@ def error_body(status: int, message: str, errors: dict | None = None, code: str 
     return response
 
 
+def status_of(error: DomainError) -> int:
+    return next(status for kind, status in STATUS_OF.items() if isinstance(error, kind))
+
+
 def domain_error(error: DomainError):
-    status = next(status for kind, status in STATUS_OF.items() if isinstance(error, kind))
-    return error_body(status, error.message, error.errors, error.code)
+    return error_body(status_of(error), error.message, error.errors, error.code)
 
 
 def _flatten(errors, prefix: str = "") -> dict[str, list[str]]:

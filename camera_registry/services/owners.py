@@ -34,7 +34,8 @@ class OwnerCard:
     contacts_shown: bool
 
 
-def _cards(session: Session, actor: Actor, owners: list[Owner]) -> list[OwnerCard]:
+def owner_cards(session: Session, actor: Actor, owners: list[Owner]) -> list[OwnerCard]:
+    """What `actor` may see of each owner; disclosing contact data is audited."""
     shown = [owner for owner in owners if actor.sees_contacts(owner.commune_id)]
     if shown:
         record(session, actor, "owner.contacts_read", "owner", None,
@@ -59,11 +60,11 @@ def list_owners(session: Session, actor: Actor, *, commune_code: str | None = No
     if kind is not None:
         statement = statement.where(Owner.kind == kind)
     found = page_of(session, statement, page, page_size)
-    return Page(_cards(session, actor, found.items), found.total)
+    return Page(owner_cards(session, actor, found.items), found.total)
 
 
 def get_owner(session: Session, actor: Actor, owner_id: int) -> OwnerCard:
-    return _cards(session, actor, [get_readable(session, actor, Owner, owner_id, "owner")])[0]
+    return owner_cards(session, actor, [get_readable(session, actor, Owner, owner_id, "owner")])[0]
 
 
 def create_owner(session: Session, actor: Actor, *, external_id: str, kind: OwnerKind, name: str, commune_code: str,

@@ -23,6 +23,7 @@ from .access import Actor
 from .audit import record
 from .errors import NotFound, PermissionDenied, ValidationFailed
 from .listing import Page, readable
+from .owners import OwnerCard, owner_cards
 from .routing import plan_routing
 from .workflow import outcome, transition_assignment, transition_request
 
@@ -200,3 +201,27 @@ def act_on_assignment(session: Session, actor: Actor, assignment_id: int, action
     if note:
         assignment.answer_note = note
     return transition_assignment(session, actor, assignment, action, expected_version=expected_version, note=note)
+
+
+@dataclass(frozen=True)
+class RequestPage:
+    """A request with what the page may show of each owner it was routed to."""
+
+    request: FootageRequest
+    owners: dict[int, OwnerCard]
+    commune_boundary: BaseGeometry | None
+    can_act: bool
+
+
+def request_page(session: Session, actor: Actor, request_id: int) -> RequestPage:
+    """The request page: police of its commune see owners' phones to call (each disclosure audited)."""
+    request = get_request(session, actor, request_id)
+    cards = owner_cards(session, actor, [assignment.owner for assignment in request.assignments])
+    boundary = to_shape(request.commune.boundary) if request.commune.boundary is not None else None
+    return RequestPage(request, {card.id: card for card in cards}, boundary, actor.can_write(request.commune_id))
+
+
+def commune_of(session: Session, actor: Actor) -> tuple[AdminUnit, BaseGeometry | None]:
+    """The officer's commune and its boundary, to centre the map of a new request."""
+    commune = session.get(AdminUnit, actor.unit_id)
+    return commune, to_shape(commune.boundary) if commune.boundary is not None else None

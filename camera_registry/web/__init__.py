@@ -21,9 +21,11 @@ def _close_session(exc: BaseException | None) -> None:
 
 
 def init_app(app: Flask) -> None:
-    from . import auth
+    from . import auth, requests, timefmt
     from .pages import blueprint
 
     app.teardown_appcontext(_close_session)
     auth.init_app(app)
+    timefmt.init_app(app)
     app.register_blueprint(blueprint)
+    app.register_blueprint(requests.blueprint)

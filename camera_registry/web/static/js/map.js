@@ -1,0 +1,33 @@
+// Shared map helpers. The basemap is optional: with no tile URL configured the
+// commune boundaries are the base, so the map works with no internet at all.
+window.RegistryMap = (function () {
+  var METRES_PER_DEG_LAT = 110574;
+
+  function create(element) {
+    var map = L.map(element, { zoomSnap: 0.5 });
+    if (element.dataset.tiles) {
+      L.tileLayer(element.dataset.tiles, { maxZoom: 20, attribution: element.dataset.attribution || "" }).addTo(map);
+    }
+    return map;
+  }
+
+  function boundary(map, geojson) {
+    if (!geojson) { return null; }
+    return L.geoJSON(geojson, { style: { color: "#0b3d6b", weight: 2, fillOpacity: 0.04 } }).addTo(map);
+  }
+
+  // The field of view of a lens as a wedge (or a disc for 360 degrees or no bearing).
+  function sector(lon, lat, bearing, fov, range) {
+    var metresPerDegLon = 111320 * Math.cos(lat * Math.PI / 180), points = [];
+    function at(angle, radius) {
+      var a = angle * Math.PI / 180;
+      return [lat + radius * Math.cos(a) / METRES_PER_DEG_LAT, lon + radius * Math.sin(a) / metresPerDegLon];
+    }
+    var full = bearing === null || fov >= 360, start = full ? 0 : bearing - fov / 2, span = full ? 360 : fov;
+    if (!full) { points.push([lat, lon]); }
+    for (var step = 0; step <= 24; step++) { points.push(at(start + span * step / 24, range)); }
+    return L.polygon(points, { color: "#c75000", weight: 1, fillOpacity: 0.25 });
+  }
+
+  return { create: create, boundary: boundary, sector: sector };
+})();
