@@ -11,17 +11,26 @@ import json
 import os
 import platform
 import random
+import tempfile
 import time
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
+from geoalchemy2.shape import to_shape
 from shapely.geometry import Point, shape
 from shapely.prepared import prep
+from sqlalchemy import func, select
 
+from camera_registry import create_app
 from camera_registry.db import make_session_factory
+from camera_registry.geo.sectors import LocalFrame
 from camera_registry.geo.spatial import lenses_near
+from camera_registry.models import AdminUnit, Lens, Role
 from camera_registry.services.access import SYSTEM
+from camera_registry.services.accounts import create_token, create_user
 from camera_registry.services.imports import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, import_register
+from camera_registry.services.requests import DEFAULT_RADIUS_M
 from camera_registry.services.sample import DatasetWriter, load_dataset
 from camera_registry.services.sample_generator import generate_city
 
@@ -32,10 +41,14 @@ RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 CITY = {"lenses": 55_000, "communes": 126, "sites": 265, "seed": 1}
 RADII = (50, 200, 1000)
 INDEXED_RUNS, SCAN_RUNS = 300, 20
+POINT_REQUESTS, ROUTE_REQUESTS, WARMUP = 200, 50, 3
+ROUTE_LEGS, ROUTE_M = 3, 2000
 
 TARGETS = """Targets (issue 2): load the 55,000-lens city in under 15 s; lenses_near(200 m)
 p95 under 5 ms and at least 20x faster than the same query without the index, on both backends.
-Bulk import: a 55,000-row register file in under 20 s on either backend."""
+Bulk import: a 55,000-row register file in under 20 s on either backend.
+Footage requests (issue 4): create + route a 200 m point request through the API p95 under 100 ms;
+a 2 km route request (radius 150 m) p95 under 300 ms, on both backends."""
 
 
 def city_dataset() -> tuple[Path, float]:
@@ -84,6 +97,85 @@ def bench_backend(backend: str, directory: Path) -> list[str]:
                     f"p95 {fast.p95_ms:.2f} ms | no index: p50 {slow.p50_ms:.1f} ms, p95 {slow.p95_ms:.1f} ms | "
                     f"{speedup:.0f}x faster |"
                 )
+        lines += bench_requests(backend, engine.url.render_as_string(hide_password=False), sessions)
+    return lines
+
+
+def police_commune(session) -> tuple[dict[str, str], LocalFrame, np.ndarray, np.ndarray]:
+    """The Bearer header of a new commune police officer of the commune with the most lenses,
+    and that commune's lens positions in metres (with the frame that maps them back to lon/lat)."""
+    commune_id = session.scalar(select(Lens.commune_id).where(Lens.commune_id.is_not(None)).group_by(Lens.commune_id)
+                                .order_by(func.count().desc(), Lens.commune_id).limit(1))
+    commune = session.get(AdminUnit, commune_id)
+    user = create_user(session, SYSTEM, "bench-police", "bench-password", Role.COMMUNE_POLICE, commune.code)
+    _, secret = create_token(session, SYSTEM, user, "benchmark")
+    session.commit()
+    points = [to_shape(p) for p in session.scalars(select(Lens.point).where(Lens.commune_id == commune_id).order_by(Lens.id))]
+    frame = LocalFrame.around(to_shape(commune.boundary))
+    return {"Authorization": f"Bearer {secret}"}, frame, *frame.to_metres([p.x for p in points], [p.y for p in points])
+
+
+def geojson(frame: LocalFrame, kind: str, xs, ys) -> dict:
+    lons, lats = frame.to_lon_lat(xs, ys)
+    coordinates = [[round(lon, 7), round(lat, 7)] for lon, lat in zip(lons, lats)]
+    return {"type": kind, "coordinates": coordinates[0] if kind == "Point" else coordinates}
+
+
+def _off_lens(rng: random.Random, values) -> list[float]:
+    """A few metres off: an incident is never exactly at a lens."""
+    return [value + rng.uniform(-5, 5) for value in values]
+
+
+def point_incident(rng: random.Random, xs: np.ndarray, ys: np.ndarray) -> tuple[list[float], list[float]]:
+    """Next to a registered lens."""
+    i = rng.randrange(len(xs))
+    return _off_lens(rng, [xs[i]]), _off_lens(rng, [ys[i]])
+
+
+def route_incident(rng: random.Random, xs: np.ndarray, ys: np.ndarray) -> tuple[list[float], list[float]]:
+    """About ROUTE_M long: ROUTE_LEGS legs of ROUTE_M / ROUTE_LEGS from lens to lens, each to the lens that
+    best keeps that leg length while leading away from the start (lenses cluster around sites, so routes bend)."""
+    leg = ROUTE_M / ROUTE_LEGS
+    path = [rng.randrange(len(xs))]
+    for k in range(1, ROUTE_LEGS + 1):
+        path.append(int(np.argmin(4 * np.abs(np.hypot(xs - xs[path[-1]], ys - ys[path[-1]]) - leg)
+                                  + np.abs(np.hypot(xs - xs[path[0]], ys - ys[path[0]]) - k * leg))))
+    return _off_lens(rng, xs[path]), _off_lens(rng, ys[path])
+
+
+def bench_requests(backend: str, url: str, sessions) -> list[str]:
+    """POST footage requests through the API as a commune's police, incidents next to that commune's lenses."""
+    with sessions() as session:
+        headers, frame, xs, ys = police_commune(session)
+    rng = random.Random(11)
+    now = datetime.now(timezone.utc)
+    body = {"case_ref": "BENCH", "reason": "benchmark", "legal_basis": "Điều 145 Bộ luật Tố tụng hình sự",
+            "window_start": (now - timedelta(hours=4)).isoformat(), "window_end": (now - timedelta(hours=2)).isoformat()}
+    lines = []
+    with tempfile.TemporaryDirectory(prefix="cr-bench-instance-") as instance:
+        app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": instance, "SECRET_KEY": "bench"})
+        client = app.test_client()
+        for label, kind, make, runs, radius_m, target_ms in (
+            ("POST footage request, 200 m point", "Point", point_incident, POINT_REQUESTS, 200, 100),
+            (f"POST footage request, {ROUTE_M / 1000:g} km route", "LineString", route_incident, ROUTE_REQUESTS,
+             DEFAULT_RADIUS_M, 300),
+        ):
+            incidents = iter([geojson(frame, kind, *make(rng, xs, ys)) for _ in range(WARMUP + runs)])
+            answers = []
+
+            def post():
+                response = client.post("/api/v1/footage-requests", headers=headers,
+                                       json={**body, "incident": next(incidents), "radius_m": radius_m})
+                if response.status_code != 201:
+                    raise SystemExit(f"{backend} {label}: {response.status_code} {response.get_data(as_text=True)}")
+                answers.append(response.get_json())
+
+            timing = time_calls(post, runs, warmup=WARMUP)
+            considered, routed = (np.mean([answer[key] for answer in answers[WARMUP:]])
+                                  for key in ("lenses_considered", "lenses_routed"))
+            lines.append(f"| {backend} | {label} (avg {considered:.0f} lenses within, {routed:.0f} routed) | "
+                         f"p50 {timing.p50_ms:.1f} ms | p95 {timing.p95_ms:.1f} ms | | target p95 < {target_ms} ms |")
+        app.extensions["engine"].dispose()
     return lines
 
 

@@ -128,6 +128,19 @@ def test_lenses_near_index_and_scan_agree(session, scattered_lenses):
             assert indexed == scanned
 
 
+def test_a_lens_lying_on_the_route_is_found_at_zero_metres(session):
+    """Regression: SpatiaLite's ST_ClosestPoint is NULL for a point on the line, which dropped the lens."""
+    route = LineString([(105.80, 21.00), (105.81, 21.00), (105.81, 21.01)])
+    recorder = make_recorder(session, "on-route", Point(105.80, 21.001))
+    on_corner = Lens(external_id="on-corner", recorder=recorder, point=wgs84(Point(105.81, 21.00)))
+    mid_segment = Lens(external_id="mid-segment", recorder=recorder, point=wgs84(Point(105.805, 21.00)))
+    session.add_all([on_corner, mid_segment])
+    session.flush()
+    found = {lens.external_id: distance for lens, distance in lenses_near(session, route, 10)}
+    assert found.keys() == {"on-corner", "mid-segment"}
+    assert all(distance < 0.01 for distance in found.values())
+
+
 def test_lenses_near_finds_something_in_a_dense_spot(session, scattered_lenses):
     """Guards the oracle test against passing vacuously with empty results."""
     ids, lons, lats = scattered_lenses

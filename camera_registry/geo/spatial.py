@@ -93,7 +93,9 @@ def distance_to_metres(bind, point_column: ColumnElement, geometry: BaseGeometry
     nearest = func.ScaleCoords(
         func.ST_ClosestPoint(func.ScaleCoords(target, ratio, 1), func.ScaleCoords(point_column, ratio, 1)), 1 / ratio, 1
     )
-    return func.ST_Distance(point_column, nearest, 1)
+    # SpatiaLite 5.0's ST_ClosestPoint answers NULL for a point lying on the line itself;
+    # its own distance (zero there) stands in, so a lens on the route is not dropped.
+    return func.coalesce(func.ST_Distance(point_column, nearest, 1), func.ST_Distance(point_column, target, 1))
 
 
 def within_metres(bind, geom_column: InstrumentedAttribute, geometry: BaseGeometry, radius_m: float,
