@@ -62,7 +62,8 @@ def road(centre, bearing_deg: float, length_m: float) -> LineString:
 
 def write_commune(writer: DatasetWriter, rng: random.Random, spec, parent_code: str, counters: dict) -> None:
     code, name, centre, radius_m, roads, lens_target = spec
-    writer.admin_unit(code, name, "commune", parent_code, boundary(rng, centre, radius_m), valid_from=REFORM)
+    writer.admin_unit(code, name, "commune", parent_code, boundary(rng, centre, radius_m), valid_from=REFORM,
+                      police_phone=f"024{rng.randrange(10**7):07d}" if parent_code == "01" else f"0210{rng.randrange(10**6):06d}")
     site_codes = []
     for number, (road_name, _, _) in enumerate(roads[:2], start=1):
         site_code = f"{code}-S{number}"

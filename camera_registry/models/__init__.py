@@ -3,7 +3,9 @@ from .admin_unit import AdminLevel, AdminUnit
 from .audit import AuditEvent, AuditTrailIsAppendOnly
 from .base import WGS84, Base
 from .commitment import CommitmentChannel, SharingCommitment, commitment_recorders
+from .notification import Channel, MessageStatus, OutboxMessage, SchedulerLease
 from .owner import Owner, OwnerKind
+from .owner_link import FootageClip, LinkPurpose, OwnerLink
 from .recorder import Lens, LensKind, LensStatus, Recorder, RecorderStatus
 from .request import (
     ASSIGNMENT_TRANSITIONS, FINAL_ASSIGNMENT_STATES, FINAL_REQUEST_STATES, REQUEST_TRANSITIONS, Assignment,
@@ -15,6 +17,7 @@ from .user import ApiToken, Role, User
 __all__ = [
     "ASSIGNMENT_TRANSITIONS", "FINAL_ASSIGNMENT_STATES", "FINAL_REQUEST_STATES", "REQUEST_TRANSITIONS", "Assignment",
     "AssignmentLens", "AssignmentStatus", "FootageRequest", "Handover", "RequestStatus", "allowed_actions",
+    "Channel", "FootageClip", "LinkPurpose", "MessageStatus", "OutboxMessage", "OwnerLink", "SchedulerLease",
     "AdminLevel", "AdminUnit", "ApiToken", "AuditEvent", "AuditTrailIsAppendOnly", "Base",
     "CommitmentChannel", "Lens", "LensKind", "LensStatus", "Owner", "OwnerKind", "Recorder",
     "RecorderStatus", "Role", "SharingCommitment", "Site", "User", "WGS84", "commitment_recorders",

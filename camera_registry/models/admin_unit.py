@@ -32,6 +32,8 @@ class AdminUnit(Base):
     boundary = mapped_column(Geometry("MULTIPOLYGON", srid=WGS84, spatial_index=True), nullable=True)
     valid_from: Mapped[date | None] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)
+    #: The commune police's duty phone, shown to owners on their link pages.
+    police_phone: Mapped[str | None] = mapped_column(String(32))
 
     parent: Mapped[AdminUnit | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[AdminUnit]] = relationship(back_populates="parent")

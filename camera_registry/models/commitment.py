@@ -41,6 +41,8 @@ class SharingCommitment(Base):
     channel: Mapped[CommitmentChannel] = mapped_column(enum_column(CommitmentChannel))
     text_version: Mapped[str] = mapped_column(String(32))
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    #: When the owner was invited to renew (30 days before valid_until); the scheduler invites once.
+    renewal_invited_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     owner: Mapped[Owner] = relationship(back_populates="commitments")
     recorders: Mapped[list[Recorder]] = relationship(secondary=commitment_recorders)

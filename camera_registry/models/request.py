@@ -143,6 +143,9 @@ class Assignment(Base):
     evidence_ref: Mapped[str | None] = mapped_column(String(200))
     evidence_sha256: Mapped[str | None] = mapped_column(String(64))
     answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Kept by the scheduler so its jobs are idempotent: one reminder per cadence, one escalation.
+    last_reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     request: Mapped[FootageRequest] = relationship(back_populates="assignments")
     owner: Mapped[Owner] = relationship()

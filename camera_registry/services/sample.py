@@ -3,7 +3,8 @@
 A dataset is a directory of plain files, written and read as streams so a
 3,000,000-lens national set never has to fit in memory:
 
-    admin_units.geojson  FeatureCollection: code, name, level, parent_code, valid_from, valid_to
+    admin_units.geojson  FeatureCollection: code, name, level, parent_code, valid_from, valid_to,
+                         police_phone (optional: the commune police's duty phone)
     sites.csv            code, name, commune_code, lon, lat
     owners.csv           external_id, kind, name, phone, email, address
     recorders.csv        external_id, owner_external_id, site_code, lon, lat, retention_days, make, model, status
@@ -66,13 +67,15 @@ class DatasetWriter:
             self._writers[name].writerow(columns)
         return self
 
-    def admin_unit(self, code, name, level, parent_code=None, boundary=None, valid_from=None, valid_to=None) -> None:
+    def admin_unit(self, code, name, level, parent_code=None, boundary=None, valid_from=None, valid_to=None,
+                   police_phone=None) -> None:
         self._features.append({
             "type": "Feature",
             "properties": {
                 "code": code, "name": name, "level": level, "parent_code": parent_code,
                 "valid_from": valid_from.isoformat() if valid_from else None,
                 "valid_to": valid_to.isoformat() if valid_to else None,
+                **({"police_phone": police_phone} if police_phone else {}),
             },
             "geometry": boundary.__geo_interface__ if boundary is not None else None,
         })
@@ -195,6 +198,7 @@ def _load_admin_units(session: Session, path: Path, report: LoadReport) -> dict[
             parent_id=ids.get(props.get("parent_code")), boundary=boundary,
             valid_from=date.fromisoformat(props["valid_from"]) if props.get("valid_from") else None,
             valid_to=date.fromisoformat(props["valid_to"]) if props.get("valid_to") else None,
+            police_phone=props.get("police_phone"),
         )
         session.add(unit)
         session.flush()

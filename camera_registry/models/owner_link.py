@@ -1,0 +1,60 @@
+"""Single-purpose links for owners (/o/<token>) and the clips they upload.
+
+Owners have no accounts: each assignment, and each invitation to sign or
+renew a commitment, gets its own link. Only the SHA-256 of the token is
+stored; the link dies with its assignment, when revoked, or once used.
+"""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, UtcDateTime, enum_column, utcnow
+from .commitment import SharingCommitment
+from .owner import Owner
+from .request import Assignment
+
+
+class LinkPurpose(enum.Enum):
+    ASSIGNMENT = "assignment"  # answer one footage request
+    COMMITMENT = "commitment"  # sign, renew or revoke the sharing commitment
+
+
+class OwnerLink(Base):
+    __tablename__ = "owner_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    purpose: Mapped[LinkPurpose] = mapped_column(enum_column(LinkPurpose))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id"), index=True)
+    assignment_id: Mapped[int | None] = mapped_column(ForeignKey("assignments.id"), index=True)
+    commitment_id: Mapped[int | None] = mapped_column(ForeignKey("sharing_commitments.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    first_viewed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    owner: Mapped[Owner] = relationship()
+    assignment: Mapped[Assignment | None] = relationship()
+    commitment: Mapped[SharingCommitment | None] = relationship()
+
+
+class FootageClip(Base):
+    """A clip an owner uploaded for an assignment, stored outside the web root."""
+
+    __tablename__ = "footage_clips"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
+    stored_path: Mapped[str] = mapped_column(String(500))
+    original_name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+    assignment: Mapped[Assignment] = relationship()
