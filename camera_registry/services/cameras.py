@@ -14,7 +14,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from ..geo.spatial import Envelope, distance_to_metres, within_envelope, within_metres
-from ..models import WGS84, AdminUnit, Lens, LensStatus, Owner, Recorder, RecorderStatus, Site
+from ..models import WGS84, AdminUnit, Lens, LensKind, LensStatus, Owner, Recorder, RecorderStatus, Site
 from .access import Actor
 from .commitments import mark_shared
 from .errors import ValidationFailed
@@ -32,7 +32,7 @@ class PlaceFilter:
     radius_m: float | None = None
 
 
-def _placed(session: Session, statement: Select, model, place: PlaceFilter) -> Select:
+def _in_place(session: Session, statement: Select, model, place: PlaceFilter) -> Select:
     bind = session.get_bind()
     if place.bbox is not None:
         statement = statement.where(within_envelope(bind, model.point, place.bbox))
@@ -57,7 +57,7 @@ def list_recorders(session: Session, actor: Actor, *, commune_code: str | None =
         statement = statement.where(Recorder.status == status)
     if owner_id is not None:
         statement = statement.where(Recorder.owner_id == owner_id)
-    found = page_of(session, _placed(session, statement, Recorder, place), page, page_size)
+    found = page_of(session, _in_place(session, statement, Recorder, place), page, page_size)
     return Page(mark_shared(session, found.items), found.total)
 
 
@@ -71,7 +71,7 @@ def list_lenses(session: Session, actor: Actor, *, commune_code: str | None = No
         statement = statement.where(Lens.kind == kind)
     if recorder_id is not None:
         statement = statement.where(Lens.recorder_id == recorder_id)
-    found = page_of(session, _placed(session, statement, Lens, place), page, page_size)
+    found = page_of(session, _in_place(session, statement, Lens, place), page, page_size)
     return Page(mark_shared(session, found.items), found.total)
 
 
@@ -116,36 +116,51 @@ def _reference(session: Session, actor: Actor, model, record_id: int | None, fie
     return obj
 
 
+RECORDER_REFERENCES = {"owner_id": (Owner, "owner"), "site_id": (Site, "site")}
+LENS_REFERENCES = {"recorder_id": (Recorder, "recorder")}
+
+
+def _prepared(session: Session, actor: Actor, model, what: str, values: dict[str, Any], references: dict,
+              exclude_id: int | None = None) -> dict[str, Any]:
+    """Values checked and turned into model attributes: unique external id, referenced rows, WGS84 point."""
+    values = dict(values)
+    if "external_id" in values:
+        require_unique(session, model, "external_id", values["external_id"], what, exclude_id=exclude_id)
+    for field, (referenced, attribute) in references.items():
+        if field in values:
+            values[attribute] = _reference(session, actor, referenced, values.pop(field), field, attribute)
+    if "point" in values:
+        values["point"] = _point(values["point"])
+    return values
+
+
+def _written(session: Session, actor: Actor, camera, what: str, changes: dict[str, Any] | None = None):
+    """Write a new or changed camera, then hold it to the actor's reach where its point puts it."""
+    if changes is None:
+        add_new(session, actor, camera, what)
+    else:
+        apply_changes(session, actor, camera, changes, f"{what}.update", what)
+    _placed_in_reach(session, actor, camera, what)
+    return _shared(session, camera)
+
+
 def create_recorder(session: Session, actor: Actor, *, external_id: str, owner_id: int, point: Point,
                     retention_days: int, site_id: int | None = None, make: str | None = None,
                     model: str | None = None, status: RecorderStatus = RecorderStatus.ACTIVE) -> Recorder:
     _check({"retention_days": check_retention(retention_days)})
-    require_unique(session, Recorder, "external_id", external_id, "recorder")
-    owner = _reference(session, actor, Owner, owner_id, "owner_id", "owner")
-    site = _reference(session, actor, Site, site_id, "site_id", "site")
-    recorder = Recorder(external_id=external_id, owner=owner, site=site, point=_point(point),
-                        retention_days=retention_days, make=make, model=model, status=status)
-    add_new(session, actor, recorder, "recorder")
-    _placed_in_reach(session, actor, recorder, "recorder")
-    return _shared(session, recorder)
+    values = _prepared(session, actor, Recorder, "recorder", {
+        "external_id": external_id, "owner_id": owner_id, "site_id": site_id, "point": point,
+        "retention_days": retention_days, "make": make, "model": model, "status": status,
+    }, RECORDER_REFERENCES)
+    return _written(session, actor, Recorder(**values), "recorder")
 
 
 def update_recorder(session: Session, actor: Actor, recorder_id: int, changes: dict[str, Any]) -> Recorder:
     recorder = get_writable(session, actor, Recorder, recorder_id, "recorder")
-    changes = dict(changes)
     if "retention_days" in changes:
         _check({"retention_days": check_retention(changes["retention_days"])})
-    if "external_id" in changes:
-        require_unique(session, Recorder, "external_id", changes["external_id"], "recorder", exclude_id=recorder.id)
-    if "owner_id" in changes:
-        changes["owner"] = _reference(session, actor, Owner, changes.pop("owner_id"), "owner_id", "owner")
-    if "site_id" in changes:
-        changes["site"] = _reference(session, actor, Site, changes.pop("site_id"), "site_id", "site")
-    if "point" in changes:
-        changes["point"] = _point(changes["point"])
-    apply_changes(session, actor, recorder, changes, "recorder.update", "recorder")
-    _placed_in_reach(session, actor, recorder, "recorder")
-    return _shared(session, recorder)
+    values = _prepared(session, actor, Recorder, "recorder", changes, RECORDER_REFERENCES, exclude_id=recorder.id)
+    return _written(session, actor, recorder, "recorder", values)
 
 
 def _lens_rules(values: dict[str, Any]) -> None:
@@ -158,32 +173,19 @@ def _lens_rules(values: dict[str, Any]) -> None:
 
 def create_lens(session: Session, actor: Actor, *, external_id: str, recorder_id: int, point: Point,
                 bearing_deg: float | None = None, fov_deg: float = 90.0, range_m: float = 30.0,
-                height_m: float | None = None, kind=None, status: LensStatus = LensStatus.ACTIVE) -> Lens:
-    _lens_rules({"bearing_deg": bearing_deg, "fov_deg": fov_deg, "range_m": range_m})
-    require_unique(session, Lens, "external_id", external_id, "lens")
-    recorder = _reference(session, actor, Recorder, recorder_id, "recorder_id", "recorder")
-    lens = Lens(external_id=external_id, recorder=recorder, point=_point(point), bearing_deg=bearing_deg,
-                fov_deg=fov_deg, range_m=range_m, height_m=height_m, status=status)
-    if kind is not None:
-        lens.kind = kind
-    add_new(session, actor, lens, "lens")
-    _placed_in_reach(session, actor, lens, "lens")
-    return _shared(session, lens)
+                height_m: float | None = None, kind: LensKind = LensKind.FIXED,
+                status: LensStatus = LensStatus.ACTIVE) -> Lens:
+    values = {"external_id": external_id, "recorder_id": recorder_id, "point": point, "bearing_deg": bearing_deg,
+              "fov_deg": fov_deg, "range_m": range_m, "height_m": height_m, "kind": kind, "status": status}
+    _lens_rules(values)
+    return _written(session, actor, Lens(**_prepared(session, actor, Lens, "lens", values, LENS_REFERENCES)), "lens")
 
 
 def update_lens(session: Session, actor: Actor, lens_id: int, changes: dict[str, Any]) -> Lens:
     lens = get_writable(session, actor, Lens, lens_id, "lens")
-    changes = dict(changes)
     _lens_rules(changes)
-    if "external_id" in changes:
-        require_unique(session, Lens, "external_id", changes["external_id"], "lens", exclude_id=lens.id)
-    if "recorder_id" in changes:
-        changes["recorder"] = _reference(session, actor, Recorder, changes.pop("recorder_id"), "recorder_id", "recorder")
-    if "point" in changes:
-        changes["point"] = _point(changes["point"])
-    apply_changes(session, actor, lens, changes, "lens.update", "lens")
-    _placed_in_reach(session, actor, lens, "lens")
-    return _shared(session, lens)
+    values = _prepared(session, actor, Lens, "lens", changes, LENS_REFERENCES, exclude_id=lens.id)
+    return _written(session, actor, lens, "lens", values)
 
 
 def remove_recorder(session: Session, actor: Actor, recorder_id: int) -> Recorder:
