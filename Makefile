@@ -1,5 +1,5 @@
 # camera_registry developer commands (GNU make).
-#   make run     system packages, venv, migrate, sample data, serve on 127.0.0.1:5000
+#   make run     system packages, venv, migrate, sample data, serve on 127.0.0.1:5000 with the scheduler
 #   make test    pytest on SpatiaLite, then on PostGIS (TEST_DATABASE=... runs one backend)
 #   make bench   the benchmark suite
 SHELL := /bin/bash
@@ -14,7 +14,14 @@ ASSETS := camera_registry/web/static/vendor/.installed
 
 .PHONY: venv install assets system-deps deps-run deps-test run test bench
 
-venv install: $(STAMP)
+# The owner pages' message catalogs: the .po files are in git, the compiled .mo files are build output.
+CATALOGS := $(wildcard camera_registry/translations/*/LC_MESSAGES/messages.po)
+MO_FILES := $(CATALOGS:.po=.mo)
+
+venv install: $(STAMP) $(MO_FILES)
+
+%.mo: %.po $(STAMP)
+	$(BIN)/pybabel --quiet compile -i $< -o $@
 
 # Re-installs whenever pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -38,13 +45,16 @@ deps-run:
 deps-test:
 	bash scripts/system-deps.sh test
 
-run: deps-run $(STAMP) $(ASSETS)
+run: deps-run $(STAMP) $(ASSETS) $(MO_FILES)
 	$(BIN)/camera-registry db upgrade
 	$(BIN)/camera-registry sample load --if-empty
+	@# The scheduler (outbox delivery, reminders, expiry) runs beside the server and stops with it.
+	$(BIN)/camera-registry scheduler & scheduler=$$!; \
+	trap 'kill $$scheduler 2>/dev/null; wait $$scheduler' EXIT; \
 	$(BIN)/camera-registry run --host 127.0.0.1 --port 5000
 
 # Every backend runs even when an earlier one fails; the target fails if any did.
-test: deps-test $(STAMP) $(ASSETS)
+test: deps-test $(STAMP) $(ASSETS) $(MO_FILES)
 	@mkdir -p build
 	@status=0; for backend in $(TEST_BACKENDS); do \
 	    echo "=== pytest on $$backend ==="; \
@@ -52,4 +62,5 @@ test: deps-test $(STAMP) $(ASSETS)
 	done; exit $$status
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'  # tipg, served beside our tiles
 	$(BIN)/python -m benchmarks

@@ -2,6 +2,7 @@
 
     python -m benchmarks            # print the figures
     python -m benchmarks --record   # also write benchmarks/RESULTS.md
+    python -m benchmarks --national # also the 3,000,000-lens national set on PostGIS (several minutes)
 """
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ from camera_registry.services.sample import DatasetWriter, load_dataset
 from camera_registry.services.sample_generator import generate_city
 
 from .harness import fresh_database, postgres_available, time_calls
+from .stats_map import bench_stats_map
+from .tiles import bench_national, bench_tiles
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -48,7 +51,11 @@ TARGETS = """Targets (issue 2): load the 55,000-lens city in under 15 s; lenses_
 p95 under 5 ms and at least 20x faster than the same query without the index, on both backends.
 Bulk import: a 55,000-row register file in under 20 s on either backend.
 Footage requests (issue 4): create + route a 200 m point request through the API p95 under 100 ms;
-a 2 km route request (radius 150 m) p95 under 300 ms, on both backends."""
+a 2 km route request (radius 150 m) p95 under 300 ms, on both backends.
+Figures and the coverage map (issue 6): /api/v1/stats/admin-units for all 126 communes p95 under 200 ms;
+a whole-city view's map data (/api/v1/map lenses + communes) under 300 ms and under 1 MB.
+Vector tiles (issue 6): a z14 lens tile over HTTP p95 under 50 ms on both backends, beside tipg on the
+same PostGIS table; with --national, a viewport's map data on the 3,000,000-lens set under 1 s (PostGIS)."""
 
 
 def city_dataset() -> tuple[Path, float]:
@@ -98,6 +105,8 @@ def bench_backend(backend: str, directory: Path) -> list[str]:
                     f"{speedup:.0f}x faster |"
                 )
         lines += bench_requests(backend, engine.url.render_as_string(hide_password=False), sessions)
+        lines += bench_tiles(backend, engine.url.render_as_string(hide_password=False), sessions)
+        lines += bench_stats_map(backend, engine.url.render_as_string(hide_password=False), sessions)
     return lines
 
 
@@ -299,6 +308,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--record", action="store_true", help="write the figures to benchmarks/RESULTS.md")
     parser.add_argument("--backend", choices=("spatialite", "postgis"), action="append")
+    parser.add_argument("--national", action="store_true",
+                        help="also load the 3,000,000-lens national set on PostGIS (several minutes) and time viewports")
     args = parser.parse_args()
     backends = args.backend or ["spatialite", "postgis"]
 
@@ -319,6 +330,12 @@ def main() -> None:
                 continue
         lines += bench_backend(backend, directory)
         lines += bench_import(backend, register, workbook, communes)
+    if args.national:
+        ok, reason = postgres_available()
+        if ok:
+            lines += bench_national(DATA_DIR)
+        else:
+            skipped.append(f"national set skipped: {reason}")
     for line in lines + skipped:
         print(line, flush=True)
     if args.record:

@@ -303,8 +303,19 @@ def import_register(file: Path, dry_run: bool) -> None:
     click.get_current_context().exit(1)
 
 
+@click.command("scheduler")
+@with_appcontext
+def scheduler() -> None:
+    """Run the scheduled jobs in the foreground, logging to stdout: outbox delivery, reminders,
+    escalation, expiry and renewal invitations. Several may run; one holds the lease and works."""
+    from .jobs import run_scheduler
+    from .services.notifications import NotificationSettings
+
+    run_scheduler(current_app.extensions["session_factory"], NotificationSettings.from_config(current_app.config))
+
+
 def init_app(app: Flask) -> None:
-    for command in (db, sample, admin_units, users, tokens, import_register):
+    for command in (db, sample, admin_units, users, tokens, import_register, scheduler):
         app.cli.add_command(command)
 
 

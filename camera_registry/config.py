@@ -33,4 +33,31 @@ def from_environment() -> dict:
         "MAP_TILE_URL": os.environ.get("MAP_TILE_URL", ""),
         "MAP_TILE_ATTRIBUTION": os.environ.get("MAP_TILE_ATTRIBUTION", ""),
         "MAX_CONTENT_LENGTH": int(os.environ.get("UPLOAD_MAX_MB", "64")) * 1024 * 1024,
+        # Owner links (/o/<token>): requests per minute per address and route, the limiter's store
+        # (memory:// is per process; redis://... shares it between gunicorn workers), and how many
+        # proxies (nginx) stand in front, so the owner's address is read from X-Forwarded-For.
+        "OWNER_LINK_RATE_LIMIT": os.environ.get("OWNER_LINK_RATE_LIMIT", "30/minute"),
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_TRUSTED_PROXIES": int(os.environ.get("RATELIMIT_TRUSTED_PROXIES", "0")),
+        # Clips owners upload: kept outside the web root (empty: <instance>/clips), at most this many bytes.
+        "CLIP_STORAGE_DIR": os.environ.get("CLIP_STORAGE_DIR", ""),
+        "CLIP_MAX_BYTES": int(os.environ.get("CLIP_MAX_BYTES", str(2 * 1024 ** 3))),
+        # Notifications and the scheduler (README: "Notifications and the scheduler").
+        # Owner links in messages start with this; set the public https address in production.
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        # An SMS/Zalo gateway; unset: webhook messages wait in the outbox.
+        "NOTIFY_WEBHOOK_URL": os.environ.get("NOTIFY_WEBHOOK_URL", ""),
+        "NOTIFY_WEBHOOK_SECRET": os.environ.get("NOTIFY_WEBHOOK_SECRET", ""),
+        # An SMTP relay; unset: e-mail messages wait in the outbox.
+        "SMTP_HOST": os.environ.get("SMTP_HOST", ""),
+        "SMTP_PORT": int(os.environ.get("SMTP_PORT", "25")),
+        "SMTP_USERNAME": os.environ.get("SMTP_USERNAME", ""),
+        "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD", ""),
+        "SMTP_STARTTLS": os.environ.get("SMTP_STARTTLS", "") == "1",
+        "NOTIFY_EMAIL_FROM": os.environ.get("NOTIFY_EMAIL_FROM", "camera-registry@localhost"),
+        "NOTIFY_MAX_ATTEMPTS": int(os.environ.get("NOTIFY_MAX_ATTEMPTS", "8")),
+        "NOTIFY_BACKOFF_SECONDS": float(os.environ.get("NOTIFY_BACKOFF_SECONDS", "30")),
+        "REMINDER_HOURS": float(os.environ.get("REMINDER_HOURS", "24")),
+        "MAX_REMINDERS": int(os.environ.get("MAX_REMINDERS", "3")),
+        "ESCALATION_HOURS": float(os.environ.get("ESCALATION_HOURS", "24")),
     }

@@ -284,6 +284,15 @@ def session(db_connection) -> Session:
         session.close()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _translations():
+    """Compile the owner pages' catalogs as `make install` does: the .mo files are build output, not in git."""
+    from babel.messages.frontend import CommandLineInterface
+
+    CommandLineInterface().run(["pybabel", "--quiet", "compile", "-d",
+                                str(Path(camera_registry.__file__).parent / "translations")])
+
+
 @pytest.fixture(scope="session")
 def _app(database_url):
     instance = tempfile.mkdtemp(prefix="cr_test_instance_")
@@ -304,6 +313,8 @@ def app(_app, db_connection):
     factory = _app.extensions["session_factory"]
     saved = dict(factory.kw)
     factory.configure(bind=db_connection, join_transaction_mode="create_savepoint")
+    for limiter in _app.extensions.get("limiter", ()):
+        limiter.reset()  # rate limits count per test, not across the whole run
     try:
         yield _app
     finally:
@@ -471,3 +482,40 @@ def page(browser, live_server):
     yield page
     context.close()
     assert page.script_errors == [], page.script_errors
+
+
+# --------------------------------------------------------------------------- notification receivers and settings
+
+
+@pytest.fixture()
+def webhook_receiver():
+    """A real HTTP gateway on 127.0.0.1 that records each request (tests/receivers.py)."""
+    from notify_support import WebhookReceiver
+
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture()
+def smtp_receiver():
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps each message."""
+    from notify_support import SmtpReceiver
+
+    receiver = SmtpReceiver(_free_port())
+    yield receiver
+    receiver.close()
+
+
+WEBHOOK_SECRET = "test-webhook-secret"
+
+
+@pytest.fixture()
+def notification_settings(_app, webhook_receiver, smtp_receiver):
+    """The app's notification settings with both channels pointed at the local receivers."""
+    from camera_registry.services.notifications import NotificationSettings
+
+    return NotificationSettings.from_config({
+        **_app.config, "NOTIFY_WEBHOOK_URL": webhook_receiver.url, "NOTIFY_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "SMTP_HOST": smtp_receiver.host, "SMTP_PORT": smtp_receiver.port,
+    })

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from camera_registry.db import make_engine
 from camera_registry.models import AdminUnit, Lens, LensStatus
-from camera_registry.web.timefmt import LOCAL_ZONE
+from camera_registry.timezones import LOCAL_ZONE
 from conftest import SCREENSHOTS
 
 SHA = "0f" * 32

@@ -47,7 +47,7 @@ def test_a_request_is_routed_to_the_owner_whose_lens_saw_it(client, world, sessi
     assert request["status"] == "routed" and request["commune_code"] == "A"
     assert (request["lenses_considered"], request["lenses_routed"]) == (1, 1)
     [assignment] = request["assignments"]
-    assert assignment["owner_id"] == world.objects["a"]["owner"] and assignment["status"] == "pending"
+    assert assignment["owner_id"] == world.objects["a"]["owner"] and assignment["status"] == "notified"
     assert assignment["covered_by_commitment"] is True
     window_start = datetime.fromisoformat(request["window_start"])
     assert datetime.fromisoformat(assignment["preservation_deadline"]) == window_start + timedelta(days=14)

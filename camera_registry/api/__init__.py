@@ -47,7 +47,7 @@ def _domain_error(error: DomainError):
 
 
 def init_app(app: Flask) -> None:
-    from . import admin_units, cameras, commitments, imports, owners, requests, sites, users
+    from . import admin_units, cameras, commitments, coverage, imports, ogc, owners, requests, sites, stats, tiles, users
 
     for key, value in SETTINGS.items():
         app.config.setdefault(key, value)
@@ -55,7 +55,10 @@ def init_app(app: Flask) -> None:
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.spec.components.security_scheme("cookieAuth", {"type": "apiKey", "in": "cookie", "name": "session"})
     for blueprint in (admin_units.blp, sites.blp, owners.blp, cameras.recorders_blp, cameras.lenses_blp,
-                      commitments.blp, imports.blp, requests.requests_blp, requests.assignments_blp, users.blp):
+                      commitments.blp, imports.blp, requests.requests_blp, requests.assignments_blp, users.blp,
+                      stats.blp, coverage.blp):
+        api.register_blueprint(blueprint)
+    for blueprint in (ogc.blp, tiles.blp):  # the open GIS formats, outside /api/v1, with their own error shapes
         api.register_blueprint(blueprint)
     app.register_error_handler(DomainError, _domain_error)
     app.extensions["registry_api"] = api

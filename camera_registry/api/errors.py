@@ -52,11 +52,15 @@ def _flatten(errors, prefix: str = "") -> dict[str, list[str]]:
     return flat
 
 
-def http_error(error: HTTPException):
+def describe_http_error(error: HTTPException) -> tuple[str, dict[str, list[str]]]:
+    """The message and per-field reasons of an HTTP error (webargs puts them in `data`)."""
     data = getattr(error, "data", None) or {}
     errors = _flatten(data.get("messages") or data.get("errors") or {})
     if errors:
-        message = "; ".join(f"{field}: {' '.join(reasons)}" for field, reasons in errors.items())
-    else:
-        message = data.get("message") or error.description or error.name
+        return "; ".join(f"{field}: {' '.join(reasons)}" for field, reasons in errors.items()), errors
+    return data.get("message") or error.description or error.name, errors
+
+
+def http_error(error: HTTPException):
+    message, errors = describe_http_error(error)
     return error_body(error.code or 500, message, errors)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from flask import current_app
 from flask.views import MethodView
 from marshmallow import validate
 
@@ -141,7 +142,8 @@ class FootageRequests(MethodView):
     @requests_blp.response(201, FootageRequestDetailSchema)
     def post(self, data):
         """Open a request for an incident in (or within radius_m of) your commune; it is routed at once."""
-        return committed(requests.open_request(session(), require_actor(), **data))
+        return committed(requests.open_request(session(), require_actor(), **data,
+                                               public_base_url=current_app.config["PUBLIC_BASE_URL"]))
 
 
 @requests_blp.route("/<int:request_id>")
@@ -157,7 +159,8 @@ class FootageRequestOpening(MethodView):
     @requests_blp.response(200, FootageRequestDetailSchema)
     def post(self, data, request_id):
         """Open and route a draft."""
-        return committed(requests.open_draft(session(), require_actor(), request_id, expected_version=data["version"]))
+        return committed(requests.open_draft(session(), require_actor(), request_id, expected_version=data["version"],
+                                             public_base_url=current_app.config["PUBLIC_BASE_URL"]))
 
 
 @requests_blp.route("/<int:request_id>/cancel")

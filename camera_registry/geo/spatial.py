@@ -12,7 +12,7 @@ import math
 from geoalchemy2 import Geography
 from shapely import to_wkb
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import ColumnElement, LargeBinary, cast, column, func, literal, select, table
+from sqlalchemy import ColumnElement, Integer, LargeBinary, cast, column, func, literal, select, table
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from ..db import is_sqlite
@@ -114,6 +114,20 @@ def within_metres(bind, geom_column: InstrumentedAttribute, geometry: BaseGeomet
     if not use_index:
         return exact
     return within_envelope(bind, geom_column, expand_bounds(geometry.bounds, radius_m)) & exact
+
+
+def grid_index(bind, coordinate: ColumnElement, origin: float, cell_deg: float) -> ColumnElement[int]:
+    """Which cell of a grid `cell_deg` wide, starting at `origin`, holds `coordinate`: floor((c - origin) / cell).
+
+    SQLite has floor() only when built with its math functions; casting to
+    an integer truncates, which is the floor for the non-negative offsets
+    callers pass (origin -180 for longitudes, -90 for latitudes). PostgreSQL
+    rounds on a cast, so it gets floor().
+    """
+    offset = (coordinate - origin) / cell_deg
+    if is_sqlite(bind):
+        return cast(offset, Integer)
+    return cast(func.floor(offset), Integer)
 
 
 def lenses_near(session: Session, geometry: BaseGeometry, radius_m: float, *,

@@ -24,10 +24,11 @@ class Actor:
     unit_id: int | None = None
     readable_communes: frozenset[int] | None = None  # None: every commune
     writable_communes: frozenset[int] | None = None  # None: every commune
+    owner_id: int | None = None  # set: a camera owner acting through their link, with no reach at all
 
     @property
     def is_admin(self) -> bool:
-        return self.role in (None, Role.ADMIN)
+        return self.owner_id is None and self.role in (None, Role.ADMIN)
 
     def can_read(self, commune_id: int | None) -> bool:
         return self.readable_communes is None or commune_id in self.readable_communes
@@ -44,10 +45,18 @@ class Actor:
 
     def require_admin(self) -> None:
         if not self.is_admin:
-            raise PermissionDenied(f"only an administrator may do this ({self.label} is {self.role.value})")
+            what = self.role.value if self.role else "a camera owner"
+            raise PermissionDenied(f"only an administrator may do this ({self.label} is {what})")
 
 
 SYSTEM = Actor(label="system")
+
+
+def owner_actor(owner_id: int) -> Actor:
+    """A camera owner answering through a link. Owners reach no commune: the link itself is their right to act,
+    so the services for link actions check the link, and this actor only names who acted in the audit trail."""
+    return Actor(label=f"owner:{owner_id}", owner_id=owner_id, readable_communes=frozenset(),
+                 writable_communes=frozenset())
 
 
 def subtree_ids(session: Session, unit_id: int) -> frozenset[int]:

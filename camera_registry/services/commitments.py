@@ -97,6 +97,14 @@ def sign_commitment(session: Session, actor: Actor, *, owner_id: int, valid_unti
     if owner is None or not actor.can_read(owner.commune_id):
         raise ValidationFailed(f"unknown owner {owner_id}", {"owner_id": [f"no owner {owner_id} in your reach"]})
     actor.require_write(owner.commune_id, f"commitments of owner {owner_id}")
+    return record_signature(session, actor, owner, valid_until=valid_until, channel=channel,
+                            text_version=text_version, signed_at=signed_at, recorder_ids=recorder_ids)
+
+
+def record_signature(session: Session, actor: Actor, owner: Owner, *, valid_until: datetime | None,
+                     channel: CommitmentChannel, text_version: str, signed_at: datetime | None = None,
+                     recorder_ids: list[int] | None = None) -> SharingCommitment:
+    """Sign for `owner` without a reach check: the caller has settled that `actor` may (police reach, owner link)."""
     signed_at = signed_at or utcnow()
     if valid_until is not None and valid_until <= signed_at:
         raise ValidationFailed("a commitment must end after it is signed", {"valid_until": ["must be after signed_at"]})
@@ -118,20 +126,30 @@ def sign_commitment(session: Session, actor: Actor, *, owner_id: int, valid_unti
 
 def renew_commitment(session: Session, actor: Actor, commitment_id: int, *, valid_until: datetime | None,
                      channel: CommitmentChannel, text_version: str | None = None) -> SharingCommitment:
-    """A renewal is a new signature with the same scope; the old row stays as history."""
-    previous = _commitment(session, actor, commitment_id, write=True)
+    return record_renewal(session, actor, _commitment(session, actor, commitment_id, write=True),
+                          valid_until=valid_until, channel=channel, text_version=text_version)
+
+
+def record_renewal(session: Session, actor: Actor, previous: SharingCommitment, *, valid_until: datetime | None,
+                   channel: CommitmentChannel, text_version: str | None = None) -> SharingCommitment:
+    """A renewal is a new signature with the same scope; the old row stays as history. No reach check."""
     if previous.revoked_at is not None:
-        raise Conflict(f"commitment {commitment_id} was revoked; sign a new one instead",
+        raise Conflict(f"commitment {previous.id} was revoked; sign a new one instead",
                        {"commitment": ["revoked commitments cannot be renewed"]})
-    return sign_commitment(session, actor, owner_id=previous.owner_id, valid_until=valid_until, channel=channel,
-                           text_version=text_version or previous.text_version,
-                           recorder_ids=None if previous.all_recorders else [r.id for r in previous.recorders])
+    return record_signature(session, actor, previous.owner, valid_until=valid_until, channel=channel,
+                            text_version=text_version or previous.text_version,
+                            recorder_ids=None if previous.all_recorders else [r.id for r in previous.recorders])
 
 
 def revoke_commitment(session: Session, actor: Actor, commitment_id: int, reason: str | None = None) -> SharingCommitment:
-    commitment = _commitment(session, actor, commitment_id, write=True)
+    return record_revocation(session, actor, _commitment(session, actor, commitment_id, write=True), reason)
+
+
+def record_revocation(session: Session, actor: Actor, commitment: SharingCommitment,
+                      reason: str | None = None) -> SharingCommitment:
+    """Stamp `revoked_at` (the row stays as history). No reach check."""
     if commitment.revoked_at is not None:
-        raise Conflict(f"commitment {commitment_id} is already revoked", {"commitment": ["already revoked"]})
+        raise Conflict(f"commitment {commitment.id} is already revoked", {"commitment": ["already revoked"]})
     commitment.revoked_at = utcnow()
     session.flush()
     record(session, actor, "commitment.revoke", "commitment", commitment.id, note=reason)

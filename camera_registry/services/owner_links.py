@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from ..models import Assignment, LinkPurpose, Owner, OwnerLink, SharingCommitment
 from ..models.base import utcnow
@@ -78,5 +78,11 @@ def revoke_links(session: Session, *, assignment: Assignment | None = None,
     return result.rowcount
 
 
-def mark_used(link: OwnerLink, now: datetime | None = None) -> None:
-    link.used_at = now or utcnow()
+def mark_used(link: OwnerLink, now: datetime | None = None) -> bool:
+    """Stamp the link used, unless it already is or was revoked: False then, so of two submits racing
+    through one link only the first acts (a conditional UPDATE, which SELECT ... FOR UPDATE on SQLite is not)."""
+    result = object_session(link).execute(
+        update(OwnerLink).where(OwnerLink.id == link.id, OwnerLink.used_at.is_(None), OwnerLink.revoked_at.is_(None))
+        .values(used_at=now or utcnow())
+    )
+    return result.rowcount == 1

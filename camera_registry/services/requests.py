@@ -16,13 +16,15 @@ from sqlalchemy.orm import Session, selectinload
 
 from ..geo.metric import metres_between
 from ..models import (
-    WGS84, AdminUnit, Assignment, AssignmentLens, AssignmentStatus, FootageRequest, Handover, RequestStatus, Role,
+    WGS84, AdminUnit, Assignment, AssignmentLens, AssignmentStatus, FootageClip, FootageRequest, Handover,
+    RequestStatus, Role,
 )
 from ..models.base import utcnow
 from .access import Actor
 from .audit import record
 from .errors import NotFound, PermissionDenied, ValidationFailed
 from .listing import Page, readable
+from .notifications import announce_routed_request
 from .owners import OwnerCard, owner_cards
 from .routing import plan_routing
 from .workflow import outcome, transition_assignment, transition_request
@@ -65,8 +67,8 @@ def _check_request(session: Session, actor: Actor, incident: BaseGeometry, windo
 def open_request(session: Session, actor: Actor, *, case_ref: str, reason: str, legal_basis: str,
                  incident: BaseGeometry, window_start: datetime, window_end: datetime,
                  radius_m: float = DEFAULT_RADIUS_M, deadline: datetime | None = None, draft: bool = False,
-                 now: datetime | None = None) -> FootageRequest:
-    """File a request; unless kept as a draft it is opened and routed in the same transaction."""
+                 public_base_url: str, now: datetime | None = None) -> FootageRequest:
+    """File a request; unless kept as a draft it is opened, routed and announced in the same transaction."""
     now = now or utcnow()
     commune = _check_request(session, actor, incident, window_start, window_end, radius_m, deadline, now)
     request = FootageRequest(
@@ -79,13 +81,18 @@ def open_request(session: Session, actor: Actor, *, case_ref: str, reason: str, 
     record(session, actor, "request.create", "request", request.id, to_state=RequestStatus.DRAFT.value,
            details={"case_ref": case_ref, "radius_m": radius_m})
     if not draft:
-        submit_request(session, actor, request, now=now)
+        submit_request(session, actor, request, public_base_url=public_base_url, now=now)
     return request
 
 
-def submit_request(session: Session, actor: Actor, request: FootageRequest, *, expected_version: int | None = None,
-                   now: datetime | None = None) -> FootageRequest:
-    """Open a draft and route it: one assignment per owner whose lenses could have seen the incident."""
+def submit_request(session: Session, actor: Actor, request: FootageRequest, *, public_base_url: str,
+                   expected_version: int | None = None, now: datetime | None = None) -> FootageRequest:
+    """Open a draft and route it: one assignment per owner whose lenses could have seen the incident.
+
+    Each owner's message (with a link under `public_base_url`) is written to
+    the outbox in the same transaction, so routing and announcing commit or
+    roll back together.
+    """
     now = now or utcnow()
     transition_request(session, actor, request, "open", expected_version=expected_version)
     plan = plan_routing(session, to_shape(request.incident), request.radius_m, request.window_start,
@@ -105,6 +112,7 @@ def submit_request(session: Session, actor: Actor, request: FootageRequest, *, e
     request.routed_at = now
     transition_request(session, actor, request, "route", details={
         "owners": len(plan.routes), "lenses_routed": plan.routed, "skipped": dict(plan.skipped)})
+    announce_routed_request(session, request, public_base_url)
     if not request.assignments:
         transition_request(session, actor, request, "resolve", note="no lens could have seen the incident",
                            details=outcome(request))
@@ -163,9 +171,10 @@ def _writable_request(session: Session, actor: Actor, request_id: int) -> Footag
     return request
 
 
-def open_draft(session: Session, actor: Actor, request_id: int, *, expected_version: int | None = None) -> FootageRequest:
+def open_draft(session: Session, actor: Actor, request_id: int, *, public_base_url: str,
+               expected_version: int | None = None) -> FootageRequest:
     return submit_request(session, actor, _writable_request(session, actor, request_id),
-                          expected_version=expected_version)
+                          public_base_url=public_base_url, expected_version=expected_version)
 
 
 def cancel_request(session: Session, actor: Actor, request_id: int, *, expected_version: int | None = None,
@@ -189,6 +198,16 @@ def act_on_assignment(session: Session, actor: Actor, assignment_id: int, action
     if assignment is None or not actor.can_read(assignment.request.commune_id):
         raise NotFound(f"assignment {assignment_id} not found")
     actor.require_write(assignment.request.commune_id, f"assignment {assignment_id}")
+    return apply_assignment_action(session, actor, assignment, action, expected_version=expected_version, note=note,
+                                   handover=handover, evidence_ref=evidence_ref, evidence_sha256=evidence_sha256)
+
+
+def apply_assignment_action(session: Session, actor: Actor, assignment: Assignment, action: str, *,
+                            expected_version: int | None = None, note: str | None = None,
+                            handover: Handover | None = None, evidence_ref: str | None = None,
+                            evidence_sha256: str | None = None) -> Assignment:
+    """The answer or step itself, with no reach check: the caller has settled that `actor` may act on this
+    assignment (police of its commune, or the owner through the assignment's link)."""
     if action == "consent":
         assignment.handover = handover or Handover.POLICE_COPY
     if action == "receive_footage":
@@ -211,6 +230,7 @@ class RequestPage:
     owners: dict[int, OwnerCard]
     commune_boundary: BaseGeometry | None
     can_act: bool
+    clips: dict[int, list[FootageClip]]  # by assignment: what owners uploaded
 
 
 def request_page(session: Session, actor: Actor, request_id: int) -> RequestPage:
@@ -218,7 +238,12 @@ def request_page(session: Session, actor: Actor, request_id: int) -> RequestPage
     request = get_request(session, actor, request_id)
     cards = owner_cards(session, actor, [assignment.owner for assignment in request.assignments])
     boundary = to_shape(request.commune.boundary) if request.commune.boundary is not None else None
-    return RequestPage(request, {card.id: card for card in cards}, boundary, actor.can_write(request.commune_id))
+    clips: dict[int, list[FootageClip]] = {}
+    for clip in session.scalars(select(FootageClip).join(Assignment).where(Assignment.request_id == request.id)
+                                .order_by(FootageClip.id)):
+        clips.setdefault(clip.assignment_id, []).append(clip)
+    return RequestPage(request, {card.id: card for card in cards}, boundary, actor.can_write(request.commune_id),
+                       clips)
 
 
 def commune_of(session: Session, actor: Actor) -> tuple[AdminUnit, BaseGeometry | None]:

@@ -21,11 +21,14 @@ def _close_session(exc: BaseException | None) -> None:
 
 
 def init_app(app: Flask) -> None:
-    from . import auth, requests, timefmt
+    from . import auth, coverage, i18n, owner, requests, timefmt
     from .pages import blueprint
 
     app.teardown_appcontext(_close_session)
     auth.init_app(app)
     timefmt.init_app(app)
+    i18n.init_app(app)
     app.register_blueprint(blueprint)
     app.register_blueprint(requests.blueprint)
+    app.register_blueprint(coverage.blueprint)
+    owner.init_app(app)

@@ -9,7 +9,7 @@ import json
 from functools import wraps
 
 import marshmallow as ma
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from geoalchemy2.shape import to_shape
 from shapely.geometry import mapping
 
@@ -19,7 +19,7 @@ from ..services import requests
 from ..services.errors import DomainError, PermissionDenied
 from . import get_session
 from .auth import current_actor
-from .timefmt import LOCAL_OFFSET
+from ..timezones import LOCAL_OFFSET
 
 blueprint = Blueprint("police", __name__, url_prefix="/requests")
 
@@ -68,7 +68,8 @@ def new():
     if request.method == "POST":
         try:
             created = requests.open_request(get_session(), actor, **_form_data(
-                FootageRequestCreateSchema(), ("window_start", "window_end", "deadline")))
+                FootageRequestCreateSchema(), ("window_start", "window_end", "deadline")),
+                public_base_url=current_app.config["PUBLIC_BASE_URL"])
             get_session().commit()
             return redirect(url_for("police.show", request_id=created.id), code=303)
         except ma.ValidationError as error:

@@ -2,16 +2,10 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
 
 from flask import Flask
 
-LOCAL_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
-LOCAL_OFFSET = "+07:00"
-
-
-def local_time(moment: datetime | None, pattern: str = "%d/%m/%Y %H:%M") -> str:
-    return moment.astimezone(LOCAL_ZONE).strftime(pattern) if moment else ""
+from ..timezones import local_time
 
 
 def time_left(moment: datetime | None, now: datetime | None = None) -> str:

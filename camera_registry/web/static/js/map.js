@@ -16,8 +16,8 @@ window.RegistryMap = (function () {
     return L.geoJSON(geojson, { style: { color: "#0b3d6b", weight: 2, fillOpacity: 0.04 } }).addTo(map);
   }
 
-  // The field of view of a lens as a wedge (or a disc for 360 degrees or no bearing).
-  function sector(lon, lat, bearing, fov, range) {
+  // The field of view of a lens as a wedge (or a disc for 360 degrees or no bearing); `style` overrides the colours.
+  function sector(lon, lat, bearing, fov, range, style) {
     var metresPerDegLon = 111320 * Math.cos(lat * Math.PI / 180), points = [];
     function at(angle, radius) {
       var a = angle * Math.PI / 180;
@@ -26,7 +26,7 @@ window.RegistryMap = (function () {
     var full = bearing === null || fov >= 360, start = full ? 0 : bearing - fov / 2, span = full ? 360 : fov;
     if (!full) { points.push([lat, lon]); }
     for (var step = 0; step <= 24; step++) { points.push(at(start + span * step / 24, range)); }
-    return L.polygon(points, { color: "#c75000", weight: 1, fillOpacity: 0.25 });
+    return L.polygon(points, L.extend({ color: "#c75000", weight: 1, fillOpacity: 0.25 }, style));
   }
 
   return { create: create, boundary: boundary, sector: sector };

@@ -1,0 +1,277 @@
+"""Vector tiles and map viewports over HTTP.
+
+- `bench_tiles`: every z14 tile holding a lens of the city, fetched over HTTP
+  from this app (werkzeug in a thread) and, on PostGIS, from tipg serving the
+  same `lenses` table in a subprocess, in the same run. tipg puts on a tile
+  the lenses inside it; this app also those up to 64 units beyond its edges
+  (so a symbol at the edge is drawn whole): the lenses inside must agree.
+- `bench_national` (`python -m benchmarks --national`, PostGIS only): the
+  3,000,000-lens national set, generated and loaded, then the map data of a
+  1280x900 viewport: what /map asks for (/api/v1/map/lenses and /communes),
+  and the z14 vector tiles covering the view.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import itertools
+import logging
+import math
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import mapbox_vector_tile
+import requests
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+from werkzeug.serving import make_server
+
+from camera_registry import create_app
+from camera_registry.db import make_session_factory
+from camera_registry.geo.tiles import Tile
+from camera_registry.models import Lens, Role
+from camera_registry.services.access import SYSTEM
+from camera_registry.services.accounts import create_token, create_user
+from camera_registry.services.sample import load_dataset
+from camera_registry.services.sample_generator import generate_city
+
+from .harness import fresh_database, time_calls
+
+ZOOM = 14
+TARGET_TILE_MS = 50
+TIPG_COLLECTION = "public.lenses"
+TIPG_PROPERTIES = "id,status,kind,bearing_deg,fov_deg,range_m"  # all but `shared`, which tipg cannot derive
+NATIONAL = {"lenses": 3_000_000, "communes": 3321, "sites": 8000, "seed": 1}
+VIEWPORT_PX = (1280, 900)
+VIEWPORT_ZOOMS = (10, 12, 14)
+VIEWPORTS = 20
+TARGET_VIEWPORT_S = 1.0
+
+
+def admin_header(sessions) -> dict[str, str]:
+    """An administrator sees every lens, as tipg does."""
+    with sessions() as session:
+        user = create_user(session, SYSTEM, "bench-tiles", "bench-password", Role.ADMIN, None)
+        _, secret = create_token(session, SYSTEM, user, "benchmark")
+        session.commit()
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def lens_points(sessions, count: int | None = None, seed: int = 5) -> list[tuple[float, float]]:
+    """Every lens's lon/lat, or `count` lenses picked at random."""
+    with sessions() as session:
+        statement = select(func.ST_X(Lens.point), func.ST_Y(Lens.point))
+        if count is not None:
+            top = session.scalar(select(func.max(Lens.id)))
+            statement = statement.where(Lens.id.in_(random.Random(seed).sample(range(1, top + 1), count)))
+        return [tuple(row) for row in session.execute(statement)]
+
+
+@contextmanager
+def serving(url: str) -> Iterator[str]:
+    """This app on a free local port, answering from a thread as it does in production."""
+    with tempfile.TemporaryDirectory(prefix="cr-bench-tiles-") as instance:
+        app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": instance, "SECRET_KEY": "bench"})
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_port}"
+        finally:
+            server.shutdown()
+            app.extensions["engine"].dispose()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def tipg_serving(url: str) -> Iterator[tuple[str | None, str]]:
+    """tipg (FastAPI, asyncpg) on the same database in a subprocess: (its URL, "") or (None, why not)."""
+    missing = [name for name in ("tipg", "uvicorn") if importlib.util.find_spec(name) is None]
+    if missing:
+        yield None, f"{' and '.join(missing)} not installed (pip install -e '.[bench]')"
+        return
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": make_url(url).set(drivername="postgresql").render_as_string(hide_password=False),
+           "TIPG_DB_TABLES": f'["{TIPG_COLLECTION}"]'}
+    with tempfile.TemporaryDirectory(prefix="cr-bench-tipg-") as workdir, open(Path(workdir) / "log", "w+") as log:
+        # Its own directory: tipg reads a .env file from where it starts.
+        process = subprocess.Popen([sys.executable, "-m", "uvicorn", "tipg.main:app", "--host", "127.0.0.1",
+                                    "--port", str(port), "--log-level", "warning"],
+                                   cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            reason = _wait_for(base, process, log)
+            yield (None, reason) if reason else (base, "")
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_for(base: str, process: subprocess.Popen, log, timeout_s: float = 60) -> str:
+    """"" once tipg lists the lenses collection, else why it did not."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            log.seek(0)
+            return f"tipg exited with {process.returncode}: {log.read()[-300:].strip()}"
+        try:
+            if requests.get(f"{base}/collections/{TIPG_COLLECTION}", timeout=2).status_code == 200:
+                return ""
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.3)
+    return f"tipg did not answer within {timeout_s:.0f} s"
+
+
+def _lens_ids(body: bytes, inside_only: bool = False) -> set[int]:
+    """The lenses on a tile; `inside_only`: those placed clear of its edges, not in the buffer beyond them."""
+    layers = mapbox_vector_tile.decode(body) if body else {}
+    return {int(feature["properties"]["id"]) for layer in layers.values() for feature in layer["features"]
+            if not inside_only or all(0 < value < layer["extent"] for value in feature["geometry"]["coordinates"])}
+
+
+def time_tiles(http: requests.Session, tile_url, tiles: list[Tile]):
+    """Each tile once to warm up, then each once timed."""
+    cycle = itertools.cycle(tiles)
+
+    def fetch():
+        response = http.get(tile_url(next(cycle)))
+        if response.status_code not in (200, 204):
+            raise SystemExit(f"{response.url}: {response.status_code} {response.text[:200]}")
+
+    return time_calls(fetch, len(tiles), warmup=len(tiles))
+
+
+def _tile_line(backend: str, label: str, timing, note: str) -> str:
+    return (f"| {backend} | z{ZOOM} tile over HTTP, {label} | p50 {timing.p50_ms:.1f} ms | p95 {timing.p95_ms:.1f} ms "
+            f"| | {note} |")
+
+
+def bench_tiles(backend: str, url: str, sessions) -> list[str]:
+    headers = admin_header(sessions)
+    tiles = sorted({Tile.containing(lon, lat, ZOOM) for lon, lat in lens_points(sessions)},
+                   key=lambda tile: (tile.x, tile.y))
+    with serving(url) as ours, requests.Session() as http:
+        http.headers.update(headers)
+
+        def our_tile(tile: Tile) -> str:
+            return f"{ours}/tiles/lenses/{tile.z}/{tile.x}/{tile.y}.mvt"
+
+        lenses_per_tile = sum(len(_lens_ids(http.get(our_tile(tile)).content)) for tile in tiles) / len(tiles)
+        lines = [_tile_line(backend, f"this app ({len(tiles)} tiles, avg {lenses_per_tile:.0f} lenses)",
+                            time_tiles(http, our_tile, tiles), f"target p95 < {TARGET_TILE_MS} ms")]
+        if backend == "postgis":
+            lines.append(_tipg_line(backend, url, tiles, lambda tile: _lens_ids(http.get(our_tile(tile)).content, True)))
+    return lines
+
+
+def _tipg_line(backend: str, url: str, tiles: list[Tile], ours) -> str:
+    version = importlib.metadata.version("tipg") if importlib.util.find_spec("tipg") else "?"
+    with tipg_serving(url) as (base, reason), requests.Session() as http:
+        if base is None:
+            return f"| {backend} | z{ZOOM} tile over HTTP, tipg | skipped | | | {reason} |"
+
+        def tipg_tile(tile: Tile) -> str:
+            return (f"{base}/collections/{TIPG_COLLECTION}/tiles/WebMercatorQuad/{tile.z}/{tile.x}/{tile.y}"
+                    f"?properties={TIPG_PROPERTIES}")
+
+        differing = [tile for tile in tiles[:50] if _lens_ids(http.get(tipg_tile(tile)).content, True) != ours(tile)]
+        if differing:
+            raise SystemExit(f"tipg and this app disagree on tile {differing[0]}")
+        return _tile_line(backend, f"tipg {version}, same table and tiles", time_tiles(http, tipg_tile, tiles),
+                          "the same lenses inside the first 50 tiles")
+
+
+def viewport(centre: tuple[float, float], zoom: int) -> tuple[float, float, float, float]:
+    """The lon/lat box a VIEWPORT_PX map shows at `zoom` (256-pixel tiles) around `centre`."""
+    lon, lat = centre
+    degrees_per_px = 360 / (256 * 2 ** zoom)
+    half_width, half_height = VIEWPORT_PX[0] / 2 * degrees_per_px, VIEWPORT_PX[1] / 2 * degrees_per_px
+    half_height *= math.cos(math.radians(lat))  # Mercator: a latitude degree spans more pixels
+    return lon - half_width, lat - half_height, lon + half_width, lat + half_height
+
+
+def covering_tiles(box: tuple[float, float, float, float], zoom: int) -> list[Tile]:
+    west, south, east, north = box
+    top_left, bottom_right = Tile.containing(west, north, zoom), Tile.containing(east, south, zoom)
+    return [Tile(zoom, x, y) for x in range(top_left.x, bottom_right.x + 1) for y in range(top_left.y, bottom_right.y + 1)]
+
+
+def bench_national(data_dir: Path) -> list[str]:
+    """The national set on PostGIS: load it, then a viewport's map data (target under 1 s)."""
+    directory = data_dir / "national-{lenses}-{communes}-{sites}-seed{seed}".format(**NATIONAL)
+    start = time.perf_counter()
+    generate_city(directory, **NATIONAL)
+    lines = [f"| (none) | generate {NATIONAL['lenses']:,}-lens national set | {time.perf_counter() - start:.1f} s | | | |"]
+    with fresh_database("postgis") as engine:
+        sessions = make_session_factory(engine)
+        start = time.perf_counter()
+        with sessions() as session:
+            report = load_dataset(session, directory)
+            session.commit()
+        with engine.connect() as connection:
+            connection.exec_driver_sql("ANALYZE")
+        lines.append(f"| postgis | load {report.lenses:,} lenses | {time.perf_counter() - start:.1f} s | | | "
+                     "too slow for every run: `--national` |")
+        centres = lens_points(sessions, VIEWPORTS, seed=9)
+        headers = admin_header(sessions)
+        with serving(engine.url.render_as_string(hide_password=False)) as ours, requests.Session() as http:
+            http.headers.update(headers)
+            for zoom in VIEWPORT_ZOOMS:
+                lines.append(_viewport_line(http, f"{ours}/api/v1/map", centres, zoom))
+            lines.append(_tiles_viewport_line(http, ours, centres))
+    return lines
+
+
+def _viewport_line(http: requests.Session, map_api: str, centres, zoom: int) -> str:
+    """What /map asks for one view: its lenses (clustered below zoom 16) and its communes with figures."""
+    views, sizes = iter(centres * 2), []
+
+    def load_view():
+        box = ",".join(f"{value:.6f}" for value in viewport(next(views), zoom))
+        size = 0
+        for layer in ("lenses", "communes"):
+            response = http.get(f"{map_api}/{layer}", params={"bbox": box, "zoom": zoom})
+            if response.status_code != 200:
+                raise SystemExit(f"{response.url}: {response.status_code} {response.text[:200]}")
+            size += len(response.content)
+        sizes.append(size)
+
+    timing = time_calls(load_view, len(centres), warmup=len(centres))
+    return (f"| postgis | national viewport {VIEWPORT_PX[0]}x{VIEWPORT_PX[1]} at zoom {zoom}: /api/v1/map lenses + "
+            f"communes (max {max(sizes) / 1024:.0f} KiB) | p50 {timing.p50_ms:.0f} ms | p95 {timing.p95_ms:.0f} ms "
+            f"| | target < {TARGET_VIEWPORT_S * 1000:.0f} ms |")
+
+
+def _tiles_viewport_line(http: requests.Session, ours: str, centres) -> str:
+    """The z14 tiles covering a zoom-14 view, fetched one after another (a browser fetches them in parallel)."""
+    views, counts = iter(centres * 2), []
+
+    def load_tiles():
+        tiles = covering_tiles(viewport(next(views), ZOOM), ZOOM)
+        counts.append(len(tiles))
+        for tile in tiles:
+            http.get(f"{ours}/tiles/lenses/{tile.z}/{tile.x}/{tile.y}.mvt").raise_for_status()
+
+    timing = time_calls(load_tiles, len(centres), warmup=len(centres))
+    return (f"| postgis | national viewport at zoom {ZOOM}: its {max(counts)} z{ZOOM} vector tiles, one after another "
+            f"| p50 {timing.p50_ms:.0f} ms | p95 {timing.p95_ms:.0f} ms | | target < {TARGET_VIEWPORT_S * 1000:.0f} ms |")

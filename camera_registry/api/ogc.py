@@ -1,0 +1,152 @@
+"""/ogc: OGC API - Features (Part 1, Core and GeoJSON) for QGIS, owslib and other GIS clients.
+
+Thin glue over services.features. Every route needs a signed-in user, as
+the API does; errors leave as OGC exception documents {"code", "description"}.
+"""
+from __future__ import annotations
+
+import json
+
+import marshmallow as ma
+from flask import Response, request, url_for
+from flask_smorest import Blueprint
+from marshmallow import validate
+from werkzeug.exceptions import HTTPException, NotAcceptable
+
+from ..services import features
+from ..services.errors import DomainError
+from .base import require_actor, session
+from .errors import describe_http_error, status_of
+from .fields import NumberList
+from .schemas import StrictSchema
+
+blp = Blueprint("ogc", __name__, url_prefix="/ogc",
+                description="OGC API - Features (Part 1: Core, GeoJSON): lenses, recorders, sites, communes")
+
+EXCEPTION_CODES = {400: "InvalidParameterValue", 401: "NotAuthenticated", 403: "Forbidden", 404: "NotFound",
+                   406: "NotAcceptable"}
+
+
+class OgcFormatSchema(StrictSchema):
+    f = ma.fields.String(validate=validate.OneOf(["json"]), metadata={"description": "json (the only format)"})
+
+
+class OgcItemsQuerySchema(OgcFormatSchema):
+    limit = ma.fields.Integer(load_default=features.DEFAULT_LIMIT, validate=validate.Range(min=1),
+                              metadata={"description": f"features per page; above {features.MAX_LIMIT} means "
+                                                       f"{features.MAX_LIMIT}"})
+    offset = ma.fields.Integer(load_default=0, validate=validate.Range(min=0))
+    bbox = NumberList(4, metadata={"description": "minlon,minlat,maxlon,maxlat (CRS84)"})
+    bbox_crs = ma.fields.String(data_key="bbox-crs", validate=validate.OneOf([features.CRS84]))
+    datetime = ma.fields.String(metadata={"description": "accepted and ignored: no collection has a time dimension"})
+
+    @ma.validates_schema
+    def _bbox_in_range(self, data, **kwargs):
+        if "bbox" in data:
+            min_lon, min_lat, max_lon, max_lat = data["bbox"]
+            if not (-180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90):
+                raise ma.ValidationError("bbox must be minlon,minlat,maxlon,maxlat in degrees, min not above max",
+                                         "bbox")
+
+    @ma.post_load
+    def _items_query(self, data, **kwargs) -> features.ItemsQuery:
+        bbox = tuple(data["bbox"]) if "bbox" in data else None
+        return features.ItemsQuery(min(data["limit"], features.MAX_LIMIT), data["offset"], bbox)
+
+
+def _query(schema: type[ma.Schema]):
+    """Query parameters: unknown or invalid ones are a 400, as OGC API - Features requires."""
+    return blp.arguments(schema, location="query", error_status_code=400, unknown=ma.RAISE)
+
+
+@blp.before_request
+def _authenticate() -> None:
+    require_actor()
+
+
+def _exception(status: int, description: str) -> Response:
+    response = _document({"code": EXCEPTION_CODES.get(status, "ServerError"), "description": description},
+                         features.JSON, status)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="camera_registry"'
+    return response
+
+
+@blp.errorhandler(DomainError)
+def _domain_error(error: DomainError):
+    return _exception(status_of(error), error.message)
+
+
+@blp.errorhandler(HTTPException)
+def _http_error(error: HTTPException):
+    return _exception(error.code or 500, describe_http_error(error)[0])
+
+
+def _document(body: dict, media_type: str, status: int = 200) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False), status, mimetype=media_type)
+
+
+def _features(body: dict) -> Response:
+    """GeoJSON (or plain JSON when only that is accepted), naming its CRS as OGC API - Features Part 2 does."""
+    response = _document(body, _negotiated(features.GEOJSON, features.JSON))
+    response.headers["Content-Crs"] = f"<{features.CRS84}>"
+    return response
+
+
+def _negotiated(*offered: str) -> str:
+    """The first offered type the client accepts; anything when it sends no Accept header."""
+    if not request.accept_mimetypes:
+        return offered[0]
+    chosen = request.accept_mimetypes.best_match(offered)
+    if chosen is None:
+        raise NotAcceptable(f"this service answers {' or '.join(offered)}")
+    return chosen
+
+
+def _base_url() -> str:
+    return url_for("ogc.landing", _external=True).rstrip("/")
+
+
+@blp.route("/", strict_slashes=False)
+@_query(OgcFormatSchema)
+@blp.response(200, description="The landing page: links to the API definition, conformance and collections")
+def landing(_):
+    return _document(features.landing_page(_base_url(), url_for("api-docs.openapi_json", _external=True),
+                                           url_for("api-docs.openapi_swagger_ui", _external=True)),
+                     _negotiated(features.JSON))
+
+
+@blp.route("/conformance")
+@_query(OgcFormatSchema)
+@blp.response(200, description="The conformance classes implemented")
+def conformance(_):
+    return _document(features.conformance(), _negotiated(features.JSON))
+
+
+@blp.route("/collections")
+@_query(OgcFormatSchema)
+@blp.response(200, description="The feature collections")
+def collections(_):
+    return _document(features.collections(_base_url()), _negotiated(features.JSON))
+
+
+@blp.route("/collections/<collection_id>")
+@_query(OgcFormatSchema)
+@blp.response(200, description="One collection")
+def collection(_, collection_id):
+    return _document(features.collection(_base_url(), collection_id), _negotiated(features.JSON))
+
+
+@blp.route("/collections/<collection_id>/items")
+@_query(OgcItemsQuerySchema)
+@blp.response(200, description="A page of features in your reach, with next/prev links",
+              content_type=features.GEOJSON)
+def items(query, collection_id):
+    return _features(features.items(session(), require_actor(), _base_url(), collection_id, query))
+
+
+@blp.route("/collections/<collection_id>/items/<feature_id>")
+@_query(OgcFormatSchema)
+@blp.response(200, description="One feature", content_type=features.GEOJSON)
+def item(_, collection_id, feature_id):
+    return _features(features.item(session(), require_actor(), _base_url(), collection_id, feature_id))

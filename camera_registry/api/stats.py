@@ -1,0 +1,103 @@
+"""/api/v1/stats/admin-units: figures per commune, district or province as JSON, CSV or XLSX."""
+from __future__ import annotations
+
+import marshmallow as ma
+from flask.views import MethodView
+from marshmallow import validate
+
+from ..models import AdminLevel
+from ..services import stats
+from ..timezones import LOCAL_ZONE
+from .base import api_blueprint, require_actor, session
+from .schemas import StrictSchema
+from .tables import CSV, FORMATS, XLSX, Column, requested_format, table_response
+
+blp = api_blueprint("stats", __name__, "stats", "Figures per administrative unit (reach-filtered)")
+
+#: Every figure with its spreadsheet header, in the order of the JSON rows.
+COLUMNS = [
+    Column("code", "Mã đơn vị", "text"),
+    Column("name", "Tên đơn vị", "text"),
+    Column("level", "Cấp", "text"),
+    Column("parent_code", "Mã đơn vị cấp trên", "text"),
+    Column("communes", "Số xã, phường"),
+    Column("lenses_active", "Mắt camera đang hoạt động"),
+    Column("lenses_offline", "Mắt camera mất kết nối"),
+    Column("shared_active_lenses", "Mắt camera hoạt động có cam kết chia sẻ"),
+    Column("sharing_rate", "Tỷ lệ chia sẻ", "rate"),
+    Column("recorders", "Đầu thu"),
+    Column("owners", "Chủ camera"),
+    Column("owners_household", "Chủ camera: hộ gia đình"),
+    Column("owners_agency", "Chủ camera: cơ quan"),
+    Column("owners_business", "Chủ camera: doanh nghiệp"),
+    Column("sites", "Điểm mô hình"),
+    Column("requests_opened", "Yêu cầu trích xuất đã mở"),
+    Column("requests_resolved", "Yêu cầu đã giải quyết xong"),
+    Column("median_hours_to_resolution", "Thời gian giải quyết (giờ, trung vị)", "number"),
+    Column("assignments_answered", "Phiếu chủ camera đã trả lời"),
+    Column("assignments_consented", "Phiếu đồng ý cung cấp"),
+    Column("consent_rate", "Tỷ lệ đồng ý", "rate"),
+    Column("assignments_expired", "Phiếu quá hạn không trả lời"),
+    Column("expired_share", "Tỷ lệ quá hạn không trả lời", "rate"),
+]
+UNIT_FIELDS = ("code", "name", "level", "parent_code")
+
+
+class _UnitSchema(ma.Schema):
+    code = ma.fields.String()
+    name = ma.fields.String()
+    level = ma.fields.Enum(AdminLevel, by_value=True)
+    parent_code = ma.fields.String(allow_none=True)
+
+    def get_attribute(self, obj, attr, default):
+        return super().get_attribute(obj if attr in UNIT_FIELDS else obj.figures, attr, default)
+
+
+#: One unit's row: the unit, then every figure of COLUMNS, read from its tally.
+UnitFiguresSchema = type("UnitFiguresSchema", (_UnitSchema,), {
+    column.name: ma.fields.Float(allow_none=True) if column.kind in ("rate", "number") else ma.fields.Integer()
+    for column in COLUMNS if column.name not in UNIT_FIELDS
+})
+
+
+class FiguresReportSchema(ma.Schema):
+    level = ma.fields.Enum(AdminLevel, by_value=True)
+    parent_code = ma.fields.String(allow_none=True)
+    start = ma.fields.Function(lambda report: report.period.start.astimezone(LOCAL_ZONE).date().isoformat(),
+                               data_key="from")
+    end = ma.fields.Function(lambda report: report.period.end.astimezone(LOCAL_ZONE).date().isoformat(), data_key="to")
+    as_of = ma.fields.AwareDateTime(metadata={"description": "the moment the registry figures describe"})
+    rows = ma.fields.Nested(UnitFiguresSchema, many=True)
+
+
+class StatsQuerySchema(StrictSchema):
+    parent = ma.fields.String(metadata={"description": "code of a unit: only the communes below it"})
+    level = ma.fields.Enum(AdminLevel, by_value=True, load_default=AdminLevel.COMMUNE,
+                           metadata={"description": "one row per unit of this level"})
+    start = ma.fields.Date(data_key="from", load_default=None,
+                           metadata={"description": "first day (Vietnam time) of the request period; "
+                                                    "default 30 days before `to`"})
+    end = ma.fields.Date(data_key="to", load_default=None,
+                         metadata={"description": "day after the period (exclusive); default tomorrow"})
+    format = ma.fields.String(validate=validate.OneOf(list(FORMATS)), load_default=None,
+                              metadata={"description": "json, csv or xlsx; else chosen by the Accept header"})
+
+
+@blp.route("/admin-units")
+class AdminUnitFigures(MethodView):
+    @blp.arguments(StatsQuerySchema, location="query")
+    @blp.response(200, FiguresReportSchema)
+    @blp.alt_response(200, success=True, content_type=CSV, description="the rows as CSV (format=csv)")
+    @blp.alt_response(200, success=True, content_type=XLSX, description="the rows as an XLSX workbook (format=xlsx)")
+    def get(self, query):
+        """Figures for the current communes in your reach, one row per unit of `level`, rolled up by sums.
+
+        Registry figures describe now; request figures the requests opened in [from, to)."""
+        report = stats.unit_figures(session(), require_actor(), first=query["start"], end=query["end"],
+                                    parent_code=query.get("parent"), level=query["level"])
+        table_format = requested_format(query["format"])
+        if table_format == "json":
+            return report
+        rows = UnitFiguresSchema(many=True).dump(report.rows)
+        name = f"so-lieu-{report.level.value}-{report.parent_code or 'tat-ca'}"
+        return table_response(COLUMNS, rows, name, table_format)

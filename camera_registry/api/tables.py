@@ -1,0 +1,70 @@
+"""Tables as downloads: CSV (UTF-8 with a BOM, so Excel reads Vietnamese) and XLSX.
+
+XLSX is written with XlsxWriter: write-only, no dependencies of its own, and
+codes such as "00226" are written as text so a spreadsheet keeps the zeros.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+import xlsxwriter
+from flask import Response, request
+
+CSV = "text/csv"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FORMATS = {"json": "application/json", "csv": CSV, "xlsx": XLSX}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str  # the field in the JSON rows
+    header: str  # what the spreadsheet's first row says
+    kind: str = "count"  # text, count, number or rate (a fraction, shown as a percentage in XLSX)
+
+
+def requested_format(explicit: str | None) -> str:
+    """`format=` when given, else the best of the Accept header (JSON by default)."""
+    if explicit:
+        return explicit
+    best = request.accept_mimetypes.best_match(list(FORMATS.values()), default="application/json")
+    return next(name for name, mimetype in FORMATS.items() if mimetype == best)
+
+
+def table_response(columns: list[Column], rows: list[dict], filename: str, table_format: str) -> Response:
+    """`rows` (dicts keyed by column name) as a CSV or XLSX attachment named `filename`.<format>."""
+    body = _csv(columns, rows) if table_format == "csv" else _xlsx(columns, rows)
+    response = Response(body, mimetype=FORMATS[table_format])
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}.{table_format}"'
+    return response
+
+
+def _csv(columns: list[Column], rows: list[dict]) -> bytes:
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow([column.header for column in columns])
+    for row in rows:
+        writer.writerow(["" if row[column.name] is None else row[column.name] for column in columns])
+    return ("\ufeff" + text.getvalue()).encode("utf-8")
+
+
+def _xlsx(columns: list[Column], rows: list[dict]) -> bytes:
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    sheet = workbook.add_worksheet()
+    formats = {kind: workbook.add_format({"num_format": pattern}) for kind, pattern in (("rate", "0.0%"), ("number", "0.0"))}
+    sheet.write_row(0, 0, [column.header for column in columns], workbook.add_format({"bold": True, "text_wrap": True}))
+    for r, row in enumerate(rows, start=1):
+        for c, column in enumerate(columns):
+            value = row[column.name]
+            if value is None:
+                continue
+            if column.kind == "text":
+                sheet.write_string(r, c, str(value))
+            else:
+                sheet.write_number(r, c, value, formats.get(column.kind))
+    sheet.freeze_panes(1, 0)
+    sheet.set_column(0, len(columns) - 1, 14)
+    workbook.close()
+    return buffer.getvalue()

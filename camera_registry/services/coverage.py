@@ -1,0 +1,180 @@
+"""The coverage map's data: lenses clustered or one by one, commune boundaries with their figures.
+
+A whole-city view must never ship 55,000 lenses: below LENS_MIN_ZOOM, or when
+a view holds more than MAX_LENSES, lenses are aggregated on a grid in one
+GROUP BY; closer in, each lens comes with what its field-of-view wedge needs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from geoalchemy2.shape import to_shape
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import Select, case, func, select
+from sqlalchemy.orm import Session
+
+from ..geo.mapview import area_km2, grid_cell_deg, simplified_for_zoom
+from ..geo.spatial import Envelope, grid_index, within_envelope
+from ..models import AdminLevel, AdminUnit, Lens, LensStatus, Owner, OwnerKind, Recorder, Site
+from ..models.base import utcnow
+from .access import Actor
+from .cameras import get_lens
+from .commitments import mark_shared
+from ..timezones import LOCAL_ZONE
+from .listing import readable
+from .owners import OwnerCard, owner_cards
+from .stats import Tally, commune_tallies, period_of_days, shared_recorders
+
+LENS_MIN_ZOOM = 16
+MAX_LENSES = 2_000
+CLUSTER_CELL_PX = 64
+MAX_CELLS_ACROSS = 64
+
+
+@dataclass(frozen=True)
+class LensFilter:
+    """Which lenses to draw; `status` None means every lens not removed."""
+
+    status: LensStatus | None = None
+    shared: bool | None = None
+    owner_kind: OwnerKind | None = None
+
+
+@dataclass(frozen=True)
+class LensCluster:
+    lon: float
+    lat: float
+    lenses: int
+    shared_lenses: int
+
+
+@dataclass(frozen=True)
+class MapLens:
+    id: int
+    lon: float
+    lat: float
+    bearing_deg: float | None
+    fov_deg: float
+    range_m: float
+    status: LensStatus
+    shared: bool
+    owner_kind: OwnerKind
+
+
+@dataclass(frozen=True)
+class MapLenses:
+    """Either clusters (with the grid's cell size in degrees) or single lenses, never both."""
+
+    clusters: list[LensCluster]
+    lenses: list[MapLens]
+    cell_deg: float | None
+
+
+def map_lenses(session: Session, actor: Actor, bbox: Envelope, zoom: float, lens_filter: LensFilter = LensFilter(),
+               now: datetime | None = None) -> MapLenses:
+    """The lenses in reach inside `bbox`, as the map at `zoom` draws them."""
+    shared = shared_recorders(now or utcnow())
+    is_shared = shared.c.id.is_not(None)
+    statement = _filtered(session, actor, bbox, lens_filter, shared, is_shared)
+    if zoom >= LENS_MIN_ZOOM:
+        rows = session.execute(_with_owner(statement, lens_filter).add_columns(
+            Lens.id, func.ST_X(Lens.point), func.ST_Y(Lens.point), Lens.bearing_deg, Lens.fov_deg, Lens.range_m,
+            Lens.status, is_shared, Owner.kind,
+        ).order_by(Lens.id).limit(MAX_LENSES + 1)).all()
+        if len(rows) <= MAX_LENSES:
+            return MapLenses([], [MapLens(*row[:7], bool(row[7]), row[8]) for row in rows], None)
+    bind = session.get_bind()
+    cell = grid_cell_deg(zoom, bbox, CLUSTER_CELL_PX, MAX_CELLS_ACROSS)
+    column = grid_index(bind, func.ST_X(Lens.point), -180, cell)
+    row = grid_index(bind, func.ST_Y(Lens.point), -90, cell)
+    if lens_filter.owner_kind is not None:
+        statement = _with_owner(statement, lens_filter)
+    clusters = session.execute(statement.add_columns(
+        func.avg(func.ST_X(Lens.point)), func.avg(func.ST_Y(Lens.point)), func.count(),
+        func.sum(case((is_shared, 1), else_=0)),
+    ).group_by(column, row)).all()
+    return MapLenses([LensCluster(*cluster) for cluster in clusters], [], cell)
+
+
+def _filtered(session: Session, actor: Actor, bbox: Envelope, lens_filter: LensFilter, shared, is_shared) -> Select:
+    statement = (
+        select().select_from(Lens).join(shared, shared.c.id == Lens.recorder_id, isouter=True)
+        .where(readable(actor, Lens.commune_id), within_envelope(session.get_bind(), Lens.point, bbox))
+    )
+    if lens_filter.status is None:
+        statement = statement.where(Lens.status != LensStatus.REMOVED)
+    else:
+        statement = statement.where(Lens.status == lens_filter.status)
+    if lens_filter.shared is not None:
+        statement = statement.where(is_shared if lens_filter.shared else ~is_shared)
+    return statement
+
+
+def _with_owner(statement: Select, lens_filter: LensFilter) -> Select:
+    """Joined only where needed (a filter on it, single lenses): clusters of every owner skip two joins."""
+    statement = statement.join(Recorder, Lens.recorder_id == Recorder.id).join(Owner, Recorder.owner_id == Owner.id)
+    if lens_filter.owner_kind is not None:
+        statement = statement.where(Owner.kind == lens_filter.owner_kind)
+    return statement
+
+
+@dataclass(frozen=True)
+class MapCommune:
+    code: str
+    name: str
+    boundary: BaseGeometry
+    area_km2: float
+    figures: Tally
+
+    @property
+    def lens_density(self) -> float | None:
+        """Active lenses per square kilometre."""
+        return self.figures.lenses_active / self.area_km2 if self.area_km2 else None
+
+
+def map_communes(session: Session, actor: Actor, bbox: Envelope, zoom: float,
+                 now: datetime | None = None) -> list[MapCommune]:
+    """Current communes in reach meeting `bbox`, boundaries simplified for `zoom`, with their figures
+    (requests: those opened in the default period, the last 30 days)."""
+    now = now or utcnow()
+    communes = _current_communes(session, actor, now, within_envelope(session.get_bind(), AdminUnit.boundary, bbox))
+    tallies = commune_tallies(session, [unit.id for unit in communes],
+                              period_of_days(today=now.astimezone(LOCAL_ZONE).date()), now)
+    shapes = [to_shape(unit.boundary) for unit in communes]
+    return [MapCommune(unit.code, unit.name, simplified_for_zoom(shape, zoom), area_km2(shape), tallies[unit.id])
+            for unit, shape in zip(communes, shapes)]
+
+
+def reach_extent(session: Session, actor: Actor, now: datetime | None = None) -> Envelope | None:
+    """The lon/lat box of the current communes in reach: where the map opens."""
+    bounds = [to_shape(unit.boundary).bounds for unit in _current_communes(session, actor, now or utcnow())]
+    if not bounds:
+        return None
+    return (min(b[0] for b in bounds), min(b[1] for b in bounds), max(b[2] for b in bounds), max(b[3] for b in bounds))
+
+
+def _current_communes(session: Session, actor: Actor, now: datetime, *conditions) -> list[AdminUnit]:
+    """Communes in reach with a boundary, valid on today's date in Vietnam."""
+    today = now.astimezone(LOCAL_ZONE).date()
+    units = session.scalars(select(AdminUnit).where(
+        AdminUnit.level == AdminLevel.COMMUNE, AdminUnit.boundary.is_not(None), readable(actor, AdminUnit.id),
+        *conditions).order_by(AdminUnit.code))
+    return [unit for unit in units if unit.is_valid_on(today)]
+
+
+@dataclass(frozen=True)
+class LensSummary:
+    """What a click on a lens shows: the lens, its recorder and site, and what the actor may see of the owner."""
+
+    lens: Lens
+    recorder: Recorder
+    site: Site | None
+    owner: OwnerCard
+
+
+def lens_summary(session: Session, actor: Actor, lens_id: int) -> LensSummary:
+    """Owner contact data only for roles allowed to see it; each disclosure is audited."""
+    lens = get_lens(session, actor, lens_id)
+    recorder = mark_shared(session, [lens.recorder])[0]
+    return LensSummary(lens, recorder, recorder.site, owner_cards(session, actor, [recorder.owner])[0])

@@ -1,0 +1,182 @@
+"""What the clock sets off: reminders, escalation, expiry and renewal invitations.
+
+Each function is one scheduled job: it takes a session, the settings and the
+moment it runs for, works in the caller's transaction and returns counts.
+Each is idempotent: what it did is stamped on the record (last_reminded_at,
+escalated_at, renewal_invited_at, a final state) and the next run skips it.
+An item that changed under the job (the owner answered that very second) is
+left for the next run instead of failing the whole batch.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..models import (
+    REQUEST_TRANSITIONS, Assignment, AssignmentStatus, AuditEvent, FootageRequest, RequestStatus, SharingCommitment,
+)
+from ..models.request import UNANSWERED
+from .access import SYSTEM
+from .audit import record
+from .errors import Conflict
+from .notifications import (
+    NotificationSettings, escalate_to_police, invite_renewal, issue_assignment_link, owner_channels,
+    remind_assignment,
+)
+from .workflow import all_final, outcome, transition_assignment, transition_request
+
+#: Asked and not yet answered: whom reminders go to.
+AWAITING_ANSWER = (AssignmentStatus.NOTIFIED, AssignmentStatus.VIEWED)
+LIVE_REQUEST_STATES = (RequestStatus.OPEN, RequestStatus.ROUTED, RequestStatus.IN_PROGRESS)
+RENEWAL_NOTICE = timedelta(days=30)
+
+
+def _each_in_savepoint(session: Session, items, step) -> Counter:
+    """Apply `step` to each item in its own savepoint; a conflict skips the item, not the batch."""
+    counts: Counter = Counter()
+    for item in items:
+        try:
+            with session.begin_nested():
+                outcome_name = step(item)
+                session.flush()
+        except (Conflict, StaleDataError):
+            outcome_name = "conflicts"
+        counts[outcome_name] += 1
+    return counts
+
+
+def _reminders_so_far(session: Session, assignment_ids: list[int]) -> Counter:
+    rows = session.execute(
+        select(AuditEvent.entity_id, func.count()).where(
+            AuditEvent.action == "assignment.remind", AuditEvent.entity_type == "assignment",
+            AuditEvent.entity_id.in_([str(i) for i in assignment_ids]))
+        .group_by(AuditEvent.entity_id)
+    )
+    return Counter({int(entity_id): count for entity_id, count in rows})
+
+
+def remind_unanswered(session: Session, settings: NotificationSettings, now: datetime) -> Counter:
+    """Remind owners who were asked but have not answered, once per REMINDER_HOURS, at most MAX_REMINDERS times.
+
+    The cadence counts from the last reminder, or from routing (when the first
+    message went out). Each reminder carries a fresh link: only link hashes
+    are stored, so the first link cannot be sent again (it stays valid).
+    """
+    due_before = now - settings.reminder_interval
+    candidates = list(session.scalars(
+        select(Assignment).join(FootageRequest).where(
+            Assignment.status.in_(AWAITING_ANSWER), Assignment.preservation_deadline > now,
+            or_(Assignment.last_reminded_at <= due_before,
+                and_(Assignment.last_reminded_at.is_(None), FootageRequest.routed_at <= due_before)),
+        ).order_by(Assignment.preservation_deadline, Assignment.id)
+    ))
+    sent = _reminders_so_far(session, [assignment.id for assignment in candidates])
+    due = [assignment for assignment in candidates
+           if sent[assignment.id] < settings.max_reminders and owner_channels(assignment.owner)]
+
+    def remind(assignment: Assignment) -> str:
+        number = sent[assignment.id] + 1
+        link_url = issue_assignment_link(session, assignment, settings.public_base_url)
+        messages = remind_assignment(session, assignment, link_url, number)
+        assignment.last_reminded_at = now
+        record(session, SYSTEM, "assignment.remind", "assignment", assignment.id, to_state=assignment.status.value,
+               details={"reminder": number, "channels": sorted(message.channel.value for message in messages)})
+        return "reminded"
+
+    return _each_in_savepoint(session, due, remind)
+
+
+def escalate_near_deadline(session: Session, settings: NotificationSettings, now: datetime) -> Counter:
+    """Warn the commune police, once, when an unanswered assignment is ESCALATION_HOURS from its overwrite deadline.
+
+    A commune without a duty phone cannot be warned; its assignments stay
+    unescalated (and counted) so a phone added later still gets the warning.
+    """
+    candidates = session.scalars(
+        select(Assignment).where(
+            Assignment.status.in_(UNANSWERED), Assignment.escalated_at.is_(None),
+            Assignment.preservation_deadline > now,
+            Assignment.preservation_deadline <= now + settings.escalation_window,
+        ).order_by(Assignment.preservation_deadline, Assignment.id)
+    ).all()
+
+    def escalate(assignment: Assignment) -> str:
+        messages = escalate_to_police(session, assignment, settings.public_base_url)
+        if not messages:
+            return "no_police_phone"
+        assignment.escalated_at = now
+        record(session, SYSTEM, "assignment.escalate", "assignment", assignment.id, to_state=assignment.status.value,
+               details={"request_id": assignment.request_id,
+                        "preservation_deadline": assignment.preservation_deadline.isoformat()})
+        return "escalated"
+
+    return _each_in_savepoint(session, candidates, escalate)
+
+
+def expire_overdue(session: Session, settings: NotificationSettings, now: datetime) -> Counter:
+    """Expire unanswered assignments whose footage may be overwritten, then requests past their deadline.
+
+    A request past its deadline whose assignments are all final resolves
+    (with its outcome) instead of expiring, as the transition table allows.
+    """
+    assignments = session.scalars(
+        select(Assignment).where(Assignment.status.in_(UNANSWERED), Assignment.preservation_deadline <= now)
+        .order_by(Assignment.id)
+    ).all()
+
+    def expire_assignment(assignment: Assignment) -> str:
+        transition_assignment(session, SYSTEM, assignment, "expire", now=now,
+                              note="no answer before the footage may be overwritten")
+        return "assignments_expired"
+
+    counts = _each_in_savepoint(session, assignments, expire_assignment)
+    requests = session.scalars(
+        select(FootageRequest).where(FootageRequest.status.in_(LIVE_REQUEST_STATES),
+                                     FootageRequest.deadline <= now).order_by(FootageRequest.id)
+    ).all()
+
+    def close_request(request: FootageRequest) -> str:
+        if all_final(request) and (request.status, "resolve") in REQUEST_TRANSITIONS:
+            transition_request(session, SYSTEM, request, "resolve", note="deadline reached", details=outcome(request))
+            return "requests_resolved"
+        transition_request(session, SYSTEM, request, "expire", note="deadline reached", details=outcome(request))
+        return "requests_expired"
+
+    return counts + _each_in_savepoint(session, requests, close_request)
+
+
+def invite_renewals(session: Session, settings: NotificationSettings, now: datetime) -> Counter:
+    """Invite owners to renew, once, 30 days before a commitment's valid_until.
+
+    A commitment already followed by a renewal (a later one of the same
+    owner, unrevoked, lasting longer) needs no invitation.
+    """
+    successor = aliased(SharingCommitment)
+    renewed = exists(select(successor.id).where(
+        successor.owner_id == SharingCommitment.owner_id, successor.id != SharingCommitment.id,
+        successor.signed_at > SharingCommitment.signed_at, successor.revoked_at.is_(None),
+        or_(successor.valid_until.is_(None), successor.valid_until > SharingCommitment.valid_until),
+    ))
+    candidates = session.scalars(
+        select(SharingCommitment).where(
+            SharingCommitment.valid_until.is_not(None), SharingCommitment.revoked_at.is_(None),
+            SharingCommitment.renewal_invited_at.is_(None), SharingCommitment.valid_until > now,
+            SharingCommitment.valid_until <= now + RENEWAL_NOTICE, ~renewed,
+        ).order_by(SharingCommitment.valid_until, SharingCommitment.id)
+    ).all()
+
+    def invite(commitment: SharingCommitment) -> str:
+        messages = invite_renewal(session, commitment, settings.public_base_url)
+        if not messages:
+            return "no_contact"
+        commitment.renewal_invited_at = now
+        record(session, SYSTEM, "commitment.invite_renewal", "commitment", commitment.id,
+               details={"valid_until": commitment.valid_until.isoformat(),
+                        "channels": sorted(message.channel.value for message in messages)})
+        return "invited"
+
+    return _each_in_savepoint(session, candidates, invite)

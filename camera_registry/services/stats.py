@@ -1,0 +1,243 @@
+"""Figures per commune, rolled up to district and province.
+
+A handful of grouped queries count every commune in reach at once. A parent's
+counts are the sums of its communes'; its rates are recomputed from those sums
+and its median from the pooled durations, never averaged from the children's,
+so every lens and every request weighs the same wherever it sits.
+"""
+from __future__ import annotations
+
+import statistics
+from collections.abc import Collection
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import Subquery, and_, case, func, select
+from sqlalchemy.orm import Session, defer
+
+from ..models import (
+    AdminLevel, AdminUnit, Assignment, AssignmentStatus, FootageRequest, Lens, LensStatus, Owner, OwnerKind, Recorder,
+    RecorderStatus, RequestStatus, Site,
+)
+from ..models.base import utcnow
+from .access import Actor
+from .commitments import recorder_is_shared
+from .errors import NotFound, ValidationFailed
+from ..timezones import LOCAL_ZONE
+
+DEFAULT_PERIOD_DAYS = 30
+#: Answers that are not a refusal: the owner consented (and maybe handed over, and the assignment was closed).
+REFUSALS = (AssignmentStatus.DECLINED, AssignmentStatus.NO_FOOTAGE)
+
+
+@dataclass(frozen=True)
+class Period:
+    """[start, end): request figures are about the requests opened in it."""
+
+    start: datetime
+    end: datetime
+
+
+def period_of_days(first: date | None = None, end: date | None = None, today: date | None = None) -> Period:
+    """Vietnamese calendar days [first, end), from midnight in Asia/Ho_Chi_Minh.
+
+    Without `end` the period runs through today; without `first` it spans
+    the DEFAULT_PERIOD_DAYS days before `end`.
+    """
+    end = end or (today or datetime.now(LOCAL_ZONE).date()) + timedelta(days=1)
+    first = first or end - timedelta(days=DEFAULT_PERIOD_DAYS)
+    if first >= end:
+        raise ValidationFailed("the period must end after it starts", {"to": ["must be after from"]})
+    return Period(datetime.combine(first, time(0), LOCAL_ZONE), datetime.combine(end, time(0), LOCAL_ZONE))
+
+
+@dataclass
+class Tally:
+    """One unit's counts; `add` sums another unit's in, and the rates derive from the sums."""
+
+    communes: int = 0
+    lenses_active: int = 0
+    lenses_offline: int = 0
+    shared_active_lenses: int = 0
+    recorders: int = 0
+    owners_household: int = 0
+    owners_agency: int = 0
+    owners_business: int = 0
+    sites: int = 0
+    requests_opened: int = 0
+    requests_resolved: int = 0
+    hours_to_resolution: list[float] = field(default_factory=list)
+    assignments_answered: int = 0
+    assignments_consented: int = 0
+    assignments_expired: int = 0
+
+    def add(self, other: Tally) -> Tally:
+        for item in fields(self):
+            setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
+        return self
+
+    @property
+    def owners(self) -> int:
+        return self.owners_household + self.owners_agency + self.owners_business
+
+    @property
+    def sharing_rate(self) -> float | None:
+        return _ratio(self.shared_active_lenses, self.lenses_active)
+
+    @property
+    def median_hours_to_resolution(self) -> float | None:
+        return statistics.median(self.hours_to_resolution) if self.hours_to_resolution else None
+
+    @property
+    def consent_rate(self) -> float | None:
+        return _ratio(self.assignments_consented, self.assignments_answered)
+
+    @property
+    def expired_share(self) -> float | None:
+        """Of the assignments settled one way or the other (answered, or expired unanswered), the expired ones."""
+        return _ratio(self.assignments_expired, self.assignments_answered + self.assignments_expired)
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+@dataclass(frozen=True)
+class UnitFigures:
+    code: str
+    name: str
+    level: AdminLevel
+    parent_code: str | None
+    figures: Tally
+
+
+@dataclass(frozen=True)
+class FiguresReport:
+    level: AdminLevel
+    parent_code: str | None
+    period: Period
+    as_of: datetime
+    rows: list[UnitFigures]
+
+
+def unit_figures(session: Session, actor: Actor, *, first: date | None = None, end: date | None = None,
+                 parent_code: str | None = None, level: AdminLevel = AdminLevel.COMMUNE,
+                 now: datetime | None = None) -> FiguresReport:
+    """Figures for the communes valid today in the actor's reach (under `parent_code`), one row per unit of `level`;
+    request figures over the days [first, end) (see `period_of_days`).
+
+    A commune with no ancestor of `level` (one directly under a province, asked
+    for districts) is in no row. Rows count only what the actor may read.
+    """
+    now = now or utcnow()
+    period = period_of_days(first, end, now.astimezone(LOCAL_ZONE).date())
+    units = {unit.id: unit for unit in session.scalars(select(AdminUnit).options(defer(AdminUnit.boundary)))}
+    parent = None
+    if parent_code is not None:
+        parent = next((unit for unit in units.values() if unit.code == parent_code), None)
+        if parent is None:
+            raise NotFound(f"admin unit {parent_code} not found")
+    today = now.astimezone(LOCAL_ZONE).date()
+    communes = [
+        unit for unit in units.values()
+        if unit.level == AdminLevel.COMMUNE and unit.is_valid_on(today) and actor.can_read(unit.id)
+        and (parent is None or parent.id in _lineage(units, unit))
+    ]
+    tallies = commune_tallies(session, [unit.id for unit in communes], period, now)
+    grouped: dict[int, Tally] = {}
+    for commune in communes:
+        row_unit = next((units[i] for i in _lineage(units, commune) if units[i].level == level), None)
+        if row_unit is not None:
+            grouped.setdefault(row_unit.id, Tally()).add(tallies[commune.id])
+    rows = [
+        UnitFigures(units[unit_id].code, units[unit_id].name, level,
+                    units[units[unit_id].parent_id].code if units[unit_id].parent_id else None, tally)
+        for unit_id, tally in grouped.items()
+    ]
+    return FiguresReport(level, parent_code, period, now, sorted(rows, key=lambda row: row.code))
+
+
+def _lineage(units: dict[int, AdminUnit], unit: AdminUnit) -> list[int]:
+    """The unit's id and its ancestors', nearest first."""
+    chain = [unit.id]
+    while units[chain[-1]].parent_id is not None:
+        chain.append(units[chain[-1]].parent_id)
+    return chain
+
+
+def shared_recorders(moment: datetime) -> Subquery:
+    """The ids of the recorders an active commitment covers at `moment`, as a table to join.
+
+    Joined to lenses counted per recorder rather than tested per lens: the
+    test then runs once per recorder, and PostgreSQL as one semi-join instead
+    of a sub-plan per row (measured on 55,000 lenses: 22-30 ms on either
+    backend, against 60 ms on SpatiaLite and 240 ms on PostGIS per lens).
+    """
+    return select(Recorder.id).where(recorder_is_shared(moment)).subquery("shared_recorders")
+
+
+def commune_tallies(session: Session, commune_ids: Collection[int], period: Period,
+                    now: datetime | None = None) -> dict[int, Tally]:
+    """Each commune's counts: the registry as it stands at `now`, requests opened in `period`."""
+    now = now or utcnow()
+    tallies = {commune_id: Tally(communes=1) for commune_id in commune_ids}
+    if not tallies:
+        return tallies
+    ids = sorted(tallies)
+
+    active, offline = (case((Lens.status == status, 1), else_=0) for status in (LensStatus.ACTIVE, LensStatus.OFFLINE))
+    per_recorder = (
+        select(Lens.recorder_id, Lens.commune_id, func.sum(active).label("active"), func.sum(offline).label("offline"))
+        .where(Lens.commune_id.in_(ids)).group_by(Lens.recorder_id, Lens.commune_id).subquery()
+    )
+    shared = shared_recorders(now)
+    for commune_id, lenses_active, lenses_offline, shared_active in session.execute(
+        select(per_recorder.c.commune_id, func.sum(per_recorder.c.active), func.sum(per_recorder.c.offline),
+               func.sum(case((shared.c.id.is_not(None), per_recorder.c.active), else_=0)))
+        .join(shared, shared.c.id == per_recorder.c.recorder_id, isouter=True).group_by(per_recorder.c.commune_id)
+    ):
+        tally = tallies[commune_id]
+        # PostgreSQL sums the per-recorder sums as numeric.
+        tally.lenses_active, tally.lenses_offline, tally.shared_active_lenses = (
+            int(lenses_active), int(lenses_offline), int(shared_active))
+
+    for commune_id, count in session.execute(
+        select(Recorder.commune_id, func.count()).where(Recorder.commune_id.in_(ids),
+                                                        Recorder.status != RecorderStatus.REMOVED)
+        .group_by(Recorder.commune_id)
+    ):
+        tallies[commune_id].recorders = count
+    for commune_id, kind, count in session.execute(
+        select(Owner.commune_id, Owner.kind, func.count()).where(Owner.commune_id.in_(ids))
+        .group_by(Owner.commune_id, Owner.kind)
+    ):
+        setattr(tallies[commune_id], f"owners_{OwnerKind(kind).value}", count)
+    for commune_id, count in session.execute(
+        select(Site.commune_id, func.count()).where(Site.commune_id.in_(ids)).group_by(Site.commune_id)
+    ):
+        tallies[commune_id].sites = count
+
+    opened_in_period = and_(FootageRequest.commune_id.in_(ids), FootageRequest.routed_at >= period.start,
+                            FootageRequest.routed_at < period.end)
+    for commune_id, status, routed_at, closed_at, lenses_routed in session.execute(
+        select(FootageRequest.commune_id, FootageRequest.status, FootageRequest.routed_at, FootageRequest.closed_at,
+               FootageRequest.lenses_routed).where(opened_in_period)
+    ):
+        tally = tallies[commune_id]
+        tally.requests_opened += 1
+        if status == RequestStatus.RESOLVED:
+            tally.requests_resolved += 1
+            if lenses_routed:  # one resolved at routing, with no one to ask, took no time worth measuring
+                tally.hours_to_resolution.append((closed_at - routed_at).total_seconds() / 3600)
+
+    answered = Assignment.answered_at.is_not(None)
+    for commune_id, answers, consents, expired in session.execute(
+        select(FootageRequest.commune_id, func.sum(case((answered, 1), else_=0)),
+               func.sum(case((and_(answered, Assignment.status.not_in(REFUSALS)), 1), else_=0)),
+               func.sum(case((Assignment.status == AssignmentStatus.EXPIRED, 1), else_=0)))
+        .join(FootageRequest, Assignment.request_id == FootageRequest.id)
+        .where(opened_in_period).group_by(FootageRequest.commune_id)
+    ):
+        tally = tallies[commune_id]
+        tally.assignments_answered, tally.assignments_consented, tally.assignments_expired = answers, consents, expired
+    return tallies

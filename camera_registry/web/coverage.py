@@ -1,0 +1,23 @@
+"""The coverage map for staff: communes as a choropleth, lenses clustered or with their fields of view.
+
+The page is a shell; its data comes from /api/v1/map (the same reach rules as the API).
+"""
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, render_template
+
+from ..services import coverage
+from . import get_session
+from .auth import current_actor
+from .requests import signed_in
+
+blueprint = Blueprint("coverage", __name__)
+
+
+@blueprint.get("/map")
+@signed_in
+def map_page():
+    extent = coverage.reach_extent(get_session(), current_actor())
+    return render_template("map.html", extent=json.dumps(extent), lens_min_zoom=coverage.LENS_MIN_ZOOM)

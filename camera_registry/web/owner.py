@@ -1,0 +1,233 @@
+"""The owner's pages at /o/<token>: what the police ask, in plain words, and the forms to answer.
+
+Owners reach these from a message on their phone, with no account: the
+token is the key. Every route is rate-limited per address and route. Forms
+carry CSRF tokens; the clip upload reads its body as a stream, so it checks
+the token itself on the field that precedes the file.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import marshmallow as ma
+from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
+from flask_limiter import Limiter
+from flask_wtf.csrf import CSRFError, validate_csrf
+from marshmallow import validate
+from werkzeug.datastructures import Headers
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
+from werkzeug.http import parse_options_header
+from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
+from wtforms.validators import ValidationError as CSRFInvalid
+
+from ..models import Handover, LinkPurpose
+from ..services import owner_answers
+from ..services.clips import ClipRefused, ClipTooLarge
+from ..services.errors import ValidationFailed
+from ..services.owner_answers import DEAD_STATES, PageState, Refusal
+from . import get_session
+from .auth import csrf
+from .i18n import current_language, remember_language
+
+blueprint = Blueprint("owner", __name__, url_prefix="/o")
+
+CHUNK_BYTES = 1024 * 1024
+#: Room in an upload's body for the multipart headers and the CSRF field besides the clip itself.
+FORM_OVERHEAD_BYTES = 64 * 1024
+
+STATE_STATUS = {PageState.OPEN: 200, PageState.ANSWERED: 200, PageState.UNKNOWN: 404,
+                **{state: 410 for state in DEAD_STATES}}
+REFUSAL_STATUS = {Refusal.ALREADY_ANSWERED: 409, Refusal.NOT_OFFERED: 409, "too_large": 413, "type": 415,
+                  "empty": 400, "incomplete": 400, "form_expired": 400}
+
+
+class AnswerSchema(ma.Schema):
+    action = ma.fields.String(required=True, validate=validate.OneOf(
+        owner_answers.ASSIGNMENT_ANSWERS + owner_answers.COMMITMENT_ANSWERS))
+    handover = ma.fields.Enum(Handover, by_value=True, load_default=None)
+    reason = ma.fields.String(load_default=None, validate=validate.OneOf(owner_answers.NO_FOOTAGE_REASONS))
+    note = ma.fields.String(load_default=None, validate=validate.Length(max=owner_answers.NOTE_MAX_LENGTH))
+
+    class Meta:
+        unknown = ma.EXCLUDE  # the CSRF token
+
+    @ma.validates_schema
+    def _complete(self, data, **kwargs):
+        if data["action"] == "consent" and data["handover"] is None:
+            raise ma.ValidationError("choose how the footage is handed over", "handover")
+        if data["action"] == "report_no_footage" and data["reason"] is None:
+            raise ma.ValidationError("say why there is no footage", "reason")
+
+
+def _render(page: owner_answers.OwnerPage, status: int | None = None):
+    if page.state == PageState.UNKNOWN or page.state in DEAD_STATES:
+        template = "owner/dead.html"
+    elif page.link.purpose == LinkPurpose.COMMITMENT:
+        template = "owner/commitment.html"
+    else:
+        template = "owner/assignment.html"
+    status = status or REFUSAL_STATUS.get(page.refusal) or STATE_STATUS[page.state]
+    return render_template(template, page=page, token=request.view_args.get("token")), status
+
+
+@blueprint.get("/<token>")
+def show(token: str):
+    page = owner_answers.open_link(get_session(), token, language=current_language())
+    get_session().commit()  # the first view is recorded
+    return _render(page)
+
+
+@blueprint.post("/<token>")
+def submit(token: str):
+    session = get_session()
+    form = {key: value.strip() for key, value in request.form.items() if value.strip()}
+    try:
+        page = owner_answers.answer(session, token, **AnswerSchema().load(form), language=current_language())
+    except (ma.ValidationError, ValidationFailed) as error:
+        session.rollback()
+        errors = error.messages if isinstance(error, ma.ValidationError) else error.errors
+        page = replace(owner_answers.open_link(session, token, language=current_language()), errors=errors)
+        session.commit()
+        return _render(page, 422)
+    if page.refusal is not None:
+        session.rollback()
+        return _render(page)
+    session.commit()
+    return redirect(url_for(".show", token=token), code=303)
+
+
+class StreamedClip:
+    """The upload form's body read as it arrives: the CSRF field first, then the file in chunks.
+
+    Never `request.files`: that would spool the whole clip before the link,
+    the type or the size were checked.
+    """
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self._events: Iterator = iter(())
+
+    def _read(self) -> Iterator:
+        mimetype, options = parse_options_header(request.headers.get("Content-Type", ""))
+        if mimetype != "multipart/form-data" or not options.get("boundary"):
+            raise ClipRefused("empty", "send the clip with the upload form")
+        try:
+            stream = request.stream  # refuses a declared length over the limit at once
+            decoder = MultipartDecoder(options["boundary"].encode())  # fields are bounded in open()
+            while True:
+                chunk = stream.read(CHUNK_BYTES)
+                decoder.receive_data(chunk or None)
+                event = decoder.next_event()
+                while not isinstance(event, (NeedData, Epilogue)):
+                    yield event
+                    event = decoder.next_event()
+                if isinstance(event, Epilogue) or not chunk:
+                    return
+        except RequestEntityTooLarge:
+            raise ClipTooLarge(self.max_bytes) from None
+        except (ClientDisconnected, ValueError):
+            raise ClipRefused("incomplete", "the upload was interrupted or malformed") from None
+
+    def open(self) -> tuple[str, str]:
+        self._events = self._read()
+        fields: dict[str, bytes] = {}
+        name = None
+        for event in self._events:
+            if isinstance(event, File):
+                self._check_csrf(fields.get(current_app.config["WTF_CSRF_FIELD_NAME"], b"").decode(errors="replace"))
+                if not event.filename:
+                    raise ClipRefused("empty", "choose a file")
+                return event.filename, Headers(event.headers).get("Content-Type", "")
+            if isinstance(event, Field):
+                name = event.name
+                fields[name] = b""
+            elif isinstance(event, Data) and name is not None:
+                fields[name] += event.data
+                if sum(map(len, fields.values())) > FORM_OVERHEAD_BYTES:
+                    raise ClipRefused("empty", "the form carries too much besides the file")
+        raise ClipRefused("empty", "no file was sent")
+
+    def chunks(self) -> Iterator[bytes]:
+        for event in self._events:
+            if isinstance(event, Data):
+                if event.data:
+                    yield event.data
+                if not event.more_data:
+                    return
+
+    @staticmethod
+    def _check_csrf(token: str) -> None:
+        if not current_app.config["WTF_CSRF_ENABLED"]:
+            return
+        try:
+            validate_csrf(token)
+        except CSRFInvalid:
+            raise ClipRefused("form_expired", "the form expired; open the link again") from None
+
+
+@blueprint.post("/<token>/clip")
+@csrf.exempt  # checked on the streamed field: the blanket check would read the whole body first
+def upload_clip(token: str):
+    max_bytes = current_app.config["CLIP_MAX_BYTES"]
+    request.max_content_length = max_bytes + FORM_OVERHEAD_BYTES
+    storage = current_app.config["CLIP_STORAGE_DIR"] or Path(current_app.instance_path) / "clips"
+    page = owner_answers.receive_clip(get_session(), token, StreamedClip(max_bytes), storage_dir=Path(storage),
+                                      max_bytes=max_bytes, language=current_language())
+    get_session().commit()  # the upload's audit events, refused ones too
+    if page.refusal is not None:
+        return _render(page)
+    return redirect(url_for(".show", token=token), code=303)
+
+
+def _plain_page(template: str, status: int):
+    return render_template(template, token=(request.view_args or {}).get("token")), status
+
+
+@blueprint.errorhandler(429)
+def too_many_requests(error):
+    return _plain_page("owner/too_many.html", 429)
+
+
+@blueprint.errorhandler(CSRFError)
+def expired_form(error):
+    return _plain_page("owner/expired_form.html", 400)
+
+
+@blueprint.context_processor
+def _language():
+    return {"language": current_language()}
+
+
+@blueprint.app_template_filter("filesize")
+def filesize(size: float) -> str:
+    """Bytes as people read them: 2.0 GB, 5.3 MB."""
+    for unit in ("B", "KB", "MB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
+
+
+@blueprint.after_request
+def private(response):
+    """The URL is the owner's key: never cached, sent on as a referrer, or indexed."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return remember_language(response)
+
+
+def client_address() -> str:
+    """The owner's address; behind N trusted proxies, the one the outermost of them saw."""
+    hops = current_app.config["RATELIMIT_TRUSTED_PROXIES"]
+    forwarded = request.access_route if "X-Forwarded-For" in request.headers else []
+    return forwarded[-hops] if hops and len(forwarded) >= hops else (request.remote_addr or "")
+
+
+def init_app(app: Flask) -> None:
+    # One limiter per app: its counters live in the app's configured store.
+    limiter = Limiter(client_address, app=app)
+    limiter.limit(lambda: current_app.config["OWNER_LINK_RATE_LIMIT"])(blueprint)
+    app.register_blueprint(blueprint)

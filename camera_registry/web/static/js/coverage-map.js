@@ -1,0 +1,169 @@
+// The coverage map: communes coloured by sharing rate or lens density, lenses as server-side clusters
+// when zoomed out and as field-of-view wedges when zoomed in. All data comes from /api/v1/map.
+(function () {
+  var element = document.getElementById("coverage-map");
+  var map = RegistryMap.create(element);
+  element.leafletMap = map;  // lets the browser test find places on the map
+  var extent = JSON.parse(element.dataset.extent), urls = { communes: element.dataset.communes, lenses: element.dataset.lenses };
+  if (extent) { map.fitBounds([[extent[1], extent[0]], [extent[3], extent[2]]]); } else { map.setView([21.0278, 105.8342], 12); }
+
+  var COLOURS = ["#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641"];
+  var MODES = {
+    sharing_rate: { title: "Tỷ lệ chia sẻ dữ liệu", breaks: [0.5, 0.7, 0.8, 0.9], format: percent },
+    lens_density: { title: "Mắt camera hoạt động / km²", breaks: [5, 20, 50, 100], format: number }
+  };
+  var KINDS = { household: "Hộ gia đình", agency: "Cơ quan", business: "Doanh nghiệp" };
+  var STATUSES = { active: "Đang hoạt động", offline: "Mất kết nối", removed: "Đã gỡ" };
+
+  function number(value, digits) {
+    return value === null || value === undefined ? "—"
+      : value.toLocaleString("vi-VN", { maximumFractionDigits: digits === undefined ? 1 : digits });
+  }
+  function percent(value) { return value === null || value === undefined ? "—" : number(value * 100) + " %"; }
+  function mode() { return document.querySelector("input[name=mode]:checked").value; }
+  function colour(value) {
+    if (value === null || value === undefined) { return "#bdbdbd"; }
+    var breaks = MODES[mode()].breaks, i = 0;
+    while (i < breaks.length && value >= breaks[i]) { i++; }
+    return COLOURS[i];
+  }
+
+  var communes = L.geoJSON(null, {
+    className: "commune",
+    style: function (feature) {
+      return { color: "#0b3d6b", weight: 1, fillOpacity: 0.55, fillColor: colour(feature.properties[mode()]) };
+    },
+    onEachFeature: function (feature, layer) {
+      layer.on("add", function () { layer.getElement().setAttribute("data-commune", feature.properties.code); });
+      layer.bindTooltip(feature.properties.name, { sticky: true });
+      layer.on("click", function () { showCommune(feature.properties); });
+    }
+  }).addTo(map);
+  map.createPane("lenses").style.zIndex = 450;  // above the communes, which are redrawn on every move
+  var points = L.layerGroup().addTo(map);
+
+  var legend = L.control({ position: "bottomright" });
+  legend.onAdd = function () { this.div = L.DomUtil.create("div", "map-legend"); return this.div; };
+  legend.addTo(map);
+  function drawLegend() {
+    var spec = MODES[mode()], rows = ["<strong>" + spec.title + "</strong>"];
+    COLOURS.forEach(function (c, i) {
+      var low = i ? spec.format(spec.breaks[i - 1]) : null, high = i < spec.breaks.length ? spec.format(spec.breaks[i]) : null;
+      rows.push('<i style="background:' + c + '"></i>' + (low === null ? "dưới " + high : high === null ? "từ " + low : low + " – " + high));
+    });
+    rows.push('<i style="background:#bdbdbd"></i>chưa có mắt camera hoạt động');
+    legend.div.innerHTML = rows.join("<br>");
+    legend.div.dataset.mode = mode();
+  }
+
+  function query(extra) {
+    var b = map.getBounds(), params = new URLSearchParams({
+      bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(6); }).join(","),
+      zoom: String(map.getZoom())
+    });
+    Object.keys(extra || {}).forEach(function (key) { if (extra[key]) { params.set(key, extra[key]); } });
+    return "?" + params.toString();
+  }
+  function filters() {
+    var values = {};
+    document.querySelectorAll("#lens-filters select").forEach(function (select) { values[select.name] = select.value; });
+    return values;
+  }
+
+  var loads = { communes: 0, lenses: 0 };
+  function load(which, url, draw) {
+    var ticket = ++loads[which];  // an answer to an older view is dropped
+    return fetch(url, { headers: { Accept: "application/geo+json" } })
+      .then(function (response) { if (!response.ok) { throw new Error(which + ": HTTP " + response.status); } return response.json(); })
+      .then(function (data) { if (ticket === loads[which]) { draw(data); element.dataset["shown_" + which] = data.features.length; } });
+  }
+
+  function loadCommunes() {
+    return load("communes", urls.communes + query(), function (data) { communes.clearLayers().addData(data); });
+  }
+
+  function loadLenses() {
+    return load("lenses", urls.lenses + query(filters()), function (data) {
+      points.clearLayers();
+      data.features.forEach(function (feature) {
+        var p = feature.properties, lon = feature.geometry.coordinates[0], lat = feature.geometry.coordinates[1];
+        if (p.kind === "cluster") { drawCluster(p, lat, lon); } else { drawLens(p, lat, lon); }
+      });
+    });
+  }
+
+  function drawCluster(p, lat, lon) {
+    var size = Math.round(22 + 8 * Math.log10(p.lenses)), shared = p.shared_lenses / p.lenses;
+    var icon = L.divIcon({ className: "", iconSize: [size, size], html: '<div class="lens-cluster" style="width:' + size +
+      "px;height:" + size + "px;background:" + (shared >= 0.8 ? "#1a7f37" : shared >= 0.5 ? "#b26b00" : "#b00020") +
+      '" title="' + p.lenses + " mắt camera, " + p.shared_lenses + ' có cam kết">' + p.lenses + "</div>" });
+    L.marker([lat, lon], { icon: icon }).on("click", function () { map.setView([lat, lon], map.getZoom() + 2); }).addTo(points);
+  }
+
+  function drawLens(p, lat, lon) {
+    var tint = p.status !== "active" ? "#757575" : p.shared ? "#1a7f37" : "#c75000";
+    RegistryMap.sector(lon, lat, p.bearing_deg, p.fov_deg, p.range_m, { color: tint, interactive: false, pane: "lenses" }).addTo(points);
+    L.circleMarker([lat, lon], { radius: 5, color: tint, fillOpacity: 0.9, className: "map-lens", pane: "lenses" })
+      .on("click", function () { showLens(p.id); }).addTo(points);
+  }
+
+  function panel(id, title, rows) {
+    var section = document.getElementById(id), dl = document.createElement("dl"), heading = document.createElement("h2");
+    heading.textContent = title;
+    rows.forEach(function (row) {
+      var dt = document.createElement("dt"), dd = document.createElement("dd");
+      dt.textContent = row[0];
+      dd.textContent = row[1];
+      dl.append(dt, dd);
+    });
+    section.replaceChildren(heading, dl);
+    return section;
+  }
+
+  function showCommune(f) {
+    panel("commune-figures", f.name, [
+      ["Mắt camera đang hoạt động", number(f.lenses_active, 0)], ["Mắt camera mất kết nối", number(f.lenses_offline, 0)],
+      ["Có cam kết chia sẻ", number(f.shared_active_lenses, 0)], ["Tỷ lệ chia sẻ", percent(f.sharing_rate)],
+      ["Mật độ (mắt/km²)", number(f.lens_density)], ["Diện tích (km²)", number(f.area_km2)],
+      ["Đầu thu", number(f.recorders, 0)], ["Chủ camera: hộ gia đình", number(f.owners_household, 0)],
+      ["Chủ camera: cơ quan", number(f.owners_agency, 0)], ["Chủ camera: doanh nghiệp", number(f.owners_business, 0)],
+      ["Điểm mô hình", number(f.sites, 0)], ["Yêu cầu trích xuất (30 ngày)", number(f.requests_opened, 0)],
+      ["Đã giải quyết", number(f.requests_resolved, 0)], ["Thời gian giải quyết (giờ, trung vị)", number(f.median_hours_to_resolution)],
+      ["Tỷ lệ chủ camera đồng ý", percent(f.consent_rate)], ["Tỷ lệ quá hạn không trả lời", percent(f.expired_share)]
+    ]).dataset.commune = f.code;
+  }
+
+  function showLens(id) {
+    fetch(urls.lenses + "/" + id).then(function (response) { return response.json(); }).then(function (s) {
+      var lens = s.lens, recorder = s.recorder, owner = s.owner;
+      var rows = [
+        ["Trạng thái", STATUSES[lens.status]],
+        ["Hướng, góc nhìn, tầm xa", (lens.bearing_deg === null ? "quay toàn cảnh" : number(lens.bearing_deg, 0) + "°") + ", " +
+          number(lens.fov_deg, 0) + "°, " + number(lens.range_m, 0) + " m"],
+        ["Đầu thu", recorder.external_id + (recorder.make ? " (" + recorder.make + " " + (recorder.model || "") + ")" : "")],
+        ["Lưu trữ", recorder.retention_days + " ngày"], ["Cam kết chia sẻ", recorder.shared ? "có" : "chưa"],
+        ["Điểm mô hình", s.site_name || "—"], ["Chủ camera", owner.name + " (" + KINDS[owner.kind] + ")"]
+      ];
+      if (owner.contacts_shown) {
+        rows.push(["Điện thoại", owner.phone || "—"], ["Thư điện tử", owner.email || "—"], ["Địa chỉ", owner.address || "—"]);
+      } else {
+        rows.push(["Liên hệ", "chỉ công an xã, phường của chủ camera được xem"]);
+      }
+      panel("lens-summary", "Mắt camera " + lens.external_id, rows).dataset.lens = lens.id;
+    });
+  }
+
+  var pending;
+  function reload() {
+    clearTimeout(pending);
+    pending = setTimeout(function () { loadCommunes(); loadLenses(); }, 150);
+  }
+  map.on("moveend", reload);
+  document.querySelectorAll("input[name=mode]").forEach(function (radio) {
+    radio.addEventListener("change", function () { communes.resetStyle(); drawLegend(); });
+  });
+  document.querySelectorAll("#lens-filters select").forEach(function (select) { select.addEventListener("change", loadLenses); });
+  drawLegend();
+  loadCommunes();
+  loadLenses();
+})();

@@ -1,0 +1,108 @@
+"""For the notification tests: real local receivers, and requests routed through the service.
+
+The receivers (an HTTP webhook gateway and an SMTP server) listen on
+127.0.0.1 and record what arrives; the gateway can be told to fail its next N
+requests. Nothing of our own code is mocked.
+"""
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from aiosmtpd.controller import Controller
+from shapely import Point
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from camera_registry.models import FootageRequest, User
+from camera_registry.services.access import Actor, actor_for
+from camera_registry.services.requests import open_request
+
+BASE_URL = "https://camera.example.vn"
+# lens-a stands at (105.8201, 21.02) looking east, lens-b at (105.8701, 21.02): 10 m in front of each.
+IN_VIEW = {"a": Point(105.8202, 21.02), "b": Point(105.8702, 21.02)}
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+
+class WebhookReceiver:
+    """An SMS/Zalo gateway stand-in: answers 200, or `failure_status` while failures remain."""
+
+    def __init__(self) -> None:
+        self.received: list[ReceivedRequest] = []
+        self.failures_left = 0
+        self.failure_status = 500
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with receiver._lock:
+                    receiver.received.append(ReceivedRequest(self.path, dict(self.headers), body))
+                    failing = receiver.failures_left > 0
+                    receiver.failures_left -= failing
+                self.send_response(receiver.failure_status if failing else 200)
+                self.end_headers()
+                self.wfile.write(b"gateway down" if failing else b"queued")
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_port}/sms"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def fail_next(self, count: int, status: int = 500) -> None:
+        self.failures_left, self.failure_status = count, status
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class SmtpReceiver:
+    """An aiosmtpd server that keeps every message it accepts, parsed."""
+
+    def __init__(self, port: int) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+        receiver = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope) -> str:
+                receiver.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+                return "250 Message accepted for delivery"
+
+        self.host, self.port = "127.0.0.1", port
+        self._controller = Controller(Handler(), hostname=self.host, port=port)
+        self._controller.start()
+
+    def close(self) -> None:
+        self._controller.stop()
+
+
+def police_of(session: Session, commune: str = "a") -> Actor:
+    return actor_for(session, session.scalar(select(User).where(User.username == f"police-{commune}")))
+
+
+def routed_request(session: Session, commune: str = "a", now: datetime | None = None, **fields) -> FootageRequest:
+    """A request filed by the commune's police through the service, routed and announced at `now`."""
+    now = now or datetime.now(timezone.utc)
+    values = {"case_ref": "VV-2026-001", "reason": "Trộm xe máy", "legal_basis": "Điều 145 Bộ luật Tố tụng hình sự",
+              "incident": IN_VIEW[commune], "window_start": now - timedelta(hours=3),
+              "window_end": now - timedelta(hours=2), **fields}
+    return open_request(session, police_of(session, commune), public_base_url=BASE_URL, now=now, **values)

@@ -1,0 +1,131 @@
+"""The coverage map's data: grid clusters and single lenses, communes with figures, a lens's summary; and the
+map geometry helpers on both backends."""
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+from geoalchemy2.shape import from_shape
+from shapely.geometry import Point, box
+from sqlalchemy import func, literal, select
+
+from camera_registry.geo.mapview import area_km2, degrees_per_pixel, grid_cell_deg, simplified_for_zoom
+from camera_registry.geo.spatial import grid_index
+from camera_registry.models import AuditEvent, Lens, LensStatus
+from camera_registry.services.coverage import MAX_LENSES
+
+BOTH = "105.79,20.99,105.91,21.06"  # communes A and B
+
+
+def features(client, world, role, path):
+    response = client.get(path, headers=world.headers[role])
+    assert response.status_code == 200, response.get_json()
+    assert response.mimetype == "application/geo+json"
+    return response.get_json()["features"]
+
+
+@pytest.mark.parametrize("value, cell", [(105.8342, 0.01), (21.0278, 0.0439453125), (8.5, 1.5), (117.2, 0.003)])
+def test_grid_index_is_the_floor_on_both_backends(session, value, cell):
+    for origin in (-180, -90):
+        assert session.scalar(select(grid_index(session.get_bind(), literal(value), origin, cell))) == \
+            math.floor((value - origin) / cell)
+
+
+def test_map_geometry_helpers():
+    assert degrees_per_pixel(0) == 360 / 256 and degrees_per_pixel(10) == 360 / 256 / 1024
+    assert grid_cell_deg(12, (105.8, 21.0, 105.9, 21.1), 64, 64) == pytest.approx(64 * 360 / 256 / 4096)
+    assert grid_cell_deg(18, (100.0, 10.0, 110.0, 20.0), 64, 64) == pytest.approx(10 / 64)  # a huge box: few cells
+    disc = Point(105.83, 21.03).buffer(0.01, 256)
+    simple = simplified_for_zoom(disc, 10)
+    assert len(simple.exterior.coords) < 40 and simple.contains(Point(105.83, 21.03))
+    assert all(round(x, 5) == x for x, _ in simple.exterior.coords)
+    # 0.01° x 0.01° at 21°N: 1.107 km x 1.039 km.
+    assert area_km2(box(105.80, 21.00, 105.81, 21.01)) == pytest.approx(1.150, rel=0.01)
+
+
+def test_whole_view_gets_clusters_that_add_up(client, world):
+    found = features(client, world, "admin", f"/api/v1/map/lenses?bbox={BOTH}&zoom=12")
+    assert {f["properties"]["kind"] for f in found} == {"cluster"}
+    assert sum(f["properties"]["lenses"] for f in found) == 2
+    assert sum(f["properties"]["shared_lenses"] for f in found) == 2
+    mine = features(client, world, "police_a", f"/api/v1/map/lenses?bbox={BOTH}&zoom=12")
+    assert sum(f["properties"]["lenses"] for f in mine) == 1
+
+
+def test_close_in_lenses_come_one_by_one_with_their_wedge(client, world):
+    [lens] = features(client, world, "police_a", f"/api/v1/map/lenses?bbox={BOTH}&zoom=17")
+    props = lens["properties"]
+    assert props["kind"] == "lens" and props["id"] == world.objects["a"]["lens"]
+    assert (props["bearing_deg"], props["fov_deg"], props["range_m"]) == (90.0, 90.0, 30.0)
+    assert props["shared"] is True and props["owner_kind"] == "household" and props["status"] == "active"
+    assert lens["geometry"]["coordinates"] == [105.8201, 21.02]
+
+
+@pytest.mark.parametrize("filters, count", [
+    ("", 2), ("&status=active", 2), ("&status=offline", 0), ("&shared=true", 2), ("&shared=false", 0),
+    ("&owner_kind=household", 2), ("&owner_kind=agency", 0),
+])
+def test_filters(client, world, filters, count):
+    assert len(features(client, world, "admin", f"/api/v1/map/lenses?bbox={BOTH}&zoom=17{filters}")) == count
+
+
+def test_a_view_over_the_cap_is_clustered_even_close_in(client, world, session):
+    recorder_id = world.objects["a"]["recorder"]
+    rng = random.Random(3)
+    session.add_all([Lens(external_id=f"dense-{n}", recorder_id=recorder_id, commune_id=world.commune_a.id,
+                          point=from_shape(Point(105.82 + rng.uniform(0, 0.002), 21.02 + rng.uniform(0, 0.002)),
+                                           srid=4326)) for n in range(MAX_LENSES)])
+    session.commit()
+    found = features(client, world, "admin", "/api/v1/map/lenses?bbox=105.819,21.019,105.823,21.023&zoom=17")
+    assert {f["properties"]["kind"] for f in found} == {"cluster"}
+    assert sum(f["properties"]["lenses"] for f in found) == MAX_LENSES + 1
+    assert len(found) <= 64 * 64
+
+
+def test_bad_views_are_refused(client, world):
+    for query, field in (("bbox=1,2,3&zoom=3", "bbox"), (f"bbox={BOTH}&zoom=30", "zoom"),
+                         ("bbox=105.9,21,105.8,21.1&zoom=12", "bbox"), (f"bbox={BOTH}", "zoom")):
+        response = client.get(f"/api/v1/map/lenses?{query}", headers=world.headers["admin"])
+        assert response.status_code == 422 and field in response.get_json()["errors"], query
+    assert client.get(f"/api/v1/map/communes?bbox={BOTH}&zoom=12").status_code == 401
+
+
+def test_communes_with_boundaries_and_figures_in_reach(client, world):
+    found = features(client, world, "province_staff", f"/api/v1/map/communes?bbox={BOTH}&zoom=12")
+    assert [f["properties"]["code"] for f in found] == ["A", "B"]
+    a = found[0]
+    assert a["geometry"]["type"] in ("Polygon", "MultiPolygon")  # GEOS simplifies a one-part MultiPolygon
+    props = a["properties"]
+    assert props["name"] == "Xã A" and props["lenses_active"] == 1 and props["sharing_rate"] == 1.0
+    assert props["area_km2"] == pytest.approx(area_km2(box(105.80, 21.00, 105.85, 21.05)))
+    assert props["lens_density"] == pytest.approx(1 / props["area_km2"])
+    assert [f["properties"]["code"] for f in features(client, world, "police_b",
+                                                      f"/api/v1/map/communes?bbox={BOTH}&zoom=12")] == ["B"]
+    assert features(client, world, "admin", "/api/v1/map/communes?bbox=106.5,21.5,106.6,21.6&zoom=12") == []
+
+
+def test_lens_summary_shows_contacts_only_to_the_communes_police_and_audits_it(client, world, session):
+    lens_id = world.objects["a"]["lens"]
+    police = client.get(f"/api/v1/map/lenses/{lens_id}", headers=world.headers["police_a"]).get_json()
+    assert police["owner"]["phone"] == "0912345678" and police["owner"]["contacts_shown"] is True
+    assert police["recorder"]["external_id"] == "rec-a" and police["recorder"]["shared"] is True
+    assert police["site_name"] == "Site a" and police["lens"]["fov_deg"] == 90.0
+    disclosures = session.scalars(select(AuditEvent).where(AuditEvent.action == "owner.contacts_read")).all()
+    assert [event.details["owner_ids"] for event in disclosures] == [[world.objects["a"]["owner"]]]
+
+    staff = client.get(f"/api/v1/map/lenses/{lens_id}", headers=world.headers["district_staff"]).get_json()
+    assert staff["owner"]["name"] == "Owner a" and staff["owner"]["phone"] is None
+    assert staff["owner"]["contacts_shown"] is False
+    assert session.scalar(select(func.count()).where(AuditEvent.action == "owner.contacts_read")) == 1
+    assert client.get(f"/api/v1/map/lenses/{lens_id}", headers=world.headers["police_b"]).status_code == 404
+
+
+def test_map_page_needs_sign_in_and_opens_on_the_reach(client, world):
+    assert client.get("/map").status_code == 302
+    page = client.get("/map", headers=world.headers["district_staff"])
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'data-extent="[105.8, 21.0, 105.85, 21.05]"' in html and "Tỷ lệ chia sẻ" in html
+    assert 'data-lenses="/api/v1/map/lenses"' in html
+    assert LensStatus.REMOVED.value in html  # the status filter offers every state
