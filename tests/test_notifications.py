@@ -184,3 +184,14 @@ def test_a_message_that_can_never_be_sent_ends_dead_without_holding_up_the_rest(
     [email] = messages(session, channel=Channel.EMAIL)
     assert email.status == MessageStatus.DEAD and email.last_error.startswith("ValueError")
     assert len(webhook_receiver.received) == 1 and smtp_receiver.messages == []
+
+
+def test_a_settled_message_keeps_no_owner_link(world, session, notification_settings, webhook_receiver,
+                                                smtp_receiver):
+    """Only link hashes may stay in the database: the raw link is dropped once the message is sent."""
+    [assignment] = routed_request(session).assignments
+    assert deliver_due(session, notification_settings) == {"sent": 2}
+    for message in session.scalars(select(OutboxMessage).where(OutboxMessage.assignment_id == assignment.id)):
+        assert message.status == MessageStatus.SENT
+        assert "/o/" not in message.body and "link" not in message.payload
+    assert link_in(webhook_receiver.received[0].json()["text"])  # the owner still got it

@@ -207,3 +207,13 @@ def test_the_scheduler_runs_every_job_through_the_runner(world, session_factory,
     scheduler = build_scheduler(runner, BackgroundScheduler)
     assert {job.id for job in scheduler.get_jobs()} == {*JOBS, "lease_heartbeat"}
     assert all(runner.run(name, NOW) == {} for name in JOBS)
+
+
+def test_a_reminder_leaves_the_assignment_version_alone(world, session, settings):
+    """Regression: stamping last_reminded_at bumped the version, so an officer's next action got 'stale version'."""
+    [assignment] = routed_request(session, now=NOW).assignments
+    version = assignment.version
+    assert remind_unanswered(session, settings, NOW + 24 * HOUR) == {"reminded": 1}
+    session.expire_all()
+    refreshed = session.get(Assignment, assignment.id)
+    assert refreshed.last_reminded_at == NOW + 24 * HOUR and refreshed.version == version

@@ -60,7 +60,6 @@ UNANSWERED = (A.PENDING, A.NOTIFIED, A.VIEWED)
 #: (state, action) -> new state, for assignments.
 ASSIGNMENT_TRANSITIONS: dict[tuple[AssignmentStatus, str], AssignmentStatus] = {
     (A.PENDING, "notify"): A.NOTIFIED,
-    (A.NOTIFIED, "notify"): A.NOTIFIED,  # a reminder: same state, still audited
     (A.PENDING, "view"): A.VIEWED,
     (A.NOTIFIED, "view"): A.VIEWED,
     **{(state, "consent"): A.CONSENTED for state in UNANSWERED},

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..models import (
@@ -59,6 +60,14 @@ def _reminders_so_far(session: Session, assignment_ids: list[int]) -> Counter:
     return Counter({int(entity_id): count for entity_id, count in rows})
 
 
+def _stamp(session: Session, assignment: Assignment, **values) -> None:
+    """Job bookkeeping, not a state change: written past the version counter, so an officer's open page stays valid."""
+    session.execute(update(Assignment).where(Assignment.id == assignment.id).values(**values)
+                    .execution_options(synchronize_session=False))
+    for name, value in values.items():
+        set_committed_value(assignment, name, value)
+
+
 def remind_unanswered(session: Session, settings: NotificationSettings, now: datetime) -> Counter:
     """Remind owners who were asked but have not answered, once per REMINDER_HOURS, at most MAX_REMINDERS times.
 
@@ -82,7 +91,7 @@ def remind_unanswered(session: Session, settings: NotificationSettings, now: dat
         number = sent[assignment.id] + 1
         link_url = issue_assignment_link(session, assignment, settings.public_base_url)
         messages = remind_assignment(session, assignment, link_url, number)
-        assignment.last_reminded_at = now
+        _stamp(session, assignment, last_reminded_at=now)
         record(session, SYSTEM, "assignment.remind", "assignment", assignment.id, to_state=assignment.status.value,
                details={"reminder": number, "channels": sorted(message.channel.value for message in messages)})
         return "reminded"
@@ -108,7 +117,7 @@ def escalate_near_deadline(session: Session, settings: NotificationSettings, now
         messages = escalate_to_police(session, assignment, settings.public_base_url)
         if not messages:
             return "no_police_phone"
-        assignment.escalated_at = now
+        _stamp(session, assignment, escalated_at=now)
         record(session, SYSTEM, "assignment.escalate", "assignment", assignment.id, to_state=assignment.status.value,
                details={"request_id": assignment.request_id,
                         "preservation_deadline": assignment.preservation_deadline.isoformat()})

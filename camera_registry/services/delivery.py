@@ -118,8 +118,21 @@ def deliver_due(session: Session, settings: NotificationSettings, now: datetime 
             message.attempts += 1
             message.leased_until = None
             counts["sent"] += 1
+        if message.status != MessageStatus.PENDING:
+            forget_link(message)
         session.commit()
     return counts
+
+
+LINK_FORGOTTEN = "[liên kết đã gửi, không lưu]"
+
+
+def forget_link(message: OutboxMessage) -> None:
+    """Once a message is settled, drop the owner link it carried: only link hashes may stay in the database."""
+    link = (message.payload or {}).get("link")
+    if link:
+        message.body = message.body.replace(link, LINK_FORGOTTEN)
+        message.payload = {key: value for key, value in message.payload.items() if key != "link"}
 
 
 def _settle_failure(session: Session, settings: NotificationSettings, message: OutboxMessage, reason: str,
