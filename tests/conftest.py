@@ -407,6 +407,7 @@ class LiveServer:
     username: str  # commune police of Phường Đống Đa
     password: str
     database_url: str
+    app: object
 
     others = {"staff.hanoi": ("province_staff", "01"), "police.chidam": ("commune_police", "07915")}
 
@@ -434,10 +435,12 @@ def live_server(database_server):
             accounts.create_user(session, SYSTEM, username, password, role, unit)
         session.commit()
     server = make_server("127.0.0.1", 0, app, threaded=True)
+    base_url = f"http://127.0.0.1:{server.server_port}"
+    app.config["PUBLIC_BASE_URL"] = base_url  # owner links in messages point back at this server
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield LiveServer(f"http://127.0.0.1:{server.server_port}", "police.dongda", password, url)
+        yield LiveServer(base_url, "police.dongda", password, url, app)
     finally:
         server.shutdown()
         app.extensions["engine"].dispose()
