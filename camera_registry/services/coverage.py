@@ -18,10 +18,10 @@ from ..geo.mapview import area_km2, grid_cell_deg, simplified_for_zoom
 from ..geo.spatial import Envelope, grid_index, within_envelope
 from ..models import AdminLevel, AdminUnit, Lens, LensStatus, Owner, OwnerKind, Recorder, Site
 from ..models.base import utcnow
+from ..timezones import LOCAL_ZONE
 from .access import Actor
 from .cameras import get_lens
 from .commitments import mark_shared
-from ..timezones import LOCAL_ZONE
 from .listing import readable
 from .owners import OwnerCard, owner_cards
 from .stats import Tally, commune_tallies, period_of_days, shared_recorders

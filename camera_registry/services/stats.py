@@ -16,17 +16,17 @@ from sqlalchemy import Subquery, and_, case, func, select
 from sqlalchemy.orm import Session, defer
 
 from ..models import (
-    AdminLevel, AdminUnit, Assignment, AssignmentStatus, FootageRequest, Lens, LensStatus, Owner, OwnerKind, Recorder,
+    AdminLevel, AdminUnit, Assignment, AssignmentStatus, FootageRequest, Lens, LensStatus, Owner, Recorder,
     RecorderStatus, RequestStatus, Site,
 )
 from ..models.base import utcnow
+from ..timezones import LOCAL_ZONE
 from .access import Actor
 from .commitments import recorder_is_shared
 from .errors import NotFound, ValidationFailed
-from ..timezones import LOCAL_ZONE
 
 DEFAULT_PERIOD_DAYS = 30
-#: Answers that are not a refusal: the owner consented (and maybe handed over, and the assignment was closed).
+#: The answers that give nothing; every other answer was a consent (maybe followed by footage and closing).
 REFUSALS = (AssignmentStatus.DECLINED, AssignmentStatus.NO_FOOTAGE)
 
 
@@ -211,7 +211,7 @@ def commune_tallies(session: Session, commune_ids: Collection[int], period: Peri
         select(Owner.commune_id, Owner.kind, func.count()).where(Owner.commune_id.in_(ids))
         .group_by(Owner.commune_id, Owner.kind)
     ):
-        setattr(tallies[commune_id], f"owners_{OwnerKind(kind).value}", count)
+        setattr(tallies[commune_id], f"owners_{kind.value}", count)
     for commune_id, count in session.execute(
         select(Site.commune_id, func.count()).where(Site.commune_id.in_(ids)).group_by(Site.commune_id)
     ):
