@@ -56,7 +56,8 @@ def fresh_database(backend: str) -> Iterator[Engine]:
     finally:
         engine.dispose()
         with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            # WITH (FORCE): a request the benchmark gave up on may still hold a connection.
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
 
