@@ -233,6 +233,9 @@ def bench_national(data_dir: Path) -> list[str]:
             session.commit()
         with engine.connect() as connection:
             connection.exec_driver_sql("ANALYZE")
+            # Committed, or the statistics roll back with the connection and the planner, blind on
+            # 3,000,000 fresh rows, took over 120 s for one map view (0.03 s with them).
+            connection.commit()
         lines.append(f"| postgis | load {report.lenses:,} lenses | {time.perf_counter() - start:.1f} s | | | "
                      "too slow for every run: `--national` |")
         centres = lens_points(sessions, VIEWPORTS, seed=9)
