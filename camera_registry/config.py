@@ -22,6 +22,8 @@ def from_environment() -> dict:
         "DATABASE_URL": os.environ.get("DATABASE_URL") or default_database_url(instance_path),
         "SECRET_KEY": os.environ.get("SECRET_KEY", ""),
         "SQL_ECHO": os.environ.get("SQL_ECHO", "") == "1",
+        # SpatiaLite: how long a writer waits for the single write lock before the request answers 503.
+        "SQLITE_BUSY_TIMEOUT_MS": int(os.environ.get("SQLITE_BUSY_TIMEOUT_MS", "10000")),
         # Off by default so http://127.0.0.1 works in development; set 1 behind HTTPS.
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "") == "1",
         "SESSION_COOKIE_HTTPONLY": True,

@@ -1,16 +1,32 @@
-"""Engines and sessions for both backends; the only place that knows the driver details.
+"""Engines, sessions and units of work for both backends; the only place that knows the driver details.
 
 SQLite needs mod_spatialite loaded on every connection, WAL, a busy timeout
 and foreign keys switched on. Many Python builds cannot load SQLite
 extensions; then the `sqlean` module (an sqlite3 drop-in with extensions
 enabled) is used as the DB-API driver instead.
+
+Every session is a unit of one of two kinds (DESIGN.md §4):
+- a read unit begins deferred and may not write; what a read must leave
+  behind (the audit of contact data shown, a link's first view) is queued with
+  `after_read` and written by its own write unit once the read is over, so it
+  can never fail the read;
+- a write unit begins with BEGIN IMMEDIATE on SQLite, taking the single write
+  lock up front. A deferred transaction that reads and then writes cannot wait
+  for that lock in WAL mode (it fails at once if another connection committed
+  in between); an immediate one waits up to the busy timeout. Write units stay
+  short and never span network I/O; `write_unit` retries one whose lock wait
+  or (PostgreSQL) serialisation failed, from the start, a bounded number of times.
 """
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
-
+import functools
+import logging
 import os
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
 
 # pyproj must be loaded before the first mod_spatialite: both bring a PROJ
 # library, and loaded the other way round the process corrupts its heap and
@@ -19,10 +35,29 @@ import pyproj  # noqa: F401  isort: skip
 from geoalchemy2.admin.dialects.sqlite import init_spatialite
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger("camera_registry.db")
 
 SPATIALITE_PACKAGE = "libsqlite3-mod-spatialite"
 BUSY_TIMEOUT_MS = 10_000
+
+READ, WRITE = "read", "write"
+#: The execution option that makes SQLite begin a transaction with BEGIN IMMEDIATE.
+WRITE_LOCK_OPTION = "camera_registry_write_lock"
+#: Tries of a write unit whose lock wait timed out or whose transaction PostgreSQL had to abort.
+WRITE_ATTEMPTS = 3
+RETRY_PAUSE_SECONDS = 0.05
+#: SQLite's messages when the lock could not be had; PostgreSQL's serialisation failure and deadlock.
+SQLITE_BUSY_MESSAGES = ("database is locked", "database table is locked", "database is busy")
+POSTGRES_RETRYABLE_STATES = ("40001", "40P01")
+
+T = TypeVar("T")
+
+
+class ReadUnitWrote(RuntimeError):
+    """A read unit tried to write: a read path must never write (queue it with `after_read`)."""
 
 
 class SpatiaLiteMissing(RuntimeError):
@@ -46,13 +81,16 @@ def _sqlite_module():
     return sqlean
 
 
-def _prepare_sqlite_connection(dbapi_connection, connection_record):
+def _sqlite_connection_setup(busy_timeout_ms: int):
+    return lambda dbapi_connection, connection_record: _prepare_sqlite_connection(dbapi_connection, busy_timeout_ms)
+
+
+def _prepare_sqlite_connection(dbapi_connection, busy_timeout_ms: int):
     # Let SQLAlchemy, not the driver, emit BEGIN: the driver's implicit
     # transactions break SAVEPOINT, which the tests and nested units of work use.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")
-    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.close()
@@ -65,22 +103,110 @@ def _prepare_sqlite_connection(dbapi_connection, connection_record):
         raise SpatiaLiteMissing(
             f"cannot load {library} ({exc}); install it with: apt-get install {SPATIALITE_PACKAGE}"
         ) from exc
+    # After loading: mod_spatialite sets a busy timeout of its own (5 s) when it initialises.
+    dbapi_connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     # A new file gets only the WGS84 reference systems: full EPSG init takes seconds.
     init_spatialite(dbapi_connection, transaction=True, init_mode="WGS84")
 
 
-def make_engine(url: str, echo: bool = False) -> Engine:
-    """An engine for `url` with the per-backend connection set-up applied."""
+def make_engine(url: str, echo: bool = False, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine:
+    """An engine for `url` with the per-backend connection set-up applied; on SQLite a writer waits up to
+    `busy_timeout_ms` for the write lock."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo, module=_sqlite_module(), connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
-        event.listen(engine, "connect", _prepare_sqlite_connection)
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        engine = create_engine(url, echo=echo, module=_sqlite_module(), connect_args={"timeout": busy_timeout_ms / 1000})
+        event.listen(engine, "connect", _sqlite_connection_setup(busy_timeout_ms))
+        event.listen(engine, "begin", _begin_sqlite)
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True)
 
 
+def _begin_sqlite(conn) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE_LOCK_OPTION) else "BEGIN")
+
+
+@functools.lru_cache(maxsize=32)
+def _write_engine(engine: Engine) -> Engine:
+    """The same engine and pool, whose transactions take SQLite's write lock when they begin."""
+    return engine.execution_options(**{WRITE_LOCK_OPTION: True})
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    event.listen(factory, "before_flush", _refuse_flush_in_read)
+    event.listen(factory, "do_orm_execute", _refuse_dml_in_read)
+    return factory
+
+
+def open_session(factory: sessionmaker[Session], unit: str) -> Session:
+    """A new session for a READ or a WRITE unit."""
+    if unit == READ:
+        return factory(info={"unit": READ})
+    bind = factory.kw.get("bind")
+    if isinstance(bind, Engine) and is_sqlite(bind):
+        bind = _write_engine(bind)
+    return factory(bind=bind, info={"unit": WRITE})
+
+
+def is_read_unit(session: Session) -> bool:
+    return session.info.get("unit") == READ
+
+
+def _refuse_flush_in_read(session: Session, flush_context, instances) -> None:
+    if is_read_unit(session) and (session.new or session.dirty or session.deleted):
+        changed = [type(obj).__name__ for obj in (*session.new, *session.dirty, *session.deleted)]
+        raise ReadUnitWrote(f"a read unit tried to write {', '.join(sorted(set(changed)))}")
+
+
+def _refuse_dml_in_read(state) -> None:
+    if is_read_unit(state.session) and (state.is_insert or state.is_update or state.is_delete):
+        raise ReadUnitWrote(f"a read unit tried to run {state.statement}")
+
+
+def after_read(session: Session, write: Callable[[Session], object]) -> None:
+    """What a read leaves behind: done now in a write unit (or a plain session), else queued for `finish_read`."""
+    if is_read_unit(session):
+        session.info.setdefault("after_read", []).append(write)
+    else:
+        write(session)
+
+
+def finish_read(factory: sessionmaker[Session], session: Session) -> None:
+    """Close a read unit, then write what it queued, each in its own write unit; a failure is logged, never raised."""
+    writes = session.info.pop("after_read", [])
+    session.close()
+    for write in writes:
+        try:
+            write_unit(factory, write)
+        except Exception:  # noqa: BLE001 - the read has been answered; losing this must not turn it into an error
+            log.exception("could not record what a read left behind (%s)", getattr(write, "__qualname__", write))
+
+
+def is_retryable(error: BaseException) -> bool:
+    """A lock wait that timed out (SQLite) or a transaction the server aborted to resolve a conflict (PostgreSQL)."""
+    if not isinstance(error, DBAPIError):
+        return False
+    if getattr(error.orig, "sqlstate", None) in POSTGRES_RETRYABLE_STATES:
+        return True
+    return any(message in str(error.orig).lower() for message in SQLITE_BUSY_MESSAGES)
+
+
+def write_unit(factory: sessionmaker[Session], work: Callable[[Session], T], *, attempts: int = WRITE_ATTEMPTS) -> T:
+    """Run `work(session)` in a write unit of its own and commit; retried from the start when `is_retryable`."""
+    attempt = 1
+    while True:
+        with open_session(factory, WRITE) as session:
+            try:
+                result = work(session)
+                session.commit()
+                return result
+            except DBAPIError as error:
+                session.rollback()
+                if attempt >= attempts or not is_retryable(error):
+                    raise
+                log.warning("write unit %s: %s; try %d of %d", getattr(work, "__qualname__", work),
+                            error.orig, attempt + 1, attempts)
+        time.sleep(RETRY_PAUSE_SECONDS * attempt)
+        attempt += 1

@@ -1,14 +1,17 @@
 """The REST API under /api/v1 (flask-smorest): OpenAPI at /api/openapi.json, docs at /api/docs."""
 from __future__ import annotations
 
-from flask import Flask, render_template_string, request
+from flask import Flask, make_response, render_template_string, request
 from flask_smorest import Api
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
+from ..db import is_retryable
 from ..services.errors import DomainError
-from .errors import domain_error, http_error, status_of
+from .errors import domain_error, error_body, http_error, status_of
 
 API_PREFIX = "/api/"
+BUSY_RETRY_AFTER_SECONDS = 2
 SETTINGS = {
     "API_TITLE": "Camera registry",
     "API_VERSION": "v1",
@@ -46,6 +49,21 @@ def _domain_error(error: DomainError):
                                   description=error.message), status
 
 
+def _database_error(error: DBAPIError):
+    """The database lock could not be had in time (or PostgreSQL aborted a conflicting transaction): 503, try again."""
+    if not is_retryable(error):
+        raise error
+    message = "the database is busy; try again in a moment"
+    if request.path.startswith(API_PREFIX):
+        response = error_body(503, message, code="database_busy")
+    else:
+        response = make_response(render_template_string(PLAIN_ERROR_PAGE, code=503, name="Service Unavailable",
+                                                        description="Hệ thống đang bận, vui lòng thử lại sau giây lát."),
+                                 503)
+    response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
+    return response
+
+
 def init_app(app: Flask) -> None:
     from . import admin_units, cameras, commitments, coverage, imports, ogc, owners, requests, sites, stats, tiles, users
 
@@ -61,4 +79,5 @@ def init_app(app: Flask) -> None:
     for blueprint in (ogc.blp, tiles.blp):  # the open GIS formats, outside /api/v1, with their own error shapes
         api.register_blueprint(blueprint)
     app.register_error_handler(DomainError, _domain_error)
+    app.register_error_handler(DBAPIError, _database_error)
     app.extensions["registry_api"] = api

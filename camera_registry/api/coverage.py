@@ -7,7 +7,7 @@ from marshmallow import validate
 
 from ..models import LensStatus, OwnerKind
 from ..services import coverage
-from .base import api_blueprint, committed, require_actor, session
+from .base import api_blueprint, require_actor, session
 from .fields import GeoJSONGeometry, NumberList
 from .geojson import GEOJSON, feature_collection
 from .schemas import LensSchema, OwnerSchema, PlaceQuerySchema, RecorderSchema
@@ -103,7 +103,7 @@ class MapLensSummary(MethodView):
     @blp.response(200, LensSummarySchema)
     def get(self, lens_id):
         """A lens, its recorder and site, and its owner (contacts for admin and the commune's police; audited)."""
-        return committed(coverage.lens_summary(session(), require_actor(), lens_id))
+        return coverage.lens_summary(session(), require_actor(), lens_id)
 
 
 @blp.route("/communes")

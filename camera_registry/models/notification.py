@@ -45,6 +45,8 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
     leased_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    #: Which deliverer holds the lease, so it renews and releases only its own claims.
+    lease_holder: Mapped[str | None] = mapped_column(String(100))
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 

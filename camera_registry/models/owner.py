@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .admin_unit import AdminUnit
@@ -30,6 +30,8 @@ class Owner(Base):
     address: Mapped[str | None] = mapped_column(String(500))
     # The commune whose register lists the owner: it decides who may see and edit them.
     commune_id: Mapped[int | None] = mapped_column(ForeignKey("admin_units.id"), index=True)
+    #: Bumped on every change; a write names the version it read and a stale one is refused (409).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     commune: Mapped[AdminUnit | None] = relationship()
     recorders: Mapped[list["Recorder"]] = relationship(back_populates="owner")  # noqa: F821

@@ -48,6 +48,8 @@ class Recorder(Base):
     make: Mapped[str | None] = mapped_column(String(100))
     model: Mapped[str | None] = mapped_column(String(100))
     status: Mapped[RecorderStatus] = mapped_column(enum_column(RecorderStatus), default=RecorderStatus.ACTIVE)
+    #: Bumped on every change; a write names the version it read and a stale one is refused (409).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     owner: Mapped[Owner] = relationship(back_populates="recorders")
     site: Mapped[Site | None] = relationship()
@@ -76,6 +78,8 @@ class Lens(Base):
     height_m: Mapped[float | None] = mapped_column(Float)
     kind: Mapped[LensKind] = mapped_column(enum_column(LensKind), default=LensKind.FIXED)
     status: Mapped[LensStatus] = mapped_column(enum_column(LensStatus), default=LensStatus.ACTIVE, index=True)
+    #: Bumped on every change; a write names the version it read and a stale one is refused (409).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     recorder: Mapped[Recorder] = relationship(back_populates="lenses")
     commune: Mapped[AdminUnit | None] = relationship()

@@ -20,6 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..db import after_read
 from ..models import AdminLevel, AdminUnit, ApiToken, Role, User
 from ..models.base import utcnow
 from . import audit
@@ -33,7 +34,7 @@ TOKEN_NAME_MAX = 100
 TOKEN_PREFIX = "crt_"
 TOKEN_MAX_DAYS = 3650
 # Recording every use would turn each API read into a write.
-LAST_USED_RESOLUTION = timedelta(minutes=1)
+LAST_USED_RESOLUTION = timedelta(minutes=5)
 
 #: The unit level each role must be bound to; admin may have any unit or none.
 UNIT_LEVEL_OF_ROLE = {
@@ -87,7 +88,8 @@ def authenticate_password(session: Session, username: str, password: str) -> Use
     if not _password_matches(user.password_hash, password) or not user.active:
         return None
     if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+        new_hash, user_id = _hasher.hash(password), user.id
+        after_read(session, lambda writer: setattr(writer.get(User, user_id), "password_hash", new_hash))
     return user
 
 
@@ -235,8 +237,15 @@ def authenticate_token(session: Session, raw_secret: str, now: datetime | None =
     if token is None or token_state(token, now) != "active" or not token.user.active:
         return None
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
-        token.last_used_at = now
+        after_read(session, lambda writer: _stamp_last_used(writer, token.id, now))
     return token.user
+
+
+def _stamp_last_used(session: Session, token_id: int, now: datetime) -> None:
+    """Checked again in the write unit: of the requests that used the token at once, one writes."""
+    token = session.get(ApiToken, token_id)
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        token.last_used_at = now
 
 
 def revoke_token(session: Session, actor: Actor, token_id: int) -> ApiToken:

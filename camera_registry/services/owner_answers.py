@@ -9,6 +9,7 @@ a different answer after a final one is refused.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path, PurePath
@@ -17,6 +18,7 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..db import after_read
 from ..models import (
     ASSIGNMENT_TRANSITIONS, Assignment, AssignmentStatus, AuditEvent, CommitmentChannel, FootageClip, Handover,
     LinkPurpose, OwnerLink, SharingCommitment,
@@ -25,9 +27,9 @@ from ..models.base import utcnow
 from ..models.request import UNANSWERED
 from .access import owner_actor
 from .audit import record
-from .clips import ClipRefused, ClipUpload, clip_format, store_clip
+from .clips import ClipRefused, ClipUpload, StoredClip, clip_format, store_clip
 from .commitments import record_renewal, record_revocation, record_signature
-from .errors import ValidationFailed
+from .errors import Conflict, ValidationFailed
 from .owner_links import LinkState, ResolvedLink, mark_used, resolve_link
 from .requests import apply_assignment_action
 from .workflow import StaleVersion, transition_assignment
@@ -44,6 +46,9 @@ TEXT_LANGUAGES = ("vi", "en")
 TEXTS_DIR = Path(__file__).resolve().parent.parent / "commitment_texts"
 #: How long a commitment signed on the web holds (the text says so).
 COMMITMENT_TERM_YEARS = 3
+
+#: Runs a function in a short write unit of its own and returns what it returned.
+WriteUnit = Callable[[Callable[[Session], object]], object]
 
 #: The audit action that records what a link was used for; it is also how a used commitment link
 #: remembers its answer (the commitment rows do not point back to the link).
@@ -129,16 +134,26 @@ def commitment_text(language: str, version: str = CURRENT_TEXT_VERSION) -> Commi
 
 
 def open_link(session: Session, raw_token: str, *, language: str = "vi", now: datetime | None = None) -> OwnerPage:
-    """The page a token leads to; the first look at a live assignment link marks the assignment viewed."""
+    """The page a token leads to; the first look at a live assignment link marks the assignment viewed
+    (written after the read: a page view never fails on it)."""
     now = now or utcnow()
     resolved = resolve_link(session, raw_token, now)
-    link = resolved.link
     if resolved.state == LinkState.LIVE:
-        if link.first_viewed_at is None:
-            link.first_viewed_at = now
-        if link.purpose == LinkPurpose.ASSIGNMENT and (link.assignment.status, "view") in ASSIGNMENT_TRANSITIONS:
-            transition_assignment(session, owner_actor(link.owner_id), link.assignment, "view", now=now)
+        link_id = resolved.link.id
+        after_read(session, lambda writer: _mark_viewed(writer, link_id, now))
     return _page(session, resolved, language, now)
+
+
+def _mark_viewed(session: Session, link_id: int, now: datetime) -> None:
+    link = session.get(OwnerLink, link_id)
+    if link.first_viewed_at is None:
+        link.first_viewed_at = now
+    if link.purpose == LinkPurpose.ASSIGNMENT and (link.assignment.status, "view") in ASSIGNMENT_TRANSITIONS:
+        try:
+            with session.begin_nested():
+                transition_assignment(session, owner_actor(link.owner_id), link.assignment, "view", now=now)
+        except Conflict:
+            pass  # answered at the same moment: that answer is the newer news
 
 
 def answer(session: Session, raw_token: str, action: str, *, handover: Handover | None = None,
@@ -221,44 +236,72 @@ def _answer_commitment(session: Session, link: OwnerLink, action: str, note: str
 
 
 def receive_clip(session: Session, raw_token: str, upload: ClipUpload, *, storage_dir: Path, max_bytes: int,
-                 language: str = "vi", now: datetime | None = None) -> OwnerPage:
+                 write: WriteUnit | None = None, language: str = "vi", now: datetime | None = None) -> OwnerPage:
     """Store a clip the owner uploads after consenting to hand over by upload; the footage then counts as
-    received (evidence "clip:<id>" with its SHA-256). Started, finished and refused uploads are audited."""
+    received (evidence "clip:<id>" with its SHA-256). Started, finished and refused uploads are audited.
+
+    The upload streams for as long as the owner's network takes, so no transaction is open meanwhile:
+    `session` only reads, and each record is written by `write` (a short write unit of its own; without
+    one, in `session`). The link is checked again when the clip is recorded.
+    """
     now = now or utcnow()
-    resolved = resolve_link(session, raw_token, now)
-    page = _page(session, resolved, language, now)
-    if page.state != PageState.OPEN or UPLOAD not in page.actions:
-        return replace(page, refusal=Refusal.LINK_DEAD if page.state in DEAD_STATES | {PageState.UNKNOWN}
-                       else Refusal.NOT_OFFERED)
-    link, assignment = resolved.link, resolved.link.assignment
-    actor = owner_actor(link.owner_id)
-    record(session, actor, "clip.upload_started", "assignment", assignment.id, details={"link_id": link.id})
+    write = write or (lambda work: work(session))
+    page = _page(session, resolve_link(session, raw_token, now), language, now)
+    refusal = _upload_refusal(page)
+    if refusal is not None:
+        return replace(page, refusal=refusal)
+    link_id, assignment_id, actor = page.link.id, page.link.assignment_id, owner_actor(page.link.owner_id)
+    write(lambda writer: record(writer, actor, "clip.upload_started", "assignment", assignment_id,
+                                details={"link_id": link_id}))
     filename = ""
     try:
         filename, declared_type = upload.open()
         filename = PurePath(filename.replace("\\", "/")).name[:255]
-        stored = store_clip(upload.chunks(), storage_dir=storage_dir, subdirectory=str(assignment.id),
+        stored = store_clip(upload.chunks(), storage_dir=storage_dir, subdirectory=str(assignment_id),
                             filename=filename, clip=clip_format(filename, declared_type), max_bytes=max_bytes)
     except ClipRefused as refused:
-        record(session, actor, "clip.upload_refused", "assignment", assignment.id, note=refused.detail,
-               details={"link_id": link.id, "reason": refused.reason, "name": filename})
+        write(lambda writer: record(writer, actor, "clip.upload_refused", "assignment", assignment_id,
+                                    note=refused.detail,
+                                    details={"link_id": link_id, "reason": refused.reason, "name": filename}))
         return replace(page, refusal=refused.reason, refusal_detail=refused.detail)
     try:
-        clip = FootageClip(assignment=assignment, stored_path=stored.relative_path, original_name=filename,
-                           content_type=stored.content_type, size_bytes=stored.size_bytes, sha256=stored.sha256,
-                           uploaded_at=now)
-        session.add(clip)
-        session.flush()
-        record(session, actor, "clip.upload_finished", "footage_clip", clip.id,
-               details={"link_id": link.id, "assignment_id": assignment.id, "name": filename,
-                        "size_bytes": stored.size_bytes, "sha256": stored.sha256})
-        apply_assignment_action(session, actor, assignment, "receive_footage", evidence_ref=f"clip:{clip.id}",
-                                evidence_sha256=stored.sha256)
-        mark_used(link, now)
+        refusal = write(lambda writer: _record_clip(writer, raw_token, stored, filename, language, now))
     except BaseException:
         (storage_dir / stored.relative_path).unlink(missing_ok=True)  # no file without its record
         raise
-    return _page(session, ResolvedLink(LinkState.USED, link), language, now)
+    if refusal is not None:
+        (storage_dir / stored.relative_path).unlink(missing_ok=True)
+    page = _page(session, resolve_link(session, raw_token, now), language, now)
+    return replace(page, refusal=refusal) if refusal is not None else page
+
+
+def _upload_refusal(page: OwnerPage) -> str | None:
+    if page.state == PageState.OPEN and UPLOAD in page.actions:
+        return None
+    return Refusal.LINK_DEAD if page.state in DEAD_STATES | {PageState.UNKNOWN} else Refusal.NOT_OFFERED
+
+
+def _record_clip(session: Session, raw_token: str, stored: StoredClip, filename: str, language: str,
+                 now: datetime) -> str | None:
+    """Record a stored clip as the footage received, if the link still takes it (else the refusal)."""
+    page = _page(session, resolve_link(session, raw_token, now), language, now)
+    refusal = _upload_refusal(page)
+    if refusal is not None:
+        return refusal
+    link, assignment = page.link, page.link.assignment
+    actor = owner_actor(link.owner_id)
+    clip = FootageClip(assignment=assignment, stored_path=stored.relative_path, original_name=filename,
+                       content_type=stored.content_type, size_bytes=stored.size_bytes, sha256=stored.sha256,
+                       uploaded_at=now)
+    session.add(clip)
+    session.flush()
+    record(session, actor, "clip.upload_finished", "footage_clip", clip.id,
+           details={"link_id": link.id, "assignment_id": assignment.id, "name": filename,
+                    "size_bytes": stored.size_bytes, "sha256": stored.sha256})
+    apply_assignment_action(session, actor, assignment, "receive_footage", evidence_ref=f"clip:{clip.id}",
+                            evidence_sha256=stored.sha256)
+    mark_used(link, now)
+    return None
 
 
 # --------------------------------------------------------------------------- building the page

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..db import after_read
 from ..models import AdminUnit, Owner, OwnerKind
 from .access import Actor
 from .audit import record
@@ -35,11 +36,12 @@ class OwnerCard:
 
 
 def owner_cards(session: Session, actor: Actor, owners: list[Owner]) -> list[OwnerCard]:
-    """What `actor` may see of each owner; disclosing contact data is audited."""
+    """What `actor` may see of each owner; disclosing contact data is audited (after the read, when it is one)."""
     shown = [owner for owner in owners if actor.sees_contacts(owner.commune_id)]
     if shown:
-        record(session, actor, "owner.contacts_read", "owner", None,
-               details={"owner_ids": [owner.id for owner in shown]})
+        owner_ids = [owner.id for owner in shown]
+        after_read(session, lambda writer: record(writer, actor, "owner.contacts_read", "owner", None,
+                                                  details={"owner_ids": owner_ids}))
     shown_ids = {owner.id for owner in shown}
     return [
         OwnerCard(

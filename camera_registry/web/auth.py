@@ -15,7 +15,7 @@ from wtforms.validators import DataRequired
 
 from ..services import accounts
 from ..services.access import Actor, actor_for
-from . import get_session
+from . import get_session, reads_then_writes
 
 API_PREFIX = "/api/"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
@@ -44,7 +44,6 @@ def _authenticate() -> Actor | None:
     if secret is not None:
         # A request that presents a token stands or falls by it; the cookie is not consulted.
         user = accounts.authenticate_token(db, secret)
-        db.commit()  # keeps last_used_at even if the request later fails
     elif USER_ID_KEY in session:
         user = accounts.active_user(db, session[USER_ID_KEY])
     else:
@@ -79,6 +78,7 @@ def _login_page(form: LoginForm, status: int, message: str | None = None):
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
+@reads_then_writes  # the password check is slow and reads; a re-hash is written after it
 def login():
     form = LoginForm()
     if request.method == "GET":
@@ -89,7 +89,6 @@ def login():
     user = accounts.authenticate_password(db, form.username.data, form.password.data)
     if user is None:
         return _login_page(form, 401, "Sai tên đăng nhập hoặc mật khẩu")
-    db.commit()  # a re-hashed password
     session.clear()  # a fresh session: nothing from before the login survives it
     session[USER_ID_KEY] = user.id
     return redirect(_local_path(request.args.get("next")))

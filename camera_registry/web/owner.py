@@ -27,7 +27,7 @@ from ..services import owner_answers
 from ..services.clips import ClipRefused, ClipTooLarge
 from ..services.errors import ValidationFailed
 from ..services.owner_answers import DEAD_STATES, PageState, Refusal
-from . import get_session
+from . import get_session, reads_then_writes, write_unit
 from .auth import csrf
 from .i18n import current_language, remember_language
 
@@ -74,9 +74,7 @@ def _render(page: owner_answers.OwnerPage, status: int | None = None):
 
 @blueprint.get("/<token>")
 def show(token: str):
-    page = owner_answers.open_link(get_session(), token, language=current_language())
-    get_session().commit()  # the first view is recorded
-    return _render(page)
+    return _render(owner_answers.open_link(get_session(), token, language=current_language()))
 
 
 @blueprint.post("/<token>")
@@ -169,13 +167,13 @@ class StreamedClip:
 
 @blueprint.post("/<token>/clip")
 @csrf.exempt  # checked on the streamed field: the blanket check would read the whole body first
+@reads_then_writes  # no write lock is held while the clip streams in
 def upload_clip(token: str):
     max_bytes = current_app.config["CLIP_MAX_BYTES"]
     request.max_content_length = max_bytes + FORM_OVERHEAD_BYTES
     storage = current_app.config["CLIP_STORAGE_DIR"] or Path(current_app.instance_path) / "clips"
     page = owner_answers.receive_clip(get_session(), token, StreamedClip(max_bytes), storage_dir=Path(storage),
-                                      max_bytes=max_bytes, language=current_language())
-    get_session().commit()  # the upload's audit events, refused ones too
+                                      max_bytes=max_bytes, write=write_unit, language=current_language())
     if page.refusal is not None:
         return _render(page)
     return redirect(url_for(".show", token=token), code=303)

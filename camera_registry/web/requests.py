@@ -84,9 +84,7 @@ def new():
 @blueprint.get("/<int:request_id>")
 @signed_in
 def show(request_id: int):
-    page = requests.request_page(get_session(), current_actor(), request_id)
-    get_session().commit()  # the audit of contact data shown
-    return _render_request(page)
+    return _render_request(requests.request_page(get_session(), current_actor(), request_id))
 
 
 def _render_request(page: requests.RequestPage, errors: dict | None = None, status: int = 200):
