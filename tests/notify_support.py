@@ -10,6 +10,8 @@ import email
 import email.policy
 import json
 import threading
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from aiosmtpd.controller import Controller
 from shapely import Point
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from camera_registry.models import FootageRequest, User
 from camera_registry.services.access import Actor, actor_for
@@ -41,23 +43,32 @@ class ReceivedRequest:
 class WebhookReceiver:
     """An SMS/Zalo gateway stand-in: answers 200, or `failure_status` while failures remain."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_receive: Callable[[ReceivedRequest], None] | None = None) -> None:
         self.received: list[ReceivedRequest] = []
         self.failures_left = 0
         self.failure_status = 500
+        #: Called with each request after it is recorded and before it is answered (the soak test kills the
+        #: deliverer there: the gateway has the message, the deliverer never learns it was accepted).
+        self.on_receive = on_receive
         self._lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                received = ReceivedRequest(self.path, dict(self.headers), body)
                 with receiver._lock:
-                    receiver.received.append(ReceivedRequest(self.path, dict(self.headers), body))
+                    receiver.received.append(received)
                     failing = receiver.failures_left > 0
                     receiver.failures_left -= failing
-                self.send_response(receiver.failure_status if failing else 200)
-                self.end_headers()
-                self.wfile.write(b"gateway down" if failing else b"queued")
+                if receiver.on_receive is not None:
+                    receiver.on_receive(received)
+                try:
+                    self.send_response(receiver.failure_status if failing else 200)
+                    self.end_headers()
+                    self.wfile.write(b"gateway down" if failing else b"queued")
+                except OSError:
+                    pass  # the sender is gone (killed mid-request): nobody to answer
 
             def log_message(self, *args) -> None:
                 pass
@@ -69,6 +80,15 @@ class WebhookReceiver:
 
     def fail_next(self, count: int, status: int = 500) -> None:
         self.failures_left, self.failure_status = count, status
+
+    def snapshot(self) -> list[ReceivedRequest]:
+        """What has arrived so far, safe to read while requests keep arriving."""
+        with self._lock:
+            return list(self.received)
+
+    def idempotency_keys(self) -> Counter:
+        """How many times each idempotency key arrived."""
+        return Counter(request.headers.get("Idempotency-Key", "") for request in self.snapshot())
 
     def close(self) -> None:
         self._server.shutdown()
@@ -91,6 +111,10 @@ class SmtpReceiver:
         self._controller = Controller(Handler(), hostname=self.host, port=port)
         self._controller.start()
 
+    def idempotency_keys(self) -> Counter:
+        """How many times each idempotency key arrived (the deliverer sets an Idempotency-Key header)."""
+        return Counter(str(message["Idempotency-Key"] or "") for message in list(self.messages))
+
     def close(self) -> None:
         self._controller.stop()
 
@@ -106,3 +130,12 @@ def routed_request(session: Session, commune: str = "a", now: datetime | None = 
               "incident": IN_VIEW[commune], "window_start": now - timedelta(hours=3),
               "window_end": now - timedelta(hours=2), **fields}
     return open_request(session, police_of(session, commune), public_base_url=BASE_URL, now=now, **values)
+
+
+def sessions_on(session: Session) -> sessionmaker:
+    """A session factory on the test's connection, for code that runs its own write units.
+
+    Each unit commits a savepoint of the test's transaction, so it sees what
+    the test flushed and is rolled back with it.
+    """
+    return sessionmaker(bind=session.bind, join_transaction_mode="create_savepoint", expire_on_commit=False)

@@ -39,8 +39,7 @@ def test_police_to_owner_and_back(browser, page, live_server, webhook_receiver, 
 
     # The scheduler's deliverer sends the outbox to the SMS gateway; each owner's message carries their link.
     live_server.app.config.update(NOTIFY_WEBHOOK_URL=webhook_receiver.url, NOTIFY_WEBHOOK_SECRET=WEBHOOK_SECRET)
-    with live_server.app.extensions["session_factory"]() as session:
-        deliver_due(session, NotificationSettings.from_config(live_server.app.config))
+    deliver_due(live_server.app.extensions["session_factory"], NotificationSettings.from_config(live_server.app.config))
     messages = [received.json() for received in webhook_receiver.received]
     links = {message["data"]["assignment_id"]: LINK.search(message["text"]).group(0) for message in messages}
     first_id = int(rows.first.get_attribute("data-assignment"))

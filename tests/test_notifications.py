@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from email.header import decode_header, make_header
 
 from conftest import WEBHOOK_SECRET
-from notify_support import BASE_URL, IN_VIEW, routed_request
+from notify_support import BASE_URL, IN_VIEW, routed_request, sessions_on
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -79,7 +79,7 @@ def test_an_owner_without_phone_or_email_stays_pending_for_the_police_to_call(wo
 def test_webhook_body_is_signed_and_carries_the_idempotency_key(world, session, notification_settings,
                                                                  webhook_receiver, smtp_receiver):
     [assignment] = routed_request(session).assignments
-    assert deliver_due(session, notification_settings) == {"sent": 2}
+    assert deliver_due(sessions_on(session), notification_settings) == {"sent": 2}
     [received] = webhook_receiver.received
     expected = "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), received.body, hashlib.sha256).hexdigest()
     assert hmac.compare_digest(received.headers["X-Signature"], expected)
@@ -95,7 +95,7 @@ def test_webhook_body_is_signed_and_carries_the_idempotency_key(world, session, 
 
 def test_email_is_delivered_with_subject_and_body(world, session, notification_settings, smtp_receiver):
     [assignment] = routed_request(session, case_ref="VV-2026-777").assignments
-    deliver_due(session, notification_settings)
+    deliver_due(sessions_on(session), notification_settings)
     [mail] = smtp_receiver.messages
     assert str(make_header(decode_header(mail["Subject"]))) == "Đề nghị trích xuất dữ liệu camera – vụ việc VV-2026-777"
     assert mail["To"] == "a@example.vn" and mail["From"] == notification_settings.email_from
@@ -110,15 +110,15 @@ def test_a_failed_send_is_retried_with_backoff(world, session, notification_sett
     routed_request(session)
     webhook_receiver.fail_next(2, status=500)
     now = datetime.now(timezone.utc)
-    assert deliver_due(session, notification_settings, now) == {"retried": 1, "sent": 1}
+    assert deliver_due(sessions_on(session), notification_settings, now) == {"retried": 1, "sent": 1}
     [webhook] = messages(session, channel=Channel.WEBHOOK)
     assert webhook.status == MessageStatus.PENDING and webhook.attempts == 1 and "HTTP 500" in webhook.last_error
     assert webhook.next_attempt_at == now + timedelta(seconds=30)
-    assert deliver_due(session, notification_settings, now + timedelta(seconds=29)) == {}
-    assert deliver_due(session, notification_settings, now + timedelta(seconds=30)) == {"retried": 1}
+    assert deliver_due(sessions_on(session), notification_settings, now + timedelta(seconds=29)) == {}
+    assert deliver_due(sessions_on(session), notification_settings, now + timedelta(seconds=30)) == {"retried": 1}
     [webhook] = messages(session, channel=Channel.WEBHOOK)
     assert webhook.next_attempt_at == now + timedelta(seconds=30 + 60)  # doubled
-    assert deliver_due(session, notification_settings, now + timedelta(seconds=90)) == {"sent": 1}
+    assert deliver_due(sessions_on(session), notification_settings, now + timedelta(seconds=90)) == {"sent": 1}
     [webhook] = messages(session, channel=Channel.WEBHOOK)
     assert (webhook.status, webhook.attempts, webhook.last_error) == (MessageStatus.SENT, 3, None)
     assert {request.headers["Idempotency-Key"] for request in webhook_receiver.received} == {webhook.idempotency_key}
@@ -130,7 +130,7 @@ def test_a_message_goes_dead_after_the_last_try_and_is_audited(world, session, n
     routed_request(session)
     webhook_receiver.fail_next(100, status=503)
     now = datetime.now(timezone.utc)
-    outcomes = [deliver_due(session, settings, now + timedelta(hours=hours)) for hours in range(4)]
+    outcomes = [deliver_due(sessions_on(session), settings, now + timedelta(hours=hours)) for hours in range(4)]
     assert outcomes == [{"retried": 1, "sent": 1}, {"retried": 1}, {"dead": 1}, {}]
     [webhook] = messages(session, channel=Channel.WEBHOOK)
     assert (webhook.status, webhook.attempts) == (MessageStatus.DEAD, 3) and "HTTP 503" in webhook.last_error
@@ -146,15 +146,15 @@ def test_a_deliverer_killed_mid_batch_loses_nothing(world, session, db_connectio
         routed_request(session, commune)
     now = datetime.now(timezone.utc)
     doomed = Session(bind=db_connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    batch = claim_due(doomed, notification_settings, now)
+    batch = claim_due(doomed, notification_settings, now, "doomed")
+    doomed.commit()
     assert len(batch) == 6
     send(batch[0], notification_settings)  # one message got out, then the process died before recording it
     doomed.close()
 
-    survivor = Session(bind=db_connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    survivor = sessions_on(session)
     assert deliver_due(survivor, notification_settings, now + timedelta(seconds=5)) == {}  # still leased
     assert deliver_due(survivor, notification_settings, now + CLAIM_LEASE + timedelta(seconds=1)) == {"sent": 6}
-    survivor.close()
     assert {message.status for message in messages(session)} == {MessageStatus.SENT}
     delivered = [request.headers["Idempotency-Key"] for request in webhook_receiver.received] + [
         mail["Idempotency-Key"] for mail in smtp_receiver.messages]
@@ -166,11 +166,11 @@ def test_a_deliverer_killed_mid_batch_loses_nothing(world, session, db_connectio
 def test_an_unconfigured_channel_keeps_its_messages_waiting(world, session, notification_settings, smtp_receiver):
     routed_request(session)
     no_webhook = replace(notification_settings, webhook_url="")
-    assert deliver_due(session, no_webhook) == {"sent": 1}  # the e-mail
+    assert deliver_due(sessions_on(session), no_webhook) == {"sent": 1}  # the e-mail
     [webhook] = messages(session, channel=Channel.WEBHOOK)
     assert webhook.status == MessageStatus.PENDING and webhook.attempts == 0
     assert "NOTIFY_WEBHOOK_URL" in webhook.last_error
-    assert deliver_due(session, notification_settings) == {"sent": 1}
+    assert deliver_due(sessions_on(session), notification_settings) == {"sent": 1}
 
 
 def test_a_message_that_can_never_be_sent_ends_dead_without_holding_up_the_rest(world, session, notification_settings,
@@ -179,8 +179,8 @@ def test_a_message_that_can_never_be_sent_ends_dead_without_holding_up_the_rest(
     routed_request(session)
     settings = replace(notification_settings, max_attempts=2)
     now = datetime.now(timezone.utc)
-    assert deliver_due(session, settings, now) == {"sent": 1, "retried": 1}
-    assert deliver_due(session, settings, now + timedelta(minutes=1)) == {"dead": 1}
+    assert deliver_due(sessions_on(session), settings, now) == {"sent": 1, "retried": 1}
+    assert deliver_due(sessions_on(session), settings, now + timedelta(minutes=1)) == {"dead": 1}
     [email] = messages(session, channel=Channel.EMAIL)
     assert email.status == MessageStatus.DEAD and email.last_error.startswith("ValueError")
     assert len(webhook_receiver.received) == 1 and smtp_receiver.messages == []
@@ -190,7 +190,7 @@ def test_a_settled_message_keeps_no_owner_link(world, session, notification_sett
                                                 smtp_receiver):
     """Only link hashes may stay in the database: the raw link is dropped once the message is sent."""
     [assignment] = routed_request(session).assignments
-    assert deliver_due(session, notification_settings) == {"sent": 2}
+    assert deliver_due(sessions_on(session), notification_settings) == {"sent": 2}
     for message in session.scalars(select(OutboxMessage).where(OutboxMessage.assignment_id == assignment.id)):
         assert message.status == MessageStatus.SENT
         assert "/o/" not in message.body and "link" not in message.payload

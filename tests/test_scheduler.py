@@ -1,13 +1,14 @@
 """The scheduled jobs, each a plain service run on a clock the test sets, and the single-runner lease."""
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from geoalchemy2.shape import from_shape
-from notify_support import IN_VIEW, routed_request
+from notify_support import IN_VIEW, routed_request, sessions_on
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,6 +34,14 @@ def outbox(session: Session, kind: str) -> list[OutboxMessage]:
     return list(session.scalars(select(OutboxMessage).where(OutboxMessage.kind == kind).order_by(OutboxMessage.id)))
 
 
+def run(job, session: Session, settings, now: datetime) -> Counter:
+    """Run a job as the scheduler does, in write units of its own on the test's connection; then see what it did."""
+    session.flush()
+    counts = job(sessions_on(session), settings, now)
+    session.expire_all()
+    return counts
+
+
 def audited(session: Session, action: str) -> int:
     return session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == action))
 
@@ -47,13 +56,13 @@ def settings(notification_settings):
 
 def test_reminders_keep_the_cadence_and_stop_at_the_maximum(world, session, settings):
     [assignment] = routed_request(session, now=NOW).assignments
-    assert remind_unanswered(session, settings, NOW + 23 * HOUR) == {}
-    assert remind_unanswered(session, settings, NOW + 24 * HOUR) == {"reminded": 1}
-    assert remind_unanswered(session, settings, NOW + 24 * HOUR) == {}  # the job ran twice: one reminder
-    assert remind_unanswered(session, settings, NOW + 47 * HOUR) == {}
+    assert run(remind_unanswered, session, settings, NOW + 23 * HOUR) == {}
+    assert run(remind_unanswered, session, settings, NOW + 24 * HOUR) == {"reminded": 1}
+    assert run(remind_unanswered, session, settings, NOW + 24 * HOUR) == {}  # the job ran twice: one reminder
+    assert run(remind_unanswered, session, settings, NOW + 47 * HOUR) == {}
     transition_assignment(session, SYSTEM, assignment, "view")  # the owner opened the link but did not answer
-    assert remind_unanswered(session, settings, NOW + 48 * HOUR) == {"reminded": 1}
-    assert remind_unanswered(session, settings, NOW + 96 * HOUR) == {}  # MAX_REMINDERS reached
+    assert run(remind_unanswered, session, settings, NOW + 48 * HOUR) == {"reminded": 1}
+    assert run(remind_unanswered, session, settings, NOW + 96 * HOUR) == {}  # MAX_REMINDERS reached
     reminders = outbox(session, "assignment.reminder")
     assert [message.idempotency_key for message in reminders] == [
         f"assignment:{assignment.id}:reminder:{number}:{channel}"
@@ -70,7 +79,7 @@ def test_reminders_keep_the_cadence_and_stop_at_the_maximum(world, session, sett
 def test_an_answered_assignment_is_not_reminded(world, session, settings):
     [assignment] = routed_request(session, now=NOW).assignments
     transition_assignment(session, SYSTEM, assignment, "report_no_footage")
-    assert remind_unanswered(session, settings, NOW + 25 * HOUR) == {}
+    assert run(remind_unanswered, session, settings, NOW + 25 * HOUR) == {}
 
 
 # --------------------------------------------------------------------------- escalation
@@ -79,13 +88,13 @@ def test_an_answered_assignment_is_not_reminded(world, session, settings):
 def test_the_commune_police_are_warned_once_before_the_overwrite_deadline(world, session, settings):
     [assignment] = routed_request(session, now=NOW).assignments
     deadline = assignment.preservation_deadline
-    assert escalate_near_deadline(session, settings, deadline - 25 * HOUR) == {}
+    assert run(escalate_near_deadline, session, settings, deadline - 25 * HOUR) == {}
     # A commune with no duty phone cannot be warned; the assignment waits for one.
-    assert escalate_near_deadline(session, settings, deadline - 23 * HOUR) == {"no_police_phone": 1}
+    assert run(escalate_near_deadline, session, settings, deadline - 23 * HOUR) == {"no_police_phone": 1}
     assert assignment.escalated_at is None
     world.commune_a.police_phone = POLICE_PHONE
-    assert escalate_near_deadline(session, settings, deadline - 22 * HOUR) == {"escalated": 1}
-    assert escalate_near_deadline(session, settings, deadline - 21 * HOUR) == {}
+    assert run(escalate_near_deadline, session, settings, deadline - 22 * HOUR) == {"escalated": 1}
+    assert run(escalate_near_deadline, session, settings, deadline - 21 * HOUR) == {}
     [warning] = outbox(session, "assignment.escalation")
     assert (warning.channel, warning.recipient, warning.idempotency_key) == (
         Channel.WEBHOOK, POLICE_PHONE, f"assignment:{assignment.id}:escalation:webhook")
@@ -101,9 +110,9 @@ def test_an_unanswered_assignment_expires_and_its_request_resolves(world, sessio
     request = routed_request(session, now=NOW)
     [assignment] = request.assignments
     deadline = assignment.preservation_deadline
-    assert expire_overdue(session, settings, deadline - timedelta(seconds=1)) == {}
-    assert expire_overdue(session, settings, deadline) == {"assignments_expired": 1}
-    assert expire_overdue(session, settings, deadline + HOUR) == {}
+    assert run(expire_overdue, session, settings, deadline - timedelta(seconds=1)) == {}
+    assert run(expire_overdue, session, settings, deadline) == {"assignments_expired": 1}
+    assert run(expire_overdue, session, settings, deadline + HOUR) == {}
     assert assignment.status == AssignmentStatus.EXPIRED and request.status == RequestStatus.RESOLVED
     resolved = session.scalar(select(AuditEvent).where(AuditEvent.action == "request.resolve"))
     assert resolved.details == {"footage_received": 0, "declined": 0, "no_footage": 0, "expired": 1}
@@ -114,9 +123,9 @@ def test_a_request_past_its_deadline_expires_while_a_consent_is_still_open(world
     [assignment] = request.assignments
     assert assignment.preservation_deadline == NOW + 48 * HOUR  # capped by the request's deadline
     transition_assignment(session, SYSTEM, assignment, "consent")
-    assert expire_overdue(session, settings, NOW + 48 * HOUR) == {"requests_expired": 1}
+    assert run(expire_overdue, session, settings, NOW + 48 * HOUR) == {"requests_expired": 1}
     assert request.status == RequestStatus.EXPIRED and assignment.status == AssignmentStatus.CONSENTED
-    assert expire_overdue(session, settings, NOW + 49 * HOUR) == {}
+    assert run(expire_overdue, session, settings, NOW + 49 * HOUR) == {}
 
 
 def test_a_request_past_its_deadline_with_every_answer_in_resolves(world, session, settings):
@@ -129,7 +138,7 @@ def test_a_request_past_its_deadline_with_every_answer_in_resolves(world, sessio
                                           distance_m=5, covered_by_commitment=True))
     session.add(request)
     session.flush()
-    assert expire_overdue(session, settings, NOW) == {"requests_resolved": 1}
+    assert run(expire_overdue, session, settings, NOW) == {"requests_resolved": 1}
     assert request.status == RequestStatus.RESOLVED
 
 
@@ -143,8 +152,8 @@ def commitment_of(session: Session, world, commune: str) -> SharingCommitment:
 def test_owners_are_invited_to_renew_30_days_before_valid_until_once(world, session, settings):
     running_out, later = commitment_of(session, world, "a"), commitment_of(session, world, "b")
     running_out.valid_until, later.valid_until = NOW + timedelta(days=20), NOW + timedelta(days=40)
-    assert invite_renewals(session, settings, NOW) == {"invited": 1}
-    assert invite_renewals(session, settings, NOW + HOUR) == {}
+    assert run(invite_renewals, session, settings, NOW) == {"invited": 1}
+    assert run(invite_renewals, session, settings, NOW + HOUR) == {}
     assert running_out.renewal_invited_at == NOW and later.renewal_invited_at is None
     webhook, email = outbox(session, "commitment.renewal")
     assert [webhook.idempotency_key, email.idempotency_key] == [
@@ -153,7 +162,7 @@ def test_owners_are_invited_to_renew_30_days_before_valid_until_once(world, sess
     [link] = session.scalars(select(OwnerLink).where(OwnerLink.commitment_id == running_out.id)).all()
     assert (link.purpose, link.owner_id, link.expires_at) == (
         LinkPurpose.COMMITMENT, running_out.owner_id, running_out.valid_until)
-    assert invite_renewals(session, settings, NOW + timedelta(days=10, seconds=1)) == {"invited": 1}
+    assert run(invite_renewals, session, settings, NOW + timedelta(days=10, seconds=1)) == {"invited": 1}
     assert later.renewal_invited_at is not None
 
 
@@ -164,7 +173,7 @@ def test_a_commitment_already_renewed_gets_no_invitation(world, session, setting
                                   valid_until=NOW + timedelta(days=1000), channel=CommitmentChannel.WEB,
                                   text_version="2025.1"))
     session.flush()
-    assert invite_renewals(session, settings, NOW) == {}
+    assert run(invite_renewals, session, settings, NOW) == {}
 
 
 # --------------------------------------------------------------------------- one runner at a time
@@ -213,7 +222,7 @@ def test_a_reminder_leaves_the_assignment_version_alone(world, session, settings
     """Regression: stamping last_reminded_at bumped the version, so an officer's next action got 'stale version'."""
     [assignment] = routed_request(session, now=NOW).assignments
     version = assignment.version
-    assert remind_unanswered(session, settings, NOW + 24 * HOUR) == {"reminded": 1}
+    assert run(remind_unanswered, session, settings, NOW + 24 * HOUR) == {"reminded": 1}
     session.expire_all()
     refreshed = session.get(Assignment, assignment.id)
     assert refreshed.last_reminded_at == NOW + 24 * HOUR and refreshed.version == version

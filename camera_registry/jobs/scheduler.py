@@ -3,8 +3,12 @@
 Every run first takes or renews the 'jobs' lease; a process that does not
 hold it skips the run, so several schedulers may be started (one per web
 host, say) and exactly one works at a time. If it dies, another takes over
-once the lease expires. The jobs themselves live in services/ and are
-idempotent, so a run repeated after a takeover does nothing twice.
+once the lease expires. The jobs themselves live in services/: each takes
+the session factory and runs its own short write units, and each is
+idempotent, so a run repeated after a takeover or a failure does nothing
+twice. A run that fails (a database locked too long, any exception) is
+logged under the job's name and the job runs again at its next tick; it
+stops neither the other jobs nor the heartbeat.
 """
 from __future__ import annotations
 
@@ -14,13 +18,15 @@ import signal
 import socket
 import sys
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
+from ..db import write_unit
 from ..models.base import utcnow
 from ..services import deadlines, delivery
 from ..services.leases import hold_lease, release_lease
@@ -32,7 +38,7 @@ LEASE_NAME = "jobs"
 LEASE_TTL = timedelta(seconds=60)
 HEARTBEAT_SECONDS = 15
 
-Job = Callable[[Session, NotificationSettings, datetime], dict]
+Job = Callable[[sessionmaker, NotificationSettings, datetime], Counter]
 
 #: name -> (service function, seconds between runs)
 JOBS: dict[str, tuple[Job, int]] = {
@@ -49,7 +55,7 @@ def default_holder() -> str:
 
 
 class JobRunner:
-    """Runs one job in its own session, if this process holds the lease."""
+    """Runs one job, if this process holds the lease; a failed run is logged, never raised."""
 
     def __init__(self, session_factory: sessionmaker, settings: NotificationSettings, holder: str | None = None):
         self.session_factory = session_factory
@@ -57,35 +63,41 @@ class JobRunner:
         self.holder = holder or default_holder()
 
     def holds_lease(self, now: datetime | None = None) -> bool:
-        with self.session_factory() as session:
-            held = hold_lease(session, LEASE_NAME, self.holder, LEASE_TTL, now or utcnow())
-            session.commit()
-        return held
-
-    def run(self, name: str, now: datetime | None = None) -> dict | None:
-        """The job's counts, or None when another runner holds the lease."""
         now = now or utcnow()
-        if not self.holds_lease(now):
-            log.debug("%s skipped: another scheduler holds the lease", name)
-            return None
+        return write_unit(self.session_factory, lambda session: hold_lease(session, LEASE_NAME, self.holder,
+                                                                          LEASE_TTL, now))
+
+    def heartbeat(self) -> None:
+        """Renew the lease; a failure is logged and the next beat tries again (the lease outlasts three beats)."""
+        try:
+            self.holds_lease()
+        except Exception:  # noqa: BLE001 - a beat that fails must not stop the next one
+            log.exception("lease_heartbeat failed; trying again in %d s", HEARTBEAT_SECONDS)
+
+    def run(self, name: str, now: datetime | None = None) -> Counter | None:
+        """The job's counts, or None when another runner holds the lease or the run failed (logged)."""
+        now = now or utcnow()
         job, _ = JOBS[name]
-        with self.session_factory() as session:
-            counts = job(session, self.settings, now)
-            session.commit()
+        try:
+            if not self.holds_lease(now):
+                log.debug("%s skipped: another scheduler holds the lease", name)
+                return None
+            counts = job(self.session_factory, self.settings, now)
+        except Exception:  # noqa: BLE001 - one failed run must stop neither this job's next tick nor the others
+            log.exception("%s failed; it runs again at its next tick", name)
+            return None
         if any(counts.values()):
             log.info("%s: %s", name, ", ".join(f"{key} {value}" for key, value in sorted(counts.items())))
         return counts
 
     def release(self) -> None:
-        with self.session_factory() as session:
-            release_lease(session, LEASE_NAME, self.holder, utcnow())
-            session.commit()
+        write_unit(self.session_factory, lambda session: release_lease(session, LEASE_NAME, self.holder, utcnow()))
 
 
 def build_scheduler(runner: JobRunner, scheduler_class: type[BaseScheduler] = BlockingScheduler) -> BaseScheduler:
     """Every job at its interval (first run at once), plus a heartbeat that keeps the lease during long runs."""
     scheduler = scheduler_class(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
-    scheduler.add_job(runner.holds_lease, "interval", seconds=HEARTBEAT_SECONDS, id="lease_heartbeat",
+    scheduler.add_job(runner.heartbeat, "interval", seconds=HEARTBEAT_SECONDS, id="lease_heartbeat",
                       name="lease_heartbeat")
     for name, (_, seconds) in JOBS.items():
         scheduler.add_job(runner.run, "interval", seconds=seconds, args=(name,), id=name, name=name,

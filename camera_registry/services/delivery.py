@@ -1,38 +1,59 @@
-"""The deliverer: sends outbox messages through the SMS/Zalo webhook and SMTP, at least once.
+"""The deliverer: sends outbox messages through the SMS/Zalo webhook and SMTP, once at the receiver.
 
-A message is first claimed by setting its lease with a conditional UPDATE
-(SELECT ... FOR UPDATE does nothing on SQLite) and the claim is committed
-before anything is sent. A deliverer that dies mid-batch leaves its messages
-leased; when the lease runs out another deliverer sends them again with the
-same idempotency key, so nothing is lost and the gateway can drop a repeat.
-Each outcome is committed as soon as it is known: sent, retried later with
-exponential backoff, or dead (audited) after the configured number of tries.
+One run is a series of short write units with no transaction open while
+anything is sent (DESIGN.md §4):
+- claim: a conditional UPDATE leases up to a batch of due messages to this
+  deliverer (`lease_holder`) for CLAIM_LEASE, and commits;
+- send each message, and record its outcome in its own write unit: sent,
+  retried later with exponential backoff, or dead (audited) after the
+  configured number of tries. A record that fails on a lock is tried again
+  for as long as the claim lasts, because an unrecorded send is sent again;
+- while it works through a slow batch the deliverer renews its claims, and
+  a message is sent only while its claim has SEND_MARGIN left, so a claim
+  never runs out during its send;
+- a run that stops early gives back the claims it did not use.
+A deliverer that dies leaves at most CLAIM_LEASE on its claims; the next
+run after that sends them with the same idempotency key, so the gateway can
+drop the one repeat a death between a send and its record causes.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+import logging
+import os
 import smtplib
+import socket
 import ssl
+import time
+import uuid
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 import requests
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
+from ..db import is_retryable, write_unit
 from ..models import Channel, MessageStatus, OutboxMessage
 from ..models.base import utcnow
 from .access import SYSTEM
 from .audit import record
 from .notifications import NotificationSettings
 
+log = logging.getLogger("camera_registry.delivery")
+
 BATCH_SIZE = 20
 SEND_TIMEOUT_SECONDS = 10
-#: Long enough for a whole batch to time out on every step of SMTP, so a live deliverer keeps its claim.
-CLAIM_LEASE = timedelta(seconds=BATCH_SIZE * SEND_TIMEOUT_SECONDS * 3)
+#: How long a claim lasts unrenewed: a dead deliverer's messages go out again this long after its last renewal.
+CLAIM_LEASE = timedelta(seconds=90)
+#: The longest one send may take (SMTP: several steps, each up to SEND_TIMEOUT_SECONDS); claims are renewed below it.
+SEND_MARGIN = timedelta(seconds=60)
+RECORD_RETRY_PAUSE_SECONDS = 1.0
 MAX_BACKOFF = timedelta(hours=1)
 MAX_ERROR_LENGTH = 1000
 
@@ -77,51 +98,121 @@ def _flag_unconfigured(session: Session, settings: NotificationSettings) -> list
     return ready
 
 
-def claim_due(session: Session, settings: NotificationSettings, now: datetime,
+def new_holder() -> str:
+    """A name for one deliverer run: host, process and a random part, so no two runs share their claims."""
+    return f"deliverer:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[-100:]
+
+
+def claim_due(session: Session, settings: NotificationSettings, now: datetime, holder: str,
               limit: int = BATCH_SIZE) -> list[OutboxMessage]:
-    """Lease up to `limit` due messages to this deliverer and commit the claim."""
+    """Lease up to `limit` due messages to `holder`, in the caller's write unit; returns them detached, to be sent."""
     ready = _flag_unconfigured(session, settings)
-    due = session.scalars(
-        select(OutboxMessage.id).where(
-            OutboxMessage.status == MessageStatus.PENDING, OutboxMessage.next_attempt_at <= now,
-            OutboxMessage.channel.in_(ready), _lease_free(now),
-        ).order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)
-    ).all()
-    claimed = [
-        message_id for message_id in due
-        if session.execute(
-            update(OutboxMessage).where(OutboxMessage.id == message_id, OutboxMessage.status == MessageStatus.PENDING,
-                                        _lease_free(now))
-            .values(leased_until=now + CLAIM_LEASE).execution_options(synchronize_session=False)
-        ).rowcount == 1
-    ]
-    session.commit()
-    return list(session.scalars(
-        select(OutboxMessage).where(OutboxMessage.id.in_(claimed)).order_by(OutboxMessage.id)
-        .execution_options(populate_existing=True)
+    due = select(OutboxMessage.id).where(
+        OutboxMessage.status == MessageStatus.PENDING, OutboxMessage.next_attempt_at <= now,
+        OutboxMessage.channel.in_(ready), _lease_free(now),
+    ).order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)
+    # The conditions are checked again by the UPDATE, so of two deliverers racing only one gets each message.
+    session.execute(
+        update(OutboxMessage).where(OutboxMessage.id.in_(due.scalar_subquery()),
+                                    OutboxMessage.status == MessageStatus.PENDING, _lease_free(now))
+        .values(leased_until=now + CLAIM_LEASE, lease_holder=holder).execution_options(synchronize_session=False)
+    )
+    claimed = list(session.scalars(
+        select(OutboxMessage).where(OutboxMessage.lease_holder == holder, OutboxMessage.status == MessageStatus.PENDING)
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).execution_options(populate_existing=True)
     ))
+    for message in claimed:
+        session.expunge(message)
+    return claimed
 
 
-def deliver_due(session: Session, settings: NotificationSettings, now: datetime | None = None,
+def renew_claims(session: Session, holder: str, message_ids: list[int], until: datetime) -> set[int]:
+    """Extend `holder`'s claims on `message_ids` to `until`; returns the ids it still holds."""
+    session.execute(
+        update(OutboxMessage).where(OutboxMessage.id.in_(message_ids), OutboxMessage.lease_holder == holder,
+                                    OutboxMessage.status == MessageStatus.PENDING)
+        .values(leased_until=until).execution_options(synchronize_session=False)
+    )
+    return set(session.scalars(select(OutboxMessage.id).where(
+        OutboxMessage.id.in_(message_ids), OutboxMessage.lease_holder == holder,
+        OutboxMessage.status == MessageStatus.PENDING)))
+
+
+def release_claims(session: Session, holder: str, message_ids: list[int]) -> None:
+    """Give back `holder`'s claims on messages it did not send, so the next run takes them at once."""
+    session.execute(
+        update(OutboxMessage).where(OutboxMessage.id.in_(message_ids), OutboxMessage.lease_holder == holder,
+                                    OutboxMessage.status == MessageStatus.PENDING)
+        .values(leased_until=None, lease_holder=None).execution_options(synchronize_session=False)
+    )
+
+
+def deliver_due(sessions: sessionmaker, settings: NotificationSettings, now: datetime | None = None,
                 limit: int = BATCH_SIZE) -> Counter:
-    """Claim, send and settle one batch; returns how many were sent, retried and given up (dead)."""
+    """Claim, send and record one batch; returns how many were sent, retried, given up (dead) and left unrecorded.
+
+    `now` is the moment the run is for (outcomes are stamped with it); the
+    claims are kept against the time that has really passed since.
+    """
     now = now or utcnow()
+    started = time.monotonic()
+
+    def clock() -> datetime:
+        return now + timedelta(seconds=time.monotonic() - started)
+
+    holder = new_holder()
+    unsent = write_unit(sessions, lambda session: claim_due(session, settings, now, holder, limit))
+    leased_until = now + CLAIM_LEASE
     counts: Counter = Counter()
-    for message in claim_due(session, settings, now, limit):
-        try:
-            send(message, settings)
-        except Exception as failure:  # noqa: BLE001 - any failure is a try, so a message that can never go ends dead
-            reason = str(failure) if isinstance(failure, DeliveryFailed) else f"{type(failure).__name__}: {failure}"
-            counts[_settle_failure(session, settings, message, reason, now)] += 1
-        else:
-            message.status, message.sent_at, message.last_error = MessageStatus.SENT, now, None
-            message.attempts += 1
-            message.leased_until = None
-            counts["sent"] += 1
-        if message.status != MessageStatus.PENDING:
-            forget_link(message)
-        session.commit()
+    try:
+        while unsent:
+            if leased_until - clock() < SEND_MARGIN:
+                renewal = clock() + CLAIM_LEASE
+                held = write_unit(sessions, lambda session: renew_claims(
+                    session, holder, [message.id for message in unsent], renewal))
+                unsent, leased_until = [message for message in unsent if message.id in held], renewal
+                continue
+            message = unsent.pop(0)
+            try:
+                send(message, settings)
+            except Exception as failure:  # noqa: BLE001 - any failure is a try: a message that can never go ends dead
+                reason = str(failure) if isinstance(failure, DeliveryFailed) else f"{type(failure).__name__}: {failure}"
+                outcome = _record(sessions, message, leased_until, clock,
+                                  lambda session: _settle_failure(session, settings, message.id, holder, reason, now))
+            else:
+                outcome = _record(sessions, message, leased_until, clock,
+                                  lambda session: _settle_sent(session, message.id, now))
+            counts[outcome] += 1
+    finally:
+        if unsent:
+            _release_quietly(sessions, holder, unsent)
     return counts
+
+
+def _record(sessions: sessionmaker, message: OutboxMessage, leased_until: datetime, clock: Callable[[], datetime],
+            settle: Callable[[Session], str | None]) -> str:
+    """Commit one outcome, trying again on a lock until the claim runs out; the outcome's name, or 'unrecorded'."""
+    while True:
+        try:
+            return write_unit(sessions, settle) or "superseded"
+        except DBAPIError as error:
+            if not (isinstance(error, OperationalError) or is_retryable(error)):
+                raise
+            if clock() >= leased_until:
+                log.error("outbox message %s (%s): outcome not recorded before its claim ran out (%s); "
+                          "it will be tried again with the same key", message.id, message.idempotency_key, error.orig)
+                return "unrecorded"
+            log.warning("outbox message %s: recording its outcome failed (%s); trying again", message.id, error.orig)
+        time.sleep(RECORD_RETRY_PAUSE_SECONDS)
+
+
+def _release_quietly(sessions: sessionmaker, holder: str, unsent: list[OutboxMessage]) -> None:
+    """Release what a stopped run did not send; if even that fails, the claims run out by themselves."""
+    try:
+        write_unit(sessions, lambda session: release_claims(session, holder, [message.id for message in unsent]))
+    except Exception:  # noqa: BLE001 - the run is already failing; its own error is the one to report
+        log.exception("could not release %d claimed outbox messages; they are free again once their claim runs out",
+                      len(unsent))
 
 
 LINK_FORGOTTEN = "[liên kết đã gửi, không lưu]"
@@ -135,15 +226,32 @@ def forget_link(message: OutboxMessage) -> None:
         message.payload = {key: value for key, value in message.payload.items() if key != "link"}
 
 
-def _settle_failure(session: Session, settings: NotificationSettings, message: OutboxMessage, reason: str,
-                    now: datetime) -> str:
+def _settle_sent(session: Session, message_id: int, now: datetime) -> str | None:
+    """Whoever holds the claim now: the message did go, so a later deliverer must not send it again."""
+    message = session.get(OutboxMessage, message_id, populate_existing=True)
+    if message.status != MessageStatus.PENDING:
+        return None
+    message.status, message.sent_at, message.last_error = MessageStatus.SENT, now, None
+    message.attempts += 1
+    message.leased_until = message.lease_holder = None
+    forget_link(message)
+    return "sent"
+
+
+def _settle_failure(session: Session, settings: NotificationSettings, message_id: int, holder: str, reason: str,
+                    now: datetime) -> str | None:
+    """A failed try counts only while `holder` still has the claim; once another deliverer took it, it is theirs."""
+    message = session.get(OutboxMessage, message_id, populate_existing=True)
+    if message.status != MessageStatus.PENDING or message.lease_holder != holder:
+        return None
     message.attempts += 1
     message.last_error = reason[:MAX_ERROR_LENGTH]
-    message.leased_until = None
+    message.leased_until = message.lease_holder = None
     if message.attempts < settings.max_attempts:
         message.next_attempt_at = now + backoff(settings, message.attempts)
         return "retried"
     message.status = MessageStatus.DEAD
+    forget_link(message)
     record(session, SYSTEM, "notification.dead", "outbox_message", message.id,
            from_state=MessageStatus.PENDING.value, to_state=MessageStatus.DEAD.value, note=message.last_error,
            details={"kind": message.kind, "channel": message.channel.value, "attempts": message.attempts,
