@@ -508,8 +508,14 @@ def incident_samples(incident) -> tuple[np.ndarray, np.ndarray]:
     lons, lats = [], []
     coords = list(incident.coords)
     for (lon1, lat1), (lon2, lat2) in zip(coords, coords[1:]):
-        segment = GEOD.inv_intermediate(lon1, lat1, lon2, lat2, del_s=SAMPLE_STEP_M, initial_idx=0, terminus_idx=0,
-                                        return_back_azimuth=True)
+        # By a point count, not a step: pyproj divides by zero when a segment is shorter than the step.
+        length = GEOD.inv(lon1, lat1, lon2, lat2)[2]
+        if length == 0:
+            lons.append(lon1)
+            lats.append(lat1)
+            continue
+        segment = GEOD.inv_intermediate(lon1, lat1, lon2, lat2, npts=math.ceil(length / SAMPLE_STEP_M) + 1,
+                                        initial_idx=0, terminus_idx=0, return_back_azimuth=True)
         lons.extend(segment.lons)
         lats.extend(segment.lats)
     return np.array(lons), np.array(lats)
