@@ -1,4 +1,7 @@
-"""/api/v1/recorders and /api/v1/lenses: placement, bbox and radius search, GeoJSON out."""
+"""/api/v1/recorders and /api/v1/lenses: placement, bbox and radius search, GeoJSON out.
+
+One record answers with its ETag; a change or removal names the version it
+read (If-Match or `version`) or is unconditional (api/versions.py)."""
 from __future__ import annotations
 
 from flask.views import MethodView
@@ -10,6 +13,10 @@ from .geojson import GEOJSON, feature_collection, wants_geojson
 from .schemas import (
     LensCreateSchema, LensQuerySchema, LensSchema, LensUpdateSchema, RecorderCreateSchema, RecorderQuerySchema,
     RecorderSchema, RecorderUpdateSchema,
+)
+from .versions import (
+    ETAG_HEADERS, STALE_DESCRIPTION, ConflictErrorSchema, IfMatchSchema, VersionQuerySchema, expected_version,
+    with_etag,
 )
 
 recorders_blp = api_blueprint("recorders", __name__, "recorders", "Recorders (đầu thu, DVR/NVR) that keep the footage")
@@ -44,26 +51,38 @@ class Recorders(MethodView):
         return _listing(cameras.list_recorders, RecorderSchema(), query, pagination_parameters)
 
     @recorders_blp.arguments(RecorderCreateSchema)
-    @recorders_blp.response(201, RecorderSchema)
+    @recorders_blp.response(201, RecorderSchema, headers=ETAG_HEADERS)
+    @recorders_blp.alt_response(409, schema=ConflictErrorSchema, description="external_id already used")
     def post(self, data):
-        return committed(cameras.create_recorder(session(), require_actor(), **data))
+        return with_etag(committed(cameras.create_recorder(session(), require_actor(), **data)), 201)
 
 
 @recorders_blp.route("/<int:recorder_id>")
 class RecorderById(MethodView):
-    @recorders_blp.response(200, RecorderSchema)
+    @recorders_blp.response(200, RecorderSchema, headers=ETAG_HEADERS)
     def get(self, recorder_id):
-        return cameras.get_recorder(session(), require_actor(), recorder_id)
+        return with_etag(cameras.get_recorder(session(), require_actor(), recorder_id))
 
     @recorders_blp.arguments(RecorderUpdateSchema)
-    @recorders_blp.response(200, RecorderSchema)
-    def patch(self, data, recorder_id):
-        return committed(cameras.update_recorder(session(), require_actor(), recorder_id, data))
+    @recorders_blp.arguments(IfMatchSchema, location="headers")
+    @recorders_blp.response(200, RecorderSchema, headers=ETAG_HEADERS)
+    @recorders_blp.alt_response(409, schema=ConflictErrorSchema, description=STALE_DESCRIPTION)
+    def patch(self, data, headers, recorder_id):
+        """Change a recorder; name the version you read (If-Match or `version`), or none for an unconditional write."""
+        version = expected_version(data.pop("version", None), headers)
+        return with_etag(committed(cameras.update_recorder(session(), require_actor(), recorder_id, data,
+                                                           expected_version=version)))
 
-    @recorders_blp.response(200, RecorderSchema)
-    def delete(self, recorder_id):
-        """Mark the recorder and its lenses removed (kept for the requests that cite them)."""
-        return committed(cameras.remove_recorder(session(), require_actor(), recorder_id))
+    @recorders_blp.arguments(VersionQuerySchema, location="query")
+    @recorders_blp.arguments(IfMatchSchema, location="headers")
+    @recorders_blp.response(200, RecorderSchema, headers=ETAG_HEADERS)
+    @recorders_blp.alt_response(409, schema=ConflictErrorSchema, description=STALE_DESCRIPTION)
+    def delete(self, query, headers, recorder_id):
+        """Mark the recorder and its lenses removed (kept for the requests that cite them); name the version
+        you read (If-Match or ?version=), or none for an unconditional removal."""
+        version = expected_version(query["version"], headers)
+        return with_etag(committed(cameras.remove_recorder(session(), require_actor(), recorder_id,
+                                                           expected_version=version)))
 
 
 @lenses_blp.route("")
@@ -77,23 +96,33 @@ class Lenses(MethodView):
         return _listing(cameras.list_lenses, LensSchema(), query, pagination_parameters)
 
     @lenses_blp.arguments(LensCreateSchema)
-    @lenses_blp.response(201, LensSchema)
+    @lenses_blp.response(201, LensSchema, headers=ETAG_HEADERS)
+    @lenses_blp.alt_response(409, schema=ConflictErrorSchema, description="external_id already used")
     def post(self, data):
-        return committed(cameras.create_lens(session(), require_actor(), **data))
+        return with_etag(committed(cameras.create_lens(session(), require_actor(), **data)), 201)
 
 
 @lenses_blp.route("/<int:lens_id>")
 class LensById(MethodView):
-    @lenses_blp.response(200, LensSchema)
+    @lenses_blp.response(200, LensSchema, headers=ETAG_HEADERS)
     def get(self, lens_id):
-        return cameras.get_lens(session(), require_actor(), lens_id)
+        return with_etag(cameras.get_lens(session(), require_actor(), lens_id))
 
     @lenses_blp.arguments(LensUpdateSchema)
-    @lenses_blp.response(200, LensSchema)
-    def patch(self, data, lens_id):
-        return committed(cameras.update_lens(session(), require_actor(), lens_id, data))
+    @lenses_blp.arguments(IfMatchSchema, location="headers")
+    @lenses_blp.response(200, LensSchema, headers=ETAG_HEADERS)
+    @lenses_blp.alt_response(409, schema=ConflictErrorSchema, description=STALE_DESCRIPTION)
+    def patch(self, data, headers, lens_id):
+        """Change a lens; name the version you read (If-Match or `version`), or none for an unconditional write."""
+        version = expected_version(data.pop("version", None), headers)
+        return with_etag(committed(cameras.update_lens(session(), require_actor(), lens_id, data,
+                                                       expected_version=version)))
 
-    @lenses_blp.response(200, LensSchema)
-    def delete(self, lens_id):
-        """Mark the lens removed."""
-        return committed(cameras.remove_lens(session(), require_actor(), lens_id))
+    @lenses_blp.arguments(VersionQuerySchema, location="query")
+    @lenses_blp.arguments(IfMatchSchema, location="headers")
+    @lenses_blp.response(200, LensSchema, headers=ETAG_HEADERS)
+    @lenses_blp.alt_response(409, schema=ConflictErrorSchema, description=STALE_DESCRIPTION)
+    def delete(self, query, headers, lens_id):
+        """Mark the lens removed; name the version you read (If-Match or ?version=), or none."""
+        version = expected_version(query["version"], headers)
+        return with_etag(committed(cameras.remove_lens(session(), require_actor(), lens_id, expected_version=version)))

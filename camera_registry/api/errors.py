@@ -1,11 +1,19 @@
 """One table from domain errors to HTTP, and one JSON shape for every API error:
-{"code": "...", "message": "...", "errors": {field: [reasons]}}."""
+{"code": "...", "message": "...", "errors": {field: [reasons]}}, plus "current" on a 409 that knows
+what is stored now ({"version": 3, "status": "declined"}) so the client can reload or retry from it.
+
+Web pages use the same table (`status_of`). A unique key taken by a concurrent
+insert reaches the HTTP layer as the database's IntegrityError;
+`as_domain_error` makes it the Conflict (409) it is."""
 from __future__ import annotations
 
+import marshmallow as ma
 from flask import jsonify
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from ..services.errors import Conflict, DomainError, NotAuthenticated, NotFound, PermissionDenied, ValidationFailed
+from ..services.records import duplicate_key_conflict
 
 STATUS_OF = {
     ValidationFailed: 422,
@@ -18,12 +26,32 @@ STATUS_OF = {
 CODE_OF_STATUS = {
     400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
     406: "not_acceptable", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type",
-    422: "validation_failed", 429: "too_many_requests", 500: "internal_error",
+    422: "validation_failed", 429: "too_many_requests", 500: "internal_error", 503: "unavailable",
 }
 
 
-def error_body(status: int, message: str, errors: dict | None = None, code: str | None = None):
-    response = jsonify({"code": code or CODE_OF_STATUS.get(status, "error"), "message": message, "errors": errors or {}})
+class CurrentStateSchema(ma.Schema):
+    version = ma.fields.Integer(metadata={"description": "the version stored now: send it (or its ETag) to retry"})
+    status = ma.fields.String(metadata={"description": "the state stored now (requests and assignments)"})
+
+
+class ErrorSchema(ma.Schema):
+    """Every API error (documentation only: `error_body` writes it)."""
+
+    code = ma.fields.String(metadata={"description": "machine-readable reason, e.g. validation_failed, "
+                                                     "stale_version, illegal_transition, conflict"})
+    message = ma.fields.String(metadata={"description": "what went wrong, for people"})
+    errors = ma.fields.Dict(keys=ma.fields.String(), metadata={"description": "field -> list of reasons"})
+    current = ma.fields.Nested(CurrentStateSchema, metadata={
+        "description": "on a 409 about a stale version or an illegal step: what is stored now"})
+
+
+def error_body(status: int, message: str, errors: dict | None = None, code: str | None = None,
+               current: dict | None = None):
+    body = {"code": code or CODE_OF_STATUS.get(status, "error"), "message": message, "errors": errors or {}}
+    if current:
+        body["current"] = current
+    response = jsonify(body)
     response.status_code = status
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="camera_registry"'
@@ -34,8 +62,18 @@ def status_of(error: DomainError) -> int:
     return next(status for kind, status in STATUS_OF.items() if isinstance(error, kind))
 
 
+def as_domain_error(error: Exception) -> DomainError | None:
+    """The domain error `error` stands for: itself, a Conflict for a unique key a concurrent insert took
+    (two creates with the same external_id racing), or None when it is not one the table knows."""
+    if isinstance(error, DomainError):
+        return error
+    if isinstance(error, IntegrityError):
+        return duplicate_key_conflict(error)
+    return None
+
+
 def domain_error(error: DomainError):
-    return error_body(status_of(error), error.message, error.errors, error.code)
+    return error_body(status_of(error), error.message, error.errors, error.code, getattr(error, "current", None))
 
 
 def _flatten(errors, prefix: str = "") -> dict[str, list[str]]:

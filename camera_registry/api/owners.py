@@ -1,4 +1,7 @@
-"""/api/v1/owners: camera owners. Contact data only for roles that need it, every read audited."""
+"""/api/v1/owners: camera owners. Contact data only for roles that need it, every read audited.
+
+One owner answers with its ETag; a change or anonymisation names the version
+it read (If-Match or `version`) or is unconditional (api/versions.py)."""
 from __future__ import annotations
 
 from flask.views import MethodView
@@ -6,6 +9,10 @@ from flask.views import MethodView
 from ..services import owners
 from .base import api_blueprint, committed, page_items, paginate, require_actor, session
 from .schemas import OwnerCreateSchema, OwnerQuerySchema, OwnerSchema, OwnerUpdateSchema
+from .versions import (
+    ETAG_HEADERS, STALE_DESCRIPTION, ConflictErrorSchema, IfMatchSchema, VersionQuerySchema, expected_version,
+    with_etag,
+)
 
 blp = api_blueprint("owners", __name__, "owners", "Camera owners (households, agencies, businesses)")
 
@@ -22,23 +29,35 @@ class Owners(MethodView):
         return page_items(pagination_parameters, found)  # the disclosure audit is written after the read
 
     @blp.arguments(OwnerCreateSchema)
-    @blp.response(201, OwnerSchema)
+    @blp.response(201, OwnerSchema, headers=ETAG_HEADERS)
+    @blp.alt_response(409, schema=ConflictErrorSchema, description="external_id already used")
     def post(self, data):
-        return committed(owners.create_owner(session(), require_actor(), **data))
+        return with_etag(committed(owners.create_owner(session(), require_actor(), **data)), 201)
 
 
 @blp.route("/<int:owner_id>")
 class OwnerById(MethodView):
-    @blp.response(200, OwnerSchema)
+    @blp.response(200, OwnerSchema, headers=ETAG_HEADERS)
     def get(self, owner_id):
-        return owners.get_owner(session(), require_actor(), owner_id)
+        return with_etag(owners.get_owner(session(), require_actor(), owner_id))
 
     @blp.arguments(OwnerUpdateSchema)
-    @blp.response(200, OwnerSchema)
-    def patch(self, data, owner_id):
-        return committed(owners.update_owner(session(), require_actor(), owner_id, data))
+    @blp.arguments(IfMatchSchema, location="headers")
+    @blp.response(200, OwnerSchema, headers=ETAG_HEADERS)
+    @blp.alt_response(409, schema=ConflictErrorSchema, description=STALE_DESCRIPTION)
+    def patch(self, data, headers, owner_id):
+        """Change an owner; name the version you read (If-Match or `version`), or none for an unconditional write."""
+        version = expected_version(data.pop("version", None), headers)
+        return with_etag(committed(owners.update_owner(session(), require_actor(), owner_id, data,
+                                                       expected_version=version)))
 
-    @blp.response(200, OwnerSchema)
-    def delete(self, owner_id):
-        """Anonymise the owner on request (personal data law): name and contacts are erased."""
-        return committed(owners.anonymise_owner(session(), require_actor(), owner_id))
+    @blp.arguments(VersionQuerySchema, location="query")
+    @blp.arguments(IfMatchSchema, location="headers")
+    @blp.response(200, OwnerSchema, headers=ETAG_HEADERS)
+    @blp.alt_response(409, schema=ConflictErrorSchema, description=STALE_DESCRIPTION)
+    def delete(self, query, headers, owner_id):
+        """Anonymise the owner on request (personal data law): name and contacts are erased. Name the version
+        you read (If-Match or ?version=), or none."""
+        version = expected_version(query["version"], headers)
+        return with_etag(committed(owners.anonymise_owner(session(), require_actor(), owner_id,
+                                                          expected_version=version)))

@@ -1,4 +1,9 @@
-"""/api/v1/footage-requests and /api/v1/assignments: police requests, routing and answers."""
+"""/api/v1/footage-requests and /api/v1/assignments: police requests, routing and answers.
+
+Every step may name the `version` it saw. A stale version, a change made by
+someone else at the same moment, or a step the state does not allow answers
+409 (stale_version / illegal_transition) with `current`: the version and
+status stored now."""
 from __future__ import annotations
 
 import marshmallow as ma
@@ -14,6 +19,7 @@ from ..services.workflow import outcome
 from .base import api_blueprint, committed, paginate, page_items, require_actor, session
 from .fields import GeoJSONGeometry
 from .schemas import StrictSchema
+from .versions import ConflictErrorSchema
 
 requests_blp = api_blueprint("footage_requests", __name__, "footage-requests",
                              "Footage requests: one incident, routed to the owners whose lenses could have seen it")
@@ -36,8 +42,13 @@ class FootageRequestCreateSchema(StrictSchema):
     draft = ma.fields.Boolean(load_default=False, metadata={"description": "keep as a draft; open it later"})
 
 
+STEP_CONFLICT = ("Conflict: a stale version or a change by someone else at the same moment (stale_version), or a step "
+                 "the state does not allow (illegal_transition); `current` has the version and status stored now")
+
+
 class VersionSchema(StrictSchema):
-    version = ma.fields.Integer(load_default=None, metadata={"description": "the version you saw; a stale one is refused"})
+    version = ma.fields.Integer(load_default=None, metadata={
+        "description": "the version you saw; a stale one is refused with 409 and the current version and status"})
     note = ma.fields.String(load_default=None, validate=validate.Length(max=2000))
 
 
@@ -157,6 +168,7 @@ class FootageRequestById(MethodView):
 class FootageRequestOpening(MethodView):
     @requests_blp.arguments(VersionSchema)
     @requests_blp.response(200, FootageRequestDetailSchema)
+    @requests_blp.alt_response(409, schema=ConflictErrorSchema, description=STEP_CONFLICT)
     def post(self, data, request_id):
         """Open and route a draft."""
         return committed(requests.open_draft(session(), require_actor(), request_id, expected_version=data["version"],
@@ -167,6 +179,7 @@ class FootageRequestOpening(MethodView):
 class FootageRequestCancellation(MethodView):
     @requests_blp.arguments(VersionSchema)
     @requests_blp.response(200, FootageRequestDetailSchema)
+    @requests_blp.alt_response(409, schema=ConflictErrorSchema, description=STEP_CONFLICT)
     def post(self, data, request_id):
         """Cancel; assignments still open are withdrawn."""
         return committed(requests.cancel_request(session(), require_actor(), request_id,
@@ -177,8 +190,10 @@ class FootageRequestCancellation(MethodView):
 class AssignmentAction(MethodView):
     @assignments_blp.arguments(AssignmentActionSchema)
     @assignments_blp.response(200, AssignmentSchema)
+    @assignments_blp.alt_response(409, schema=ConflictErrorSchema, description=STEP_CONFLICT)
     def post(self, data, assignment_id, action):
         """Record an owner's answer taken by phone (consent, decline, report_no_footage), footage received
-        (evidence_ref and SHA-256 required) or close. An illegal step answers 409 with the allowed actions."""
+        (evidence_ref and SHA-256 required) or close. An illegal step answers 409 with the allowed actions; a
+        stale version, or another answer given at the same moment, 409 stale_version; both with `current`."""
         return committed(requests.act_on_assignment(
             session(), require_actor(), assignment_id, action, expected_version=data.pop("version"), **data))

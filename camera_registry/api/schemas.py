@@ -27,13 +27,22 @@ class StrictSchema(ma.Schema):
         unknown = ma.RAISE
 
 
-def _partial(schema: type[ma.Schema], *, drop: tuple[str, ...] = ()) -> type[ma.Schema]:
-    """The same fields, all optional: what a PATCH may carry."""
+def _partial(schema: type[ma.Schema], *, drop: tuple[str, ...] = (), versioned: bool = False) -> type[ma.Schema]:
+    """The same fields, all optional: what a PATCH may carry; `versioned`: also the version it was read at."""
     fields = {name: field for name, field in schema().fields.items() if name not in drop}
     for field in fields.values():
         field.required = False
         field.load_default = ma.missing
+    if versioned:
+        fields["version"] = ma.fields.Integer(validate=validate.Range(min=1), metadata={
+            "description": "the version you read (or send its ETag in If-Match): refused with 409 if the record "
+                           "has moved on; omit both for an unconditional write"})
     return type(f"{schema.__name__.replace('Create', 'Update')}", (StrictSchema,), fields)
+
+
+def _version_out() -> ma.fields.Integer:
+    return ma.fields.Integer(dump_only=True, metadata={
+        "description": "bumped by every change (the ETag carries it too): name it when you write"})
 
 
 # --------------------------------------------------------------------------- admin units
@@ -79,6 +88,7 @@ class SiteSchema(ma.Schema):
     name = ma.fields.String()
     commune_code = ma.fields.Function(_commune_code)
     point = GeoJSONGeometry(allowed=("Point",), allow_none=True)
+    version = _version_out()
 
 
 class SiteCreateSchema(StrictSchema):
@@ -88,7 +98,7 @@ class SiteCreateSchema(StrictSchema):
     point = GeoJSONGeometry(allowed=("Point",), allow_none=True, load_default=None)
 
 
-SiteUpdateSchema = _partial(SiteCreateSchema)
+SiteUpdateSchema = _partial(SiteCreateSchema, versioned=True)
 
 
 class CommuneFilterSchema(StrictSchema):
@@ -107,6 +117,7 @@ class OwnerSchema(ma.Schema):
     email = ma.fields.String(allow_none=True)
     address = ma.fields.String(allow_none=True)
     contacts_shown = ma.fields.Boolean(metadata={"description": "false: your role may not see contact data"})
+    version = _version_out()
 
 
 def _phone(value: str) -> None:
@@ -124,7 +135,7 @@ class OwnerCreateSchema(StrictSchema):
     address = ma.fields.String(allow_none=True, load_default=None, validate=validate.Length(max=500))
 
 
-OwnerUpdateSchema = _partial(OwnerCreateSchema)
+OwnerUpdateSchema = _partial(OwnerCreateSchema, versioned=True)
 
 
 class OwnerQuerySchema(CommuneFilterSchema):
@@ -165,6 +176,7 @@ class RecorderSchema(ma.Schema):
     model = ma.fields.String(allow_none=True)
     status = _enum(RecorderStatus)
     shared = ma.fields.Boolean(metadata={"description": "an active sharing commitment covers this recorder"})
+    version = _version_out()
 
 
 class RecorderCreateSchema(StrictSchema):
@@ -178,7 +190,7 @@ class RecorderCreateSchema(StrictSchema):
     status = _enum(RecorderStatus, load_default=RecorderStatus.ACTIVE)
 
 
-RecorderUpdateSchema = _partial(RecorderCreateSchema)
+RecorderUpdateSchema = _partial(RecorderCreateSchema, versioned=True)
 
 
 class RecorderQuerySchema(PlaceQuerySchema):
@@ -199,6 +211,7 @@ class LensSchema(ma.Schema):
     kind = _enum(LensKind)
     status = _enum(LensStatus)
     shared = ma.fields.Boolean(metadata={"description": "an active sharing commitment covers its recorder"})
+    version = _version_out()
 
 
 class LensCreateSchema(StrictSchema):
@@ -215,7 +228,7 @@ class LensCreateSchema(StrictSchema):
     status = _enum(LensStatus, load_default=LensStatus.ACTIVE)
 
 
-LensUpdateSchema = _partial(LensCreateSchema)
+LensUpdateSchema = _partial(LensCreateSchema, versioned=True)
 
 
 class LensQuerySchema(PlaceQuerySchema):

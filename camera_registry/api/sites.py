@@ -1,4 +1,7 @@
-"""/api/v1/sites: programme sites ("điểm mô hình Camera an ninh")."""
+"""/api/v1/sites: programme sites ("điểm mô hình Camera an ninh").
+
+One site answers with its ETag; a change or deletion names the version it
+read (If-Match or `version`) or is unconditional (api/versions.py)."""
 from __future__ import annotations
 
 from flask.views import MethodView
@@ -6,6 +9,10 @@ from flask.views import MethodView
 from ..services import sites
 from .base import api_blueprint, committed, page_items, paginate, require_actor, session
 from .schemas import CommuneFilterSchema, SiteCreateSchema, SiteSchema, SiteUpdateSchema
+from .versions import (
+    ETAG_HEADERS, STALE_DESCRIPTION, ConflictErrorSchema, IfMatchSchema, VersionQuerySchema, expected_version,
+    with_etag,
+)
 
 blp = api_blueprint("sites", __name__, "sites", "Programme sites, each run by one commune")
 
@@ -22,24 +29,36 @@ class Sites(MethodView):
             page_size=pagination_parameters.page_size))
 
     @blp.arguments(SiteCreateSchema)
-    @blp.response(201, SiteSchema)
+    @blp.response(201, SiteSchema, headers=ETAG_HEADERS)
+    @blp.alt_response(409, schema=ConflictErrorSchema, description="code already used")
     def post(self, data):
         """Create a site in your commune."""
-        return committed(sites.create_site(session(), require_actor(), **data))
+        return with_etag(committed(sites.create_site(session(), require_actor(), **data)), 201)
 
 
 @blp.route("/<int:site_id>")
 class SiteById(MethodView):
-    @blp.response(200, SiteSchema)
+    @blp.response(200, SiteSchema, headers=ETAG_HEADERS)
     def get(self, site_id):
-        return sites.get_site(session(), require_actor(), site_id)
+        return with_etag(sites.get_site(session(), require_actor(), site_id))
 
     @blp.arguments(SiteUpdateSchema)
-    @blp.response(200, SiteSchema)
-    def patch(self, data, site_id):
-        return committed(sites.update_site(session(), require_actor(), site_id, data))
+    @blp.arguments(IfMatchSchema, location="headers")
+    @blp.response(200, SiteSchema, headers=ETAG_HEADERS)
+    @blp.alt_response(409, schema=ConflictErrorSchema, description=STALE_DESCRIPTION)
+    def patch(self, data, headers, site_id):
+        """Change a site; name the version you read (If-Match or `version`), or none for an unconditional write."""
+        version = expected_version(data.pop("version", None), headers)
+        return with_etag(committed(sites.update_site(session(), require_actor(), site_id, data,
+                                                     expected_version=version)))
 
+    @blp.arguments(VersionQuerySchema, location="query")
+    @blp.arguments(IfMatchSchema, location="headers")
     @blp.response(204)
-    def delete(self, site_id):
-        """Delete a site that no longer groups any recorder."""
-        committed(sites.delete_site(session(), require_actor(), site_id))
+    @blp.alt_response(409, schema=ConflictErrorSchema,
+                      description=f"{STALE_DESCRIPTION}; or the site still groups recorders")
+    def delete(self, query, headers, site_id):
+        """Delete a site that no longer groups any recorder; name the version you read (If-Match or ?version=),
+        or none for an unconditional deletion."""
+        committed(sites.delete_site(session(), require_actor(), site_id,
+                                    expected_version=expected_version(query["version"], headers)))

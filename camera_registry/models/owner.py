@@ -36,3 +36,5 @@ class Owner(Base):
     commune: Mapped[AdminUnit | None] = relationship()
     recorders: Mapped[list["Recorder"]] = relationship(back_populates="owner")  # noqa: F821
     commitments: Mapped[list["SharingCommitment"]] = relationship(back_populates="owner")  # noqa: F821
+
+    __mapper_args__ = {"version_id_col": version}  # every ORM UPDATE bumps it and is refused if it is stale

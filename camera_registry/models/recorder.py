@@ -56,6 +56,8 @@ class Recorder(Base):
     commune: Mapped[AdminUnit | None] = relationship()
     lenses: Mapped[list[Lens]] = relationship(back_populates="recorder")
 
+    __mapper_args__ = {"version_id_col": version}  # every ORM UPDATE bumps it and is refused if it is stale
+
     shared = None  # set per read by services.commitments.mark_shared, never stored
 
 
@@ -83,5 +85,7 @@ class Lens(Base):
 
     recorder: Mapped[Recorder] = relationship(back_populates="lenses")
     commune: Mapped[AdminUnit | None] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}  # every ORM UPDATE bumps it and is refused if it is stale
 
     shared = None  # set per read by services.commitments.mark_shared, never stored

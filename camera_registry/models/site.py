@@ -20,3 +20,5 @@ class Site(Base):
     point = mapped_column(point_column(), nullable=True)
 
     commune: Mapped[AdminUnit] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}  # every ORM UPDATE bumps it and is refused if it is stale

@@ -1,7 +1,9 @@
 """Recorders (đầu thu) and lenses (mắt camera): placement, listing and changes.
 
 A recorder's or lens's commune is derived from its point when written
-(services.registry), so reach checks run after the point is set.
+(services.registry), so reach checks run after the point is set. Changes and
+removals may name the version they were read at (`expected_version`); a stale
+one is refused with 409 (services.records).
 """
 from __future__ import annotations
 
@@ -155,8 +157,9 @@ def create_recorder(session: Session, actor: Actor, *, external_id: str, owner_i
     return _written(session, actor, Recorder(**values), "recorder")
 
 
-def update_recorder(session: Session, actor: Actor, recorder_id: int, changes: dict[str, Any]) -> Recorder:
-    recorder = get_writable(session, actor, Recorder, recorder_id, "recorder")
+def update_recorder(session: Session, actor: Actor, recorder_id: int, changes: dict[str, Any], *,
+                    expected_version: int | None = None) -> Recorder:
+    recorder = get_writable(session, actor, Recorder, recorder_id, "recorder", expected_version)
     if "retention_days" in changes:
         _check({"retention_days": check_retention(changes["retention_days"])})
     values = _prepared(session, actor, Recorder, "recorder", changes, RECORDER_REFERENCES, exclude_id=recorder.id)
@@ -181,23 +184,25 @@ def create_lens(session: Session, actor: Actor, *, external_id: str, recorder_id
     return _written(session, actor, Lens(**_prepared(session, actor, Lens, "lens", values, LENS_REFERENCES)), "lens")
 
 
-def update_lens(session: Session, actor: Actor, lens_id: int, changes: dict[str, Any]) -> Lens:
-    lens = get_writable(session, actor, Lens, lens_id, "lens")
+def update_lens(session: Session, actor: Actor, lens_id: int, changes: dict[str, Any], *,
+                expected_version: int | None = None) -> Lens:
+    lens = get_writable(session, actor, Lens, lens_id, "lens", expected_version)
     _lens_rules(changes)
     values = _prepared(session, actor, Lens, "lens", changes, LENS_REFERENCES, exclude_id=lens.id)
     return _written(session, actor, lens, "lens", values)
 
 
-def remove_recorder(session: Session, actor: Actor, recorder_id: int) -> Recorder:
+def remove_recorder(session: Session, actor: Actor, recorder_id: int, *,
+                    expected_version: int | None = None) -> Recorder:
     """Mark a recorder and its lenses removed; rows stay for the requests that cite them."""
-    recorder = get_writable(session, actor, Recorder, recorder_id, "recorder")
+    recorder = get_writable(session, actor, Recorder, recorder_id, "recorder", expected_version)
     apply_changes(session, actor, recorder, {"status": RecorderStatus.REMOVED}, "recorder.remove", "recorder")
     for lens in recorder.lenses:
         apply_changes(session, actor, lens, {"status": LensStatus.REMOVED}, "lens.remove", "lens")
     return _shared(session, recorder)
 
 
-def remove_lens(session: Session, actor: Actor, lens_id: int) -> Lens:
-    lens = get_writable(session, actor, Lens, lens_id, "lens")
+def remove_lens(session: Session, actor: Actor, lens_id: int, *, expected_version: int | None = None) -> Lens:
+    lens = get_writable(session, actor, Lens, lens_id, "lens", expected_version)
     apply_changes(session, actor, lens, {"status": LensStatus.REMOVED}, "lens.remove", "lens")
     return _shared(session, lens)

@@ -926,13 +926,18 @@ def _insert(connection, table: Table, rows: list[dict[str, Any]], key: str | Non
 
 
 def _update(connection, table: Table, changes: list[dict[str, Any]]) -> None:
-    """Apply per-row changes, one executemany for each set of changed columns."""
+    """Apply per-row changes, one executemany for each set of changed columns.
+
+    A versioned row (site, owner, recorder, lens) gets its version bumped, as an
+    ORM write would: an edit based on what was read before the import is refused.
+    """
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for change in changes:
         groups[tuple(sorted(column for column in change if column != "id"))].append(change)
+    bump = {"version": table.c.version + 1} if "version" in table.c else {}
     for columns, rows in groups.items():
         statement = update(table).where(table.c.id == bindparam("_id")).values(
-            {column: bindparam(f"_{column}", type_=table.c[column].type) for column in columns}
+            {**{column: bindparam(f"_{column}", type_=table.c[column].type) for column in columns}, **bump}
         )
         for start in range(0, len(rows), BATCH):
             connection.execute(statement, [{f"_{name}": value for name, value in row.items()}

@@ -1,6 +1,7 @@
 """Camera owners. Their contact data is personal data: shown only to roles that
 need it (admin, the police of the owner's commune), and every disclosure,
-change or anonymisation is written to the audit trail."""
+change or anonymisation is written to the audit trail. Changes name the version
+they were read at, or none (unconditional); see services.records."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from ..models import AdminUnit, Owner, OwnerKind
 from .access import Actor
 from .audit import record
 from .listing import Page, page_of, readable
-from .records import add_new, apply_changes, current_commune, get_readable, get_writable, require_unique
+from .records import add_new, apply_changes, current_commune, flush, get_readable, get_writable, require_unique
 
 CONTACT_FIELDS = ("phone", "email", "address")
 ANONYMISED_NAME = "Đã ẩn danh"
@@ -33,6 +34,7 @@ class OwnerCard:
     email: str | None
     address: str | None
     contacts_shown: bool
+    version: int
 
 
 def owner_cards(session: Session, actor: Actor, owners: list[Owner]) -> list[OwnerCard]:
@@ -48,7 +50,7 @@ def owner_cards(session: Session, actor: Actor, owners: list[Owner]) -> list[Own
             id=o.id, external_id=o.external_id, kind=o.kind, name=o.name, commune_id=o.commune_id,
             commune_code=o.commune.code if o.commune_id else None,
             **{name: getattr(o, name) if o.id in shown_ids else None for name in CONTACT_FIELDS},
-            contacts_shown=o.id in shown_ids,
+            contacts_shown=o.id in shown_ids, version=o.version,
         )
         for o in owners
     ]
@@ -80,8 +82,9 @@ def create_owner(session: Session, actor: Actor, *, external_id: str, kind: Owne
     return get_owner(session, actor, owner.id)
 
 
-def update_owner(session: Session, actor: Actor, owner_id: int, changes: dict) -> OwnerCard:
-    owner = get_writable(session, actor, Owner, owner_id, "owner")
+def update_owner(session: Session, actor: Actor, owner_id: int, changes: dict, *,
+                 expected_version: int | None = None) -> OwnerCard:
+    owner = get_writable(session, actor, Owner, owner_id, "owner", expected_version)
     changes = dict(changes)
     if "external_id" in changes:
         require_unique(session, Owner, "external_id", changes["external_id"], "owner", exclude_id=owner.id)
@@ -93,13 +96,14 @@ def update_owner(session: Session, actor: Actor, owner_id: int, changes: dict) -
     return get_owner(session, actor, owner.id)
 
 
-def anonymise_owner(session: Session, actor: Actor, owner_id: int) -> OwnerCard:
+def anonymise_owner(session: Session, actor: Actor, owner_id: int, *,
+                    expected_version: int | None = None) -> OwnerCard:
     """Erase the owner's personal data on request; cameras and history stay, unnamed."""
-    owner = get_writable(session, actor, Owner, owner_id, "owner")
+    owner = get_writable(session, actor, Owner, owner_id, "owner", expected_version)
     owner.name = ANONYMISED_NAME
     for name in CONTACT_FIELDS:
         setattr(owner, name, None)
-    session.flush()
+    flush(session, "owner", owner.id)
     record(session, actor, "owner.anonymise", "owner", owner.id)
     return get_owner(session, actor, owner.id)
 

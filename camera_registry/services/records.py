@@ -1,15 +1,27 @@
-"""Small steps every registry write shares: lookups, uniqueness, change sets, audit."""
+"""Small steps every registry write shares: lookups, uniqueness, versions, change sets, audit.
+
+Optimistic locking: sites, owners, recorders and lenses carry a `version`
+that every write bumps (the mapper's version_id_col; the register import
+bumps it in its bulk updates). A write may name the version it was read at
+(`expected_version`); `get_writable` locks the row and refuses a stale one
+with StaleVersion (409), its `current` saying the version stored now. A write
+that names no version is unconditional and still bumps the version.
+"""
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from ..models import AdminLevel, AdminUnit
 from .access import Actor
 from .audit import record
 from .errors import Conflict, NotFound, ValidationFailed
+from .workflow import StaleVersion
 
 M = TypeVar("M")
 
@@ -22,10 +34,64 @@ def get_readable(session: Session, actor: Actor, model: type[M], record_id: int,
     return obj
 
 
-def get_writable(session: Session, actor: Actor, model: type[M], record_id: int, what: str) -> M:
-    obj = get_readable(session, actor, model, record_id, what)
+def get_writable(session: Session, actor: Actor, model: type[M], record_id: int, what: str,
+                 expected_version: int | None = None) -> M:
+    """The record, locked for the rest of the transaction and loaded as stored, if the actor may write it and
+    (when `expected_version` is given) it is still at that version.
+
+    The lock (FOR UPDATE on PostgreSQL; SQLite's write unit already holds the
+    database) makes the check and the write one step: a second writer waits,
+    then sees the first one's version and is refused.
+    """
+    obj = session.get(model, record_id, with_for_update=True, populate_existing=True)
+    if obj is None or not actor.can_read(obj.commune_id):
+        raise NotFound(f"{what} {record_id} not found")
     actor.require_write(obj.commune_id, f"{what} {record_id}")
+    check_version(obj, expected_version, what)
     return obj
+
+
+def check_version(obj, expected_version: int | None, what: str) -> None:
+    if expected_version is not None and expected_version != obj.version:
+        raise StaleVersion(
+            f"{what} {obj.id} was changed by someone else: it is at version {obj.version}, you sent "
+            f"{expected_version}; reload it and try again",
+            {"version": [f"stale: current version is {obj.version}"]}, current={"version": obj.version})
+
+
+def flush(session: Session, what: str, record_id: int | None = None) -> None:
+    """Flush the pending writes; what a concurrent writer made of them is a Conflict (409), never a crash."""
+    try:
+        session.flush()
+    except StaleDataError:
+        # Not reached while `get_writable` holds the row; kept so a missed lock still answers 409.
+        raise StaleVersion(f"{what} {record_id} was changed at the same moment by someone else; reload it",
+                           {"version": ["changed concurrently"]}) from None
+    except IntegrityError as error:
+        conflict = duplicate_key_conflict(error)
+        if conflict is None:
+            raise
+        raise conflict from None
+
+
+#: Where each backend names the duplicated key: PostgreSQL's DETAIL line, SQLite's message.
+_POSTGRES_DUPLICATE = re.compile(r"Key \((?P<fields>[^)]+)\)=\((?P<values>.*)\) already exists")
+_SQLITE_DUPLICATE = re.compile(r"UNIQUE constraint failed: (?P<fields>[\w.]+(?:, [\w.]+)*)")
+UNIQUE_VIOLATION = "23505"
+
+
+def duplicate_key_conflict(error: IntegrityError) -> Conflict | None:
+    """The Conflict a unique-key violation stands for (a concurrent insert took the key after our check), or
+    None for any other integrity error (a broken reference or check is a bug, not a conflict)."""
+    text = str(error.orig)
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    match = _POSTGRES_DUPLICATE.search(text) if sqlstate == UNIQUE_VIOLATION else _SQLITE_DUPLICATE.search(text)
+    if match is None:
+        return None if sqlstate != UNIQUE_VIOLATION else Conflict(
+            "a concurrent write stored the same unique value; reload and try again")
+    fields = [name.strip().split(".")[-1] for name in match["fields"].split(",")]
+    return Conflict(f"{', '.join(fields)} is already used (stored at the same moment by another write)",
+                    {field: ["already used"] for field in fields})
 
 
 def require_unique(session: Session, model, field: str, value: Any, what: str, exclude_id: int | None = None) -> None:
@@ -45,7 +111,7 @@ def current_commune(session: Session, code: str, field: str = "commune_code") ->
 def add_new(session: Session, actor: Actor, obj: M, entity_type: str) -> M:
     """Insert a fully built record and audit its creation."""
     session.add(obj)
-    session.flush()
+    flush(session, entity_type)
     record(session, actor, f"{entity_type}.create", entity_type, obj.id)
     return obj
 
@@ -55,6 +121,6 @@ def apply_changes(session: Session, actor: Actor, obj, changes: dict[str, Any], 
     changed = sorted(name for name, value in changes.items() if getattr(obj, name) != value)
     for name in changed:
         setattr(obj, name, changes[name])
-    session.flush()
+    flush(session, entity_type, obj.id)
     if changed:
         record(session, actor, action, entity_type, obj.id, details={"fields": changed})

@@ -1,4 +1,7 @@
-"""Programme sites, each belonging to one commune."""
+"""Programme sites, each belonging to one commune.
+
+Changes and deletions may name the version they were read at; a stale one is
+refused with 409 (services.records)."""
 from __future__ import annotations
 
 from geoalchemy2.shape import from_shape
@@ -11,7 +14,7 @@ from .access import Actor
 from .audit import record
 from .errors import Conflict
 from .listing import Page, page_of, readable
-from .records import add_new, apply_changes, current_commune, get_readable, get_writable, require_unique
+from .records import add_new, apply_changes, current_commune, flush, get_readable, get_writable, require_unique
 
 
 def list_sites(session: Session, actor: Actor, *, commune_code: str | None = None,
@@ -36,8 +39,9 @@ def create_site(session: Session, actor: Actor, *, code: str, name: str, commune
     ), "site")
 
 
-def update_site(session: Session, actor: Actor, site_id: int, changes: dict) -> Site:
-    site = get_writable(session, actor, Site, site_id, "site")
+def update_site(session: Session, actor: Actor, site_id: int, changes: dict, *,
+                expected_version: int | None = None) -> Site:
+    site = get_writable(session, actor, Site, site_id, "site", expected_version)
     changes = dict(changes)
     if "code" in changes:
         require_unique(session, Site, "code", changes["code"], "site", exclude_id=site.id)
@@ -51,12 +55,12 @@ def update_site(session: Session, actor: Actor, site_id: int, changes: dict) -> 
     return site
 
 
-def delete_site(session: Session, actor: Actor, site_id: int) -> None:
-    site = get_writable(session, actor, Site, site_id, "site")
+def delete_site(session: Session, actor: Actor, site_id: int, *, expected_version: int | None = None) -> None:
+    site = get_writable(session, actor, Site, site_id, "site", expected_version)
     recorders = session.scalar(select(func.count()).where(Recorder.site_id == site.id))
     if recorders:
         raise Conflict(f"site {site.code} still groups {recorders} recorders; move them first",
                        {"recorders": [f"{recorders} recorders belong to this site"]})
     record(session, actor, "site.delete", "site", site.id, details={"code": site.code})
     session.delete(site)
-    session.flush()
+    flush(session, "site", site.id)

@@ -4,17 +4,29 @@ A change is legal only if (state, action) is in the model's transition table;
 the caller may name the version it saw, and a mismatch is refused (409)
 instead of overwriting someone else's change; each transition writes an
 AuditEvent in the same transaction.
+
+Concurrency: a transition first locks the row it changes (SELECT ... FOR
+UPDATE on PostgreSQL; on SQLite the write unit already holds the database's
+write lock) and reads its stored version. If another transaction changed the
+row since this one read it, the change is refused with StaleVersion carrying
+what is stored now (`current`: version and status), before anything is
+flushed, so the session stays usable and the caller rolls back cleanly. An
+assignment's request is locked first (request, then assignment: one order
+everywhere, so two transactions cannot deadlock), which applies the answers to
+one request one at a time and lets the last of them resolve it.
 """
 from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..models import (
-    ASSIGNMENT_TRANSITIONS, FINAL_ASSIGNMENT_STATES, REQUEST_TRANSITIONS, Assignment, AssignmentStatus, FootageRequest,
+    ASSIGNMENT_TRANSITIONS, FINAL_ASSIGNMENT_STATES, FINAL_REQUEST_STATES, REQUEST_TRANSITIONS, Assignment, AssignmentStatus, FootageRequest,
     RequestStatus, allowed_actions,
 )
 from ..models.base import utcnow
@@ -30,46 +42,94 @@ OUTCOME_STATES = {
 }
 
 
-class IllegalTransition(Conflict):
+class StateConflict(Conflict):
+    """A clash with what is stored; `current` says what that is now (e.g. {"version": 3, "status": "declined"}),
+    when it is known, so the caller can show it or retry from it."""
+
+    def __init__(self, message: str, errors: dict | None = None, current: dict[str, Any] | None = None):
+        super().__init__(message, errors)
+        self.current = current or {}
+
+
+class IllegalTransition(StateConflict):
     code = "illegal_transition"
 
 
-class StaleVersion(Conflict):
+class StaleVersion(StateConflict):
     code = "stale_version"
 
 
+def locked_row(session: Session, model, row_id: int, *columns) -> Any:
+    """Lock one row for the rest of the transaction and read `columns` as stored, without flushing pending changes.
+
+    FOR UPDATE waits for a transaction that holds the row and then returns what
+    it committed (PostgreSQL); SQLite ignores it, its write unit holding the lock.
+    """
+    with session.no_autoflush:
+        return session.execute(select(*columns).where(model.id == row_id).with_for_update()).one()
+
+
+def _stale(entity_type: str, entity_id: int, message: str, version: int | None, status=None) -> StaleVersion:
+    current = {"version": version, **({"status": status.value} if status is not None else {})}
+    return StaleVersion(f"{entity_type} {entity_id} {message}; reload it and try again",
+                        {"version": [f"stale: current version is {version}"]}, current=current)
+
+
 def _apply(session: Session, actor: Actor, obj, table: dict, action: str, entity_type: str,
-           expected_version: int | None, note: str | None, details: dict | None) -> None:
+           expected_version: int | None, note: str | None, details: dict | None,
+           changes: dict[str, Any] | None = None) -> None:
+    """Check and make one transition (with `changes`, set in the same write: one version bump), then audit it."""
+    # Everything the refusals say is read now: after a failed flush the object may not be read again.
+    model, entity_id, seen_version = type(obj), obj.id, obj.version
+    stored_state, stored_version = locked_row(session, model, entity_id, model.status, model.version)
+    if stored_version != seen_version:
+        raise _stale(entity_type, entity_id, f"was changed by someone else since it was read (version "
+                     f"{seen_version}); it is now {stored_state.value} at version {stored_version}",
+                     stored_version, stored_state)
+    if expected_version is not None and expected_version != stored_version:
+        raise _stale(entity_type, entity_id, f"was changed by someone else: it is {stored_state.value} at version "
+                     f"{stored_version}, you sent {expected_version}", stored_version, stored_state)
     state = obj.status
-    if expected_version is not None and expected_version != obj.version:
-        raise StaleVersion(
-            f"{entity_type} {obj.id} was changed by someone else: it is at version {obj.version}, you sent "
-            f"{expected_version}; reload it and try again",
-            {"version": [f"stale: current version is {obj.version}"]},
-        )
     target = table.get((state, action))
     if target is None:
         allowed = allowed_actions(table, state)
         raise IllegalTransition(
             f"cannot {action} a {entity_type} that is {state.value}; allowed now: {', '.join(allowed) or 'nothing'}",
             {"action": [f"not allowed while {state.value}"], "allowed_actions": allowed},
+            current={"version": stored_version, "status": state.value},
         )
     obj.status = target
+    for name, value in (changes or {}).items():
+        setattr(obj, name, value)
     try:
         session.flush()
     except StaleDataError:
-        raise StaleVersion(f"{entity_type} {obj.id} was changed at the same moment by someone else; reload it",
+        # Not reached while the row is locked; kept so a missed lock still answers 409, never 500.
+        raise StaleVersion(f"{entity_type} {entity_id} was changed at the same moment by someone else; reload it",
                            {"version": ["changed concurrently"]}) from None
-    record(session, actor, f"{entity_type}.{action}", entity_type, obj.id, from_state=state.value,
+    record(session, actor, f"{entity_type}.{action}", entity_type, entity_id, from_state=state.value,
            to_state=target.value, note=note, details=details)
+
+
+def _catch_up(session: Session, request: FootageRequest, acting: Assignment) -> None:
+    """Lock the request and reload what other transactions changed since it was read: its state, and the
+    states of its other assignments, which decide whether this answer is the last one."""
+    (stored_version,) = locked_row(session, FootageRequest, request.id, FootageRequest.version)
+    with session.no_autoflush:
+        if stored_version != request.version:
+            session.refresh(request, [attribute.key for attribute in FootageRequest.__mapper__.column_attrs])
+        stored = dict(session.execute(select(Assignment.id, Assignment.version)
+                                      .where(Assignment.request_id == request.id)).all())
+        for sibling in request.assignments:
+            if sibling is not acting and stored.get(sibling.id, sibling.version) != sibling.version:
+                session.refresh(sibling)
 
 
 def transition_request(session: Session, actor: Actor, request: FootageRequest, action: str, *,
                        expected_version: int | None = None, note: str | None = None,
                        details: dict | None = None) -> FootageRequest:
-    _apply(session, actor, request, REQUEST_TRANSITIONS, action, "request", expected_version, note, details)
-    if request.status in (RequestStatus.RESOLVED, RequestStatus.CANCELLED, RequestStatus.EXPIRED):
-        request.closed_at = utcnow()
+    closing = {"closed_at": utcnow()} if REQUEST_TRANSITIONS.get((request.status, action)) in FINAL_REQUEST_STATES else None
+    _apply(session, actor, request, REQUEST_TRANSITIONS, action, "request", expected_version, note, details, closing)
     return request
 
 
@@ -77,10 +137,11 @@ def transition_assignment(session: Session, actor: Actor, assignment: Assignment
                           expected_version: int | None = None, note: str | None = None,
                           details: dict | None = None, now: datetime | None = None) -> Assignment:
     """Move one assignment, then carry its request along: started on the first answer, resolved on the last."""
-    _apply(session, actor, assignment, ASSIGNMENT_TRANSITIONS, action, "assignment", expected_version, note, details)
-    if action in ("consent", "decline", "report_no_footage"):
-        assignment.answered_at = now or utcnow()
     request = assignment.request
+    _catch_up(session, request, assignment)
+    answered = {"answered_at": now or utcnow()} if action in ("consent", "decline", "report_no_footage") else None
+    _apply(session, actor, assignment, ASSIGNMENT_TRANSITIONS, action, "assignment", expected_version, note, details,
+           answered)
     if request.status == RequestStatus.ROUTED and action != "notify":
         transition_request(session, actor, request, "start")
     if request.status == RequestStatus.IN_PROGRESS and all_final(request):

@@ -13,6 +13,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from geoalchemy2.shape import to_shape
 from shapely.geometry import mapping
 
+from ..api.errors import status_of
 from ..api.requests import POLICE_ACTIONS, AssignmentActionSchema, FootageRequestCreateSchema, VersionSchema
 from ..models import ASSIGNMENT_TRANSITIONS, REQUEST_TRANSITIONS, Role, allowed_actions
 from ..services import requests
@@ -65,6 +66,7 @@ def new():
     if actor.role != Role.COMMUNE_POLICE:
         raise PermissionDenied("footage requests are filed by commune police")
     errors: dict = {}
+    status = 200
     if request.method == "POST":
         try:
             created = requests.open_request(get_session(), actor, **_form_data(
@@ -73,12 +75,13 @@ def new():
             get_session().commit()
             return redirect(url_for("police.show", request_id=created.id), code=303)
         except ma.ValidationError as error:
-            errors = error.messages
-        except DomainError as error:
-            errors = error.errors or {"_": [error.message]}
+            errors, status = error.messages, 422
+        except DomainError as error:  # the status from the one table (api/errors.py), as for the API
+            get_session().rollback()
+            errors, status = error.errors or {"_": [error.message]}, status_of(error)
     commune, boundary = requests.commune_of(get_session(), actor)
     return render_template("requests/new.html", errors=errors, form=request.form, commune=commune,
-                           boundary=json.dumps(mapping(boundary) if boundary else None)), (422 if errors else 200)
+                           boundary=json.dumps(mapping(boundary) if boundary else None)), status
 
 
 @blueprint.get("/<int:request_id>")
@@ -119,7 +122,8 @@ def act(request_id: int, assignment_id: int, action: str):
 
 
 def _act(request_id: int, change, schema: ma.Schema):
-    """Apply one change from a form; on refusal show the request again with the reason."""
+    """Apply one change from a form; on refusal show the request again, as it is stored now, with the reason
+    and the status of the one table (409 for a stale version, a concurrent answer or an illegal step)."""
     session, actor = get_session(), current_actor()
     try:
         change(session, actor, _form_data(schema))
@@ -130,8 +134,7 @@ def _act(request_id: int, change, schema: ma.Schema):
     except DomainError as error:
         if isinstance(error, PermissionDenied):
             abort(403, error.message)
-        errors, status = {**error.errors, "_": [error.message]}, 409 if error.code in (
-            "illegal_transition", "stale_version") else 422
+        errors, status = {**error.errors, "_": [error.message]}, status_of(error)
     session.rollback()
     page = requests.request_page(session, actor, request_id)
     session.commit()

@@ -1,0 +1,84 @@
+"""Optimistic locking over HTTP for the registry (sites, owners, recorders, lenses).
+
+Every read and write of one record answers with `ETag: "<version>"` (strong,
+the record's version column) and carries `version` in the body. A write names
+the version it was read at, either way:
+- `If-Match: "<version>"` (the ETag as read), or
+- `version` in a PATCH body / `?version=` on a DELETE.
+If the record has moved on, the write is refused with 409 `stale_version`
+whose `current.version` is the version stored now (409 rather than 412: the
+client reloads and decides, as for any other conflict). `If-Match: *` or no
+version at all makes the write unconditional: allowed, so existing scripts
+keep working, but it still bumps the version, so other clients notice it.
+"""
+from __future__ import annotations
+
+import marshmallow as ma
+from werkzeug.http import parse_etags
+
+from ..services.errors import ValidationFailed
+from .errors import ErrorSchema
+
+ETAG_HEADERS = {"ETag": {
+    "description": 'the record\'s version as a strong entity tag, e.g. "3": send it back in If-Match to write',
+    "schema": {"type": "string"},
+}}
+STALE_DESCRIPTION = ("Conflict: the record changed since you read it (stale_version; `current.version` is the "
+                     "version stored now), or a unique value is already used")
+
+
+class ConflictErrorSchema(ErrorSchema):
+    """A 409: the uniform error shape with `current`, what is stored now."""
+
+
+class IfMatchSchema(ma.Schema):
+    """The If-Match request header (other headers are ignored)."""
+
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    if_match = ma.fields.String(data_key="If-Match", load_default=None, metadata={
+        "description": 'the ETag you read, e.g. "3": the write is refused with 409 if the record has moved on. '
+                       "Omit it (and `version`), or send *, for an unconditional write."})
+
+
+def version_field() -> ma.fields.Integer:
+    return ma.fields.Integer(load_default=None, allow_none=True, validate=ma.validate.Range(min=1), metadata={
+        "description": "the version you read: refused with 409 if the record has moved on; omit (and If-Match) "
+                       "for an unconditional write"})
+
+
+class VersionQuerySchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    version = version_field()
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def with_etag(obj, status: int = 200):
+    """What a view returns for one record: the record, its status and its ETag."""
+    return obj, status, {"ETag": etag(obj.version)}
+
+
+def expected_version(version: int | None, headers: dict) -> int | None:
+    """The version a write names, from the body/query `version` and the If-Match header; None: unconditional."""
+    raw = headers.get("if_match")
+    if raw is None or not raw.strip():
+        return version
+    tags = parse_etags(raw)
+    if tags.star_tag:
+        matched = None
+    else:
+        strong = list(tags.as_set(include_weak=False))
+        if len(strong) != 1 or tags.as_set(include_weak=True) != set(strong) or not strong[0].isdigit():
+            raise ValidationFailed('If-Match takes the one strong ETag you read, e.g. "3"',
+                                   {"If-Match": ['send the ETag as read, e.g. "3", or *']})
+        matched = int(strong[0])
+    if version is not None and matched is not None and version != matched:
+        raise ValidationFailed(f"version {version} and If-Match {raw.strip()} disagree",
+                               {"version": [f"differs from If-Match {raw.strip()}"]})
+    return matched if matched is not None else version
