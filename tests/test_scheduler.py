@@ -18,6 +18,7 @@ from camera_registry.models import (
     Assignment, AssignmentStatus, AuditEvent, Channel, CommitmentChannel, FootageRequest, LinkPurpose, OutboxMessage,
     OwnerLink, RequestStatus, SharingCommitment,
 )
+from camera_registry.services import deadlines
 from camera_registry.services.access import SYSTEM
 from camera_registry.services.deadlines import (
     escalate_near_deadline, expire_overdue, invite_renewals, remind_unanswered,
@@ -226,3 +227,34 @@ def test_a_reminder_leaves_the_assignment_version_alone(world, session, settings
     session.expire_all()
     refreshed = session.get(Assignment, assignment.id)
     assert refreshed.last_reminded_at == NOW + 24 * HOUR and refreshed.version == version
+
+
+def test_repeated_runs_send_no_second_reminder_or_escalation(world, session, session_factory, settings,
+                                                              webhook_receiver, smtp_receiver):
+    """A run repeated (a takeover, a retry after a failure, two ticks at once) finds its work stamped and skips it."""
+    [assignment] = routed_request(session, now=NOW).assignments
+    world.commune_a.police_phone = POLICE_PHONE
+    session.commit()
+    runner = JobRunner(session_factory, settings, "only")
+    at = assignment.preservation_deadline - 22 * HOUR  # a reminder and the police warning are both due
+    for moment in (at, at, at + timedelta(minutes=5)):
+        runner.run("remind_owners", moment)
+        runner.run("escalate_to_police", moment)
+    assert [len(outbox(session, kind)) for kind in ("assignment.reminder", "assignment.escalation")] == [2, 1]
+    assert audited(session, "assignment.remind") == 1 and audited(session, "assignment.escalate") == 1
+    runner.run("deliver_outbox", at)
+    runner.run("deliver_outbox", at + HOUR)
+    delivered = webhook_receiver.idempotency_keys() + smtp_receiver.idempotency_keys()
+    assert len(delivered) == 5 and set(delivered.values()) == {1}  # request and reminder on two channels, one warning
+
+
+def test_a_job_works_in_batches_past_what_it_leaves_alone(world, session, settings, monkeypatch):
+    """Each batch is its own write unit; an assignment that cannot be escalated does not stall the ones after it."""
+    monkeypatch.setattr(deadlines, "BATCH_SIZE", 1)
+    [unwarnable] = routed_request(session, "a", now=NOW).assignments
+    [warnable] = routed_request(session, "b", now=NOW).assignments
+    world.commune_b.police_phone = POLICE_PHONE
+    assert unwarnable.id < warnable.id
+    at = unwarnable.preservation_deadline - 22 * HOUR
+    assert run(escalate_near_deadline, session, settings, at) == {"no_police_phone": 1, "escalated": 1}
+    assert run(escalate_near_deadline, session, settings, at) == {"no_police_phone": 1}

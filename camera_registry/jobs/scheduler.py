@@ -91,7 +91,11 @@ class JobRunner:
         return counts
 
     def release(self) -> None:
-        write_unit(self.session_factory, lambda session: release_lease(session, LEASE_NAME, self.holder, utcnow()))
+        """Hand the lease over at once; if the database will not take that, it runs out by itself within LEASE_TTL."""
+        try:
+            write_unit(self.session_factory, lambda session: release_lease(session, LEASE_NAME, self.holder, utcnow()))
+        except Exception:  # noqa: BLE001 - shutting down: the ttl hands the lease over anyway
+            log.exception("could not release the %s lease; another scheduler takes it within %s", LEASE_NAME, LEASE_TTL)
 
 
 def build_scheduler(runner: JobRunner, scheduler_class: type[BaseScheduler] = BlockingScheduler) -> BaseScheduler:
