@@ -2,6 +2,9 @@
 
 XLSX is written with XlsxWriter: write-only, no dependencies of its own, and
 codes such as "00226" are written as text so a spreadsheet keeps the zeros.
+A CSV cell is read by the spreadsheet as typed, so a text cell that would
+start a formula (a unit named "=HYPERLINK(...)") is written with a leading
+apostrophe (OWASP's advice for CSV injection); numbers are written as they are.
 """
 from __future__ import annotations
 
@@ -15,6 +18,8 @@ from flask import Response, request
 CSV = "text/csv"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORMATS = {"json": "application/json", "csv": CSV, "xlsx": XLSX}
+#: What a spreadsheet takes as the start of a formula (tab and carriage return too: some strip them first).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -43,10 +48,19 @@ def table_response(columns: list[Column], rows: list[dict], filename: str, table
 def _csv(columns: list[Column], rows: list[dict]) -> bytes:
     text = io.StringIO()
     writer = csv.writer(text)
-    writer.writerow([column.header for column in columns])
+    writer.writerow([csv_cell(column.header) for column in columns])
     for row in rows:
-        writer.writerow(["" if row[column.name] is None else row[column.name] for column in columns])
+        writer.writerow([csv_cell(row[column.name]) for column in columns])
     return ("\ufeff" + text.getvalue()).encode("utf-8")
+
+
+def csv_cell(value: object) -> object:
+    """A value as a CSV cell that a spreadsheet shows as text, never runs: text that starts a formula gets a `'`."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def _xlsx(columns: list[Column], rows: list[dict]) -> bytes:
