@@ -16,7 +16,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -33,6 +33,7 @@ from camera_registry.models import (
     SharingCommitment,
 )
 from camera_registry.models.base import utcnow
+from camera_registry.services import delivery
 from camera_registry.services.delivery import CLAIM_LEASE, claim_due, deliver_due, release_claims, renew_claims, send
 
 LOCK_WAIT_MS = 100
@@ -215,6 +216,26 @@ def test_a_deliverer_renews_and_releases_only_its_own_claims(session, notificati
     assert write_unit(sessions, lambda unit: renew_claims(unit, "slow", ids, renewed_until + CLAIM_LEASE)) == set()
     write_unit(sessions, lambda unit: release_claims(unit, "slow", ids))
     assert {message.lease_holder for message in outbox(sessions).values()} == {"other"}
+
+
+def test_a_live_deliverer_renews_its_claims_through_a_slow_batch(fresh, notification_settings, webhook_receiver,
+                                                                 monkeypatch):
+    """Renewal starts once a claim has less than SEND_MARGIN left; here that is after half a second, not 30 s."""
+    monkeypatch.setattr(delivery, "SEND_MARGIN", CLAIM_LEASE - timedelta(seconds=0.5))
+    keys = queue(fresh.sessions, 3)
+    claims_seen: list[datetime] = []
+
+    def slow_gateway(received) -> None:
+        with fresh.admin.connect() as connection:
+            claims_seen.append(connection.execute(select(OutboxMessage.leased_until)
+                                                  .where(OutboxMessage.idempotency_key == keys[-1])).scalar_one())
+        time.sleep(0.6)
+
+    webhook_receiver.on_receive = slow_gateway
+    now = utcnow()
+    assert deliver_due(fresh.sessions, notification_settings, now) == {"sent": 3}
+    assert claims_seen[0] == now + CLAIM_LEASE and claims_seen[0] < claims_seen[1] < claims_seen[2]
+    assert webhook_receiver.idempotency_keys() == Counter(keys)
 
 
 def test_every_try_of_a_message_carries_the_same_idempotency_key(session, notification_settings, webhook_receiver,

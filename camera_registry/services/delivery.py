@@ -149,10 +149,13 @@ def release_claims(session: Session, holder: str, message_ids: list[int]) -> Non
 
 def deliver_due(sessions: sessionmaker, settings: NotificationSettings, now: datetime | None = None,
                 limit: int = BATCH_SIZE) -> Counter:
-    """Claim, send and record one batch; returns how many were sent, retried, given up (dead) and left unrecorded.
+    """Claim, send and record one batch; returns the count of each outcome.
 
-    `now` is the moment the run is for (outcomes are stamped with it); the
-    claims are kept against the time that has really passed since.
+    The outcomes: sent, retried, dead (given up), superseded (another
+    deliverer took the claim or recorded the send first) and unrecorded (the
+    record failed until the claim ran out). `now` is the moment the run is
+    for (outcomes are stamped with it); claims are kept against the time that
+    has really passed since.
     """
     now = now or utcnow()
     started = time.monotonic()

@@ -4,7 +4,7 @@ The lease is one row taken or renewed with a conditional UPDATE (the holder
 renews its own; anyone may take an expired one), so it works the same on
 PostgreSQL and on SQLite, where SELECT ... FOR UPDATE does nothing. The row
 is inserted on first use; of two first runners racing, the primary key lets
-only one in. The caller commits.
+only one in. The caller's write unit commits.
 """
 from __future__ import annotations
 
