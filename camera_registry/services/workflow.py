@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..models import (
-    ASSIGNMENT_TRANSITIONS, FINAL_ASSIGNMENT_STATES, FINAL_REQUEST_STATES, REQUEST_TRANSITIONS, Assignment, AssignmentStatus, FootageRequest,
-    RequestStatus, allowed_actions,
+    ASSIGNMENT_TRANSITIONS, FINAL_ASSIGNMENT_STATES, FINAL_REQUEST_STATES, REQUEST_TRANSITIONS, Assignment,
+    AssignmentStatus, FootageRequest, RequestStatus, allowed_actions,
 )
 from ..models.base import utcnow
 from .access import Actor
@@ -128,7 +128,8 @@ def _catch_up(session: Session, request: FootageRequest, acting: Assignment) -> 
 def transition_request(session: Session, actor: Actor, request: FootageRequest, action: str, *,
                        expected_version: int | None = None, note: str | None = None,
                        details: dict | None = None) -> FootageRequest:
-    closing = {"closed_at": utcnow()} if REQUEST_TRANSITIONS.get((request.status, action)) in FINAL_REQUEST_STATES else None
+    closes = REQUEST_TRANSITIONS.get((request.status, action)) in FINAL_REQUEST_STATES
+    closing = {"closed_at": utcnow()} if closes else None
     _apply(session, actor, request, REQUEST_TRANSITIONS, action, "request", expected_version, note, details, closing)
     return request
 
