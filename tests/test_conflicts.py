@@ -6,8 +6,10 @@ run on a fresh database of the chosen backend.
 """
 from __future__ import annotations
 
+import http.cookiejar
 import io
 import json
+import re
 import shutil
 import tempfile
 import threading
@@ -25,12 +27,14 @@ import camera_registry
 from camera_registry import migrate
 from camera_registry.api.errors import as_domain_error, status_of
 from camera_registry.models import (
-    AdminLevel, AdminUnit, Assignment, Lens, LensStatus, Owner, OwnerKind, Recorder, Role, User,
+    AdminLevel, AdminUnit, Assignment, AssignmentStatus, Lens, LensStatus, LinkPurpose, Owner, OwnerKind, Recorder,
+    Role, User,
 )
 from camera_registry.services import accounts, workflow
 from camera_registry.services.access import SYSTEM, Actor
 from camera_registry.services.errors import Conflict
 from camera_registry.services.imports import import_register
+from camera_registry.services.owner_links import issue_link
 from camera_registry.services.records import add_new
 from camera_registry.services.sample import load_dataset
 from camera_registry.services.workflow import StaleVersion, transition_assignment
@@ -430,3 +434,45 @@ def test_the_last_two_answers_at_once_resolve_the_request(race):
             stored = client.get(f"/api/v1/footage-requests/{request['id']}",
                                 headers={"Authorization": f"Bearer {race.token}"}).get_json()
         assert stored["status"] == "resolved" and stored["outcome"]["declined"] == 2, stored
+
+
+def _owner_form(race, token: str, form: dict):
+    """One owner's browser: open the link page (cookie and CSRF token), then a submit to call at once."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()),
+                                         _NoRedirect())
+    with opener.open(f"{race.base_url}/o/{token}", timeout=60) as page:
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.read().decode()).group(1)
+    data = urllib.parse.urlencode({**form, "csrf_token": csrf}).encode()
+
+    def submit() -> tuple[int, str]:
+        try:
+            with opener.open(urllib.request.Request(f"{race.base_url}/o/{token}", data=data), timeout=60) as answer:
+                return answer.status, answer.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode(errors="replace")
+
+    return submit
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # a 303 after an answer is the answer's status here, not the page it points to
+
+
+def test_two_owner_form_answers_at_once_record_one_and_show_it_to_the_other(race):
+    for _ in range(ROUNDS):
+        [line] = race.open_request()["assignments"]
+        with race.factory() as session:
+            assignment = session.get(Assignment, line["id"])
+            token = issue_link(session, owner=assignment.owner, purpose=LinkPurpose.ASSIGNMENT, assignment=assignment,
+                               expires_at=assignment.preservation_deadline)
+            session.commit()
+        submits = [_owner_form(race, token, {"action": "consent", "handover": "police_copy"}),
+                   _owner_form(race, token, {"action": "decline"})]
+        results = _at_once(submits)
+        statuses = sorted(status for status, _ in results)
+        assert statuses == [303, 409], [(status, text[:300]) for status, text in results]
+        (refused,) = [text for status, text in results if status == 409]
+        assert 'data-refusal="already_answered"' in refused
+        with race.factory() as session:
+            assert session.get(Assignment, line["id"]).status in (AssignmentStatus.CONSENTED, AssignmentStatus.DECLINED)
