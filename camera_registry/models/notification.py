@@ -2,9 +2,11 @@
 
 A message is written in the same transaction as the state change it tells
 about, so nothing is announced that did not happen and nothing that happened
-goes unannounced. A deliverer claims a message with a lease; if it dies
-mid-delivery the lease runs out and another delivery picks the message up
-(at least once; the idempotency key lets the gateway drop a repeat).
+goes unannounced. A deliverer claims a message with a short lease in its own
+name and records each outcome as soon as it is known; if it dies mid-delivery
+the lease runs out and another delivery picks the message up. Only a death
+between a send and its record repeats a message, with the same idempotency
+key, so the gateway can drop it.
 """
 from __future__ import annotations
 
