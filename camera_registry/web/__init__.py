@@ -75,7 +75,7 @@ def _close_session(exc: BaseException | None) -> None:
 
 
 def init_app(app: Flask) -> None:
-    from . import auth, coverage, i18n, owner, requests, timefmt
+    from . import auth, coverage, i18n, owner, requests, security, timefmt
     from .pages import blueprint
 
     app.teardown_appcontext(_close_session)
@@ -87,3 +87,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(requests.blueprint)
     app.register_blueprint(coverage.blueprint)
     owner.init_app(app)
+    security.init_app(app)

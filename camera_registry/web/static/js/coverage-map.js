@@ -1,5 +1,7 @@
 // The coverage map: communes coloured by sharing rate or lens density, lenses as server-side clusters
 // when zoomed out and as field-of-view wedges when zoomed in. All data comes from /api/v1/map.
+// Data goes into the page as text only (textContent, or elements handed to Leaflet), never as HTML:
+// a unit, site or owner name is whatever somebody typed.
 (function () {
   var element = document.getElementById("coverage-map");
   var map = RegistryMap.create(element);
@@ -35,7 +37,7 @@
     },
     onEachFeature: function (feature, layer) {
       layer.on("add", function () { layer.getElement().setAttribute("data-commune", feature.properties.code); });
-      layer.bindTooltip(feature.properties.name, { sticky: true });
+      layer.bindTooltip(RegistryMap.text("span", feature.properties.name), { sticky: true });
       layer.on("click", function () { showCommune(feature.properties); });
     }
   }).addTo(map);
@@ -45,14 +47,20 @@
   var legend = L.control({ position: "bottomright" });
   legend.onAdd = function () { this.div = L.DomUtil.create("div", "map-legend"); return this.div; };
   legend.addTo(map);
+  function legendRow(colour, label) {
+    var row = document.createElement("div"), swatch = document.createElement("i");
+    swatch.style.background = colour;
+    row.append(swatch, label);
+    return row;
+  }
   function drawLegend() {
-    var spec = MODES[mode()], rows = ["<strong>" + spec.title + "</strong>"];
+    var spec = MODES[mode()], rows = [RegistryMap.text("strong", spec.title)];
     COLOURS.forEach(function (c, i) {
       var low = i ? spec.format(spec.breaks[i - 1]) : null, high = i < spec.breaks.length ? spec.format(spec.breaks[i]) : null;
-      rows.push('<i style="background:' + c + '"></i>' + (low === null ? "dưới " + high : high === null ? "từ " + low : low + " – " + high));
+      rows.push(legendRow(c, low === null ? "dưới " + high : high === null ? "từ " + low : low + " – " + high));
     });
-    rows.push('<i style="background:#bdbdbd"></i>chưa có mắt camera hoạt động');
-    legend.div.innerHTML = rows.join("<br>");
+    rows.push(legendRow("#bdbdbd", "chưa có mắt camera hoạt động"));
+    legend.div.replaceChildren.apply(legend.div, rows);
     legend.div.dataset.mode = mode();
   }
 
@@ -94,9 +102,12 @@
 
   function drawCluster(p, lat, lon) {
     var size = Math.round(22 + 8 * Math.log10(p.lenses)), shared = p.shared_lenses / p.lenses;
-    var icon = L.divIcon({ className: "", iconSize: [size, size], html: '<div class="lens-cluster" style="width:' + size +
-      "px;height:" + size + "px;background:" + (shared >= 0.8 ? "#1a7f37" : shared >= 0.5 ? "#b26b00" : "#b00020") +
-      '" title="' + p.lenses + " mắt camera, " + p.shared_lenses + ' có cam kết">' + p.lenses + "</div>" });
+    var badge = RegistryMap.text("div", String(p.lenses));
+    badge.className = "lens-cluster";
+    badge.style.width = badge.style.height = size + "px";
+    badge.style.background = shared >= 0.8 ? "#1a7f37" : shared >= 0.5 ? "#b26b00" : "#b00020";
+    badge.title = p.lenses + " mắt camera, " + p.shared_lenses + " có cam kết";
+    var icon = L.divIcon({ className: "", iconSize: [size, size], html: badge });
     L.marker([lat, lon], { icon: icon }).on("click", function () { map.setView([lat, lon], map.getZoom() + 2); }).addTo(points);
   }
 

@@ -29,5 +29,12 @@ window.RegistryMap = (function () {
     return L.polygon(points, L.extend({ color: "#c75000", weight: 1, fillOpacity: 0.25 }, style));
   }
 
-  return { create: create, boundary: boundary, sector: sector };
+  // An element holding `value` as text: what Leaflet's tooltips and icons get instead of an HTML string.
+  function text(tag, value) {
+    var element = document.createElement(tag);
+    element.textContent = value === null || value === undefined ? "" : String(value);
+    return element;
+  }
+
+  return { create: create, boundary: boundary, sector: sector, text: text };
 })();

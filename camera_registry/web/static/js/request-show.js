@@ -17,7 +17,7 @@
     var lon = lens.point.coordinates[0], lat = lens.point.coordinates[1];
     RegistryMap.sector(lon, lat, lens.bearing, lens.fov, lens.range).addTo(layers);
     L.circleMarker([lat, lon], { radius: 4, color: "#0b3d6b", className: "routed-lens" })
-      .bindTooltip("Phiếu " + lens.rank + " · " + Math.round(lens.distance) + " m").addTo(layers);
+      .bindTooltip(RegistryMap.text("span", "Phiếu " + lens.rank + " · " + Math.round(lens.distance) + " m")).addTo(layers);
   });
   map.fitBounds(layers.getBounds().pad(0.3));
 })();
