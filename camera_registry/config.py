@@ -28,8 +28,19 @@ def from_environment() -> dict:
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "") == "1",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        # The signed login cookie is refused after a working day, even if the browser keeps it.
-        "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+        # A login session ends after this long without a request (idle) and this long after the login
+        # (absolute), whatever the browser keeps; logout, deactivation and a password change end it at once.
+        "SESSION_IDLE_MINUTES": float(os.environ.get("SESSION_IDLE_MINUTES", "30")),
+        "SESSION_ABSOLUTE_HOURS": float(os.environ.get("SESSION_ABSOLUTE_HOURS", "12")),
+        # The cookie's own signature is refused after the absolute lifetime too.
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=float(os.environ.get("SESSION_ABSOLUTE_HOURS", "12"))),
+        # Failed sign-ins allowed per username and per client address before /login answers 429
+        # (counted in RATELIMIT_STORAGE_URI, so shared between gunicorn workers when that is shared).
+        "LOGIN_RATE_LIMIT_USERNAME": os.environ.get("LOGIN_RATE_LIMIT_USERNAME", "5/minute;30/hour"),
+        "LOGIN_RATE_LIMIT_ADDRESS": os.environ.get("LOGIN_RATE_LIMIT_ADDRESS", "20/minute;200/hour"),
+        # Registry figures are not public: off, anonymous visitors of / are sent to /login; on, they see the
+        # programme-wide totals only (no commune's figures).
+        "PUBLIC_PROGRAMME_TOTALS": os.environ.get("PUBLIC_PROGRAMME_TOTALS", "") == "1",
         # Largest request body (register uploads); bigger ones get 413 before any row is read.
         # Basemap tiles for the maps, e.g. an internal tile server; empty: boundaries only (no internet needed).
         "MAP_TILE_URL": os.environ.get("MAP_TILE_URL", ""),

@@ -4,7 +4,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .admin_unit import AdminUnit
@@ -29,6 +29,8 @@ class User(Base):
     admin_unit_id: Mapped[int | None] = mapped_column(ForeignKey("admin_units.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    #: Carried in the login cookie; logout, deactivation and a password change bump it, ending every session.
+    session_generation: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     admin_unit: Mapped[AdminUnit | None] = relationship()
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")

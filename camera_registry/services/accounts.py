@@ -1,7 +1,11 @@
 """Staff accounts and their API tokens.
 
 Passwords are stored as Argon2id hashes and re-hashed at login when the
-hasher's parameters change. A token secret is shown once and only its
+hasher's parameters change. A new password is refused when it is easy to
+guess (NIST SP 800-63B, 3.1.1.2): at least 10 characters, and not a common
+password, a repeat or a sequence of characters, a keyboard row, a date or the
+account's own name; zxcvbn (its lists of 30,000 common passwords and of
+words, and its pattern matchers) tells which. A token secret is shown once and only its
 SHA-256 is stored: the secret already carries 256 bits of randomness, so a
 fast hash loses nothing and keeps a per-request lookup cheap. The caller owns
 the transaction (and commits).
@@ -11,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
 from datetime import datetime, timedelta
 from functools import cache
 from typing import NamedTuple
@@ -19,6 +24,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from zxcvbn import zxcvbn
 
 from ..db import after_read
 from ..models import AdminLevel, AdminUnit, ApiToken, Role, User
@@ -28,6 +34,14 @@ from .access import SYSTEM, Actor
 from .errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 
 MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 256  # NIST asks for at least 64; Argon2 takes any length
+#: zxcvbn's score (0-4) a password must reach: 3 is "safely unguessable", about 10^8 guesses or more.
+MIN_PASSWORD_SCORE = 3
+#: zxcvbn reads the first characters only (its matching grows fast with length); longer passwords are not weaker.
+PASSWORD_SCORED_CHARACTERS = 64
+#: Words anyone would try first against this service (NIST: "context-specific words").
+SERVICE_WORDS = ("camera", "camera an ninh", "cameraanninh", "anninh", "an ninh", "congan", "công an",
+                 "matkhau", "mật khẩu", "registry", "admin", "quantri", "quản trị")
 USERNAME_PATTERN = re.compile(r"[a-z0-9._-]{3,64}")
 FULL_NAME_MAX = 200
 TOKEN_NAME_MAX = 100
@@ -44,6 +58,8 @@ UNIT_LEVEL_OF_ROLE = {
 }
 
 _hasher = PasswordHasher()
+#: Names a refused sign-in in the audit trail; it is never given to a service as the one acting.
+_SIGN_IN_ATTEMPT = Actor(label="anonymous", readable_communes=frozenset(), writable_communes=frozenset())
 
 
 class DemoAccount(NamedTuple):
@@ -93,6 +109,47 @@ def authenticate_password(session: Session, username: str, password: str) -> Use
     return user
 
 
+#: Why a guessable password is refused, by the kind of zxcvbn match that made it guessable.
+_WEAKNESS_REASONS = (
+    (lambda m: m.get("dictionary_name") == "user_inputs", "must not be built from the username, the person's name "
+                                                          "or the name of this service"),
+    (lambda m: m.get("dictionary_name") == "passwords" and m["whole"], "is one of the most commonly used passwords"),
+    (lambda m: m["pattern"] == "repeat", "repeats the same characters (like 'aaaa' or 'abcabc')"),
+    (lambda m: m["pattern"] == "sequence", "is a sequence of characters (like 'abcdef' or '123456')"),
+    (lambda m: m["pattern"] == "spatial", "is a row of keys on the keyboard (like 'qwerty' or 'asdfgh')"),
+    (lambda m: m["pattern"] == "date", "is mostly a date"),
+    (lambda m: m["pattern"] == "dictionary", "is a common password or word with little added to it"),
+)
+_GUESSABLE = "is too easy to guess: use a longer phrase of several uncommon words"
+_zxcvbn_lock = threading.Lock()  # zxcvbn keeps the user inputs in a module-level dictionary
+
+
+def password_problems(password: str, username: str = "", full_name: str = "") -> list[str]:
+    """Why `password` may not be used (empty when it may), as reasons for the `password` field."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return [f"must be at least {MIN_PASSWORD_LENGTH} characters long"]
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return [f"must be at most {MAX_PASSWORD_LENGTH} characters long"]
+    own_names = [name for name in (username, *re.split(r"[\s._-]+", username), full_name, *full_name.split())
+                 if len(name) >= 3]
+    folded = password.casefold()
+    if any(name.casefold() in folded for name in (username, full_name) if len(name) >= 3):
+        return ["must not contain the username or the person's name"]
+    with _zxcvbn_lock:
+        result = zxcvbn(password[:PASSWORD_SCORED_CHARACTERS], user_inputs=[*own_names, *SERVICE_WORDS])
+    if result["score"] >= MIN_PASSWORD_SCORE:
+        return []
+    # The reason is the longest guessable part zxcvbn found (a user input wins, being the most specific).
+    scored = password[:PASSWORD_SCORED_CHARACTERS]
+    matches = sorted(({**m, "whole": m["token"] == scored} for m in result["sequence"] if m["pattern"] != "bruteforce"),
+                     key=lambda m: (m.get("dictionary_name") != "user_inputs", -len(m["token"])))
+    for match in matches:
+        for is_weakness, reason in _WEAKNESS_REASONS:
+            if is_weakness(match):
+                return [reason]
+    return [_GUESSABLE]
+
+
 # --------------------------------------------------------------------------- users
 
 
@@ -103,8 +160,8 @@ def create_user(session: Session, actor: Actor, username: str, password: str, ro
     errors: dict[str, list[str]] = {}
     if not USERNAME_PATTERN.fullmatch(username):
         errors["username"] = ["must be 3 to 64 characters: lowercase letters a-z, digits, '.', '_' or '-'"]
-    if len(password) < MIN_PASSWORD_LENGTH:
-        errors["password"] = [f"must be at least {MIN_PASSWORD_LENGTH} characters long"]
+    if problems := password_problems(password, username, full_name):
+        errors["password"] = problems
     if len(full_name) > FULL_NAME_MAX:
         errors["full_name"] = [f"must be at most {FULL_NAME_MAX} characters"]
     try:
@@ -153,9 +210,52 @@ def get_user(session: Session, username: str) -> User:
 
 
 def active_user(session: Session, user_id: int) -> User | None:
-    """The user behind a login session, re-checked on every request so deactivation takes effect at once."""
+    """The user with this id, if the account is active."""
     user = session.get(User, user_id)
     return user if user is not None and user.active else None
+
+
+def session_user(session: Session, user_id: object, generation: object) -> User | None:
+    """The user behind a login session, re-checked on every request: the account must be active and the
+    session of its current generation (logout, deactivation and a password change start a new one)."""
+    if not isinstance(user_id, int) or not isinstance(generation, int):
+        return None
+    user = active_user(session, user_id)
+    return user if user is not None and user.session_generation == generation else None
+
+
+def _end_sessions(user: User) -> None:
+    user.session_generation = (user.session_generation or 0) + 1
+
+
+def end_sessions(session: Session, actor: Actor, user_id: int) -> User:
+    """End every login session of the user (logout: on every device). Audited."""
+    _require_self_or_admin(actor, user_id, "end the sessions")
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user has the id {user_id}", {"user_id": ["no such user"]})
+    _end_sessions(user)
+    audit.record(session, actor, "user.signed_out", "user", user.id, details={"username": user.username})
+    return user
+
+
+def record_login(session: Session, username: str, address: str, user_id: int | None) -> None:
+    """Audit one sign-in: `user_id` is the user who signed in, None for a refused attempt.
+
+    A refused attempt names the account only when one has that username: what was typed in the username
+    field of an unknown one may be somebody's password."""
+    details: dict = {"address": address}
+    if user_id is not None:
+        user = session.get(User, user_id)
+        audit.record(session, Actor(f"{user.role.value}:{user.username}", user.role, user.id, user.admin_unit_id),
+                     "user.login", "user", user.id, details={**details, "username": user.username})
+        return
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        details["reason"] = "unknown username"
+    else:
+        details.update(username=user.username, reason="wrong password" if user.active else "account deactivated")
+    audit.record(session, _SIGN_IN_ATTEMPT, "user.login_failed", "user", user.id if user else None, details=details)
 
 
 def list_users(session: Session, actor: Actor) -> list[User]:
@@ -173,8 +273,27 @@ def deactivate_user(session: Session, actor: Actor, username: str) -> User:
         raise Conflict("an administrator cannot deactivate their own account",
                        {"username": ["is your own account"]})
     user.active = False
+    _end_sessions(user)  # reactivating the account later must not revive a cookie
     audit.record(session, actor, "user.deactivated", "user", user.id, from_state="active", to_state="inactive",
                  details={"username": username})
+    return user
+
+
+def change_password(session: Session, actor: Actor, username: str, new_password: str,
+                    current_password: str | None = None) -> User:
+    """Set a new password: the user, who must give the current one, or an administrator (a reset).
+
+    Every login session of the user ends. Audited, never with a password."""
+    user = get_user(session, username)
+    _require_self_or_admin(actor, user.id, "change the password")
+    if not actor.is_admin and (current_password is None or not _password_matches(user.password_hash, current_password)):
+        raise ValidationFailed("the current password is wrong", {"current_password": ["is not your current password"]})
+    if problems := password_problems(new_password, user.username, user.full_name):
+        raise ValidationFailed("the password cannot be used", {"password": problems})
+    user.password_hash = _hasher.hash(new_password)
+    _end_sessions(user)
+    audit.record(session, actor, "user.password_changed", "user", user.id,
+                 details={"username": user.username, "reset_by_admin": actor.user_id != user.id})
     return user
 
 
