@@ -6,7 +6,9 @@ from geoalchemy2.shape import from_shape
 from shapely import MultiPolygon, Point, box
 from sqlalchemy import func, select
 
-from camera_registry.models import AdminLevel, AdminUnit, Owner, OwnerKind, Recorder
+from camera_registry.models import AdminLevel, AdminUnit, Owner, OwnerKind, Recorder, Role, User
+from camera_registry.services import accounts
+from camera_registry.services.access import SYSTEM
 
 
 def test_backend_is_the_requested_one(backend, engine):
@@ -31,7 +33,12 @@ def test_http_requests_see_the_tests_data(client, session):
                                        point=from_shape(Point(105.82, 21.02), srid=4326))])
     session.flush()
 
+    admin = User(username="fixture-admin", password_hash="!", role=Role.ADMIN)  # the front page needs a reader
+    session.add(admin)
+    session.flush()
+    _, secret = accounts.create_token(session, SYSTEM, admin, "fixture test")
+
     assert client.get("/healthz").get_json() == {"status": "ok"}
-    page = client.get("/")
+    page = client.get("/", headers={"Authorization": f"Bearer {secret}"})
     assert page.status_code == 200
     assert "Phường Thử Nghiệm" in page.get_data(as_text=True)

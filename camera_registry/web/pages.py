@@ -1,10 +1,16 @@
-"""Public pages: the service's front door and a health check."""
+"""The service's front door and a health check.
+
+Registry figures are not public: an anonymous visitor of / is sent to the sign-in page, or, when the
+installation sets PUBLIC_PROGRAMME_TOTALS, shown the programme-wide totals only. A signed-in reader sees
+the communes in their own reach.
+"""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, redirect, render_template, url_for
 
 from ..services import overview
 from . import get_session
+from .auth import current_actor
 
 blueprint = Blueprint("pages", __name__, template_folder="templates")  # web/templates, not the package root
 
@@ -17,4 +23,9 @@ def health():
 
 @blueprint.get("/")
 def index():
-    return render_template("index.html", communes=overview.commune_overview(get_session()))
+    actor = current_actor()
+    if actor is not None:
+        return render_template("index.html", communes=overview.commune_overview(get_session(), actor))
+    if current_app.config["PUBLIC_PROGRAMME_TOTALS"]:
+        return render_template("index.html", totals=overview.programme_totals(get_session()))
+    return redirect(url_for("auth.login"))
