@@ -3,6 +3,9 @@
     python -m benchmarks            # print the figures
     python -m benchmarks --record   # also write benchmarks/RESULTS.md
     python -m benchmarks --national # also the 3,000,000-lens national set on PostGIS (several minutes)
+    python -m benchmarks --full-load # the mixed load under gunicorn for 120 s per load instead of 45 s
+
+The mixed load under gunicorn (benchmarks/load.py) runs last; it can also run alone: python -m benchmarks.load
 """
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ from camera_registry.services.requests import DEFAULT_RADIUS_M
 from camera_registry.services.sample import DatasetWriter, load_dataset
 from camera_registry.services.sample_generator import generate_city
 
+from . import load
 from .harness import fresh_database, postgres_available, time_calls
 from .stats_map import bench_stats_map
 from .tiles import bench_national, bench_tiles
@@ -310,6 +314,8 @@ def main() -> None:
     parser.add_argument("--backend", choices=("spatialite", "postgis"), action="append")
     parser.add_argument("--national", action="store_true",
                         help="also load the 3,000,000-lens national set on PostGIS (several minutes) and time viewports")
+    parser.add_argument("--full-load", action="store_true",
+                        help=f"the mixed load under gunicorn for {load.FULL_SECONDS} s per load (default {load.SECONDS} s)")
     args = parser.parse_args()
     backends = args.backend or ["spatialite", "postgis"]
 
@@ -345,6 +351,8 @@ def main() -> None:
             f"with `make bench`.\n\n" + "\n".join(lines + skipped) + "\n"
         )
         print(f"recorded in {RESULTS}")
+    load.main([*(f"--backend={backend}" for backend in backends), *(["--full"] if args.full_load else []),
+               *(["--record"] if args.record else [])])
 
 
 if __name__ == "__main__":

@@ -13,15 +13,18 @@ import os
 
 CPUS = multiprocessing.cpu_count()
 
-#: (workers, threads) per backend.
-#: - SpatiaLite has one writer at a time (WAL): every writing request waits its turn for the lock, so more
-#:   concurrent requests than that only make writers queue inside the database instead of in gunicorn's
-#:   backlog. Processes (not threads) give reads parallelism past the GIL.
-#: - PostGIS takes concurrent writers; each worker holds at most `threads` connections (SQLAlchemy's pool),
-#:   so workers * threads must stay well below the server's max_connections (100 by default).
+#: (workers, threads) per backend, measured on 2 cores with 40 clients of mixed reads and writes (benchmarks/load.py,
+#: benchmarks/RESULTS.md "Mixed load under gunicorn"); every size below answered with 0 server errors, these fastest:
+#: - SpatiaLite: 2*cpu+1 processes of 4 threads (5x4 here: ~185 req/s, p99 0.7 s). Writers queue for the one write
+#:   lock (BEGIN IMMEDIATE) while readers go on in WAL; processes give rendering and serialising parallelism past
+#:   the GIL. Fewer (3x2, 3x4) halved the throughput; more (5x8, 9x4) gave no more and a longer tail.
+#: - PostGIS: cpu+1 processes of 4 threads (3x4 here: ~140 req/s, p99 0.64 s), with PostgreSQL on the same
+#:   machine taking its share of the CPU; 5x4 was no faster and 5x8 much slower (p99 1.8 s). Each worker holds at
+#:   most `threads` connections (SQLAlchemy's pool), so workers * threads stays far below max_connections (100).
+#:   With the database on its own host, measure again: more workers may then pay.
 SIZES = {
-    "spatialite": (CPUS + 1, 2),
-    "postgis": (2 * CPUS + 1, 4),
+    "spatialite": (2 * CPUS + 1, 4),
+    "postgis": (CPUS + 1, 4),
 }
 
 
