@@ -476,3 +476,10 @@ def test_two_owner_form_answers_at_once_record_one_and_show_it_to_the_other(race
         assert 'data-refusal="already_answered"' in refused
         with race.factory() as session:
             assert session.get(Assignment, line["id"]).status in (AssignmentStatus.CONSENTED, AssignmentStatus.DECLINED)
+
+
+def test_the_openapi_error_component_is_the_shape_every_error_has(client):
+    """flask-smorest's default Error schema (code as an integer, no `current`) was documented before."""
+    error = client.get("/api/openapi.json").json["components"]["schemas"]["Error"]
+    assert set(error["properties"]) == {"code", "message", "errors", "current"}
+    assert error["properties"]["code"]["type"] == "string"

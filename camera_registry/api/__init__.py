@@ -8,7 +8,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..db import is_retryable
 from ..services.errors import DomainError
-from .errors import domain_error, error_body, http_error, status_of
+from .errors import ErrorSchema, as_domain_error, domain_error, error_body, http_error, status_of
 
 API_PREFIX = "/api/"
 BUSY_RETRY_AFTER_SECONDS = 2
@@ -34,6 +34,8 @@ PLAIN_ERROR_PAGE = """<!doctype html><html lang="vi"><meta charset="utf-8"><titl
 class RegistryApi(Api):
     """JSON errors for the API, plain pages for everything else."""
 
+    ERROR_SCHEMA = ErrorSchema  # the OpenAPI "Error" component: the one shape error_body writes
+
     def handle_http_exception(self, error: HTTPException):
         if request.path.startswith(API_PREFIX):
             return http_error(error)
@@ -50,7 +52,11 @@ def _domain_error(error: DomainError):
 
 
 def _database_error(error: DBAPIError):
-    """The database lock could not be had in time (or PostgreSQL aborted a conflicting transaction): 503, try again."""
+    """A unique key a concurrent insert took is the Conflict it stands for (409); a lock not had in time
+    (or a transaction PostgreSQL aborted to resolve a conflict) is 503, try again; anything else is a 500."""
+    conflict = as_domain_error(error)
+    if conflict is not None:
+        return _domain_error(conflict)
     if not is_retryable(error):
         raise error
     message = "the database is busy; try again in a moment"
