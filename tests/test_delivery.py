@@ -29,7 +29,7 @@ from camera_registry.db import WRITE_LOCK_OPTION, is_sqlite, make_engine, make_s
 from camera_registry.jobs import JOBS, JobRunner, build_scheduler
 from camera_registry.jobs.scheduler import LEASE_NAME
 from camera_registry.models import (
-    AuditEvent, Channel, CommitmentChannel, MessageStatus, OutboxMessage, Owner, OwnerKind, SchedulerLease,
+    Channel, CommitmentChannel, MessageStatus, OutboxMessage, Owner, OwnerKind, SchedulerLease,
     SharingCommitment,
 )
 from camera_registry.models.base import utcnow
@@ -81,7 +81,7 @@ def database(database_server):
 def fresh(database):
     """The module's database with an empty outbox and no scheduler lease."""
     with database.admin.begin() as connection:
-        for table in (OutboxMessage, SchedulerLease, AuditEvent):
+        for table in (OutboxMessage, SchedulerLease):  # the audit trail is append-only (migration 0007)
             connection.execute(delete(table))
     return database
 
