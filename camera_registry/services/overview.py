@@ -17,8 +17,17 @@ from .access import SYSTEM, Actor
 from .commitments import recorder_is_shared
 
 
+class _SharingRate:
+    active_lenses: int
+    shared_active_lenses: int
+
+    @property
+    def sharing_rate(self) -> float | None:
+        return self.shared_active_lenses / self.active_lenses if self.active_lenses else None
+
+
 @dataclass(frozen=True)
-class CommuneLine:
+class CommuneLine(_SharingRate):
     code: str
     name: str
     parent_name: str | None
@@ -27,13 +36,9 @@ class CommuneLine:
     active_lenses: int
     shared_active_lenses: int
 
-    @property
-    def sharing_rate(self) -> float | None:
-        return self.shared_active_lenses / self.active_lenses if self.active_lenses else None
-
 
 @dataclass(frozen=True)
-class ProgrammeTotals:
+class ProgrammeTotals(_SharingRate):
     """The whole programme's counts, with nothing that names or locates a commune."""
 
     communes: int
@@ -41,10 +46,6 @@ class ProgrammeTotals:
     lenses: int
     active_lenses: int
     shared_active_lenses: int
-
-    @property
-    def sharing_rate(self) -> float | None:
-        return self.shared_active_lenses / self.active_lenses if self.active_lenses else None
 
 
 def check_database(session: Session) -> None:
