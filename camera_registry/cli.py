@@ -279,6 +279,7 @@ def import_register(file: Path, dry_run: bool) -> None:
     is listed as "row N, column C: reason" and the exit status is 1.
     """
     from .services import imports
+    from .services.upload_limits import UploadLimits
 
     with _session() as session, _domain_errors():
         with click.progressbar(length=0, label="rows", show_pos=True) as bar:
@@ -286,7 +287,8 @@ def import_register(file: Path, dry_run: bool) -> None:
                 bar.length = total
                 bar.update(done - bar.pos)
 
-            report = imports.import_register(session, file, file.name, actor=SYSTEM, dry_run=dry_run, progress=progress)
+            report = imports.import_register(session, file, file.name, actor=SYSTEM, dry_run=dry_run, progress=progress,
+                                             limits=UploadLimits.from_config(current_app.config))
         if report.ok and not dry_run:
             session.commit()
     click.echo(f"{file.name}: {report.rows} rows" + (" (dry run: nothing written)" if dry_run else ""))

@@ -46,6 +46,17 @@ def from_environment() -> dict:
         "MAP_TILE_URL": os.environ.get("MAP_TILE_URL", ""),
         "MAP_TILE_ATTRIBUTION": os.environ.get("MAP_TILE_ATTRIBUTION", ""),
         "MAX_CONTENT_LENGTH": int(os.environ.get("UPLOAD_MAX_MB", "64")) * 1024 * 1024,
+        # What a register file may expand to, checked before the memory is spent (services/upload_limits.py):
+        # rows, worksheet cells, the workbook's inflated size and each part's compression ratio (real
+        # spreadsheets stay far below 100x; bombs reach 1000x). 200,000 rows is nearly 4 times the largest
+        # city register (55,000 lenses) and keeps one import's memory within a worker's means.
+        "IMPORT_MAX_ROWS": int(os.environ.get("IMPORT_MAX_ROWS", "200000")),
+        "IMPORT_MAX_CELLS": int(os.environ.get("IMPORT_MAX_CELLS", "6000000")),
+        "IMPORT_MAX_UNCOMPRESSED_MB": int(os.environ.get("IMPORT_MAX_UNCOMPRESSED_MB", "256")),
+        "IMPORT_MAX_COMPRESSION_RATIO": float(os.environ.get("IMPORT_MAX_COMPRESSION_RATIO", "100")),
+        # Arrays and objects nested deeper than this in any JSON body or GeoJSON file are refused (422);
+        # GeoJSON needs fewer than 10.
+        "JSON_MAX_DEPTH": int(os.environ.get("JSON_MAX_DEPTH", "64")),
         # Owner links (/o/<token>): requests per minute per address and route, the limiter's store
         # (memory:// is per process; redis://... shares it between gunicorn workers), and how many
         # proxies (nginx) stand in front, so the owner's address is read from X-Forwarded-For.

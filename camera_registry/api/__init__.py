@@ -71,7 +71,9 @@ def _database_error(error: DBAPIError):
 
 
 def init_app(app: Flask) -> None:
-    from . import admin_units, cameras, commitments, coverage, imports, ogc, owners, requests, sites, stats, tiles, users
+    from . import (
+        admin_units, cameras, commitments, coverage, geojson, imports, ogc, owners, requests, sites, stats, tiles, users,
+    )
 
     for key, value in SETTINGS.items():
         app.config.setdefault(key, value)
@@ -84,6 +86,7 @@ def init_app(app: Flask) -> None:
         api.register_blueprint(blueprint)
     for blueprint in (ogc.blp, tiles.blp):  # the open GIS formats, outside /api/v1, with their own error shapes
         api.register_blueprint(blueprint)
+    geojson.init_app(app)  # JSON bodies nested too deep are refused before any view parses them
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(DBAPIError, _database_error)
     app.extensions["registry_api"] = api

@@ -12,11 +12,14 @@ from flask import jsonify
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
-from ..services.errors import Conflict, DomainError, NotAuthenticated, NotFound, PermissionDenied, ValidationFailed
+from ..services.errors import (
+    Conflict, DomainError, NotAuthenticated, NotFound, PayloadTooLarge, PermissionDenied, ValidationFailed,
+)
 from ..services.records import duplicate_key_conflict
 
 STATUS_OF = {
     ValidationFailed: 422,
+    PayloadTooLarge: 413,
     NotFound: 404,
     Conflict: 409,
     PermissionDenied: 403,

@@ -1,11 +1,48 @@
-"""GeoJSON FeatureCollections for clients that ask for application/geo+json."""
+"""GeoJSON FeatureCollections for clients that ask for application/geo+json, and the nesting bound on
+every JSON body the service is sent (JSON_MAX_DEPTH)."""
 from __future__ import annotations
 
 import json
 
-from flask import Response, request
+from flask import Flask, Response, current_app, request
+
+from ..services.errors import ValidationFailed
+from ..services.upload_limits import TooDeep, check_json_depth, load_json
 
 GEOJSON = "application/geo+json"
+
+
+def refuse_deep_json() -> None:
+    """Before any view parses it: a JSON body nested deeper than JSON_MAX_DEPTH is refused with 422.
+
+    webargs would hand the body to json.loads, which raises RecursionError (a
+    500) on a document of some thousand nested arrays; a GeoJSON geometry
+    nests fewer than 10 levels.
+    """
+    if request.method in ("GET", "HEAD", "OPTIONS") or not request.is_json:
+        return
+    body = request.get_data(cache=True)
+    if not body:
+        return
+    try:
+        load_json(body, current_app.config["JSON_MAX_DEPTH"])
+    except TooDeep as error:
+        raise ValidationFailed(f"the JSON body is {error}", {"json": [str(error)]}) from None
+    except ValueError:
+        return  # not JSON at all: the view's parser answers that in its own words
+
+
+def check_geojson_depth(value: object) -> str | None:
+    """Why a parsed GeoJSON value nests too deep (JSON_MAX_DEPTH), or None: for fields that take GeoJSON."""
+    try:
+        check_json_depth(value, current_app.config["JSON_MAX_DEPTH"])
+    except TooDeep as error:
+        return str(error)
+    return None
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(refuse_deep_json)
 
 
 def wants_geojson() -> bool:

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest.fields import Upload
 
 from ..services import imports
 from ..services.errors import ValidationFailed
+from ..services.upload_limits import UploadLimits
 from .base import api_blueprint, committed, require_actor, session
 from .schemas import StrictSchema
 
@@ -53,10 +55,15 @@ class Imports(MethodView):
     @blp.arguments(ImportFileSchema, location="files")
     @blp.response(200, ImportReportSchema)
     def post(self, query, files):
-        """Import a register. Re-importing the same file changes nothing; bad rows reject the whole file (422)."""
+        """Import a register. Re-importing the same file changes nothing; bad rows reject the whole file (422).
+
+        A file that would expand past the import limits (a workbook inflating past IMPORT_MAX_UNCOMPRESSED_MB
+        or IMPORT_MAX_COMPRESSION_RATIO, a sheet of more than IMPORT_MAX_CELLS cells) is refused with 413, one
+        of more than IMPORT_MAX_ROWS rows or nested deeper than JSON_MAX_DEPTH with 422, before it is read."""
         upload = files["file"]
         report = imports.import_register(session(), upload.stream, upload.filename or "register.csv",
-                                         actor=require_actor(), dry_run=query["dry_run"])
+                                         actor=require_actor(), dry_run=query["dry_run"],
+                                         limits=UploadLimits.from_config(current_app.config))
         if not report.ok:
             raise rejected(report)
         return committed(report)

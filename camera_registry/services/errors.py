@@ -19,6 +19,12 @@ class ValidationFailed(DomainError):
     code = "validation_failed"
 
 
+class PayloadTooLarge(DomainError):
+    """An upload would expand past what the service takes (a compression bomb, too many cells); `errors` says which."""
+
+    code = "payload_too_large"
+
+
 class NotFound(DomainError):
     code = "not_found"
 

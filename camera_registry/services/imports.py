@@ -45,8 +45,12 @@ from .access import Actor
 from .errors import Conflict, PermissionDenied, ValidationFailed
 from .registry import commune_locator
 from .sample import BATCH, point_ewkt
+from .upload_limits import TooDeep, UploadLimits, check_workbook, load_json
 
-MAX_ROWS = 1_000_000
+#: The default bound on data rows (IMPORT_MAX_ROWS); `import_register` takes the configured UploadLimits.
+MAX_ROWS = UploadLimits.max_rows
+#: Cells one CSV line may hold: a register has 26 columns; a line of a million commas is not a register.
+MAX_CSV_CELLS = 500
 LISTED_ERRORS = 1_000
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 IMPORT_TEXT_VERSION = "import"
@@ -127,22 +131,26 @@ class ImportReport:
 
 
 def import_register(session: Session, source: BinaryIO | Path, filename: str, *, actor: Actor, dry_run: bool = False,
-                    progress: Callable[[int, int], None] | None = None) -> ImportReport:
+                    progress: Callable[[int, int], None] | None = None,
+                    limits: UploadLimits | None = None) -> ImportReport:
     """Check a register file and, when every row is acceptable and this is no dry run, write it.
 
     Writes happen in the caller's transaction, all or nothing. `progress(done,
     total)` follows the rows as they are read; `total` is an estimate until the
-    last call. Raises ValidationFailed when the file itself cannot be read.
+    last call. Raises ValidationFailed when the file itself cannot be read or
+    holds more rows than `limits` allow, and PayloadTooLarge when it would
+    expand past them (checked before it is read into memory).
     """
+    limits = limits or UploadLimits()
     if actor.writable_communes is not None and not actor.writable_communes:
         raise PermissionDenied(f"{actor.label} may read the registry but not import into it")
     report = ImportReport(filename=filename, dry_run=dry_run)
     errors = _ErrorLog()
     notify = progress or (lambda done, total: None)
     session.flush()
-    with _open_table(source, filename, errors) as table:
-        if table.total > MAX_ROWS:
-            raise _too_many_rows()
+    with _open_table(source, filename, errors, limits) as table:
+        if table.total > limits.max_rows:
+            raise _too_many_rows(limits.max_rows)
         if not _header_is_complete(table.columns, errors):
             return _finish(report, errors)
         register = _Register(session, actor, table.columns, errors)
@@ -150,8 +158,8 @@ def import_register(session: Session, source: BinaryIO | Path, filename: str, *,
             if cells is not None and not any(cells.values()):
                 continue  # a blank line between blocks of a register
             report.rows += 1
-            if report.rows > MAX_ROWS:
-                raise _too_many_rows()
+            if report.rows > limits.max_rows:
+                raise _too_many_rows(limits.max_rows)
             if cells is not None:
                 register.add_row(number, cells)
             if report.rows % BATCH == 0:
@@ -177,8 +185,8 @@ def _finish(report: ImportReport, errors: _ErrorLog) -> ImportReport:
     return report
 
 
-def _too_many_rows() -> ValidationFailed:
-    reason = f"the file holds more than {MAX_ROWS:,} rows; split the register into smaller files"
+def _too_many_rows(max_rows: int) -> ValidationFailed:
+    reason = f"the file holds more than {max_rows:,} rows; split the register into smaller files"
     return ValidationFailed(reason, {"file": [reason]})
 
 
@@ -217,14 +225,14 @@ class _Table:
 
 
 @contextmanager
-def _open_table(source: BinaryIO | Path, filename: str, errors: _ErrorLog) -> Iterator[_Table]:
+def _open_table(source: BinaryIO | Path, filename: str, errors: _ErrorLog, limits: UploadLimits) -> Iterator[_Table]:
     suffix = Path(filename).suffix.lower()
     reader = _READERS.get(suffix)
     if reader is None:
         reason = f"{filename!r} is not a register file: use .csv (UTF-8), .xlsx or .geojson"
         raise ValidationFailed(reason, {"file": [reason]})
     with open(source, "rb") if isinstance(source, Path) else nullcontext(source) as stream:
-        table = reader(stream, errors)
+        table = reader(stream, errors, limits)
         try:
             yield table
         finally:
@@ -248,9 +256,9 @@ def _cell_text(value: object) -> str:
     return str(value).strip()
 
 
-def _read_csv(stream: BinaryIO, errors: _ErrorLog) -> _Table:
+def _read_csv(stream: BinaryIO, errors: _ErrorLog, limits: UploadLimits) -> _Table:
     total = _count_lines(stream) - 1
-    lines = _utf8_lines(stream)
+    lines = _utf8_lines(stream, delimiters=",;")
     header_line = next(lines, None)
     if header_line is None:
         raise _unreadable("the file is empty")
@@ -269,12 +277,15 @@ def _read_csv(stream: BinaryIO, errors: _ErrorLog) -> _Table:
     return _Table(columns, rows(), max(total, 0))
 
 
-def _utf8_lines(stream: BinaryIO) -> Iterator[str]:
+def _utf8_lines(stream: BinaryIO, delimiters: str) -> Iterator[str]:
     for number, line in enumerate(stream, start=1):
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError:
             raise _unreadable(f"line {number} is not UTF-8 text; save the sheet as 'CSV UTF-8'") from None
+        if max(text.count(delimiter) for delimiter in delimiters) >= MAX_CSV_CELLS:
+            raise _unreadable(f"line {number} holds more than {MAX_CSV_CELLS} cells; a register has one column "
+                              "per field")
         yield text.removeprefix("\ufeff") if number == 1 else text
 
 
@@ -287,8 +298,12 @@ def _count_lines(stream: BinaryIO) -> int:
     return lines
 
 
-def _read_xlsx(stream: BinaryIO, errors: _ErrorLog) -> _Table:
-    """The first sheet, read with calamine: 15x faster than openpyxl on a 55,000-row register."""
+def _read_xlsx(stream: BinaryIO, errors: _ErrorLog, limits: UploadLimits) -> _Table:
+    """The first sheet, read with calamine: 15x faster than openpyxl on a 55,000-row register.
+
+    calamine holds the whole sheet in memory, so the workbook is first inflated
+    as a stream and refused if it would expand past the limits."""
+    check_workbook(stream, limits)
     try:
         sheet = CalamineWorkbook.from_filelike(stream).get_sheet_by_index(0)
         values = sheet.iter_rows()
@@ -306,10 +321,12 @@ def _read_xlsx(stream: BinaryIO, errors: _ErrorLog) -> _Table:
     return _Table(columns, rows, max(sheet.height - 1, 0))
 
 
-def _read_geojson(stream: BinaryIO, errors: _ErrorLog) -> _Table:
+def _read_geojson(stream: BinaryIO, errors: _ErrorLog, limits: UploadLimits) -> _Table:
     """Each feature is one row, numbered as if the properties were a sheet under a header row."""
     try:
-        document = json.load(stream)
+        document = load_json(stream.read(), limits.max_json_depth)
+    except TooDeep as error:
+        raise _unreadable(f"not GeoJSON: {error}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise _unreadable(f"not GeoJSON ({error})") from None
     features = document.get("features") if isinstance(document, dict) else None

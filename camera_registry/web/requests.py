@@ -18,6 +18,7 @@ from ..api.requests import POLICE_ACTIONS, AssignmentActionSchema, FootageReques
 from ..models import ASSIGNMENT_TRANSITIONS, REQUEST_TRANSITIONS, Role, allowed_actions
 from ..services import requests
 from ..services.errors import DomainError, PermissionDenied
+from ..services.upload_limits import TooDeep, load_json
 from . import get_session
 from .auth import current_actor
 from ..timezones import LOCAL_OFFSET
@@ -43,7 +44,9 @@ def _form_data(schema: ma.Schema, local_times: tuple[str, ...] = ()) -> dict:
             data[key] = f"{data[key]}:00{LOCAL_OFFSET}" if len(data[key]) == 16 else f"{data[key]}{LOCAL_OFFSET}"
     if "incident" in data:
         try:
-            data["incident"] = json.loads(data["incident"])
+            data["incident"] = load_json(data["incident"], current_app.config["JSON_MAX_DEPTH"])
+        except TooDeep as error:
+            raise ma.ValidationError({"incident": [f"the geometry is {error}"]}) from None
         except ValueError:
             raise ma.ValidationError({"incident": ["draw the incident on the map"]}) from None
     if "draft" in data:
