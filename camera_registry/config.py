@@ -66,6 +66,14 @@ def from_environment() -> dict:
         # Clips owners upload: kept outside the web root (empty: <instance>/clips), at most this many bytes.
         "CLIP_STORAGE_DIR": os.environ.get("CLIP_STORAGE_DIR", ""),
         "CLIP_MAX_BYTES": int(os.environ.get("CLIP_MAX_BYTES", str(2 * 1024 ** 3))),
+        # A resumable upload with no new byte for this long is abandoned: the cleanup job deletes its partial file.
+        "CLIP_UPLOAD_EXPIRY_HOURS": float(os.environ.get("CLIP_UPLOAD_EXPIRY_HOURS", "24")),
+        # Clips are deleted this many days after their request resolved, was cancelled or expired (the manifest
+        # and the audit trail stay).
+        "CLIP_RETENTION_DAYS": float(os.environ.get("CLIP_RETENTION_DAYS", "365")),
+        # The installation's Ed25519 key that signs evidence packages (empty: <instance>/evidence_signing_key.pem);
+        # generated on first use, kept outside the database.
+        "EVIDENCE_SIGNING_KEY": os.environ.get("EVIDENCE_SIGNING_KEY", ""),
         # Notifications and the scheduler (README: "Notifications and the scheduler").
         # Owner links in messages start with this; set the public https address in production.
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),

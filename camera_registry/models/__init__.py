@@ -5,7 +5,8 @@ from .base import WGS84, Base
 from .commitment import CommitmentChannel, SharingCommitment, commitment_recorders
 from .notification import Channel, MessageStatus, OutboxMessage, SchedulerLease
 from .owner import Owner, OwnerKind
-from .owner_link import FootageClip, LinkPurpose, OwnerLink
+from .owner_link import LinkPurpose, OwnerLink
+from .clip import ClipUpload, FootageClip, UploadState
 from .recorder import Lens, LensKind, LensStatus, Recorder, RecorderStatus
 from .request import (
     ASSIGNMENT_TRANSITIONS, FINAL_ASSIGNMENT_STATES, FINAL_REQUEST_STATES, REQUEST_TRANSITIONS, Assignment,
@@ -17,7 +18,7 @@ from .user import ApiToken, Role, User
 __all__ = [
     "ASSIGNMENT_TRANSITIONS", "FINAL_ASSIGNMENT_STATES", "FINAL_REQUEST_STATES", "REQUEST_TRANSITIONS", "Assignment",
     "AssignmentLens", "AssignmentStatus", "FootageRequest", "Handover", "RequestStatus", "allowed_actions",
-    "Channel", "FootageClip", "LinkPurpose", "MessageStatus", "OutboxMessage", "OwnerLink", "SchedulerLease",
+    "Channel", "ClipUpload", "FootageClip", "UploadState", "LinkPurpose", "MessageStatus", "OutboxMessage", "OwnerLink", "SchedulerLease",
     "AdminLevel", "AdminUnit", "ApiToken", "AuditEvent", "AuditTrailIsAppendOnly", "Base",
     "CommitmentChannel", "Lens", "LensKind", "LensStatus", "Owner", "OwnerKind", "Recorder",
     "RecorderStatus", "Role", "SharingCommitment", "Site", "User", "WGS84", "commitment_recorders",

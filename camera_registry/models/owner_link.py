@@ -1,4 +1,4 @@
-"""Single-purpose links for owners (/o/<token>) and the clips they upload.
+"""Single-purpose links for owners (/o/<token>); the clips they upload are in models/clip.py.
 
 Owners have no accounts: each assignment, and each invitation to sign or
 renew a commitment, gets its own link. Only the SHA-256 of the token is
@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UtcDateTime, enum_column, utcnow
@@ -42,19 +42,3 @@ class OwnerLink(Base):
     assignment: Mapped[Assignment | None] = relationship()
     commitment: Mapped[SharingCommitment | None] = relationship()
 
-
-class FootageClip(Base):
-    """A clip an owner uploaded for an assignment, stored outside the web root."""
-
-    __tablename__ = "footage_clips"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
-    stored_path: Mapped[str] = mapped_column(String(500))
-    original_name: Mapped[str] = mapped_column(String(255))
-    content_type: Mapped[str] = mapped_column(String(100))
-    size_bytes: Mapped[int] = mapped_column(BigInteger)
-    sha256: Mapped[str] = mapped_column(String(64))
-    uploaded_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
-
-    assignment: Mapped[Assignment] = relationship()

@@ -10,14 +10,68 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path, PurePath
 from typing import Protocol
 
 OCTET_STREAM = "application/octet-stream"
 #: Enough of a file's start to recognise its container.
 HEAD_BYTES = 16
+#: Reading a stored clip back (hashing it, sending it): this much at a time, whatever its size.
+READ_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ClipSettings:
+    """Where clips live and how long things are kept (README: Configuration), as plain values."""
+
+    storage_dir: Path
+    max_bytes: int
+    upload_expiry: timedelta  # an upload with no new byte for this long is abandoned and cleaned up
+    retention: timedelta  # clips are deleted this long after their request resolved, was cancelled or expired
+    signing_key_path: Path  # the installation's Ed25519 key that signs evidence packages
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> ClipSettings:
+        instance = Path(config.get("INSTANCE_PATH") or "instance")
+        return cls(
+            storage_dir=Path(config.get("CLIP_STORAGE_DIR") or instance / "clips"),
+            max_bytes=int(config["CLIP_MAX_BYTES"]),
+            upload_expiry=timedelta(hours=float(config["CLIP_UPLOAD_EXPIRY_HOURS"])),
+            retention=timedelta(days=float(config["CLIP_RETENTION_DAYS"])),
+            signing_key_path=Path(config.get("EVIDENCE_SIGNING_KEY") or instance / "evidence_signing_key.pem"),
+        )
+
+
+def clip_settings(settings: object) -> ClipSettings:
+    """The clip settings a scheduled job runs with: given, or read from the environment as the app reads them
+    (the scheduler hands every job the notification settings; the clip jobs take theirs from the same place)."""
+    if isinstance(settings, ClipSettings):
+        return settings
+    from .. import config
+
+    return ClipSettings.from_config(config.from_environment())
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a stored file, read in bounded pieces."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as source:
+        while block := source.read(READ_BYTES):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def final_path(subdirectory: str, filename: str) -> PurePath:
+    """Where a kept clip goes under the store: a random name, the original extension."""
+    return PurePath(subdirectory) / f"{uuid.uuid4().hex}{PurePath(filename).suffix.lower()}"
+
+
+def safe_name(filename: str) -> str:
+    """The file's own name, without any path a client sent along, at most 255 characters."""
+    return PurePath((filename or "").replace("\\", "/")).name[:255]
 
 
 class ClipRefused(Exception):
@@ -79,7 +133,8 @@ def clip_format(filename: str, declared_type: str) -> ClipFormat:
     return clip
 
 
-def _check_head(clip: ClipFormat, head: bytes) -> None:
+def check_head(clip: ClipFormat, head: bytes) -> None:
+    """Refuse a file whose first bytes are not the container its name says (or are a program, a PDF, ...)."""
     if head.startswith(NOT_FOOTAGE) or (clip.looks_right is not None and not clip.looks_right(head)):
         raise ClipRefused("type", "the file's content is not the video format its name says")
 
@@ -119,14 +174,14 @@ def store_clip(chunks: Iterable[bytes], *, storage_dir: Path, subdirectory: str,
                 if len(head) < HEAD_BYTES:
                     head += chunk[:HEAD_BYTES - len(head)]
                     if len(head) == HEAD_BYTES:
-                        _check_head(clip, head)  # refuse early, before gigabytes of something else arrive
+                        check_head(clip, head)  # refuse early, before gigabytes of something else arrive
                 digest.update(chunk)
                 target.write(chunk)
         if size == 0:
             raise ClipRefused("empty", "the file is empty")
         if len(head) < HEAD_BYTES:
-            _check_head(clip, head)
-        relative = PurePath(subdirectory) / f"{uuid.uuid4().hex}{PurePath(filename).suffix.lower()}"
+            check_head(clip, head)
+        relative = final_path(subdirectory, filename)
         (storage_dir / relative).parent.mkdir(parents=True, exist_ok=True)
         os.replace(partial, storage_dir / relative)
     except BaseException:

@@ -32,6 +32,7 @@ from .commitments import record_renewal, record_revocation, record_signature
 from .errors import Conflict, ValidationFailed
 from .owner_links import LinkState, ResolvedLink, mark_used, resolve_link
 from .requests import apply_assignment_action
+from .uploads import Intake, UploadProblem
 from .workflow import StaleVersion, transition_assignment
 
 ASSIGNMENT_ANSWERS = ("consent", "decline", "report_no_footage")
@@ -265,7 +266,7 @@ def receive_clip(session: Session, raw_token: str, upload: ClipUpload, *, storag
                                     details={"link_id": link_id, "reason": refused.reason, "name": filename}))
         return replace(page, refusal=refused.reason, refusal_detail=refused.detail)
     try:
-        refusal = write(lambda writer: _record_clip(writer, raw_token, stored, filename, language, now))
+        refusal = write(lambda writer: _record_clip(writer, raw_token, stored, filename, language, utcnow(), now))
     except BaseException:
         (storage_dir / stored.relative_path).unlink(missing_ok=True)  # no file without its record
         raise
@@ -282,7 +283,7 @@ def _upload_refusal(page: OwnerPage) -> str | None:
 
 
 def _record_clip(session: Session, raw_token: str, stored: StoredClip, filename: str, language: str,
-                 now: datetime) -> str | None:
+                 now: datetime, started_at: datetime | None = None) -> str | None:
     """Record a stored clip as the footage received, if the link still takes it (else the refusal)."""
     page = _page(session, resolve_link(session, raw_token, now), language, now)
     refusal = _upload_refusal(page)
@@ -292,7 +293,7 @@ def _record_clip(session: Session, raw_token: str, stored: StoredClip, filename:
     actor = owner_actor(link.owner_id)
     clip = FootageClip(assignment=assignment, stored_path=stored.relative_path, original_name=filename,
                        content_type=stored.content_type, size_bytes=stored.size_bytes, sha256=stored.sha256,
-                       uploaded_at=now)
+                       uploaded_at=now, upload_started_at=started_at, uploaded_by=actor.label)
     session.add(clip)
     session.flush()
     record(session, actor, "clip.upload_finished", "footage_clip", clip.id,
@@ -302,6 +303,30 @@ def _record_clip(session: Session, raw_token: str, stored: StoredClip, filename:
                             evidence_sha256=stored.sha256)
     mark_used(link, now)
     return None
+
+
+def upload_intake(session: Session, raw_token: str, *, now: datetime | None = None) -> Intake:
+    """The resumable (tus) intake of a live link whose owner consented to upload: checked now, and again when
+    the clip is recorded; the first clip then counts as the footage received and uses the link, as above."""
+    now = now or utcnow()
+    page = _page(session, resolve_link(session, raw_token, now), "vi", now)
+    refusal = _upload_refusal(page)
+    if refusal is not None:
+        raise UploadProblem(refusal)
+    # Plain values only: the closures run in later write units, after this read has ended.
+    link_id, owner_id, assignment_id = page.link.id, page.link.owner_id, page.link.assignment_id
+
+    def still_open(writer: Session) -> str | None:
+        return _upload_refusal(_page(writer, resolve_link(writer, raw_token, now), "vi", now))
+
+    def received(writer: Session, clip: FootageClip) -> None:
+        current = writer.get(OwnerLink, link_id)
+        apply_assignment_action(writer, owner_actor(owner_id), current.assignment, "receive_footage",
+                                evidence_ref=f"clip:{clip.id}", evidence_sha256=clip.sha256)
+        mark_used(current, now)
+
+    return Intake(owner_actor(owner_id), assignment_id, owner_link_id=link_id, refusal=still_open,
+                  on_complete=received)
 
 
 # --------------------------------------------------------------------------- building the page

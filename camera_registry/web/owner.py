@@ -27,7 +27,7 @@ from ..services import owner_answers
 from ..services.clips import ClipRefused, ClipTooLarge
 from ..services.errors import ValidationFailed
 from ..services.owner_answers import DEAD_STATES, PageState, Refusal
-from . import get_session, reads_then_writes, write_unit
+from . import get_session, reads_then_writes, tus, write_unit
 from .auth import csrf
 from .i18n import current_language, remember_language
 
@@ -177,6 +177,53 @@ def upload_clip(token: str):
     if page.refusal is not None:
         return _render(page)
     return redirect(url_for(".show", token=token), code=303)
+
+
+# --------------------------------------------------------------------------- resumable uploads (tus)
+# CSRF: these routes take no form and no cookie stands for the owner: the link's token in the path is the
+# whole credential, and another site cannot know it. A cross-site page could not send these requests anyway
+# (PATCH/DELETE, custom Tus-* headers and a non-form type all need a CORS preflight, which is never granted).
+# A header token would add nothing, and it would expire (WTF_CSRF_TIME_LIMIT) under a long upload.
+
+
+def _owner_intake(token: str):
+    return lambda: owner_answers.upload_intake(get_session(), token)
+
+
+@blueprint.route("/<token>/uploads", methods=["OPTIONS"])
+@csrf.exempt
+@tus.tus_view
+def tus_options(token: str):
+    return tus.options()
+
+
+@blueprint.route("/<token>/uploads", methods=["POST"])
+@csrf.exempt
+@tus.tus_view
+def tus_create(token: str):
+    return tus.create(_owner_intake(token), lambda upload_id: url_for(".tus_status", token=token, upload_id=upload_id))
+
+
+@blueprint.route("/<token>/uploads/<upload_id>", methods=["HEAD"])
+@csrf.exempt
+@tus.tus_view
+def tus_status(token: str, upload_id: str):
+    return tus.status(_owner_intake(token), upload_id)
+
+
+@blueprint.route("/<token>/uploads/<upload_id>", methods=["PATCH"])
+@csrf.exempt
+@reads_then_writes  # the bytes stream with no transaction open; offsets are written in short units
+@tus.tus_view
+def tus_append(token: str, upload_id: str):
+    return tus.append(_owner_intake(token), upload_id)
+
+
+@blueprint.route("/<token>/uploads/<upload_id>", methods=["DELETE"])
+@csrf.exempt
+@tus.tus_view
+def tus_terminate(token: str, upload_id: str):
+    return tus.terminate(_owner_intake(token), upload_id)
 
 
 def _plain_page(template: str, status: int):
