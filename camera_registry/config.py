@@ -92,4 +92,19 @@ def from_environment() -> dict:
         "REMINDER_HOURS": float(os.environ.get("REMINDER_HOURS", "24")),
         "MAX_REMINDERS": int(os.environ.get("MAX_REMINDERS", "3")),
         "ESCALATION_HOURS": float(os.environ.get("ESCALATION_HOURS", "24")),
+        # Operations (docs/operations.md). /readyz: a message of a configured channel due for longer than this means
+        # nobody is delivering.
+        "READYZ_OUTBOX_MAX_AGE_SECONDS": float(os.environ.get("READYZ_OUTBOX_MAX_AGE_SECONDS", "900")),
+        # /metrics answers these client addresses (comma-separated addresses or networks) and any client sending
+        # `Authorization: Bearer <METRICS_TOKEN>`; nobody else. Behind nginx every client is 127.0.0.1, so the
+        # bundled site refuses /metrics itself.
+        "METRICS_ALLOWED_ADDRESSES": os.environ.get("METRICS_ALLOWED_ADDRESSES", "127.0.0.1,::1"),
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
+        # Logs: `text` (one key=value line per event) or `json` (one JSON object per line), and the level.
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text").strip().lower(),
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO").strip().upper(),
+        # The scheduled backup: where (empty: off), how many to keep, and how often.
+        "BACKUP_DIR": os.environ.get("BACKUP_DIR", ""),
+        "BACKUP_KEEP": int(os.environ.get("BACKUP_KEEP", "7")),
+        "BACKUP_INTERVAL_HOURS": float(os.environ.get("BACKUP_INTERVAL_HOURS", "24")),
     }

@@ -1,10 +1,14 @@
 """Alembic wiring: the same revisions run on SpatiaLite and PostGIS."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from geoalchemy2 import alembic_helpers
 from sqlalchemy import Engine, TypeDecorator
 
@@ -44,7 +48,58 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+class UnknownRevision(RuntimeError):
+    """The database is at a revision this release does not have: a newer release migrated it."""
+
+
+@functools.lru_cache(maxsize=1)
+def script_directory() -> ScriptDirectory:
+    """This release's revisions (read once per process: they do not change while it runs)."""
+    return ScriptDirectory(str(MIGRATIONS_DIR))
+
+
+def head_revisions() -> tuple[str, ...]:
+    return tuple(script_directory().get_heads())
+
+
+def is_known_revision(revision: str) -> bool:
+    try:
+        return script_directory().get_revision(revision) is not None
+    except CommandError:  # alembic's ResolutionError is one
+        return False
+
+
+def current_revisions(engine: Engine) -> tuple[str, ...]:
+    """The revisions the database is at (empty: never migrated)."""
+    with engine.connect() as connection:
+        return tuple(MigrationContext.configure(connection).get_current_heads())
+
+
+def pending_upgrade(engine: Engine, revision: str = "head") -> bool:
+    """Whether upgrading to `revision` would run a migration; UnknownRevision when the database is newer."""
+    current = current_revisions(engine)
+    check_not_newer(current)
+    script = script_directory()
+    targets = set(script.get_heads()) if revision == "head" else {script.get_revision(revision).revision}
+    if not current:
+        return True
+    reached = {ancestor.revision for rev in current for ancestor in script.iterate_revisions(rev, "base")}
+    return not targets <= reached
+
+
+def check_not_newer(current: tuple[str, ...]) -> None:
+    unknown = [revision for revision in current if not is_known_revision(revision)]
+    if unknown:
+        raise UnknownRevision(
+            f"the database is at revision {', '.join(unknown)}, which this release does not know: a newer release "
+            f"migrated it (this release's head is {', '.join(head_revisions())}). Refusing to migrate it. Run the "
+            "newer release, or restore a backup taken before that upgrade (docs/operations.md)."
+        )
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate up to `revision`; refused (UnknownRevision) when a newer release has migrated the database."""
+    check_not_newer(current_revisions(engine))
     command.upgrade(alembic_config(engine), revision)
 
 

@@ -75,7 +75,7 @@ def _close_session(exc: BaseException | None) -> None:
 
 
 def init_app(app: Flask) -> None:
-    from . import auth, coverage, i18n, owner, requests, security, timefmt
+    from . import auth, coverage, health, i18n, owner, requests, security, timefmt
     from .pages import blueprint
 
     app.teardown_appcontext(_close_session)
@@ -83,6 +83,7 @@ def init_app(app: Flask) -> None:
     auth.init_app(app)
     timefmt.init_app(app)
     i18n.init_app(app)
+    health.init_app(app)  # /healthz, /readyz, /metrics, request ids and request logs
     app.register_blueprint(blueprint)
     app.register_blueprint(requests.blueprint)
     app.register_blueprint(coverage.blueprint)

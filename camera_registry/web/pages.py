@@ -1,4 +1,4 @@
-"""The service's front door and a health check.
+"""The service's front door (the health checks are in health.py).
 
 Registry figures are not public: an anonymous visitor of / is sent to the sign-in page, or, when the
 installation sets PUBLIC_PROGRAMME_TOTALS, shown the programme-wide totals only. A signed-in reader sees
@@ -13,12 +13,6 @@ from . import get_session
 from .auth import current_actor
 
 blueprint = Blueprint("pages", __name__, template_folder="templates")  # web/templates, not the package root
-
-
-@blueprint.get("/healthz")
-def health():
-    overview.check_database(get_session())
-    return {"status": "ok"}
 
 
 @blueprint.get("/")
