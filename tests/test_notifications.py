@@ -16,6 +16,7 @@ from camera_registry.models import (
     AssignmentStatus, AuditEvent, Channel, FootageRequest, MessageStatus, OutboxMessage, Owner, OwnerLink,
 )
 from camera_registry.services.delivery import CLAIM_LEASE, claim_due, deliver_due, send
+from camera_registry.services.notifications import TOKEN_SLOT
 from camera_registry.services.owner_links import LinkState, resolve_link
 from camera_registry.timezones import LOCAL_ZONE
 
@@ -29,7 +30,8 @@ def link_in(text: str) -> str:
     return next(word for word in text.split() if word.startswith(f"{BASE_URL}/o/"))
 
 
-def test_a_routed_request_tells_its_owner_on_each_channel(client, world, session):
+def test_a_routed_request_tells_its_owner_on_each_channel(client, world, session, notification_settings,
+                                                          webhook_receiver, smtp_receiver):
     start = datetime.now(LOCAL_ZONE).replace(second=0, microsecond=0) - timedelta(hours=3)
     response = client.post("/api/v1/footage-requests", headers=world.headers["police_a"], json={
         "case_ref": "VV-2026-002", "reason": "Cướp giật", "legal_basis": "Điều 145 Bộ luật Tố tụng hình sự",
@@ -44,16 +46,23 @@ def test_a_routed_request_tells_its_owner_on_each_channel(client, world, session
     assert (email.channel, email.recipient, email.idempotency_key) == (
         Channel.EMAIL, "a@example.vn", f"assignment:{assignment['id']}:request:email")
     assert webhook.status == MessageStatus.PENDING and webhook.subject == ""
+    # The waiting message holds a placeholder, not a link: the link is minted when it is sent.
+    assert f"/o/{TOKEN_SLOT}" in webhook.body and f"/o/{TOKEN_SLOT}" in email.body
+    assert deliver_due(sessions_on(session), notification_settings) == {"sent": 2}
+    text = webhook_receiver.received[0].json()["text"]
     # The test app keeps the default PUBLIC_BASE_URL; the link leads to this assignment and nothing else.
-    token = next(word for word in webhook.body.split() if "/o/" in word).rsplit("/o/", 1)[1]
+    token = next(word for word in text.split() if "/o/" in word).rsplit("/o/", 1)[1]
     resolved = resolve_link(session, token)
     assert resolved.state == LinkState.LIVE and resolved.link.assignment_id == assignment["id"]
     assert resolved.link.expires_at == datetime.fromisoformat(assignment["preservation_deadline"])
-    assert start.strftime("%d/%m/%Y %H:%M") in webhook.body  # local time, as the police typed it
-    assert "VV-2026-002" in webhook.body
-    assert len(webhook.body) < 320
+    assert start.strftime("%d/%m/%Y %H:%M") in text  # local time, as the police typed it
+    assert "VV-2026-002" in text
+    assert len(text) < 320
     assert email.subject == "Đề nghị trích xuất dữ liệu camera – vụ việc VV-2026-002"
-    assert "Căn cứ pháp lý: Điều 145" in email.body and "lens-a" in email.body and token in email.body
+    mail = smtp_receiver.messages[0].get_content()
+    assert "Căn cứ pháp lý: Điều 145" in mail and "lens-a" in mail
+    mailed = next(word for word in mail.split() if "/o/" in word).rsplit("/o/", 1)[1]
+    assert mailed != token and resolve_link(session, mailed).link.assignment_id == assignment["id"]  # its own link
     notify = session.scalar(select(AuditEvent).where(AuditEvent.action == "assignment.notify"))
     assert (notify.entity_id, notify.from_state, notify.to_state) == (str(assignment["id"]), "pending", "notified")
 
@@ -186,12 +195,14 @@ def test_a_message_that_can_never_be_sent_ends_dead_without_holding_up_the_rest(
     assert len(webhook_receiver.received) == 1 and smtp_receiver.messages == []
 
 
-def test_a_settled_message_keeps_no_owner_link(world, session, notification_settings, webhook_receiver,
-                                                smtp_receiver):
-    """Only link hashes may stay in the database: the raw link is dropped once the message is sent."""
+def test_no_message_ever_holds_an_owner_link(world, session, notification_settings, webhook_receiver,
+                                             smtp_receiver):
+    """Only link hashes are stored: a message holds a placeholder before and after it is sent."""
     [assignment] = routed_request(session).assignments
     assert deliver_due(sessions_on(session), notification_settings) == {"sent": 2}
-    for message in session.scalars(select(OutboxMessage).where(OutboxMessage.assignment_id == assignment.id)):
+    sent = link_in(webhook_receiver.received[0].json()["text"])  # the owner got a working link
+    assert resolve_link(session, sent.rsplit("/o/", 1)[1]).state == LinkState.LIVE
+    for message in session.scalars(select(OutboxMessage).where(OutboxMessage.assignment_id == assignment.id)
+                                   .execution_options(populate_existing=True)):
         assert message.status == MessageStatus.SENT
-        assert "/o/" not in message.body and "link" not in message.payload
-    assert link_in(webhook_receiver.received[0].json()["text"])  # the owner still got it
+        assert sent not in message.body and message.payload["link"] == f"{BASE_URL}/o/{TOKEN_SLOT}"

@@ -20,6 +20,8 @@ from camera_registry.models import (
 )
 from camera_registry.services import deadlines
 from camera_registry.services.access import SYSTEM
+from camera_registry.services.delivery import deliver_due
+from camera_registry.services.notifications import TOKEN_SLOT
 from camera_registry.services.deadlines import (
     escalate_near_deadline, expire_overdue, invite_renewals, remind_unanswered,
 )
@@ -69,12 +71,13 @@ def test_reminders_keep_the_cadence_and_stop_at_the_maximum(world, session, sett
         f"assignment:{assignment.id}:reminder:{number}:{channel}"
         for number in (1, 2) for channel in ("webhook", "email")]
     assert reminders[0].body.startswith("Nhắc lại lần 1: ") and reminders[3].subject.startswith("Nhắc lại lần 2: ")
-    # Each reminder carries a fresh link (only hashes are stored); the first one stays valid.
-    links = session.scalars(select(OwnerLink).where(OwnerLink.assignment_id == assignment.id)).all()
-    assert len(links) == 3 and all(link.revoked_at is None for link in links)
-    first = outbox(session, "assignment.request")[0]
-    assert first.payload["link"] != reminders[0].payload["link"] != reminders[2].payload["link"]
     assert assignment.last_reminded_at == NOW + 48 * HOUR and audited(session, "assignment.remind") == 2
+    # Each message gets a fresh link when it is sent (only hashes are stored); the earlier ones stay valid.
+    links = lambda: session.scalars(select(OwnerLink).where(OwnerLink.assignment_id == assignment.id)).all()  # noqa: E731
+    assert links() == [] and {message.payload["link"] for message in reminders} == {f"{settings.public_base_url}/o/{TOKEN_SLOT}"}
+    assert deliver_due(sessions_on(session), settings) == {"sent": 6}
+    session.expire_all()
+    assert len(links()) == 6 and all(link.revoked_at is None for link in links())
 
 
 def test_an_answered_assignment_is_not_reminded(world, session, settings):
@@ -160,9 +163,11 @@ def test_owners_are_invited_to_renew_30_days_before_valid_until_once(world, sess
     assert [webhook.idempotency_key, email.idempotency_key] == [
         f"commitment:{running_out.id}:renewal:webhook", f"commitment:{running_out.id}:renewal:email"]
     assert "hết hiệu lực sau ngày" in webhook.body and webhook.payload["link"] in email.body
-    [link] = session.scalars(select(OwnerLink).where(OwnerLink.commitment_id == running_out.id)).all()
-    assert (link.purpose, link.owner_id, link.expires_at) == (
-        LinkPurpose.COMMITMENT, running_out.owner_id, running_out.valid_until)
+    assert deliver_due(sessions_on(session), settings) == {"sent": 2}  # each is sent with a link of its own
+    session.expire_all()
+    links = session.scalars(select(OwnerLink).where(OwnerLink.commitment_id == running_out.id)).all()
+    assert [(link.purpose, link.owner_id, link.expires_at) for link in links] == 2 * [
+        (LinkPurpose.COMMITMENT, running_out.owner_id, running_out.valid_until)]
     assert run(invite_renewals, session, settings, NOW + timedelta(days=10, seconds=1)) == {"invited": 1}
     assert later.renewal_invited_at is not None
 

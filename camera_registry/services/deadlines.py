@@ -33,8 +33,7 @@ from .access import SYSTEM
 from .audit import record
 from .errors import Conflict
 from .notifications import (
-    NotificationSettings, escalate_to_police, invite_renewal, issue_assignment_link, owner_channels,
-    remind_assignment,
+    NotificationSettings, escalate_to_police, invite_renewal, owner_channels, owner_link_slot, remind_assignment,
 )
 from .workflow import all_final, outcome, transition_assignment, transition_request
 
@@ -104,8 +103,9 @@ def remind_unanswered(sessions: sessionmaker, settings: NotificationSettings, no
     """Remind owners who were asked but have not answered, once per REMINDER_HOURS, at most MAX_REMINDERS times.
 
     The cadence counts from the last reminder, or from routing (when the first
-    message went out). Each reminder carries a fresh link: only link hashes
-    are stored, so the first link cannot be sent again (it stays valid).
+    message went out). Each reminder carries a fresh link, minted when it is
+    sent: only link hashes are stored, so the first link cannot be sent again
+    (it stays valid).
     """
     due_before = now - settings.reminder_interval
     candidates = select(Assignment).join(FootageRequest).where(
@@ -119,8 +119,7 @@ def remind_unanswered(sessions: sessionmaker, settings: NotificationSettings, no
 
         def remind(assignment: Assignment) -> str:
             number = sent[assignment.id] + 1
-            link_url = issue_assignment_link(session, assignment, settings.public_base_url)
-            messages = remind_assignment(session, assignment, link_url, number)
+            messages = remind_assignment(session, assignment, owner_link_slot(settings.public_base_url), number)
             _stamp(session, assignment, last_reminded_at=now)
             record(session, SYSTEM, "assignment.remind", "assignment", assignment.id,
                    to_state=assignment.status.value,

@@ -3,7 +3,9 @@
 One run is a series of short write units with no transaction open while
 anything is sent (DESIGN.md §4):
 - claim: a conditional UPDATE leases up to a batch of due messages to this
-  deliverer (`lease_holder`) for CLAIM_LEASE, and commits;
+  deliverer (`lease_holder`) for CLAIM_LEASE, mints the owner link each one
+  carries (its hash stored in the same unit, its raw token kept in this
+  process's memory only), and commits;
 - send each message, and record its outcome in its own write unit: sent,
   retried later with exponential backoff, or dead (audited) after the
   configured number of tries. A record that fails on a lock is tried again
@@ -15,6 +17,9 @@ anything is sent (DESIGN.md §4):
 A deliverer that dies leaves at most CLAIM_LEASE on its claims; the next
 run after that sends them with the same idempotency key, so the gateway can
 drop the one repeat a death between a send and its record causes.
+No usable owner link is written to the database at any step
+(services/notifications.py): a retry, or the next deliverer after a death,
+mints a fresh link, and the lost one's token exists nowhere.
 """
 from __future__ import annotations
 
@@ -43,7 +48,7 @@ from ..models import Channel, MessageStatus, OutboxMessage
 from ..models.base import utcnow
 from .access import SYSTEM
 from .audit import record
-from .notifications import NotificationSettings
+from .notifications import NotificationSettings, mint_owner_link, needs_owner_link, with_owner_link
 
 log = logging.getLogger("camera_registry.delivery")
 
@@ -105,7 +110,12 @@ def new_holder() -> str:
 
 def claim_due(session: Session, settings: NotificationSettings, now: datetime, holder: str,
               limit: int = BATCH_SIZE) -> list[OutboxMessage]:
-    """Lease up to `limit` due messages to `holder`, in the caller's write unit; returns them detached, to be sent."""
+    """Lease up to `limit` due messages to `holder`, in the caller's write unit; returns them detached, to be sent.
+
+    Each message that carries an owner link gets a new one here, its hash
+    stored in this unit, so no link is sent that the database cannot resolve;
+    the returned (detached) messages hold the link, the stored rows never do.
+    """
     ready = _flag_unconfigured(session, settings)
     due = select(OutboxMessage.id).where(
         OutboxMessage.status == MessageStatus.PENDING, OutboxMessage.next_attempt_at <= now,
@@ -121,8 +131,12 @@ def claim_due(session: Session, settings: NotificationSettings, now: datetime, h
         select(OutboxMessage).where(OutboxMessage.lease_holder == holder, OutboxMessage.status == MessageStatus.PENDING)
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).execution_options(populate_existing=True)
     ))
+    tokens = {message.id: mint_owner_link(session, message) for message in claimed}
+    session.flush()
     for message in claimed:
         session.expunge(message)
+        if tokens[message.id]:
+            with_owner_link(message, tokens[message.id])  # detached: rendered in memory, never written back
     return claimed
 
 
@@ -218,17 +232,6 @@ def _release_quietly(sessions: sessionmaker, holder: str, unsent: list[OutboxMes
                       len(unsent))
 
 
-LINK_FORGOTTEN = "[liên kết đã gửi, không lưu]"
-
-
-def forget_link(message: OutboxMessage) -> None:
-    """Once a message is settled, drop the owner link it carried: only link hashes may stay in the database."""
-    link = (message.payload or {}).get("link")
-    if link:
-        message.body = message.body.replace(link, LINK_FORGOTTEN)
-        message.payload = {key: value for key, value in message.payload.items() if key != "link"}
-
-
 def _settle_sent(session: Session, message_id: int, now: datetime) -> str | None:
     """Whoever holds the claim now: the message did go, so a later deliverer must not send it again."""
     message = session.get(OutboxMessage, message_id, populate_existing=True)
@@ -237,7 +240,6 @@ def _settle_sent(session: Session, message_id: int, now: datetime) -> str | None
     message.status, message.sent_at, message.last_error = MessageStatus.SENT, now, None
     message.attempts += 1
     message.leased_until = message.lease_holder = None
-    forget_link(message)
     return "sent"
 
 
@@ -254,7 +256,6 @@ def _settle_failure(session: Session, settings: NotificationSettings, message_id
         message.next_attempt_at = now + backoff(settings, message.attempts)
         return "retried"
     message.status = MessageStatus.DEAD
-    forget_link(message)
     record(session, SYSTEM, "notification.dead", "outbox_message", message.id,
            from_state=MessageStatus.PENDING.value, to_state=MessageStatus.DEAD.value, note=message.last_error,
            details={"kind": message.kind, "channel": message.channel.value, "attempts": message.attempts,
@@ -263,7 +264,12 @@ def _settle_failure(session: Session, settings: NotificationSettings, message_id
 
 
 def send(message: OutboxMessage, settings: NotificationSettings) -> None:
-    """Hand one message to its channel; raises DeliveryFailed unless it was accepted."""
+    """Hand one message to its channel; raises DeliveryFailed unless it was accepted.
+
+    A message whose owner link was not minted (its assignment or commitment is
+    gone) is never sent with the placeholder: it fails, and ends dead."""
+    if needs_owner_link(message):
+        raise DeliveryFailed("no owner link could be minted for this message (its assignment or commitment is gone)")
     if message.channel == Channel.WEBHOOK:
         _post_webhook(message, settings)
     else:

@@ -6,6 +6,17 @@ a job that runs again finds the key taken and writes nothing twice, and the
 gateway can drop a repeat of an at-least-once delivery. Texts are Vietnamese
 and show times in Asia/Ho_Chi_Minh: short for the SMS/Zalo webhook, with
 subject and detail for e-mail.
+
+No usable owner link is ever written to the database, nor so to a backup: a
+message is queued with TOKEN_SLOT where the token of its /o/ link goes, and
+the deliverer mints the link when it claims the message for sending
+(`mint_owner_link`, in the claim's write unit, so the hash is stored before
+the link can go out), keeps the raw token in memory only, and renders the
+text with it (`with_owner_link`). A try that fails or a deliverer that dies
+loses that token; the next try mints a fresh link, and the lost one, whose
+token exists nowhere, can never be used. Every try thus carries its own
+link; each stays valid, since one that timed out may still have reached the
+owner.
 """
 from __future__ import annotations
 
@@ -22,6 +33,10 @@ from ..models import (
 from ..timezones import local_time
 from .access import SYSTEM
 from .owner_links import issue_link
+
+#: Where the token of an owner's link goes in a queued message: "/o/" + TOKEN_SLOT, filled in at send time.
+#: Not a token (tokens are URL-safe base64), so it resolves to nothing.
+TOKEN_SLOT = "{owner-link-token}"
 from .workflow import transition_assignment
 
 
@@ -117,6 +132,46 @@ def _police_unit(request: FootageRequest) -> str:
     return f"Công an {request.commune.name}"
 
 
+def owner_link_slot(base_url: str) -> str:
+    """The owner's link as a queued message carries it: the token is minted and filled in when it is sent."""
+    return owner_link_url(base_url, TOKEN_SLOT)
+
+
+def needs_owner_link(message: OutboxMessage) -> bool:
+    return TOKEN_SLOT in ((message.payload or {}).get("link") or "")
+
+
+def mint_owner_link(session: Session, message: OutboxMessage) -> str | None:
+    """A new link for the owner a claimed message goes to; its hash is stored now, its raw token returned.
+
+    Call it in the write unit that claims the message, so no link can be sent
+    whose hash is not stored. None when the message carries no owner link, or
+    its assignment or commitment is gone.
+    """
+    if not needs_owner_link(message):
+        return None
+    commitment_id = message.payload.get("commitment_id")
+    if commitment_id is not None:
+        commitment = session.get(SharingCommitment, commitment_id)
+        if commitment is None or commitment.valid_until is None:
+            return None
+        return issue_link(session, owner=commitment.owner, purpose=LinkPurpose.COMMITMENT, commitment=commitment,
+                          expires_at=commitment.valid_until)
+    assignment = session.get(Assignment, message.assignment_id) if message.assignment_id else None
+    if assignment is None:
+        return None
+    return issue_link(session, owner=assignment.owner, purpose=LinkPurpose.ASSIGNMENT, assignment=assignment,
+                      expires_at=assignment.preservation_deadline)
+
+
+def with_owner_link(message: OutboxMessage, raw_token: str) -> None:
+    """Put the minted token into a claimed message's text and payload, in memory: `message` must be detached
+    from every session (the deliverer's claimed messages are), so this is never written back."""
+    slot, token = f"/o/{TOKEN_SLOT}", f"/o/{raw_token}"
+    message.body = message.body.replace(slot, token)
+    message.payload = {**message.payload, "link": message.payload["link"].replace(slot, token)}
+
+
 def _assignment_texts(assignment: Assignment, link_url: str, lead: str = "") -> Texts:
     request = assignment.request
     unit = _police_unit(request)
@@ -155,29 +210,22 @@ def _assignment_payload(assignment: Assignment, link_url: str) -> dict:
 
 
 def notify_assignment(session: Session, assignment: Assignment, link_url: str) -> list[OutboxMessage]:
-    """Ask the owner to answer an assignment through `link_url`, on each channel they have."""
+    """Ask the owner to answer an assignment through `link_url` (`owner_link_slot`), on each channel they have."""
     return _queue(session, key=f"assignment:{assignment.id}:request", kind="assignment.request",
                   recipients=owner_channels(assignment.owner), texts=_assignment_texts(assignment, link_url),
                   payload=_assignment_payload(assignment, link_url), assignment=assignment)
 
 
 def remind_assignment(session: Session, assignment: Assignment, link_url: str, number: int) -> list[OutboxMessage]:
-    """The `number`th reminder of an unanswered assignment, with a fresh link."""
+    """The `number`th reminder of an unanswered assignment; like every message it gets a fresh link when sent."""
     return _queue(session, key=f"assignment:{assignment.id}:reminder:{number}", kind="assignment.reminder",
                   recipients=owner_channels(assignment.owner),
                   texts=_assignment_texts(assignment, link_url, lead=f"Nhắc lại lần {number}: "),
                   payload={**_assignment_payload(assignment, link_url), "reminder": number}, assignment=assignment)
 
 
-def issue_assignment_link(session: Session, assignment: Assignment, base_url: str) -> str:
-    """A new link for the owner to answer `assignment`, valid until its footage may be overwritten."""
-    token = issue_link(session, owner=assignment.owner, purpose=LinkPurpose.ASSIGNMENT, assignment=assignment,
-                       expires_at=assignment.preservation_deadline)
-    return owner_link_url(base_url, token)
-
-
 def announce_routed_request(session: Session, request: FootageRequest, base_url: str) -> int:
-    """Send each pending assignment of a freshly routed request its link, moving it to notified.
+    """Send each pending assignment of a freshly routed request a message with its link, moving it to notified.
 
     An owner with neither phone nor e-mail stays pending: the police see they
     must call. Returns how many assignments were notified.
@@ -187,7 +235,7 @@ def announce_routed_request(session: Session, request: FootageRequest, base_url:
     for assignment in request.assignments:
         if assignment.status != AssignmentStatus.PENDING or not owner_channels(assignment.owner):
             continue
-        messages = notify_assignment(session, assignment, issue_assignment_link(session, assignment, base_url))
+        messages = notify_assignment(session, assignment, owner_link_slot(base_url))
         transition_assignment(session, SYSTEM, assignment, "notify",
                               details={"channels": sorted(message.channel.value for message in messages)})
         notified += 1
@@ -224,14 +272,13 @@ def last_valid_day(valid_until: datetime) -> str:
 
 
 def invite_renewal(session: Session, commitment: SharingCommitment, base_url: str) -> list[OutboxMessage]:
-    """Invite the owner to renew a commitment that is running out, through a new commitment link."""
+    """Invite the owner to renew a commitment that is running out, through a new commitment link (minted when
+    the invitation is sent, valid until `valid_until`)."""
     owner = commitment.owner
     recipients = owner_channels(owner)
     if not recipients:
         return []
-    token = issue_link(session, owner=owner, purpose=LinkPurpose.COMMITMENT, commitment=commitment,
-                       expires_at=commitment.valid_until)
-    link_url = owner_link_url(base_url, token)
+    link_url = owner_link_slot(base_url)
     last_day = last_valid_day(commitment.valid_until)
     short = (f"Cam kết chia sẻ dữ liệu Camera an ninh của ông/bà hết hiệu lực sau ngày {last_day}. "
              f"Gia hạn tại: {link_url}")
