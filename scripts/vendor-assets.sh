@@ -20,3 +20,4 @@ copy() {  # copy PACKAGE DEST FILE...
 
 copy swagger-ui-dist swagger-ui swagger-ui-bundle.js swagger-ui-standalone-preset.js swagger-ui.css
 copy leaflet/dist leaflet leaflet.js leaflet.css images
+copy tus-js-client/dist tus-js-client tus.min.js

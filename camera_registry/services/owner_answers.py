@@ -32,7 +32,7 @@ from .commitments import record_renewal, record_revocation, record_signature
 from .errors import Conflict, ValidationFailed
 from .owner_links import LinkState, ResolvedLink, mark_used, resolve_link
 from .requests import apply_assignment_action
-from .uploads import Intake, UploadProblem
+from .uploads import Clock, Intake, UploadProblem, parse_clock
 from .workflow import StaleVersion, transition_assignment
 
 ASSIGNMENT_ANSWERS = ("consent", "decline", "report_no_footage")
@@ -258,6 +258,7 @@ def receive_clip(session: Session, raw_token: str, upload: ClipUpload, *, storag
     try:
         filename, declared_type = upload.open()
         filename = PurePath(filename.replace("\\", "/")).name[:255]
+        clock = _form_clock(getattr(upload, "fields", {}), now)
         stored = store_clip(upload.chunks(), storage_dir=storage_dir, subdirectory=str(assignment_id),
                             filename=filename, clip=clip_format(filename, declared_type), max_bytes=max_bytes)
     except ClipRefused as refused:
@@ -266,7 +267,8 @@ def receive_clip(session: Session, raw_token: str, upload: ClipUpload, *, storag
                                     details={"link_id": link_id, "reason": refused.reason, "name": filename}))
         return replace(page, refusal=refused.reason, refusal_detail=refused.detail)
     try:
-        refusal = write(lambda writer: _record_clip(writer, raw_token, stored, filename, language, utcnow(), now))
+        refusal = write(lambda writer: _record_clip(writer, raw_token, stored, filename, language, utcnow(), now,
+                                                    clock))
     except BaseException:
         (storage_dir / stored.relative_path).unlink(missing_ok=True)  # no file without its record
         raise
@@ -282,8 +284,18 @@ def _upload_refusal(page: OwnerPage) -> str | None:
     return Refusal.LINK_DEAD if page.state in DEAD_STATES | {PageState.UNKNOWN} else Refusal.NOT_OFFERED
 
 
+def _form_clock(fields: dict[str, str], now: datetime) -> Clock | None:
+    """The clock check of the plain upload form, when it was filled in (it is optional there)."""
+    if not (fields.get("recorder_time") or fields.get("clock_correct")):
+        return None
+    try:
+        return parse_clock({key: value for key, value in fields.items() if value}, now)
+    except UploadProblem as problem:
+        raise ClipRefused("clock", problem.detail) from None
+
+
 def _record_clip(session: Session, raw_token: str, stored: StoredClip, filename: str, language: str,
-                 now: datetime, started_at: datetime | None = None) -> str | None:
+                 now: datetime, started_at: datetime | None = None, clock: Clock | None = None) -> str | None:
     """Record a stored clip as the footage received, if the link still takes it (else the refusal)."""
     page = _page(session, resolve_link(session, raw_token, now), language, now)
     refusal = _upload_refusal(page)
@@ -293,7 +305,10 @@ def _record_clip(session: Session, raw_token: str, stored: StoredClip, filename:
     actor = owner_actor(link.owner_id)
     clip = FootageClip(assignment=assignment, stored_path=stored.relative_path, original_name=filename,
                        content_type=stored.content_type, size_bytes=stored.size_bytes, sha256=stored.sha256,
-                       uploaded_at=now, upload_started_at=started_at, uploaded_by=actor.label)
+                       uploaded_at=now, upload_started_at=started_at, uploaded_by=actor.label,
+                       recorder_time_shown=clock.recorder_time_shown if clock else None,
+                       clock_checked_at=clock.checked_at if clock else None,
+                       clock_offset_seconds=clock.offset_seconds if clock else None)
     session.add(clip)
     session.flush()
     record(session, actor, "clip.upload_finished", "footage_clip", clip.id,

