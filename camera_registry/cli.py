@@ -198,6 +198,23 @@ def users_create(username: str, role: str, unit_code: str | None, full_name: str
     click.echo(f"created {role} {username}{where}")
 
 
+@users.command("set-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from the first line of stdin (for scripts).")
+@with_appcontext
+def users_set_password(username: str, password_stdin: bool) -> None:
+    """Set a new password for USERNAME (a reset: the current one is not asked); every login session of the user
+    ends. The password is prompted for twice, never taken as an option."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with _session() as session, _domain_errors():
+        accounts.change_password(session, SYSTEM, username, password)
+        session.commit()
+    click.echo(f"password of {username} changed; every session of {username} has ended")
+
+
 @users.command("list")
 @with_appcontext
 def users_list() -> None:

@@ -1,11 +1,14 @@
 """/api/v1/users: accounts (admin) and the signed-in user's own profile and tokens."""
 from __future__ import annotations
 
+import marshmallow as ma
 from flask.views import MethodView
 
 from ..services import accounts
+from ..services.errors import ValidationFailed
+from ..web.auth import keep_own_session
 from .base import api_blueprint, committed, require_actor, session
-from .schemas import NewTokenSchema, TokenCreateSchema, TokenSchema, UserCreateSchema, UserSchema
+from .schemas import NewTokenSchema, StrictSchema, TokenCreateSchema, TokenSchema, UserCreateSchema, UserSchema
 
 blp = api_blueprint("users", __name__, "users", "Staff accounts and API tokens")
 
@@ -38,6 +41,34 @@ class Me(MethodView):
     def get(self):
         """Who you are signed in as."""
         return accounts.own_account(session(), require_actor())
+
+
+class PasswordChangeSchema(StrictSchema):
+    current_password = ma.fields.String(required=True, load_only=True,
+                                        metadata={"description": "the password you sign in with now"})
+    new_password = ma.fields.String(required=True, load_only=True, metadata={
+        "description": "10 to 256 characters, not a common or guessable password, nor your name (NIST SP 800-63B)"})
+
+
+@blp.route("/me/password")
+class MyPassword(MethodView):
+    @blp.arguments(PasswordChangeSchema)
+    @blp.response(204)
+    def post(self, data):
+        """Change your password. Every other login session of yours ends (other devices, copied cookies); this
+        one carries on. A wrong current password or a refused new one is a 422 naming the field."""
+        actor = require_actor()
+        user = accounts.own_account(session(), actor)
+        try:
+            accounts.change_password(session(), actor, user.username, data["new_password"],
+                                     current_password=data["current_password"])
+        except ValidationFailed as refused:
+            if "password" not in refused.errors:
+                raise
+            reasons = refused.errors["password"]
+            raise ValidationFailed(f"new_password: {' '.join(reasons)}", {"new_password": reasons}) from None
+        committed(user)
+        keep_own_session(user)
 
 
 @blp.route("/me/tokens")

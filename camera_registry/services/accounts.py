@@ -281,12 +281,15 @@ def deactivate_user(session: Session, actor: Actor, username: str) -> User:
 
 def change_password(session: Session, actor: Actor, username: str, new_password: str,
                     current_password: str | None = None) -> User:
-    """Set a new password: the user, who must give the current one, or an administrator (a reset).
+    """Set a new password: the user, who must give the current one (an administrator too, for their own), or an
+    administrator or the system for another account (a reset).
 
     Every login session of the user ends. Audited, never with a password."""
     user = get_user(session, username)
     _require_self_or_admin(actor, user.id, "change the password")
-    if not actor.is_admin and (current_password is None or not _password_matches(user.password_hash, current_password)):
+    own = actor.user_id == user.id
+    if (own or not actor.is_admin) and (
+            current_password is None or not _password_matches(user.password_hash, current_password)):
         raise ValidationFailed("the current password is wrong", {"current_password": ["is not your current password"]})
     if problems := password_problems(new_password, user.username, user.full_name):
         raise ValidationFailed("the password cannot be used", {"password": problems})

@@ -101,6 +101,13 @@ def _start_session(user: accounts.User) -> None:
                     SEEN_AT_KEY: now})
 
 
+def keep_own_session(user: accounts.User) -> None:
+    """After the user's sessions were ended by their own password change: this request's login session, when it
+    is one, carries on under the new generation; every other session (other devices, copied cookies) stays ended."""
+    if _bearer_secret() is None and session.get(USER_ID_KEY) == user.id:
+        session[GENERATION_KEY] = user.session_generation
+
+
 def require_csrf_for_cookie_auth() -> None:
     """Refuse (400) an unsafe request authenticated by the session cookie without a valid X-CSRFToken header."""
     if (request.method in SAFE_METHODS or _bearer_secret() is not None or USER_ID_KEY not in session
