@@ -28,7 +28,7 @@ from sqlalchemy.orm import sessionmaker
 
 from ..db import write_unit
 from ..models.base import utcnow
-from ..services import deadlines, delivery
+from ..services import backup, deadlines, delivery
 from ..services.leases import hold_lease, release_lease
 from ..services.notifications import NotificationSettings
 
@@ -47,6 +47,8 @@ JOBS: dict[str, tuple[Job, int]] = {
     "escalate_to_police": (deadlines.escalate_near_deadline, 300),
     "remind_owners": (deadlines.remind_unanswered, 300),
     "invite_renewals": (deadlines.invite_renewals, 3600),
+    # Checks hourly; backs up when the newest backup in BACKUP_DIR is older than BACKUP_INTERVAL_HOURS (off: no dir).
+    "backup_database": (backup.scheduled_backup, 3600),
 }
 
 
