@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 from conftest import SCREENSHOTS, WEBHOOK_SECRET
-from test_browser_requests import SHA, click_map_at, point_in_front_of_a_lens, sign_in
+from test_browser_requests import (
+    click_map_at, point_in_front_of_a_lens, receive_an_officers_copy, sign_in, small_clip,
+)
 
 from camera_registry.services.delivery import deliver_due
 from camera_registry.services.notifications import NotificationSettings
@@ -14,7 +16,7 @@ LINK = re.compile(r"https?://\S+/o/[A-Za-z0-9_-]+")
 PHONE = {"width": 360, "height": 740}
 
 
-def test_police_to_owner_and_back(browser, page, live_server, webhook_receiver, backend):
+def test_police_to_owner_and_back(browser, page, live_server, webhook_receiver, backend, tmp_path):
     lon, lat = point_in_front_of_a_lens(live_server.database_url)
     sign_in(page, live_server, live_server.username)
     page.goto(f"{live_server.url}/requests/new")
@@ -61,10 +63,8 @@ def test_police_to_owner_and_back(browser, page, live_server, webhook_receiver, 
     page.goto(request_url)
     first = page.locator(f"#assignments tr[data-assignment='{first_id}']")
     assert first.locator(".status").inner_text() == "consented"
-    first.locator("input[name=evidence_ref]").fill("VC-200/2026")
-    first.locator("input[name=evidence_sha256]").fill(SHA)
-    with page.expect_navigation():
-        first.locator("button[value=receive_footage]").click()
+    receive_an_officers_copy(page, f"#assignments tr[data-assignment='{first_id}']", small_clip(tmp_path),
+                             "VC-200/2026")
     # The other owners answered by phone: no footage.
     while page.locator("#assignments button[value=report_no_footage]").count():
         with page.expect_navigation():

@@ -48,7 +48,7 @@ def click_map_at(page, lon: float, lat: float):
     page.mouse.click(x, y)
 
 
-def test_police_open_a_request_on_the_map_and_follow_it(page, live_server, backend):
+def test_police_open_a_request_on_the_map_and_follow_it(page, live_server, backend, tmp_path):
     lon, lat = point_in_front_of_a_lens(live_server.database_url)
     sign_in(page, live_server, live_server.username)
     page.click("header a:has-text('Yêu cầu trích xuất')")
@@ -81,11 +81,9 @@ def test_police_open_a_request_on_the_map_and_follow_it(page, live_server, backe
         first.locator("button[value=consent]").click()
     assert page.locator("#assignments tbody tr[data-assignment]").first.locator(".status").inner_text() == "consented"
     assert page.inner_text("#request-status") == "in_progress"
-    first = page.locator("#assignments tbody tr[data-assignment]").first
-    first.locator("input[name=evidence_ref]").fill("VC-117/2026")
-    first.locator("input[name=evidence_sha256]").fill(SHA)
-    with page.expect_navigation():
-        first.locator("button[value=receive_footage]").click()
+    first_id = page.locator("#assignments tbody tr[data-assignment]").first.get_attribute("data-assignment")
+    receive_an_officers_copy(page, f"#assignments tr[data-assignment='{first_id}']", small_clip(tmp_path),
+                             "VC-117/2026")
     assert "footage_received" in page.locator("#assignments tbody tr[data-assignment]").first.inner_text()
     request_url = page.url
 
@@ -102,3 +100,24 @@ def test_police_open_a_request_on_the_map_and_follow_it(page, live_server, backe
     sign_in(page, live_server, "police.chidam")
     assert page.goto(request_url).status == 404
     assert page.foreign_requests == []
+
+
+def receive_an_officers_copy(page, row_selector: str, clip_path, evidence_ref: str) -> None:
+    """An officer who copied the footage on site uploads it to the assignment, then marks it received: the
+    hash is the stored upload's, never typed."""
+    row = page.locator(row_selector)
+    row.locator(".police-upload input[type=file]").set_input_files(str(clip_path))
+    row.locator(".police-upload input[name=clock_correct]").check()
+    with page.expect_navigation(timeout=60_000):
+        row.locator(".police-upload .upload-start").click()
+    row = page.locator(row_selector)
+    assert row.locator(".clip").count() == 1 and row.locator("select[name=clip_id] option").count() == 1
+    row.locator("input[name=evidence_ref]").fill(evidence_ref)
+    with page.expect_navigation():
+        row.locator("button[value=receive_footage]").click()
+
+
+def small_clip(directory):
+    path = directory / "ban-sao.mp4"
+    path.write_bytes(b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + bytes(range(256)) * 400)
+    return path

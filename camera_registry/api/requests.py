@@ -55,7 +55,11 @@ class VersionSchema(StrictSchema):
 class AssignmentActionSchema(VersionSchema):
     handover = ma.fields.Enum(Handover, by_value=True, load_default=None)
     evidence_ref = ma.fields.String(load_default=None, validate=validate.Length(max=200))
-    evidence_sha256 = ma.fields.String(load_default=None)
+    clip_id = ma.fields.Integer(load_default=None, metadata={
+        "description": "receive_footage: the stored clip that was received; its SHA-256 (taken at upload) becomes "
+                       "the evidence's. Required when the assignment has stored clips"})
+    evidence_sha256 = ma.fields.String(load_default=None, metadata={
+        "description": "only for a copy kept outside the service (no stored clip): its SHA-256"})
 
 
 class AssignmentLensSchema(ma.Schema):
@@ -193,7 +197,8 @@ class AssignmentAction(MethodView):
     @assignments_blp.alt_response(409, schema=ConflictErrorSchema, description=STEP_CONFLICT)
     def post(self, data, assignment_id, action):
         """Record an owner's answer taken by phone (consent, decline, report_no_footage), footage received
-        (evidence_ref and SHA-256 required) or close. An illegal step answers 409 with the allowed actions; a
+        (the stored clip, `clip_id`: its hash is the evidence's) or close. An illegal step answers 409 with the
+        allowed actions; a
         stale version, or another answer given at the same moment, 409 stale_version; both with `current`."""
         return committed(requests.act_on_assignment(
             session(), require_actor(), assignment_id, action, expected_version=data.pop("version"), **data))

@@ -315,7 +315,7 @@ def _record_clip(session: Session, raw_token: str, stored: StoredClip, filename:
            details={"link_id": link.id, "assignment_id": assignment.id, "name": filename,
                     "size_bytes": stored.size_bytes, "sha256": stored.sha256})
     apply_assignment_action(session, actor, assignment, "receive_footage", evidence_ref=f"clip:{clip.id}",
-                            evidence_sha256=stored.sha256)
+                            clip_id=clip.id)
     mark_used(link, now)
     return None
 
@@ -337,7 +337,7 @@ def upload_intake(session: Session, raw_token: str, *, now: datetime | None = No
     def received(writer: Session, clip: FootageClip) -> None:
         current = writer.get(OwnerLink, link_id)
         apply_assignment_action(writer, owner_actor(owner_id), current.assignment, "receive_footage",
-                                evidence_ref=f"clip:{clip.id}", evidence_sha256=clip.sha256)
+                                evidence_ref=f"clip:{clip.id}", clip_id=clip.id)
         mark_used(current, now)
 
     return Intake(owner_actor(owner_id), assignment_id, owner_link_id=link_id, refusal=still_open,

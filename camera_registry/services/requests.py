@@ -192,25 +192,39 @@ def cancel_request(session: Session, actor: Actor, request_id: int, *, expected_
 def act_on_assignment(session: Session, actor: Actor, assignment_id: int, action: str, *,
                       expected_version: int | None = None, note: str | None = None,
                       handover: Handover | None = None, evidence_ref: str | None = None,
-                      evidence_sha256: str | None = None) -> Assignment:
+                      evidence_sha256: str | None = None, clip_id: int | None = None) -> Assignment:
     """Record what an owner answered (by phone, to the police) or what the police did next."""
     assignment = session.get(Assignment, assignment_id)
     if assignment is None or not actor.can_read(assignment.request.commune_id):
         raise NotFound(f"assignment {assignment_id} not found")
     actor.require_write(assignment.request.commune_id, f"assignment {assignment_id}")
     return apply_assignment_action(session, actor, assignment, action, expected_version=expected_version, note=note,
-                                   handover=handover, evidence_ref=evidence_ref, evidence_sha256=evidence_sha256)
+                                   handover=handover, evidence_ref=evidence_ref, evidence_sha256=evidence_sha256,
+                                   clip_id=clip_id)
 
 
 def apply_assignment_action(session: Session, actor: Actor, assignment: Assignment, action: str, *,
                             expected_version: int | None = None, note: str | None = None,
                             handover: Handover | None = None, evidence_ref: str | None = None,
-                            evidence_sha256: str | None = None) -> Assignment:
+                            evidence_sha256: str | None = None, clip_id: int | None = None) -> Assignment:
     """The answer or step itself, with no reach check: the caller has settled that `actor` may act on this
-    assignment (police of its commune, or the owner through the assignment's link)."""
+    assignment (police of its commune, or the owner through the assignment's link).
+
+    Footage received names the stored clip (`clip_id`): its hash, taken when it was uploaded, becomes the
+    evidence's; nobody types it. Only an assignment with no stored clip (a copy kept outside the service)
+    may still give `evidence_ref` and `evidence_sha256` by hand, through the API."""
     if action == "consent":
         assignment.handover = handover or Handover.POLICE_COPY
     if action == "receive_footage":
+        if clip_id is not None:
+            clip = session.get(FootageClip, clip_id)
+            if clip is None or clip.assignment_id != assignment.id or clip.deleted_at is not None:
+                raise _refuse("clip_id", "is not a stored clip of this assignment")
+            if evidence_sha256 and evidence_sha256.strip().lower() != clip.sha256:
+                raise _refuse("evidence_sha256", "differs from the stored clip's SHA-256; leave it out")
+            evidence_ref, evidence_sha256 = evidence_ref or f"clip:{clip.id}", clip.sha256
+        elif session.scalar(select(func.count(FootageClip.id)).where(FootageClip.assignment_id == assignment.id)):
+            raise _refuse("clip_id", "name the stored clip that was received: the evidence's hash is its hash")
         if not evidence_ref:
             raise _refuse("evidence_ref", "is required: where the copy is kept (exhibit number, storage path)")
         digest = (evidence_sha256 or "").strip().lower()

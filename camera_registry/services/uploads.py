@@ -183,13 +183,14 @@ def parse_clock(metadata: dict[str, str], now: datetime) -> Clock:
 # --------------------------------------------------------------------------- police intake
 
 
-def police_intake(session: Session, actor: Actor, assignment_id: int) -> Intake:
+def police_intake(session: Session, actor: Actor, assignment_id: int, *, request_id: int | None = None) -> Intake:
     """An officer's own copy of the footage: police of the request's commune (or an admin) on an assignment
     whose owner agreed to hand it over."""
     from ..models import Assignment
 
     assignment = session.get(Assignment, assignment_id)
-    if assignment is None or not actor.can_read(assignment.request.commune_id):
+    if (assignment is None or (request_id is not None and assignment.request_id != request_id)
+            or not actor.can_read(assignment.request.commune_id)):
         raise NotFound(f"assignment {assignment_id} not found")
     if not (actor.is_admin or actor.role == Role.COMMUNE_POLICE) or not actor.can_write(assignment.request.commune_id):
         raise PermissionDenied(f"{actor.label} may not add footage to assignment {assignment_id}")

@@ -9,7 +9,7 @@ import json
 from functools import wraps
 
 import marshmallow as ma
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, send_file, url_for
 from geoalchemy2.shape import to_shape
 from shapely.geometry import mapping
 
@@ -17,10 +17,11 @@ from ..api.errors import status_of
 from ..api.requests import POLICE_ACTIONS, AssignmentActionSchema, FootageRequestCreateSchema, VersionSchema
 from ..models import ASSIGNMENT_TRANSITIONS, REQUEST_TRANSITIONS, Role, allowed_actions
 from ..services import requests
-from ..services.errors import DomainError, PermissionDenied
+from ..services import evidence, uploads
+from ..services.errors import DomainError, NotAuthenticated, PermissionDenied
 from ..services.upload_limits import TooDeep, load_json
-from . import get_session
-from .auth import current_actor
+from . import get_session, reads_then_writes, tus
+from .auth import csrf, current_actor, require_csrf_for_cookie_auth
 from ..timezones import LOCAL_OFFSET
 
 blueprint = Blueprint("police", __name__, url_prefix="/requests")
@@ -104,9 +105,34 @@ def _render_request(page: requests.RequestPage, errors: dict | None = None, stat
         ],
         "radius": page.request.radius_m,
     }
+    actor = current_actor()
+    may_download = actor.is_admin or actor.role == Role.COMMUNE_POLICE
+    fingerprint = (evidence.key_fingerprint(evidence.public_key_pem(tus.clip_settings().signing_key_path))
+                   if may_download and page.clips else "")
     return render_template("requests/show.html", page=page, r=page.request, features=json.dumps(features),
                            errors=errors or {}, police_actions=POLICE_ACTIONS, transitions=ASSIGNMENT_TRANSITIONS,
-                           allowed=allowed_actions(REQUEST_TRANSITIONS, page.request.status)), status
+                           allowed=allowed_actions(REQUEST_TRANSITIONS, page.request.status),
+                           may_download=may_download, key_fingerprint=fingerprint,
+                           upload_messages=POLICE_UPLOAD_MESSAGES, upload_chunk_bytes=tus.CLIENT_CHUNK_BYTES), status
+
+
+#: The officers' upload widget speaks Vietnamese, as the police pages do.
+POLICE_UPLOAD_MESSAGES = {
+    "choose_file": "Hãy chọn tệp video trước.",
+    "clock_needed": "Hãy nhập giờ đang hiện trên đầu thu, hoặc đánh dấu đồng hồ đầu thu đúng giờ.",
+    "too_large": "Tệp quá lớn so với giới hạn tải lên.",
+    "uploading": "Đang tải lên: %(percent)s của %(size)s.",
+    "paused": "Đã tạm dừng. Bấm Tiếp tục để tải tiếp.",
+    "offline": "Mất kết nối mạng; khi có mạng lại sẽ tự tải tiếp, phần đã gửi không mất.",
+    "resuming": "Đã có mạng lại: đang tải tiếp.",
+    "failed": "Việc tải lên bị dừng. Bấm Tiếp tục để thử lại.",
+    "done": "Đã lưu bản sao.",
+    "status_403": "Phiếu này không nhận thêm dữ liệu.",
+    "status_410": "Không thể tải tiếp lần tải này; hãy tải lại từ đầu.",
+    "status_413": "Tệp quá lớn so với giới hạn tải lên.",
+    "status_415": "Không nhận loại tệp này (chỉ nhận video hoặc tệp xuất từ đầu thu).",
+    "status_400": "Kiểm tra lại giờ của đầu thu rồi thử lại.",
+}
 
 
 @blueprint.post("/<int:request_id>/cancel")
@@ -142,3 +168,97 @@ def _act(request_id: int, change, schema: ma.Schema):
     page = requests.request_page(session, actor, request_id)
     session.commit()
     return _render_request(page, errors, status)
+
+
+# --------------------------------------------------------------------------- footage: downloads, officers' copies,
+# evidence packages. A download and a package stream from the clip store; each is audited after its read.
+
+
+@blueprint.get("/<int:request_id>/clips/<int:clip_id>")
+@signed_in
+def download_clip(request_id: int, clip_id: int):
+    """The original clip, streamed, with Range support; always an attachment, never shown in the browser."""
+    download = evidence.clip_download(get_session(), current_actor(), request_id, clip_id,
+                                      storage_dir=tus.clip_settings().storage_dir,
+                                      byte_range=request.headers.get("Range"))
+    response = send_file(download.path, mimetype=download.clip.content_type, as_attachment=True,
+                         download_name=download.clip.original_name, conditional=True, etag=download.clip.sha256,
+                         max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Clip-SHA256"] = download.clip.sha256
+    return response
+
+
+@blueprint.get("/<int:request_id>/evidence.zip", defaults={"assignment_id": None})
+@blueprint.get("/<int:request_id>/assignments/<int:assignment_id>/evidence.zip")
+@signed_in
+def evidence_package(request_id: int, assignment_id: int | None):
+    """The signed evidence package (ZIP), written to the client as it is built."""
+    settings = tus.clip_settings()
+    package = evidence.build_package(get_session(), current_actor(), request_id, assignment_id=assignment_id,
+                                     storage_dir=settings.storage_dir, key_path=settings.signing_key_path)
+    response = Response(evidence.stream_package(package), mimetype="application/zip")
+    response.headers["Content-Disposition"] = f'attachment; filename="{package.name}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@blueprint.get("/evidence-key.pem")
+@signed_in
+def evidence_public_key():
+    """The public key that signs evidence packages, for verifiers to pin (`evidence verify --public-key`)."""
+    pem = evidence.public_key_pem(tus.clip_settings().signing_key_path)
+    response = Response(pem, mimetype="application/x-pem-file")
+    response.headers["Content-Disposition"] = 'attachment; filename="camera-registry-evidence-key.pem"'
+    return response
+
+
+def _police_intake(request_id: int, assignment_id: int):
+    def intake():
+        actor = current_actor()
+        if actor is None:
+            raise NotAuthenticated("sign in to upload footage")
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            require_csrf_for_cookie_auth()  # the session cookie is ambient: X-CSRFToken, as for the API
+        return uploads.police_intake(get_session(), actor, assignment_id, request_id=request_id)
+
+    return intake
+
+
+@blueprint.route("/<int:request_id>/assignments/<int:assignment_id>/uploads", methods=["OPTIONS"])
+@csrf.exempt
+@tus.tus_view
+def tus_options(request_id: int, assignment_id: int):
+    return tus.options()
+
+
+@blueprint.route("/<int:request_id>/assignments/<int:assignment_id>/uploads", methods=["POST"])
+@csrf.exempt  # checked on the header (X-CSRFToken) for cookie sessions; tus requests are not forms
+@tus.tus_view
+def tus_create(request_id: int, assignment_id: int):
+    return tus.create(_police_intake(request_id, assignment_id), lambda upload_id: url_for(
+        ".tus_status", request_id=request_id, assignment_id=assignment_id, upload_id=upload_id))
+
+
+@blueprint.route("/<int:request_id>/assignments/<int:assignment_id>/uploads/<upload_id>", methods=["HEAD"])
+@csrf.exempt
+@tus.tus_view
+def tus_status(request_id: int, assignment_id: int, upload_id: str):
+    return tus.status(_police_intake(request_id, assignment_id), upload_id)
+
+
+@blueprint.route("/<int:request_id>/assignments/<int:assignment_id>/uploads/<upload_id>", methods=["PATCH"])
+@csrf.exempt
+@reads_then_writes  # the bytes stream with no transaction open
+@tus.tus_view
+def tus_append(request_id: int, assignment_id: int, upload_id: str):
+    return tus.append(_police_intake(request_id, assignment_id), upload_id)
+
+
+@blueprint.route("/<int:request_id>/assignments/<int:assignment_id>/uploads/<upload_id>", methods=["DELETE"])
+@csrf.exempt
+@tus.tus_view
+def tus_terminate(request_id: int, assignment_id: int, upload_id: str):
+    return tus.terminate(_police_intake(request_id, assignment_id), upload_id)
