@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from pathlib import Path
 from datetime import datetime, timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from camera_registry.db import make_engine
 from camera_registry.models import ClipUpload, FootageClip
 from camera_registry.timezones import LOCAL_ZONE
 from conftest import SCREENSHOTS
+from test_browser_requests import sign_in
 from test_browser_owner import PHONE, owner_link_on
 from test_owner_web import MP4_HEAD
 
@@ -63,7 +65,8 @@ def consent_to_upload(page, live_server, token):
     assert page.locator("#tus-upload").is_visible() and not page.locator("#upload-form").is_visible()
 
 
-def test_an_owner_uploads_50_mb_through_a_dropped_connection(browser, live_server, backend, clip_file):
+def test_an_owner_uploads_50_mb_then_the_police_take_it_as_evidence(browser, live_server, backend, clip_file,
+                                                                   tmp_path):
     token = owner_link_on(live_server)
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="vi-VN")
     page = context.new_page()
@@ -109,4 +112,41 @@ def test_an_owner_uploads_50_mb_through_a_dropped_connection(browser, live_serve
         clip = session.scalar(select(FootageClip).order_by(FootageClip.id.desc()).limit(1))
         assert clip.sha256 == digest and clip.size_bytes == CLIP_BYTES
         assert 88 <= clip.clock_offset_seconds <= 92
+        request_id, clip_id = clip.assignment.request_id, clip.id
     engine.dispose()
+    police_take_the_clip_and_the_package(browser, live_server, backend, request_id, clip_id, digest, tmp_path)
+
+
+def police_take_the_clip_and_the_package(browser, live_server, backend, request_id, clip_id, digest, tmp_path):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN", accept_downloads=True)
+    page = context.new_page()
+    try:
+        sign_in(page, live_server, live_server.username)
+        page.goto(f"{live_server.url}/requests/{request_id}")
+        with page.expect_download() as clip_download:
+            page.click(f".clip[data-clip='{clip_id}'] a.clip-download")
+        assert hashlib.sha256(Path(clip_download.value.path()).read_bytes()).hexdigest() == digest
+        url = f"{live_server.url}/requests/{request_id}/clips/{clip_id}"
+        part = page.request.get(url, headers={"Range": "bytes=1000-1999"})
+        assert part.status == 206 and part.headers["content-range"] == f"bytes 1000-1999/{CLIP_BYTES}"
+        assert len(part.body()) == 1000 and part.headers["content-disposition"].startswith("attachment")
+        with page.expect_download() as package_download:
+            page.click("#evidence a.evidence-package")
+        package = tmp_path / "package.zip"
+        package_download.value.save_as(package)
+        public_key = tmp_path / "evidence-key.pem"
+        public_key.write_bytes(page.request.get(f"{live_server.url}/requests/evidence-key.pem").body())
+        assert page.inner_text("#evidence-key-fingerprint")
+        page.screenshot(path=str(SCREENSHOTS / f"police-evidence-{backend}.png"), full_page=True)
+    finally:
+        context.close()
+    runner = live_server.app.test_cli_runner()
+    passed = runner.invoke(args=["evidence", "verify", str(package), "--public-key", str(public_key)])
+    assert passed.exit_code == 0, passed.output
+    assert "every hash and the signature match" in passed.output
+    changed = tmp_path / "package-one-byte-changed.zip"
+    data = bytearray(package.read_bytes())
+    data[len(data) // 2] ^= 0x01  # a byte in the middle of the 50 MB clip
+    changed.write_bytes(bytes(data))
+    failed = runner.invoke(args=["evidence", "verify", str(changed), "--public-key", str(public_key)])
+    assert failed.exit_code == 1 and "MISMATCH" in failed.output and "clips/" in failed.output, failed.output

@@ -192,3 +192,18 @@ def test_one_changed_byte_fails_verification(client, world, stored_copy, tmp_pat
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     forged = verify_package(path, stranger)
     assert not forged.ok and any("signature" in problem for problem in forged.problems)
+
+
+def test_the_verify_command_says_plainly_what_does_not_match(app, client, world, stored_copy, tmp_path):
+    assignment, clip, content = stored_copy
+    path = package_of(client, world, assignment, tmp_path)
+    key = tmp_path / "key.pem"
+    key.write_bytes(client.get("/requests/evidence-key.pem", headers=world.headers["police_a"]).data)
+    runner = app.test_cli_runner()
+    ok = runner.invoke(args=["evidence", "verify", str(path), "--public-key", str(key)])
+    assert ok.exit_code == 0 and "every hash and the signature match" in ok.output, ok.output
+    unpinned = runner.invoke(args=["evidence", "verify", str(path)])
+    assert unpinned.exit_code == 0 and "no --public-key given" in unpinned.output
+    changed = flip_byte_in(path, content[9000:9100], tmp_path / "changed.zip")
+    bad = runner.invoke(args=["evidence", "verify", str(changed), "--public-key", str(key)])
+    assert bad.exit_code == 1 and f"MISMATCH: clips/{clip.id}-" in bad.output, bad.output
