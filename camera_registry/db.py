@@ -184,6 +184,31 @@ def finish_read(factory: sessionmaker[Session], session: Session) -> None:
             log.exception("could not record what a read left behind (%s)", getattr(write, "__qualname__", write))
 
 
+#: Told (error, outcome) of each lock or serialisation failure: "retried" or "gave_up" by a write unit,
+#: "answered_503" by a request. metrics.py counts them; this module knows nothing of Prometheus.
+RETRY_LISTENERS: list[Callable[[DBAPIError, str], None]] = []
+
+
+def report_retryable(error: DBAPIError, outcome: str) -> None:
+    for listener in RETRY_LISTENERS:
+        try:
+            listener(error, outcome)
+        except Exception:  # noqa: BLE001 - counting must never turn into the error
+            log.exception("a retry listener failed")
+
+
+def error_kind(error: BaseException) -> str:
+    """locked (SQLite's lock wait ran out), serialization_failure or deadlock (PostgreSQL), or other."""
+    state = getattr(getattr(error, "orig", None), "sqlstate", None)
+    if state == "40001":
+        return "serialization_failure"
+    if state == "40P01":
+        return "deadlock"
+    if isinstance(error, DBAPIError) and any(message in str(error.orig).lower() for message in SQLITE_BUSY_MESSAGES):
+        return "locked"
+    return "other"
+
+
 def is_retryable(error: BaseException) -> bool:
     """A lock wait that timed out (SQLite) or a transaction the server aborted to resolve a conflict (PostgreSQL)."""
     if not isinstance(error, DBAPIError):
@@ -204,8 +229,12 @@ def write_unit(factory: sessionmaker[Session], work: Callable[[Session], T], *, 
                 return result
             except DBAPIError as error:
                 session.rollback()
-                if attempt >= attempts or not is_retryable(error):
+                if not is_retryable(error):
                     raise
+                if attempt >= attempts:
+                    report_retryable(error, "gave_up")
+                    raise
+                report_retryable(error, "retried")
                 log.warning("write unit %s: %s; try %d of %d", getattr(work, "__qualname__", work),
                             error.orig, attempt + 1, attempts)
         time.sleep(RETRY_PAUSE_SECONDS * attempt)

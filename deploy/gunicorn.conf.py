@@ -48,3 +48,36 @@ keepalive = 5
 forwarded_allow_ips = "127.0.0.1"
 accesslog = "-"
 errorlog = "-"
+
+# Metrics (docs/operations.md, "Metrics"): with PROMETHEUS_MULTIPROC_DIR set, every worker writes its counts there
+# and /metrics adds them up. The scheduler of the host may share the directory, so only files of processes that
+# are gone are removed at start; a worker that exits is marked dead so its live gauges drop out.
+_METRICS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def on_starting(server):
+    if not _METRICS_DIR:
+        return
+    os.makedirs(_METRICS_DIR, exist_ok=True)
+    for name in os.listdir(_METRICS_DIR):
+        stem = name.rsplit(".", 1)[0]
+        pid = stem.rsplit("_", 1)[-1]
+        if name.endswith(".db") and pid.isdigit() and not _alive(int(pid)):
+            os.unlink(os.path.join(_METRICS_DIR, name))
+
+
+def child_exit(server, worker):
+    if _METRICS_DIR:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

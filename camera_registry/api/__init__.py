@@ -6,7 +6,7 @@ from flask_smorest import Api
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-from ..db import is_retryable
+from ..db import is_retryable, report_retryable
 from ..services.errors import DomainError
 from .errors import ErrorSchema, as_domain_error, domain_error, error_body, http_error, status_of
 
@@ -59,6 +59,7 @@ def _database_error(error: DBAPIError):
         return _domain_error(conflict)
     if not is_retryable(error):
         raise error
+    report_retryable(error, "answered_503")  # counted in /metrics
     message = "the database is busy; try again in a moment"
     if request.path.startswith(API_PREFIX):
         response = error_body(503, message, code="database_busy")

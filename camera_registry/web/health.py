@@ -1,22 +1,28 @@
-"""Operations endpoints: /healthz (the process answers), /readyz (this host can serve).
+"""Operations endpoints: /healthz (the process answers), /readyz (this host can serve), /metrics, and the
+per-request hooks that count every request for /metrics.
 
-Both are reads (no unit of work here ever writes) and say nothing about people: no names, no phone
+All three are reads (no unit of work here ever writes) and say nothing about people: no names, no phone
 numbers, no links. /readyz answers 200 or 503 with each check and its reason, for nginx, a load
-balancer or systemd (docs/operations.md, "Monitoring").
+balancer or systemd; /metrics answers only the monitoring addresses or the metrics token
+(docs/operations.md, "Monitoring").
 """
 from __future__ import annotations
 
+import logging
+import time
 from datetime import timedelta
 
-from flask import Blueprint, Flask, current_app, jsonify
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from prometheus_client.core import GaugeMetricFamily
 
-from .. import migrate
+from .. import metrics, migrate
 from ..jobs.scheduler import LEASE_NAME
 from ..models import Channel
 from ..models.base import utcnow
 from ..services import readiness
 from . import get_session
 
+log = logging.getLogger("camera_registry.health")
 blueprint = Blueprint("health", __name__)
 
 
@@ -54,5 +60,42 @@ def readyz():
     return response
 
 
+@blueprint.get("/metrics")
+def metrics_view():
+    config = current_app.config
+    if not metrics.may_read(request.remote_addr, request.headers.get("Authorization"),
+                            config["METRICS_ALLOWED_ADDRESSES"], config["METRICS_TOKEN"]):
+        return Response("forbidden\n", status=403, mimetype="text/plain")
+    try:
+        families = list(metrics.database_families(get_session(), utcnow(), LEASE_NAME))
+        up = 1
+    except Exception:  # noqa: BLE001 - the process's own counts still answer; the gauge says the database did not
+        log.exception("/metrics could not read the database")
+        families, up = [], 0
+    families.append(GaugeMetricFamily(f"{metrics.PREFIX}_database_up", "Whether /metrics could read the database",
+                                      value=up))
+    body, content_type = metrics.render(families)
+    return Response(body, status=200, headers={"Content-Type": content_type, "Cache-Control": "no-store"})
+
+
+def route_of() -> str:
+    """The URL rule that answered (`/o/<token>`: never the token itself), or <unmatched>."""
+    return request.url_rule.rule if request.url_rule is not None else "<unmatched>"
+
+
+def _start_clock() -> None:
+    g.request_started = time.perf_counter()
+
+
+def _count(response: Response) -> Response:
+    started = g.get("request_started")
+    if started is not None:
+        metrics.count_request(request.method, route_of(), response.status_code, time.perf_counter() - started,
+                              request.content_length or 0)
+    return response
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(blueprint)
+    app.before_request_funcs.setdefault(None, []).insert(0, _start_clock)  # first, so the clock holds every hook
+    app.after_request(_count)
