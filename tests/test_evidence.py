@@ -207,3 +207,46 @@ def test_the_verify_command_says_plainly_what_does_not_match(app, client, world,
     changed = flip_byte_in(path, content[9000:9100], tmp_path / "changed.zip")
     bad = runner.invoke(args=["evidence", "verify", str(changed), "--public-key", str(key)])
     assert bad.exit_code == 1 and f"MISMATCH: clips/{clip.id}-" in bad.output, bad.output
+
+
+def test_retention_deletes_the_files_and_keeps_the_record(app, client, session, world, stored_copy, tmp_path):
+    from datetime import timedelta
+
+    from camera_registry.services.clips import ClipSettings
+    from camera_registry.services.evidence import apply_retention
+
+    assignment, clip, content = stored_copy
+    requests.cancel_request(session, police_actor(session), assignment.request_id, note="solved otherwise")
+    session.commit()
+    session.refresh(assignment.request)
+    closed = assignment.request.closed_at
+    settings = ClipSettings.from_config({**app.config, "INSTANCE_PATH": app.instance_path, "CLIP_RETENTION_DAYS": 30})
+    factory = app.extensions["session_factory"]
+    assert apply_retention(factory, settings, closed + timedelta(days=29)) == {}
+    assert (settings.storage_dir / clip.stored_path).is_file()
+    assert apply_retention(factory, settings, closed + timedelta(days=31)) == {"clips_deleted": 1}
+    assert not (settings.storage_dir / clip.stored_path).exists()
+    session.refresh(clip)
+    assert clip.deleted_at is not None and clip.sha256 == hashlib.sha256(content).hexdigest()  # the record stays
+    deleted = session.scalar(select(AuditEvent).where(AuditEvent.action == "clip.deleted"))
+    assert deleted.entity_id == str(clip.id) and deleted.details["sha256"] == clip.sha256
+    assert apply_retention(factory, settings, closed + timedelta(days=40)) == {}  # nothing twice
+    url = f"/requests/{assignment.request_id}/clips/{clip.id}"
+    assert client.get(url, headers=world.headers["police_a"]).status_code == 404
+    path = package_of(client, world, assignment, tmp_path)  # the manifest and the custody log remain
+    with zipfile.ZipFile(path) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+        assert not [name for name in archive.namelist() if name.startswith("clips/")]
+    assert manifest["assignments"][0]["clips"][0]["deleted_at"] and verify_package(path).ok
+    html = client.get(f"/requests/{assignment.request_id}", headers=world.headers["police_a"]).get_data(as_text=True)
+    assert "đã xoá theo thời hạn lưu trữ" in html
+
+
+def test_admins_see_the_storage_used_per_commune(client, world, stored_copy):
+    _, clip, content = stored_copy
+    response = client.get("/api/v1/clip-storage", headers=world.headers["admin"])
+    assert response.status_code == 200
+    [line] = response.get_json()
+    assert line == {"commune_code": "A", "commune_name": "Xã A", "clips": 1, "clip_bytes": len(content),
+                    "partial_uploads": 0, "partial_bytes": 0}
+    assert client.get("/api/v1/clip-storage", headers=world.headers["police_a"]).status_code == 403

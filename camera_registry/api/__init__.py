@@ -73,7 +73,8 @@ def _database_error(error: DBAPIError):
 
 def init_app(app: Flask) -> None:
     from . import (
-        admin_units, cameras, commitments, coverage, geojson, imports, ogc, owners, requests, sites, stats, tiles, users,
+        admin_units, cameras, clips, commitments, coverage, geojson, imports, ogc, owners, requests, sites, stats, tiles,
+        users,
     )
 
     for key, value in SETTINGS.items():
@@ -83,7 +84,7 @@ def init_app(app: Flask) -> None:
     api.spec.components.security_scheme("cookieAuth", {"type": "apiKey", "in": "cookie", "name": "session"})
     for blueprint in (admin_units.blp, sites.blp, owners.blp, cameras.recorders_blp, cameras.lenses_blp,
                       commitments.blp, imports.blp, requests.requests_blp, requests.assignments_blp, users.blp,
-                      stats.blp, coverage.blp):
+                      stats.blp, coverage.blp, clips.blp):
         api.register_blueprint(blueprint)
     for blueprint in (ogc.blp, tiles.blp):  # the open GIS formats, outside /api/v1, with their own error shapes
         api.register_blueprint(blueprint)

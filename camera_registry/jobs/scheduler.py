@@ -28,7 +28,7 @@ from sqlalchemy.orm import sessionmaker
 
 from ..db import write_unit
 from ..models.base import utcnow
-from ..services import backup, deadlines, delivery
+from ..services import backup, deadlines, delivery, evidence, uploads
 from ..services.leases import hold_lease, release_lease
 from ..services.notifications import NotificationSettings
 
@@ -49,6 +49,10 @@ JOBS: dict[str, tuple[Job, int]] = {
     "invite_renewals": (deadlines.invite_renewals, 3600),
     # Checks hourly; backs up when the newest backup in BACKUP_DIR is older than BACKUP_INTERVAL_HOURS (off: no dir).
     "backup_database": (backup.scheduled_backup, 3600),
+    # Abandoned resumable uploads lose their partial files after CLIP_UPLOAD_EXPIRY_HOURS without a byte.
+    "clean_abandoned_uploads": (uploads.clean_abandoned_uploads, 600),
+    # Clips are deleted CLIP_RETENTION_DAYS after their request ended (their records and the audit trail stay).
+    "apply_clip_retention": (evidence.apply_retention, 3600),
 }
 
 

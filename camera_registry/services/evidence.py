@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import zipfile
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -450,3 +451,44 @@ def storage_by_commune(session: Session, actor: Actor) -> list[dict]:
              "partial_uploads": partial.get(unit_id, (0, 0))[0],
              "partial_bytes": int(partial.get(unit_id, (0, 0))[1])} for unit_id in units]
     return sorted(rows, key=lambda row: (-(row["clip_bytes"] + row["partial_bytes"]), row["commune_code"]))
+
+
+# --------------------------------------------------------------------------- retention
+
+#: Clips one write unit of the retention job deletes.
+RETENTION_BATCH = 50
+
+
+def apply_retention(session_factory, settings: object, now: datetime) -> Counter:
+    """Scheduled: CLIP_RETENTION_DAYS after a request resolved, was cancelled or expired, its clips' files are
+    deleted. The clip rows (name, size, SHA-256, uploader, clock) and the audit trail stay, so a package made
+    later still has the manifest and the custody log; `deleted_at` says when the file went."""
+    from ..db import write_unit
+    from ..models import FINAL_REQUEST_STATES
+    from .access import SYSTEM
+    from .clips import clip_settings
+
+    clips = clip_settings(settings)
+    cutoff = now - clips.retention
+    counts: Counter = Counter()
+    while True:
+        def batch(session: Session) -> int:
+            due = session.scalars(
+                select(FootageClip).join(Assignment, Assignment.id == FootageClip.assignment_id)
+                .join(FootageRequest, FootageRequest.id == Assignment.request_id)
+                .where(FootageClip.deleted_at.is_(None), FootageRequest.status.in_(FINAL_REQUEST_STATES),
+                       FootageRequest.closed_at <= cutoff)
+                .order_by(FootageClip.id).limit(RETENTION_BATCH)).all()
+            for clip in due:
+                (clips.storage_dir / clip.stored_path).unlink(missing_ok=True)
+                clip.deleted_at = now
+                record(session, SYSTEM, "clip.deleted", "footage_clip", clip.id, details={
+                    "reason": "retention", "retention_days": clips.retention.days,
+                    "request_id": clip.assignment.request_id, "sha256": clip.sha256, "size_bytes": clip.size_bytes})
+            return len(due)
+
+        done = write_unit(session_factory, batch)
+        if done:
+            counts["clips_deleted"] += done
+        if done < RETENTION_BATCH:
+            return counts
