@@ -48,6 +48,30 @@ keepalive = 5
 forwarded_allow_ips = "127.0.0.1"
 accesslog = "-"
 errorlog = "-"
+# The app logs one line per request with its request id (camera_registry/logs.py); gunicorn's access line stays,
+# with nginx's request id, and with an owner link's token replaced: the link is the owner's key.
+access_log_format = '%(h)s - %(t)s "%(r)s" %(s)s %(B)s %(M)sms id=%({x-request-id}i)s'
+
+
+def _redacting_logger():
+    from gunicorn.glogging import Logger
+
+    from camera_registry.logs import redact
+
+    class RedactingLogger(Logger):
+        """gunicorn's logger, with the request line, path, query and referrer passed through logs.redact."""
+
+        def atoms(self, resp, req, environ, request_time):
+            atoms = super().atoms(resp, req, environ, request_time)
+            for key in ("r", "U", "q", "f"):
+                if isinstance(atoms.get(key), str):
+                    atoms[key] = redact(atoms[key])
+            return atoms
+
+    return RedactingLogger
+
+
+logger_class = _redacting_logger()
 
 # Metrics (docs/operations.md, "Metrics"): with PROMETHEUS_MULTIPROC_DIR set, every worker writes its counts there
 # and /metrics adds them up. The scheduler of the host may share the directory, so only files of processes that

@@ -88,7 +88,8 @@ def test_authorization_matrix(endpoint, client, world, db_connection):
         seen[role] = response.status_code
         if response.status_code >= 400:
             error = response.get_json()
-            assert set(error) == {"code", "message", "errors"}, error
+            assert set(error) == {"code", "message", "errors", "request_id"}, error
+            assert error["request_id"] == response.headers["X-Request-Id"]
     assert seen == expected
 
 

@@ -8,7 +8,7 @@ insert reaches the HTTP layer as the database's IntegrityError;
 from __future__ import annotations
 
 import marshmallow as ma
-from flask import jsonify
+from flask import g, jsonify
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
@@ -45,6 +45,8 @@ class ErrorSchema(ma.Schema):
                                                      "stale_version, illegal_transition, conflict"})
     message = ma.fields.String(metadata={"description": "what went wrong, for people"})
     errors = ma.fields.Dict(keys=ma.fields.String(), metadata={"description": "field -> list of reasons"})
+    request_id = ma.fields.String(metadata={"description": "this request's id (the X-Request-Id header), to find it "
+                                                           "in the service's logs"})
     current = ma.fields.Nested(CurrentStateSchema, metadata={
         "description": "on a 409 about a stale version or an illegal step: what is stored now"})
 
@@ -52,6 +54,8 @@ class ErrorSchema(ma.Schema):
 def error_body(status: int, message: str, errors: dict | None = None, code: str | None = None,
                current: dict | None = None):
     body = {"code": code or CODE_OF_STATUS.get(status, "error"), "message": message, "errors": errors or {}}
+    if g.get("request_id"):
+        body["request_id"] = g.request_id  # the X-Request-Id of this answer, to find its log line
     if current:
         body["current"] = current
     response = jsonify(body)

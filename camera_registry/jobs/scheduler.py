@@ -17,6 +17,7 @@ import os
 import signal
 import socket
 import sys
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.orm import sessionmaker
 
+from .. import metrics
 from ..db import write_unit
 from ..models.base import utcnow
 from ..services import backup, deadlines, delivery, evidence, uploads
@@ -84,16 +86,26 @@ class JobRunner:
         """The job's counts, or None when another runner holds the lease or the run failed (logged)."""
         now = now or utcnow()
         job, _ = JOBS[name]
+        started = time.perf_counter()
         try:
             if not self.holds_lease(now):
                 log.debug("%s skipped: another scheduler holds the lease", name)
+                metrics.count_job_run(name, "skipped")
                 return None
             counts = job(self.session_factory, self.settings, now)
         except Exception:  # noqa: BLE001 - one failed run must stop neither this job's next tick nor the others
-            log.exception("%s failed; it runs again at its next tick", name)
+            seconds = time.perf_counter() - started
+            metrics.count_job_run(name, "failed", seconds)
+            log.exception("%s failed; it runs again at its next tick", name,
+                          extra={"fields": {"job": name, "outcome": "failed", "seconds": round(seconds, 3)}})
             return None
-        if any(counts.values()):
-            log.info("%s: %s", name, ", ".join(f"{key} {value}" for key, value in sorted(counts.items())))
+        seconds = time.perf_counter() - started
+        metrics.count_job_run(name, "ok", seconds, counts)
+        # One line per run (camera_registry/logs.py): the job, how it went, how long it took, what it did.
+        fields = {"job": name, "outcome": "ok", "seconds": round(seconds, 3)}
+        fields.update({str(key): value for key, value in sorted(counts.items()) if str(key) not in fields})
+        log.info("%s: %s", name, ", ".join(f"{key} {value}" for key, value in sorted(counts.items())) or "nothing to do",
+                 extra={"fields": fields})
         return counts
 
     def release(self) -> None:

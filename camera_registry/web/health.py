@@ -1,5 +1,5 @@
 """Operations endpoints: /healthz (the process answers), /readyz (this host can serve), /metrics, and the
-per-request hooks that count every request for /metrics.
+per-request hooks: a request id, one log line per request (camera_registry/logs.py) and its count in /metrics.
 
 All three are reads (no unit of work here ever writes) and say nothing about people: no names, no phone
 numbers, no links. /readyz answers 200 or 503 with each check and its reason, for nginx, a load
@@ -15,7 +15,7 @@ from datetime import timedelta
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from prometheus_client.core import GaugeMetricFamily
 
-from .. import metrics, migrate
+from .. import logs, metrics, migrate
 from ..jobs.scheduler import LEASE_NAME
 from ..models import Channel
 from ..models.base import utcnow
@@ -23,6 +23,7 @@ from ..services import readiness
 from . import get_session
 
 log = logging.getLogger("camera_registry.health")
+request_log = logging.getLogger("camera_registry.requests")
 blueprint = Blueprint("health", __name__)
 
 
@@ -83,19 +84,41 @@ def route_of() -> str:
     return request.url_rule.rule if request.url_rule is not None else "<unmatched>"
 
 
-def _start_clock() -> None:
+def logged_path() -> str:
+    """The path, with an owner link's token replaced: the link is the owner's key."""
+    return logs.redact(request.path)
+
+
+def _begin_request() -> None:
     g.request_started = time.perf_counter()
+    g.request_id = logs.request_id_from(request.headers.get(logs.REQUEST_ID_HEADER))
 
 
-def _count(response: Response) -> Response:
+def _finish_request(response: Response) -> Response:
+    """Count the request, log its one line, and send its id back."""
     started = g.get("request_started")
-    if started is not None:
-        metrics.count_request(request.method, route_of(), response.status_code, time.perf_counter() - started,
-                              request.content_length or 0)
+    if started is None:
+        return response
+    seconds = time.perf_counter() - started
+    route = route_of()
+    metrics.count_request(request.method, route, response.status_code, seconds, request.content_length or 0)
+    response.headers[logs.REQUEST_ID_HEADER] = g.request_id
+    actor = g.get("actor")
+    fields = {"request_id": g.request_id, "method": request.method, "route": route, "path": logged_path(),
+              "status": response.status_code, "ms": round(seconds * 1000, 1),
+              "bytes_in": request.content_length or 0, "bytes_out": response.content_length}
+    if request.args:
+        fields["query_keys"] = ",".join(sorted(request.args))  # names only: values may be personal data
+    if actor is not None and getattr(actor, "user_id", None):
+        fields["user_id"] = actor.user_id
+    request_log.log(logging.WARNING if response.status_code >= 500 else logging.INFO, "request",
+                    extra={"fields": fields})
     return response
 
 
 def init_app(app: Flask) -> None:
+    logs.configure(app.config.get("LOG_FORMAT", logs.TEXT), app.config.get("LOG_LEVEL", "INFO"))
     app.register_blueprint(blueprint)
-    app.before_request_funcs.setdefault(None, []).insert(0, _start_clock)  # first, so the clock holds every hook
-    app.after_request(_count)
+    # First, so the clock and the request id cover every other hook.
+    app.before_request_funcs.setdefault(None, []).insert(0, _begin_request)
+    app.after_request(_finish_request)
