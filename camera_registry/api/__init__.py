@@ -9,8 +9,11 @@ from werkzeug.exceptions import HTTPException
 from ..db import is_retryable, report_retryable
 from ..services.errors import DomainError
 from .errors import ErrorSchema, as_domain_error, domain_error, error_body, http_error, status_of
+from .fields import BoundedIntegerConverter, StorableTextConverter
 
 API_PREFIX = "/api/"
+TILES_PREFIX = "/tiles/"
+OGC_PREFIX = "/ogc"
 BUSY_RETRY_AFTER_SECONDS = 2
 SETTINGS = {
     "API_TITLE": "Camera registry",
@@ -37,8 +40,14 @@ class RegistryApi(Api):
     ERROR_SCHEMA = ErrorSchema  # the OpenAPI "Error" component: the one shape error_body writes
 
     def handle_http_exception(self, error: HTTPException):
-        if request.path.startswith(API_PREFIX):
+        """Also for errors no route's own handler sees (a path no route matches, a method it does not take):
+        the API's JSON shape under /api and /tiles, an OGC exception document under /ogc."""
+        if request.path.startswith((API_PREFIX, TILES_PREFIX)):
             return http_error(error)
+        if request.path == OGC_PREFIX or request.path.startswith(f"{OGC_PREFIX}/"):
+            from .ogc import http_exception
+
+            return http_exception(error)
         return render_template_string(PLAIN_ERROR_PAGE, code=error.code, name=error.name,
                                       description=error.description), error.code
 
@@ -79,6 +88,10 @@ def init_app(app: Flask) -> None:
 
     for key, value in SETTINGS.items():
         app.config.setdefault(key, value)
+    # For every route registered from here on (the API's, the web pages' are already in): an <int:id> above
+    # what the databases hold, or a <name> segment with NUL, matches no route (404) instead of failing in SQL.
+    app.url_map.converters["int"] = BoundedIntegerConverter
+    app.url_map.converters["default"] = app.url_map.converters["string"] = StorableTextConverter
     api = RegistryApi(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.spec.components.security_scheme("cookieAuth", {"type": "apiKey", "in": "cookie", "name": "session"})

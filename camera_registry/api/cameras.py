@@ -11,7 +11,7 @@ from ..services import cameras
 from .base import api_blueprint, committed, page_items, paginate, require_actor, session
 from .geojson import GEOJSON, feature_collection, wants_geojson
 from .schemas import (
-    LensCreateSchema, LensQuerySchema, LensSchema, LensUpdateSchema, RecorderCreateSchema, RecorderQuerySchema,
+    FeatureCollectionSchema, LensCreateSchema, LensQuerySchema, LensSchema, LensUpdateSchema, RecorderCreateSchema, RecorderQuerySchema,
     RecorderSchema, RecorderUpdateSchema,
 )
 from .versions import (
@@ -37,7 +37,8 @@ def _listing(finder, schema, query, pagination_parameters):
     return feature_collection(items, schema, total=found.total) if wants_geojson() else items
 
 
-geojson_alternative = {"content_type": GEOJSON, "description": "GeoJSON FeatureCollection (send Accept: application/geo+json)"}
+geojson_alternative = {"content_type": GEOJSON, "schema": FeatureCollectionSchema,
+                       "description": "A page of the list; a GeoJSON FeatureCollection with Accept: application/geo+json"}
 
 
 @recorders_blp.route("")

@@ -10,7 +10,7 @@ from ..services import coverage
 from .base import api_blueprint, require_actor, session
 from .fields import GeoJSONGeometry, NumberList
 from .geojson import GEOJSON, feature_collection
-from .schemas import LensSchema, OwnerSchema, PlaceQuerySchema, RecorderSchema
+from .schemas import FeatureCollectionSchema, LensSchema, OwnerSchema, PlaceQuerySchema, RecorderSchema
 from .stats import UnitFiguresSchema
 
 blp = api_blueprint("map", __name__, "map", "Coverage map data: lenses clustered or single, communes with figures")
@@ -81,7 +81,7 @@ class LensSummarySchema(ma.Schema):
     owner = ma.fields.Nested(OwnerSchema, metadata={"description": "contact fields only for roles allowed to see them"})
 
 
-geojson = {"content_type": GEOJSON, "description": "GeoJSON FeatureCollection"}
+geojson = {"content_type": GEOJSON, "schema": FeatureCollectionSchema, "description": "GeoJSON FeatureCollection"}
 
 
 @blp.route("/lenses")

@@ -41,10 +41,11 @@ class CurrentStateSchema(ma.Schema):
 class ErrorSchema(ma.Schema):
     """Every API error (documentation only: `error_body` writes it)."""
 
-    code = ma.fields.String(metadata={"description": "machine-readable reason, e.g. validation_failed, "
-                                                     "stale_version, illegal_transition, conflict"})
-    message = ma.fields.String(metadata={"description": "what went wrong, for people"})
-    errors = ma.fields.Dict(keys=ma.fields.String(), metadata={"description": "field -> list of reasons"})
+    code = ma.fields.String(required=True, metadata={
+        "description": "machine-readable reason, e.g. validation_failed, stale_version, illegal_transition, conflict"})
+    message = ma.fields.String(required=True, metadata={"description": "what went wrong, for people"})
+    errors = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()), required=True,
+                            metadata={"description": "field -> list of reasons (empty when no field is to blame)"})
     request_id = ma.fields.String(metadata={"description": "this request's id (the X-Request-Id header), to find it "
                                                            "in the service's logs"})
     current = ma.fields.Nested(CurrentStateSchema, metadata={
@@ -106,6 +107,14 @@ def describe_http_error(error: HTTPException) -> tuple[str, dict[str, list[str]]
     return data.get("message") or error.description or error.name, errors
 
 
+def with_error_headers(response, error: HTTPException):
+    """`response` with the headers the HTTP error carries: a 405's Allow (RFC 9110 requires it)."""
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
 def http_error(error: HTTPException):
     message, errors = describe_http_error(error)
-    return error_body(error.code or 500, message, errors)
+    return with_error_headers(error_body(error.code or 500, message, errors), error)

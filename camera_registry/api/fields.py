@@ -1,15 +1,73 @@
-"""Marshmallow fields for GeoJSON geometry and lon/lat query parameters."""
+"""Marshmallow fields for GeoJSON geometry and lon/lat query parameters, and the bounds of what the
+databases can hold: integers (ids, versions, pages, counts) and text, for every value the API is sent,
+in a path, a query or a body."""
 from __future__ import annotations
 
 import math
+import re
 
 import marshmallow as ma
 import shapely
 from geoalchemy2.elements import WKBElement
 from geoalchemy2.shape import to_shape
 from shapely.geometry import mapping, shape
+from werkzeug.routing import IntegerConverter, UnicodeConverter, ValidationError
 
 from ..services.rules import check_lon_lat
+
+#: The largest value an INTEGER column holds on PostgreSQL (4 bytes; SQLite's hold 8). No id or version is
+#: larger, so a larger one is refused (404 in a path, 422 in a query or body) before the database fails on it.
+MAX_INT = 2**31 - 1
+MIN_INT = -(2**31)
+#: What PostgreSQL text cannot hold (NUL) and what UTF-8 cannot encode (lone surrogates, which JSON's
+#: \ud800 escapes produce); SQLite fails on the surrogates too.
+UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+#: The years a date sent to the registry may fall in: far dates overflow Python's datetime when shifted between
+#: time zones (year 1 or 9999 in Vietnam time), a 500 before.
+DATE_YEARS = (1900, 2999)
+
+
+def plausible_date(value) -> None:
+    """A marshmallow validator for Date and DateTime fields: a year in DATE_YEARS."""
+    if not DATE_YEARS[0] <= value.year <= DATE_YEARS[1]:
+        raise ma.ValidationError(f"must be a date between the years {DATE_YEARS[0]} and {DATE_YEARS[1]}")
+
+
+def storable_text(value: str) -> None:
+    """A marshmallow validator: text both databases can store."""
+    if isinstance(value, str) and UNSTORABLE_TEXT.search(value):
+        raise ma.ValidationError("text may not contain NUL (\\u0000) or unpaired surrogate characters")
+
+
+def id_field(**kwargs) -> ma.fields.Integer:
+    """A record's id (1 to MAX_INT) in a query or body."""
+    return ma.fields.Integer(validate=ma.validate.Range(min=1, max=MAX_INT), **kwargs)
+
+
+class BoundedIntegerConverter(IntegerConverter):
+    """`<int:...>` in an API route: at most MAX_INT (at least MIN_INT when signed); werkzeug answers 404 for
+    anything else, as for any id that does not exist. flask-smorest documents the bounds (minimum/maximum)."""
+
+    def __init__(self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = MAX_INT,
+                 signed: bool = False) -> None:
+        if signed and min is None:
+            min = MIN_INT
+        super().__init__(map, fixed_digits, min, max, signed)
+
+
+class StorableTextConverter(UnicodeConverter):
+    """The default `<name>` in an API route, without NUL: a segment with one matches no route (404)."""
+
+    def __init__(self, map, minlength: int = 1, maxlength: int | None = None, length: int | None = None) -> None:
+        super().__init__(map, minlength, maxlength, length)
+        self.regex = self.regex.replace("[^/]", "[^/\\x00]", 1)
+
+    def to_python(self, value: str) -> str:
+        if UNSTORABLE_TEXT.search(value):
+            raise ValidationError()
+        return value
 
 
 class GeoJSONGeometry(ma.fields.Field):

@@ -16,15 +16,38 @@ from werkzeug.exceptions import HTTPException, NotAcceptable
 from ..services import features
 from ..services.errors import DomainError
 from .base import require_actor, session
-from .errors import describe_http_error, status_of
+from .errors import describe_http_error, status_of, with_error_headers
 from .fields import NumberList
-from .schemas import StrictSchema
-
-blp = Blueprint("ogc", __name__, url_prefix="/ogc",
-                description="OGC API - Features (Part 1: Core, GeoJSON): lenses, recorders, sites, communes")
+from .schemas import FeatureCollectionSchema, FeatureSchema, OgcDocumentSchema, StrictSchema
 
 EXCEPTION_CODES = {400: "InvalidParameterValue", 401: "NotAuthenticated", 403: "Forbidden", 404: "NotFound",
                    406: "NotAcceptable"}
+
+
+class OgcExceptionSchema(ma.Schema):
+    """An OGC API exception document (documentation only: `_exception` writes it)."""
+
+    code = ma.fields.String(metadata={"description": f"one of {', '.join(EXCEPTION_CODES.values())}, or ServerError"})
+    description = ma.fields.String(metadata={"description": "what went wrong, for people"})
+
+
+class OgcBlueprint(Blueprint):
+    """Every error of these routes is an OGC exception document, so the OpenAPI document says so in place
+    of the API's Error shape (flask-smorest adds that one to every operation)."""
+
+    @staticmethod
+    def _prepare_response_doc(doc, doc_info, *, api, spec, **kwargs):
+        doc = Blueprint._prepare_response_doc(doc, doc_info, api=api, spec=spec, **kwargs)
+        responses = doc.setdefault("responses", {})
+        for status in list(responses):
+            if status == "default" or int(status) >= 400:
+                responses[status] = {"description": "An OGC API exception",
+                                     "content": {features.JSON: {"schema": OgcExceptionSchema}}}
+        return doc
+
+
+blp = OgcBlueprint("ogc", __name__, url_prefix="/ogc",
+                   description="OGC API - Features (Part 1: Core, GeoJSON): lenses, recorders, sites, communes")
 
 
 class OgcFormatSchema(StrictSchema):
@@ -78,8 +101,9 @@ def _domain_error(error: DomainError):
 
 
 @blp.errorhandler(HTTPException)
-def _http_error(error: HTTPException):
-    return _exception(error.code or 500, describe_http_error(error)[0])
+def http_exception(error: HTTPException):
+    """Also for /ogc paths no route matches (RegistryApi.handle_http_exception)."""
+    return with_error_headers(_exception(error.code or 500, describe_http_error(error)[0]), error)
 
 
 def _document(body: dict, media_type: str, status: int = 200) -> Response:
@@ -109,7 +133,8 @@ def _base_url() -> str:
 
 @blp.route("/", strict_slashes=False)
 @_query(OgcFormatSchema)
-@blp.response(200, description="The landing page: links to the API definition, conformance and collections")
+@blp.response(200, description="The landing page: links to the API definition, conformance and collections",
+              schema=OgcDocumentSchema)
 def landing(_):
     return _document(features.landing_page(_base_url(), url_for("api-docs.openapi_json", _external=True),
                                            url_for("api-docs.openapi_swagger_ui", _external=True)),
@@ -118,21 +143,21 @@ def landing(_):
 
 @blp.route("/conformance")
 @_query(OgcFormatSchema)
-@blp.response(200, description="The conformance classes implemented")
+@blp.response(200, description="The conformance classes implemented", schema=OgcDocumentSchema)
 def conformance(_):
     return _document(features.conformance(), _negotiated(features.JSON))
 
 
 @blp.route("/collections")
 @_query(OgcFormatSchema)
-@blp.response(200, description="The feature collections")
+@blp.response(200, description="The feature collections", schema=OgcDocumentSchema)
 def collections(_):
     return _document(features.collections(_base_url()), _negotiated(features.JSON))
 
 
 @blp.route("/collections/<collection_id>")
 @_query(OgcFormatSchema)
-@blp.response(200, description="One collection")
+@blp.response(200, description="One collection", schema=OgcDocumentSchema)
 def collection(_, collection_id):
     return _document(features.collection(_base_url(), collection_id), _negotiated(features.JSON))
 
@@ -140,13 +165,18 @@ def collection(_, collection_id):
 @blp.route("/collections/<collection_id>/items")
 @_query(OgcItemsQuerySchema)
 @blp.response(200, description="A page of features in your reach, with next/prev links",
-              content_type=features.GEOJSON)
+              content_type=features.GEOJSON, schema=FeatureCollectionSchema)
+@blp.alt_response(200, success=True, content_type=features.JSON, schema=FeatureCollectionSchema,
+                  description="A page of features in your reach, with next/prev links (as application/json when "
+                              "only that is accepted)")
 def items(query, collection_id):
     return _features(features.items(session(), require_actor(), _base_url(), collection_id, query))
 
 
 @blp.route("/collections/<collection_id>/items/<feature_id>")
 @_query(OgcFormatSchema)
-@blp.response(200, description="One feature", content_type=features.GEOJSON)
+@blp.response(200, description="One feature", content_type=features.GEOJSON, schema=FeatureSchema)
+@blp.alt_response(200, success=True, content_type=features.JSON, schema=FeatureSchema,
+                  description="One feature (as application/json when only that is accepted)")
 def item(_, collection_id, feature_id):
     return _features(features.item(session(), require_actor(), _base_url(), collection_id, feature_id))

@@ -7,8 +7,9 @@ import marshmallow as ma
 from marshmallow import validate
 
 from ..models import AdminLevel, CommitmentChannel, LensKind, LensStatus, OwnerKind, RecorderStatus, Role
+from ..services.accounts import TOKEN_MAX_DAYS
 from ..services.rules import RETENTION_DAYS, VIETNAM_EXTENT
-from .fields import GeoJSONGeometry, NumberList
+from .fields import MAX_INT, MIN_INT, GeoJSONGeometry, NumberList, id_field, plausible_date, storable_text
 
 PHONE = re.compile(r"^(\+84|0)[0-9]{9,10}$")
 MAX_RADIUS_M = 5_000
@@ -22,7 +23,34 @@ def _commune_code(obj) -> str | None:
     return obj.commune.code if obj.commune_id is not None else None
 
 
-class StrictSchema(ma.Schema):
+def _within_database_bounds(field: ma.fields.Field) -> None:
+    """An integer without an upper bound is bounded to what an INTEGER column holds; text refuses NUL; a date
+    falls in DATE_YEARS."""
+    if isinstance(field, ma.fields.Integer):
+        if not any(isinstance(rule, validate.Range) and rule.max is not None for rule in field.validators):
+            field.validators.append(validate.Range(min=MIN_INT, max=MAX_INT))
+    elif isinstance(field, ma.fields.String):
+        field.validators.append(storable_text)
+    elif isinstance(field, (ma.fields.Date, ma.fields.DateTime)):
+        field.validators.append(plausible_date)
+    elif isinstance(field, ma.fields.List):
+        _within_database_bounds(field.inner)
+    elif isinstance(field, ma.fields.Dict):
+        for inner in (field.key_field, field.value_field):
+            if inner is not None:
+                _within_database_bounds(inner)
+
+
+class InputSchema(ma.Schema):
+    """Every schema of what the API is sent (query, headers, body): a value neither database can store (an
+    integer above 2^31-1, text with NUL, the year 9999) is a 422 naming the field, never a 500; the integer
+    bounds are in the OpenAPI document (minimum/maximum)."""
+
+    def on_bind_field(self, field_name: str, field_obj: ma.fields.Field) -> None:
+        _within_database_bounds(field_obj)
+
+
+class StrictSchema(InputSchema):
     class Meta:
         unknown = ma.RAISE
 
@@ -181,8 +209,8 @@ class RecorderSchema(ma.Schema):
 
 class RecorderCreateSchema(StrictSchema):
     external_id = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
-    owner_id = ma.fields.Integer(required=True)
-    site_id = ma.fields.Integer(allow_none=True, load_default=None)
+    owner_id = id_field(required=True)
+    site_id = id_field(allow_none=True, load_default=None)
     point = GeoJSONGeometry(allowed=("Point",), required=True)
     retention_days = ma.fields.Integer(required=True, validate=validate.Range(*RETENTION_DAYS))
     make = ma.fields.String(allow_none=True, load_default=None, validate=validate.Length(max=100))
@@ -195,7 +223,7 @@ RecorderUpdateSchema = _partial(RecorderCreateSchema, versioned=True)
 
 class RecorderQuerySchema(PlaceQuerySchema):
     status = _enum(RecorderStatus)
-    owner_id = ma.fields.Integer()
+    owner_id = id_field()
 
 
 class LensSchema(ma.Schema):
@@ -216,7 +244,7 @@ class LensSchema(ma.Schema):
 
 class LensCreateSchema(StrictSchema):
     external_id = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
-    recorder_id = ma.fields.Integer(required=True)
+    recorder_id = id_field(required=True)
     point = GeoJSONGeometry(allowed=("Point",), required=True)
     bearing_deg = ma.fields.Float(allow_none=True, load_default=None,
                                   validate=validate.Range(min=0, max=360, max_inclusive=False),
@@ -234,7 +262,7 @@ LensUpdateSchema = _partial(LensCreateSchema, versioned=True)
 class LensQuerySchema(PlaceQuerySchema):
     status = _enum(LensStatus)
     kind = _enum(LensKind)
-    recorder_id = ma.fields.Integer()
+    recorder_id = id_field()
 
 
 # --------------------------------------------------------------------------- commitments
@@ -252,8 +280,8 @@ class CommitmentSchema(ma.Schema):
 
 
 class CommitmentSignSchema(StrictSchema):
-    owner_id = ma.fields.Integer(required=True)
-    recorder_ids = ma.fields.List(ma.fields.Integer(), load_default=None,
+    owner_id = id_field(required=True)
+    recorder_ids = ma.fields.List(id_field(), load_default=None,
                                   metadata={"description": "omit to cover all the owner's recorders"})
     signed_at = ma.fields.AwareDateTime(load_default=None)
     valid_until = ma.fields.AwareDateTime(required=True, allow_none=True)
@@ -272,7 +300,7 @@ class CommitmentRevokeSchema(StrictSchema):
 
 
 class CommitmentQuerySchema(CommuneFilterSchema):
-    owner_id = ma.fields.Integer()
+    owner_id = id_field()
     active = ma.fields.Boolean()
 
 
@@ -311,4 +339,43 @@ class NewTokenSchema(TokenSchema):
 
 class TokenCreateSchema(StrictSchema):
     name = ma.fields.String(required=True)
-    expires_in_days = ma.fields.Integer(load_default=None, allow_none=True)
+    expires_in_days = ma.fields.Integer(load_default=None, allow_none=True,
+                                        validate=validate.Range(min=1, max=TOKEN_MAX_DAYS))
+
+
+# --------------------------------------------------------------------------- documentation of what views write themselves
+
+class _Open(ma.Schema):
+    """Documentation only: members beyond those listed may appear (links, timeStamp...)."""
+
+    class Meta:
+        unknown = ma.INCLUDE
+
+
+class FeatureSchema(_Open):
+    """A GeoJSON Feature (RFC 7946) in WGS84 lon/lat; `properties` are the record's fields."""
+
+    type = ma.fields.String(validate=validate.OneOf(["Feature"]))
+    id = ma.fields.Raw(allow_none=True, metadata={"description": "the record's id (none for a cluster)"})
+    geometry = ma.fields.Dict(allow_none=True, metadata={"description": "GeoJSON geometry"})
+    properties = ma.fields.Dict()
+
+
+class FeatureCollectionSchema(_Open):
+    """A GeoJSON FeatureCollection; lists say how many features matched and how many this page returned."""
+
+    type = ma.fields.String(validate=validate.OneOf(["FeatureCollection"]))
+    features = ma.fields.List(ma.fields.Nested(FeatureSchema))
+    numberMatched = ma.fields.Integer()
+    numberReturned = ma.fields.Integer()
+
+
+class OgcDocumentSchema(_Open):
+    """An OGC API - Features resource (landing page, conformance, collections), with its links."""
+
+    links = ma.fields.List(ma.fields.Dict())
+
+
+#: A body that is not JSON: CSV text, an XLSX workbook, a vector tile.
+TEXT_BODY = {"type": "string"}
+BINARY_BODY = {"type": "string", "format": "binary"}

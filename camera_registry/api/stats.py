@@ -9,7 +9,7 @@ from ..models import AdminLevel
 from ..services import stats
 from ..timezones import LOCAL_ZONE
 from .base import api_blueprint, require_actor, session
-from .schemas import StrictSchema
+from .schemas import BINARY_BODY, TEXT_BODY, StrictSchema
 from .tables import CSV, FORMATS, XLSX, Column, requested_format, table_response
 
 blp = api_blueprint("stats", __name__, "stats", "Figures per administrative unit (reach-filtered)")
@@ -87,8 +87,10 @@ class StatsQuerySchema(StrictSchema):
 class AdminUnitFigures(MethodView):
     @blp.arguments(StatsQuerySchema, location="query")
     @blp.response(200, FiguresReportSchema)
-    @blp.alt_response(200, success=True, content_type=CSV, description="the rows as CSV (format=csv)")
-    @blp.alt_response(200, success=True, content_type=XLSX, description="the rows as an XLSX workbook (format=xlsx)")
+    @blp.alt_response(200, success=True, content_type=CSV, schema=TEXT_BODY,
+                      description="the figures; the rows as CSV (format=csv) or an XLSX workbook (format=xlsx)")
+    @blp.alt_response(200, success=True, content_type=XLSX, schema=BINARY_BODY,
+                      description="the figures; the rows as CSV (format=csv) or an XLSX workbook (format=xlsx)")
     def get(self, query):
         """Figures for the current communes in your reach, one row per unit of `level`, rolled up by sums.
 

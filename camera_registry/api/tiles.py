@@ -14,6 +14,7 @@ from ..services.errors import DomainError
 from ..services.tiles import lens_tile
 from .base import require_actor, session
 from .errors import domain_error, http_error
+from .schemas import BINARY_BODY
 
 MVT = "application/vnd.mapbox-vector-tile"
 CACHE_CONTROL = "private, max-age=300"
@@ -30,7 +31,7 @@ def _authenticate() -> None:
 
 @blp.route("/lenses/<int(signed=True):z>/<int(signed=True):x>/<int(signed=True):y>.mvt")
 @blp.response(200, description='Layer "lenses": id, status, kind, bearing_deg, fov_deg, range_m, shared',
-              content_type=MVT)
+              content_type=MVT, schema=BINARY_BODY)
 @blp.alt_response(204, description="No lens in your reach on this tile")
 def lenses(z, x, y):
     problem = Tile.problem(z, x, y)

@@ -18,6 +18,7 @@ from werkzeug.http import parse_etags
 
 from ..services.errors import ValidationFailed
 from .errors import ErrorSchema
+from .schemas import InputSchema
 
 ETAG_HEADERS = {"ETag": {
     "description": 'the record\'s version as a strong entity tag, e.g. "3": send it back in If-Match to write',
@@ -31,7 +32,7 @@ class ConflictErrorSchema(ErrorSchema):
     """A 409: the uniform error shape with `current`, what is stored now."""
 
 
-class IfMatchSchema(ma.Schema):
+class IfMatchSchema(InputSchema):
     """The If-Match request header (other headers are ignored)."""
 
     class Meta:
@@ -48,7 +49,7 @@ def version_field() -> ma.fields.Integer:
                        "for an unconditional write"})
 
 
-class VersionQuerySchema(ma.Schema):
+class VersionQuerySchema(InputSchema):
     class Meta:
         unknown = ma.RAISE
 
