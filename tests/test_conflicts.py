@@ -68,7 +68,7 @@ def _read(client, world, kind: str):
 def _assert_stale(response, current_version: int) -> None:
     assert response.status_code == 409, response.get_json()
     body = response.get_json()
-    assert body["code"] == "stale_version" and set(body) == {"code", "message", "errors", "current"}
+    assert body["code"] == "stale_version" and set(body) == {"code", "message", "errors", "current", "request_id"}
     assert body["current"] == {"version": current_version}
     assert "version" in body["errors"] and str(current_version) in body["message"]
 
@@ -481,5 +481,5 @@ def test_two_owner_form_answers_at_once_record_one_and_show_it_to_the_other(race
 def test_the_openapi_error_component_is_the_shape_every_error_has(client):
     """flask-smorest's default Error schema (code as an integer, no `current`) was documented before."""
     error = client.get("/api/openapi.json").json["components"]["schemas"]["Error"]
-    assert set(error["properties"]) == {"code", "message", "errors", "current"}
+    assert set(error["properties"]) == {"code", "message", "errors", "current", "request_id"}
     assert error["properties"]["code"]["type"] == "string"
