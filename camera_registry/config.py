@@ -92,6 +92,9 @@ def from_environment() -> dict:
         "REMINDER_HOURS": float(os.environ.get("REMINDER_HOURS", "24")),
         "MAX_REMINDERS": int(os.environ.get("MAX_REMINDERS", "3")),
         "ESCALATION_HOURS": float(os.environ.get("ESCALATION_HOURS", "24")),
+        # What a dead scheduler costs: its claimed messages wait this long, and its jobs lease this long.
+        "NOTIFY_CLAIM_LEASE_SECONDS": float(os.environ.get("NOTIFY_CLAIM_LEASE_SECONDS", "90")),
+        "SCHEDULER_LEASE_SECONDS": float(os.environ.get("SCHEDULER_LEASE_SECONDS", "60")),
         # Operations (docs/operations.md). /readyz: a message of a configured channel due for longer than this means
         # nobody is delivering.
         "READYZ_OUTBOX_MAX_AGE_SECONDS": float(os.environ.get("READYZ_OUTBOX_MAX_AGE_SECONDS", "900")),

@@ -10,6 +10,7 @@ it does under load with the production timeouts, only sooner.
 from __future__ import annotations
 
 import _thread
+import dataclasses
 import logging
 import threading
 import time
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from camera_registry import migrate
 from camera_registry.db import WRITE_LOCK_OPTION, is_sqlite, make_engine, make_session_factory, write_unit
 from camera_registry.jobs import JOBS, JobRunner, build_scheduler
-from camera_registry.jobs.scheduler import LEASE_NAME
+from camera_registry.jobs.scheduler import LEASE_NAME, LEASE_TTL, heartbeat_seconds
 from camera_registry.models import (
     Channel, CommitmentChannel, MessageStatus, OutboxMessage, Owner, OwnerKind, SchedulerLease,
     SharingCommitment,
@@ -35,6 +36,7 @@ from camera_registry.models import (
 from camera_registry.models.base import utcnow
 from camera_registry.services import delivery
 from camera_registry.services.delivery import CLAIM_LEASE, claim_due, deliver_due, release_claims, renew_claims, send
+from camera_registry.services.notifications import NotificationSettings
 
 LOCK_WAIT_MS = 100
 #: The deliverer runs every this many seconds (JOBS), so a dead deliverer's claims go out by CLAIM_LEASE plus this.
@@ -343,3 +345,24 @@ def wait_for(condition, seconds: float = 15) -> bool:
             return True
         time.sleep(0.05)
     return condition()
+
+
+def test_the_claim_lease_is_a_setting(session, notification_settings, webhook_receiver, smtp_receiver):
+    """NOTIFY_CLAIM_LEASE_SECONDS: a shorter lease hands a dead deliverer's claims on sooner."""
+    settings = dataclasses.replace(notification_settings, claim_lease_seconds=20)
+    sessions = sessions_on(session)
+    queue(sessions, 1)
+    now = utcnow()
+    [claimed] = write_unit(sessions, lambda unit: claim_due(unit, settings, now, "crashed"))
+    assert claimed.leased_until == now + timedelta(seconds=20)
+    assert deliver_due(sessions, settings, now + timedelta(seconds=19)) == {}
+    assert deliver_due(sessions, settings, now + timedelta(seconds=21)) == {"sent": 1}
+
+
+def test_the_leases_are_read_from_the_configuration(_app):
+    settings = NotificationSettings.from_config({**_app.config, "NOTIFY_CLAIM_LEASE_SECONDS": 20.0,
+                                                 "SCHEDULER_LEASE_SECONDS": 8.0})
+    assert (settings.claim_lease, settings.jobs_lease) == (timedelta(seconds=20), timedelta(seconds=8))
+    assert heartbeat_seconds(settings) == 2  # three beats and more fit in the lease
+    defaults = NotificationSettings.from_config(_app.config)
+    assert (defaults.claim_lease, defaults.jobs_lease) == (CLAIM_LEASE, LEASE_TTL)

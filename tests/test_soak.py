@@ -14,8 +14,9 @@ one of its messages is at the gateway unanswered, and started again; the load
 goes on while it recovers. Every message must arrive within 2 minutes of the
 kill; a key may arrive twice only if its message was in flight at the kill, and
 no more of them than were. The restarted scheduler can send the dead one's
-claims only once they run out (delivery.CLAIM_LEASE), so that lease, not the
-load, sets how long this phase takes.
+claims only once they run out, so that lease, not the load, sets how long this
+phase takes: the scheduler runs with a 20 s claim lease and a 10 s jobs lease
+(NOTIFY_CLAIM_LEASE_SECONDS, SCHEDULER_LEASE_SECONDS; 90 s and 60 s by default).
 
 Every loop is bounded in count and time. The figures are printed to the
 terminal even when pytest captures output, so CI logs show them.
@@ -35,7 +36,6 @@ from sqlalchemy import select
 from camera_registry.db import make_engine
 from camera_registry.models import MessageStatus, OutboxMessage
 from camera_registry.models.base import utcnow
-from camera_registry.services import delivery
 from notify_support import SmtpReceiver, WebhookReceiver
 from soak_support import (
     LoadPlan, MixedLoad, Outcomes, free_port, log_errors, prepare_registry, start_scheduler, start_web,
@@ -53,6 +53,8 @@ RECOVERY_SECONDS = 120
 OWNER_GRACE_SECONDS = 5
 PHASE_2 = LoadPlan(seconds=DRAIN_SECONDS + RECOVERY_SECONDS + OWNER_GRACE_SECONDS, threads=THREADS,
                    requests_to_create=8, create_interval=0.5, think_seconds=0.1, seed=2)
+#: Short leases, so the restarted scheduler takes over in seconds (the defaults would make phase 2 last 90 s).
+CLAIM_LEASE_SECONDS, JOBS_LEASE_SECONDS = 20, 10
 #: A kill counts as mid-batch when this many messages are claimed and unsettled (the one at the gateway included).
 MID_BATCH = 2
 
@@ -176,7 +178,9 @@ def test_soak(soak_registry, backend, capsys):
     report: list[str] = [f"=== soak on {backend} ==="]
     try:
         web, base_url = start_web(registry.database_url, work / "instance", work / "web.log", **settings)
-        scheduler_settings = {**settings, "PUBLIC_BASE_URL": base_url}
+        scheduler_settings = {**settings, "PUBLIC_BASE_URL": base_url,
+                              "NOTIFY_CLAIM_LEASE_SECONDS": str(CLAIM_LEASE_SECONDS),
+                              "SCHEDULER_LEASE_SECONDS": str(JOBS_LEASE_SECONDS)}
         scheduler = start_scheduler(registry.database_url, work / "instance", work / "scheduler-1.log",
                                     **scheduler_settings)
         kill.scheduler = scheduler
@@ -228,7 +232,7 @@ def test_soak(soak_registry, backend, capsys):
         report.append(f"  messages: {message_summary(messages, received)} "
                       f"({len(messages) - phase_1_messages} new in phase 2)")
         report.append(f"  kill: {len(kill.in_flight)} messages in flight (claimed, unsettled), "
-                      f"{kill.at_gateway} at the gateway unanswered; claim lease {delivery.CLAIM_LEASE}; "
+                      f"{kill.at_gateway} at the gateway unanswered; claim lease {CLAIM_LEASE_SECONDS} s; "
                       f"{'all delivered' if recovered else 'NOT all delivered'} "
                       f"{recovery_seconds:.1f} s after the kill")
         report.append(f"  duplicates after the kill: {repeats} repeated deliveries of {len(twice_2)} keys: "
@@ -239,7 +243,7 @@ def test_soak(soak_registry, backend, capsys):
         if restarted is not None and not recovered:
             missing = undelivered(messages, received)
             failures.append(f"phase 2: {len(missing)} messages not delivered {RECOVERY_SECONDS} s after the kill "
-                            f"(claim lease {delivery.CLAIM_LEASE}): {missing[:10]}")
+                            f"(claim lease {CLAIM_LEASE_SECONDS} s): {missing[:10]}")
         if set(twice_2) - kill.in_flight:
             failures.append(f"phase 2: keys repeated that were not in flight at the kill: "
                             f"{sorted(set(twice_2) - kill.in_flight)}")

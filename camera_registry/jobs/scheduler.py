@@ -37,7 +37,8 @@ from ..services.notifications import NotificationSettings
 log = logging.getLogger("camera_registry.jobs")
 
 LEASE_NAME = "jobs"
-LEASE_TTL = timedelta(seconds=60)
+#: The lease's default length (SCHEDULER_LEASE_SECONDS); it is renewed every quarter of its length, at most 15 s.
+LEASE_TTL = timedelta(seconds=NotificationSettings.jobs_lease_seconds)
 HEARTBEAT_SECONDS = 15
 
 Job = Callable[[sessionmaker, NotificationSettings, datetime], Counter]
@@ -58,6 +59,11 @@ JOBS: dict[str, tuple[Job, int]] = {
 }
 
 
+def heartbeat_seconds(settings: NotificationSettings) -> float:
+    """Three beats fit in the lease, so one failed renewal never loses it."""
+    return min(HEARTBEAT_SECONDS, settings.jobs_lease_seconds / 4)
+
+
 def default_holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -73,14 +79,14 @@ class JobRunner:
     def holds_lease(self, now: datetime | None = None) -> bool:
         now = now or utcnow()
         return write_unit(self.session_factory, lambda session: hold_lease(session, LEASE_NAME, self.holder,
-                                                                          LEASE_TTL, now))
+                                                                          self.settings.jobs_lease, now))
 
     def heartbeat(self) -> None:
         """Renew the lease; a failure is logged and the next beat tries again (the lease outlasts three beats)."""
         try:
             self.holds_lease()
         except Exception:  # noqa: BLE001 - a beat that fails must not stop the next one
-            log.exception("lease_heartbeat failed; trying again in %d s", HEARTBEAT_SECONDS)
+            log.exception("lease_heartbeat failed; trying again in %d s", heartbeat_seconds(self.settings))
 
     def run(self, name: str, now: datetime | None = None) -> Counter | None:
         """The job's counts, or None when another runner holds the lease or the run failed (logged)."""
@@ -109,17 +115,18 @@ class JobRunner:
         return counts
 
     def release(self) -> None:
-        """Hand the lease over at once; if the database will not take that, it runs out by itself within LEASE_TTL."""
+        """Hand the lease over at once; if the database will not take that, it runs out by itself within its length."""
         try:
             write_unit(self.session_factory, lambda session: release_lease(session, LEASE_NAME, self.holder, utcnow()))
         except Exception:  # noqa: BLE001 - shutting down: the ttl hands the lease over anyway
-            log.exception("could not release the %s lease; another scheduler takes it within %s", LEASE_NAME, LEASE_TTL)
+            log.exception("could not release the %s lease; another scheduler takes it within %s", LEASE_NAME,
+                          self.settings.jobs_lease)
 
 
 def build_scheduler(runner: JobRunner, scheduler_class: type[BaseScheduler] = BlockingScheduler) -> BaseScheduler:
     """Every job at its interval (first run at once), plus a heartbeat that keeps the lease during long runs."""
     scheduler = scheduler_class(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
-    scheduler.add_job(runner.heartbeat, "interval", seconds=HEARTBEAT_SECONDS, id="lease_heartbeat",
+    scheduler.add_job(runner.heartbeat, "interval", seconds=heartbeat_seconds(runner.settings), id="lease_heartbeat",
                       name="lease_heartbeat")
     for name, (_, seconds) in JOBS.items():
         scheduler.add_job(runner.run, "interval", seconds=seconds, args=(name,), id=name, name=name,

@@ -3,7 +3,7 @@
 One run is a series of short write units with no transaction open while
 anything is sent (DESIGN.md §4):
 - claim: a conditional UPDATE leases up to a batch of due messages to this
-  deliverer (`lease_holder`) for CLAIM_LEASE, mints the owner link each one
+  deliverer (`lease_holder`) for the claim lease (90 s), mints the owner link each one
   carries (its hash stored in the same unit, its raw token kept in this
   process's memory only), and commits;
 - send each message, and record its outcome in its own write unit: sent,
@@ -14,7 +14,7 @@ anything is sent (DESIGN.md §4):
   a message is sent only while its claim has SEND_MARGIN left, so a claim
   never runs out during its send;
 - a run that stops early gives back the claims it did not use.
-A deliverer that dies leaves at most CLAIM_LEASE on its claims; the next
+A deliverer that dies leaves at most the claim lease on its claims; the next
 run after that sends them with the same idempotency key, so the gateway can
 drop the one repeat a death between a send and its record causes.
 No usable owner link is written to the database at any step
@@ -54,9 +54,11 @@ log = logging.getLogger("camera_registry.delivery")
 
 BATCH_SIZE = 20
 SEND_TIMEOUT_SECONDS = 10
-#: How long a claim lasts unrenewed: a dead deliverer's messages go out again this long after its last renewal.
-CLAIM_LEASE = timedelta(seconds=90)
-#: The longest one send may take (SMTP: several steps, each up to SEND_TIMEOUT_SECONDS); claims are renewed below it.
+#: How long a claim lasts unrenewed by default (NOTIFY_CLAIM_LEASE_SECONDS): a dead deliverer's messages go out
+#: again this long after its last renewal.
+CLAIM_LEASE = timedelta(seconds=NotificationSettings.claim_lease_seconds)
+#: The longest one send may take (SMTP: several steps, each up to SEND_TIMEOUT_SECONDS); claims are renewed below it
+#: (below two thirds of a shorter lease).
 SEND_MARGIN = timedelta(seconds=60)
 RECORD_RETRY_PAUSE_SECONDS = 1.0
 MAX_BACKOFF = timedelta(hours=1)
@@ -125,7 +127,7 @@ def claim_due(session: Session, settings: NotificationSettings, now: datetime, h
     session.execute(
         update(OutboxMessage).where(OutboxMessage.id.in_(due.scalar_subquery()),
                                     OutboxMessage.status == MessageStatus.PENDING, _lease_free(now))
-        .values(leased_until=now + CLAIM_LEASE, lease_holder=holder).execution_options(synchronize_session=False)
+        .values(leased_until=now + settings.claim_lease, lease_holder=holder).execution_options(synchronize_session=False)
     )
     claimed = list(session.scalars(
         select(OutboxMessage).where(OutboxMessage.lease_holder == holder, OutboxMessage.status == MessageStatus.PENDING)
@@ -177,14 +179,15 @@ def deliver_due(sessions: sessionmaker, settings: NotificationSettings, now: dat
     def clock() -> datetime:
         return now + timedelta(seconds=time.monotonic() - started)
 
-    holder = new_holder()
+    holder, lease = new_holder(), settings.claim_lease
+    margin = SEND_MARGIN if SEND_MARGIN < lease else lease * 2 / 3
     unsent = write_unit(sessions, lambda session: claim_due(session, settings, now, holder, limit))
-    leased_until = now + CLAIM_LEASE
+    leased_until = now + lease
     counts: Counter = Counter()
     try:
         while unsent:
-            if leased_until - clock() < SEND_MARGIN:
-                renewal = clock() + CLAIM_LEASE
+            if leased_until - clock() < margin:
+                renewal = clock() + lease
                 held = write_unit(sessions, lambda session: renew_claims(
                     session, holder, [message.id for message in unsent], renewal))
                 unsent, leased_until = [message for message in unsent if message.id in held], renewal

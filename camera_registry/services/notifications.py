@@ -58,6 +58,10 @@ class NotificationSettings:
     reminder_hours: float
     max_reminders: int
     escalation_hours: float
+    #: How long a deliverer's claim on a message lasts unrenewed, and the scheduler's single-runner lease:
+    #: what a dead scheduler costs before another one takes over.
+    claim_lease_seconds: float = 90.0
+    jobs_lease_seconds: float = 60.0
 
     @classmethod
     def from_config(cls, config: Mapping) -> NotificationSettings:
@@ -69,6 +73,8 @@ class NotificationSettings:
             email_from=config["NOTIFY_EMAIL_FROM"], max_attempts=config["NOTIFY_MAX_ATTEMPTS"],
             backoff_seconds=config["NOTIFY_BACKOFF_SECONDS"], reminder_hours=config["REMINDER_HOURS"],
             max_reminders=config["MAX_REMINDERS"], escalation_hours=config["ESCALATION_HOURS"],
+            claim_lease_seconds=config.get("NOTIFY_CLAIM_LEASE_SECONDS", cls.claim_lease_seconds),
+            jobs_lease_seconds=config.get("SCHEDULER_LEASE_SECONDS", cls.jobs_lease_seconds),
         )
 
     @property
@@ -78,6 +84,14 @@ class NotificationSettings:
     @property
     def escalation_window(self) -> timedelta:
         return timedelta(hours=self.escalation_hours)
+
+    @property
+    def claim_lease(self) -> timedelta:
+        return timedelta(seconds=self.claim_lease_seconds)
+
+    @property
+    def jobs_lease(self) -> timedelta:
+        return timedelta(seconds=self.jobs_lease_seconds)
 
 
 def owner_link_url(base_url: str, raw_token: str) -> str:
