@@ -109,7 +109,11 @@ def test_one_line_per_job_run(session, caplog, monkeypatch):
     monkeypatch.setitem(scheduler.JOBS, "quiet", (quiet, 60))
     monkeypatch.setitem(scheduler.JOBS, "busy", (busy, 60))
     monkeypatch.setitem(scheduler.JOBS, "broken", (broken, 60))
-    runner = scheduler.JobRunner(factory, settings=None, holder="test-runner")
+    from camera_registry import config
+    from camera_registry.services.notifications import NotificationSettings
+
+    runner = scheduler.JobRunner(factory, NotificationSettings.from_config(config.from_environment()),
+                                 holder="test-runner")
     with caplog.at_level(logging.INFO, logger="camera_registry.jobs"):
         for name in ("quiet", "busy", "broken"):
             runner.run(name)
