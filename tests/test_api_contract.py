@@ -149,6 +149,13 @@ def test_an_id_no_database_holds_is_not_found(client, world, path, number):
     assert response.status_code == 404 and response.get_json()["code"] == "not_found"
 
 
+@pytest.mark.parametrize("number", TOO_BIG)
+@pytest.mark.parametrize("path", ["/requests/{}", "/requests/{}/clips/1", "/requests/{}/evidence.zip"])
+def test_a_page_for_an_id_no_database_holds_is_not_found(client, world, path, number):
+    """The web pages' routes are registered before the API's: the bounded converter must cover them too."""
+    assert client.get(path.format(number), headers=world.headers["police_a"]).status_code == 404
+
+
 @pytest.mark.parametrize("path, field", [
     ("/api/v1/lenses?recorder_id={}", "recorder_id"), ("/api/v1/commitments?owner_id={}", "owner_id"),
     ("/api/v1/sites?page={}", "page"), ("/api/v1/sites/{{site}}?version={}", "version"),

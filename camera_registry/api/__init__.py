@@ -9,7 +9,6 @@ from werkzeug.exceptions import HTTPException
 from ..db import is_retryable, report_retryable
 from ..services.errors import DomainError
 from .errors import ErrorSchema, as_domain_error, domain_error, error_body, http_error, status_of
-from .fields import BoundedIntegerConverter, StorableTextConverter
 
 API_PREFIX = "/api/"
 TILES_PREFIX = "/tiles/"
@@ -88,10 +87,6 @@ def init_app(app: Flask) -> None:
 
     for key, value in SETTINGS.items():
         app.config.setdefault(key, value)
-    # For every route registered from here on (the API's, the web pages' are already in): an <int:id> above
-    # what the databases hold, or a <name> segment with NUL, matches no route (404) instead of failing in SQL.
-    app.url_map.converters["int"] = BoundedIntegerConverter
-    app.url_map.converters["default"] = app.url_map.converters["string"] = StorableTextConverter
     api = RegistryApi(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.spec.components.security_scheme("cookieAuth", {"type": "apiKey", "in": "cookie", "name": "session"})

@@ -57,6 +57,13 @@ class BoundedIntegerConverter(IntegerConverter):
         super().__init__(map, fixed_digits, min, max, signed)
 
 
+def install_route_converters(app) -> None:
+    """For every route registered after this, the web pages' and the API's: an <int:id> above what the
+    databases hold, or a <name> segment with NUL, matches no route (404) instead of failing in SQL."""
+    app.url_map.converters["int"] = BoundedIntegerConverter
+    app.url_map.converters["default"] = app.url_map.converters["string"] = StorableTextConverter
+
+
 class StorableTextConverter(UnicodeConverter):
     """The default `<name>` in an API route, without NUL: a segment with one matches no route (404)."""
 
