@@ -47,6 +47,7 @@ from ..models import Base
 from ..models.base import utcnow
 from .access import SYSTEM
 from .audit import record
+from .clips import ClipSettings, file_sha256
 
 log = logging.getLogger("camera_registry.backup")
 
@@ -81,7 +82,6 @@ class BackupSources:
 
     @classmethod
     def from_config(cls, config: Mapping) -> BackupSources:
-        from .clips import ClipSettings  # the clip store and key paths, as the app resolves them
 
         instance = Path(config.get("INSTANCE_PATH") or "instance")
         clip_dir = Path(config.get("CLIP_STORAGE_DIR") or instance / "clips")
@@ -139,14 +139,6 @@ def backend_of(url: str) -> str:
     if name == "postgresql":
         return "postgis"
     raise BackupError(f"cannot back up a {name} database")
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as source:
-        while block := source.read(READ_BYTES):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _copy_hashing(source: Path, target: Path) -> tuple[int, str]:
@@ -224,7 +216,7 @@ def backup(sources: BackupSources, dest: Path) -> Manifest:
                         tables=snapshot.tables)
     database_file = dest / manifest.database_file
     manifest.files.append({"path": manifest.database_file, "role": "database", "size": database_file.stat().st_size,
-                           "sha256": sha256_of(database_file)})
+                           "sha256": file_sha256(database_file)})
     _copy_clips(sources.clip_dir, dest, snapshot.clips, manifest)
     if sources.signing_key is not None and sources.signing_key.is_file():
         relative = f"{KEYS}/{sources.signing_key.name}"
@@ -356,7 +348,7 @@ def check_files(src: Path) -> Manifest:
         path = src / entry["path"]
         if not path.is_file():
             bad.append(f"{entry['path']} is missing")
-        elif path.stat().st_size != entry["size"] or sha256_of(path) != entry["sha256"]:
+        elif path.stat().st_size != entry["size"] or file_sha256(path) != entry["sha256"]:
             bad.append(f"{entry['path']} does not match its SHA-256 in the manifest")
     if bad:
         raise BackupError(f"the backup in {src} is damaged: " + "; ".join(bad))
@@ -448,7 +440,7 @@ def _restore_files(src: Path, manifest: Manifest, clip_dir: Path, signing_key: P
         else:
             continue
         if target.exists():
-            if sha256_of(target) == entry["sha256"]:
+            if file_sha256(target) == entry["sha256"]:
                 in_place += 1
             else:
                 conflicts.append(f"{target} exists and differs from the backup's {entry['path']}")
