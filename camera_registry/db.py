@@ -239,3 +239,14 @@ def write_unit(factory: sessionmaker[Session], work: Callable[[Session], T], *, 
                             error.orig, attempt + 1, attempts)
         time.sleep(RETRY_PAUSE_SECONDS * attempt)
         attempt += 1
+
+
+def write_in_batches(factory: sessionmaker[Session], batch: Callable[[Session], int], size: int) -> int:
+    """Run `batch` (it handles at most `size` items and says how many) in write units of its own until one
+    handles fewer, so a job with much to do never holds the write lock long; the total handled."""
+    total = 0
+    while True:
+        done = write_unit(factory, batch)
+        total += done
+        if done < size:
+            return total

@@ -237,3 +237,20 @@ def test_a_token_stamps_its_last_use_once_per_resolution_not_per_request(busy_ap
     for _ in range(3):
         assert client.get("/api/v1/sites", headers=busy_app.test_headers).status_code == 200
     assert _last_used(busy_app) == first
+
+
+def test_a_job_writes_in_batches_until_one_comes_up_short(factory):
+    """Each batch is its own write unit: 7 items at 3 a batch are 3 units (3, 3, 1)."""
+    db.write_unit(factory, lambda session: session.add_all(
+        SchedulerLease(name=f"item-{n}", holder="todo", expires_at=datetime.now(timezone.utc)) for n in range(7)))
+    units: list[int] = []
+
+    def batch(session) -> int:
+        due = session.scalars(select(SchedulerLease).where(SchedulerLease.holder == "todo").limit(3)).all()
+        for item in due:
+            item.holder = "done"
+        units.append(len(due))
+        return len(due)
+
+    assert db.write_in_batches(factory, batch, 3) == 7
+    assert units == [3, 3, 1]

@@ -36,14 +36,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from ..db import after_read
+from ..db import after_read, write_in_batches
 from ..models import (
-    AdminUnit, Assignment, AssignmentLens, AuditEvent, ClipUpload, FootageClip, FootageRequest, Role, UploadState,
+    FINAL_REQUEST_STATES, AdminUnit, Assignment, AssignmentLens, AuditEvent, ClipUpload, FootageClip, FootageRequest,
+    Role, UploadState,
 )
 from ..models.base import utcnow
-from .access import Actor
+from .access import SYSTEM, Actor
 from .audit import record
-from .clips import READ_BYTES
+from .clips import READ_BYTES, clip_settings
 from .errors import NotFound, PermissionDenied
 
 MANIFEST = "manifest.json"
@@ -463,32 +464,23 @@ def apply_retention(session_factory, settings: object, now: datetime) -> Counter
     """Scheduled: CLIP_RETENTION_DAYS after a request resolved, was cancelled or expired, its clips' files are
     deleted. The clip rows (name, size, SHA-256, uploader, clock) and the audit trail stay, so a package made
     later still has the manifest and the custody log; `deleted_at` says when the file went."""
-    from ..db import write_unit
-    from ..models import FINAL_REQUEST_STATES
-    from .access import SYSTEM
-    from .clips import clip_settings
-
     clips = clip_settings(settings)
     cutoff = now - clips.retention
-    counts: Counter = Counter()
-    while True:
-        def batch(session: Session) -> int:
-            due = session.scalars(
-                select(FootageClip).join(Assignment, Assignment.id == FootageClip.assignment_id)
-                .join(FootageRequest, FootageRequest.id == Assignment.request_id)
-                .where(FootageClip.deleted_at.is_(None), FootageRequest.status.in_(FINAL_REQUEST_STATES),
-                       FootageRequest.closed_at <= cutoff)
-                .order_by(FootageClip.id).limit(RETENTION_BATCH)).all()
-            for clip in due:
-                (clips.storage_dir / clip.stored_path).unlink(missing_ok=True)
-                clip.deleted_at = now
-                record(session, SYSTEM, "clip.deleted", "footage_clip", clip.id, details={
-                    "reason": "retention", "retention_days": clips.retention.days,
-                    "request_id": clip.assignment.request_id, "sha256": clip.sha256, "size_bytes": clip.size_bytes})
-            return len(due)
 
-        done = write_unit(session_factory, batch)
-        if done:
-            counts["clips_deleted"] += done
-        if done < RETENTION_BATCH:
-            return counts
+    def batch(session: Session) -> int:
+        due = session.scalars(
+            select(FootageClip).join(Assignment, Assignment.id == FootageClip.assignment_id)
+            .join(FootageRequest, FootageRequest.id == Assignment.request_id)
+            .where(FootageClip.deleted_at.is_(None), FootageRequest.status.in_(FINAL_REQUEST_STATES),
+                   FootageRequest.closed_at <= cutoff)
+            .order_by(FootageClip.id).limit(RETENTION_BATCH)).all()
+        for clip in due:
+            (clips.storage_dir / clip.stored_path).unlink(missing_ok=True)
+            clip.deleted_at = now
+            record(session, SYSTEM, "clip.deleted", "footage_clip", clip.id, details={
+                "reason": "retention", "retention_days": clips.retention.days,
+                "request_id": clip.assignment.request_id, "sha256": clip.sha256, "size_bytes": clip.size_bytes})
+        return len(due)
+
+    deleted = write_in_batches(session_factory, batch, RETENTION_BATCH)
+    return Counter({"clips_deleted": deleted} if deleted else {})

@@ -48,7 +48,7 @@ from pathlib import Path, PurePath
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..db import write_unit
+from ..db import write_in_batches
 from ..models import AssignmentStatus, ClipUpload, FootageClip, Role, UploadState
 from ..models.base import utcnow
 from ..timezones import LOCAL_ZONE
@@ -478,21 +478,17 @@ def clean_abandoned_uploads(session_factory: sessionmaker, settings: object, now
     """Scheduled: uploads with no new byte for CLIP_UPLOAD_EXPIRY_HOURS lose their partial file (tus
     expiration); the record stays, as `expired`, and the audit trail says so."""
     clips = clip_settings(settings)
-    counts: Counter = Counter()
-    while True:
-        def batch(session: Session) -> int:
-            due = session.scalars(select(ClipUpload).where(ClipUpload.state == UploadState.RECEIVING,
-                                                           ClipUpload.expires_at <= now)
-                                  .order_by(ClipUpload.id).limit(BATCH_SIZE)).all()
-            for upload in due:
-                (clips.storage_dir / upload.partial_path).unlink(missing_ok=True)
-                upload.state, upload.updated_at = UploadState.EXPIRED, now
-                record(session, Actor(label="system"), "clip.upload_expired", "assignment", upload.assignment_id,
-                       details={"upload_id": upload.id, "offset": upload.offset, "length": upload.length})
-            return len(due)
 
-        done = write_unit(session_factory, batch)
-        if done:
-            counts["uploads_expired"] += done
-        if done < BATCH_SIZE:
-            return counts
+    def batch(session: Session) -> int:
+        due = session.scalars(select(ClipUpload).where(ClipUpload.state == UploadState.RECEIVING,
+                                                       ClipUpload.expires_at <= now)
+                              .order_by(ClipUpload.id).limit(BATCH_SIZE)).all()
+        for upload in due:
+            (clips.storage_dir / upload.partial_path).unlink(missing_ok=True)
+            upload.state, upload.updated_at = UploadState.EXPIRED, now
+            record(session, Actor(label="system"), "clip.upload_expired", "assignment", upload.assignment_id,
+                   details={"upload_id": upload.id, "offset": upload.offset, "length": upload.length})
+        return len(due)
+
+    expired = write_in_batches(session_factory, batch, BATCH_SIZE)
+    return Counter({"uploads_expired": expired} if expired else {})
