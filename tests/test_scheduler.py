@@ -18,6 +18,7 @@ from camera_registry.models import (
     Assignment, AssignmentStatus, AuditEvent, Channel, CommitmentChannel, FootageRequest, LinkPurpose, OutboxMessage,
     OwnerLink, RequestStatus, SharingCommitment,
 )
+from camera_registry.models.base import utcnow
 from camera_registry.services import deadlines
 from camera_registry.services.access import SYSTEM
 from camera_registry.services.delivery import deliver_due
@@ -215,6 +216,18 @@ def test_of_two_schedulers_only_the_lease_holder_runs_jobs(world, session, sessi
     taken_over = deadline + LEASE_TTL / 2 + LEASE_TTL + timedelta(seconds=1)
     assert second.run("deliver_outbox", taken_over) == {"sent": 2}
     assert first.run("expire_overdue", taken_over) is None
+
+
+def test_a_released_lease_is_not_renewed_by_a_job_still_running(world, session_factory, settings):
+    """Shutdown gives the lease up while a job or the heartbeat may still run in the pool: neither may take it
+    back, or the next scheduler waits out the whole lease (seen: /readyz stayed ready after a SIGTERM)."""
+    first, second = JobRunner(session_factory, settings, "first"), JobRunner(session_factory, settings, "second")
+    assert first.holds_lease()
+    first.release()  # hands the lease over as of now
+    first.heartbeat()
+    later = utcnow() + timedelta(seconds=1)
+    assert first.run("expire_overdue", later) is None
+    assert second.holds_lease(later)
 
 
 def test_the_scheduler_runs_every_job_through_the_runner(world, session_factory, settings):

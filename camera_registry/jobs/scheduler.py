@@ -17,6 +17,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
@@ -75,11 +76,18 @@ class JobRunner:
         self.session_factory = session_factory
         self.settings = settings
         self.holder = holder or default_holder()
+        # A job or a heartbeat still running in the pool at shutdown must not renew the lease after it was
+        # given up (another scheduler would then wait out the whole lease): both pass through this lock.
+        self._lease_lock = threading.Lock()
+        self._released = False
 
     def holds_lease(self, now: datetime | None = None) -> bool:
         now = now or utcnow()
-        return write_unit(self.session_factory, lambda session: hold_lease(session, LEASE_NAME, self.holder,
-                                                                          self.settings.jobs_lease, now))
+        with self._lease_lock:
+            if self._released:
+                return False
+            return write_unit(self.session_factory, lambda session: hold_lease(session, LEASE_NAME, self.holder,
+                                                                              self.settings.jobs_lease, now))
 
     def heartbeat(self) -> None:
         """Renew the lease; a failure is logged and the next beat tries again (the lease outlasts three beats)."""
@@ -115,7 +123,9 @@ class JobRunner:
         return counts
 
     def release(self) -> None:
-        """Hand the lease over at once; if the database will not take that, it runs out by itself within its length."""
+        """Hand the lease over at once, for good; if the database will not take that, it runs out by itself."""
+        with self._lease_lock:
+            self._released = True
         try:
             write_unit(self.session_factory, lambda session: release_lease(session, LEASE_NAME, self.holder, utcnow()))
         except Exception:  # noqa: BLE001 - shutting down: the ttl hands the lease over anyway
