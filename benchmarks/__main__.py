@@ -39,7 +39,7 @@ from camera_registry.services.sample import DatasetWriter, load_dataset
 from camera_registry.services.sample_generator import generate_city
 
 from . import load
-from .harness import fresh_database, postgres_available, time_calls
+from .harness import fresh_database, postgres_available, reachable_backends, time_calls
 from .stats_map import bench_stats_map
 from .tiles import bench_national, bench_tiles
 
@@ -327,13 +327,8 @@ def main() -> None:
         "| --- | --- | --- | --- | --- | --- |",
         f"| (none) | generate {CITY['lenses']:,}-lens city | {generate_s:.2f} s | | | |",
     ]
-    skipped = []
+    backends, skipped = reachable_backends(backends)
     for backend in backends:
-        if backend == "postgis":
-            ok, reason = postgres_available()
-            if not ok:
-                skipped.append(f"postgis skipped: {reason}")
-                continue
         lines += bench_backend(backend, directory)
         lines += bench_import(backend, register, workbook, communes)
     if args.national:

@@ -78,3 +78,16 @@ def time_calls(call: Callable[[], object], runs: int, warmup: int = 3) -> Timing
         samples.append((time.perf_counter() - start) * 1000)
     samples.sort()
     return Timing(statistics.median(samples), samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))], runs)
+
+
+def reachable_backends(backends: list[str]) -> tuple[list[str], list[str]]:
+    """The backends that can be measured now, and a line for each one skipped with why."""
+    reachable, skipped = [], []
+    for backend in backends:
+        if backend == "postgis":
+            ok, reason = postgres_available()
+            if not ok:
+                skipped.append(f"postgis skipped: {reason}")
+                continue
+        reachable.append(backend)
+    return reachable, skipped

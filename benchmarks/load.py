@@ -41,7 +41,7 @@ from soak_support import (  # noqa: E402
     start_web,
 )
 
-from .harness import fresh_database, postgres_available  # noqa: E402
+from .harness import fresh_database, reachable_backends  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 SECTION = "## Mixed load under gunicorn (issue 9)"
@@ -225,15 +225,11 @@ def record(text: str, path: Path = RESULTS) -> None:
 
 def run(backends: list[str], seconds: float, sizes: list, rounds: int = 1) -> tuple[list[str], list[str]]:
     """The figures' table lines, and the backends skipped with why."""
-    lines, skipped = [], []
+    lines = []
     log_dir = REPO / "build" / "bench-load"
     log_dir.mkdir(parents=True, exist_ok=True)
+    backends, skipped = reachable_backends(backends)
     for backend in backends:
-        if backend == "postgis":
-            ok, reason = postgres_available()
-            if not ok:
-                skipped.append(f"postgis skipped: {reason}")
-                continue
         lines += [figures.line for figures in bench_backend(backend, seconds, sizes, rounds, log_dir)]
     return lines, skipped
 

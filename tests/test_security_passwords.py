@@ -9,18 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from camera_registry.models import AuditEvent
-from camera_registry.services import accounts
-from camera_registry.services.access import SYSTEM
 
-PASSWORD = "correct horse battery"
-NEW_PASSWORD = "violet tram lantern"
-
-
-@pytest.fixture()
-def police(session, world):
-    user = accounts.create_user(session, SYSTEM, "police.dongda", PASSWORD, "commune_police", "A", "Nguyễn Văn A")
-    session.commit()
-    return user
+from test_security_accounts import NEW_PASSWORD, PASSWORD, police  # noqa: F401  the police fixture
 
 
 def _csrf_token(client) -> str:
