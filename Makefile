@@ -1,6 +1,7 @@
 # camera_registry developer commands (GNU make).
 #   make run     system packages, venv, migrate, sample data, serve on 127.0.0.1:5000 with the scheduler
 #   make test    pytest on SpatiaLite, then on PostGIS (TEST_DATABASE=... runs one backend)
+#   make lint    ruff: lint and format check (make test runs it first)
 #   make bench   the benchmark suite
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -12,7 +13,7 @@ TEST_BACKENDS := $(if $(TEST_DATABASE),$(TEST_DATABASE),spatialite postgis)
 
 ASSETS := camera_registry/web/static/vendor/.installed
 
-.PHONY: venv install assets system-deps deps-run deps-test run test bench
+.PHONY: venv install assets system-deps deps-run deps-test run test lint bench
 
 # The owner pages' message catalogs: the .po files are in git, the compiled .mo files are build output.
 CATALOGS := $(wildcard camera_registry/translations/*/LC_MESSAGES/messages.po)
@@ -53,10 +54,15 @@ run: deps-run $(STAMP) $(ASSETS) $(MO_FILES)
 	trap 'kill $$scheduler 2>/dev/null; wait $$scheduler' EXIT; \
 	$(BIN)/camera-registry run --host 127.0.0.1 --port 5000
 
-# Every backend runs even when an earlier one fails; the target fails if any did.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# Lint first, then every backend, each even when an earlier step failed; the target fails if any did.
 test: deps-test $(STAMP) $(ASSETS) $(MO_FILES)
 	@mkdir -p build
-	@status=0; for backend in $(TEST_BACKENDS); do \
+	@status=0; $(MAKE) --no-print-directory lint || status=1; \
+	for backend in $(TEST_BACKENDS); do \
 	    echo "=== pytest on $$backend ==="; \
 	    TEST_DATABASE=$$backend $(BIN)/pytest --junitxml=build/test-$$backend.xml $(PYTEST_ARGS) || status=1; \
 	done; exit $$status

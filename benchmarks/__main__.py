@@ -7,6 +7,7 @@
 
 The mixed load under gunicorn (benchmarks/load.py) runs last; it can also run alone: python -m benchmarks.load
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,7 +18,7 @@ import platform
 import random
 import tempfile
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -76,8 +77,10 @@ def query_points(directory: Path, count: int, seed: int = 7) -> list[Point]:
     with open(directory / "lenses.csv", newline="", encoding="utf-8") as handle:
         rows = [(float(r["lon"]), float(r["lat"])) for r in csv.DictReader(handle)]
     rng = random.Random(seed)
-    return [Point(lon + rng.uniform(-0.0005, 0.0005), lat + rng.uniform(-0.0005, 0.0005))
-            for lon, lat in rng.sample(rows, count)]
+    return [
+        Point(lon + rng.uniform(-0.0005, 0.0005), lat + rng.uniform(-0.0005, 0.0005))
+        for lon, lat in rng.sample(rows, count)
+    ]
 
 
 def bench_backend(backend: str, directory: Path) -> list[str]:
@@ -93,11 +96,13 @@ def bench_backend(backend: str, directory: Path) -> list[str]:
         points = query_points(directory, INDEXED_RUNS)
         with sessions() as session:
             for radius in RADII:
-                def indexed(it=iter(points * 10)):
-                    return lenses_near(session, next(it), radius)
+                indexed_points, scan_points = iter(points * 10), iter(points * 10)
 
-                def scan(it=iter(points * 10)):
-                    return lenses_near(session, next(it), radius, use_index=False)
+                def indexed():
+                    return lenses_near(session, next(indexed_points), radius)
+
+                def scan():
+                    return lenses_near(session, next(scan_points), radius, use_index=False)
 
                 found = sum(len(lenses_near(session, p, radius)) for p in points[:50]) / 50
                 fast = time_calls(indexed, INDEXED_RUNS)
@@ -117,13 +122,20 @@ def bench_backend(backend: str, directory: Path) -> list[str]:
 def police_commune(session) -> tuple[dict[str, str], LocalFrame, np.ndarray, np.ndarray]:
     """The Bearer header of a new commune police officer of the commune with the most lenses,
     and that commune's lens positions in metres (with the frame that maps them back to lon/lat)."""
-    commune_id = session.scalar(select(Lens.commune_id).where(Lens.commune_id.is_not(None)).group_by(Lens.commune_id)
-                                .order_by(func.count().desc(), Lens.commune_id).limit(1))
+    commune_id = session.scalar(
+        select(Lens.commune_id)
+        .where(Lens.commune_id.is_not(None))
+        .group_by(Lens.commune_id)
+        .order_by(func.count().desc(), Lens.commune_id)
+        .limit(1)
+    )
     commune = session.get(AdminUnit, commune_id)
     user = create_user(session, SYSTEM, "bench-police", "bench-password", Role.COMMUNE_POLICE, commune.code)
     _, secret = create_token(session, SYSTEM, user, "benchmark")
     session.commit()
-    points = [to_shape(p) for p in session.scalars(select(Lens.point).where(Lens.commune_id == commune_id).order_by(Lens.id))]
+    points = [
+        to_shape(p) for p in session.scalars(select(Lens.point).where(Lens.commune_id == commune_id).order_by(Lens.id))
+    ]
     frame = LocalFrame.around(to_shape(commune.boundary))
     return {"Authorization": f"Bearer {secret}"}, frame, *frame.to_metres([p.x for p in points], [p.y for p in points])
 
@@ -151,8 +163,14 @@ def route_incident(rng: random.Random, xs: np.ndarray, ys: np.ndarray) -> tuple[
     leg = ROUTE_M / ROUTE_LEGS
     path = [rng.randrange(len(xs))]
     for k in range(1, ROUTE_LEGS + 1):
-        path.append(int(np.argmin(4 * np.abs(np.hypot(xs - xs[path[-1]], ys - ys[path[-1]]) - leg)
-                                  + np.abs(np.hypot(xs - xs[path[0]], ys - ys[path[0]]) - k * leg))))
+        path.append(
+            int(
+                np.argmin(
+                    4 * np.abs(np.hypot(xs - xs[path[-1]], ys - ys[path[-1]]) - leg)
+                    + np.abs(np.hypot(xs - xs[path[0]], ys - ys[path[0]]) - k * leg)
+                )
+            )
+        )
     return _off_lens(rng, xs[path]), _off_lens(rng, ys[path])
 
 
@@ -161,33 +179,50 @@ def bench_requests(backend: str, url: str, sessions) -> list[str]:
     with sessions() as session:
         headers, frame, xs, ys = police_commune(session)
     rng = random.Random(11)
-    now = datetime.now(timezone.utc)
-    body = {"case_ref": "BENCH", "reason": "benchmark", "legal_basis": "Điều 145 Bộ luật Tố tụng hình sự",
-            "window_start": (now - timedelta(hours=4)).isoformat(), "window_end": (now - timedelta(hours=2)).isoformat()}
+    now = datetime.now(UTC)
+    body = {
+        "case_ref": "BENCH",
+        "reason": "benchmark",
+        "legal_basis": "Điều 145 Bộ luật Tố tụng hình sự",
+        "window_start": (now - timedelta(hours=4)).isoformat(),
+        "window_end": (now - timedelta(hours=2)).isoformat(),
+    }
     lines = []
     with tempfile.TemporaryDirectory(prefix="cr-bench-instance-") as instance:
         app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": instance, "SECRET_KEY": "bench"})
         client = app.test_client()
         for label, kind, make, runs, radius_m, target_ms in (
             ("POST footage request, 200 m point", "Point", point_incident, POINT_REQUESTS, 200, 100),
-            (f"POST footage request, {ROUTE_M / 1000:g} km route", "LineString", route_incident, ROUTE_REQUESTS,
-             DEFAULT_RADIUS_M, 300),
+            (
+                f"POST footage request, {ROUTE_M / 1000:g} km route",
+                "LineString",
+                route_incident,
+                ROUTE_REQUESTS,
+                DEFAULT_RADIUS_M,
+                300,
+            ),
         ):
             incidents = iter([geojson(frame, kind, *make(rng, xs, ys)) for _ in range(WARMUP + runs)])
             answers = []
 
             def post():
-                response = client.post("/api/v1/footage-requests", headers=headers,
-                                       json={**body, "incident": next(incidents), "radius_m": radius_m})
+                response = client.post(
+                    "/api/v1/footage-requests",
+                    headers=headers,
+                    json={**body, "incident": next(incidents), "radius_m": radius_m},
+                )
                 if response.status_code != 201:
                     raise SystemExit(f"{backend} {label}: {response.status_code} {response.get_data(as_text=True)}")
                 answers.append(response.get_json())
 
             timing = time_calls(post, runs, warmup=WARMUP)
-            considered, routed = (np.mean([answer[key] for answer in answers[WARMUP:]])
-                                  for key in ("lenses_considered", "lenses_routed"))
-            lines.append(f"| {backend} | {label} (avg {considered:.0f} lenses within, {routed:.0f} routed) | "
-                         f"p50 {timing.p50_ms:.1f} ms | p95 {timing.p95_ms:.1f} ms | | target p95 < {target_ms} ms |")
+            considered, routed = (
+                np.mean([answer[key] for answer in answers[WARMUP:]]) for key in ("lenses_considered", "lenses_routed")
+            )
+            lines.append(
+                f"| {backend} | {label} (avg {considered:.0f} lenses within, {routed:.0f} routed) | "
+                f"p50 {timing.p50_ms:.1f} ms | p95 {timing.p95_ms:.1f} ms | | target p95 < {target_ms} ms |"
+            )
         app.extensions["engine"].dispose()
     return lines
 
@@ -204,7 +239,9 @@ def register_file(directory: Path) -> Path:
     recorder, which always lies inside, so every row is acceptable.
     """
     with open(directory / "admin_units.geojson", encoding="utf-8") as handle:
-        communes = {f["properties"]["code"]: prep(shape(f["geometry"])) for f in json.load(handle)["features"] if f["geometry"]}
+        communes = {
+            f["properties"]["code"]: prep(shape(f["geometry"])) for f in json.load(handle)["features"] if f["geometry"]
+        }
     sites = {row["code"]: row for row in _rows(directory / "sites.csv")}
     owners = {row["external_id"]: row for row in _rows(directory / "owners.csv")}
     recorders = {row["external_id"]: row for row in _rows(directory / "recorders.csv")}
@@ -224,20 +261,46 @@ def register_file(directory: Path) -> Path:
             if not communes[commune].contains(Point(float(lon), float(lat))):
                 lon, lat = recorder["lon"], recorder["lat"]
             signed_at, valid_until = commitments.get(owner["external_id"], ("", ""))
-            writer.writerow([
-                commune, recorder["site_code"], owner["external_id"], owner["kind"], owner["name"], owner["phone"],
-                recorder["external_id"], recorder["retention_days"], lens["external_id"], lon, lat, lens["bearing_deg"],
-                lens["fov_deg"], lens["range_m"], lens["status"], signed_at, valid_until,
-                owner["email"], owner["address"], sites[recorder["site_code"]]["name"], recorder["make"], recorder["model"],
-                recorder["lon"], recorder["lat"], lens["height_m"], lens["kind"],
-            ])
+            writer.writerow(
+                [
+                    commune,
+                    recorder["site_code"],
+                    owner["external_id"],
+                    owner["kind"],
+                    owner["name"],
+                    owner["phone"],
+                    recorder["external_id"],
+                    recorder["retention_days"],
+                    lens["external_id"],
+                    lon,
+                    lat,
+                    lens["bearing_deg"],
+                    lens["fov_deg"],
+                    lens["range_m"],
+                    lens["status"],
+                    signed_at,
+                    valid_until,
+                    owner["email"],
+                    owner["address"],
+                    sites[recorder["site_code"]]["name"],
+                    recorder["make"],
+                    recorder["model"],
+                    recorder["lon"],
+                    recorder["lat"],
+                    lens["height_m"],
+                    lens["kind"],
+                ]
+            )
     return path
 
 
 def changed_register(register: Path) -> Path:
     """The same register with every lens's range 5 m longer: an import that updates every lens."""
     path = register.with_name("register-changed.csv")
-    with open(register, newline="", encoding="utf-8") as source, open(path, "w", newline="", encoding="utf-8") as target:
+    with (
+        open(register, newline="", encoding="utf-8") as source,
+        open(path, "w", newline="", encoding="utf-8") as target,
+    ):
         reader = csv.DictReader(source)
         writer = csv.DictWriter(target, reader.fieldnames)
         writer.writeheader()
@@ -246,8 +309,17 @@ def changed_register(register: Path) -> Path:
     return path
 
 
-NUMERIC_COLUMNS = {"lon", "lat", "recorder_lon", "recorder_lat", "bearing_deg", "fov_deg", "range_m", "height_m",
-                   "retention_days"}
+NUMERIC_COLUMNS = {
+    "lon",
+    "lat",
+    "recorder_lon",
+    "recorder_lat",
+    "bearing_deg",
+    "fov_deg",
+    "range_m",
+    "height_m",
+    "retention_days",
+}
 
 
 def register_workbook(register: Path) -> Path:
@@ -276,10 +348,15 @@ def communes_only(directory: Path) -> Path:
     with DatasetWriter(target) as writer:
         for feature in features:
             props = feature["properties"]
-            writer.admin_unit(props["code"], props["name"], props["level"], props["parent_code"],
-                              shape(feature["geometry"]) if feature["geometry"] else None,
-                              date.fromisoformat(props["valid_from"]) if props["valid_from"] else None,
-                              date.fromisoformat(props["valid_to"]) if props["valid_to"] else None)
+            writer.admin_unit(
+                props["code"],
+                props["name"],
+                props["level"],
+                props["parent_code"],
+                shape(feature["geometry"]) if feature["geometry"] else None,
+                date.fromisoformat(props["valid_from"]) if props["valid_from"] else None,
+                date.fromisoformat(props["valid_to"]) if props["valid_to"] else None,
+            )
     return target
 
 
@@ -292,9 +369,12 @@ def bench_import(backend: str, register: Path, workbook: Path, communes: Path) -
         with sessions() as session:
             load_dataset(session, communes)
             session.commit()
-        for label, path in (("import 55,000-row register (CSV)", register), ("re-import it unchanged", register),
-                            ("re-import it unchanged, as XLSX", workbook),
-                            ("import it with every lens changed", changed_register(register))):
+        for label, path in (
+            ("import 55,000-row register (CSV)", register),
+            ("re-import it unchanged", register),
+            ("re-import it unchanged, as XLSX", workbook),
+            ("import it with every lens changed", changed_register(register)),
+        ):
             start = time.perf_counter()
             with sessions() as session:
                 report = import_register(session, path, path.name, actor=SYSTEM)
@@ -303,8 +383,10 @@ def bench_import(backend: str, register: Path, workbook: Path, communes: Path) -
             if not report.ok:
                 raise SystemExit(f"{path}: {report.error_count} errors, first: {report.errors[0]}")
             lenses = report.lenses
-            lines.append(f"| {backend} | {label}: lenses {lenses.created:,} created, {lenses.updated:,} updated, "
-                         f"{lenses.unchanged:,} unchanged | {seconds:.2f} s | | | target < 20 s |")
+            lines.append(
+                f"| {backend} | {label}: lenses {lenses.created:,} created, {lenses.updated:,} updated, "
+                f"{lenses.unchanged:,} unchanged | {seconds:.2f} s | | | target < 20 s |"
+            )
     return lines
 
 
@@ -312,10 +394,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--record", action="store_true", help="write the figures to benchmarks/RESULTS.md")
     parser.add_argument("--backend", choices=("spatialite", "postgis"), action="append")
-    parser.add_argument("--national", action="store_true",
-                        help="also load the 3,000,000-lens national set on PostGIS (several minutes) and time viewports")
-    parser.add_argument("--full-load", action="store_true",
-                        help=f"the mixed load under gunicorn for {load.FULL_SECONDS} s per load (default {load.SECONDS} s)")
+    parser.add_argument(
+        "--national",
+        action="store_true",
+        help="also load the 3,000,000-lens national set on PostGIS (several minutes) and time viewports",
+    )
+    parser.add_argument(
+        "--full-load",
+        action="store_true",
+        help=f"the mixed load under gunicorn for {load.FULL_SECONDS} s per load (default {load.SECONDS} s)",
+    )
     args = parser.parse_args()
     backends = args.backend or ["spatialite", "postgis"]
 
@@ -340,14 +428,22 @@ def main() -> None:
     for line in lines + skipped:
         print(line, flush=True)
     if args.record:
-        machine = f"{platform.node()}: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        machine = (
+            f"{platform.node()}: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}"
+        )
         RESULTS.write_text(
             f"# Benchmark results\n\n{TARGETS}\n\nMeasured {date.today().isoformat()} on {machine} "
             f"with `make bench`.\n\n" + "\n".join(lines + skipped) + "\n"
         )
         print(f"recorded in {RESULTS}")
-    load.main([*(f"--backend={backend}" for backend in backends), *(["--full"] if args.full_load else []),
-               *(["--record"] if args.record else [])])
+    load.main(
+        [
+            *(f"--backend={backend}" for backend in backends),
+            *(["--full"] if args.full_load else []),
+            *(["--record"] if args.record else []),
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """Fresh databases per backend and a timing helper for the benchmark suite."""
+
 from __future__ import annotations
 
 import os

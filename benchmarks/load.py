@@ -17,6 +17,7 @@ owners opening and answering their links. Clients are Python threads on
 this machine, talking to 127.0.0.1 only; each waits for its answer before
 sending again (closed loop, no think time).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +38,15 @@ sys.path.insert(0, str(REPO / "tests"))  # the soak test's load and gateways, sh
 
 from notify_support import SmtpReceiver, WebhookReceiver  # noqa: E402
 from soak_support import (  # noqa: E402
-    Client, LoadPlan, MixedLoad, Outcomes, free_port, log_errors, percentile, prepare_registry, start_scheduler,
+    Client,
+    LoadPlan,
+    MixedLoad,
+    Outcomes,
+    free_port,
+    log_errors,
+    percentile,
+    prepare_registry,
+    start_scheduler,
     start_web,
 )
 
@@ -49,7 +58,9 @@ CLIENTS = 40
 SECONDS, FULL_SECONDS = 45, 120
 #: 40 clients: who does what.
 MIX = {"create": 2, "writer": 10, "reader": 20, "owner": 8}
-TARGET = "Target (issue 9): 0 server errors (HTTP 5xx or no answer) on both backends; throughput is the performance issue's."
+TARGET = (
+    "Target (issue 9): 0 server errors (HTTP 5xx or no answer) on both backends; throughput is the performance issue's."
+)
 
 
 @dataclass
@@ -66,13 +77,18 @@ class Figures:
         latencies = [item.seconds * 1000 for item in items]
         errors = len(self.outcomes.server_errors())
         client_errors = sum(1 for item in items if 400 <= item.status < 500)
-        return (f"| {self.backend} | {self.size} | {self.load} | {len(items):,} | {len(items) / self.seconds:.1f} | "
-                f"{percentile(latencies, 0.50):.1f} | {percentile(latencies, 0.95):.1f} | "
-                f"{percentile(latencies, 0.99):.1f} | {errors} | {client_errors} |")
+        return (
+            f"| {self.backend} | {self.size} | {self.load} | {len(items):,} | {len(items) / self.seconds:.1f} | "
+            f"{percentile(latencies, 0.50):.1f} | {percentile(latencies, 0.95):.1f} | "
+            f"{percentile(latencies, 0.99):.1f} | {errors} | {client_errors} |"
+        )
 
 
-HEADER = ["| backend | gunicorn workers x threads | load | requests | req/s | p50 ms | p95 ms | p99 ms | "
-          "server errors | 4xx |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+HEADER = [
+    "| backend | gunicorn workers x threads | load | requests | req/s | p50 ms | p95 ms | p99 ms | "
+    "server errors | 4xx |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+]
 
 
 def hello_load(base_url: str, seconds: float, clients: int = CLIENTS) -> tuple[Outcomes, float]:
@@ -138,11 +154,21 @@ def bench_backend(backend: str, seconds: float, sizes: list, rounds: int, log_di
         registry = prepare_registry(url)
         webhook, smtp = WebhookReceiver(), SmtpReceiver(free_port())
         work = Path(tempfile.mkdtemp(prefix=f"cr-bench-load-{backend}-"))
-        settings = {"NOTIFY_WEBHOOK_URL": webhook.url, "NOTIFY_WEBHOOK_SECRET": "bench", "SMTP_HOST": smtp.host,
-                    "SMTP_PORT": str(smtp.port), "OWNER_LINK_RATE_LIMIT": "1000000/minute"}
+        settings = {
+            "NOTIFY_WEBHOOK_URL": webhook.url,
+            "NOTIFY_WEBHOOK_SECRET": "bench",
+            "SMTP_HOST": smtp.host,
+            "SMTP_PORT": str(smtp.port),
+            "OWNER_LINK_RATE_LIMIT": "1000000/minute",
+        }
         port = free_port()
-        scheduler = start_scheduler(url, work / "instance", log_dir / f"{backend}-scheduler.log",
-                                    PUBLIC_BASE_URL=f"http://127.0.0.1:{port}", **settings)
+        scheduler = start_scheduler(
+            url,
+            work / "instance",
+            log_dir / f"{backend}-scheduler.log",
+            PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
+            **settings,
+        )
         request_ids: dict[str, list[int]] = {}
 
         def owner_links() -> list[str]:
@@ -153,18 +179,31 @@ def bench_backend(backend: str, seconds: float, sizes: list, rounds: int, log_di
                 size_env = {"WEB_CONCURRENCY": str(size[0]), "GUNICORN_THREADS": str(size[1])} if size else {}
                 label = f"{size[0]}x{size[1]}" if size else f"{deploy_size(backend)} (deploy)"
                 tag = label.split()[0]
-                for number in range(rounds):
+                for _ in range(rounds):
                     # hello first, then the registry: the same settings, alternately, in one run
-                    web, base_url = start_web(url, work / "instance", log_dir / f"{backend}-{tag}-hello.log",
-                                              port=port, app="benchmarks.hello:app", **settings, **size_env)
+                    web, base_url = start_web(
+                        url,
+                        work / "instance",
+                        log_dir / f"{backend}-{tag}-hello.log",
+                        port=port,
+                        app="benchmarks.hello:app",
+                        **settings,
+                        **size_env,
+                    )
                     try:
                         outcomes, elapsed = hello_load(base_url, seconds)
                     finally:
                         web.stop()
                     figures.append(Figures(backend, label, "hello", outcomes, elapsed))
                     print(figures[-1].line, flush=True)
-                    web, base_url = start_web(url, work / "instance", log_dir / f"{backend}-{tag}-mixed.log",
-                                              port=port, **settings, **size_env)
+                    web, base_url = start_web(
+                        url,
+                        work / "instance",
+                        log_dir / f"{backend}-{tag}-mixed.log",
+                        port=port,
+                        **settings,
+                        **size_env,
+                    )
                     try:
                         outcomes = Outcomes()
                         load = MixedLoad(base_url, registry, mixed_plan(seconds), outcomes, owner_links, request_ids)
@@ -199,17 +238,26 @@ def machine() -> str:
 
 
 def section(lines: list[str], seconds: float, before: str, after: str, command: str) -> str:
-    return "\n".join([
-        SECTION, "",
-        f"Measured {date.today().isoformat()} on {machine()} with `{command}`: {CLIENTS} clients for {seconds:g} s "
-        f"per load. Load average (1, 5, 15 min) before: {before}; after: {after}.",
-        "", TARGET, "",
-        "`hello` is benchmarks/hello.py under the same gunicorn settings: the ceiling of this machine, gunicorn and "
-        "the Python load generator together. `mixed` is the soak test's mix (tests/soak_support.py) with the "
-        "scheduler delivering beside it. 4xx are expected answers (404 outside a desk's reach, 409 conflicts "
-        "between officers and owners answering at once), not errors.",
-        "", *HEADER, *lines, "",
-    ])
+    return "\n".join(
+        [
+            SECTION,
+            "",
+            f"Measured {date.today().isoformat()} on {machine()} with `{command}`: {CLIENTS} clients for {seconds:g} s "
+            f"per load. Load average (1, 5, 15 min) before: {before}; after: {after}.",
+            "",
+            TARGET,
+            "",
+            "`hello` is benchmarks/hello.py under the same gunicorn settings: the ceiling of this machine, gunicorn "
+            "and "
+            "the Python load generator together. `mixed` is the soak test's mix (tests/soak_support.py) with the "
+            "scheduler delivering beside it. 4xx are expected answers (404 outside a desk's reach, 409 conflicts "
+            "between officers and owners answering at once), not errors.",
+            "",
+            *HEADER,
+            *lines,
+            "",
+        ]
+    )
 
 
 def record(text: str, path: Path = RESULTS) -> None:
@@ -239,7 +287,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--backend", choices=("spatialite", "postgis"), action="append")
     parser.add_argument("--seconds", type=float, default=SECONDS, help=f"per load (default {SECONDS})")
     parser.add_argument("--full", action="store_true", help=f"{FULL_SECONDS} s per load")
-    parser.add_argument("--sizes", help="worker x thread counts to compare, e.g. 3x2,5x4 (default: the deploy settings)")
+    parser.add_argument(
+        "--sizes", help="worker x thread counts to compare, e.g. 3x2,5x4 (default: the deploy settings)"
+    )
     parser.add_argument("--rounds", type=int, default=1, help="hello/mixed pairs per size (default 1)")
     parser.add_argument("--record", action="store_true", help=f"write the figures to {RESULTS.name}")
     args = parser.parse_args(argv)

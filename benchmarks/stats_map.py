@@ -5,6 +5,7 @@
   communes with figures and boundaries): time for both answers and their bytes;
 - the same close in (zoom 17), where lenses come one by one with their wedges.
 """
+
 from __future__ import annotations
 
 import math
@@ -56,18 +57,26 @@ def bench_stats_map(backend: str, url: str, sessions) -> list[str]:
                 raise SystemExit(f"{backend} {path}: {response.status_code} {response.get_data(as_text=True)[:500]}")
             return response.data
 
-        for label, path in (("stats, all 126 communes", "/api/v1/stats/admin-units"),
-                            ("stats, rolled up to the city", "/api/v1/stats/admin-units?level=province"),
-                            ("stats, all 126 communes as XLSX", "/api/v1/stats/admin-units?format=xlsx")):
+        for label, path in (
+            ("stats, all 126 communes", "/api/v1/stats/admin-units"),
+            ("stats, rolled up to the city", "/api/v1/stats/admin-units?level=province"),
+            ("stats, all 126 communes as XLSX", "/api/v1/stats/admin-units?format=xlsx"),
+        ):
             timing = time_calls(lambda: get(path), RUNS)
-            lines.append(f"| {backend} | GET {label} | p50 {timing.p50_ms:.1f} ms | p95 {timing.p95_ms:.1f} ms | | "
-                         f"target p95 < {TARGET_STATS_MS} ms |")
+            lines.append(
+                f"| {backend} | GET {label} | p50 {timing.p50_ms:.1f} ms | p95 {timing.p95_ms:.1f} ms | | "
+                f"target p95 < {TARGET_STATS_MS} ms |"
+            )
 
         zoom = fitting_zoom(extent)
         centre_lon, centre_lat = (extent[0] + extent[2]) / 2, (extent[1] + extent[3]) / 2
         for label, view, view_zoom in (
             (f"whole city (zoom {zoom})", extent, zoom),
-            ("close in (zoom 17)", (centre_lon - 0.0035, centre_lat - 0.0025, centre_lon + 0.0035, centre_lat + 0.0025), 17),
+            (
+                "close in (zoom 17)",
+                (centre_lon - 0.0035, centre_lat - 0.0025, centre_lon + 0.0035, centre_lat + 0.0025),
+                17,
+            ),
         ):
             query = f"bbox={','.join(f'{v:.6f}' for v in view)}&zoom={view_zoom}"
             sizes = []
@@ -76,8 +85,10 @@ def bench_stats_map(backend: str, url: str, sessions) -> list[str]:
                 sizes.append(len(get(f"/api/v1/map/lenses?{query}")) + len(get(f"/api/v1/map/communes?{query}")))
 
             timing = time_calls(map_data, RUNS)
-            lines.append(f"| {backend} | map data of a {VIEWPORT_PX[0]}x{VIEWPORT_PX[1]} view, {label}: lenses + "
-                         f"communes, {max(sizes) / 1000:.0f} kB | p50 {timing.p50_ms:.1f} ms | p95 {timing.p95_ms:.1f} ms | "
-                         f"| target < {TARGET_VIEW_MS} ms, < {TARGET_VIEW_BYTES / 1e6:g} MB |")
+            lines.append(
+                f"| {backend} | map data of a {VIEWPORT_PX[0]}x{VIEWPORT_PX[1]} view, {label}: lenses + "
+                f"communes, {max(sizes) / 1000:.0f} kB | p50 {timing.p50_ms:.1f} ms | p95 {timing.p95_ms:.1f} ms | "
+                f"| target < {TARGET_VIEW_MS} ms, < {TARGET_VIEW_BYTES / 1e6:g} MB |"
+            )
         app.extensions["engine"].dispose()
     return lines

@@ -10,6 +10,7 @@
   1280x900 viewport: the z14 vector tiles covering the view, and what /map
   asks for (/api/v1/map/lenses and /communes).
 """
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -109,13 +110,31 @@ def tipg_serving(url: str) -> Iterator[tuple[str | None, str]]:
         yield None, f"{' and '.join(missing)} not installed (pip install -e '.[bench]')"
         return
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": make_url(url).set(drivername="postgresql").render_as_string(hide_password=False),
-           "TIPG_DB_TABLES": f'["{TIPG_COLLECTION}"]'}
+    env = {
+        **os.environ,
+        "DATABASE_URL": make_url(url).set(drivername="postgresql").render_as_string(hide_password=False),
+        "TIPG_DB_TABLES": f'["{TIPG_COLLECTION}"]',
+    }
     with tempfile.TemporaryDirectory(prefix="cr-bench-tipg-") as workdir, open(Path(workdir) / "log", "w+") as log:
         # Its own directory: tipg reads a .env file from where it starts.
-        process = subprocess.Popen([sys.executable, "-m", "uvicorn", "tipg.main:app", "--host", "127.0.0.1",
-                                    "--port", str(port), "--log-level", "warning"],
-                                   cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "tipg.main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            cwd=workdir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             reason = _wait_for(base, process, log)
@@ -130,7 +149,7 @@ def tipg_serving(url: str) -> Iterator[tuple[str | None, str]]:
 
 
 def _wait_for(base: str, process: subprocess.Popen, log, timeout_s: float = 60) -> str:
-    """"" once tipg lists the lenses collection, else why it did not."""
+    """ "" once tipg lists the lenses collection, else why it did not."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -148,8 +167,12 @@ def _wait_for(base: str, process: subprocess.Popen, log, timeout_s: float = 60) 
 def _lens_ids(body: bytes, inside_only: bool = False) -> set[int]:
     """The lenses on a tile; `inside_only`: those placed clear of its edges, not in the buffer beyond them."""
     layers = mapbox_vector_tile.decode(body) if body else {}
-    return {int(feature["properties"]["id"]) for layer in layers.values() for feature in layer["features"]
-            if not inside_only or all(0 < value < layer["extent"] for value in feature["geometry"]["coordinates"])}
+    return {
+        int(feature["properties"]["id"])
+        for layer in layers.values()
+        for feature in layer["features"]
+        if not inside_only or all(0 < value < layer["extent"] for value in feature["geometry"]["coordinates"])
+    }
 
 
 def time_tiles(http: requests.Session, tile_url, tiles: list[Tile]):
@@ -165,14 +188,17 @@ def time_tiles(http: requests.Session, tile_url, tiles: list[Tile]):
 
 
 def _tile_line(backend: str, label: str, timing, note: str) -> str:
-    return (f"| {backend} | z{ZOOM} tile over HTTP, {label} | p50 {timing.p50_ms:.1f} ms | p95 {timing.p95_ms:.1f} ms "
-            f"| | {note} |")
+    return (
+        f"| {backend} | z{ZOOM} tile over HTTP, {label} | p50 {timing.p50_ms:.1f} ms | p95 {timing.p95_ms:.1f} ms "
+        f"| | {note} |"
+    )
 
 
 def bench_tiles(backend: str, url: str, sessions) -> list[str]:
     headers = admin_header(sessions)
-    tiles = sorted({Tile.containing(lon, lat, ZOOM) for lon, lat in lens_points(sessions)},
-                   key=lambda tile: (tile.x, tile.y))
+    tiles = sorted(
+        {Tile.containing(lon, lat, ZOOM) for lon, lat in lens_points(sessions)}, key=lambda tile: (tile.x, tile.y)
+    )
     with serving(url) as ours, requests.Session() as http:
         http.headers.update(headers)
 
@@ -180,10 +206,18 @@ def bench_tiles(backend: str, url: str, sessions) -> list[str]:
             return f"{ours}/tiles/lenses/{tile.z}/{tile.x}/{tile.y}.mvt"
 
         lenses_per_tile = sum(len(_lens_ids(http.get(our_tile(tile)).content)) for tile in tiles) / len(tiles)
-        lines = [_tile_line(backend, f"this app ({len(tiles)} tiles, avg {lenses_per_tile:.0f} lenses)",
-                            time_tiles(http, our_tile, tiles), f"target p95 < {TARGET_TILE_MS} ms")]
+        lines = [
+            _tile_line(
+                backend,
+                f"this app ({len(tiles)} tiles, avg {lenses_per_tile:.0f} lenses)",
+                time_tiles(http, our_tile, tiles),
+                f"target p95 < {TARGET_TILE_MS} ms",
+            )
+        ]
         if backend == "postgis":
-            lines.append(_tipg_line(backend, url, tiles, lambda tile: _lens_ids(http.get(our_tile(tile)).content, True)))
+            lines.append(
+                _tipg_line(backend, url, tiles, lambda tile: _lens_ids(http.get(our_tile(tile)).content, True))
+            )
     return lines
 
 
@@ -194,20 +228,26 @@ def _tipg_line(backend: str, url: str, tiles: list[Tile], ours) -> str:
             return f"| {backend} | z{ZOOM} tile over HTTP, tipg | skipped | | | {reason} |"
 
         def tipg_tile(tile: Tile) -> str:
-            return (f"{base}/collections/{TIPG_COLLECTION}/tiles/WebMercatorQuad/{tile.z}/{tile.x}/{tile.y}"
-                    f"?properties={TIPG_PROPERTIES}")
+            return (
+                f"{base}/collections/{TIPG_COLLECTION}/tiles/WebMercatorQuad/{tile.z}/{tile.x}/{tile.y}"
+                f"?properties={TIPG_PROPERTIES}"
+            )
 
         differing = [tile for tile in tiles[:50] if _lens_ids(http.get(tipg_tile(tile)).content, True) != ours(tile)]
         if differing:
             raise SystemExit(f"tipg and this app disagree on tile {differing[0]}")
-        return _tile_line(backend, f"tipg {version}, same table and tiles", time_tiles(http, tipg_tile, tiles),
-                          "the same lenses inside the first 50 tiles")
+        return _tile_line(
+            backend,
+            f"tipg {version}, same table and tiles",
+            time_tiles(http, tipg_tile, tiles),
+            "the same lenses inside the first 50 tiles",
+        )
 
 
 def viewport(centre: tuple[float, float], zoom: int) -> tuple[float, float, float, float]:
     """The lon/lat box a VIEWPORT_PX map shows at `zoom` (256-pixel tiles) around `centre`."""
     lon, lat = centre
-    degrees_per_px = 360 / (256 * 2 ** zoom)
+    degrees_per_px = 360 / (256 * 2**zoom)
     half_width, half_height = VIEWPORT_PX[0] / 2 * degrees_per_px, VIEWPORT_PX[1] / 2 * degrees_per_px
     half_height *= math.cos(math.radians(lat))  # Mercator: a latitude degree spans more pixels
     return lon - half_width, lat - half_height, lon + half_width, lat + half_height
@@ -216,7 +256,9 @@ def viewport(centre: tuple[float, float], zoom: int) -> tuple[float, float, floa
 def covering_tiles(box: tuple[float, float, float, float], zoom: int) -> list[Tile]:
     west, south, east, north = box
     top_left, bottom_right = Tile.containing(west, north, zoom), Tile.containing(east, south, zoom)
-    return [Tile(zoom, x, y) for x in range(top_left.x, bottom_right.x + 1) for y in range(top_left.y, bottom_right.y + 1)]
+    return [
+        Tile(zoom, x, y) for x in range(top_left.x, bottom_right.x + 1) for y in range(top_left.y, bottom_right.y + 1)
+    ]
 
 
 def bench_national(data_dir: Path) -> list[str]:
@@ -224,7 +266,9 @@ def bench_national(data_dir: Path) -> list[str]:
     directory = data_dir / "national-{lenses}-{communes}-{sites}-seed{seed}".format(**NATIONAL)
     start = time.perf_counter()
     generate_city(directory, **NATIONAL)
-    lines = [f"| (none) | generate {NATIONAL['lenses']:,}-lens national set | {time.perf_counter() - start:.1f} s | | | |"]
+    lines = [
+        f"| (none) | generate {NATIONAL['lenses']:,}-lens national set | {time.perf_counter() - start:.1f} s | | | |"
+    ]
     with fresh_database("postgis") as engine:
         sessions = make_session_factory(engine)
         start = time.perf_counter()
@@ -236,8 +280,10 @@ def bench_national(data_dir: Path) -> list[str]:
             # Committed, or the statistics roll back with the connection and the planner, blind on
             # 3,000,000 fresh rows, took over 120 s for one map view (0.03 s with them).
             connection.commit()
-        lines.append(f"| postgis | load {report.lenses:,} lenses | {time.perf_counter() - start:.1f} s | | | "
-                     "too slow for every run: `--national` |")
+        lines.append(
+            f"| postgis | load {report.lenses:,} lenses | {time.perf_counter() - start:.1f} s | | | "
+            "too slow for every run: `--national` |"
+        )
         centres = lens_points(sessions, VIEWPORTS, seed=9)
         headers = admin_header(sessions)
         with serving(engine.url.render_as_string(hide_password=False)) as ours, requests.Session() as http:
@@ -271,9 +317,14 @@ def _viewport_line(http: requests.Session, map_api: str, centres, zoom: int) -> 
     try:
         timing = time_calls(load_view, len(centres), warmup=1)
     except requests.Timeout:
-        return f"| postgis | {label} | over {VIEWPORT_TIMEOUT_S} s | | | target < {TARGET_VIEWPORT_S * 1000:.0f} ms |", False
-    return (f"| postgis | {label} (max {max(sizes) / 1024:.0f} KiB) | p50 {timing.p50_ms:.0f} ms | "
-            f"p95 {timing.p95_ms:.0f} ms | | target < {TARGET_VIEWPORT_S * 1000:.0f} ms |"), True
+        return (
+            f"| postgis | {label} | over {VIEWPORT_TIMEOUT_S} s | | | target < {TARGET_VIEWPORT_S * 1000:.0f} ms |",
+            False,
+        )
+    return (
+        f"| postgis | {label} (max {max(sizes) / 1024:.0f} KiB) | p50 {timing.p50_ms:.0f} ms | "
+        f"p95 {timing.p95_ms:.0f} ms | | target < {TARGET_VIEWPORT_S * 1000:.0f} ms |"
+    ), True
 
 
 def _tiles_viewport_line(http: requests.Session, ours: str, centres, parallel: int) -> str:
@@ -291,5 +342,7 @@ def _tiles_viewport_line(http: requests.Session, ours: str, centres, parallel: i
 
     timing = time_calls(load_tiles, len(centres), warmup=1)
     how = "one after another" if parallel == 1 else f"{parallel} at a time"
-    return (f"| postgis | national viewport at zoom {ZOOM}: its {max(counts)} z{ZOOM} vector tiles, {how} "
-            f"| p50 {timing.p50_ms:.0f} ms | p95 {timing.p95_ms:.0f} ms | | target < {TARGET_VIEWPORT_S * 1000:.0f} ms |")
+    return (
+        f"| postgis | national viewport at zoom {ZOOM}: its {max(counts)} z{ZOOM} vector tiles, {how} "
+        f"| p50 {timing.p50_ms:.0f} ms | p95 {timing.p95_ms:.0f} ms | | target < {TARGET_VIEWPORT_S * 1000:.0f} ms |"
+    )

@@ -1,4 +1,5 @@
 """camera_registry: registry of community security cameras and police footage requests."""
+
 from __future__ import annotations
 
 import secrets
@@ -21,8 +22,9 @@ def create_app(config: dict | None = None) -> Flask:
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
 
-    engine = make_engine(app.config["DATABASE_URL"], echo=app.config["SQL_ECHO"],
-                         busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    engine = make_engine(
+        app.config["DATABASE_URL"], echo=app.config["SQL_ECHO"], busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"]
+    )
     app.extensions["engine"] = engine
     app.extensions["session_factory"] = make_session_factory(engine)
 

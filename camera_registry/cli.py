@@ -1,10 +1,11 @@
 """`camera-registry ...`: the Flask CLI group with the project's own commands."""
+
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -56,8 +57,12 @@ def db() -> None:
 
 @db.command("upgrade")
 @click.argument("revision", default="head")
-@click.option("--backup", "take_backup", is_flag=True,
-              help="Back up first (into BACKUP_DIR, else <instance>/backups) when there is a migration to run.")
+@click.option(
+    "--backup",
+    "take_backup",
+    is_flag=True,
+    help="Back up first (into BACKUP_DIR, else <instance>/backups) when there is a migration to run.",
+)
 @with_appcontext
 def db_upgrade(revision: str, take_backup: bool) -> None:
     """Apply migrations up to REVISION (default: head). Refused when a newer release migrated the database."""
@@ -67,11 +72,9 @@ def db_upgrade(revision: str, take_backup: bool) -> None:
     except migrate.UnknownRevision as error:
         raise click.ClickException(str(error)) from None
     if pending and take_backup:
-        from .services import backup as backups
-
         directory = Path(current_app.config.get("BACKUP_DIR") or Path(current_app.instance_path) / "backups")
         current = "-".join(migrate.current_revisions(engine)) or "empty"
-        dest = directory / f"pre-upgrade-{current}-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+        dest = directory / f"pre-upgrade-{current}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
         manifest = _backup_or_fail(dest)
         if manifest.problems:
             raise click.ClickException(f"the backup in {dest} reported problems; not migrating (see above)")
@@ -117,6 +120,7 @@ def sample_load(directory: Path | None, if_empty: bool) -> None:
             return
         try:
             with click.progressbar(length=0, label="loading", show_pos=True) as bar:
+
                 def progress(stage: str, count: int) -> None:
                     bar.label = stage
                     bar.pos = count
@@ -141,7 +145,8 @@ def _publish_demo_credentials(demo_accounts: list[accounts.DemoAccount]) -> None
     text = (
         "DEMO accounts for the bundled sample. Deactivate them before real use:\n"
         "  camera-registry users deactivate USERNAME\n\n"
-        + _table(("username", "password", "role", "unit"), demo_accounts) + "\n"
+        + _table(("username", "password", "role", "unit"), demo_accounts)
+        + "\n"
     )
     path = Path(current_app.instance_path) / DEMO_CREDENTIALS_FILE
     path.touch(mode=0o600)
@@ -155,8 +160,13 @@ def _publish_demo_credentials(demo_accounts: list[accounts.DemoAccount]) -> None
 @click.option("--communes", type=click.IntRange(min=1), default=126, show_default=True)
 @click.option("--sites", type=click.IntRange(min=1), default=265, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Directory to write the dataset to (created if missing).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Directory to write the dataset to (created if missing).",
+)
 def sample_generate(lenses: int, communes: int, sites: int, seed: int, out_dir: Path) -> None:
     """Write a deterministic city-scale dataset for benchmarks."""
     from .services.sample_generator import generate_city
@@ -196,8 +206,12 @@ def users() -> None:
 @users.command("create")
 @click.option("--username", required=True, help="3-64 characters: a-z, 0-9, '.', '_', '-'.")
 @click.option("--role", required=True, type=click.Choice([role.value for role in Role]))
-@click.option("--unit", "unit_code", help="Admin unit code: a commune for commune_police, a district for "
-              "district_staff, a province for province_staff; optional for admin.")
+@click.option(
+    "--unit",
+    "unit_code",
+    help="Admin unit code: a commune for commune_police, a district for "
+    "district_staff, a province for province_staff; optional for admin.",
+)
 @click.option("--full-name", default="", help="The person's name, shown in the audit trail.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin (for scripts).")
 @with_appcontext
@@ -216,7 +230,9 @@ def users_create(username: str, role: str, unit_code: str | None, full_name: str
 
 @users.command("set-password")
 @click.argument("username")
-@click.option("--password-stdin", is_flag=True, help="Read the new password from the first line of stdin (for scripts).")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the new password from the first line of stdin (for scripts)."
+)
 @with_appcontext
 def users_set_password(username: str, password_stdin: bool) -> None:
     """Set a new password for USERNAME (a reset: the current one is not asked); every login session of the user
@@ -237,8 +253,14 @@ def users_list() -> None:
     """Every account, active or not."""
     with _session() as session, _domain_errors():
         rows = [
-            (user.username, user.role.value, user.admin_unit.code if user.admin_unit else "",
-             "yes" if user.active else "no", user.full_name, _when(user.created_at))
+            (
+                user.username,
+                user.role.value,
+                user.admin_unit.code if user.admin_unit else "",
+                "yes" if user.active else "no",
+                user.full_name,
+                _when(user.created_at),
+            )
             for user in accounts.list_users(session, SYSTEM)
         ]
     click.echo(_table(("username", "role", "unit", "active", "full name", "created"), rows))
@@ -283,8 +305,14 @@ def tokens_list(username: str) -> None:
     """USERNAME's tokens, revoked and expired ones included."""
     with _session() as session, _domain_errors():
         rows = [
-            (token.id, token.name, accounts.token_state(token), _when(token.created_at),
-             _when(token.expires_at, "never"), _when(token.last_used_at, "never"))
+            (
+                token.id,
+                token.name,
+                accounts.token_state(token),
+                _when(token.created_at),
+                _when(token.expires_at, "never"),
+                _when(token.last_used_at, "never"),
+            )
             for token in accounts.list_tokens(session, accounts.get_user(session, username))
         ]
     click.echo(_table(("id", "name", "state", "created", "expires", "last used"), rows))
@@ -316,18 +344,32 @@ def import_register(file: Path, dry_run: bool) -> None:
 
     with _session() as session, _domain_errors():
         with click.progressbar(length=0, label="rows", show_pos=True) as bar:
+
             def progress(done: int, total: int) -> None:
                 bar.length = total
                 bar.update(done - bar.pos)
 
-            report = imports.import_register(session, file, file.name, actor=SYSTEM, dry_run=dry_run, progress=progress,
-                                             limits=UploadLimits.from_config(current_app.config))
+            report = imports.import_register(
+                session,
+                file,
+                file.name,
+                actor=SYSTEM,
+                dry_run=dry_run,
+                progress=progress,
+                limits=UploadLimits.from_config(current_app.config),
+            )
         if report.ok and not dry_run:
             session.commit()
     click.echo(f"{file.name}: {report.rows} rows" + (" (dry run: nothing written)" if dry_run else ""))
-    click.echo(_table(("records", "created", "updated", "unchanged"), [
-        (name, counts["created"], counts["updated"], counts["unchanged"]) for name, counts in report.counts().items()
-    ]))
+    click.echo(
+        _table(
+            ("records", "created", "updated", "unchanged"),
+            [
+                (name, counts["created"], counts["updated"], counts["unchanged"])
+                for name, counts in report.counts().items()
+            ],
+        )
+    )
     if report.ok:
         return
     for error in report.errors:
@@ -346,10 +388,12 @@ def _backup_or_fail(dest: Path):
         manifest = backups.backup(backups.BackupSources.from_config(current_app.config), dest)
     except backups.BackupError as error:
         raise click.ClickException(f"backup failed: {error}") from None
-    click.echo(f"backed up the {manifest.backend} database at revision {', '.join(manifest.revisions) or 'none'}: "
-               f"{len(manifest.tables)} tables, {sum(manifest.tables.values())} rows; {len(manifest.files)} files, "
-               f"{manifest.total_bytes} bytes, {manifest.clips_checked} clips checked, in {manifest.seconds:.1f} s, "
-               f"to {dest}")
+    click.echo(
+        f"backed up the {manifest.backend} database at revision {', '.join(manifest.revisions) or 'none'}: "
+        f"{len(manifest.tables)} tables, {sum(manifest.tables.values())} rows; {len(manifest.files)} files, "
+        f"{manifest.total_bytes} bytes, {manifest.clips_checked} clips checked, in {manifest.seconds:.1f} s, "
+        f"to {dest}"
+    )
     for problem in manifest.problems:
         click.echo(f"problem: {problem}", err=True)
     return manifest
@@ -370,8 +414,10 @@ def backup_command(dest: Path, verify: bool) -> None:
             report = backups.verify(dest, current_app.config["DATABASE_URL"])
         except backups.BackupError as error:
             raise click.ClickException(f"verification failed: {error}") from None
-        click.echo(f"verified: restored into a scratch database, {len(report.tables)} tables and "
-                   f"{sum(report.tables.values())} rows match the manifest, {report.files} files match their SHA-256")
+        click.echo(
+            f"verified: restored into a scratch database, {len(report.tables)} tables and "
+            f"{sum(report.tables.values())} rows match the manifest, {report.files} files match their SHA-256"
+        )
     if manifest.problems:
         raise click.ClickException(f"{len(manifest.problems)} problems (listed above)")
 
@@ -379,10 +425,16 @@ def backup_command(dest: Path, verify: bool) -> None:
 @click.command("restore")
 @click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--into", "into_url", help="Database URL to restore into (default: DATABASE_URL). It must be empty.")
-@click.option("--clips-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Where the clips go (default: the configured clip store).")
-@click.option("--signing-key", type=click.Path(dir_okay=False, path_type=Path),
-              help="Where the evidence signing key goes (default: the configured path).")
+@click.option(
+    "--clips-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the clips go (default: the configured clip store).",
+)
+@click.option(
+    "--signing-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where the evidence signing key goes (default: the configured path).",
+)
 @with_appcontext
 def restore_command(src: Path, into_url: str | None, clips_dir: Path | None, signing_key: Path | None) -> None:
     """Restore the backup in SRC into an empty database, checking every file's SHA-256 first and every table's
@@ -392,12 +444,15 @@ def restore_command(src: Path, into_url: str | None, clips_dir: Path | None, sig
     sources = backups.BackupSources.from_config(current_app.config)
     target = into_url or current_app.config["DATABASE_URL"]
     try:
-        report = backups.restore(src, target, clip_dir=clips_dir or sources.clip_dir,
-                                 signing_key=signing_key or sources.signing_key)
+        report = backups.restore(
+            src, target, clip_dir=clips_dir or sources.clip_dir, signing_key=signing_key or sources.signing_key
+        )
     except backups.BackupError as error:
         raise click.ClickException(f"restore failed: {error}") from None
-    click.echo(f"restored {src}: {len(report.tables)} tables, {sum(report.tables.values())} rows match the manifest; "
-               f"{report.files} files in place ({report.clips_in_place} were already there)")
+    click.echo(
+        f"restored {src}: {len(report.tables)} tables, {sum(report.tables.values())} rows match the manifest; "
+        f"{report.files} files in place ({report.clips_in_place} were already there)"
+    )
 
 
 @click.command("scheduler")
@@ -418,9 +473,13 @@ def evidence() -> None:
 
 @evidence.command("verify")
 @click.argument("package", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--public-key", "public_key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The installation's public key (/requests/evidence-key.pem) to pin; without it the key inside "
-                   "the package is used, which proves the files are intact but not who signed them.")
+@click.option(
+    "--public-key",
+    "public_key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The installation's public key (/requests/evidence-key.pem) to pin; without it the key inside "
+    "the package is used, which proves the files are intact but not who signed them.",
+)
 def evidence_verify(package: Path, public_key: Path | None) -> None:
     """Check every file of PACKAGE against SHA256SUMS, its Ed25519 signature, and each clip against the hash
     recorded when it was uploaded. Exits 1 and names what does not match."""
@@ -439,8 +498,18 @@ def evidence_verify(package: Path, public_key: Path | None) -> None:
 
 
 def init_app(app: Flask) -> None:
-    for command in (db, sample, admin_units, users, tokens, import_register, scheduler, backup_command,
-                    restore_command, evidence):
+    for command in (
+        db,
+        sample,
+        admin_units,
+        users,
+        tokens,
+        import_register,
+        scheduler,
+        backup_command,
+        restore_command,
+        evidence,
+    ):
         app.cli.add_command(command)
 
 

@@ -1,4 +1,5 @@
 """Settings read from the environment, so one build runs on a laptop or a server."""
+
 from __future__ import annotations
 
 import os
@@ -65,7 +66,7 @@ def from_environment() -> dict:
         "RATELIMIT_TRUSTED_PROXIES": int(os.environ.get("RATELIMIT_TRUSTED_PROXIES", "0")),
         # Clips owners upload: kept outside the web root (empty: <instance>/clips), at most this many bytes.
         "CLIP_STORAGE_DIR": os.environ.get("CLIP_STORAGE_DIR", ""),
-        "CLIP_MAX_BYTES": int(os.environ.get("CLIP_MAX_BYTES", str(2 * 1024 ** 3))),
+        "CLIP_MAX_BYTES": int(os.environ.get("CLIP_MAX_BYTES", str(2 * 1024**3))),
         # A resumable upload with no new byte for this long is abandoned: the cleanup job deletes its partial file.
         "CLIP_UPLOAD_EXPIRY_HOURS": float(os.environ.get("CLIP_UPLOAD_EXPIRY_HOURS", "24")),
         # Clips are deleted this many days after their request resolved, was cancelled or expired (the manifest

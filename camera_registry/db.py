@@ -17,6 +17,7 @@ Every session is a unit of one of two kinds (DESIGN.md §4):
   short and never span network I/O; `write_unit` retries one whose lock wait
   or (PostgreSQL) serialisation failed, from the start, a bounded number of times.
 """
+
 from __future__ import annotations
 
 import functools
@@ -116,7 +117,9 @@ def make_engine(url: str, echo: bool = False, busy_timeout_ms: int = BUSY_TIMEOU
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo, module=_sqlite_module(), connect_args={"timeout": busy_timeout_ms / 1000})
+        engine = create_engine(
+            url, echo=echo, module=_sqlite_module(), connect_args={"timeout": busy_timeout_ms / 1000}
+        )
         event.listen(engine, "connect", _sqlite_connection_setup(busy_timeout_ms))
         event.listen(engine, "begin", _begin_sqlite)
         return engine
@@ -235,8 +238,13 @@ def write_unit(factory: sessionmaker[Session], work: Callable[[Session], T], *, 
                     report_retryable(error, "gave_up")
                     raise
                 report_retryable(error, "retried")
-                log.warning("write unit %s: %s; try %d of %d", getattr(work, "__qualname__", work),
-                            error.orig, attempt + 1, attempts)
+                log.warning(
+                    "write unit %s: %s; try %d of %d",
+                    getattr(work, "__qualname__", work),
+                    error.orig,
+                    attempt + 1,
+                    attempts,
+                )
         time.sleep(RETRY_PAUSE_SECONDS * attempt)
         attempt += 1
 

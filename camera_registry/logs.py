@@ -10,6 +10,7 @@ A request id is taken from the incoming X-Request-Id (nginx's $request_id) when 
 else generated; it is sent back in the X-Request-Id header, appears in JSON error bodies
 (api/errors.py) and on every line logged while the request is handled.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,7 @@ import logging
 import re
 import sys
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 REQUEST_ID_HEADER = "X-Request-Id"
 #: What an incoming request id may look like: nginx's $request_id is 32 hex digits; a UUID fits too.
@@ -25,8 +26,10 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}$")
 
 OWNER_LINK = re.compile(r"(/o/)[^/\s?#\"'<>]+")
 BEARER = re.compile(r"(?i)\b(bearer\s+|token[\"']?\s*[=:]\s*[\"']?)[A-Za-z0-9._~+/=-]{6,}")
-SECRET_FIELD = re.compile(r"(?i)([\"']?\b(?:password|passwd|secret|csrf_token)[\"']?\s*[=:]\s*)"
-                          r"(\"(?:[^\"\\]|\\.)*\"|'[^']*'|[^\s,&}]+)")
+SECRET_FIELD = re.compile(
+    r"(?i)([\"']?\b(?:password|passwd|secret|csrf_token)[\"']?\s*[=:]\s*)"
+    r"(\"(?:[^\"\\]|\\.)*\"|'[^']*'|[^\s,&}]+)"
+)
 #: Vietnamese phone numbers as people write them: 0912 345 678, 024 3942 1234, +84 912-345-678.
 PHONE = re.compile(r"(?<![\w.])(?:\+84|0084|0)(?:[ .-]?\d){8,10}(?![\w])")
 
@@ -71,15 +74,20 @@ def _fields(record: logging.LogRecord) -> dict:
 
 
 def _timestamp(record: logging.LogRecord) -> str:
-    return datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
 
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: ts, level, logger, message, the record's fields, and any exception."""
 
     def format(self, record: logging.LogRecord) -> str:
-        data = {"ts": _timestamp(record), "level": record.levelname, "logger": record.name,
-                "message": record.getMessage(), **_fields(record)}
+        data = {
+            "ts": _timestamp(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            **_fields(record),
+        }
         if record.exc_info:
             data["exception"] = self.formatException(record.exc_info)
         elif record.exc_text:
@@ -101,7 +109,7 @@ class TextFormatter(logging.Formatter):
 
 def _text_value(value) -> str:
     text = str(value)
-    return json.dumps(text, ensure_ascii=False) if (not text or any(c.isspace() or c in "\"=" for c in text)) else text
+    return json.dumps(text, ensure_ascii=False) if (not text or any(c.isspace() or c in '"=' for c in text)) else text
 
 
 def formatter(log_format: str) -> logging.Formatter:

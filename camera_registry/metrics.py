@@ -16,6 +16,7 @@ Under gunicorn every worker is a process: set PROMETHEUS_MULTIPROC_DIR (the same
 gunicorn and the scheduler of a host) and each scrape adds up every process's counts
 (docs/operations.md, "Metrics").
 """
+
 from __future__ import annotations
 
 import hmac
@@ -25,7 +26,13 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess,
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
@@ -40,21 +47,40 @@ MULTIPROCESS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
 if MULTIPROCESS_DIR:
     os.makedirs(MULTIPROCESS_DIR, exist_ok=True)
 
-REQUESTS = Counter(f"{PREFIX}_http_requests", "HTTP requests answered, by method, route and status",
-                   ["method", "route", "status"])
-REQUEST_SECONDS = Histogram(f"{PREFIX}_http_request_duration_seconds", "Time to answer a request, by method and route",
-                            ["method", "route"],
-                            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
-REQUEST_BODY_BYTES = Counter(f"{PREFIX}_http_request_body_bytes", "Bytes of request bodies received (uploads among "
-                             "them), by method and route", ["method", "route"])
-DATABASE_ERRORS = Counter(f"{PREFIX}_database_errors", "Database lock and serialisation errors, by kind and outcome "
-                          "(retried, gave_up: a write unit; answered_503: a request)", ["kind", "outcome"])
-JOB_RUNS = Counter(f"{PREFIX}_job_runs", "Scheduled job runs by outcome (ok, failed, skipped: not the lease holder)",
-                   ["job", "outcome"])
-JOB_SECONDS = Histogram(f"{PREFIX}_job_duration_seconds", "Time a scheduled job run took", ["job"],
-                        buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800))
-JOB_RESULTS = Counter(f"{PREFIX}_job_results", "What job runs reported (deliver_outbox: sent, retried, dead, ...)",
-                      ["job", "result"])
+REQUESTS = Counter(
+    f"{PREFIX}_http_requests", "HTTP requests answered, by method, route and status", ["method", "route", "status"]
+)
+REQUEST_SECONDS = Histogram(
+    f"{PREFIX}_http_request_duration_seconds",
+    "Time to answer a request, by method and route",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+REQUEST_BODY_BYTES = Counter(
+    f"{PREFIX}_http_request_body_bytes",
+    "Bytes of request bodies received (uploads among them), by method and route",
+    ["method", "route"],
+)
+DATABASE_ERRORS = Counter(
+    f"{PREFIX}_database_errors",
+    "Database lock and serialisation errors, by kind and outcome "
+    "(retried, gave_up: a write unit; answered_503: a request)",
+    ["kind", "outcome"],
+)
+JOB_RUNS = Counter(
+    f"{PREFIX}_job_runs",
+    "Scheduled job runs by outcome (ok, failed, skipped: not the lease holder)",
+    ["job", "outcome"],
+)
+JOB_SECONDS = Histogram(
+    f"{PREFIX}_job_duration_seconds",
+    "Time a scheduled job run took",
+    ["job"],
+    buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800),
+)
+JOB_RESULTS = Counter(
+    f"{PREFIX}_job_results", "What job runs reported (deliver_outbox: sent, retried, dead, ...)", ["job", "result"]
+)
 
 
 def count_database_error(error: DBAPIError, outcome: str) -> None:
@@ -85,29 +111,44 @@ def count_job_run(job: str, outcome: str, seconds: float | None = None, results:
 
 def database_families(session: Session, now: datetime, lease_name: str) -> Iterator[GaugeMetricFamily]:
     """Gauges of what the database holds now; reads only."""
-    messages = GaugeMetricFamily(f"{PREFIX}_outbox_messages", "Outbox messages by channel and status",
-                                 labels=["channel", "status"])
-    failed = GaugeMetricFamily(f"{PREFIX}_outbox_failed_attempts", "Delivery attempts that failed, of the messages "
-                               "in the outbox, by channel", labels=["channel"])
+    messages = GaugeMetricFamily(
+        f"{PREFIX}_outbox_messages", "Outbox messages by channel and status", labels=["channel", "status"]
+    )
+    failed = GaugeMetricFamily(
+        f"{PREFIX}_outbox_failed_attempts",
+        "Delivery attempts that failed, of the messages in the outbox, by channel",
+        labels=["channel"],
+    )
     totals: dict[str, int] = {}
     for channel, status, count, attempts in session.execute(
-            select(OutboxMessage.channel, OutboxMessage.status, func.count(), func.coalesce(func.sum(OutboxMessage.attempts), 0))
-            .group_by(OutboxMessage.channel, OutboxMessage.status)):
+        select(
+            OutboxMessage.channel,
+            OutboxMessage.status,
+            func.count(),
+            func.coalesce(func.sum(OutboxMessage.attempts), 0),
+        ).group_by(OutboxMessage.channel, OutboxMessage.status)
+    ):
         messages.add_metric([channel.value, status.value], count)
         # a sent message's last attempt succeeded; every other attempt failed
-        totals[channel.value] = totals.get(channel.value, 0) + int(attempts) - (count if status == MessageStatus.SENT else 0)
+        totals[channel.value] = (
+            totals.get(channel.value, 0) + int(attempts) - (count if status == MessageStatus.SENT else 0)
+        )
     for channel, value in sorted(totals.items()):
         failed.add_metric([channel], value)
     yield messages
     yield failed
 
     due = GaugeMetricFamily(f"{PREFIX}_outbox_due_messages", "Pending messages due now, by channel", labels=["channel"])
-    age = GaugeMetricFamily(f"{PREFIX}_outbox_oldest_due_age_seconds", "How long the longest-due pending message has "
-                            "been due, by channel", labels=["channel"])
+    age = GaugeMetricFamily(
+        f"{PREFIX}_outbox_oldest_due_age_seconds",
+        "How long the longest-due pending message has been due, by channel",
+        labels=["channel"],
+    )
     for channel, count, since in session.execute(
-            select(OutboxMessage.channel, func.count(), func.min(OutboxMessage.next_attempt_at))
-            .where(OutboxMessage.status == MessageStatus.PENDING, OutboxMessage.next_attempt_at <= now)
-            .group_by(OutboxMessage.channel)):
+        select(OutboxMessage.channel, func.count(), func.min(OutboxMessage.next_attempt_at))
+        .where(OutboxMessage.status == MessageStatus.PENDING, OutboxMessage.next_attempt_at <= now)
+        .group_by(OutboxMessage.channel)
+    ):
         due.add_metric([channel.value], count)
         age.add_metric([channel.value], max(0.0, (now - since).total_seconds()))
     yield due
@@ -118,22 +159,28 @@ def database_families(session: Session, now: datetime, lease_name: str) -> Itera
         assignments.add_metric([status.value], count)
     yield assignments
 
-    count, size = session.execute(select(func.count(FootageClip.id),
-                                         func.coalesce(func.sum(FootageClip.size_bytes), 0))).one()
+    count, size = session.execute(
+        select(func.count(FootageClip.id), func.coalesce(func.sum(FootageClip.size_bytes), 0))
+    ).one()
     yield GaugeMetricFamily(f"{PREFIX}_clips_stored", "Clips recorded in the database", value=count)
     yield GaugeMetricFamily(f"{PREFIX}_clips_stored_bytes", "Bytes of the clips recorded", value=int(size))
 
-    last_backup = session.scalar(select(func.max(AuditEvent.occurred_at)).where(AuditEvent.action == "backup.completed"))
-    backup = GaugeMetricFamily(f"{PREFIX}_last_backup_timestamp_seconds", "When the last scheduled backup completed "
-                               "(Unix time; absent: never)")
+    last_backup = session.scalar(
+        select(func.max(AuditEvent.occurred_at)).where(AuditEvent.action == "backup.completed")
+    )
+    backup = GaugeMetricFamily(
+        f"{PREFIX}_last_backup_timestamp_seconds", "When the last scheduled backup completed (Unix time; absent: never)"
+    )
     if last_backup is not None:
         backup.add_metric([], last_backup.timestamp())
     yield backup
 
     expires_at = session.scalar(select(SchedulerLease.expires_at).where(SchedulerLease.name == lease_name))
-    yield GaugeMetricFamily(f"{PREFIX}_scheduler_lease_seconds_left", "Seconds until the jobs lease runs out "
-                            "(negative: no scheduler holds it)",
-                            value=(expires_at - now).total_seconds() if expires_at is not None else -1e9)
+    yield GaugeMetricFamily(
+        f"{PREFIX}_scheduler_lease_seconds_left",
+        "Seconds until the jobs lease runs out (negative: no scheduler holds it)",
+        value=(expires_at - now).total_seconds() if expires_at is not None else -1e9,
+    )
 
 
 class _Collected:
@@ -168,9 +215,13 @@ def parse_networks(value: str) -> list:
 
 def may_read(remote_addr: str | None, authorization: str | None, allowed: str, token: str) -> bool:
     """From an allowed address, or with the configured Bearer token (compared in constant time)."""
-    if token and authorization and authorization.startswith("Bearer "):
-        if hmac.compare_digest(authorization[len("Bearer "):].strip().encode(), token.encode()):
-            return True
+    if (
+        token
+        and authorization
+        and authorization.startswith("Bearer ")
+        and hmac.compare_digest(authorization[len("Bearer ") :].strip().encode(), token.encode())
+    ):
+        return True
     try:
         address = ipaddress.ip_address((remote_addr or "").strip())
     except ValueError:

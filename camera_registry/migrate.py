@@ -1,4 +1,5 @@
 """Alembic wiring: the same revisions run on SpatiaLite and PostGIS."""
+
 from __future__ import annotations
 
 import functools
@@ -17,14 +18,32 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 # Tables owned by SpatiaLite or PostGIS themselves. Autogenerate must never
 # emit create/drop for them (DESIGN.md §4: it tries to drop SpatialIndex, KNN...).
 SPATIAL_SYSTEM_TABLES = {
-    "data_licenses", "sql_statements_log", "KNN", "KNN2", "ElementaryGeometries", "SpatialIndex",
-    "spatial_ref_sys_aux", "spatialite_history", "geometry_columns_auth", "geometry_columns_statistics",
-    "geometry_columns_field_infos", "geometry_columns_time", "views_geometry_columns_auth",
-    "views_geometry_columns_statistics", "views_geometry_columns_field_infos",
-    "virts_geometry_columns_auth", "virts_geometry_columns_statistics",
-    "virts_geometry_columns_field_infos", "vector_layers", "vector_layers_auth",
-    "vector_layers_statistics", "vector_layers_field_infos", "raster_columns", "raster_overviews",
-    "topology", "layer",
+    "data_licenses",
+    "sql_statements_log",
+    "KNN",
+    "KNN2",
+    "ElementaryGeometries",
+    "SpatialIndex",
+    "spatial_ref_sys_aux",
+    "spatialite_history",
+    "geometry_columns_auth",
+    "geometry_columns_statistics",
+    "geometry_columns_field_infos",
+    "geometry_columns_time",
+    "views_geometry_columns_auth",
+    "views_geometry_columns_statistics",
+    "views_geometry_columns_field_infos",
+    "virts_geometry_columns_auth",
+    "virts_geometry_columns_statistics",
+    "virts_geometry_columns_field_infos",
+    "vector_layers",
+    "vector_layers_auth",
+    "vector_layers_statistics",
+    "vector_layers_field_infos",
+    "raster_columns",
+    "raster_overviews",
+    "topology",
+    "layer",
 }
 
 
@@ -110,6 +129,8 @@ def downgrade(engine: Engine, revision: str) -> None:
 def revision(engine: Engine, message: str) -> None:
     """Autogenerate a revision; read it before committing (DESIGN.md §4)."""
     command.revision(
-        alembic_config(engine), message=message, autogenerate=True,
+        alembic_config(engine),
+        message=message,
+        autogenerate=True,
         process_revision_directives=alembic_helpers.writer,
     )

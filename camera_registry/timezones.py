@@ -3,6 +3,7 @@
 Kept free of any framework so services (messages to owners) and web pages
 show times the same way.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -8,6 +8,7 @@ measurement (benchmarks/load.py, 40 clients of mixed reads and writes,
 benchmarks/RESULTS.md): see the table below. WEB_CONCURRENCY and
 GUNICORN_THREADS override them.
 """
+
 import multiprocessing
 import os
 

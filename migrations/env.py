@@ -1,4 +1,5 @@
 """Alembic environment: runs with the application's engine so SpatiaLite is loaded."""
+
 from alembic import context
 from geoalchemy2 import alembic_helpers
 

@@ -12,6 +12,7 @@ The backend is chosen with TEST_DATABASE=spatialite|postgis (default spatialite)
 The schema is always built by the Alembic migrations, never by create_all, so
 the tests also prove the migrations produce what the models describe.
 """
+
 from __future__ import annotations
 
 import glob
@@ -24,14 +25,14 @@ import tempfile
 import threading
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from geoalchemy2.shape import from_shape
 from shapely import MultiPolygon, Point, box
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -39,7 +40,17 @@ import camera_registry
 from camera_registry import migrate
 from camera_registry.db import make_engine
 from camera_registry.models import (
-    AdminLevel, AdminUnit, CommitmentChannel, Lens, Owner, OwnerKind, Recorder, Role, SharingCommitment, Site, User,
+    AdminLevel,
+    AdminUnit,
+    CommitmentChannel,
+    Lens,
+    Owner,
+    OwnerKind,
+    Recorder,
+    Role,
+    SharingCommitment,
+    Site,
+    User,
 )
 from camera_registry.services import accounts
 from camera_registry.services.access import SYSTEM
@@ -142,7 +153,9 @@ def _postgres_bindir() -> Path | None:
         except (subprocess.CalledProcessError, OSError):
             pass
     # Debian keeps the server binaries out of PATH; prefer the newest version.
-    versions = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: _version_key(Path(p).parent.name), reverse=True)
+    versions = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: _version_key(Path(p).parent.name), reverse=True
+    )
     candidates.extend(Path(p) for p in versions)
     for directory in candidates:
         if all((directory / tool).is_file() for tool in ("initdb", "pg_ctl", "postgres")):
@@ -184,17 +197,41 @@ class ThrowawayCluster:
         result = subprocess.run([*self._as_user, *args], capture_output=True, text=True)
         if result.returncode != 0:
             log = self.logfile.read_text(errors="replace")[-2000:] if self.logfile.exists() else ""
-            raise RuntimeError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}\n{log}")
+            raise RuntimeError(
+                f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}\n{log}"
+            )
 
     def start(self) -> str:
-        self._run(str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", "postgres", "-A", "trust",
-                  "-E", "UTF8", "--no-sync", "--no-instructions")
+        self._run(
+            str(self.bindir / "initdb"),
+            "-D",
+            str(self.datadir),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--no-instructions",
+        )
         options = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.directory} "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         )
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.logfile),
-                  "-o", options, "-w", "-t", "60", "start")
+        self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.datadir),
+            "-l",
+            str(self.logfile),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         self.started = True
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
@@ -224,8 +261,10 @@ def database_server(backend):
         else:
             bindir = _postgres_bindir()
             if bindir is None:
-                pytest.skip("TEST_DATABASE=postgis but TEST_POSTGRES_URL is unset and no PostgreSQL server "
-                            "binaries were found (install postgresql-15-postgis-3)")
+                pytest.skip(
+                    "TEST_DATABASE=postgis but TEST_POSTGRES_URL is unset and no PostgreSQL server "
+                    "binaries were found (install postgresql-15-postgis-3)"
+                )
             cluster = ThrowawayCluster(bindir)
             try:
                 url = cluster.start()
@@ -289,19 +328,22 @@ def _translations():
     """Compile the owner pages' catalogs as `make install` does: the .mo files are build output, not in git."""
     from babel.messages.frontend import CommandLineInterface
 
-    CommandLineInterface().run(["pybabel", "--quiet", "compile", "-d",
-                                str(Path(camera_registry.__file__).parent / "translations")])
+    CommandLineInterface().run(
+        ["pybabel", "--quiet", "compile", "-d", str(Path(camera_registry.__file__).parent / "translations")]
+    )
 
 
 @pytest.fixture(scope="session")
 def _app(database_url):
     instance = tempfile.mkdtemp(prefix="cr_test_instance_")
-    app = camera_registry.create_app({
-        "DATABASE_URL": database_url,
-        "TESTING": True,
-        "INSTANCE_PATH": instance,
-        "SECRET_KEY": "test",
-    })
+    app = camera_registry.create_app(
+        {
+            "DATABASE_URL": database_url,
+            "TESTING": True,
+            "INSTANCE_PATH": instance,
+            "SECRET_KEY": "test",
+        }
+    )
     yield app
     app.extensions["engine"].dispose()
     shutil.rmtree(instance, ignore_errors=True)
@@ -352,8 +394,13 @@ ROLES = ("anonymous", "admin", "province_staff", "district_staff", "police_a", "
 
 
 def _unit(session, code, name, level, parent=None, bounds=None):
-    unit = AdminUnit(code=code, name=name, level=level, parent=parent,
-                     boundary=from_shape(MultiPolygon([box(*bounds)]), srid=4326) if bounds else None)
+    unit = AdminUnit(
+        code=code,
+        name=name,
+        level=level,
+        parent=parent,
+        boundary=from_shape(MultiPolygon([box(*bounds)]), srid=4326) if bounds else None,
+    )
     session.add(unit)
     return unit
 
@@ -361,19 +408,49 @@ def _unit(session, code, name, level, parent=None, bounds=None):
 def _cameras_in(session, commune, tag: str, lon: float, lat: float) -> dict[str, int]:
     site = Site(code=f"site-{tag}", name=f"Site {tag}", commune=commune)
     spare_site = Site(code=f"spare-site-{tag}", name=f"Spare site {tag}", commune=commune)
-    owner = Owner(external_id=f"owner-{tag}", kind=OwnerKind.HOUSEHOLD, name=f"Owner {tag}", commune=commune,
-                  phone="0912345678", email=f"{tag}@example.vn", address=f"1 Road {tag}")
-    recorder = Recorder(external_id=f"rec-{tag}", owner=owner, site=site, retention_days=14,
-                        point=from_shape(Point(lon, lat), srid=4326))
-    lens = Lens(external_id=f"lens-{tag}", recorder=recorder, point=from_shape(Point(lon + 0.0001, lat), srid=4326),
-                bearing_deg=90.0, fov_deg=90.0, range_m=30.0)
-    signed = datetime.now(timezone.utc) - timedelta(days=30)
-    commitment = SharingCommitment(owner=owner, all_recorders=True, signed_at=signed,
-                                   valid_until=signed + timedelta(days=1000), channel=CommitmentChannel.PAPER,
-                                   text_version="2024.1")
+    owner = Owner(
+        external_id=f"owner-{tag}",
+        kind=OwnerKind.HOUSEHOLD,
+        name=f"Owner {tag}",
+        commune=commune,
+        phone="0912345678",
+        email=f"{tag}@example.vn",
+        address=f"1 Road {tag}",
+    )
+    recorder = Recorder(
+        external_id=f"rec-{tag}",
+        owner=owner,
+        site=site,
+        retention_days=14,
+        point=from_shape(Point(lon, lat), srid=4326),
+    )
+    lens = Lens(
+        external_id=f"lens-{tag}",
+        recorder=recorder,
+        point=from_shape(Point(lon + 0.0001, lat), srid=4326),
+        bearing_deg=90.0,
+        fov_deg=90.0,
+        range_m=30.0,
+    )
+    signed = datetime.now(UTC) - timedelta(days=30)
+    commitment = SharingCommitment(
+        owner=owner,
+        all_recorders=True,
+        signed_at=signed,
+        valid_until=signed + timedelta(days=1000),
+        channel=CommitmentChannel.PAPER,
+        text_version="2024.1",
+    )
     session.add_all([site, spare_site, owner, recorder, lens, commitment])
     session.flush()
-    return {"site": site.id, "spare_site": spare_site.id, "owner": owner.id, "recorder": recorder.id, "lens": lens.id, "commitment": commitment.id}
+    return {
+        "site": site.id,
+        "spare_site": spare_site.id,
+        "owner": owner.id,
+        "recorder": recorder.id,
+        "lens": lens.id,
+        "commitment": commitment.id,
+    }
 
 
 @pytest.fixture()
@@ -383,11 +460,18 @@ def world(session) -> World:
     commune_a = _unit(session, "A", "Xã A", AdminLevel.COMMUNE, district, COMMUNE_A_BOX)
     commune_b = _unit(session, "B", "Xã B", AdminLevel.COMMUNE, province, COMMUNE_B_BOX)
     session.flush()
-    objects = {"a": _cameras_in(session, commune_a, "a", 105.82, 21.02), "b": _cameras_in(session, commune_b, "b", 105.87, 21.02)}
+    objects = {
+        "a": _cameras_in(session, commune_a, "a", 105.82, 21.02),
+        "b": _cameras_in(session, commune_b, "b", 105.87, 21.02),
+    }
     headers = {"anonymous": {}}
-    for name, role, unit in (("admin", Role.ADMIN, None), ("province_staff", Role.PROVINCE_STAFF, province),
-                             ("district_staff", Role.DISTRICT_STAFF, district),
-                             ("police_a", Role.COMMUNE_POLICE, commune_a), ("police_b", Role.COMMUNE_POLICE, commune_b)):
+    for name, role, unit in (
+        ("admin", Role.ADMIN, None),
+        ("province_staff", Role.PROVINCE_STAFF, province),
+        ("district_staff", Role.DISTRICT_STAFF, district),
+        ("police_a", Role.COMMUNE_POLICE, commune_a),
+        ("police_b", Role.COMMUNE_POLICE, commune_b),
+    ):
         # A fixed placeholder hash: these users sign in by token only, and argon2 per test would be slow.
         user = User(username=name.replace("_", "-"), password_hash="!", role=role, admin_unit=unit)
         session.add(user)
@@ -396,6 +480,19 @@ def world(session) -> World:
         headers[name] = {"Authorization": f"Bearer {secret}"}
     session.commit()
     return World(province, district, commune_a, commune_b, objects, headers)
+
+
+#: The password of the `police` fixture's user, and one it may change to: both pass the password policy.
+PASSWORD = "correct horse battery"
+NEW_PASSWORD = "violet tram lantern"
+
+
+@pytest.fixture()
+def police(session, world):
+    """A commune police officer of commune A who signs in with a real (argon2) password."""
+    user = accounts.create_user(session, SYSTEM, "police.dongda", PASSWORD, "commune_police", "A", "Nguyễn Văn A")
+    session.commit()
+    return user
 
 
 # --------------------------------------------------------------------------- a live server for the browser tests
@@ -449,8 +546,15 @@ def live_server(database_server):
 
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
@@ -479,8 +583,12 @@ def page(browser, live_server):
     page = context.new_page()
     page.foreign_requests = []
     page.script_errors = []
-    page.on("request", lambda request: urlsplit(request.url).hostname not in ("127.0.0.1", None)
-            and page.foreign_requests.append(request.url))
+    page.on(
+        "request",
+        lambda request: (
+            urlsplit(request.url).hostname not in ("127.0.0.1", None) and page.foreign_requests.append(request.url)
+        ),
+    )
     page.on("pageerror", lambda error: page.script_errors.append(str(error)))
     yield page
     context.close()
@@ -518,7 +626,12 @@ def notification_settings(_app, webhook_receiver, smtp_receiver):
     """The app's notification settings with both channels pointed at the local receivers."""
     from camera_registry.services.notifications import NotificationSettings
 
-    return NotificationSettings.from_config({
-        **_app.config, "NOTIFY_WEBHOOK_URL": webhook_receiver.url, "NOTIFY_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "SMTP_HOST": smtp_receiver.host, "SMTP_PORT": smtp_receiver.port,
-    })
+    return NotificationSettings.from_config(
+        {
+            **_app.config,
+            "NOTIFY_WEBHOOK_URL": webhook_receiver.url,
+            "NOTIFY_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "SMTP_HOST": smtp_receiver.host,
+            "SMTP_PORT": smtp_receiver.port,
+        }
+    )

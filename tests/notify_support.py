@@ -4,6 +4,7 @@ The receivers (an HTTP webhook gateway and an SMTP server) listen on
 127.0.0.1 and record what arrives; the gateway can be told to fail its next N
 requests. Nothing of our own code is mocked.
 """
+
 from __future__ import annotations
 
 import email
@@ -13,7 +14,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.controller import Controller
@@ -125,10 +126,16 @@ def police_of(session: Session, commune: str = "a") -> Actor:
 
 def routed_request(session: Session, commune: str = "a", now: datetime | None = None, **fields) -> FootageRequest:
     """A request filed by the commune's police through the service, routed and announced at `now`."""
-    now = now or datetime.now(timezone.utc)
-    values = {"case_ref": "VV-2026-001", "reason": "Trộm xe máy", "legal_basis": "Điều 145 Bộ luật Tố tụng hình sự",
-              "incident": IN_VIEW[commune], "window_start": now - timedelta(hours=3),
-              "window_end": now - timedelta(hours=2), **fields}
+    now = now or datetime.now(UTC)
+    values = {
+        "case_ref": "VV-2026-001",
+        "reason": "Trộm xe máy",
+        "legal_basis": "Điều 145 Bộ luật Tố tụng hình sự",
+        "incident": IN_VIEW[commune],
+        "window_start": now - timedelta(hours=3),
+        "window_end": now - timedelta(hours=2),
+        **fields,
+    }
     return open_request(session, police_of(session, commune), public_base_url=BASE_URL, now=now, **values)
 
 

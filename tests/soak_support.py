@@ -12,6 +12,7 @@
 
 Everything listens on and talks to 127.0.0.1 only.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,8 +28,8 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
@@ -90,7 +91,7 @@ class Registry:
 
 
 def tile_of(lon: float, lat: float, zoom: int) -> tuple[int, int, int]:
-    n = 2 ** zoom
+    n = 2**zoom
     x = int((lon + 180.0) / 360.0 * n)
     y = int((1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * n)
     return zoom, x, y
@@ -111,14 +112,18 @@ def prepare_registry(database_url: str, desks: int = 3) -> Registry:
                 return {"Authorization": f"Bearer {secret}"}
 
             busiest = session.execute(
-                select(Lens.commune_id, func.count()).where(Lens.commune_id.is_not(None))
-                .group_by(Lens.commune_id).order_by(func.count().desc(), Lens.commune_id).limit(desks)
+                select(Lens.commune_id, func.count())
+                .where(Lens.commune_id.is_not(None))
+                .group_by(Lens.commune_id)
+                .order_by(func.count().desc(), Lens.commune_id)
+                .limit(desks)
             ).all()
             found = []
             for commune_id, _ in busiest:
                 commune = session.get(AdminUnit, commune_id)
-                lenses = session.execute(select(Lens.id, Lens.point).where(Lens.commune_id == commune_id)
-                                         .order_by(Lens.id)).all()
+                lenses = session.execute(
+                    select(Lens.id, Lens.point).where(Lens.commune_id == commune_id).order_by(Lens.id)
+                ).all()
                 points = [(shape.x, shape.y) for shape in (to_shape(point) for _, point in lenses)]
                 headers = token(f"soak.police.{commune.code}", Role.COMMUNE_POLICE, commune.code)
                 found.append(Desk(commune.code, headers, [lens_id for lens_id, _ in lenses], points))
@@ -146,12 +151,16 @@ class Service:
 
     def start(self) -> Service:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")
-        try:
-            self.process = subprocess.Popen(self.argv, env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, start_new_session=True)
-        finally:
-            log.close()
+        with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(
+                self.argv,
+                env=self.env,
+                cwd=REPO,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         self.started_at = time.monotonic()
         return self
 
@@ -198,15 +207,32 @@ class Service:
 
 def service_env(database_url: str, instance: Path, **settings: str) -> dict[str, str]:
     """The process environment of a service: ours, with the registry's settings replaced."""
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("NOTIFY_", "SMTP_", "GUNICORN_")) and key not in ("DATABASE_URL", "WEB_CONCURRENCY")}
-    env.update({"DATABASE_URL": database_url, "CAMERA_REGISTRY_INSTANCE": str(instance), "SECRET_KEY": "soak-secret",
-                "PYTHONUNBUFFERED": "1", **settings})
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("NOTIFY_", "SMTP_", "GUNICORN_")) and key not in ("DATABASE_URL", "WEB_CONCURRENCY")
+    }
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "CAMERA_REGISTRY_INSTANCE": str(instance),
+            "SECRET_KEY": "soak-secret",
+            "PYTHONUNBUFFERED": "1",
+            **settings,
+        }
+    )
     return env
 
 
-def start_web(database_url: str, instance: Path, log_path: Path, port: int | None = None,
-              config: Path = GUNICORN_CONF, app: str = APP, **settings: str) -> tuple[Service, str]:
+def start_web(
+    database_url: str,
+    instance: Path,
+    log_path: Path,
+    port: int | None = None,
+    config: Path = GUNICORN_CONF,
+    app: str = APP,
+    **settings: str,
+) -> tuple[Service, str]:
     """gunicorn with `config` on 127.0.0.1; returns once /healthz answers (or raises with the log's tail)."""
     port = port or free_port()
     base_url = f"http://{LOOPBACK}:{port}"
@@ -228,8 +254,12 @@ def start_web(database_url: str, instance: Path, log_path: Path, port: int | Non
 
 def start_scheduler(database_url: str, instance: Path, log_path: Path, **settings: str) -> Service:
     """`camera-registry scheduler` as its own process; returns once it has started its jobs."""
-    service = Service("scheduler", [console_script("camera-registry"), "scheduler"],
-                      service_env(database_url, instance, **settings), log_path).start()
+    service = Service(
+        "scheduler",
+        [console_script("camera-registry"), "scheduler"],
+        service_env(database_url, instance, **settings),
+        log_path,
+    ).start()
     if not service.wait_for_log(r"scheduler \S+ starting", timeout=60):
         service.stop()
         raise RuntimeError(f"the scheduler did not start:\n{service.log_text()[-3000:]}")
@@ -242,12 +272,11 @@ def log_errors(text: str, limit: int = 3) -> list[str]:
     lines = text.splitlines()
     for index, line in enumerate(lines):
         if line.startswith("Traceback"):
-            for follow in lines[index + 1:]:
+            for follow in lines[index + 1 :]:
                 if follow and not follow.startswith((" ", "\t", "Traceback", "During handling", "The above")):
                     endings[follow[:240]] += 1
                     break
     return [f"{count} x {ending}" for ending, count in endings.most_common(limit)]
-
 
 
 # --------------------------------------------------------------------------- outcomes
@@ -300,11 +329,15 @@ class Outcomes:
     def summary_lines(self, title: str) -> list[str]:
         items = self.snapshot()
         errors = self.server_errors()
-        lines = [f"{title}: {len(items)} requests ({', '.join(f'{k} {v}' for k, v in sorted(self.by_kind().items()))}), "
-                 f"{len(errors)} server errors (5xx or no answer)"]
+        lines = [
+            f"{title}: {len(items)} requests ({', '.join(f'{k} {v}' for k, v in sorted(self.by_kind().items()))}), "
+            f"{len(errors)} server errors (5xx or no answer)"
+        ]
         for route, statuses in self.statuses_by_route().items():
-            lines.append(f"  {route}: " + ", ".join(f"{status or 'no answer'} x{count}"
-                                                   for status, count in sorted(statuses.items())))
+            lines.append(
+                f"  {route}: "
+                + ", ".join(f"{status or 'no answer'} x{count}" for status, count in sorted(statuses.items()))
+            )
         for route, count in self.server_errors_by_route().most_common():
             lines.append(f"  SERVER ERRORS {route}: {count}")
         for sample in _first_per_route(errors, 3):
@@ -345,11 +378,20 @@ class Client:
     def call(self, method: str, path: str, route: str, **kwargs) -> requests.Response | None:
         started = time.monotonic()
         try:
-            response = self.http.request(method, self.base_url + path, timeout=CLIENT_TIMEOUT,
-                                         allow_redirects=False, **kwargs)
+            response = self.http.request(
+                method, self.base_url + path, timeout=CLIENT_TIMEOUT, allow_redirects=False, **kwargs
+            )
         except requests.RequestException as error:
-            self.outcomes.add(Outcome(self.kind, f"{method} {route}", 0, time.monotonic() - started, started,
-                                      f"{type(error).__name__}: {error}"))
+            self.outcomes.add(
+                Outcome(
+                    self.kind,
+                    f"{method} {route}",
+                    0,
+                    time.monotonic() - started,
+                    started,
+                    f"{type(error).__name__}: {error}",
+                )
+            )
             return None
         seconds = time.monotonic() - started
         detail = response.text[:500] if response.status_code >= 500 else ""
@@ -363,8 +405,11 @@ class Client:
 CSRF_FIELD = re.compile(r'name="csrf_token"\s+value="([^"]+)"')
 ACTION_FIELD = re.compile(r'name="action"\s+value="(consent|decline|report_no_footage)"')
 OWNER_ACTIONS = ("consent", "decline", "report_no_footage")
-OWNER_ANSWERS = ({"action": "consent", "handover": "police_copy"}, {"action": "decline"},
-                 {"action": "report_no_footage", "reason": "camera_off"})
+OWNER_ANSWERS = (
+    {"action": "consent", "handover": "police_copy"},
+    {"action": "decline"},
+    {"action": "report_no_footage", "reason": "camera_off"},
+)
 
 
 @dataclass
@@ -389,9 +434,15 @@ class MixedLoad:
     load creates are shared with the writers, who act on their assignments.
     """
 
-    def __init__(self, base_url: str, registry: Registry, plan: LoadPlan, outcomes: Outcomes | None = None,
-                 owner_links: Callable[[], list[str]] = list,
-                 request_ids: dict[str, list[int]] | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        registry: Registry,
+        plan: LoadPlan,
+        outcomes: Outcomes | None = None,
+        owner_links: Callable[[], list[str]] = list,
+        request_ids: dict[str, list[int]] | None = None,
+    ) -> None:
         self.base_url, self.registry, self.plan = base_url, registry, plan
         self.outcomes = outcomes or Outcomes()
         self.owner_links = owner_links
@@ -415,8 +466,9 @@ class MixedLoad:
             for index in range(count):
                 number += 1
                 rng = random.Random(self.plan.seed * 1000 + number)
-                thread = threading.Thread(target=self._run, args=(kind, loop, index, rng, deadline),
-                                          name=f"load-{kind}-{index}", daemon=True)
+                thread = threading.Thread(
+                    target=self._run, args=(kind, loop, index, rng, deadline), name=f"load-{kind}-{index}", daemon=True
+                )
                 self._threads.append(thread)
                 thread.start()
         return self
@@ -435,7 +487,9 @@ class MixedLoad:
 
     def _run(self, kind: str, loop, index: int, rng: random.Random, deadline: float) -> None:
         desk = self.registry.desks[index % len(self.registry.desks)]
-        headers = {"owner": {}, "reader": self.registry.staff_headers if index % 2 else desk.headers}.get(kind, desk.headers)
+        headers = {"owner": {}, "reader": self.registry.staff_headers if index % 2 else desk.headers}.get(
+            kind, desk.headers
+        )
         client = Client(self.base_url, self.outcomes, kind, headers)
         try:
             for _ in range(self.plan.max_calls_per_thread):
@@ -448,8 +502,9 @@ class MixedLoad:
         except Exception as error:  # noqa: BLE001 - a bug in the load itself must show, not pass silently
             import traceback
 
-            self.crashes.append(f"{threading.current_thread().name}: {type(error).__name__}: {error}\n"
-                                f"{traceback.format_exc()}")
+            self.crashes.append(
+                f"{threading.current_thread().name}: {type(error).__name__}: {error}\n{traceback.format_exc()}"
+            )
         finally:
             client.close()
 
@@ -462,13 +517,19 @@ class MixedLoad:
             self.created += 1
             number = self.created
         lon, lat = rng.choice(desk.lens_points)
-        now = datetime.now(timezone.utc)
-        body = {"case_ref": f"SOAK-{number:04d}", "reason": "Trộm xe máy (soak test)",
-                "legal_basis": "Điều 145 Bộ luật Tố tụng hình sự",
-                "incident": {"type": "Point", "coordinates": [lon + rng.uniform(-0.0001, 0.0001),
-                                                              lat + rng.uniform(-0.0001, 0.0001)]},
-                "window_start": (now - timedelta(hours=3)).isoformat(),
-                "window_end": (now - timedelta(hours=2)).isoformat(), "radius_m": self.plan.radius_m}
+        now = datetime.now(UTC)
+        body = {
+            "case_ref": f"SOAK-{number:04d}",
+            "reason": "Trộm xe máy (soak test)",
+            "legal_basis": "Điều 145 Bộ luật Tố tụng hình sự",
+            "incident": {
+                "type": "Point",
+                "coordinates": [lon + rng.uniform(-0.0001, 0.0001), lat + rng.uniform(-0.0001, 0.0001)],
+            },
+            "window_start": (now - timedelta(hours=3)).isoformat(),
+            "window_end": (now - timedelta(hours=2)).isoformat(),
+            "radius_m": self.plan.radius_m,
+        }
         response = client.call("POST", "/api/v1/footage-requests", "/api/v1/footage-requests", json=body)
         if response is not None and response.status_code == 201:
             with self._lock:
@@ -497,8 +558,13 @@ class MixedLoad:
         elif etag:
             self.seen_etags[lens_id] = etag
         headers = {"If-Match": etag} if etag else {}
-        client.call("PATCH", f"/api/v1/lenses/{lens_id}", "/api/v1/lenses/<id>", headers=headers,
-                    json={"range_m": float(rng.randint(20, 60))})
+        client.call(
+            "PATCH",
+            f"/api/v1/lenses/{lens_id}",
+            "/api/v1/lenses/<id>",
+            headers=headers,
+            json={"range_m": float(rng.randint(20, 60))},
+        )
 
     def _act_on_assignment(self, client: Client, rng: random.Random, requests_filed: list[int]):
         request_id = rng.choice(requests_filed)
@@ -518,8 +584,9 @@ class MixedLoad:
         elif action == "receive_footage":
             evidence = f"soak-{assignment['id']}"
             body.update(evidence_ref=evidence, evidence_sha256=hashlib.sha256(evidence.encode()).hexdigest())
-        client.call("POST", f"/api/v1/assignments/{assignment['id']}/{action}", f"/api/v1/assignments/<id>/{action}",
-                    json=body)
+        client.call(
+            "POST", f"/api/v1/assignments/{assignment['id']}/{action}", f"/api/v1/assignments/<id>/{action}", json=body
+        )
 
     # ------------------------------------------------------------------ readers
 
@@ -527,8 +594,9 @@ class MixedLoad:
         min_lon, min_lat, max_lon, max_lat = self.registry.bbox
         choice = rng.randrange(8)
         if choice == 0:
-            client.call("GET", f"/api/v1/footage-requests?page={rng.randint(1, 2)}&page_size=20",
-                        "/api/v1/footage-requests")
+            client.call(
+                "GET", f"/api/v1/footage-requests?page={rng.randint(1, 2)}&page_size=20", "/api/v1/footage-requests"
+            )
         elif choice == 1:
             client.call("GET", "/requests", "/requests")
         elif choice == 2 and self.request_ids.get(desk.commune_code):
@@ -558,7 +626,7 @@ class MixedLoad:
             self._stop.wait(0.2)  # nothing delivered yet: look again shortly
             return
         open_links = [link for link in links if link not in self.answered_links]
-        path = rng.choice(open_links if open_links and rng.random() < 0.8 else links)[len(self.base_url):]
+        path = rng.choice(open_links if open_links and rng.random() < 0.8 else links)[len(self.base_url) :]
         page = client.call("GET", path, "/o/<token>")
         if page is None or page.status_code != 200:
             return
@@ -573,5 +641,20 @@ class MixedLoad:
         client.call("POST", path, "/o/<token>", data={"csrf_token": token.group(1), **rng.choice(answers)})
 
 
-__all__ = ["Client", "Desk", "LoadPlan", "MixedLoad", "Outcome", "Outcomes", "Registry", "Service", "free_port",
-           "log_errors", "percentile", "prepare_registry", "start_scheduler", "start_web", "tile_of"]
+__all__ = [
+    "Client",
+    "Desk",
+    "LoadPlan",
+    "MixedLoad",
+    "Outcome",
+    "Outcomes",
+    "Registry",
+    "Service",
+    "free_port",
+    "log_errors",
+    "percentile",
+    "prepare_registry",
+    "start_scheduler",
+    "start_web",
+    "tile_of",
+]

@@ -1,4 +1,5 @@
 """Accounts, tokens, the login page, CSRF and the users/tokens commands, on the test database."""
+
 from __future__ import annotations
 
 import re
@@ -80,13 +81,16 @@ def test_duplicate_username_is_a_conflict_naming_the_field(session, police):
     assert refused.value.errors == {"username": ["is already taken"]}
 
 
-@pytest.mark.parametrize("role, code, reason", [
-    (Role.COMMUNE_POLICE, "006", "must be bound to a commune"),
-    (Role.DISTRICT_STAFF, "00226", "must be bound to a district"),
-    (Role.PROVINCE_STAFF, "006", "must be bound to a province"),
-    (Role.COMMUNE_POLICE, None, "is required for commune_police"),
-    (Role.ADMIN, "99999", "no administrative unit has the code '99999'"),
-])
+@pytest.mark.parametrize(
+    "role, code, reason",
+    [
+        (Role.COMMUNE_POLICE, "006", "must be bound to a commune"),
+        (Role.DISTRICT_STAFF, "00226", "must be bound to a district"),
+        (Role.PROVINCE_STAFF, "006", "must be bound to a province"),
+        (Role.COMMUNE_POLICE, None, "is required for commune_police"),
+        (Role.ADMIN, "99999", "no administrative unit has the code '99999'"),
+    ],
+)
 def test_role_must_match_the_level_of_its_unit(session, units, role, code, reason):
     with pytest.raises(ValidationFailed) as refused:
         accounts.create_user(session, SYSTEM, "someone", PASSWORD, role, code)
@@ -188,8 +192,9 @@ def test_only_the_owner_or_an_admin_revokes_a_token(session, units, police):
 def _login(client, username="police.dongda", password=PASSWORD, next_url=None):
     url = "/login" + (f"?next={next_url}" if next_url else "")
     page = client.get(url)
-    return client.post(url, data={"username": username, "password": password,
-                                  "csrf_token": _csrf_token(page.get_data(as_text=True))})
+    return client.post(
+        url, data={"username": username, "password": password, "csrf_token": _csrf_token(page.get_data(as_text=True))}
+    )
 
 
 def test_login_page_has_vietnamese_form_with_csrf_token(client):
@@ -261,9 +266,8 @@ def test_cookie_authenticated_api_writes_need_the_csrf_header(app, client, sessi
     _login(client)
     token = _csrf_token(client.get("/login").get_data(as_text=True))
     cookie = f"session={client.get_cookie('session').value}"
-    with app.test_request_context("/api/v1/x", method="POST", headers={"Cookie": cookie}):
-        with pytest.raises(CSRFError):
-            require_csrf_for_cookie_auth()
+    with app.test_request_context("/api/v1/x", method="POST", headers={"Cookie": cookie}), pytest.raises(CSRFError):
+        require_csrf_for_cookie_auth()
     with app.test_request_context("/api/v1/x", method="POST", headers={"Cookie": cookie, "X-CSRFToken": token}):
         require_csrf_for_cookie_auth()
     with app.test_request_context("/api/v1/x", method="GET", headers={"Cookie": cookie}):
@@ -278,8 +282,20 @@ def test_cookie_authenticated_api_writes_need_the_csrf_header(app, client, sessi
 
 def test_cli_creates_a_user_from_stdin_and_a_token_that_authenticates(app, session, units):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["users", "create", "--username", "police.dongda", "--role", "commune_police",
-                                 "--unit", "00226", "--password-stdin"], input=f"{PASSWORD}\n")
+    result = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "--username",
+            "police.dongda",
+            "--role",
+            "commune_police",
+            "--unit",
+            "00226",
+            "--password-stdin",
+        ],
+        input=f"{PASSWORD}\n",
+    )
     assert result.exit_code == 0, result.output
     user = session.scalar(select(User).where(User.username == "police.dongda"))
     assert accounts.authenticate_password(session, "police.dongda", PASSWORD) is user
@@ -300,8 +316,20 @@ def test_cli_creates_a_user_from_stdin_and_a_token_that_authenticates(app, sessi
 
 def test_cli_refusals_are_one_clear_line(app, session, units):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["users", "create", "--username", "x.police", "--role", "commune_police",
-                                 "--unit", "006", "--password-stdin"], input="short\n")
+    result = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "--username",
+            "x.police",
+            "--role",
+            "commune_police",
+            "--unit",
+            "006",
+            "--password-stdin",
+        ],
+        input="short\n",
+    )
     assert result.exit_code == 1
     assert "password: must be at least 10 characters" in result.output
     assert "admin_unit_code: commune_police must be bound to a commune" in result.output
@@ -324,13 +352,17 @@ def test_sample_load_creates_and_prints_demo_accounts(app, session):
     assert "DEMO accounts" in result.output and "Deactivate them before real use" in result.output
     users = {user.username: user for user in session.scalars(select(User))}
     assert {(user.role, user.admin_unit.code if user.admin_unit else None) for user in users.values()} == {
-        (Role.ADMIN, None), (Role.PROVINCE_STAFF, "01"), (Role.DISTRICT_STAFF, "006"),
-        (Role.COMMUNE_POLICE, "00226"), (Role.COMMUNE_POLICE, "07915"),
+        (Role.ADMIN, None),
+        (Role.PROVINCE_STAFF, "01"),
+        (Role.DISTRICT_STAFF, "006"),
+        (Role.COMMUNE_POLICE, "00226"),
+        (Role.COMMUNE_POLICE, "07915"),
     }
     credentials = Path(app.instance_path) / "demo-credentials.txt"
     assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
-    passwords = dict(line.split()[:2] for line in credentials.read_text(encoding="utf-8").splitlines()
-                     if line.startswith("demo."))
+    passwords = dict(
+        line.split()[:2] for line in credentials.read_text(encoding="utf-8").splitlines() if line.startswith("demo.")
+    )
     assert set(passwords) == set(users)
     for username, password in passwords.items():
         assert password in result.output

@@ -1,4 +1,5 @@
 """The registry API through HTTP: CRUD, filters, GeoJSON, precise errors, nothing half-written."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,15 @@ def post(client, world, path, body, role="police_a"):
 
 
 def lens_body(world, **overrides):
-    return {"external_id": "L-new", "recorder_id": world.objects["a"]["recorder"], "point": POINT_A,
-            "bearing_deg": 45, "fov_deg": 90, "range_m": 30, **overrides}
+    return {
+        "external_id": "L-new",
+        "recorder_id": world.objects["a"]["recorder"],
+        "point": POINT_A,
+        "bearing_deg": 45,
+        "fov_deg": 90,
+        "range_m": 30,
+        **overrides,
+    }
 
 
 def test_openapi_document_validates(client):
@@ -40,8 +48,11 @@ def test_create_read_update_lens(client, world):
     assert created.status_code == 201, created.get_json()
     lens = created.get_json()
     assert lens["commune_code"] == "A" and lens["shared"] is True and lens["point"]["coordinates"] == [105.821, 21.021]
-    changed = client.patch(f"/api/v1/lenses/{lens['id']}", json={"bearing_deg": None, "fov_deg": 360, "kind": "dome"},
-                           headers=world.headers["police_a"])
+    changed = client.patch(
+        f"/api/v1/lenses/{lens['id']}",
+        json={"bearing_deg": None, "fov_deg": 360, "kind": "dome"},
+        headers=world.headers["police_a"],
+    )
     assert changed.status_code == 200
     assert (changed.get_json()["bearing_deg"], changed.get_json()["kind"]) == (None, "dome")
     assert client.get(f"/api/v1/lenses/{lens['id']}", headers=world.headers["admin"]).get_json()["fov_deg"] == 360
@@ -49,26 +60,32 @@ def test_create_read_update_lens(client, world):
 
 def test_moving_a_lens_into_another_commune_is_refused_for_police(client, world, session):
     lens_id = world.objects["a"]["lens"]
-    moved = client.patch(f"/api/v1/lenses/{lens_id}", json={"point": {"type": "Point", "coordinates": [105.87, 21.03]}},
-                         headers=world.headers["police_a"])
+    moved = client.patch(
+        f"/api/v1/lenses/{lens_id}",
+        json={"point": {"type": "Point", "coordinates": [105.87, 21.03]}},
+        headers=world.headers["police_a"],
+    )
     assert moved.status_code == 403
     session.expire_all()
     assert session.get(Lens, lens_id).commune_id == world.commune_a.id  # nothing half-written
 
 
-@pytest.mark.parametrize("overrides, field, words", [
-    ({"point": {"type": "Point", "coordinates": [2.35, 48.85]}}, "point", "outside Vietnam"),
-    ({"point": {"type": "Point", "coordinates": [21.02, 105.82]}}, "point", "lon comes before lat"),
-    ({"bearing_deg": 360}, "bearing_deg", "less than 360"),
-    ({"bearing_deg": -1}, "bearing_deg", "greater than or equal to 0"),
-    ({"fov_deg": 0}, "fov_deg", "greater than 0"),
-    ({"fov_deg": 361}, "fov_deg", "less than or equal to 360"),
-    ({"point": {"type": "Point", "coordinates": ["a", 1]}}, "point", "malformed"),
-    ({"point": {"type": "LineString", "coordinates": [[105.8, 21.0], [105.9, 21.1]]}}, "point", "must be Point"),
-    ({"point": "POINT(105.8 21.0)"}, "point", "malformed GeoJSON"),
-    ({"recorder_id": 999999}, "recorder_id", "no recorder 999999"),
-    ({"colour": "red"}, "colour", "Unknown field"),
-])
+@pytest.mark.parametrize(
+    "overrides, field, words",
+    [
+        ({"point": {"type": "Point", "coordinates": [2.35, 48.85]}}, "point", "outside Vietnam"),
+        ({"point": {"type": "Point", "coordinates": [21.02, 105.82]}}, "point", "lon comes before lat"),
+        ({"bearing_deg": 360}, "bearing_deg", "less than 360"),
+        ({"bearing_deg": -1}, "bearing_deg", "greater than or equal to 0"),
+        ({"fov_deg": 0}, "fov_deg", "greater than 0"),
+        ({"fov_deg": 361}, "fov_deg", "less than or equal to 360"),
+        ({"point": {"type": "Point", "coordinates": ["a", 1]}}, "point", "malformed"),
+        ({"point": {"type": "LineString", "coordinates": [[105.8, 21.0], [105.9, 21.1]]}}, "point", "must be Point"),
+        ({"point": "POINT(105.8 21.0)"}, "point", "malformed GeoJSON"),
+        ({"recorder_id": 999999}, "recorder_id", "no recorder 999999"),
+        ({"colour": "red"}, "colour", "Unknown field"),
+    ],
+)
 def test_bad_lens_input_is_refused_precisely(client, world, session, overrides, field, words):
     before = session.scalar(select(func.count(Lens.id)))
     response = post(client, world, "/api/v1/lenses", lens_body(world, **overrides))
@@ -81,15 +98,24 @@ def test_bad_lens_input_is_refused_precisely(client, world, session, overrides, 
 
 @pytest.mark.parametrize("days", [0, 366])
 def test_retention_outside_1_to_365_is_refused(client, world, days):
-    response = post(client, world, "/api/v1/recorders", {
-        "external_id": "R-new", "owner_id": world.objects["a"]["owner"], "point": POINT_A, "retention_days": days})
+    response = post(
+        client,
+        world,
+        "/api/v1/recorders",
+        {"external_id": "R-new", "owner_id": world.objects["a"]["owner"], "point": POINT_A, "retention_days": days},
+    )
     assert response.status_code == 422
     assert "retention_days" in response.get_json()["errors"]
 
 
 def test_unknown_commune_code_is_named(client, world):
-    response = post(client, world, "/api/v1/owners", {"external_id": "O-new", "kind": "household", "name": "Hộ mới",
-                                                       "commune_code": "NOPE"}, role="admin")
+    response = post(
+        client,
+        world,
+        "/api/v1/owners",
+        {"external_id": "O-new", "kind": "household", "name": "Hộ mới", "commune_code": "NOPE"},
+        role="admin",
+    )
     assert response.status_code == 422
     assert response.get_json()["errors"] == {"commune_code": ["no commune has code 'NOPE'"]}
 
@@ -101,8 +127,19 @@ def test_duplicate_external_id_is_a_conflict(client, world):
 
 
 def test_bad_phone_and_email_are_refused(client, world):
-    response = post(client, world, "/api/v1/owners", {"external_id": "O-2", "kind": "business", "name": "Cửa hàng",
-                                                       "commune_code": "A", "phone": "12345", "email": "not-an-email"})
+    response = post(
+        client,
+        world,
+        "/api/v1/owners",
+        {
+            "external_id": "O-2",
+            "kind": "business",
+            "name": "Cửa hàng",
+            "commune_code": "A",
+            "phone": "12345",
+            "email": "not-an-email",
+        },
+    )
     assert response.status_code == 422
     assert set(response.get_json()["errors"]) == {"phone", "email"}
 
@@ -123,13 +160,16 @@ def test_lens_filters_bbox_near_and_geojson(client, world):
     assert "point" not in collection["features"][0]["properties"]
 
 
-@pytest.mark.parametrize("query, field", [
-    ("near=105.82,21.02", "radius_m"),
-    ("bbox=105.9,21.0,105.8,21.05", "bbox"),
-    ("near=10,10&radius_m=100", "near"),
-    ("near=105.82,21.02&radius_m=999999", "radius_m"),
-    ("page_size=100000", "page_size"),
-])
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ("near=105.82,21.02", "radius_m"),
+        ("bbox=105.9,21.0,105.8,21.05", "bbox"),
+        ("near=10,10&radius_m=100", "near"),
+        ("near=105.82,21.02&radius_m=999999", "radius_m"),
+        ("page_size=100000", "page_size"),
+    ],
+)
 def test_bad_filters_are_refused(client, world, query, field):
     response = client.get(f"/api/v1/lenses?{query}", headers=world.headers["admin"])
     assert response.status_code == 422
@@ -145,8 +185,11 @@ def test_paging_header(client, world):
 def test_commitment_history_sign_renew_revoke(client, world, session):
     headers = world.headers["police_a"]
     first = world.objects["a"]["commitment"]
-    renewed = client.post(f"/api/v1/commitments/{first}/renew", json={"valid_until": "2032-01-01T00:00:00+07:00",
-                                                                       "channel": "web"}, headers=headers)
+    renewed = client.post(
+        f"/api/v1/commitments/{first}/renew",
+        json={"valid_until": "2032-01-01T00:00:00+07:00", "channel": "web"},
+        headers=headers,
+    )
     assert renewed.status_code == 201
     revoked = client.post(f"/api/v1/commitments/{first}/revoke", json={}, headers=headers)
     assert revoked.status_code == 200 and revoked.get_json()["revoked_at"]
@@ -164,9 +207,18 @@ def test_commitment_history_sign_renew_revoke(client, world, session):
 
 
 def test_commitment_must_end_after_signing(client, world):
-    response = post(client, world, "/api/v1/commitments", {
-        "owner_id": world.objects["a"]["owner"], "signed_at": "2026-01-01T00:00:00+07:00",
-        "valid_until": "2025-01-01T00:00:00+07:00", "channel": "paper", "text_version": "2025.1"})
+    response = post(
+        client,
+        world,
+        "/api/v1/commitments",
+        {
+            "owner_id": world.objects["a"]["owner"],
+            "signed_at": "2026-01-01T00:00:00+07:00",
+            "valid_until": "2025-01-01T00:00:00+07:00",
+            "channel": "paper",
+            "text_version": "2025.1",
+        },
+    )
     assert response.status_code == 422 and "valid_until" in response.get_json()["errors"]
 
 
@@ -192,14 +244,24 @@ def box_polygon(min_lon, min_lat, max_lon, max_lat):
 
 def test_redrawing_communes_moves_their_cameras(client, world, session):
     headers = world.headers["admin"]
-    shrink_a = client.patch("/api/v1/admin-units/A", headers=headers, json={
-        "boundary": {"type": "Polygon", "coordinates": box_polygon(105.83, 21.00, 105.85, 21.05)}})
+    shrink_a = client.patch(
+        "/api/v1/admin-units/A",
+        headers=headers,
+        json={"boundary": {"type": "Polygon", "coordinates": box_polygon(105.83, 21.00, 105.85, 21.05)}},
+    )
     assert shrink_a.status_code == 200
     session.expire_all()
     assert session.get(Lens, world.objects["a"]["lens"]).commune_id is None
-    grow_b = client.patch("/api/v1/admin-units/B", headers=headers, json={"boundary": {
-        "type": "MultiPolygon",
-        "coordinates": [box_polygon(105.80, 21.00, 105.83, 21.05), box_polygon(105.85, 21.00, 105.90, 21.05)]}})
+    grow_b = client.patch(
+        "/api/v1/admin-units/B",
+        headers=headers,
+        json={
+            "boundary": {
+                "type": "MultiPolygon",
+                "coordinates": [box_polygon(105.80, 21.00, 105.83, 21.05), box_polygon(105.85, 21.00, 105.90, 21.05)],
+            }
+        },
+    )
     assert grow_b.status_code == 200
     session.expire_all()
     assert session.get(Lens, world.objects["a"]["lens"]).commune_id == world.commune_b.id
@@ -217,8 +279,9 @@ def test_docs_assets_are_served_by_the_app(client):
 
 
 def test_own_token_lifecycle_through_the_api(client, world):
-    created = client.post("/api/v1/users/me/tokens", json={"name": "điện thoại", "expires_in_days": 30},
-                          headers=world.headers["police_a"])
+    created = client.post(
+        "/api/v1/users/me/tokens", json={"name": "điện thoại", "expires_in_days": 30}, headers=world.headers["police_a"]
+    )
     assert created.status_code == 201
     secret = created.get_json()["secret"]
     mine = client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {secret}"}).get_json()
@@ -229,6 +292,9 @@ def test_own_token_lifecycle_through_the_api(client, world):
 
 
 def test_creating_a_user_with_a_short_password_names_the_field(client, world):
-    response = client.post("/api/v1/users", json={"username": "x.police", "password": "short", "role": "commune_police",
-                                                  "admin_unit_code": "A"}, headers=world.headers["admin"])
+    response = client.post(
+        "/api/v1/users",
+        json={"username": "x.police", "password": "short", "role": "commune_police", "admin_unit_code": "A"},
+        headers=world.headers["admin"],
+    )
     assert response.status_code == 422 and "password" in response.get_json()["errors"]

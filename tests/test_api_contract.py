@@ -18,6 +18,7 @@ The document is read from an app that never opens its database (it is built at i
 pytest collects the operations); `test_the_tested_document_is_the_served_one` checks it is the one
 the app under test serves.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,7 +32,10 @@ from flask_smorest.pagination import PaginationMetadataSchema
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
-    content_type_conformance, response_headers_conformance, response_schema_conformance, status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
 )
 
 import camera_registry
@@ -115,8 +119,14 @@ def pagination_header_conformance(ctx, response, case):
     return None
 
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
-          response_schema_conformance, pagination_header_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    pagination_header_conformance,
+]
 
 
 @schema.parametrize()
@@ -141,8 +151,10 @@ TOO_BIG = (2**31, 2**63, 2**80)
 
 
 @pytest.mark.parametrize("number", TOO_BIG)
-@pytest.mark.parametrize("path", ["/api/v1/lenses/{}", "/api/v1/footage-requests/{}", "/api/v1/users/me/tokens/{}",
-                                  "/api/v1/commitments/{}/revoke"])
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/lenses/{}", "/api/v1/footage-requests/{}", "/api/v1/users/me/tokens/{}", "/api/v1/commitments/{}/revoke"],
+)
 def test_an_id_no_database_holds_is_not_found(client, world, path, number):
     method = client.delete if "tokens" in path else client.post if path.endswith("revoke") else client.get
     response = method(path.format(number), json={}, headers=world.headers["admin"])
@@ -156,11 +168,16 @@ def test_a_page_for_an_id_no_database_holds_is_not_found(client, world, path, nu
     assert client.get(path.format(number), headers=world.headers["police_a"]).status_code == 404
 
 
-@pytest.mark.parametrize("path, field", [
-    ("/api/v1/lenses?recorder_id={}", "recorder_id"), ("/api/v1/commitments?owner_id={}", "owner_id"),
-    ("/api/v1/sites?page={}", "page"), ("/api/v1/sites/{{site}}?version={}", "version"),
-    ("/ogc/collections/lenses/items?offset={}", None),
-])
+@pytest.mark.parametrize(
+    "path, field",
+    [
+        ("/api/v1/lenses?recorder_id={}", "recorder_id"),
+        ("/api/v1/commitments?owner_id={}", "owner_id"),
+        ("/api/v1/sites?page={}", "page"),
+        ("/api/v1/sites/{{site}}?version={}", "version"),
+        ("/ogc/collections/lenses/items?offset={}", None),
+    ],
+)
 def test_an_integer_no_database_holds_is_refused_in_a_query(client, world, path, field):
     for number in TOO_BIG:
         url = path.format(number).format(site=world.objects["a"]["spare_site"])
@@ -172,8 +189,13 @@ def test_an_integer_no_database_holds_is_refused_in_a_query(client, world, path,
 
 
 def test_an_integer_no_database_holds_is_refused_in_a_body(client, world):
-    body = {"owner_id": 2**63, "recorder_ids": [world.objects["a"]["recorder"], 2**40], "valid_until": None,
-            "channel": "paper", "text_version": "2024.1"}
+    body = {
+        "owner_id": 2**63,
+        "recorder_ids": [world.objects["a"]["recorder"], 2**40],
+        "valid_until": None,
+        "channel": "paper",
+        "text_version": "2024.1",
+    }
     response = client.post("/api/v1/commitments", json=body, headers=world.headers["admin"])
     assert response.status_code == 422
     assert {"owner_id", "recorder_ids.1"} <= set(response.get_json()["errors"]), response.get_json()
@@ -181,11 +203,13 @@ def test_an_integer_no_database_holds_is_refused_in_a_body(client, world):
 
 @pytest.mark.parametrize("text", ["Đống\x00Đa", "\ud800", "a\udfffb"])
 def test_text_no_database_stores_is_refused_naming_the_field(client, world, session, text):
-    created = client.post("/api/v1/sites", json={"code": "S-nul", "name": text, "commune_code": "A"},
-                          headers=world.headers["police_a"])
+    created = client.post(
+        "/api/v1/sites", json={"code": "S-nul", "name": text, "commune_code": "A"}, headers=world.headers["police_a"]
+    )
     assert created.status_code == 422 and list(created.get_json()["errors"]) == ["name"], created.get_json()
-    changed = client.patch(f"/api/v1/owners/{world.objects['a']['owner']}", json={"address": text},
-                           headers=world.headers["police_a"])
+    changed = client.patch(
+        f"/api/v1/owners/{world.objects['a']['owner']}", json={"address": text}, headers=world.headers["police_a"]
+    )
     assert changed.status_code == 422 and list(changed.get_json()["errors"]) == ["address"]
     if "\x00" in text:  # a query string cannot carry a lone surrogate; NUL it can
         listed = client.get("/api/v1/sites", query_string={"commune_code": text}, headers=world.headers["admin"])
@@ -194,8 +218,11 @@ def test_text_no_database_stores_is_refused_naming_the_field(client, world, sess
 
 def test_a_path_segment_with_nul_is_not_found(client, world):
     for path in ("/api/v1/admin-units/A%00", "/api/v1/users/ad%00min/deactivate", "/ogc/collections/lenses%00"):
-        response = client.get(path, headers=world.headers["admin"]) if "deactivate" not in path else \
-            client.post(path, headers=world.headers["admin"])
+        response = (
+            client.get(path, headers=world.headers["admin"])
+            if "deactivate" not in path
+            else client.post(path, headers=world.headers["admin"])
+        )
         assert response.status_code == 404 and response.is_json, path
 
 

@@ -1,4 +1,5 @@
 """POST /api/v1/imports: the importer through HTTP, with its all-or-nothing report."""
+
 from __future__ import annotations
 
 import io
@@ -7,9 +8,11 @@ from sqlalchemy import func, select
 
 from camera_registry.models import Lens
 
-HEADER = ("commune_code,site_code,owner_external_id,owner_kind,owner_name,owner_phone,recorder_external_id,"
-          "retention_days,lens_external_id,lon,lat,bearing_deg,fov_deg,range_m,status,commitment_signed_at,"
-          "commitment_valid_until")
+HEADER = (
+    "commune_code,site_code,owner_external_id,owner_kind,owner_name,owner_phone,recorder_external_id,"
+    "retention_days,lens_external_id,lon,lat,bearing_deg,fov_deg,range_m,status,commitment_signed_at,"
+    "commitment_valid_until"
+)
 GOOD_ROW = "A,site-a,owner-new,household,Hộ mới,0912000111,rec-new,14,lens-new-{n},105.8{n}5,21.02,90,90,30,active,,"
 
 
@@ -18,8 +21,12 @@ def register(*rows: str) -> bytes:
 
 
 def upload(client, world, content: bytes, role="police_a", dry_run=False, name="register.csv"):
-    return client.post(f"/api/v1/imports{'?dry_run=true' if dry_run else ''}", headers=world.headers[role],
-                        data={"file": (io.BytesIO(content), name)}, content_type="multipart/form-data")
+    return client.post(
+        f"/api/v1/imports{'?dry_run=true' if dry_run else ''}",
+        headers=world.headers[role],
+        data={"file": (io.BytesIO(content), name)},
+        content_type="multipart/form-data",
+    )
 
 
 def lenses(session) -> int:
@@ -59,8 +66,9 @@ def test_staff_may_not_import(client, world):
 
 
 def test_missing_file_and_unknown_format(client, world):
-    missing = client.post("/api/v1/imports", headers=world.headers["police_a"], data={},
-                          content_type="multipart/form-data")
+    missing = client.post(
+        "/api/v1/imports", headers=world.headers["police_a"], data={}, content_type="multipart/form-data"
+    )
     assert missing.status_code == 422 and "file" in missing.get_json()["errors"]
     odd = upload(client, world, b"whatever", name="register.ods")
     assert odd.status_code == 422 and "file" in odd.get_json()["errors"]

@@ -4,6 +4,7 @@ The restore drill is the issue's "done when": the bundled sample, open requests 
 uploaded through the owner-answer service; then a backup taken while writer threads commit through
 write units; a restore into a new database; and every table's rows and every clip's hash compared.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from shapely import Point
+from soak_support import prepare_registry
 from sqlalchemy import select, text
 
 import camera_registry
@@ -31,7 +33,6 @@ from camera_registry.services import requests
 from camera_registry.services.access import SYSTEM, actor_for
 from camera_registry.services.audit import record
 from camera_registry.services.clips import clip_format, store_clip
-from soak_support import prepare_registry
 
 MP4_HEAD = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
 WRITERS = 3
@@ -45,7 +46,7 @@ class Clip:
 
     def chunks(self):
         for start in range(0, len(self.content), 64 * 1024):
-            yield self.content[start:start + 64 * 1024]
+            yield self.content[start : start + 64 * 1024]
 
 
 @pytest.fixture()
@@ -75,10 +76,16 @@ def open_requests_and_upload_a_clip(factory, registry, clip_dir: Path) -> bytes:
             police = session.scalar(select(User).where(User.username == f"soak.police.{desk.commune_code}"))
             for number, (lon, lat) in enumerate(desk.lens_points[:2]):
                 request = requests.open_request(
-                    session, actor_for(session, police), case_ref=f"VV-DRILL-{desk.commune_code}-{number}",
-                    reason="Cướp giật", legal_basis="Điều 145 BLTTHS", incident=Point(lon, lat),
-                    window_start=now - timedelta(hours=3), window_end=now - timedelta(hours=2),
-                    public_base_url="http://127.0.0.1:5000")
+                    session,
+                    actor_for(session, police),
+                    case_ref=f"VV-DRILL-{desk.commune_code}-{number}",
+                    reason="Cướp giật",
+                    legal_basis="Điều 145 BLTTHS",
+                    incident=Point(lon, lat),
+                    window_start=now - timedelta(hours=3),
+                    window_end=now - timedelta(hours=2),
+                    public_base_url="http://127.0.0.1:5000",
+                )
                 assignments.extend(request.assignments)
         assert assignments, "the drill needs at least one routed assignment"
         assignment_id = assignments[0].id
@@ -87,13 +94,25 @@ def open_requests_and_upload_a_clip(factory, registry, clip_dir: Path) -> bytes:
     # owner's upload does.
     content = MP4_HEAD + os.urandom(200_000)
     upload = Clip(content)
-    stored = store_clip(upload.chunks(), storage_dir=clip_dir, subdirectory=str(assignment_id),
-                        filename=upload.filename, clip=clip_format(upload.filename, "video/mp4"), max_bytes=10 ** 7)
+    stored = store_clip(
+        upload.chunks(),
+        storage_dir=clip_dir,
+        subdirectory=str(assignment_id),
+        filename=upload.filename,
+        clip=clip_format(upload.filename, "video/mp4"),
+        max_bytes=10**7,
+    )
 
     def record_clip(session):
-        clip = FootageClip(assignment_id=assignment_id, stored_path=stored.relative_path,
-                           original_name=upload.filename, content_type=stored.content_type,
-                           size_bytes=stored.size_bytes, sha256=stored.sha256, uploaded_at=now)
+        clip = FootageClip(
+            assignment_id=assignment_id,
+            stored_path=stored.relative_path,
+            original_name=upload.filename,
+            content_type=stored.content_type,
+            size_bytes=stored.size_bytes,
+            sha256=stored.sha256,
+            uploaded_at=now,
+        )
         session.add(clip)
         session.flush()
         record(session, SYSTEM, "clip.upload_finished", "footage_clip", clip.id, details={"sha256": clip.sha256})
@@ -177,8 +196,9 @@ def test_restore_drill(registry_db, database_server, workdir):
 
     target_url = database_server.new_database("restored")
     restored_clips = workdir / "restored-clips"
-    report = backups.restore(workdir / "backup", target_url, clip_dir=restored_clips,
-                             signing_key=workdir / "restored-key.pem")
+    report = backups.restore(
+        workdir / "backup", target_url, clip_dir=restored_clips, signing_key=workdir / "restored-key.pem"
+    )
     restored = make_engine(target_url)
     try:
         assert report.tables == manifest.tables
@@ -193,7 +213,8 @@ def test_restore_drill(registry_db, database_server, workdir):
             per_writer[int(index)].add(int(number))
         assert all(numbers == set(range(len(numbers))) for numbers in per_writer.values()), per_writer
 
-        # Every table's rows: those restored are exactly the source's, and the source has only the writers' later rows more.
+        # Every table's rows: those restored are exactly the source's, and the source has only the writers' later
+        # rows more.
         with engine.connect() as connection:
             tables = backups.registry_tables(connection)
         later = drill_codes(engine)["sites"] - kept["sites"]
@@ -250,25 +271,33 @@ def test_a_clip_missing_or_altered_in_the_store_is_a_problem_the_backup_reports(
     registry, engine, factory = registry_db
     clip_dir = workdir / "clips"
     open_requests_and_upload_a_clip(factory, registry, clip_dir)
-    [stored] = [path for path in clip_dir.rglob("*.mp4")]
+    [stored] = list(clip_dir.rglob("*.mp4"))
     stored.write_bytes(MP4_HEAD + b"tampered")
-    manifest = backups.backup(backups.BackupSources(engine.url.render_as_string(hide_password=False), clip_dir),
-                              workdir / "backup")
+    manifest = backups.backup(
+        backups.BackupSources(engine.url.render_as_string(hide_password=False), clip_dir), workdir / "backup"
+    )
     assert len(manifest.problems) == 1 and "does not match its recorded SHA-256" in manifest.problems[0]
     stored.unlink()
-    manifest = backups.backup(backups.BackupSources(engine.url.render_as_string(hide_password=False), clip_dir),
-                              workdir / "backup-2")
+    manifest = backups.backup(
+        backups.BackupSources(engine.url.render_as_string(hide_password=False), clip_dir), workdir / "backup-2"
+    )
     assert len(manifest.problems) == 1 and "missing from" in manifest.problems[0]
 
 
 @pytest.fixture()
 def cli_app(registry_db, workdir):
     _, engine, _ = registry_db
-    app = camera_registry.create_app({
-        "DATABASE_URL": engine.url.render_as_string(hide_password=False), "TESTING": True,
-        "INSTANCE_PATH": str(workdir / "instance"), "SECRET_KEY": "test", "CLIP_STORAGE_DIR": str(workdir / "clips"),
-        "EVIDENCE_SIGNING_KEY": str(workdir / "instance" / "signing.pem"), "BACKUP_DIR": str(workdir / "backups"),
-    })
+    app = camera_registry.create_app(
+        {
+            "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+            "TESTING": True,
+            "INSTANCE_PATH": str(workdir / "instance"),
+            "SECRET_KEY": "test",
+            "CLIP_STORAGE_DIR": str(workdir / "clips"),
+            "EVIDENCE_SIGNING_KEY": str(workdir / "instance" / "signing.pem"),
+            "BACKUP_DIR": str(workdir / "backups"),
+        }
+    )
     yield app
     app.extensions["engine"].dispose()
 
@@ -296,9 +325,18 @@ def test_the_backup_and_restore_commands(cli_app, database_server, workdir):
 
     target = database_server.new_database("cli-restore")
     try:
-        restored = runner.invoke(args=["restore", str(workdir / "b1"), "--into", target,
-                                       "--clips-dir", str(workdir / "restored-clips"),
-                                       "--signing-key", str(workdir / "restored.pem")])
+        restored = runner.invoke(
+            args=[
+                "restore",
+                str(workdir / "b1"),
+                "--into",
+                target,
+                "--clips-dir",
+                str(workdir / "restored-clips"),
+                "--signing-key",
+                str(workdir / "restored.pem"),
+            ]
+        )
         assert restored.exit_code == 0, restored.output
         assert "rows match the manifest" in restored.output
         assert (workdir / "restored-clips" / "3" / "c.mp4").read_bytes() == MP4_HEAD + b"c" * 50
@@ -309,8 +347,12 @@ def test_the_backup_and_restore_commands(cli_app, database_server, workdir):
 def test_the_scheduled_backup_runs_once_per_interval_keeps_n_and_audits(registry_db, workdir):
     _, engine, factory = registry_db
     url = engine.url.render_as_string(hide_password=False)
-    schedule = backups.BackupSchedule(directory=workdir / "backups", keep=2, interval=timedelta(hours=24),
-                                      sources=backups.BackupSources(url, workdir / "clips"))
+    schedule = backups.BackupSchedule(
+        directory=workdir / "backups",
+        keep=2,
+        interval=timedelta(hours=24),
+        sources=backups.BackupSources(url, workdir / "clips"),
+    )
     start = utcnow()
     assert backups.scheduled_backup(factory, schedule, start) == {"backups": 1}
     assert backups.scheduled_backup(factory, schedule, start + timedelta(hours=1)) == {}  # not due yet
@@ -320,8 +362,11 @@ def test_the_scheduled_backup_runs_once_per_interval_keeps_n_and_audits(registry
     kept = backups.completed_backups(workdir / "backups")
     assert [path.name for path in kept] == [backups.scheduled_name(start + timedelta(days=day)) for day in (2, 3)]
     with factory() as session:
-        events = session.execute(select(AuditEvent.action, AuditEvent.entity_id, AuditEvent.details)
-                                 .where(AuditEvent.entity_type == "backup").order_by(AuditEvent.id)).all()
+        events = session.execute(
+            select(AuditEvent.action, AuditEvent.entity_id, AuditEvent.details)
+            .where(AuditEvent.entity_type == "backup")
+            .order_by(AuditEvent.id)
+        ).all()
     assert [action for action, _, _ in events] == ["backup.completed"] * 4
     assert events[-1][2]["pruned"] == 1 and events[-1][2]["rows"] > 800
 
@@ -333,11 +378,15 @@ def test_a_failed_scheduled_backup_is_audited_and_leaves_no_partial_directory(re
     _, engine, factory = registry_db
     broken = backups.BackupSources("sqlite:////nonexistent/registry.sqlite", workdir / "clips")
     if engine.dialect.name == "postgresql":
-        broken = backups.BackupSources(engine.url.set(database="no_such_database_here")
-                                       .render_as_string(hide_password=False), workdir / "clips")
-    schedule = backups.BackupSchedule(directory=workdir / "backups", keep=2, interval=timedelta(hours=24), sources=broken)
-    with pytest.raises(Exception):
+        broken = backups.BackupSources(
+            engine.url.set(database="no_such_database_here").render_as_string(hide_password=False), workdir / "clips"
+        )
+    schedule = backups.BackupSchedule(
+        directory=workdir / "backups", keep=2, interval=timedelta(hours=24), sources=broken
+    )
+    with pytest.raises(Exception) as failed:  # noqa: B017 - whatever the backend's failure, it must reach the caller
         backups.scheduled_backup(factory, schedule, utcnow())
+    assert not isinstance(failed.value, NameError | AttributeError | TypeError), failed.value
     assert list((workdir / "backups").iterdir()) == []
     with factory() as session:
         assert session.scalar(select(AuditEvent.action).where(AuditEvent.entity_type == "backup")) == "backup.failed"
@@ -357,4 +406,6 @@ def test_row_counts_cover_every_registry_table(engine):
         counts = backups.count_rows(connection)
         assert "alembic_version" in counts and "lenses" in counts and "audit_events" in counts
         assert not any(name.startswith(("idx_", "sqlite_", "spatial")) for name in counts)
-        assert connection.execute(text("SELECT count(*) FROM alembic_version")).scalar_one() == counts["alembic_version"]
+        assert (
+            connection.execute(text("SELECT count(*) FROM alembic_version")).scalar_one() == counts["alembic_version"]
+        )

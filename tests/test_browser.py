@@ -1,9 +1,11 @@
 """Real headless Chromium against a live server: sign in, the front page, the API docs.
 
 Screenshots go to build/screenshots/ for a person to look at."""
+
 from __future__ import annotations
 
 from conftest import SCREENSHOTS
+
 
 def test_police_sign_in_and_read_the_api_docs(page, live_server, backend):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

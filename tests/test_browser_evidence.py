@@ -1,25 +1,26 @@
 """Headless Chromium on a phone: an owner uploads a 50 MB clip, the connection drops mid-way, the upload goes on
 when it is back and finishes; then the police download the clip (with a Range request) and the evidence
 package, and `evidence verify` passes on it and fails on a copy with one byte changed."""
+
 from __future__ import annotations
 
 import hashlib
 import os
 import time
-from pathlib import Path
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
+from conftest import SCREENSHOTS
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from test_browser_owner import PHONE, owner_link_on
+from test_browser_requests import sign_in
+from test_owner_web import MP4_HEAD
 
 from camera_registry.db import make_engine
 from camera_registry.models import ClipUpload, FootageClip
 from camera_registry.timezones import LOCAL_ZONE
-from conftest import SCREENSHOTS
-from test_browser_requests import sign_in
-from test_browser_owner import PHONE, owner_link_on
-from test_owner_web import MP4_HEAD
 
 CLIP_BYTES = 50 * 1024 * 1024
 #: Slow enough that "mid-way" is a moment the test can catch: 50 MB in about 5 seconds.
@@ -43,8 +44,10 @@ def upload_state(database_url: str) -> list[tuple[int, int, str]]:
     engine = make_engine(database_url)
     try:
         with Session(engine) as session:
-            return [(upload.offset, upload.length, upload.state.value)
-                    for upload in session.scalars(select(ClipUpload).order_by(ClipUpload.created_at))]
+            return [
+                (upload.offset, upload.length, upload.state.value)
+                for upload in session.scalars(select(ClipUpload).order_by(ClipUpload.created_at))
+            ]
     finally:
         engine.dispose()
 
@@ -65,8 +68,7 @@ def consent_to_upload(page, live_server, token):
     assert page.locator("#tus-upload").is_visible() and not page.locator("#upload-form").is_visible()
 
 
-def test_an_owner_uploads_50_mb_then_the_police_take_it_as_evidence(browser, live_server, backend, clip_file,
-                                                                   tmp_path):
+def test_an_owner_uploads_50_mb_then_the_police_take_it_as_evidence(browser, live_server, backend, clip_file, tmp_path):
     token = owner_link_on(live_server)
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="vi-VN")
     page = context.new_page()
@@ -82,8 +84,10 @@ def test_an_owner_uploads_50_mb_then_the_police_take_it_as_evidence(browser, liv
         cdp.send("Network.enable")
 
         def network(online: bool) -> None:
-            cdp.send("Network.emulateNetworkConditions", {"offline": not online, "latency": 0,
-                                                          "downloadThroughput": -1, "uploadThroughput": UPLOAD_THROUGHPUT})
+            cdp.send(
+                "Network.emulateNetworkConditions",
+                {"offline": not online, "latency": 0, "downloadThroughput": -1, "uploadThroughput": UPLOAD_THROUGHPUT},
+            )
 
         network(online=True)
         page.click("#upload-start")

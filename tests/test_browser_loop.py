@@ -1,12 +1,17 @@
 """The whole loop in headless Chromium: police open a request, the owner's message carries
 the link, the owner consents on a phone, police record the footage, the request resolves."""
+
 from __future__ import annotations
 
 import re
 
 from conftest import SCREENSHOTS, WEBHOOK_SECRET
 from test_browser_requests import (
-    click_map_at, point_in_front_of_a_lens, receive_an_officers_copy, sign_in, small_clip,
+    click_map_at,
+    point_in_front_of_a_lens,
+    receive_an_officers_copy,
+    sign_in,
+    small_clip,
 )
 
 from camera_registry.services.delivery import deliver_due
@@ -25,7 +30,8 @@ def test_police_to_owner_and_back(browser, page, live_server, webhook_receiver, 
     page.fill("#legal_basis", "Điều 145 Bộ luật Tố tụng hình sự 2015")
     page.evaluate("""() => {
         const pad = n => String(n).padStart(2, "0");
-        const local = d => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+        const local = d => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`
+            + `T${pad(d.getHours())}:${pad(d.getMinutes())}`;
         const now = Date.now();
         document.getElementById("window_start").value = local(new Date(now - 3 * 3600e3));
         document.getElementById("window_end").value = local(new Date(now - 2 * 3600e3));
@@ -63,8 +69,9 @@ def test_police_to_owner_and_back(browser, page, live_server, webhook_receiver, 
     page.goto(request_url)
     first = page.locator(f"#assignments tr[data-assignment='{first_id}']")
     assert first.locator(".status").inner_text() == "consented"
-    receive_an_officers_copy(page, f"#assignments tr[data-assignment='{first_id}']", small_clip(tmp_path),
-                             "VC-200/2026")
+    receive_an_officers_copy(
+        page, f"#assignments tr[data-assignment='{first_id}']", small_clip(tmp_path), "VC-200/2026"
+    )
     # The other owners answered by phone: no footage.
     while page.locator("#assignments button[value=report_no_footage]").count():
         with page.expect_navigation():

@@ -1,4 +1,5 @@
 """Headless Chromium: staff read the coverage map, switch the choropleth, click a commune and a lens."""
+
 from __future__ import annotations
 
 from conftest import SCREENSHOTS
@@ -48,8 +49,9 @@ def test_staff_read_the_coverage_map(page, live_server, backend):
 
     # Zoomed in, lenses come one by one with their wedges; staff see no owner contacts.
     page.select_option("select[name=status]", "active")
-    page.evaluate("() => { const m = document.getElementById('coverage-map').leafletMap;"
-                  " m.setView([21.0178, 105.8270], 17); }")
+    page.evaluate(
+        "() => { const m = document.getElementById('coverage-map').leafletMap; m.setView([21.0178, 105.8270], 17); }"
+    )
     page.wait_for_selector("path.map-lens")
     page.mouse.click(*page.evaluate(FREE_POINT_IN, "path.map-lens"))
     summary = page.locator("#lens-summary[data-lens]")

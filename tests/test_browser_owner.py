@@ -1,19 +1,20 @@
 """Headless Chromium on a phone-sized screen: an owner opens their link, reads the request and consents."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
+from conftest import SCREENSHOTS
 from shapely import Point
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from test_browser_requests import point_in_front_of_a_lens
 
 from camera_registry.db import make_engine
 from camera_registry.models import AdminUnit, LinkPurpose, User
 from camera_registry.services import requests
 from camera_registry.services.access import actor_for
 from camera_registry.services.owner_links import issue_link
-from conftest import SCREENSHOTS
-from test_browser_requests import point_in_front_of_a_lens
 
 PHONE = {"width": 360, "height": 740}
 DUTY_PHONE = "024 3851 0000"
@@ -26,14 +27,26 @@ def owner_link_on(live_server) -> str:
     with Session(engine) as session:
         police = actor_for(session, session.scalar(select(User).where(User.username == live_server.username)))
         session.get(AdminUnit, police.unit_id).police_phone = DUTY_PHONE
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         request = requests.open_request(
-            session, police, case_ref="VV-2026-360", reason="Trộm xe máy", legal_basis="Điều 145 BLTTHS 2015",
-            incident=Point(lon, lat), window_start=now - timedelta(hours=6), window_end=now - timedelta(hours=5),
-            public_base_url=live_server.url)
+            session,
+            police,
+            case_ref="VV-2026-360",
+            reason="Trộm xe máy",
+            legal_basis="Điều 145 BLTTHS 2015",
+            incident=Point(lon, lat),
+            window_start=now - timedelta(hours=6),
+            window_end=now - timedelta(hours=5),
+            public_base_url=live_server.url,
+        )
         assignment = request.assignments[0]
-        token = issue_link(session, owner=assignment.owner, purpose=LinkPurpose.ASSIGNMENT, assignment=assignment,
-                           expires_at=assignment.preservation_deadline)
+        token = issue_link(
+            session,
+            owner=assignment.owner,
+            purpose=LinkPurpose.ASSIGNMENT,
+            assignment=assignment,
+            expires_at=assignment.preservation_deadline,
+        )
         session.commit()
     engine.dispose()
     return token

@@ -1,18 +1,18 @@
 """Headless Chromium: police open a request on the map, record answers, staff only read."""
+
 from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-
+from conftest import SCREENSHOTS
 from geoalchemy2.shape import to_shape
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from camera_registry.db import make_engine
 from camera_registry.models import AdminUnit, Lens, LensStatus
 from camera_registry.timezones import LOCAL_ZONE
-from conftest import SCREENSHOTS
 
 SHA = "0f" * 32
 
@@ -22,14 +22,17 @@ def point_in_front_of_a_lens(database_url: str) -> tuple[float, float]:
     engine = make_engine(database_url)
     with Session(engine) as session:
         lens = session.scalars(
-            select(Lens).join(AdminUnit, Lens.commune_id == AdminUnit.id)
+            select(Lens)
+            .join(AdminUnit, Lens.commune_id == AdminUnit.id)
             .where(AdminUnit.code == "00226", Lens.status == LensStatus.ACTIVE, Lens.bearing_deg.is_not(None))
             .order_by(Lens.id)
         ).first()
         point, bearing = to_shape(lens.point), math.radians(lens.bearing_deg)
     engine.dispose()
-    return (point.x + 8 * math.sin(bearing) / (111_320 * math.cos(math.radians(point.y))),
-            point.y + 8 * math.cos(bearing) / 110_574)
+    return (
+        point.x + 8 * math.sin(bearing) / (111_320 * math.cos(math.radians(point.y))),
+        point.y + 8 * math.cos(bearing) / 110_574,
+    )
 
 
 def sign_in(page, live_server, username):
@@ -44,7 +47,9 @@ def click_map_at(page, lon: float, lat: float):
     x, y = page.evaluate(
         "([lat, lon]) => { const el = document.getElementById('incident-map');"
         " const p = el.leafletMap.latLngToContainerPoint([lat, lon]); const box = el.getBoundingClientRect();"
-        " return [box.left + p.x, box.top + p.y]; }", [lat, lon])
+        " return [box.left + p.x, box.top + p.y]; }",
+        [lat, lon],
+    )
     page.mouse.click(x, y)
 
 
@@ -82,8 +87,9 @@ def test_police_open_a_request_on_the_map_and_follow_it(page, live_server, backe
     assert page.locator("#assignments tbody tr[data-assignment]").first.locator(".status").inner_text() == "consented"
     assert page.inner_text("#request-status") == "in_progress"
     first_id = page.locator("#assignments tbody tr[data-assignment]").first.get_attribute("data-assignment")
-    receive_an_officers_copy(page, f"#assignments tr[data-assignment='{first_id}']", small_clip(tmp_path),
-                             "VC-117/2026")
+    receive_an_officers_copy(
+        page, f"#assignments tr[data-assignment='{first_id}']", small_clip(tmp_path), "VC-117/2026"
+    )
     assert "footage_received" in page.locator("#assignments tbody tr[data-assignment]").first.inner_text()
     request_url = page.url
 

@@ -4,25 +4,35 @@ Each payload, if it ever ran, would record itself in `window.__xss`. Besides tha
 element with an inline handler reached the DOM (so the pages insert data as text, whatever the CSP says)
 and that the browser reported no CSP violation (so nothing even tried).
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from conftest import SCREENSHOTS
 from shapely import Point
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from test_browser_map import FREE_POINT_IN
+from test_browser_requests import point_in_front_of_a_lens
 
 from camera_registry.db import make_engine
 from camera_registry.models import (
-    AdminUnit, Assignment, FootageClip, Lens, LinkPurpose, Owner, Recorder, Role, Site, User,
+    AdminUnit,
+    Assignment,
+    FootageClip,
+    Lens,
+    LinkPurpose,
+    Owner,
+    Recorder,
+    Role,
+    Site,
+    User,
 )
 from camera_registry.services import accounts, requests
 from camera_registry.services.access import SYSTEM, actor_for
 from camera_registry.services.owner_links import issue_link
-from conftest import SCREENSHOTS
-from test_browser_map import FREE_POINT_IN
-from test_browser_requests import point_in_front_of_a_lens
 
 IMG = """<img src=x onerror="window.__xss='img'">"""
 SCRIPT = """"><script>window.__xss='script'</script>"""
@@ -49,11 +59,15 @@ def hostile(live_server):
         commune.name = "Phường " + PAYLOAD
         commune.parent.name = "Thành phố " + PAYLOAD
         session.execute(update(Site).where(Site.commune_id == commune.id).values(name="Điểm " + PAYLOAD))
-        session.execute(update(Owner).where(Owner.commune_id == commune.id).values(
-            name="Chủ " + PAYLOAD, address="Số 1 " + PAYLOAD, email="x@example.vn"))
+        session.execute(
+            update(Owner)
+            .where(Owner.commune_id == commune.id)
+            .values(name="Chủ " + PAYLOAD, address="Số 1 " + PAYLOAD, email="x@example.vn")
+        )
         recorder_ids = select(Recorder.id).where(Recorder.commune_id == commune.id).scalar_subquery()
-        session.execute(update(Recorder).where(Recorder.commune_id == commune.id).values(
-            make=IMG[:100], model=SVG[:100]))
+        session.execute(
+            update(Recorder).where(Recorder.commune_id == commune.id).values(make=IMG[:100], model=SVG[:100])
+        )
         for lens in session.scalars(select(Lens).where(Lens.recorder_id.in_(recorder_ids))):
             lens.external_id = f"{SHORT}{lens.id}"
         for recorder in session.scalars(select(Recorder).where(Recorder.commune_id == commune.id)):
@@ -67,18 +81,41 @@ def hostile(live_server):
     lon, lat = point_in_front_of_a_lens(live_server.database_url)
     with Session(engine) as session:
         police = actor_for(session, session.scalar(select(User).where(User.username == live_server.username)))
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         request = requests.open_request(
-            session, police, case_ref=SHORT, reason="Trộm xe " + PAYLOAD, legal_basis="Điều 145 " + PAYLOAD,
-            incident=Point(lon, lat), window_start=now - timedelta(hours=6), window_end=now - timedelta(hours=5),
-            public_base_url=live_server.url)
+            session,
+            police,
+            case_ref=SHORT,
+            reason="Trộm xe " + PAYLOAD,
+            legal_basis="Điều 145 " + PAYLOAD,
+            incident=Point(lon, lat),
+            window_start=now - timedelta(hours=6),
+            window_end=now - timedelta(hours=5),
+            public_base_url=live_server.url,
+        )
         assignment = request.assignments[0]
-        session.execute(update(Assignment).where(Assignment.id == assignment.id).values(
-            answer_note="Ghi chú " + PAYLOAD, evidence_ref="VC " + PAYLOAD[:150]))
-        session.add(FootageClip(assignment_id=assignment.id, stored_path="/nonexistent", original_name=PAYLOAD[:255],
-                                content_type="video/mp4", size_bytes=1, sha256="0" * 64))
-        token = issue_link(session, owner=assignment.owner, purpose=LinkPurpose.ASSIGNMENT, assignment=assignment,
-                           expires_at=assignment.preservation_deadline)
+        session.execute(
+            update(Assignment)
+            .where(Assignment.id == assignment.id)
+            .values(answer_note="Ghi chú " + PAYLOAD, evidence_ref="VC " + PAYLOAD[:150])
+        )
+        session.add(
+            FootageClip(
+                assignment_id=assignment.id,
+                stored_path="/nonexistent",
+                original_name=PAYLOAD[:255],
+                content_type="video/mp4",
+                size_bytes=1,
+                sha256="0" * 64,
+            )
+        )
+        token = issue_link(
+            session,
+            owner=assignment.owner,
+            purpose=LinkPurpose.ASSIGNMENT,
+            assignment=assignment,
+            expires_at=assignment.preservation_deadline,
+        )
         session.commit()
         request_id = request.id
     engine.dispose()

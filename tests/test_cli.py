@@ -1,4 +1,5 @@
 """The `camera-registry` commands, run through Flask's CLI runner on the test database."""
+
 from __future__ import annotations
 
 import os
@@ -27,11 +28,24 @@ def test_sample_load_then_if_empty_skips(app, session):
 
 def test_sample_generate_writes_a_dataset(app, tmp_path):
     result = app.test_cli_runner().invoke(
-        args=["sample", "generate", "--lenses", "300", "--communes", "4", "--sites", "3", "--seed", "9", "--out", str(tmp_path)]
+        args=[
+            "sample",
+            "generate",
+            "--lenses",
+            "300",
+            "--communes",
+            "4",
+            "--sites",
+            "3",
+            "--seed",
+            "9",
+            "--out",
+            str(tmp_path),
+        ]
     )
     assert result.exit_code == 0, result.output
     assert "300 lenses" in result.output
-    assert sum(1 for _ in open(tmp_path / "lenses.csv")) == 301
+    assert len((tmp_path / "lenses.csv").read_text().splitlines()) == 301
 
 
 def test_sample_generate_rejects_zero_lenses(app, tmp_path):

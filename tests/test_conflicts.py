@@ -4,6 +4,7 @@ The registry tests run on the test's rolled-back connection. The races need
 connections of their own (two sessions, or a real threaded server), so they
 run on a fresh database of the chosen backend.
 """
+
 from __future__ import annotations
 
 import http.cookiejar
@@ -15,20 +16,31 @@ import tempfile
 import threading
 import urllib.error
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from geoalchemy2.shape import from_shape
 from shapely import MultiPolygon, Point, box
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from test_imports import csv_bytes, template_rows
 
 import camera_registry
 from camera_registry import migrate
 from camera_registry.api.errors import as_domain_error, status_of
 from camera_registry.models import (
-    AdminLevel, AdminUnit, Assignment, AssignmentStatus, Lens, LensStatus, LinkPurpose, Owner, OwnerKind, Recorder,
-    Role, User,
+    AdminLevel,
+    AdminUnit,
+    Assignment,
+    AssignmentStatus,
+    Lens,
+    LensStatus,
+    LinkPurpose,
+    Owner,
+    OwnerKind,
+    Recorder,
+    Role,
+    User,
 )
 from camera_registry.services import accounts, workflow
 from camera_registry.services.access import SYSTEM, Actor
@@ -38,9 +50,8 @@ from camera_registry.services.owner_links import issue_link
 from camera_registry.services.records import add_new
 from camera_registry.services.sample import load_dataset
 from camera_registry.services.workflow import StaleVersion, transition_assignment
-from test_imports import csv_bytes, template_rows
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 ROUNDS = 4
 
 # --------------------------------------------------------------------------- registry writes name their version
@@ -89,12 +100,18 @@ def test_a_stale_patch_is_refused_and_a_fresh_one_bumps_the_version(client, worl
     assert first.status_code == 200, first.get_json()
     assert first.get_json()["version"] == 2 and first.headers["ETag"] == '"2"'
 
-    stale = ({"json": {**change, "version": 1}, "headers": headers} if how == "body"
-             else {"json": change, "headers": {**headers, "If-Match": '"1"'}})
+    stale = (
+        {"json": {**change, "version": 1}, "headers": headers}
+        if how == "body"
+        else {"json": change, "headers": {**headers, "If-Match": '"1"'}}
+    )
     _assert_stale(client.patch(_url(world, kind), **stale), 2)
 
-    fresh = ({"json": {**change, "version": 2}, "headers": headers} if how == "body"
-             else {"json": change, "headers": {**headers, "If-Match": '"2"'}})
+    fresh = (
+        {"json": {**change, "version": 2}, "headers": headers}
+        if how == "body"
+        else {"json": change, "headers": {**headers, "If-Match": '"2"'}}
+    )
     # An unchanged value is no change: nothing is written and the version stays.
     assert client.patch(_url(world, kind), **fresh).get_json()["version"] == 2
     fresh["json"] = {**fresh["json"], **other}
@@ -133,15 +150,19 @@ def test_a_stale_delete_is_refused_and_a_fresh_one_goes_through(client, world, k
 
 @pytest.mark.parametrize("if_match, reason", [('W/"1"', "strong"), ('"1", "2"', "one"), ('"one"', "strong")])
 def test_a_malformed_if_match_is_refused_precisely(client, world, if_match, reason):
-    response = client.patch(_url(world, "lens"), json={"range_m": 40},
-                            headers={**world.headers["police_a"], "If-Match": if_match})
+    response = client.patch(
+        _url(world, "lens"), json={"range_m": 40}, headers={**world.headers["police_a"], "If-Match": if_match}
+    )
     assert response.status_code == 422 and reason in response.get_json()["message"]
     assert "If-Match" in response.get_json()["errors"]
 
 
 def test_version_and_if_match_must_agree(client, world):
-    response = client.patch(_url(world, "lens"), json={"range_m": 40, "version": 1},
-                            headers={**world.headers["police_a"], "If-Match": '"2"'})
+    response = client.patch(
+        _url(world, "lens"),
+        json={"range_m": 40, "version": 1},
+        headers={**world.headers["police_a"], "If-Match": '"2"'},
+    )
     assert response.status_code == 422 and "disagree" in response.get_json()["message"]
 
 
@@ -179,8 +200,11 @@ def test_an_import_bumps_the_version_so_an_edit_read_before_it_is_refused(client
     session.commit()
 
     for path, etag in ((f"/api/v1/lenses/{lens_id}", lens_etag), (f"/api/v1/owners/{owner_id}", owner_etag)):
-        stale = client.patch(path, json={"range_m": 25} if "lenses" in path else {"name": "Sửa tay"},
-                             headers={**headers, "If-Match": etag})
+        stale = client.patch(
+            path,
+            json={"range_m": 25} if "lenses" in path else {"name": "Sửa tay"},
+            headers={**headers, "If-Match": etag},
+        )
         _assert_stale(stale, int(etag.strip('"')) + 1)
 
 
@@ -191,17 +215,23 @@ SEEN_BY_TWO = {"type": "Point", "coordinates": [105.8303, 21.02005]}  # in front
 
 
 def request_body(incident: dict = IN_VIEW) -> dict:
-    return {"case_ref": "VV-409", "reason": "Trộm xe máy", "legal_basis": "Điều 145 Bộ luật Tố tụng hình sự",
-            "incident": incident, "window_start": (NOW - timedelta(hours=3)).isoformat(),
-            "window_end": (NOW - timedelta(hours=2)).isoformat()}
+    return {
+        "case_ref": "VV-409",
+        "reason": "Trộm xe máy",
+        "legal_basis": "Điều 145 Bộ luật Tố tụng hình sự",
+        "incident": incident,
+        "window_start": (NOW - timedelta(hours=3)).isoformat(),
+        "window_end": (NOW - timedelta(hours=2)).isoformat(),
+    }
 
 
 def test_a_stale_answer_tells_the_current_state_and_version(client, world):
     created = client.post("/api/v1/footage-requests", json=request_body(), headers=world.headers["police_a"])
     [assignment] = created.get_json()["assignments"]
     path = f"/api/v1/assignments/{assignment['id']}"
-    consented = client.post(f"{path}/consent", json={"version": assignment["version"]},
-                            headers=world.headers["police_a"]).get_json()
+    consented = client.post(
+        f"{path}/consent", json={"version": assignment["version"]}, headers=world.headers["police_a"]
+    ).get_json()
     stale = client.post(f"{path}/decline", json={"version": assignment["version"]}, headers=world.headers["police_a"])
     assert stale.status_code == 409
     body = stale.get_json()
@@ -217,8 +247,11 @@ def test_the_police_page_answers_409_to_a_stale_answer(client, world, app, monke
     created = client.post("/api/v1/footage-requests", json=request_body(), headers=world.headers["police_a"]).get_json()
     [assignment] = created["assignments"]
     client.post(f"/api/v1/assignments/{assignment['id']}/consent", json={}, headers=world.headers["police_a"])
-    page = client.post(f"/requests/{created['id']}/assignments/{assignment['id']}/decline",
-                       data={"version": str(assignment["version"])}, headers=world.headers["police_a"])
+    page = client.post(
+        f"/requests/{created['id']}/assignments/{assignment['id']}/decline",
+        data={"version": str(assignment["version"])},
+        headers=world.headers["police_a"],
+    )
     assert page.status_code == 409, page.get_data(as_text=True)[:500]
     assert "stale: current version is" in page.get_data(as_text=True)
 
@@ -233,10 +266,12 @@ class Race:
         self.base_url = ""
 
     def http(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
-        request = urllib.request.Request(f"{self.base_url}{path}", method=method,
-                                         data=json.dumps(body or {}).encode(),
-                                         headers={"Authorization": f"Bearer {self.token}",
-                                                  "Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{self.base_url}{path}",
+            method=method,
+            data=json.dumps(body or {}).encode(),
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
                 return response.status, json.loads(response.read() or b"{}")
@@ -249,8 +284,11 @@ class Race:
 
     def open_request(self, incident: dict = IN_VIEW) -> dict:
         with self.app.test_client() as client:
-            response = client.post("/api/v1/footage-requests", json=request_body(incident),
-                                   headers={"Authorization": f"Bearer {self.token}"})
+            response = client.post(
+                "/api/v1/footage-requests",
+                json=request_body(incident),
+                headers={"Authorization": f"Bearer {self.token}"},
+            )
         assert response.status_code == 201, response.get_json()
         return response.get_json()
 
@@ -265,28 +303,66 @@ def race(database_server):
     app = camera_registry.create_app({"DATABASE_URL": url, "INSTANCE_PATH": instance, "SECRET_KEY": "conflicts"})
     migrate.upgrade(app.extensions["engine"])
     with app.extensions["session_factory"]() as session:
-        commune = AdminUnit(code="RACE", name="Xã Đua", level=AdminLevel.COMMUNE,
-                            boundary=from_shape(MultiPolygon([box(105.80, 21.00, 105.85, 21.05)]), srid=4326))
-        owner = Owner(external_id="owner-race", kind=OwnerKind.HOUSEHOLD, name="Chủ đua", commune=commune,
-                      phone="0912345678")
-        recorder = Recorder(external_id="rec-race", owner=owner, retention_days=14,
-                            point=from_shape(Point(105.82, 21.02), srid=4326))
-        lens = Lens(external_id="lens-race", recorder=recorder, point=from_shape(Point(105.8201, 21.02), srid=4326),
-                    bearing_deg=90.0, fov_deg=90.0, range_m=30.0)
+        commune = AdminUnit(
+            code="RACE",
+            name="Xã Đua",
+            level=AdminLevel.COMMUNE,
+            boundary=from_shape(MultiPolygon([box(105.80, 21.00, 105.85, 21.05)]), srid=4326),
+        )
+        owner = Owner(
+            external_id="owner-race", kind=OwnerKind.HOUSEHOLD, name="Chủ đua", commune=commune, phone="0912345678"
+        )
+        recorder = Recorder(
+            external_id="rec-race", owner=owner, retention_days=14, point=from_shape(Point(105.82, 21.02), srid=4326)
+        )
+        lens = Lens(
+            external_id="lens-race",
+            recorder=recorder,
+            point=from_shape(Point(105.8201, 21.02), srid=4326),
+            bearing_deg=90.0,
+            fov_deg=90.0,
+            range_m=30.0,
+        )
         user = User(username="police-race", password_hash="!", role=Role.COMMUNE_POLICE, admin_unit=commune)
         session.add_all([commune, owner, recorder, lens, user])
         for tag, lat in (("east-1", 21.02), ("east-2", 21.0201)):  # two owners whose lenses see SEEN_BY_TWO
-            neighbour = Owner(external_id=f"owner-{tag}", kind=OwnerKind.BUSINESS, name=f"Chủ {tag}",
-                              commune=commune, phone="0912345679")
-            box_recorder = Recorder(external_id=f"rec-{tag}", owner=neighbour, retention_days=14,
-                                    point=from_shape(Point(105.83, lat), srid=4326))
-            session.add_all([neighbour, box_recorder, Lens(
-                external_id=f"lens-{tag}", recorder=box_recorder, point=from_shape(Point(105.8301, lat), srid=4326),
-                bearing_deg=90.0, fov_deg=90.0, range_m=30.0)])
+            neighbour = Owner(
+                external_id=f"owner-{tag}",
+                kind=OwnerKind.BUSINESS,
+                name=f"Chủ {tag}",
+                commune=commune,
+                phone="0912345679",
+            )
+            box_recorder = Recorder(
+                external_id=f"rec-{tag}",
+                owner=neighbour,
+                retention_days=14,
+                point=from_shape(Point(105.83, lat), srid=4326),
+            )
+            session.add_all(
+                [
+                    neighbour,
+                    box_recorder,
+                    Lens(
+                        external_id=f"lens-{tag}",
+                        recorder=box_recorder,
+                        point=from_shape(Point(105.8301, lat), srid=4326),
+                        bearing_deg=90.0,
+                        fov_deg=90.0,
+                        range_m=30.0,
+                    ),
+                ]
+            )
         session.flush()
         _, secret = accounts.create_token(session, SYSTEM, user, "race")
-        police = Actor("police-race", role=Role.COMMUNE_POLICE, user_id=user.id, unit_id=commune.id,
-                       readable_communes=frozenset({commune.id}), writable_communes=frozenset({commune.id}))
+        police = Actor(
+            "police-race",
+            role=Role.COMMUNE_POLICE,
+            user_id=user.id,
+            unit_id=commune.id,
+            readable_communes=frozenset({commune.id}),
+            writable_communes=frozenset({commune.id}),
+        )
         recorder_id = recorder.id
         session.commit()
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -312,8 +388,10 @@ def _load(session, assignment_id: int) -> Assignment:
 @pytest.mark.parametrize("read_ends_first", [True, False])
 def test_an_answer_changed_meanwhile_in_another_session_is_a_stale_version(race, backend, read_ends_first):
     if not read_ends_first and backend == "spatialite":
-        pytest.skip("SQLite: a writer's transaction begins with the write lock, so it never reads a row that "
-                    "another transaction then changes")
+        pytest.skip(
+            "SQLite: a writer's transaction begins with the write lock, so it never reads a row that "
+            "another transaction then changes"
+        )
     [line] = race.open_request()["assignments"]
     late = race.factory()
     try:
@@ -362,8 +440,14 @@ def test_a_stale_flush_is_a_stale_version_not_a_pending_rollback(race, monkeypat
 
 def test_a_unique_key_taken_by_a_racing_insert_is_a_conflict(race):
     def new_lens(tag: str) -> Lens:
-        return Lens(external_id=tag, recorder_id=race.recorder_id, point=from_shape(Point(105.8203, 21.02), srid=4326),
-                    fov_deg=90.0, range_m=30.0, status=LensStatus.ACTIVE)
+        return Lens(
+            external_id=tag,
+            recorder_id=race.recorder_id,
+            point=from_shape(Point(105.8203, 21.02), srid=4326),
+            fov_deg=90.0,
+            range_m=30.0,
+            status=LensStatus.ACTIVE,
+        )
 
     with race.factory() as first:
         add_new(first, SYSTEM, new_lens("lens-twice"), "lens")
@@ -403,8 +487,9 @@ def test_consent_and_decline_at_once_give_one_answer_and_one_409(race, named_ver
         [line] = race.open_request()["assignments"]
         path = f"/api/v1/assignments/{line['id']}"
         body = {"version": line["version"]} if named_version else {}
-        results = _at_once([lambda: race.http("POST", f"{path}/consent", body),
-                            lambda: race.http("POST", f"{path}/decline", body)])
+        results = _at_once(
+            [lambda: race.http("POST", f"{path}/consent", body), lambda: race.http("POST", f"{path}/decline", body)]
+        )
         assert sorted(status for status, _ in results) == [200, 409], results
         (won,) = [body for status, body in results if status == 200]
         (lost,) = [body for status, body in results if status == 409]
@@ -414,8 +499,11 @@ def test_consent_and_decline_at_once_give_one_answer_and_one_409(race, named_ver
 
 def test_two_creates_of_one_external_id_at_once_give_one_201_and_one_409(race):
     for round_number in range(ROUNDS):
-        body = {"external_id": f"lens-race-{round_number}", "recorder_id": race.recorder_id,
-                "point": {"type": "Point", "coordinates": [105.8204, 21.02]}}
+        body = {
+            "external_id": f"lens-race-{round_number}",
+            "recorder_id": race.recorder_id,
+            "point": {"type": "Point", "coordinates": [105.8204, 21.02]},
+        }
         results = _at_once([lambda: race.http("POST", "/api/v1/lenses", body)] * 2)
         assert sorted(status for status, _ in results) == [201, 409], results
         (lost,) = [body for status, body in results if status == 409]
@@ -427,19 +515,23 @@ def test_the_last_two_answers_at_once_resolve_the_request(race):
     for _ in range(ROUNDS):
         request = race.open_request(SEEN_BY_TWO)
         first, second = request["assignments"]
-        results = _at_once([lambda: race.http("POST", f"/api/v1/assignments/{first['id']}/decline", {}),
-                            lambda: race.http("POST", f"/api/v1/assignments/{second['id']}/decline", {})])
+        results = _at_once(
+            [
+                lambda: race.http("POST", f"/api/v1/assignments/{first['id']}/decline", {}),
+                lambda: race.http("POST", f"/api/v1/assignments/{second['id']}/decline", {}),
+            ]
+        )
         assert [status for status, _ in results] == [200, 200], results
         with race.app.test_client() as client:
-            stored = client.get(f"/api/v1/footage-requests/{request['id']}",
-                                headers={"Authorization": f"Bearer {race.token}"}).get_json()
+            stored = client.get(
+                f"/api/v1/footage-requests/{request['id']}", headers={"Authorization": f"Bearer {race.token}"}
+            ).get_json()
         assert stored["status"] == "resolved" and stored["outcome"]["declined"] == 2, stored
 
 
 def _owner_form(race, token: str, form: dict):
     """One owner's browser: open the link page (cookie and CSRF token), then a submit to call at once."""
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()),
-                                         _NoRedirect())
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), _NoRedirect())
     with opener.open(f"{race.base_url}/o/{token}", timeout=60) as page:
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.read().decode()).group(1)
     data = urllib.parse.urlencode({**form, "csrf_token": csrf}).encode()
@@ -464,11 +556,18 @@ def test_two_owner_form_answers_at_once_record_one_and_show_it_to_the_other(race
         [line] = race.open_request()["assignments"]
         with race.factory() as session:
             assignment = session.get(Assignment, line["id"])
-            token = issue_link(session, owner=assignment.owner, purpose=LinkPurpose.ASSIGNMENT, assignment=assignment,
-                               expires_at=assignment.preservation_deadline)
+            token = issue_link(
+                session,
+                owner=assignment.owner,
+                purpose=LinkPurpose.ASSIGNMENT,
+                assignment=assignment,
+                expires_at=assignment.preservation_deadline,
+            )
             session.commit()
-        submits = [_owner_form(race, token, {"action": "consent", "handover": "police_copy"}),
-                   _owner_form(race, token, {"action": "decline"})]
+        submits = [
+            _owner_form(race, token, {"action": "consent", "handover": "police_copy"}),
+            _owner_form(race, token, {"action": "decline"}),
+        ]
         results = _at_once(submits)
         statuses = sorted(status for status, _ in results)
         assert statuses == [303, 409], [(status, text[:300]) for status, text in results]

@@ -1,5 +1,6 @@
 """The coverage map's data: grid clusters and single lenses, communes with figures, a lens's summary; and the
 map geometry helpers on both backends."""
+
 from __future__ import annotations
 
 import math
@@ -28,8 +29,9 @@ def features(client, world, role, path):
 @pytest.mark.parametrize("value, cell", [(105.8342, 0.01), (21.0278, 0.0439453125), (8.5, 1.5), (117.2, 0.003)])
 def test_grid_index_is_the_floor_on_both_backends(session, value, cell):
     for origin in (-180, -90):
-        assert session.scalar(select(grid_index(session.get_bind(), literal(value), origin, cell))) == \
-            math.floor((value - origin) / cell)
+        assert session.scalar(select(grid_index(session.get_bind(), literal(value), origin, cell))) == math.floor(
+            (value - origin) / cell
+        )
 
 
 def test_map_geometry_helpers():
@@ -62,10 +64,18 @@ def test_close_in_lenses_come_one_by_one_with_their_wedge(client, world):
     assert lens["geometry"]["coordinates"] == [105.8201, 21.02]
 
 
-@pytest.mark.parametrize("filters, count", [
-    ("", 2), ("&status=active", 2), ("&status=offline", 0), ("&shared=true", 2), ("&shared=false", 0),
-    ("&owner_kind=household", 2), ("&owner_kind=agency", 0),
-])
+@pytest.mark.parametrize(
+    "filters, count",
+    [
+        ("", 2),
+        ("&status=active", 2),
+        ("&status=offline", 0),
+        ("&shared=true", 2),
+        ("&shared=false", 0),
+        ("&owner_kind=household", 2),
+        ("&owner_kind=agency", 0),
+    ],
+)
 def test_filters(client, world, filters, count):
     assert len(features(client, world, "admin", f"/api/v1/map/lenses?bbox={BOTH}&zoom=17{filters}")) == count
 
@@ -73,9 +83,17 @@ def test_filters(client, world, filters, count):
 def test_a_view_over_the_cap_is_clustered_even_close_in(client, world, session):
     recorder_id = world.objects["a"]["recorder"]
     rng = random.Random(3)
-    session.add_all([Lens(external_id=f"dense-{n}", recorder_id=recorder_id, commune_id=world.commune_a.id,
-                          point=from_shape(Point(105.82 + rng.uniform(0, 0.002), 21.02 + rng.uniform(0, 0.002)),
-                                           srid=4326)) for n in range(MAX_LENSES)])
+    session.add_all(
+        [
+            Lens(
+                external_id=f"dense-{n}",
+                recorder_id=recorder_id,
+                commune_id=world.commune_a.id,
+                point=from_shape(Point(105.82 + rng.uniform(0, 0.002), 21.02 + rng.uniform(0, 0.002)), srid=4326),
+            )
+            for n in range(MAX_LENSES)
+        ]
+    )
     session.commit()
     found = features(client, world, "admin", "/api/v1/map/lenses?bbox=105.819,21.019,105.823,21.023&zoom=17")
     assert {f["properties"]["kind"] for f in found} == {"cluster"}
@@ -84,8 +102,12 @@ def test_a_view_over_the_cap_is_clustered_even_close_in(client, world, session):
 
 
 def test_bad_views_are_refused(client, world):
-    for query, field in (("bbox=1,2,3&zoom=3", "bbox"), (f"bbox={BOTH}&zoom=30", "zoom"),
-                         ("bbox=105.9,21,105.8,21.1&zoom=12", "bbox"), (f"bbox={BOTH}", "zoom")):
+    for query, field in (
+        ("bbox=1,2,3&zoom=3", "bbox"),
+        (f"bbox={BOTH}&zoom=30", "zoom"),
+        ("bbox=105.9,21,105.8,21.1&zoom=12", "bbox"),
+        (f"bbox={BOTH}", "zoom"),
+    ):
         response = client.get(f"/api/v1/map/lenses?{query}", headers=world.headers["admin"])
         assert response.status_code == 422 and field in response.get_json()["errors"], query
     assert client.get(f"/api/v1/map/communes?bbox={BOTH}&zoom=12").status_code == 401
@@ -100,8 +122,10 @@ def test_communes_with_boundaries_and_figures_in_reach(client, world):
     assert props["name"] == "Xã A" and props["lenses_active"] == 1 and props["sharing_rate"] == 1.0
     assert props["area_km2"] == pytest.approx(area_km2(box(105.80, 21.00, 105.85, 21.05)))
     assert props["lens_density"] == pytest.approx(1 / props["area_km2"])
-    assert [f["properties"]["code"] for f in features(client, world, "police_b",
-                                                      f"/api/v1/map/communes?bbox={BOTH}&zoom=12")] == ["B"]
+    assert [
+        f["properties"]["code"]
+        for f in features(client, world, "police_b", f"/api/v1/map/communes?bbox={BOTH}&zoom=12")
+    ] == ["B"]
     assert features(client, world, "admin", "/api/v1/map/communes?bbox=106.5,21.5,106.6,21.6&zoom=12") == []
 
 

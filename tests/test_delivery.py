@@ -7,6 +7,7 @@ Its connections give up waiting for a lock after LOCK_WAIT (SQLite's busy
 timeout, PostgreSQL's lock_timeout), so a held lock makes a write fail, as
 it does under load with the production timeouts, only sooner.
 """
+
 from __future__ import annotations
 
 import _thread
@@ -30,7 +31,13 @@ from camera_registry.db import WRITE_LOCK_OPTION, is_sqlite, make_engine, make_s
 from camera_registry.jobs import JOBS, JobRunner, build_scheduler
 from camera_registry.jobs.scheduler import LEASE_NAME, LEASE_TTL, heartbeat_seconds
 from camera_registry.models import (
-    Channel, CommitmentChannel, MessageStatus, OutboxMessage, Owner, OwnerKind, SchedulerLease,
+    Channel,
+    CommitmentChannel,
+    MessageStatus,
+    OutboxMessage,
+    Owner,
+    OwnerKind,
+    SchedulerLease,
     SharingCommitment,
 )
 from camera_registry.models.base import utcnow
@@ -92,9 +99,23 @@ def queue(sessions: sessionmaker, count: int, channel: Channel = Channel.WEBHOOK
     """`count` due messages written straight to the outbox, as a committed state change would leave them."""
     recipient = "0912345678" if channel == Channel.WEBHOOK else "a@example.vn"
     keys = [f"test:{uuid.uuid4().hex[:12]}:{channel.value}" for _ in range(count)]
-    write_unit(sessions, lambda session: session.add_all([
-        OutboxMessage(kind="test.message", channel=channel, recipient=recipient, subject="Thử", body=f"Tin {key}",
-                      payload={}, idempotency_key=key) for key in keys]))
+    write_unit(
+        sessions,
+        lambda session: session.add_all(
+            [
+                OutboxMessage(
+                    kind="test.message",
+                    channel=channel,
+                    recipient=recipient,
+                    subject="Thử",
+                    body=f"Tin {key}",
+                    payload={},
+                    idempotency_key=key,
+                )
+                for key in keys
+            ]
+        ),
+    )
     return keys
 
 
@@ -138,8 +159,9 @@ class WriteLock:
 # --------------------------------------------------------------------------- recording under a lock
 
 
-def test_a_send_whose_record_meets_a_lock_is_recorded_later_not_sent_again(fresh, notification_settings,
-                                                                          webhook_receiver, smtp_receiver, caplog):
+def test_a_send_whose_record_meets_a_lock_is_recorded_later_not_sent_again(
+    fresh, notification_settings, webhook_receiver, smtp_receiver, caplog
+):
     """The issue's failure: the lock hit after sending left the batch leased, and the messages went again."""
     keys = queue(fresh.sessions, 3) + queue(fresh.sessions, 1, Channel.EMAIL)
     lock = WriteLock(fresh.admin)
@@ -152,14 +174,16 @@ def test_a_send_whose_record_meets_a_lock_is_recorded_later_not_sent_again(fresh
     assert "recording its outcome failed" in caplog.text  # the record did fail, and was tried again
     messages = outbox(fresh.sessions)
     assert {(m.status, m.attempts, m.leased_until, m.lease_holder) for m in messages.values()} == {
-        (MessageStatus.SENT, 1, None, None)}
+        (MessageStatus.SENT, 1, None, None)
+    }
     # Long after any claim ran out, nothing goes again: every key reached its receiver once.
     assert deliver_due(fresh.sessions, notification_settings, now + CLAIM_LEASE + DELIVERY_INTERVAL) == {}
     assert arrived(webhook_receiver, smtp_receiver) == Counter(keys)
 
 
-def test_a_run_stopped_mid_batch_gives_back_the_claims_it_did_not_use(fresh, notification_settings,
-                                                                     webhook_receiver, smtp_receiver):
+def test_a_run_stopped_mid_batch_gives_back_the_claims_it_did_not_use(
+    fresh, notification_settings, webhook_receiver, smtp_receiver
+):
     keys = queue(fresh.sessions, 4)
     # Ctrl-C while the deliverer waits for the gateway's answer to the first message.
     webhook_receiver.on_receive = lambda received: len(webhook_receiver.received) == 1 and _thread.interrupt_main()
@@ -183,8 +207,9 @@ def test_a_run_stopped_mid_batch_gives_back_the_claims_it_did_not_use(fresh, not
 # --------------------------------------------------------------------------- crashed deliverers and claims
 
 
-def test_a_crashed_deliverers_claims_go_out_within_two_minutes(session, notification_settings, webhook_receiver,
-                                                                smtp_receiver):
+def test_a_crashed_deliverers_claims_go_out_within_two_minutes(
+    session, notification_settings, webhook_receiver, smtp_receiver
+):
     sessions = sessions_on(session)
     keys = [queue(sessions, 1)[0] for _ in range(3)]
     now = utcnow()
@@ -212,16 +237,18 @@ def test_a_deliverer_renews_and_releases_only_its_own_claims(session, notificati
     expired_first = now + CLAIM_LEASE + timedelta(seconds=1)
     assert write_unit(sessions, lambda unit: claim_due(unit, notification_settings, expired_first, "other")) == []
     # Once it runs out unrenewed, another deliverer takes the messages, and the first may neither renew nor free them.
-    taken = write_unit(sessions, lambda unit: claim_due(unit, notification_settings,
-                                                        renewed_until + timedelta(seconds=1), "other"))
+    taken = write_unit(
+        sessions, lambda unit: claim_due(unit, notification_settings, renewed_until + timedelta(seconds=1), "other")
+    )
     assert [message.id for message in taken] == ids
     assert write_unit(sessions, lambda unit: renew_claims(unit, "slow", ids, renewed_until + CLAIM_LEASE)) == set()
     write_unit(sessions, lambda unit: release_claims(unit, "slow", ids))
     assert {message.lease_holder for message in outbox(sessions).values()} == {"other"}
 
 
-def test_a_live_deliverer_renews_its_claims_through_a_slow_batch(fresh, notification_settings, webhook_receiver,
-                                                                 monkeypatch):
+def test_a_live_deliverer_renews_its_claims_through_a_slow_batch(
+    fresh, notification_settings, webhook_receiver, monkeypatch
+):
     """Renewal starts once a claim has less than SEND_MARGIN left; here that is after half a second, not 30 s."""
     monkeypatch.setattr(delivery, "SEND_MARGIN", CLAIM_LEASE - timedelta(seconds=0.5))
     keys = queue(fresh.sessions, 3)
@@ -229,8 +256,11 @@ def test_a_live_deliverer_renews_its_claims_through_a_slow_batch(fresh, notifica
 
     def slow_gateway(received) -> None:
         with fresh.admin.connect() as connection:
-            claims_seen.append(connection.execute(select(OutboxMessage.leased_until)
-                                                  .where(OutboxMessage.idempotency_key == keys[-1])).scalar_one())
+            claims_seen.append(
+                connection.execute(
+                    select(OutboxMessage.leased_until).where(OutboxMessage.idempotency_key == keys[-1])
+                ).scalar_one()
+            )
         time.sleep(0.6)
 
     webhook_receiver.on_receive = slow_gateway
@@ -240,8 +270,9 @@ def test_a_live_deliverer_renews_its_claims_through_a_slow_batch(fresh, notifica
     assert webhook_receiver.idempotency_keys() == Counter(keys)
 
 
-def test_every_try_of_a_message_carries_the_same_idempotency_key(session, notification_settings, webhook_receiver,
-                                                                  smtp_receiver):
+def test_every_try_of_a_message_carries_the_same_idempotency_key(
+    session, notification_settings, webhook_receiver, smtp_receiver
+):
     sessions = sessions_on(session)
     [webhook_key] = queue(sessions, 1)
     [email_key] = queue(sessions, 1, Channel.EMAIL)
@@ -264,12 +295,26 @@ def test_every_try_of_a_message_carries_the_same_idempotency_key(session, notifi
 
 def _renewal_due(sessions: sessionmaker) -> None:
     """An owner whose commitment runs out in 20 days: invite_renewals has work to do."""
+
     def add(session: Session) -> None:
-        owner = Owner(external_id=f"owner-{uuid.uuid4().hex[:8]}", kind=OwnerKind.HOUSEHOLD, name="Chủ nhà",
-                      phone="0912345678", email="a@example.vn")
-        session.add(SharingCommitment(owner=owner, all_recorders=True, signed_at=utcnow() - timedelta(days=300),
-                                      valid_until=utcnow() + timedelta(days=20), channel=CommitmentChannel.PAPER,
-                                      text_version="2024.1"))
+        owner = Owner(
+            external_id=f"owner-{uuid.uuid4().hex[:8]}",
+            kind=OwnerKind.HOUSEHOLD,
+            name="Chủ nhà",
+            phone="0912345678",
+            email="a@example.vn",
+        )
+        session.add(
+            SharingCommitment(
+                owner=owner,
+                all_recorders=True,
+                signed_at=utcnow() - timedelta(days=300),
+                valid_until=utcnow() + timedelta(days=20),
+                channel=CommitmentChannel.PAPER,
+                text_version="2024.1",
+            )
+        )
+
     write_unit(sessions, add)
 
 
@@ -294,8 +339,9 @@ def invitations(sessions: sessionmaker) -> list[OutboxMessage]:
     return [message for message in outbox(sessions).values() if message.kind == "commitment.renewal"]
 
 
-def test_a_job_that_fails_is_logged_and_runs_at_its_next_tick(fresh, notification_settings, webhook_receiver,
-                                                              smtp_receiver, caplog):
+def test_a_job_that_fails_is_logged_and_runs_at_its_next_tick(
+    fresh, notification_settings, webhook_receiver, smtp_receiver, caplog
+):
     _renewal_due(fresh.sessions)
     [waiting] = queue(fresh.sessions, 1)
     runner = JobRunner(fresh.sessions, notification_settings, "only")
@@ -310,8 +356,9 @@ def test_a_job_that_fails_is_logged_and_runs_at_its_next_tick(fresh, notificatio
     assert runner.run("invite_renewals", now + timedelta(hours=2)) == {}  # and only once
 
 
-def test_the_scheduler_keeps_every_job_running_through_a_failing_one(fresh, notification_settings, webhook_receiver,
-                                                                     smtp_receiver, caplog):
+def test_the_scheduler_keeps_every_job_running_through_a_failing_one(
+    fresh, notification_settings, webhook_receiver, smtp_receiver, caplog
+):
     runner = JobRunner(fresh.sessions, notification_settings, "only")
     scheduler = build_scheduler(runner, BackgroundScheduler)
     scheduler.start(paused=True)
@@ -325,13 +372,18 @@ def test_the_scheduler_keeps_every_job_running_through_a_failing_one(fresh, noti
             assert wait_for(lambda: caplog.text.count("invite_renewals failed") >= 2)
             assert wait_for(lambda: webhook_receiver.idempotency_keys()[waiting] == 1)  # delivery went on
             with fresh.admin.connect() as connection:
-                lease = connection.execute(select(SchedulerLease.expires_at)
-                                           .where(SchedulerLease.name == LEASE_NAME)).scalar_one()
+                lease = connection.execute(
+                    select(SchedulerLease.expires_at).where(SchedulerLease.name == LEASE_NAME)
+                ).scalar_one()
         assert wait_for(lambda: len(invitations(fresh.sessions)) == 2)  # the table is back: the next tick invites
         assert wait_for(lambda: {m.status for m in invitations(fresh.sessions)} == {MessageStatus.SENT})
         with fresh.admin.connect() as connection:
-            assert connection.execute(select(SchedulerLease.expires_at)
-                                      .where(SchedulerLease.name == LEASE_NAME)).scalar_one() > lease
+            assert (
+                connection.execute(
+                    select(SchedulerLease.expires_at).where(SchedulerLease.name == LEASE_NAME)
+                ).scalar_one()
+                > lease
+            )
         assert scheduler.running and {job.id for job in scheduler.get_jobs()} == {*JOBS, "lease_heartbeat"}
     finally:
         scheduler.shutdown(wait=True)
@@ -360,8 +412,9 @@ def test_the_claim_lease_is_a_setting(session, notification_settings, webhook_re
 
 
 def test_the_leases_are_read_from_the_configuration(_app):
-    settings = NotificationSettings.from_config({**_app.config, "NOTIFY_CLAIM_LEASE_SECONDS": 20.0,
-                                                 "SCHEDULER_LEASE_SECONDS": 8.0})
+    settings = NotificationSettings.from_config(
+        {**_app.config, "NOTIFY_CLAIM_LEASE_SECONDS": 20.0, "SCHEDULER_LEASE_SECONDS": 8.0}
+    )
     assert (settings.claim_lease, settings.jobs_lease) == (timedelta(seconds=20), timedelta(seconds=8))
     assert heartbeat_seconds(settings) == 2  # three beats and more fit in the lease
     defaults = NotificationSettings.from_config(_app.config)

@@ -1,5 +1,6 @@
 """Footage in police hands: officers' own copies through tus, footage received from the stored hash, downloads
 (streamed, Range, attachment, audited) and signed evidence packages that `evidence verify` checks."""
+
 from __future__ import annotations
 
 import base64
@@ -10,12 +11,12 @@ import zipfile
 
 import pytest
 from sqlalchemy import select
+from test_owner_answers import police_actor, routed_assignment
+from test_owner_web import MP4_HEAD
 
 from camera_registry.models import AssignmentStatus, AuditEvent, FootageClip, Handover
 from camera_registry.services import requests
 from camera_registry.services.evidence import verify_package
-from test_owner_answers import police_actor, routed_assignment
-from test_owner_web import MP4_HEAD
 
 TUS = {"Tus-Resumable": "1.0.0"}
 
@@ -31,8 +32,7 @@ def clip_store(app, tmp_path, monkeypatch):
 def consented(session, world):
     """Owner a consented by phone: an officer comes to copy the footage."""
     assignment = routed_assignment(session, world)
-    requests.act_on_assignment(session, police_actor(session), assignment.id, "consent",
-                               handover=Handover.POLICE_COPY)
+    requests.act_on_assignment(session, police_actor(session), assignment.id, "consent", handover=Handover.POLICE_COPY)
     session.commit()
     return assignment
 
@@ -43,19 +43,33 @@ def metadata(**values: str) -> str:
 
 def officer_upload(client, world, assignment, content: bytes, role="police_a", name="bản sao.mp4"):
     base = f"/requests/{assignment.request_id}/assignments/{assignment.id}/uploads"
-    created = client.post(base, headers={**TUS, **world.headers[role], "Upload-Length": str(len(content)),
-                                         "Upload-Metadata": metadata(filename=name, filetype="video/mp4",
-                                                                     recorder_time="2026-03-12T07:59:00",
-                                                                     clock_checked_at="2026-03-12T08:00:00+07:00")})
+    created = client.post(
+        base,
+        headers={
+            **TUS,
+            **world.headers[role],
+            "Upload-Length": str(len(content)),
+            "Upload-Metadata": metadata(
+                filename=name,
+                filetype="video/mp4",
+                recorder_time="2026-03-12T07:59:00",
+                clock_checked_at="2026-03-12T08:00:00+07:00",
+            ),
+        },
+    )
     if created.status_code != 201:
         return created
-    return client.patch(created.headers["Location"], data=content, headers={
-        **TUS, **world.headers[role], "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"})
+    return client.patch(
+        created.headers["Location"],
+        data=content,
+        headers={**TUS, **world.headers[role], "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"},
+    )
 
 
 def receive(client, world, assignment, **body):
-    return client.post(f"/api/v1/assignments/{assignment.id}/receive_footage", json=body,
-                       headers=world.headers["police_a"])
+    return client.post(
+        f"/api/v1/assignments/{assignment.id}/receive_footage", json=body, headers=world.headers["police_a"]
+    )
 
 
 @pytest.fixture()
@@ -83,8 +97,9 @@ def test_only_police_of_the_commune_upload_copies(client, world, consented, clip
 
 def test_footage_received_takes_the_hash_of_the_stored_clip(client, session, world, stored_copy):
     assignment, clip, _ = stored_copy
-    typed = receive(client, world, assignment, version=assignment.version, evidence_ref="VC-1",
-                    evidence_sha256="a" * 64)
+    typed = receive(
+        client, world, assignment, version=assignment.version, evidence_ref="VC-1", evidence_sha256="a" * 64
+    )
     assert typed.status_code == 422 and "clip_id" in typed.get_json()["errors"]
     wrong = receive(client, world, assignment, clip_id=clip.id, evidence_sha256="b" * 64)
     assert wrong.status_code == 422 and "evidence_sha256" in wrong.get_json()["errors"]
@@ -101,16 +116,24 @@ def test_police_download_the_clip_streamed_with_range_and_audited(client, sessio
     whole = client.get(url, headers=world.headers["police_a"])
     assert whole.status_code == 200 and whole.is_streamed and whole.data == content
     assert whole.headers["Content-Disposition"].startswith("attachment;")
-    assert whole.headers["X-Content-Type-Options"] == "nosniff" and "sandbox" in whole.headers["Content-Security-Policy"]
+    assert (
+        whole.headers["X-Content-Type-Options"] == "nosniff" and "sandbox" in whole.headers["Content-Security-Policy"]
+    )
     assert whole.headers["X-Clip-SHA256"] == clip.sha256
     part = client.get(url, headers={**world.headers["police_a"], "Range": "bytes=100-199"})
     assert part.status_code == 206 and part.data == content[100:200]
     assert part.headers["Content-Range"] == f"bytes 100-199/{len(content)}"
-    downloads = session.scalars(select(AuditEvent).where(AuditEvent.action == "clip.downloaded")
-                                .order_by(AuditEvent.id)).all()
+    downloads = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "clip.downloaded").order_by(AuditEvent.id)
+    ).all()
     assert [event.details["range"] for event in downloads] == [None, "bytes=100-199"]
-    assert all(event.actor_label == "commune_police:police-a" and event.entity_id == str(clip.id)
-               and event.details["sha256"] == clip.sha256 and event.occurred_at for event in downloads)
+    assert all(
+        event.actor_label == "commune_police:police-a"
+        and event.entity_id == str(clip.id)
+        and event.details["sha256"] == clip.sha256
+        and event.occurred_at
+        for event in downloads
+    )
     assert client.get(url, headers=world.headers["admin"]).status_code == 200
 
 
@@ -119,8 +142,12 @@ def test_others_cannot_download(client, world, stored_copy):
     url = f"/requests/{assignment.request_id}/clips/{clip.id}"
     assert client.get(url, headers=world.headers["police_b"]).status_code == 404
     assert client.get(url, headers=world.headers["district_staff"]).status_code == 403
-    assert client.get(f"/requests/{assignment.request_id + 1}/clips/{clip.id}",
-                      headers=world.headers["police_a"]).status_code == 404
+    assert (
+        client.get(
+            f"/requests/{assignment.request_id + 1}/clips/{clip.id}", headers=world.headers["police_a"]
+        ).status_code
+        == 404
+    )
 
 
 def test_the_request_page_offers_the_download_and_the_package(client, world, stored_copy):
@@ -134,8 +161,11 @@ def test_the_request_page_offers_the_download_and_the_package(client, world, sto
 
 
 def package_of(client, world, assignment, tmp_path, per_assignment=False):
-    url = (f"/requests/{assignment.request_id}/assignments/{assignment.id}/evidence.zip" if per_assignment
-           else f"/requests/{assignment.request_id}/evidence.zip")
+    url = (
+        f"/requests/{assignment.request_id}/assignments/{assignment.id}/evidence.zip"
+        if per_assignment
+        else f"/requests/{assignment.request_id}/evidence.zip"
+    )
     response = client.get(url, headers=world.headers["police_a"])
     assert response.status_code == 200 and response.is_streamed
     assert response.headers["Content-Disposition"].startswith("attachment;")
@@ -162,7 +192,7 @@ def test_the_evidence_package_holds_the_original_and_verifies(app, client, sessi
     assert clip_entry["uploaded_by"] == "commune_police:police-a" and clip_entry["size_bytes"] == len(content)
     actions = [event["action"] for event in custody]
     assert "request.create" in actions and "clip.upload_finished" in actions
-    key = (tmp_path / "keys" / "evidence.pem")
+    key = tmp_path / "keys" / "evidence.pem"
     assert key.stat().st_mode & 0o777 == 0o600
     public = client.get("/requests/evidence-key.pem", headers=world.headers["police_a"]).data
     assert verify_package(path, public).ok
@@ -188,8 +218,11 @@ def test_one_changed_byte_fails_verification(client, world, stored_copy, tmp_pat
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    stranger = Ed25519PrivateKey.generate().public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    stranger = (
+        Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
     forged = verify_package(path, stranger)
     assert not forged.ok and any("signature" in problem for problem in forged.problems)
 
@@ -247,6 +280,12 @@ def test_admins_see_the_storage_used_per_commune(client, world, stored_copy):
     response = client.get("/api/v1/clip-storage", headers=world.headers["admin"])
     assert response.status_code == 200
     [line] = response.get_json()
-    assert line == {"commune_code": "A", "commune_name": "Xã A", "clips": 1, "clip_bytes": len(content),
-                    "partial_uploads": 0, "partial_bytes": 0}
+    assert line == {
+        "commune_code": "A",
+        "commune_name": "Xã A",
+        "clips": 1,
+        "clip_bytes": len(content),
+        "partial_uploads": 0,
+        "partial_bytes": 0,
+    }
     assert client.get("/api/v1/clip-storage", headers=world.headers["police_a"]).status_code == 403

@@ -1,5 +1,6 @@
 """The fixtures themselves: each test's writes, committed or not, vanish afterwards,
 and HTTP requests see the test's data."""
+
 from __future__ import annotations
 
 from geoalchemy2.shape import from_shape
@@ -24,13 +25,25 @@ def test_commits_in_a_test_are_rolled_back(session, engine):
 
 
 def test_http_requests_see_the_tests_data(client, session):
-    commune = AdminUnit(code="P-1", name="Phường Thử Nghiệm", level=AdminLevel.COMMUNE,
-                        boundary=from_shape(MultiPolygon([box(105.80, 21.00, 105.85, 21.05)]), srid=4326))
+    commune = AdminUnit(
+        code="P-1",
+        name="Phường Thử Nghiệm",
+        level=AdminLevel.COMMUNE,
+        boundary=from_shape(MultiPolygon([box(105.80, 21.00, 105.85, 21.05)]), srid=4326),
+    )
     session.add(commune)
     session.flush()
     owner = Owner(external_id="http-owner", kind=OwnerKind.HOUSEHOLD, name="Hộ gia đình")
-    session.add_all([Recorder(external_id="http-rec", owner=owner, retention_days=30,
-                                       point=from_shape(Point(105.82, 21.02), srid=4326))])
+    session.add_all(
+        [
+            Recorder(
+                external_id="http-rec",
+                owner=owner,
+                retention_days=30,
+                point=from_shape(Point(105.82, 21.02), srid=4326),
+            )
+        ]
+    )
     session.flush()
 
     admin = User(username="fixture-admin", password_hash="!", role=Role.ADMIN)  # the front page needs a reader

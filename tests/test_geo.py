@@ -3,6 +3,7 @@
 `lenses_near` is compared against a brute-force oracle computed in Python on
 the WGS84 ellipsoid (pyproj), so both backends must give the same answer.
 """
+
 from __future__ import annotations
 
 import random
@@ -20,7 +21,14 @@ from sqlalchemy import event, insert
 
 from camera_registry.geo.spatial import lenses_near
 from camera_registry.models import (
-    AdminLevel, AdminUnit, AuditEvent, AuditTrailIsAppendOnly, Lens, Owner, OwnerKind, Recorder,
+    AdminLevel,
+    AdminUnit,
+    AuditEvent,
+    AuditTrailIsAppendOnly,
+    Lens,
+    Owner,
+    OwnerKind,
+    Recorder,
 )
 from camera_registry.services.registry import reassign_communes
 
@@ -35,7 +43,10 @@ def wgs84(geometry: BaseGeometry):
     return from_shape(geometry, srid=4326)
 
 
-def make_recorder(session, key: str = "r1", point: Point = Point(105.85, 21.02)) -> Recorder:
+RECORDER_POINT = Point(105.85, 21.02)
+
+
+def make_recorder(session, key: str = "r1", point: Point = RECORDER_POINT) -> Recorder:
     owner = Owner(external_id=f"owner-{key}", kind=OwnerKind.HOUSEHOLD, name=f"Owner {key}")
     recorder = Recorder(external_id=f"rec-{key}", owner=owner, point=wgs84(point), retention_days=30)
     session.add(recorder)
@@ -172,7 +183,7 @@ def query_plan(session, geometry, radius, use_index) -> str:
     connection = session.connection()
     with captured_statements(connection) as statements:
         lenses_near(session, geometry, radius, use_index=use_index)
-    (statement, parameters), = [s for s in statements if "lenses" in s[0]]
+    ((statement, parameters),) = [s for s in statements if "lenses" in s[0]]
     prefix = "EXPLAIN QUERY PLAN " if connection.dialect.name == "sqlite" else "EXPLAIN "
     rows = connection.exec_driver_sql(prefix + statement, parameters).all()
     return "\n".join(" ".join(str(part) for part in row) for row in rows)
@@ -185,10 +196,17 @@ def bulk_lenses(session, count: int, seed: int = 7) -> None:
     rows = []
     for i in range(count):
         p = random_point(rng)
-        rows.append({
-            "external_id": f"bulk-{i}", "recorder_id": recorder.id, "point": f"SRID=4326;POINT({p.x} {p.y})",
-            "fov_deg": 90.0, "range_m": 30.0, "kind": "fixed", "status": "active",
-        })
+        rows.append(
+            {
+                "external_id": f"bulk-{i}",
+                "recorder_id": recorder.id,
+                "point": f"SRID=4326;POINT({p.x} {p.y})",
+                "fov_deg": 90.0,
+                "range_m": 30.0,
+                "kind": "fixed",
+                "status": "active",
+            }
+        )
     session.execute(insert(Lens.__table__), rows)
 
 
@@ -219,8 +237,11 @@ def test_radius_query_goes_through_the_spatial_index(session, backend):
 
 def commune(session, code: str, *boxes: tuple[float, float, float, float], valid_to: date | None = None) -> AdminUnit:
     unit = AdminUnit(
-        code=code, name=f"Commune {code}", level=AdminLevel.COMMUNE,
-        boundary=wgs84(MultiPolygon([box(*b) for b in boxes])), valid_to=valid_to,
+        code=code,
+        name=f"Commune {code}",
+        level=AdminLevel.COMMUNE,
+        boundary=wgs84(MultiPolygon([box(*b) for b in boxes])),
+        valid_to=valid_to,
     )
     session.add(unit)
     session.flush()
@@ -265,8 +286,9 @@ def test_moving_a_lens_or_recorder_updates_its_commune(session):
 
 
 def test_commune_added_in_the_same_flush_is_assigned(session):
-    unit = AdminUnit(code="SAME", name="Same flush", level=AdminLevel.COMMUNE,
-                     boundary=wgs84(MultiPolygon([box(*WEST)])))
+    unit = AdminUnit(
+        code="SAME", name="Same flush", level=AdminLevel.COMMUNE, boundary=wgs84(MultiPolygon([box(*WEST)]))
+    )
     owner = Owner(external_id="owner-same", kind=OwnerKind.HOUSEHOLD, name="Same")
     recorder = Recorder(external_id="rec-same", owner=owner, point=wgs84(IN_WEST), retention_days=30)
     session.add_all([unit, recorder])
@@ -283,8 +305,9 @@ def test_closed_commune_is_not_assigned(session):
 def test_reassign_communes_after_a_boundary_changes(session):
     west = commune(session, "W", WEST)
     recorder = make_recorder(session, point=IN_WEST)
-    lenses = [Lens(external_id=f"l{i}", recorder=recorder, point=wgs84(p))
-              for i, p in enumerate((IN_WEST, IN_EAST, OUTSIDE))]
+    lenses = [
+        Lens(external_id=f"l{i}", recorder=recorder, point=wgs84(p)) for i, p in enumerate((IN_WEST, IN_EAST, OUTSIDE))
+    ]
     session.add_all(lenses)
     session.flush()
     assert [lens.commune_id for lens in lenses] == [west.id, None, None]

@@ -3,6 +3,7 @@
 The last test is the issue's "done when": with a real scheduler process beside the app, /readyz is
 ready while it runs, unready once it stops, and ready again when it returns.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -12,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from soak_support import start_scheduler
 from sqlalchemy import delete
 
 import camera_registry
@@ -21,7 +23,6 @@ from camera_registry.jobs.scheduler import LEASE_NAME
 from camera_registry.models import Channel, OutboxMessage, SchedulerLease
 from camera_registry.models.base import utcnow
 from camera_registry.services import readiness
-from soak_support import start_scheduler
 
 
 def hold_lease(session, expires_in: timedelta) -> None:
@@ -31,9 +32,16 @@ def hold_lease(session, expires_in: timedelta) -> None:
 
 
 def due_message(session, channel: Channel, due_for: timedelta) -> None:
-    session.add(OutboxMessage(kind="assignment.request", channel=channel, recipient="0912345678", body="x",
-                              idempotency_key=f"health-{channel.value}-{due_for.total_seconds()}",
-                              next_attempt_at=utcnow() - due_for))
+    session.add(
+        OutboxMessage(
+            kind="assignment.request",
+            channel=channel,
+            recipient="0912345678",
+            body="x",
+            idempotency_key=f"health-{channel.value}-{due_for.total_seconds()}",
+            next_attempt_at=utcnow() - due_for,
+        )
+    )
     session.commit()
 
 
@@ -60,7 +68,10 @@ def test_unready_when_the_lease_ran_out(client, session):
     response = client.get("/readyz")
     body = response.get_json()
     assert response.status_code == 503 and body["status"] == "unready"
-    assert body["checks"]["scheduler"] == {"ok": False, "reason": "the jobs lease ran out 5 s ago: no scheduler is running"}
+    assert body["checks"]["scheduler"] == {
+        "ok": False,
+        "reason": "the jobs lease ran out 5 s ago: no scheduler is running",
+    }
     assert body["checks"]["database"]["ok"] and body["checks"]["outbox"]["ok"]
 
 
@@ -68,7 +79,10 @@ def test_unready_when_no_scheduler_ever_ran(client, session):
     session.execute(delete(SchedulerLease))
     session.commit()
     body = client.get("/readyz").get_json()
-    assert not body["checks"]["scheduler"]["ok"] and "start `camera-registry scheduler`" in body["checks"]["scheduler"]["reason"]
+    assert (
+        not body["checks"]["scheduler"]["ok"]
+        and "start `camera-registry scheduler`" in body["checks"]["scheduler"]["reason"]
+    )
 
 
 def test_a_stuck_outbox_is_unready_only_for_a_configured_channel(app, client, session, monkeypatch):
@@ -104,8 +118,15 @@ def test_a_check_that_fails_is_reported_and_the_others_still_run(session):
     def broken(revision):
         raise RuntimeError("boom")
 
-    checks = readiness.readiness(session, now=utcnow(), heads=["not-the-head"], known=broken, lease_name=LEASE_NAME,
-                                 outbox_max_age=timedelta(minutes=15), configured_channels=set())
+    checks = readiness.readiness(
+        session,
+        now=utcnow(),
+        heads=["not-the-head"],
+        known=broken,
+        lease_name=LEASE_NAME,
+        outbox_max_age=timedelta(minutes=15),
+        configured_channels=set(),
+    )
     by_name = {check.name: check for check in checks}
     assert by_name["migrations"] == readiness.Check("migrations", False, "could not check: RuntimeError")
     assert by_name["database"].ok and by_name["outbox"].ok
@@ -128,8 +149,16 @@ def fresh_app(database_server):
     migrate.upgrade(engine)
     engine.dispose()
     instance = Path(tempfile.mkdtemp(prefix="cr_test_readyz_"))
-    app = camera_registry.create_app({"DATABASE_URL": url, "TESTING": True, "INSTANCE_PATH": str(instance),
-                                      "SECRET_KEY": "test", "NOTIFY_WEBHOOK_URL": "", "SMTP_HOST": ""})
+    app = camera_registry.create_app(
+        {
+            "DATABASE_URL": url,
+            "TESTING": True,
+            "INSTANCE_PATH": str(instance),
+            "SECRET_KEY": "test",
+            "NOTIFY_WEBHOOK_URL": "",
+            "SMTP_HOST": "",
+        }
+    )
     try:
         yield app, url, instance
     finally:

@@ -1,10 +1,11 @@
 """Bulk import of commune registers: formats, every error reported, all or nothing, idempotent re-imports."""
+
 from __future__ import annotations
 
 import csv
 import io
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import openpyxl
@@ -13,7 +14,16 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy import func, select
 
 from camera_registry.models import (
-    AdminUnit, AuditEvent, Lens, LensKind, Owner, OwnerKind, Recorder, Role, SharingCommitment, Site,
+    AdminUnit,
+    AuditEvent,
+    Lens,
+    LensKind,
+    Owner,
+    OwnerKind,
+    Recorder,
+    Role,
+    SharingCommitment,
+    Site,
 )
 from camera_registry.services.access import SYSTEM, Actor
 from camera_registry.services.errors import ValidationFailed
@@ -51,8 +61,10 @@ def counts(report) -> dict[str, tuple[int, int, int]]:
 
 
 def registry_size(session) -> tuple[int, ...]:
-    return tuple(session.scalar(select(func.count()).select_from(model))
-                 for model in (Site, Owner, Recorder, Lens, SharingCommitment))
+    return tuple(
+        session.scalar(select(func.count()).select_from(model))
+        for model in (Site, Owner, Recorder, Lens, SharingCommitment)
+    )
 
 
 def lens(session, external_id: str) -> Lens:
@@ -64,9 +76,19 @@ def commune(session, code: str) -> AdminUnit:
 
 
 TEMPLATE_COUNTS = {
-    "sites": (0, 0, 2), "owners": (3, 0, 0), "recorders": (3, 0, 0), "lenses": (4, 0, 0), "commitments": (2, 0, 0),
+    "sites": (0, 0, 2),
+    "owners": (3, 0, 0),
+    "recorders": (3, 0, 0),
+    "lenses": (4, 0, 0),
+    "commitments": (2, 0, 0),
 }
-UNCHANGED = {"sites": (0, 0, 2), "owners": (0, 0, 3), "recorders": (0, 0, 3), "lenses": (0, 0, 4), "commitments": (0, 0, 2)}
+UNCHANGED = {
+    "sites": (0, 0, 2),
+    "owners": (0, 0, 3),
+    "recorders": (0, 0, 3),
+    "lenses": (0, 0, 4),
+    "commitments": (0, 0, 2),
+}
 
 
 def test_template_creates_the_register_in_its_commune(session, demo):
@@ -87,8 +109,8 @@ def test_template_creates_the_register_in_its_commune(session, demo):
     business = session.scalar(select(Owner).where(Owner.external_id == "00226-O-002"))
     [commitment] = business.commitments
     # Dates are Vietnamese calendar days: signed from midnight, valid through the last day.
-    assert commitment.signed_at == datetime(2025, 3, 14, 17, tzinfo=timezone.utc)
-    assert commitment.valid_until == datetime(2028, 3, 14, 17, tzinfo=timezone.utc)
+    assert commitment.signed_at == datetime(2025, 3, 14, 17, tzinfo=UTC)
+    assert commitment.valid_until == datetime(2028, 3, 14, 17, tzinfo=UTC)
     assert commitment.all_recorders and commitment.text_version == "import" and commitment.channel.value == "paper"
 
     [event] = session.scalars(select(AuditEvent).where(AuditEvent.action == "registry.import"))
@@ -118,7 +140,7 @@ def test_xlsx_with_typed_cells_imports_like_the_csv(session, demo, tmp_path):
         for column in ("commitment_signed_at", "commitment_valid_until"):
             if row[column]:
                 day = row[column]
-                typed[column] = (datetime.strptime(day, "%d/%m/%Y") if "/" in day else datetime.fromisoformat(day))
+                typed[column] = datetime.strptime(day, "%d/%m/%Y") if "/" in day else datetime.fromisoformat(day)
         sheet.append([typed[column] or None for column in header])
     sheet.insert_rows(4)  # a blank row between blocks, as clerks leave them
     sheet["F6"] = None  # owner_name of the last lens row (sheet row 6)
@@ -132,14 +154,18 @@ def test_xlsx_with_typed_cells_imports_like_the_csv(session, demo, tmp_path):
     workbook.save(path)
     report = import_register(session, path, path.name, actor=SYSTEM)
     assert report.ok and report.rows == 4 and counts(report) == TEMPLATE_COUNTS
-    assert session.scalar(select(SharingCommitment.signed_at).join(Owner).where(Owner.external_id == "00226-O-003")) \
-        == datetime(2025, 8, 31, 17, tzinfo=timezone.utc)
+    assert session.scalar(
+        select(SharingCommitment.signed_at).join(Owner).where(Owner.external_id == "00226-O-003")
+    ) == datetime(2025, 8, 31, 17, tzinfo=UTC)
 
 
 def geojson_bytes(rows: list[dict[str, str]]) -> bytes:
     features = [
-        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [float(row["lon"]), float(row["lat"])]},
-         "properties": {key: value for key, value in row.items() if key not in ("lon", "lat")}}
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [float(row["lon"]), float(row["lat"])]},
+            "properties": {key: value for key, value in row.items() if key not in ("lon", "lat")},
+        }
         for row in rows
     ]
     return json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False).encode()
@@ -182,9 +208,18 @@ def test_a_bad_file_reports_every_error_and_writes_nothing(session, demo):
     assert not report.ok and report.errors_not_listed == 0
     found = {(error.row, error.column): error.reason for error in report.errors}
     assert set(found) == {
-        (2, "lon"), (3, "fov_deg"), (4, "commitment_valid_until"), (5, "owner_kind"), (5, "retention_days"),
-        (5, "commitment_signed_at"), (6, "lens_external_id"), (7, "owner_external_id"), (8, "commune_code"),
-        (9, "lon"), (10, "commune_code"), (11, "lat"),
+        (2, "lon"),
+        (3, "fov_deg"),
+        (4, "commitment_valid_until"),
+        (5, "owner_kind"),
+        (5, "retention_days"),
+        (5, "commitment_signed_at"),
+        (6, "lens_external_id"),
+        (7, "owner_external_id"),
+        (8, "commune_code"),
+        (9, "lon"),
+        (10, "commune_code"),
+        (11, "lat"),
     }
     assert found[(2, "lon")] == "'105,82,6' is not a number"
     assert "at most 360" in found[(3, "fov_deg")]
@@ -192,7 +227,10 @@ def test_a_bad_file_reports_every_error_and_writes_nothing(session, demo):
     assert "'khác' is not one of: household, hộ gia đình" in found[(5, "owner_kind")]
     assert "write yyyy-mm-dd or dd/mm/yyyy" in found[(5, "commitment_signed_at")]
     assert found[(6, "lens_external_id")].startswith("lens 00226-L-0001 is already on row 2")
-    assert found[(7, "owner_external_id")] == "'00226-O-009' here, but '00226-O-001' for the same recorder 00226-R-001 on row 2"
+    assert (
+        found[(7, "owner_external_id")]
+        == "'00226-O-009' here, but '00226-O-001' for the same recorder 00226-R-001 on row 2"
+    )
     assert found[(8, "commune_code")] == "no commune has code '99999'"
     assert found[(9, "lon")] == "(105.8345, 21.0365) lies outside Phường Đống Đa; it is in Phường Ba Đình"
     assert "Phường Trung Liệt (00217) is not a current commune" in found[(10, "commune_code")]
@@ -232,7 +270,11 @@ def test_changed_rows_update_in_place(session, demo):
 
     assert report.ok, report.errors
     assert counts(report) == {
-        "sites": (0, 0, 2), "owners": (0, 1, 2), "recorders": (1, 0, 3), "lenses": (0, 2, 2), "commitments": (0, 0, 2),
+        "sites": (0, 0, 2),
+        "owners": (0, 1, 2),
+        "recorders": (1, 0, 3),
+        "lenses": (0, 2, 2),
+        "commitments": (0, 0, 2),
     }
     session.expire_all()
     assert session.scalar(select(Owner.phone).where(Owner.external_id == "00226-O-001")) == "0987654321"
@@ -249,7 +291,8 @@ def test_cameras_do_not_change_owner_by_import(session, demo):
     report = run(session, [household, agency])
     found = {(error.row, error.column): error.reason for error in report.errors}
     assert found[(2, "owner_external_id")] == (
-        "recorder 00226-R-003 belongs to owner 00226-O-003; an import does not move recorders between owners")
+        "recorder 00226-R-003 belongs to owner 00226-O-003; an import does not move recorders between owners"
+    )
 
     agency["lens_external_id"] = "00226-L-0001"  # the household's lens, now on the agency's recorder
     report = run(session, [agency])
@@ -270,8 +313,13 @@ def test_dry_run_writes_nothing_but_reports_what_it_would_do(session, demo):
 
 def police_of(session, code: str) -> Actor:
     unit = commune(session, code)
-    return Actor(label=f"commune_police:{code}", role=Role.COMMUNE_POLICE, unit_id=unit.id,
-                 readable_communes=frozenset({unit.id}), writable_communes=frozenset({unit.id}))
+    return Actor(
+        label=f"commune_police:{code}",
+        role=Role.COMMUNE_POLICE,
+        unit_id=unit.id,
+        readable_communes=frozenset({unit.id}),
+        writable_communes=frozenset({unit.id}),
+    )
 
 
 def test_commune_police_import_only_their_own_commune(session, demo):
@@ -284,7 +332,9 @@ def test_commune_police_import_only_their_own_commune(session, demo):
     dong_da_police = police_of(session, "00226")
     assert run(session, template_rows(), actor=dong_da_police).ok
     # Nor may they take over an owner another commune registered.
-    ba_dinh_owner = session.scalar(select(Owner).join(Owner.recorders).where(Recorder.commune_id == commune(session, "00004").id))
+    ba_dinh_owner = session.scalar(
+        select(Owner).join(Owner.recorders).where(Recorder.commune_id == commune(session, "00004").id)
+    )
     rows = template_rows()
     rows[0]["owner_external_id"] = ba_dinh_owner.external_id
     report = run(session, rows[:1], actor=dong_da_police)
@@ -309,11 +359,14 @@ def test_same_signing_day_updates_validity_and_another_day_is_a_renewal(session,
     renewed = run(session, rows)
     assert counts(renewed)["commitments"] == (1, 0, 1)
     history = session.execute(
-        select(SharingCommitment.signed_at, SharingCommitment.valid_until).join(Owner)
-        .where(Owner.external_id == "00226-O-002").order_by(SharingCommitment.signed_at)
+        select(SharingCommitment.signed_at, SharingCommitment.valid_until)
+        .join(Owner)
+        .where(Owner.external_id == "00226-O-002")
+        .order_by(SharingCommitment.signed_at)
     ).all()
     assert [(signed.date(), until.date()) for signed, until in history] == [
-        (date(2025, 3, 14), date(2029, 3, 14)), (date(2025, 9, 30), date(2030, 9, 30)),
+        (date(2025, 3, 14), date(2029, 3, 14)),
+        (date(2025, 9, 30), date(2030, 9, 30)),
     ]
 
 
@@ -344,13 +397,16 @@ def test_the_error_list_is_bounded(session, demo):
     assert report.errors[0].row == 2 and report.errors[-1].row == LISTED_ERRORS + 1
 
 
-@pytest.mark.parametrize("filename,data,reason", [
-    ("register.xls", b"\xd0\xcf\x11\xe0", "use .csv (UTF-8), .xlsx or .geojson"),
-    ("register.xlsx", b"not a zip", "not an XLSX workbook"),
-    ("register.csv", "commune_code\n00226\n".encode("utf-16"), "line 1 is not UTF-8 text"),
-    ("register.geojson", b'{"type": "Feature"}', "FeatureCollection"),
-    ("register.csv", b"commune_code,site_code\n" + b"x,y\n" * 200_001, "more than 200,000 rows"),  # IMPORT_MAX_ROWS
-])
+@pytest.mark.parametrize(
+    "filename,data,reason",
+    [
+        ("register.xls", b"\xd0\xcf\x11\xe0", "use .csv (UTF-8), .xlsx or .geojson"),
+        ("register.xlsx", b"not a zip", "not an XLSX workbook"),
+        ("register.csv", "commune_code\n00226\n".encode("utf-16"), "line 1 is not UTF-8 text"),
+        ("register.geojson", b'{"type": "Feature"}', "FeatureCollection"),
+        ("register.csv", b"commune_code,site_code\n" + b"x,y\n" * 200_001, "more than 200,000 rows"),  # IMPORT_MAX_ROWS
+    ],
+)
 def test_unreadable_files_are_refused_as_a_whole(session, filename, data, reason):
     with pytest.raises(ValidationFailed) as refused:
         import_register(session, io.BytesIO(data), filename, actor=SYSTEM)

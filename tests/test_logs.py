@@ -1,4 +1,5 @@
 """Logs (camera_registry/logs.py, the request hooks in web/health.py, the job runner's line), on the run's backend."""
+
 from __future__ import annotations
 
 import io
@@ -9,32 +10,43 @@ from collections import Counter
 
 import pytest
 import requests
+from soak_support import start_web
 
 from camera_registry import logs, migrate
 from camera_registry.db import make_engine
 from camera_registry.jobs import scheduler
-from soak_support import start_web
 
 OWNER_TOKEN = "Zq3vX0-owner-link-token_abcdefghijklmnop"
 
 
-@pytest.mark.parametrize("text, expected", [
-    (f"GET /o/{OWNER_TOKEN}/clip?x=1", "GET /o/<token>/clip?x=1"),
-    (f"see http://127.0.0.1:5000/o/{OWNER_TOKEN}", "see http://127.0.0.1:5000/o/<token>"),
-    ("Authorization: Bearer abcDEF123456789-_.", "Authorization: Bearer <redacted>"),
-    ('{"token": "abcdefghijkl"}', '{"token": "<redacted>"}'),
-    ("password=hunter2-hunter2 user=x", "password=<redacted> user=x"),
-    ('{"password": "correct horse"}', '{"password": "<redacted>"}'),
-    ("call 0912345678 now", "call <phone> now"),
-    ("call 0912 345 678 or 024 3942 1234", "call <phone> or <phone>"),
-    ("+84 912-345-678", "<phone>"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (f"GET /o/{OWNER_TOKEN}/clip?x=1", "GET /o/<token>/clip?x=1"),
+        (f"see http://127.0.0.1:5000/o/{OWNER_TOKEN}", "see http://127.0.0.1:5000/o/<token>"),
+        ("Authorization: Bearer abcDEF123456789-_.", "Authorization: Bearer <redacted>"),
+        ('{"token": "abcdefghijkl"}', '{"token": "<redacted>"}'),
+        ("password=hunter2-hunter2 user=x", "password=<redacted> user=x"),
+        ('{"password": "correct horse"}', '{"password": "<redacted>"}'),
+        ("call 0912345678 now", "call <phone> now"),
+        ("call 0912 345 678 or 024 3942 1234", "call <phone> or <phone>"),
+        ("+84 912-345-678", "<phone>"),
+    ],
+)
 def test_redact(text, expected):
     assert logs.redact(text) == expected
 
 
-@pytest.mark.parametrize("text", ["ms=12.5 status=200", "2026-01-05T10:00:00.123+00:00", "request_id=3f2a9c01b7e44d5e",
-                                  "lenses=55000 rows=199999", "assignment 1234567"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ms=12.5 status=200",
+        "2026-01-05T10:00:00.123+00:00",
+        "request_id=3f2a9c01b7e44d5e",
+        "lenses=55000 rows=199999",
+        "assignment 1234567",
+    ],
+)
 def test_redact_leaves_ordinary_values(text):
     assert logs.redact(text) == text
 
@@ -52,8 +64,10 @@ def records(caplog, name="camera_registry.requests"):
 
 def test_one_line_per_request_with_its_id_and_no_token(client, caplog):
     with caplog.at_level(logging.INFO, logger="camera_registry"):
-        response = client.get(f"/o/{OWNER_TOKEN}?phone=0912345678", headers={"X-Request-Id": "nginx-0123456789abcdef",
-                                                                              "Authorization": "Bearer secret-token-xyz"})
+        response = client.get(
+            f"/o/{OWNER_TOKEN}?phone=0912345678",
+            headers={"X-Request-Id": "nginx-0123456789abcdef", "Authorization": "Bearer secret-token-xyz"},
+        )
     assert response.headers["X-Request-Id"] == "nginx-0123456789abcdef"
     [record] = records(caplog)
     fields = record.fields
@@ -82,12 +96,14 @@ def test_lines_logged_during_a_request_carry_its_id(app, caplog):
     from camera_registry.web import health
 
     noisy = logging.getLogger("camera_registry.test_logs")
-    with caplog.at_level(logging.INFO, logger="camera_registry"):
-        with app.test_request_context("/anything", headers={"X-Request-Id": "req-abcdef123456"}):
-            health._begin_request()
-            noisy.warning("inside the request, phone 0987654321")
-            [record] = records(caplog, "camera_registry.test_logs")
-            text = logs.TextFormatter().format(record)  # as our handler does, while the request is handled
+    with (
+        caplog.at_level(logging.INFO, logger="camera_registry"),
+        app.test_request_context("/anything", headers={"X-Request-Id": "req-abcdef123456"}),
+    ):
+        health._begin_request()
+        noisy.warning("inside the request, phone 0987654321")
+        [record] = records(caplog, "camera_registry.test_logs")
+        text = logs.TextFormatter().format(record)  # as our handler does, while the request is handled
     assert "inside the request" in text and "request_id=req-abcdef123456" in text
     assert "<phone>" in text and "0987654321" not in text
 
@@ -112,16 +128,25 @@ def test_one_line_per_job_run(session, caplog, monkeypatch):
     from camera_registry import config
     from camera_registry.services.notifications import NotificationSettings
 
-    runner = scheduler.JobRunner(factory, NotificationSettings.from_config(config.from_environment()),
-                                 holder="test-runner")
+    runner = scheduler.JobRunner(
+        factory, NotificationSettings.from_config(config.from_environment()), holder="test-runner"
+    )
     with caplog.at_level(logging.INFO, logger="camera_registry.jobs"):
         for name in ("quiet", "busy", "broken"):
             runner.run(name)
-    lines = {record.fields["job"]: record for record in records(caplog, "camera_registry.jobs")
-             if getattr(record, "fields", None)}
+    lines = {
+        record.fields["job"]: record
+        for record in records(caplog, "camera_registry.jobs")
+        if getattr(record, "fields", None)
+    }
     assert lines["quiet"].fields["outcome"] == "ok" and lines["quiet"].getMessage() == "quiet: nothing to do"
-    assert lines["busy"].fields == {"job": "busy", "outcome": "ok", "seconds": lines["busy"].fields["seconds"],
-                                    "dead": 1, "sent": 3}
+    assert lines["busy"].fields == {
+        "job": "busy",
+        "outcome": "ok",
+        "seconds": lines["busy"].fields["seconds"],
+        "dead": 1,
+        "sent": 3,
+    }
     failed = json.loads(logs.JsonFormatter().format(lines["broken"]))
     assert failed["outcome"] == "failed" and failed["level"] == "ERROR" and "RuntimeError" in failed["exception"]
     assert "0912345678" not in json.dumps(failed) and "broken failed; it runs again" in failed["message"]
@@ -149,11 +174,13 @@ def test_under_gunicorn_no_line_holds_an_owner_link(database_server, tmp_path):
     engine = make_engine(url)
     migrate.upgrade(engine)
     engine.dispose()
-    web, base_url = start_web(url, tmp_path / "instance", tmp_path / "web.log", WEB_CONCURRENCY="1",
-                              GUNICORN_THREADS="2", LOG_FORMAT="json")
+    web, base_url = start_web(
+        url, tmp_path / "instance", tmp_path / "web.log", WEB_CONCURRENCY="1", GUNICORN_THREADS="2", LOG_FORMAT="json"
+    )
     try:
-        answer = requests.get(f"{base_url}/o/{OWNER_TOKEN}", headers={"X-Request-Id": "drill-request-000042"},
-                              timeout=10)
+        answer = requests.get(
+            f"{base_url}/o/{OWNER_TOKEN}", headers={"X-Request-Id": "drill-request-000042"}, timeout=10
+        )
         assert answer.headers["X-Request-Id"] == "drill-request-000042"
     finally:
         web.stop()

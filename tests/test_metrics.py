@@ -4,6 +4,7 @@ The forced-contention test is the issue's "done when": on SpatiaLite another con
 own driver holds the write lock, a write request answers 503, and /metrics counts the lock errors;
 on PostGIS the server fails write units with a real serialisation failure.
 """
+
 from __future__ import annotations
 
 import re
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from soak_support import prepare_registry, start_web
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -23,7 +25,6 @@ import camera_registry
 from camera_registry import db
 from camera_registry.models import Assignment, Channel, MessageStatus, OutboxMessage
 from camera_registry.models.base import utcnow
-from soak_support import prepare_registry, start_web
 
 SAMPLE = re.compile(r"^(?P<name>[a-z_]+)(?:\{(?P<labels>[^}]*)\})? (?P<value>\S+)$")
 
@@ -54,7 +55,9 @@ def test_only_the_monitoring_address_or_the_token_may_read(app, client, monkeypa
     elsewhere = {"environ_base": {"REMOTE_ADDR": "203.0.113.9"}}
     assert client.get("/metrics", **elsewhere).status_code == 403
     monkeypatch.setitem(app.config, "METRICS_TOKEN", "s3cret-metrics-token")
-    assert client.get("/metrics", headers={"Authorization": "Bearer s3cret-metrics-token"}, **elsewhere).status_code == 200
+    assert (
+        client.get("/metrics", headers={"Authorization": "Bearer s3cret-metrics-token"}, **elsewhere).status_code == 200
+    )
     assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}, **elsewhere).status_code == 403
     monkeypatch.setitem(app.config, "METRICS_ALLOWED_ADDRESSES", "203.0.113.0/24")
     assert client.get("/metrics", **elsewhere).status_code == 200
@@ -69,10 +72,14 @@ def test_requests_are_counted_by_route_never_by_token(client):
     client.get(f"/o/{token}")
     client.get("/no/such/page")
     body = scrape(client)
-    assert value(body, "camera_registry_http_requests_total", method="GET", route="/healthz", status="200") == \
-        value(before, "camera_registry_http_requests_total", method="GET", route="/healthz", status="200") + 3
-    assert any(name == "camera_registry_http_requests_total" and ("route", "/o/<token>") in labels
-               for name, labels in samples(body))
+    assert (
+        value(body, "camera_registry_http_requests_total", method="GET", route="/healthz", status="200")
+        == value(before, "camera_registry_http_requests_total", method="GET", route="/healthz", status="200") + 3
+    )
+    assert any(
+        name == "camera_registry_http_requests_total" and ("route", "/o/<token>") in labels
+        for name, labels in samples(body)
+    )
     assert value(body, "camera_registry_http_requests_total", method="GET", route="<unmatched>", status="404") >= 1
     assert value(body, "camera_registry_http_request_duration_seconds_count", method="GET", route="/healthz") >= 3
     assert token not in body
@@ -80,14 +87,37 @@ def test_requests_are_counted_by_route_never_by_token(client):
 
 def test_the_database_gauges(client, session):
     now = utcnow()
-    session.add_all([
-        OutboxMessage(kind="x", channel=Channel.WEBHOOK, recipient="0912345678", body="x", idempotency_key="m-1",
-                      next_attempt_at=now - timedelta(minutes=10), attempts=2),
-        OutboxMessage(kind="x", channel=Channel.WEBHOOK, recipient="0912345678", body="x", idempotency_key="m-2",
-                      status=MessageStatus.SENT, attempts=3),
-        OutboxMessage(kind="x", channel=Channel.EMAIL, recipient="a@example.vn", body="x", idempotency_key="m-3",
-                      status=MessageStatus.DEAD, attempts=8),
-    ])
+    session.add_all(
+        [
+            OutboxMessage(
+                kind="x",
+                channel=Channel.WEBHOOK,
+                recipient="0912345678",
+                body="x",
+                idempotency_key="m-1",
+                next_attempt_at=now - timedelta(minutes=10),
+                attempts=2,
+            ),
+            OutboxMessage(
+                kind="x",
+                channel=Channel.WEBHOOK,
+                recipient="0912345678",
+                body="x",
+                idempotency_key="m-2",
+                status=MessageStatus.SENT,
+                attempts=3,
+            ),
+            OutboxMessage(
+                kind="x",
+                channel=Channel.EMAIL,
+                recipient="a@example.vn",
+                body="x",
+                idempotency_key="m-3",
+                status=MessageStatus.DEAD,
+                attempts=8,
+            ),
+        ]
+    )
     session.commit()
     body = scrape(client)
     assert value(body, "camera_registry_outbox_messages", channel="webhook", status="pending") == 1
@@ -101,7 +131,8 @@ def test_the_database_gauges(client, session):
     assert "camera_registry_assignments" in body and "camera_registry_clips_stored_bytes" in body
     assert "0912345678" not in body and "a@example.vn" not in body
     assert session.query(Assignment).count() == sum(
-        amount for (name, _), amount in samples(body).items() if name == "camera_registry_assignments")
+        amount for (name, _), amount in samples(body).items() if name == "camera_registry_assignments"
+    )
 
 
 def test_the_job_runner_counts_runs_and_what_they_report(session):
@@ -127,8 +158,15 @@ def contended(database_server):
     url = database_server.new_database("contention")
     registry = prepare_registry(url, desks=1)
     instance = Path(tempfile.mkdtemp(prefix="cr_test_metrics_"))
-    app = camera_registry.create_app({"DATABASE_URL": url, "TESTING": True, "INSTANCE_PATH": str(instance),
-                                      "SECRET_KEY": "test", "SQLITE_BUSY_TIMEOUT_MS": 200})
+    app = camera_registry.create_app(
+        {
+            "DATABASE_URL": url,
+            "TESTING": True,
+            "INSTANCE_PATH": str(instance),
+            "SECRET_KEY": "test",
+            "SQLITE_BUSY_TIMEOUT_MS": 200,
+        }
+    )
     try:
         yield app, url, registry
     finally:
@@ -146,8 +184,11 @@ def test_lock_errors_of_a_forced_contention_show_in_metrics(contended, backend):
     holder = db._sqlite_module().connect(make_url(url).database, isolation_level=None)  # the app's own driver
     try:
         holder.execute("BEGIN IMMEDIATE")  # the write lock, held
-        response = client.post("/api/v1/sites", headers=registry.admin_headers,
-                               json={"code": "contended", "name": "Contended", "commune_code": registry.desks[0].commune_code})
+        response = client.post(
+            "/api/v1/sites",
+            headers=registry.admin_headers,
+            json={"code": "contended", "name": "Contended", "commune_code": registry.desks[0].commune_code},
+        )
         assert response.status_code == 503, response.get_data(as_text=True)
         assert response.headers["Retry-After"] and response.get_json()["code"] == "database_busy"
         factory = app.extensions["session_factory"]
@@ -158,13 +199,20 @@ def test_lock_errors_of_a_forced_contention_show_in_metrics(contended, backend):
         holder.close()
     after = scrape(client)
     for outcome, expected in (("answered_503", 1), ("retried", db.WRITE_ATTEMPTS - 1), ("gave_up", 1)):
-        assert value(after, "camera_registry_database_errors_total", kind="locked", outcome=outcome) == \
-            value(before, "camera_registry_database_errors_total", kind="locked", outcome=outcome) + expected, outcome
-    assert value(after, "camera_registry_http_requests_total", method="POST", route="/api/v1/sites", status="503") == \
-        value(before, "camera_registry_http_requests_total", method="POST", route="/api/v1/sites", status="503") + 1
+        assert (
+            value(after, "camera_registry_database_errors_total", kind="locked", outcome=outcome)
+            == value(before, "camera_registry_database_errors_total", kind="locked", outcome=outcome) + expected
+        ), outcome
+    assert (
+        value(after, "camera_registry_http_requests_total", method="POST", route="/api/v1/sites", status="503")
+        == value(before, "camera_registry_http_requests_total", method="POST", route="/api/v1/sites", status="503") + 1
+    )
     # once the lock is free the same write goes through
-    response = client.post("/api/v1/sites", headers=registry.admin_headers,
-                           json={"code": "contended", "name": "Contended", "commune_code": registry.desks[0].commune_code})
+    response = client.post(
+        "/api/v1/sites",
+        headers=registry.admin_headers,
+        json={"code": "contended", "name": "Contended", "commune_code": registry.desks[0].commune_code},
+    )
     assert response.status_code == 201, response.get_data(as_text=True)
 
 
@@ -184,10 +232,14 @@ def test_serialisation_failures_are_retried_counted_and_given_up(contended, back
         db.write_unit(app.extensions["session_factory"], conflicting)
     assert len(tries) == db.WRITE_ATTEMPTS
     after = scrape(client)
-    assert value(after, "camera_registry_database_errors_total", kind="serialization_failure", outcome="retried") == \
-        value(before, "camera_registry_database_errors_total", kind="serialization_failure", outcome="retried") + 2
-    assert value(after, "camera_registry_database_errors_total", kind="serialization_failure", outcome="gave_up") == \
-        value(before, "camera_registry_database_errors_total", kind="serialization_failure", outcome="gave_up") + 1
+    assert (
+        value(after, "camera_registry_database_errors_total", kind="serialization_failure", outcome="retried")
+        == value(before, "camera_registry_database_errors_total", kind="serialization_failure", outcome="retried") + 2
+    )
+    assert (
+        value(after, "camera_registry_database_errors_total", kind="serialization_failure", outcome="gave_up")
+        == value(before, "camera_registry_database_errors_total", kind="serialization_failure", outcome="gave_up") + 1
+    )
 
 
 def test_gunicorn_workers_add_up_in_multiprocess_mode(database_server, tmp_path):
@@ -199,18 +251,28 @@ def test_gunicorn_workers_add_up_in_multiprocess_mode(database_server, tmp_path)
     engine = make_engine(url)
     migrate.upgrade(engine)
     engine.dispose()
-    web, base_url = start_web(url, tmp_path / "instance", tmp_path / "web.log", WEB_CONCURRENCY="2",
-                              GUNICORN_THREADS="2", PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"))
+    web, base_url = start_web(
+        url,
+        tmp_path / "instance",
+        tmp_path / "web.log",
+        WEB_CONCURRENCY="2",
+        GUNICORN_THREADS="2",
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
+    )
     try:
+
         def healthz_total() -> float:
             response = requests.get(f"{base_url}/metrics", headers={"Connection": "close"}, timeout=10)
             assert response.status_code == 200
-            return value(response.text, "camera_registry_http_requests_total", method="GET", route="/healthz",
-                         status="200")
+            return value(
+                response.text, "camera_registry_http_requests_total", method="GET", route="/healthz", status="200"
+            )
 
         def hit(count):
             for _ in range(count):  # a new connection each time, so both workers take some
-                assert requests.get(f"{base_url}/healthz", headers={"Connection": "close"}, timeout=10).status_code == 200
+                assert (
+                    requests.get(f"{base_url}/healthz", headers={"Connection": "close"}, timeout=10).status_code == 200
+                )
 
         before = healthz_total()
         threads = [threading.Thread(target=hit, args=(25,)) for _ in range(4)]

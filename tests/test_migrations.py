@@ -1,4 +1,5 @@
 """The Alembic revisions build exactly the schema the models describe, on this backend."""
+
 from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
@@ -66,16 +67,25 @@ def test_geometry_columns_are_registered_with_type_and_srid(engine, backend):
     with engine.connect() as connection:
         if backend == "spatialite":
             # SpatiaLite codes: 0 = any GEOMETRY, 1 = POINT, 6 = MULTIPOLYGON (XY); spatial_index_enabled 1 = R*Tree.
-            codes = {0: "GEOMETRY", 1: "POINT", 2: "LINESTRING", 3: "POLYGON", 4: "MULTIPOINT", 5: "MULTILINESTRING",
-                     6: "MULTIPOLYGON"}
+            codes = {
+                0: "GEOMETRY",
+                1: "POINT",
+                2: "LINESTRING",
+                3: "POLYGON",
+                4: "MULTIPOINT",
+                5: "MULTILINESTRING",
+                6: "MULTIPOLYGON",
+            }
             rows = connection.exec_driver_sql(
-                "SELECT f_table_name, f_geometry_column, geometry_type, srid, spatial_index_enabled FROM geometry_columns"
+                "SELECT f_table_name, f_geometry_column, geometry_type, srid, spatial_index_enabled "
+                "FROM geometry_columns"
             ).all()
             found = {(t, c): (codes.get(g, g), s) for t, c, g, s, _ in rows}
             assert all(indexed == 1 for *_, indexed in rows), rows
         else:
             rows = connection.exec_driver_sql(
-                "SELECT f_table_name, f_geometry_column, type, srid FROM geometry_columns WHERE f_table_schema = 'public'"
+                "SELECT f_table_name, f_geometry_column, type, srid FROM geometry_columns "
+                "WHERE f_table_schema = 'public'"
             ).all()
             found = {(t, c): (g, s) for t, c, g, s in rows}
     assert found == expected

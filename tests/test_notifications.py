@@ -1,10 +1,11 @@
 """The outbox and its deliverer, against a real local HTTP gateway and a real local SMTP server."""
+
 from __future__ import annotations
 
 import hashlib
 import hmac
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.header import decode_header, make_header
 
 from conftest import WEBHOOK_SECRET
@@ -13,7 +14,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from camera_registry.models import (
-    AssignmentStatus, AuditEvent, Channel, FootageRequest, MessageStatus, OutboxMessage, Owner, OwnerLink,
+    AssignmentStatus,
+    AuditEvent,
+    Channel,
+    FootageRequest,
+    MessageStatus,
+    OutboxMessage,
+    Owner,
+    OwnerLink,
 )
 from camera_registry.services.delivery import CLAIM_LEASE, claim_due, deliver_due, send
 from camera_registry.services.notifications import TOKEN_SLOT
@@ -22,29 +30,50 @@ from camera_registry.timezones import LOCAL_ZONE
 
 
 def messages(session: Session, **where) -> list[OutboxMessage]:
-    return list(session.scalars(select(OutboxMessage).filter_by(**where).order_by(OutboxMessage.id)
-                                .execution_options(populate_existing=True)))
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .filter_by(**where)
+            .order_by(OutboxMessage.id)
+            .execution_options(populate_existing=True)
+        )
+    )
 
 
 def link_in(text: str) -> str:
     return next(word for word in text.split() if word.startswith(f"{BASE_URL}/o/"))
 
 
-def test_a_routed_request_tells_its_owner_on_each_channel(client, world, session, notification_settings,
-                                                          webhook_receiver, smtp_receiver):
+def test_a_routed_request_tells_its_owner_on_each_channel(
+    client, world, session, notification_settings, webhook_receiver, smtp_receiver
+):
     start = datetime.now(LOCAL_ZONE).replace(second=0, microsecond=0) - timedelta(hours=3)
-    response = client.post("/api/v1/footage-requests", headers=world.headers["police_a"], json={
-        "case_ref": "VV-2026-002", "reason": "Cướp giật", "legal_basis": "Điều 145 Bộ luật Tố tụng hình sự",
-        "incident": {"type": "Point", "coordinates": list(IN_VIEW["a"].coords[0])},
-        "window_start": start.isoformat(), "window_end": (start + timedelta(hours=1)).isoformat()})
+    response = client.post(
+        "/api/v1/footage-requests",
+        headers=world.headers["police_a"],
+        json={
+            "case_ref": "VV-2026-002",
+            "reason": "Cướp giật",
+            "legal_basis": "Điều 145 Bộ luật Tố tụng hình sự",
+            "incident": {"type": "Point", "coordinates": list(IN_VIEW["a"].coords[0])},
+            "window_start": start.isoformat(),
+            "window_end": (start + timedelta(hours=1)).isoformat(),
+        },
+    )
     assert response.status_code == 201, response.get_json()
     [assignment] = response.get_json()["assignments"]
     assert assignment["status"] == "notified"
     webhook, email = messages(session, assignment_id=assignment["id"])
     assert (webhook.channel, webhook.recipient, webhook.idempotency_key) == (
-        Channel.WEBHOOK, "0912345678", f"assignment:{assignment['id']}:request:webhook")
+        Channel.WEBHOOK,
+        "0912345678",
+        f"assignment:{assignment['id']}:request:webhook",
+    )
     assert (email.channel, email.recipient, email.idempotency_key) == (
-        Channel.EMAIL, "a@example.vn", f"assignment:{assignment['id']}:request:email")
+        Channel.EMAIL,
+        "a@example.vn",
+        f"assignment:{assignment['id']}:request:email",
+    )
     assert webhook.status == MessageStatus.PENDING and webhook.subject == ""
     # The waiting message holds a placeholder, not a link: the link is minted when it is sent.
     assert f"/o/{TOKEN_SLOT}" in webhook.body and f"/o/{TOKEN_SLOT}" in email.body
@@ -85,8 +114,9 @@ def test_an_owner_without_phone_or_email_stays_pending_for_the_police_to_call(wo
     assert messages(session) == []
 
 
-def test_webhook_body_is_signed_and_carries_the_idempotency_key(world, session, notification_settings,
-                                                                 webhook_receiver, smtp_receiver):
+def test_webhook_body_is_signed_and_carries_the_idempotency_key(
+    world, session, notification_settings, webhook_receiver, smtp_receiver
+):
     [assignment] = routed_request(session).assignments
     assert deliver_due(sessions_on(session), notification_settings) == {"sent": 2}
     [received] = webhook_receiver.received
@@ -118,7 +148,7 @@ def test_email_is_delivered_with_subject_and_body(world, session, notification_s
 def test_a_failed_send_is_retried_with_backoff(world, session, notification_settings, webhook_receiver):
     routed_request(session)
     webhook_receiver.fail_next(2, status=500)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert deliver_due(sessions_on(session), notification_settings, now) == {"retried": 1, "sent": 1}
     [webhook] = messages(session, channel=Channel.WEBHOOK)
     assert webhook.status == MessageStatus.PENDING and webhook.attempts == 1 and "HTTP 500" in webhook.last_error
@@ -133,12 +163,11 @@ def test_a_failed_send_is_retried_with_backoff(world, session, notification_sett
     assert {request.headers["Idempotency-Key"] for request in webhook_receiver.received} == {webhook.idempotency_key}
 
 
-def test_a_message_goes_dead_after_the_last_try_and_is_audited(world, session, notification_settings,
-                                                               webhook_receiver):
+def test_a_message_goes_dead_after_the_last_try_and_is_audited(world, session, notification_settings, webhook_receiver):
     settings = replace(notification_settings, max_attempts=3)
     routed_request(session)
     webhook_receiver.fail_next(100, status=503)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     outcomes = [deliver_due(sessions_on(session), settings, now + timedelta(hours=hours)) for hours in range(4)]
     assert outcomes == [{"retried": 1, "sent": 1}, {"retried": 1}, {"dead": 1}, {}]
     [webhook] = messages(session, channel=Channel.WEBHOOK)
@@ -149,11 +178,12 @@ def test_a_message_goes_dead_after_the_last_try_and_is_audited(world, session, n
     assert dead.details["idempotency_key"] == webhook.idempotency_key and "0912345678" not in str(dead.details)
 
 
-def test_a_deliverer_killed_mid_batch_loses_nothing(world, session, db_connection, notification_settings,
-                                                    webhook_receiver, smtp_receiver):
+def test_a_deliverer_killed_mid_batch_loses_nothing(
+    world, session, db_connection, notification_settings, webhook_receiver, smtp_receiver
+):
     for commune in ("a", "b", "a"):
         routed_request(session, commune)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     doomed = Session(bind=db_connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
     batch = claim_due(doomed, notification_settings, now, "doomed")
     doomed.commit()
@@ -166,7 +196,8 @@ def test_a_deliverer_killed_mid_batch_loses_nothing(world, session, db_connectio
     assert deliver_due(survivor, notification_settings, now + CLAIM_LEASE + timedelta(seconds=1)) == {"sent": 6}
     assert {message.status for message in messages(session)} == {MessageStatus.SENT}
     delivered = [request.headers["Idempotency-Key"] for request in webhook_receiver.received] + [
-        mail["Idempotency-Key"] for mail in smtp_receiver.messages]
+        mail["Idempotency-Key"] for mail in smtp_receiver.messages
+    ]
     keys = {message.idempotency_key for message in batch}
     assert set(delivered) == keys and len(delivered) == 7  # at least once: the first one twice, same key
     assert delivered.count(batch[0].idempotency_key) == 2
@@ -182,12 +213,13 @@ def test_an_unconfigured_channel_keeps_its_messages_waiting(world, session, noti
     assert deliver_due(sessions_on(session), notification_settings) == {"sent": 1}
 
 
-def test_a_message_that_can_never_be_sent_ends_dead_without_holding_up_the_rest(world, session, notification_settings,
-                                                                               webhook_receiver, smtp_receiver):
+def test_a_message_that_can_never_be_sent_ends_dead_without_holding_up_the_rest(
+    world, session, notification_settings, webhook_receiver, smtp_receiver
+):
     session.get(Owner, world.objects["a"]["owner"]).email = "a@example.vn\nBcc: someone@example.com"
     routed_request(session)
     settings = replace(notification_settings, max_attempts=2)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert deliver_due(sessions_on(session), settings, now) == {"sent": 1, "retried": 1}
     assert deliver_due(sessions_on(session), settings, now + timedelta(minutes=1)) == {"dead": 1}
     [email] = messages(session, channel=Channel.EMAIL)
@@ -195,14 +227,16 @@ def test_a_message_that_can_never_be_sent_ends_dead_without_holding_up_the_rest(
     assert len(webhook_receiver.received) == 1 and smtp_receiver.messages == []
 
 
-def test_no_message_ever_holds_an_owner_link(world, session, notification_settings, webhook_receiver,
-                                             smtp_receiver):
+def test_no_message_ever_holds_an_owner_link(world, session, notification_settings, webhook_receiver, smtp_receiver):
     """Only link hashes are stored: a message holds a placeholder before and after it is sent."""
     [assignment] = routed_request(session).assignments
     assert deliver_due(sessions_on(session), notification_settings) == {"sent": 2}
     sent = link_in(webhook_receiver.received[0].json()["text"])  # the owner got a working link
     assert resolve_link(session, sent.rsplit("/o/", 1)[1]).state == LinkState.LIVE
-    for message in session.scalars(select(OutboxMessage).where(OutboxMessage.assignment_id == assignment.id)
-                                   .execution_options(populate_existing=True)):
+    for message in session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.assignment_id == assignment.id)
+        .execution_options(populate_existing=True)
+    ):
         assert message.status == MessageStatus.SENT
         assert sent not in message.body and message.payload["link"] == f"{BASE_URL}/o/{TOKEN_SLOT}"

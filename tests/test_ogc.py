@@ -1,4 +1,5 @@
 """OGC API - Features at /ogc: the documents, paging, errors, access rules, and owslib reading it live."""
+
 from __future__ import annotations
 
 import json
@@ -59,9 +60,17 @@ def test_items_are_geojson_with_counts_and_crs(client, world):
     lens_a = next(f for f in page["features"] if f["id"] == world.objects["a"]["lens"])
     assert lens_a["geometry"] == {"type": "Point", "coordinates": [105.8201, 21.02]}
     assert lens_a["properties"] == {
-        "id": lens_a["id"], "external_id": "lens-a", "recorder_id": world.objects["a"]["recorder"],
-        "commune_code": "A", "status": "active", "kind": "fixed", "bearing_deg": 90.0, "fov_deg": 90.0,
-        "range_m": 30.0, "height_m": None, "shared": True,
+        "id": lens_a["id"],
+        "external_id": "lens-a",
+        "recorder_id": world.objects["a"]["recorder"],
+        "commune_code": "A",
+        "status": "active",
+        "kind": "fixed",
+        "bearing_deg": 90.0,
+        "fov_deg": 90.0,
+        "range_m": 30.0,
+        "height_m": None,
+        "shared": True,
     }
 
 
@@ -77,8 +86,9 @@ def test_paging_follows_next_and_prev_links(client, world):
 
 
 def test_bbox_limits_items_and_keeps_it_in_links(client, world):
-    page = json.loads(get(client, world, "/ogc/collections/lenses/items?bbox=105.85,21.0,105.9,21.05&limit=1"
-                              f"&bbox-crs={CRS84}").data)
+    page = json.loads(
+        get(client, world, f"/ogc/collections/lenses/items?bbox=105.85,21.0,105.9,21.05&limit=1&bbox-crs={CRS84}").data
+    )
     assert [f["properties"]["external_id"] for f in page["features"]] == ["lens-b"]
     assert "bbox=105.85%2C21%2C105.9%2C21.05" in links(page)["self"]["href"]
     communes = json.loads(get(client, world, "/ogc/collections/admin-units/items?bbox=105.86,21.01,105.88,21.03").data)
@@ -90,17 +100,20 @@ def test_a_limit_above_the_maximum_is_the_maximum(client, world):
     assert "limit=1000" in links(page)["self"]["href"]
 
 
-@pytest.mark.parametrize("query, words", [
-    ("bbox=105.9,21.0,105.8,21.05", "bbox"),
-    ("bbox=1,2,3", "bbox"),
-    ("bbox=105,21,106,95", "bbox"),
-    ("limit=0", "limit"),
-    ("limit=ten", "limit"),
-    ("offset=-1", "offset"),
-    ("bbox-crs=http://www.opengis.net/def/crs/EPSG/0/3857", "bbox-crs"),
-    ("colour=red", "colour"),
-    ("f=xml", "f"),
-])
+@pytest.mark.parametrize(
+    "query, words",
+    [
+        ("bbox=105.9,21.0,105.8,21.05", "bbox"),
+        ("bbox=1,2,3", "bbox"),
+        ("bbox=105,21,106,95", "bbox"),
+        ("limit=0", "limit"),
+        ("limit=ten", "limit"),
+        ("offset=-1", "offset"),
+        ("bbox-crs=http://www.opengis.net/def/crs/EPSG/0/3857", "bbox-crs"),
+        ("colour=red", "colour"),
+        ("f=xml", "f"),
+    ],
+)
 def test_bad_parameters_are_400_exceptions(client, world, query, words):
     response = get(client, world, f"/ogc/collections/lenses/items?{query}")
     assert response.status_code == 400
@@ -122,15 +135,31 @@ def test_communes_carry_their_figures(client, world):
     commune = json.loads(get(client, world, "/ogc/collections/admin-units/items/A").data)
     assert commune["geometry"]["type"] == "MultiPolygon"
     assert commune["properties"] == {
-        "code": "A", "name": "Xã A", "level": "commune", "parent_code": "D", "valid_from": None,
-        "lenses_active": 1, "lenses_offline": 0, "shared_active_lenses": 1, "sharing_rate": 1.0,
-        "recorders": 1, "owners": 1, "sites": 2,
+        "code": "A",
+        "name": "Xã A",
+        "level": "commune",
+        "parent_code": "D",
+        "valid_from": None,
+        "lenses_active": 1,
+        "lenses_offline": 0,
+        "shared_active_lenses": 1,
+        "sharing_rate": 1.0,
+        "recorders": 1,
+        "owners": 1,
+        "sites": 2,
     }
 
 
-@pytest.mark.parametrize("path", ["/ogc/collections/cameras", "/ogc/collections/cameras/items",
-                                  "/ogc/collections/lenses/items/999999", "/ogc/collections/lenses/items/lens-a",
-                                  "/ogc/collections/admin-units/items/P"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/ogc/collections/cameras",
+        "/ogc/collections/cameras/items",
+        "/ogc/collections/lenses/items/999999",
+        "/ogc/collections/lenses/items/lens-a",
+        "/ogc/collections/admin-units/items/P",
+    ],
+)
 def test_unknown_collections_and_features_are_404_exceptions(client, world, path):
     response = get(client, world, path)
     assert response.status_code == 404 and response.content_type == "application/json"
@@ -154,8 +183,9 @@ def test_anonymous_callers_are_refused(client, world, path):
 def test_another_communes_police_see_none_of_commune_a(client, world):
     for collection in COLLECTIONS:
         page = json.loads(get(client, world, f"/ogc/collections/{collection}/items", "police_b").data)
-        assert {f["properties"]["commune_code"] if collection != "admin-units" else f["id"]
-                for f in page["features"]} == {"B"}, collection
+        assert {
+            f["properties"]["commune_code"] if collection != "admin-units" else f["id"] for f in page["features"]
+        } == {"B"}, collection
     for collection, key in (("lenses", "lens"), ("recorders", "recorder"), ("sites", "site")):
         feature_id = world.objects["a"][key]
         assert get(client, world, f"/ogc/collections/{collection}/items/{feature_id}", "police_b").status_code == 404

@@ -1,14 +1,22 @@
 """What owners do through their links (services/owner_answers.py), on the test database."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from shapely import Point
 from sqlalchemy import func, select
 
 from camera_registry.models import (
-    AssignmentStatus, AuditEvent, CommitmentChannel, Handover, LinkPurpose, RequestStatus, SharingCommitment, User,
+    AssignmentStatus,
+    AuditEvent,
+    CommitmentChannel,
+    Handover,
+    LinkPurpose,
+    RequestStatus,
+    SharingCommitment,
+    User,
 )
 from camera_registry.services import owner_answers, requests
 from camera_registry.services.access import actor_for, owner_actor
@@ -16,7 +24,7 @@ from camera_registry.services.errors import ValidationFailed
 from camera_registry.services.owner_answers import PageState, Refusal
 from camera_registry.services.owner_links import issue_link, revoke_links
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 POLICE_PHONE = "024 3942 1234"
 
 
@@ -28,16 +36,28 @@ def routed_assignment(session, world):
     """A request in front of lens-a, routed to owner a; commune A has a duty phone."""
     world.commune_a.police_phone = POLICE_PHONE
     request = requests.open_request(
-        session, police_actor(session), case_ref="VV-2026-042", reason="Cướp giật", legal_basis="Điều 145 BLTTHS",
-        incident=Point(105.8202, 21.02), window_start=NOW - timedelta(hours=3), window_end=NOW - timedelta(hours=2),
-        public_base_url="http://127.0.0.1:5000")
+        session,
+        police_actor(session),
+        case_ref="VV-2026-042",
+        reason="Cướp giật",
+        legal_basis="Điều 145 BLTTHS",
+        incident=Point(105.8202, 21.02),
+        window_start=NOW - timedelta(hours=3),
+        window_end=NOW - timedelta(hours=2),
+        public_base_url="http://127.0.0.1:5000",
+    )
     [assignment] = request.assignments
     return assignment
 
 
 def assignment_link(session, assignment, expires_at=None):
-    return issue_link(session, owner=assignment.owner, purpose=LinkPurpose.ASSIGNMENT, assignment=assignment,
-                      expires_at=expires_at or assignment.preservation_deadline)
+    return issue_link(
+        session,
+        owner=assignment.owner,
+        purpose=LinkPurpose.ASSIGNMENT,
+        assignment=assignment,
+        expires_at=expires_at or assignment.preservation_deadline,
+    )
 
 
 def audit_count(session) -> int:
@@ -105,11 +125,14 @@ def test_decline_with_a_reason_resolves_the_request(session, world):
     assert (answered.entity_id, answered.to_state) == (str(page.link.id), "decline")
 
 
-@pytest.mark.parametrize("reason, note, recorded", [
-    ("camera_off", None, "camera_off"),
-    ("overwritten", "đầu thu chỉ lưu 3 ngày", "overwritten: đầu thu chỉ lưu 3 ngày"),
-    ("other", "mất điện", "other: mất điện"),
-])
+@pytest.mark.parametrize(
+    "reason, note, recorded",
+    [
+        ("camera_off", None, "camera_off"),
+        ("overwritten", "đầu thu chỉ lưu 3 ngày", "overwritten: đầu thu chỉ lưu 3 ngày"),
+        ("other", "mất điện", "other: mất điện"),
+    ],
+)
 def test_no_footage_records_why(session, world, reason, note, recorded):
     assignment = routed_assignment(session, world)
     token = assignment_link(session, assignment)
@@ -159,8 +182,13 @@ def test_a_cancelled_request_closes_the_owners_page(session, world):
 def commitment_link(session, world, commitment=True):
     owner_id = world.objects["a"]["owner"]
     existing = session.get(SharingCommitment, world.objects["a"]["commitment"])
-    return issue_link(session, owner=existing.owner, purpose=LinkPurpose.COMMITMENT,
-                      commitment=existing if commitment else None, expires_at=NOW + timedelta(days=30)), owner_id
+    return issue_link(
+        session,
+        owner=existing.owner,
+        purpose=LinkPurpose.COMMITMENT,
+        commitment=existing if commitment else None,
+        expires_at=NOW + timedelta(days=30),
+    ), owner_id
 
 
 def test_renewing_through_a_link_signs_a_new_row_with_the_current_text(session, world):
@@ -170,8 +198,9 @@ def test_renewing_through_a_link_signs_a_new_row_with_the_current_text(session, 
     assert page.commitment_text.version == owner_answers.CURRENT_TEXT_VERSION
     page = owner_answers.answer(session, token, "renew")
     assert page.state == PageState.ANSWERED and page.answer.action == "renew" and page.link.used_at is not None
-    rows = session.scalars(select(SharingCommitment).where(SharingCommitment.owner_id == owner_id)
-                           .order_by(SharingCommitment.id)).all()
+    rows = session.scalars(
+        select(SharingCommitment).where(SharingCommitment.owner_id == owner_id).order_by(SharingCommitment.id)
+    ).all()
     assert len(rows) == 2 and rows[0].revoked_at is None
     renewed = rows[1]
     assert renewed.channel == CommitmentChannel.WEB and renewed.text_version == owner_answers.CURRENT_TEXT_VERSION
@@ -199,8 +228,9 @@ def test_an_invitation_to_sign_adds_a_commitment_over_all_recorders(session, wor
     assert owner_answers.open_link(session, token).actions == ("sign",)
     page = owner_answers.answer(session, token, "sign")
     assert page.state == PageState.ANSWERED
-    newest = session.scalars(select(SharingCommitment).where(SharingCommitment.owner_id == owner_id)
-                             .order_by(SharingCommitment.id.desc())).first()
+    newest = session.scalars(
+        select(SharingCommitment).where(SharingCommitment.owner_id == owner_id).order_by(SharingCommitment.id.desc())
+    ).first()
     assert newest.channel == CommitmentChannel.WEB and newest.is_active_at(NOW + timedelta(days=1))
 
 

@@ -1,4 +1,5 @@
 """The owner's pages at /o/<token>: languages, CSRF, dead links, rate limits and streamed clip uploads."""
+
 from __future__ import annotations
 
 import hashlib
@@ -9,10 +10,10 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
+from test_owner_answers import NOW, POLICE_PHONE, assignment_link, routed_assignment
 
 from camera_registry.models import AssignmentStatus, AuditEvent, FootageClip
 from camera_registry.services.owner_links import revoke_links
-from test_owner_answers import NOW, POLICE_PHONE, assignment_link, routed_assignment
 
 MP4_HEAD = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
 
@@ -50,8 +51,16 @@ def test_the_page_says_what_is_asked_in_vietnamese(client, session, owner_link):
     response = client.get(f"/o/{token}")
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and '<html lang="vi">' in html
-    for words in ("Yêu cầu cung cấp dữ liệu camera của công an", "Công an Xã A", "Điều 145 BLTTHS",
-                  "Khung giờ (giờ Việt Nam)", "Giữ dữ liệu đến", "Mắt camera lens-a", "hướng đông", POLICE_PHONE):
+    for words in (
+        "Yêu cầu cung cấp dữ liệu camera của công an",
+        "Công an Xã A",
+        "Điều 145 BLTTHS",
+        "Khung giờ (giờ Việt Nam)",
+        "Giữ dữ liệu đến",
+        "Mắt camera lens-a",
+        "hướng đông",
+        POLICE_PHONE,
+    ):
         assert words in html, words
     assert response.headers["Cache-Control"] == "no-store" and response.headers["Referrer-Policy"] == "no-referrer"
     session.refresh(assignment)
@@ -109,8 +118,7 @@ def test_a_double_submit_shows_the_same_result_and_another_answer_is_refused(cli
 
 def test_an_incomplete_answer_is_shown_again_with_the_reason(client, session, owner_link):
     assignment, token = owner_link
-    response = client.post(f"/o/{token}", data={"csrf_token": fresh_csrf(client, token),
-                                                "action": "report_no_footage"})
+    response = client.post(f"/o/{token}", data={"csrf_token": fresh_csrf(client, token), "action": "report_no_footage"})
     assert response.status_code == 422 and 'data-error="reason"' in response.get_data(as_text=True)
     session.refresh(assignment)
     assert assignment.status == AssignmentStatus.VIEWED
@@ -123,9 +131,11 @@ def test_dead_links_show_the_police_phone(client, session, world, owner_link):
     revoke_links(session, assignment=assignment)
     expired = assignment_link(session, assignment, expires_at=NOW - timedelta(minutes=1))
     session.commit()
-    for token, status, words in ((expired, 410, "Đường liên kết đã hết hạn"),
-                                 (revoked, 410, "Đường liên kết đã bị thu hồi"),
-                                 (used, 200, "Câu trả lời của bạn đã được ghi nhận")):
+    for token, status, words in (
+        (expired, 410, "Đường liên kết đã hết hạn"),
+        (revoked, 410, "Đường liên kết đã bị thu hồi"),
+        (used, 200, "Câu trả lời của bạn đã được ghi nhận"),
+    ):
         response = client.get(f"/o/{token}")
         html = response.get_data(as_text=True)
         assert response.status_code == status and words in html, words
@@ -151,15 +161,21 @@ def test_the_link_routes_are_rate_limited(app, client, owner_link, monkeypatch):
 
 def consent_to_upload(client, token) -> str:
     csrf = fresh_csrf(client, token)
-    assert client.post(f"/o/{token}", data={"csrf_token": csrf, "action": "consent",
-                                            "handover": "owner_upload"}).status_code == 303
+    assert (
+        client.post(
+            f"/o/{token}", data={"csrf_token": csrf, "action": "consent", "handover": "owner_upload"}
+        ).status_code
+        == 303
+    )
     return csrf
 
 
 def upload(client, token, csrf, content: bytes, filename="clip.mp4", content_type="video/mp4"):
-    return client.post(f"/o/{token}/clip", data={"csrf_token": csrf, "clip": (io.BytesIO(content), filename,
-                                                                              content_type)},
-                       content_type="multipart/form-data")
+    return client.post(
+        f"/o/{token}/clip",
+        data={"csrf_token": csrf, "clip": (io.BytesIO(content), filename, content_type)},
+        content_type="multipart/form-data",
+    )
 
 
 def stored_files(store):
@@ -167,8 +183,9 @@ def stored_files(store):
 
 
 def audit_actions(session, prefix="clip."):
-    return list(session.scalars(select(AuditEvent.action).where(AuditEvent.action.startswith(prefix))
-                                .order_by(AuditEvent.id)))
+    return list(
+        session.scalars(select(AuditEvent.action).where(AuditEvent.action.startswith(prefix)).order_by(AuditEvent.id))
+    )
 
 
 def test_a_clip_is_streamed_to_the_store_and_counts_as_the_footage(client, session, world, owner_link, clip_store):
@@ -192,8 +209,9 @@ def test_a_clip_is_streamed_to_the_store_and_counts_as_the_footage(client, sessi
     assert clip.sha256 in police_page.get_data(as_text=True) and "cổng trước.mp4" in police_page.get_data(as_text=True)
 
 
-def test_an_upload_over_the_limit_gets_413_and_leaves_no_file(app, client, session, owner_link, clip_store,
-                                                             monkeypatch):
+def test_an_upload_over_the_limit_gets_413_and_leaves_no_file(
+    app, client, session, owner_link, clip_store, monkeypatch
+):
     assignment, token = owner_link
     csrf = consent_to_upload(client, token)
     monkeypatch.setitem(app.config, "CLIP_MAX_BYTES", 1024 * 1024)
@@ -210,14 +228,16 @@ def test_an_upload_over_the_limit_gets_413_and_leaves_no_file(app, client, sessi
     assert assignment.status == AssignmentStatus.CONSENTED
 
 
-@pytest.mark.parametrize("filename, content_type, content", [
-    ("setup.exe", "application/octet-stream", b"MZ\x90\x00" + bytes(2000)),
-    ("clip.mp4", "video/mp4", b"MZ\x90\x00" + bytes(2000)),  # a program named like a video
-    ("clip.mp4", "application/pdf", MP4_HEAD + bytes(2000)),
-    ("notes.txt", "text/plain", b"hello"),
-])
-def test_files_that_are_not_video_are_refused(client, session, owner_link, clip_store, filename, content_type,
-                                              content):
+@pytest.mark.parametrize(
+    "filename, content_type, content",
+    [
+        ("setup.exe", "application/octet-stream", b"MZ\x90\x00" + bytes(2000)),
+        ("clip.mp4", "video/mp4", b"MZ\x90\x00" + bytes(2000)),  # a program named like a video
+        ("clip.mp4", "application/pdf", MP4_HEAD + bytes(2000)),
+        ("notes.txt", "text/plain", b"hello"),
+    ],
+)
+def test_files_that_are_not_video_are_refused(client, session, owner_link, clip_store, filename, content_type, content):
     _, token = owner_link
     csrf = consent_to_upload(client, token)
     response = upload(client, token, csrf, content, filename, content_type)
@@ -225,11 +245,14 @@ def test_files_that_are_not_video_are_refused(client, session, owner_link, clip_
     assert stored_files(clip_store) == []
 
 
-@pytest.mark.parametrize("filename, content", [
-    ("export.dav", b"DHAV" + bytes(5000)),
-    ("export.h264", b"\x00\x00\x00\x01\x67" + bytes(5000)),
-    ("clip.mkv", b"\x1a\x45\xdf\xa3" + bytes(5000)),
-])
+@pytest.mark.parametrize(
+    "filename, content",
+    [
+        ("export.dav", b"DHAV" + bytes(5000)),
+        ("export.h264", b"\x00\x00\x00\x01\x67" + bytes(5000)),
+        ("clip.mkv", b"\x1a\x45\xdf\xa3" + bytes(5000)),
+    ],
+)
 def test_recorder_exports_are_taken_as_octet_streams(client, session, owner_link, clip_store, filename, content):
     _, token = owner_link
     csrf = consent_to_upload(client, token)

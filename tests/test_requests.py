@@ -1,8 +1,9 @@
 """Footage requests end to end through the API, and every rule of the two transition tables."""
+
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from geoalchemy2.shape import from_shape
@@ -10,13 +11,18 @@ from shapely import Point
 from sqlalchemy import select
 
 from camera_registry.models import (
-    ASSIGNMENT_TRANSITIONS, REQUEST_TRANSITIONS, Assignment, AssignmentStatus, AuditEvent, FootageRequest,
+    ASSIGNMENT_TRANSITIONS,
+    REQUEST_TRANSITIONS,
+    Assignment,
+    AssignmentStatus,
+    AuditEvent,
+    FootageRequest,
     RequestStatus,
 )
 from camera_registry.services.access import SYSTEM
 from camera_registry.services.workflow import IllegalTransition, StaleVersion, transition_assignment, transition_request
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 # lens-a stands at (105.8201, 21.02) looking east (bearing 90, fov 90, 30 m): this point is 10 m in front of it.
 IN_VIEW = {"type": "Point", "coordinates": [105.8202, 21.02]}
 SHA = "ab" * 32
@@ -27,9 +33,15 @@ def iso(moment: datetime) -> str:
 
 
 def request_body(**overrides):
-    return {"case_ref": "VV-2026-001", "reason": "Trộm xe máy", "legal_basis": "Điều 145 Bộ luật Tố tụng hình sự",
-            "incident": IN_VIEW, "window_start": iso(NOW - timedelta(hours=3)), "window_end": iso(NOW - timedelta(hours=2)),
-            **overrides}
+    return {
+        "case_ref": "VV-2026-001",
+        "reason": "Trộm xe máy",
+        "legal_basis": "Điều 145 Bộ luật Tố tụng hình sự",
+        "incident": IN_VIEW,
+        "window_start": iso(NOW - timedelta(hours=3)),
+        "window_end": iso(NOW - timedelta(hours=2)),
+        **overrides,
+    }
 
 
 def open_request(client, world, role="police_a", **overrides):
@@ -53,9 +65,11 @@ def test_a_request_is_routed_to_the_owner_whose_lens_saw_it(client, world, sessi
     assert datetime.fromisoformat(assignment["preservation_deadline"]) == window_start + timedelta(days=14)
     assert assignment["lenses"][0]["lens_id"] == world.objects["a"]["lens"]
     assert 9 < assignment["lenses"][0]["distance_m"] < 12
-    actions = session.scalars(select(AuditEvent.action).where(AuditEvent.entity_type == "request",
-                                                              AuditEvent.entity_id == str(request["id"]))
-                              .order_by(AuditEvent.id))
+    actions = session.scalars(
+        select(AuditEvent.action)
+        .where(AuditEvent.entity_type == "request", AuditEvent.entity_id == str(request["id"]))
+        .order_by(AuditEvent.id)
+    )
     assert list(actions) == ["request.create", "request.open", "request.route"]
 
 
@@ -73,17 +87,28 @@ def test_overwritten_footage_is_recorded_not_routed(client, world):
     assert request.get_json()["status"] == "resolved"
 
 
-@pytest.mark.parametrize("overrides, field, words", [
-    ({"window_end": iso(NOW - timedelta(hours=4))}, "window_end", "after window_start"),
-    ({"window_end": iso(NOW + timedelta(hours=1))}, "window_end", "future"),
-    ({"window_start": iso(NOW - timedelta(days=9))}, "window_end", "7 days"),
-    ({"radius_m": 2500}, "radius_m", "less than or equal to 2000"),
-    ({"deadline": iso(NOW - timedelta(minutes=1))}, "deadline", "future"),
-    ({"incident": {"type": "Point", "coordinates": [105.89, 21.03]}}, "incident", "outside Xã A"),
-    ({"incident": {"type": "Polygon", "coordinates": [[[105.82, 21.02], [105.83, 21.02], [105.83, 21.03], [105.82, 21.02]]]}},
-     "incident", "Point or LineString"),
-    ({"window_start": "yesterday"}, "window_start", "Not a valid datetime"),
-])
+@pytest.mark.parametrize(
+    "overrides, field, words",
+    [
+        ({"window_end": iso(NOW - timedelta(hours=4))}, "window_end", "after window_start"),
+        ({"window_end": iso(NOW + timedelta(hours=1))}, "window_end", "future"),
+        ({"window_start": iso(NOW - timedelta(days=9))}, "window_end", "7 days"),
+        ({"radius_m": 2500}, "radius_m", "less than or equal to 2000"),
+        ({"deadline": iso(NOW - timedelta(minutes=1))}, "deadline", "future"),
+        ({"incident": {"type": "Point", "coordinates": [105.89, 21.03]}}, "incident", "outside Xã A"),
+        (
+            {
+                "incident": {
+                    "type": "Polygon",
+                    "coordinates": [[[105.82, 21.02], [105.83, 21.02], [105.83, 21.03], [105.82, 21.02]]],
+                }
+            },
+            "incident",
+            "Point or LineString",
+        ),
+        ({"window_start": "yesterday"}, "window_start", "Not a valid datetime"),
+    ],
+)
 def test_bad_requests_are_refused_precisely(client, world, session, overrides, field, words):
     before = session.scalar(select(FootageRequest.id).order_by(FootageRequest.id.desc()).limit(1))
     response = open_request(client, world, **overrides)
@@ -154,8 +179,11 @@ def test_a_stale_version_is_refused_not_lost(client, world):
 def test_cancel_withdraws_open_assignments(client, world):
     request = open_request(client, world).get_json()
     path = f"/api/v1/footage-requests/{request['id']}"
-    cancelled = client.post(f"{path}/cancel", json={"version": request["version"], "note": "nhầm vụ việc"},
-                            headers=world.headers["police_a"]).get_json()
+    cancelled = client.post(
+        f"{path}/cancel",
+        json={"version": request["version"], "note": "nhầm vụ việc"},
+        headers=world.headers["police_a"],
+    ).get_json()
     assert cancelled["status"] == "cancelled" and cancelled["assignments"][0]["status"] == "closed"
     again = client.post(f"{path}/cancel", json={}, headers=world.headers["police_a"])
     assert again.status_code == 409 and "cancelled" in again.get_json()["message"]
@@ -164,8 +192,11 @@ def test_cancel_withdraws_open_assignments(client, world):
 def test_a_draft_is_routed_when_opened(client, world):
     draft = open_request(client, world, draft=True).get_json()
     assert draft["status"] == "draft" and draft["assignments"] == []
-    opened = client.post(f"/api/v1/footage-requests/{draft['id']}/open", json={"version": draft["version"]},
-                         headers=world.headers["police_a"]).get_json()
+    opened = client.post(
+        f"/api/v1/footage-requests/{draft['id']}/open",
+        json={"version": draft["version"]},
+        headers=world.headers["police_a"],
+    ).get_json()
     assert opened["status"] == "routed" and len(opened["assignments"]) == 1
 
 
@@ -181,15 +212,26 @@ def test_list_puts_the_most_urgent_first(client, world):
 
 
 def persisted_request(session, world, status: RequestStatus) -> FootageRequest:
-    request = FootageRequest(commune=world.commune_a, case_ref="T", reason="t", legal_basis="t",
-                             incident=from_shape(Point(105.8202, 21.02), srid=4326), window_start=NOW - timedelta(hours=2),
-                             window_end=NOW - timedelta(hours=1), radius_m=100, status=status, lenses_skipped={})
+    request = FootageRequest(
+        commune=world.commune_a,
+        case_ref="T",
+        reason="t",
+        legal_basis="t",
+        incident=from_shape(Point(105.8202, 21.02), srid=4326),
+        window_start=NOW - timedelta(hours=2),
+        window_end=NOW - timedelta(hours=1),
+        radius_m=100,
+        status=status,
+        lenses_skipped={},
+    )
     session.add(request)
     session.flush()
     return request
 
 
-@pytest.mark.parametrize("state, action", list(itertools.product(RequestStatus, sorted({a for _, a in REQUEST_TRANSITIONS}))))
+@pytest.mark.parametrize(
+    "state, action", list(itertools.product(RequestStatus, sorted({a for _, a in REQUEST_TRANSITIONS})))
+)
 def test_request_transition_table(session, world, state, action):
     request = persisted_request(session, world, state)
     target = REQUEST_TRANSITIONS.get((state, action))
@@ -205,15 +247,23 @@ def test_request_transition_table(session, world, state, action):
     assert (event.action, event.from_state, event.to_state) == (f"request.{action}", state.value, target.value)
 
 
-@pytest.mark.parametrize("state, action",
-                         list(itertools.product(AssignmentStatus, sorted({a for _, a in ASSIGNMENT_TRANSITIONS}))))
+@pytest.mark.parametrize(
+    "state, action", list(itertools.product(AssignmentStatus, sorted({a for _, a in ASSIGNMENT_TRANSITIONS})))
+)
 def test_assignment_transition_table(session, world, state, action):
     request = persisted_request(session, world, RequestStatus.IN_PROGRESS)
     # A second, unanswered assignment keeps the request open whatever this one does.
     for rank, status in ((1, state), (2, AssignmentStatus.PENDING)):
-        request.assignments.append(Assignment(owner_id=world.objects["a"]["owner"], rank=rank, status=status,
-                                              preservation_deadline=NOW + timedelta(days=3), distance_m=5,
-                                              covered_by_commitment=True))
+        request.assignments.append(
+            Assignment(
+                owner_id=world.objects["a"]["owner"],
+                rank=rank,
+                status=status,
+                preservation_deadline=NOW + timedelta(days=3),
+                distance_m=5,
+                covered_by_commitment=True,
+            )
+        )
     session.flush()
     assignment = request.assignments[0]
     target = ASSIGNMENT_TRANSITIONS.get((state, action))

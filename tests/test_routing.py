@@ -4,6 +4,7 @@
 code under test: geodesic distances and azimuths from pyproj's Geod, with
 line incidents sampled every 0.5 m.
 """
+
 from __future__ import annotations
 
 import math
@@ -11,7 +12,7 @@ import random
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -25,14 +26,21 @@ from sqlalchemy import event
 
 from camera_registry.geo.sectors import LensView, LocalFrame, field_of_view, sight
 from camera_registry.models import (
-    CommitmentChannel, Lens, LensStatus, Owner, OwnerKind, Recorder, RecorderStatus, SharingCommitment,
+    CommitmentChannel,
+    Lens,
+    LensStatus,
+    Owner,
+    OwnerKind,
+    Recorder,
+    RecorderStatus,
+    SharingCommitment,
 )
 from camera_registry.services.errors import ValidationFailed
 from camera_registry.services.routing import SkipReason, plan_routing
 
 GEOD = Geod(ellps="WGS84")
 INCIDENT = Point(105.85, 21.02)
-NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 NO_SKIPS = {"inactive": 0, "out_of_view": 0, "overwritten": 0}
 
@@ -170,18 +178,35 @@ def make_owner(session, key: str) -> Owner:
     return owner
 
 
-def make_recorder(session, owner: Owner, key: str, retention_days: int = 14,
-                  status: RecorderStatus = RecorderStatus.ACTIVE) -> Recorder:
-    recorder = Recorder(external_id=f"rec-{key}", owner=owner, point=wgs84(INCIDENT), retention_days=retention_days,
-                        status=status)
+def make_recorder(
+    session, owner: Owner, key: str, retention_days: int = 14, status: RecorderStatus = RecorderStatus.ACTIVE
+) -> Recorder:
+    recorder = Recorder(
+        external_id=f"rec-{key}", owner=owner, point=wgs84(INCIDENT), retention_days=retention_days, status=status
+    )
     session.add(recorder)
     return recorder
 
 
-def make_lens(session, recorder: Recorder, key: str, point: Point, bearing_deg: float | None = None,
-              fov_deg: float = 60, range_m: float = 80, status: LensStatus = LensStatus.ACTIVE) -> Lens:
-    lens = Lens(external_id=f"lens-{key}", recorder=recorder, point=wgs84(point), bearing_deg=bearing_deg,
-                fov_deg=fov_deg, range_m=range_m, status=status)
+def make_lens(
+    session,
+    recorder: Recorder,
+    key: str,
+    point: Point,
+    bearing_deg: float | None = None,
+    fov_deg: float = 60,
+    range_m: float = 80,
+    status: LensStatus = LensStatus.ACTIVE,
+) -> Lens:
+    lens = Lens(
+        external_id=f"lens-{key}",
+        recorder=recorder,
+        point=wgs84(point),
+        bearing_deg=bearing_deg,
+        fov_deg=fov_deg,
+        range_m=range_m,
+        status=status,
+    )
     session.add(lens)
     session.flush()
     return lens
@@ -189,21 +214,43 @@ def make_lens(session, recorder: Recorder, key: str, point: Point, bearing_deg: 
 
 def facing_lens(session, recorder: Recorder, key: str, distance_m: float, azimuth_deg: float = 0, **kwargs) -> Lens:
     """A lens `distance_m` from the incident, looking straight at it."""
-    return make_lens(session, recorder, key, at(distance_m, azimuth_deg), bearing_deg=(azimuth_deg + 180) % 360, **kwargs)
+    return make_lens(
+        session, recorder, key, at(distance_m, azimuth_deg), bearing_deg=(azimuth_deg + 180) % 360, **kwargs
+    )
 
 
-def commitment(session, owner: Owner, *, recorders: list[Recorder] | None = None, signed_at: datetime = NOW - 100 * DAY,
-               valid_until: datetime | None = None, revoked_at: datetime | None = None) -> SharingCommitment:
-    row = SharingCommitment(owner=owner, all_recorders=recorders is None, recorders=recorders or [],
-                            signed_at=signed_at, valid_until=valid_until, revoked_at=revoked_at,
-                            channel=CommitmentChannel.PAPER, text_version="test")
+def commitment(
+    session,
+    owner: Owner,
+    *,
+    recorders: list[Recorder] | None = None,
+    signed_at: datetime = NOW - 100 * DAY,
+    valid_until: datetime | None = None,
+    revoked_at: datetime | None = None,
+) -> SharingCommitment:
+    row = SharingCommitment(
+        owner=owner,
+        all_recorders=recorders is None,
+        recorders=recorders or [],
+        signed_at=signed_at,
+        valid_until=valid_until,
+        revoked_at=revoked_at,
+        channel=CommitmentChannel.PAPER,
+        text_version="test",
+    )
     session.add(row)
     session.flush()
     return row
 
 
-def plan(session, incident=INCIDENT, radius_m: float = 100, window_start: datetime = NOW - 3 * DAY,
-         window_end: datetime | None = None, deadline: datetime | None = None):
+def plan(
+    session,
+    incident=INCIDENT,
+    radius_m: float = 100,
+    window_start: datetime = NOW - 3 * DAY,
+    window_end: datetime | None = None,
+    deadline: datetime | None = None,
+):
     window_end = window_end or window_start + timedelta(hours=2)
     return plan_routing(session, incident, radius_m, window_start, window_end, NOW, deadline)
 
@@ -236,7 +283,11 @@ def test_a_lens_facing_the_incident_is_routed_until_the_window_start_is_overwrit
     assert routed.distance_m == pytest.approx(50, abs=0.01)
     assert routed.preservation_deadline == start + 7 * DAY
     assert routed.partially_overwritten is False
-    assert (route.owner_id, route.preservation_deadline, route.distance_m) == (owner.id, start + 7 * DAY, routed.distance_m)
+    assert (route.owner_id, route.preservation_deadline, route.distance_m) == (
+        owner.id,
+        start + 7 * DAY,
+        routed.distance_m,
+    )
 
 
 def test_when_the_window_start_is_gone_the_rest_is_asked_for_until_its_end_is(session):
@@ -371,7 +422,9 @@ def test_routes_group_lenses_by_owner_most_urgent_first_then_nearest(session):
 
 
 def test_covered_by_commitment_needs_every_recorder_involved_covered_now(session):
-    owners = {key: make_owner(session, key) for key in ("all", "listed", "mixed", "none", "revoked", "expired", "future")}
+    owners = {
+        key: make_owner(session, key) for key in ("all", "listed", "mixed", "none", "revoked", "expired", "future")
+    }
     recorders = {key: make_recorder(session, owner, key) for key, owner in owners.items()}
     mixed_extra = make_recorder(session, owners["mixed"], "mixed-extra")
     make_recorder(session, owners["listed"], "listed-extra")  # not listed, but no lens of it is involved
@@ -386,8 +439,13 @@ def test_covered_by_commitment_needs_every_recorder_involved_covered_now(session
 
     covered = {route.owner_id: route.covered_by_commitment for route in plan(session).routes}
     assert covered == {
-        owners["all"].id: True, owners["listed"].id: True, owners["mixed"].id: False, owners["none"].id: False,
-        owners["revoked"].id: False, owners["expired"].id: False, owners["future"].id: False,
+        owners["all"].id: True,
+        owners["listed"].id: True,
+        owners["mixed"].id: False,
+        owners["none"].id: False,
+        owners["revoked"].id: False,
+        owners["expired"].id: False,
+        owners["future"].id: False,
     }
 
 
@@ -431,8 +489,8 @@ EDGE_DEG = 0.2  # borderline: this close to a sector's side
 # Metres per degree near the city (WGS84 meridional and normal radii at 21.02°N), for
 # a coarse prefilter only: every kept decision is made on Geod's geodesics.
 _SIN = math.sin(math.radians(CITY_CENTRE.y))
-_M = 6378137.0 * (1 - 0.00669438) / (1 - 0.00669438 * _SIN ** 2) ** 1.5
-_N = 6378137.0 / math.sqrt(1 - 0.00669438 * _SIN ** 2)
+_M = 6378137.0 * (1 - 0.00669438) / (1 - 0.00669438 * _SIN**2) ** 1.5
+_N = 6378137.0 / math.sqrt(1 - 0.00669438 * _SIN**2)
 M_PER_DEG_LAT = math.radians(1) * _M
 M_PER_DEG_LON = math.radians(1) * _N * math.cos(math.radians(CITY_CENTRE.y))
 PREFILTER_MARGIN_M = 5.0
@@ -463,13 +521,20 @@ def random_city(session) -> City:
     """300 lenses in a 1.2 km square: random bearings (or none), sectors, statuses, owners and retention."""
     rng = random.Random(20260310)
     owners = [make_owner(session, f"city-{i}") for i in range(30)]
-    recorders = [make_recorder(session, owners[i // 2], f"city-{i}", retention_days=rng.randint(7, 30),
-                               status=RecorderStatus.ACTIVE if rng.random() < 0.85 else RecorderStatus.OFFLINE)
-                 for i in range(60)]
+    recorders = [
+        make_recorder(
+            session,
+            owners[i // 2],
+            f"city-{i}",
+            retention_days=rng.randint(7, 30),
+            status=RecorderStatus.ACTIVE if rng.random() < 0.85 else RecorderStatus.OFFLINE,
+        )
+        for i in range(60)
+    ]
     session.flush()
     shared = set()
     for owner_index, owner in enumerate(owners):
-        own = recorders[2 * owner_index: 2 * owner_index + 2]
+        own = recorders[2 * owner_index : 2 * owner_index + 2]
         roll = rng.random()
         if roll < 0.5:
             commitment(session, owner)
@@ -487,16 +552,34 @@ def random_city(session) -> City:
         bearing = None if rng.random() < 0.2 else rng.uniform(0, 359.999)
         fov = 360.0 if rng.random() < 0.1 else rng.uniform(0.5, 359.5)
         status = rng.choices(list(LensStatus), weights=[0.85, 0.1, 0.05])[0]
-        lens = Lens(external_id=f"city-lens-{i}", recorder=recorder, point=wgs84(point), bearing_deg=bearing,
-                    fov_deg=fov, range_m=rng.uniform(10, 100), status=status)
+        lens = Lens(
+            external_id=f"city-lens-{i}",
+            recorder=recorder,
+            point=wgs84(point),
+            bearing_deg=bearing,
+            fov_deg=fov,
+            range_m=rng.uniform(10, 100),
+            status=status,
+        )
         session.add(lens)
         lenses.append((lens, point))
     session.flush()
     return City(
-        lenses=[CityLens(lens.id, point.x, point.y, lens.bearing_deg, lens.fov_deg, lens.range_m,
-                         lens.status == LensStatus.ACTIVE and lens.recorder.status == RecorderStatus.ACTIVE,
-                         lens.recorder.retention_days, lens.recorder.id, lens.recorder.owner_id)
-                for lens, point in lenses],
+        lenses=[
+            CityLens(
+                lens.id,
+                point.x,
+                point.y,
+                lens.bearing_deg,
+                lens.fov_deg,
+                lens.range_m,
+                lens.status == LensStatus.ACTIVE and lens.recorder.status == RecorderStatus.ACTIVE,
+                lens.recorder.retention_days,
+                lens.recorder.id,
+                lens.recorder.owner_id,
+            )
+            for lens, point in lenses
+        ],
         shared_recorder_ids=shared,
     )
 
@@ -514,15 +597,24 @@ def incident_samples(incident) -> tuple[np.ndarray, np.ndarray]:
             lons.append(lon1)
             lats.append(lat1)
             continue
-        segment = GEOD.inv_intermediate(lon1, lat1, lon2, lat2, npts=math.ceil(length / SAMPLE_STEP_M) + 1,
-                                        initial_idx=0, terminus_idx=0, return_back_azimuth=True)
+        segment = GEOD.inv_intermediate(
+            lon1,
+            lat1,
+            lon2,
+            lat2,
+            npts=math.ceil(length / SAMPLE_STEP_M) + 1,
+            initial_idx=0,
+            terminus_idx=0,
+            return_back_azimuth=True,
+        )
         lons.extend(segment.lons)
         lats.extend(segment.lats)
     return np.array(lons), np.array(lats)
 
 
-def possible_outcomes(lens: CityLens, samples: tuple[np.ndarray, np.ndarray], half_step: float, radius_m: float,
-                      window_end: datetime) -> set[str]:
+def possible_outcomes(
+    lens: CityLens, samples: tuple[np.ndarray, np.ndarray], half_step: float, radius_m: float, window_end: datetime
+) -> set[str]:
     """What the rule may do with this lens: one outcome when clear, several when it sits on an edge.
 
     'none' means outside the radius (not considered). Lenses on an edge (within
@@ -532,8 +624,13 @@ def possible_outcomes(lens: CityLens, samples: tuple[np.ndarray, np.ndarray], ha
     sample_lons, sample_lats = samples
     approx = np.hypot((sample_lons - lens.lon) * M_PER_DEG_LON, (sample_lats - lens.lat) * M_PER_DEG_LAT)
     near = approx <= approx.min() + PREFILTER_MARGIN_M
-    _, _, distances = GEOD.inv(np.full(near.sum(), lens.lon), np.full(near.sum(), lens.lat), sample_lons[near],
-                               sample_lats[near], return_back_azimuth=True)
+    _, _, distances = GEOD.inv(
+        np.full(near.sum(), lens.lon),
+        np.full(near.sum(), lens.lat),
+        sample_lons[near],
+        sample_lats[near],
+        return_back_azimuth=True,
+    )
     nearest = float(np.min(distances))
     if nearest <= radius_m - EDGE_M:
         within = {True}
@@ -551,7 +648,7 @@ def possible_outcomes(lens: CityLens, samples: tuple[np.ndarray, np.ndarray], ha
     if False in seen:
         outcomes.add("out_of_view")
     if True in seen:
-        overwritten = NOW > window_end + timedelta(days=lens.retention_days)
+        overwritten = window_end + timedelta(days=lens.retention_days) < NOW
         outcomes.add("overwritten" if overwritten else "routed")
     return outcomes
 
@@ -561,8 +658,13 @@ def sector_states(lens: CityLens, sample_lons, sample_lats, approx, half_step: f
     reach = approx <= lens.range_m + PREFILTER_MARGIN_M
     if not reach.any():
         return {False}
-    azimuths, _, distances = GEOD.inv(np.full(reach.sum(), lens.lon), np.full(reach.sum(), lens.lat),
-                                      sample_lons[reach], sample_lats[reach], return_back_azimuth=True)
+    azimuths, _, distances = GEOD.inv(
+        np.full(reach.sum(), lens.lon),
+        np.full(reach.sum(), lens.lat),
+        sample_lons[reach],
+        sample_lats[reach],
+        return_back_azimuth=True,
+    )
     off_axis = np.abs((azimuths - lens.bearing + 180) % 360 - 180)
     half_fov = lens.fov / 2
     if np.any((distances <= lens.range_m - EDGE_M) & (off_axis <= half_fov - EDGE_DEG)):
@@ -583,8 +685,9 @@ def expected_preservation(lens: CityLens, window_start, window_end, deadline):
 
 
 offsets = st.floats(-CITY_HALF_SIDE_M - 100, CITY_HALF_SIDE_M + 100)
-city_points = st.builds(lambda east, north: (CITY_CENTRE.x + east / M_PER_DEG_LON, CITY_CENTRE.y + north / M_PER_DEG_LAT),
-                        offsets, offsets)
+city_points = st.builds(
+    lambda east, north: (CITY_CENTRE.x + east / M_PER_DEG_LON, CITY_CENTRE.y + north / M_PER_DEG_LAT), offsets, offsets
+)
 incidents = st.one_of(
     city_points.map(Point),
     st.lists(city_points, min_size=2, max_size=4, unique=True).map(LineString),
@@ -610,8 +713,9 @@ def test_plan_matches_a_brute_force_oracle(session, random_city):
 
         samples = incident_samples(incident)
         half_step = 0.0 if isinstance(incident, Point) else HALF_STEP_M
-        outcomes = {lens.id: possible_outcomes(lens, samples, half_step, radius_m, window_end)
-                    for lens in random_city.lenses}
+        outcomes = {
+            lens.id: possible_outcomes(lens, samples, half_step, radius_m, window_end) for lens in random_city.lenses
+        }
         by_id = {lens.id: lens for lens in random_city.lenses}
 
         def bounds(outcome: str) -> tuple[int, int]:
@@ -632,20 +736,29 @@ def test_plan_matches_a_brute_force_oracle(session, random_city):
         for lens_id, routed_lens in routed.items():
             lens = by_id[lens_id]
             assert (routed_lens.recorder_id, routed_lens.owner_id) == (lens.recorder_id, lens.owner_id)
-            assert (routed_lens.preservation_deadline, routed_lens.partially_overwritten) == \
-                expected_preservation(lens, window_start, window_end, deadline)
+            assert (routed_lens.preservation_deadline, routed_lens.partially_overwritten) == expected_preservation(
+                lens, window_start, window_end, deadline
+            )
             assert routed_lens.distance_m <= radius_m + EDGE_M
         for route in result.routes:
             assert {lens.owner_id for lens in route.lenses} == {route.owner_id}
             assert route.preservation_deadline == min(lens.preservation_deadline for lens in route.lenses)
-            assert route.covered_by_commitment == all(lens.recorder_id in random_city.shared_recorder_ids
-                                                      for lens in route.lenses)
+            assert route.covered_by_commitment == all(
+                lens.recorder_id in random_city.shared_recorder_ids for lens in route.lenses
+            )
         keys = [(r.preservation_deadline, r.distance_m, r.owner_id) for r in result.routes]
         assert keys == sorted(keys) and len({r.owner_id for r in result.routes}) == len(keys)
 
-        totals.update({"routed": len(certain), "out_of_view": bounds("out_of_view")[0],
-                       "overwritten": bounds("overwritten")[0], "inactive": bounds("inactive")[0],
-                       "borderline": sum(len(o) > 1 for o in outcomes.values()), "considered": considered_high})
+        totals.update(
+            {
+                "routed": len(certain),
+                "out_of_view": bounds("out_of_view")[0],
+                "overwritten": bounds("overwritten")[0],
+                "inactive": bounds("inactive")[0],
+                "borderline": sum(len(o) > 1 for o in outcomes.values()),
+                "considered": considered_high,
+            }
+        )
 
     check()
     # The comparison only means something if every outcome was really exercised.

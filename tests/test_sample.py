@@ -1,8 +1,9 @@
 """The bundled sample and the generator: grounded figures, determinism, streaming load."""
+
 from __future__ import annotations
 
 import filecmp
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -48,8 +49,8 @@ def test_demo_shape_matches_the_seeds(session, demo):
     kinds = set(session.scalars(select(Owner.kind).distinct()))
     assert kinds == set(OwnerKind)
     low, high = session.execute(select(func.min(Recorder.retention_days), func.max(Recorder.retention_days))).one()
-    assert 7 <= low and high <= 30
-    lines = commune_overview(session, now=datetime(2026, 11, 1, tzinfo=timezone.utc))
+    assert low >= 7 and high <= 30
+    lines = commune_overview(session, now=datetime(2026, 11, 1, tzinfo=UTC))
     shared = sum(line.shared_active_lenses for line in lines) / sum(line.active_lenses for line in lines)
     assert 0.85 <= shared <= 0.95
     assert session.scalar(select(func.count()).where(SharingCommitment.revoked_at.is_not(None))) > 0
@@ -81,7 +82,7 @@ def test_generated_city_loads_with_every_lens_in_its_commune(session, tmp_path):
     assert (report.lenses, report.recorders, report.owners) == (counts.lenses, counts.recorders, counts.owners)
     assert report.admin_units == 13
     assert session.scalar(select(func.count()).where(Lens.commune_id.is_(None))) == 0
-    lines = commune_overview(session, now=datetime(2026, 11, 1, tzinfo=timezone.utc))
+    lines = commune_overview(session, now=datetime(2026, 11, 1, tzinfo=UTC))
     shared = sum(line.shared_active_lenses for line in lines) / sum(line.active_lenses for line in lines)
     assert 0.8 <= shared <= 0.97
 

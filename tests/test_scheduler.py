@@ -1,9 +1,10 @@
 """The scheduled jobs, each a plain service run on a clock the test sets, and the single-runner lease."""
+
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -15,21 +16,33 @@ from sqlalchemy.orm import Session, sessionmaker
 from camera_registry.jobs import JOBS, JobRunner, build_scheduler
 from camera_registry.jobs.scheduler import LEASE_TTL
 from camera_registry.models import (
-    Assignment, AssignmentStatus, AuditEvent, Channel, CommitmentChannel, FootageRequest, LinkPurpose, OutboxMessage,
-    OwnerLink, RequestStatus, SharingCommitment,
+    Assignment,
+    AssignmentStatus,
+    AuditEvent,
+    Channel,
+    CommitmentChannel,
+    FootageRequest,
+    LinkPurpose,
+    OutboxMessage,
+    OwnerLink,
+    RequestStatus,
+    SharingCommitment,
 )
 from camera_registry.models.base import utcnow
 from camera_registry.services import deadlines
 from camera_registry.services.access import SYSTEM
-from camera_registry.services.delivery import deliver_due
-from camera_registry.services.notifications import TOKEN_SLOT
 from camera_registry.services.deadlines import (
-    escalate_near_deadline, expire_overdue, invite_renewals, remind_unanswered,
+    escalate_near_deadline,
+    expire_overdue,
+    invite_renewals,
+    remind_unanswered,
 )
+from camera_registry.services.delivery import deliver_due
 from camera_registry.services.leases import hold_lease, release_lease
+from camera_registry.services.notifications import TOKEN_SLOT
 from camera_registry.services.workflow import transition_assignment
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 HOUR = timedelta(hours=1)
 POLICE_PHONE = "02439998888"
 
@@ -70,12 +83,16 @@ def test_reminders_keep_the_cadence_and_stop_at_the_maximum(world, session, sett
     reminders = outbox(session, "assignment.reminder")
     assert [message.idempotency_key for message in reminders] == [
         f"assignment:{assignment.id}:reminder:{number}:{channel}"
-        for number in (1, 2) for channel in ("webhook", "email")]
+        for number in (1, 2)
+        for channel in ("webhook", "email")
+    ]
     assert reminders[0].body.startswith("Nhắc lại lần 1: ") and reminders[3].subject.startswith("Nhắc lại lần 2: ")
     assert assignment.last_reminded_at == NOW + 48 * HOUR and audited(session, "assignment.remind") == 2
     # Each message gets a fresh link when it is sent (only hashes are stored); the earlier ones stay valid.
     links = lambda: session.scalars(select(OwnerLink).where(OwnerLink.assignment_id == assignment.id)).all()  # noqa: E731
-    assert links() == [] and {message.payload["link"] for message in reminders} == {f"{settings.public_base_url}/o/{TOKEN_SLOT}"}
+    assert links() == [] and {message.payload["link"] for message in reminders} == {
+        f"{settings.public_base_url}/o/{TOKEN_SLOT}"
+    }
     assert deliver_due(sessions_on(session), settings) == {"sent": 6}
     session.expire_all()
     assert len(links()) == 6 and all(link.revoked_at is None for link in links())
@@ -102,7 +119,10 @@ def test_the_commune_police_are_warned_once_before_the_overwrite_deadline(world,
     assert run(escalate_near_deadline, session, settings, deadline - 21 * HOUR) == {}
     [warning] = outbox(session, "assignment.escalation")
     assert (warning.channel, warning.recipient, warning.idempotency_key) == (
-        Channel.WEBHOOK, POLICE_PHONE, f"assignment:{assignment.id}:escalation:webhook")
+        Channel.WEBHOOK,
+        POLICE_PHONE,
+        f"assignment:{assignment.id}:escalation:webhook",
+    )
     assert f"{settings.public_base_url}/requests/{assignment.request_id}" in warning.body
     assert "Owner a" in warning.body and "0912345678" not in warning.body  # no owner contact data in an SMS
     assert assignment.escalated_at == deadline - 22 * HOUR and audited(session, "assignment.escalate") == 1
@@ -134,13 +154,29 @@ def test_a_request_past_its_deadline_expires_while_a_consent_is_still_open(world
 
 
 def test_a_request_past_its_deadline_with_every_answer_in_resolves(world, session, settings):
-    request = FootageRequest(commune=world.commune_a, case_ref="T", reason="t", legal_basis="t",
-                             incident=from_shape(IN_VIEW["a"], srid=4326), window_start=NOW - 3 * HOUR,
-                             window_end=NOW - 2 * HOUR, radius_m=100, deadline=NOW - HOUR,
-                             status=RequestStatus.ROUTED, lenses_skipped={})
-    request.assignments.append(Assignment(owner_id=world.objects["a"]["owner"], rank=1,
-                                          status=AssignmentStatus.DECLINED, preservation_deadline=NOW - HOUR,
-                                          distance_m=5, covered_by_commitment=True))
+    request = FootageRequest(
+        commune=world.commune_a,
+        case_ref="T",
+        reason="t",
+        legal_basis="t",
+        incident=from_shape(IN_VIEW["a"], srid=4326),
+        window_start=NOW - 3 * HOUR,
+        window_end=NOW - 2 * HOUR,
+        radius_m=100,
+        deadline=NOW - HOUR,
+        status=RequestStatus.ROUTED,
+        lenses_skipped={},
+    )
+    request.assignments.append(
+        Assignment(
+            owner_id=world.objects["a"]["owner"],
+            rank=1,
+            status=AssignmentStatus.DECLINED,
+            preservation_deadline=NOW - HOUR,
+            distance_m=5,
+            covered_by_commitment=True,
+        )
+    )
     session.add(request)
     session.flush()
     assert run(expire_overdue, session, settings, NOW) == {"requests_resolved": 1}
@@ -162,13 +198,16 @@ def test_owners_are_invited_to_renew_30_days_before_valid_until_once(world, sess
     assert running_out.renewal_invited_at == NOW and later.renewal_invited_at is None
     webhook, email = outbox(session, "commitment.renewal")
     assert [webhook.idempotency_key, email.idempotency_key] == [
-        f"commitment:{running_out.id}:renewal:webhook", f"commitment:{running_out.id}:renewal:email"]
+        f"commitment:{running_out.id}:renewal:webhook",
+        f"commitment:{running_out.id}:renewal:email",
+    ]
     assert "hết hiệu lực sau ngày" in webhook.body and webhook.payload["link"] in email.body
     assert deliver_due(sessions_on(session), settings) == {"sent": 2}  # each is sent with a link of its own
     session.expire_all()
     links = session.scalars(select(OwnerLink).where(OwnerLink.commitment_id == running_out.id)).all()
     assert [(link.purpose, link.owner_id, link.expires_at) for link in links] == 2 * [
-        (LinkPurpose.COMMITMENT, running_out.owner_id, running_out.valid_until)]
+        (LinkPurpose.COMMITMENT, running_out.owner_id, running_out.valid_until)
+    ]
     assert run(invite_renewals, session, settings, NOW + timedelta(days=10, seconds=1)) == {"invited": 1}
     assert later.renewal_invited_at is not None
 
@@ -176,9 +215,16 @@ def test_owners_are_invited_to_renew_30_days_before_valid_until_once(world, sess
 def test_a_commitment_already_renewed_gets_no_invitation(world, session, settings):
     old = commitment_of(session, world, "a")
     old.valid_until = NOW + timedelta(days=20)
-    session.add(SharingCommitment(owner_id=old.owner_id, all_recorders=True, signed_at=NOW - HOUR,
-                                  valid_until=NOW + timedelta(days=1000), channel=CommitmentChannel.WEB,
-                                  text_version="2025.1"))
+    session.add(
+        SharingCommitment(
+            owner_id=old.owner_id,
+            all_recorders=True,
+            signed_at=NOW - HOUR,
+            valid_until=NOW + timedelta(days=1000),
+            channel=CommitmentChannel.WEB,
+            text_version="2025.1",
+        )
+    )
     session.flush()
     assert run(invite_renewals, session, settings, NOW) == {}
 
@@ -247,8 +293,9 @@ def test_a_reminder_leaves_the_assignment_version_alone(world, session, settings
     assert refreshed.last_reminded_at == NOW + 24 * HOUR and refreshed.version == version
 
 
-def test_repeated_runs_send_no_second_reminder_or_escalation(world, session, session_factory, settings,
-                                                              webhook_receiver, smtp_receiver):
+def test_repeated_runs_send_no_second_reminder_or_escalation(
+    world, session, session_factory, settings, webhook_receiver, smtp_receiver
+):
     """A run repeated (a takeover, a retry after a failure, two ticks at once) finds its work stamped and skips it."""
     [assignment] = routed_request(session, now=NOW).assignments
     world.commune_a.police_phone = POLICE_PHONE

@@ -1,26 +1,18 @@
 """Accounts under attack: guessable passwords, copied session cookies, password guessing at /login."""
+
 from __future__ import annotations
 
 import re
 import time
 
 import pytest
+from conftest import NEW_PASSWORD, PASSWORD
 from sqlalchemy import select
 
 from camera_registry.models import AuditEvent, User
 from camera_registry.services import accounts
 from camera_registry.services.access import SYSTEM, actor_for
 from camera_registry.services.errors import ValidationFailed
-
-PASSWORD = "correct horse battery"
-NEW_PASSWORD = "violet tram lantern"
-
-
-@pytest.fixture()
-def police(session, world):
-    user = accounts.create_user(session, SYSTEM, "police.dongda", PASSWORD, "commune_police", "A", "Nguyễn Văn A")
-    session.commit()
-    return user
 
 
 def _csrf_token(html: str) -> str:
@@ -29,8 +21,11 @@ def _csrf_token(html: str) -> str:
 
 def _login(client, username="police.dongda", password=PASSWORD, headers=None):
     page = client.get("/login", headers=headers)
-    return client.post("/login", headers=headers, data={
-        "username": username, "password": password, "csrf_token": _csrf_token(page.get_data(as_text=True))})
+    return client.post(
+        "/login",
+        headers=headers,
+        data={"username": username, "password": password, "csrf_token": _csrf_token(page.get_data(as_text=True))},
+    )
 
 
 def _me(client) -> int:
@@ -44,22 +39,25 @@ def _audit(session, action: str) -> list[AuditEvent]:
 # --------------------------------------------------------------------------- passwords (NIST SP 800-63B)
 
 
-@pytest.mark.parametrize("password, reason", [
-    ("aaaaaaaaaa", "repeats the same characters"),
-    ("abcabcabcabc", "repeats the same characters"),
-    ("1234567890", "most commonly used passwords"),
-    ("qwertyuiop", "most commonly used passwords"),
-    ("abcdefghijk", "sequence of characters"),
-    ("9876543210x", "sequence of characters"),
-    ("asdfghjkl;'", "row of keys"),
-    ("Password2024!", "common password or word"),
-    ("police.dongda!", "must not contain the username"),
-    ("Nguyễn Văn A 123", "must not contain the username or the person's name"),
-    ("matkhau@2025", "name of this service"),
-    ("camera an ninh 1", "name of this service"),
-    ("short", "at least 10 characters"),
-    ("x" * 257, "at most 256 characters"),
-])
+@pytest.mark.parametrize(
+    "password, reason",
+    [
+        ("aaaaaaaaaa", "repeats the same characters"),
+        ("abcabcabcabc", "repeats the same characters"),
+        ("1234567890", "most commonly used passwords"),
+        ("qwertyuiop", "most commonly used passwords"),
+        ("abcdefghijk", "sequence of characters"),
+        ("9876543210x", "sequence of characters"),
+        ("asdfghjkl;'", "row of keys"),
+        ("Password2024!", "common password or word"),
+        ("police.dongda!", "must not contain the username"),
+        ("Nguyễn Văn A 123", "must not contain the username or the person's name"),
+        ("matkhau@2025", "name of this service"),
+        ("camera an ninh 1", "name of this service"),
+        ("short", "at least 10 characters"),
+        ("x" * 257, "at most 256 characters"),
+    ],
+)
 def test_guessable_passwords_are_refused_naming_the_field_and_reason(session, world, password, reason):
     with pytest.raises(ValidationFailed) as refused:
         accounts.create_user(session, SYSTEM, "police.dongda", password, "commune_police", "A", "Nguyễn Văn A")
@@ -73,8 +71,11 @@ def test_a_passphrase_is_accepted(session, world):
 
 
 def test_the_api_answers_422_for_a_guessable_password(client, world):
-    answer = client.post("/api/v1/users", headers=world.headers["admin"], json={
-        "username": "police.new", "password": "aaaaaaaaaa", "role": "commune_police", "admin_unit_code": "A"})
+    answer = client.post(
+        "/api/v1/users",
+        headers=world.headers["admin"],
+        json={"username": "police.new", "password": "aaaaaaaaaa", "role": "commune_police", "admin_unit_code": "A"},
+    )
     assert answer.status_code == 422
     assert "repeats the same characters" in answer.get_json()["errors"]["password"][0]
 
@@ -207,5 +208,8 @@ def test_sign_ins_are_audited_without_passwords(client, session, police):
     assert all(event.details["address"] == "127.0.0.1" for event in failed)
     signed_in = _audit(session, "user.login")
     assert len(signed_in) == 1 and signed_in[0].actor_user_id == police.id
-    assert not [event for event in (*failed, *signed_in) if "not the password" in repr(event.details)
-                or PASSWORD in repr(event.details)]
+    assert not [
+        event
+        for event in (*failed, *signed_in)
+        if "not the password" in repr(event.details) or PASSWORD in repr(event.details)
+    ]

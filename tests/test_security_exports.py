@@ -1,4 +1,5 @@
 """Spreadsheet formula injection: every CSV export writes text that would start a formula as plain text."""
+
 from __future__ import annotations
 
 import csv
@@ -8,8 +9,14 @@ import pytest
 
 from camera_registry.api.tables import csv_cell
 
-HOSTILE_NAMES = ['=HYPERLINK("http://evil.example","x")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(1+1)",
-                 "\t=1+1", "\r=1+1"]
+HOSTILE_NAMES = [
+    '=HYPERLINK("http://evil.example","x")',
+    "+1+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(1+1)",
+    "\t=1+1",
+    "\r=1+1",
+]
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
@@ -22,8 +29,12 @@ def test_stats_csv_writes_formula_like_unit_names_as_text(client, session, world
     names = [row[1] for row in rows[1:] if row[0] == "A"]
     assert names == ["'" + name]
     # No cell of the file may start a formula.
-    assert not [cell for row in rows for cell in row if cell[:1] in ("=", "+", "@", "\t", "\r")
-                or (cell.startswith("-") and not _is_number(cell))]
+    assert not [
+        cell
+        for row in rows
+        for cell in row
+        if cell[:1] in ("=", "+", "@", "\t", "\r") or (cell.startswith("-") and not _is_number(cell))
+    ]
 
 
 def _is_number(cell: str) -> bool:

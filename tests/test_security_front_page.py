@@ -1,4 +1,5 @@
 """The front page: registry figures are not public, and a reader sees only their own reach."""
+
 from __future__ import annotations
 
 import re
@@ -30,10 +31,16 @@ def test_programme_totals_only_when_the_installation_shows_them(app, client, wor
     assert re.search(r"<th>Mắt camera</th><td>2</td>", html)
 
 
-@pytest.mark.parametrize("who, seen", [
-    ("admin", ["A", "B"]), ("province_staff", ["A", "B"]), ("district_staff", ["A"]),
-    ("police_a", ["A"]), ("police_b", ["B"]),
-])
+@pytest.mark.parametrize(
+    "who, seen",
+    [
+        ("admin", ["A", "B"]),
+        ("province_staff", ["A", "B"]),
+        ("district_staff", ["A"]),
+        ("police_a", ["A"]),
+        ("police_b", ["B"]),
+    ],
+)
 def test_signed_in_readers_see_only_their_own_reach(client, world, who, seen):
     answer = client.get("/", headers=world.headers[who])
     assert answer.status_code == 200

@@ -1,4 +1,5 @@
 """Every HTML response carries the security headers; the Content-Security-Policy runs no inline script."""
+
 from __future__ import annotations
 
 import base64
@@ -11,9 +12,17 @@ from camera_registry.web.security import content_security_policy, tile_origin
 
 # Signed-in pages (as police of commune A, by token), public pages and error pages.
 PAGES = [
-    ("police_a", "/"), ("police_a", "/map"), ("police_a", "/requests"), ("police_a", "/requests/new"),
-    ("police_a", "/requests/999999"), ("admin", "/"), ("admin", "/map"), ("anonymous", "/login"),
-    ("anonymous", "/no-such-page"), ("anonymous", "/o/not-a-real-token"), ("anonymous", "/api/docs"),
+    ("police_a", "/"),
+    ("police_a", "/map"),
+    ("police_a", "/requests"),
+    ("police_a", "/requests/new"),
+    ("police_a", "/requests/999999"),
+    ("admin", "/"),
+    ("admin", "/map"),
+    ("anonymous", "/login"),
+    ("anonymous", "/no-such-page"),
+    ("anonymous", "/o/not-a-real-token"),
+    ("anonymous", "/api/docs"),
     ("admin", "/api/docs"),
 ]
 

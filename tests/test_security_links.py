@@ -6,13 +6,14 @@ tries every token-shaped string in it against the stored link hashes, so a
 link kept anywhere (an outbox body, a payload, an audit note) is found,
 whether or not it follows "/o/".
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import re
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from notify_support import BASE_URL, routed_request, sessions_on
 from sqlalchemy import inspect, select, text
@@ -50,9 +51,12 @@ def usable_links_at_rest(session: Session) -> list[tuple[str, str, str]]:
     """Every token-shaped string stored anywhere whose hash is a stored owner link's (live or not)."""
     session.flush()
     hashes = set(session.scalars(select(OwnerLink.token_hash)))
-    return [(table, column, candidate) for table, column, value in values_at_rest(session)
-            for candidate in TOKEN_SHAPED.findall(value)
-            if hashlib.sha256(candidate.encode()).hexdigest() in hashes]
+    return [
+        (table, column, candidate)
+        for table, column, value in values_at_rest(session)
+        for candidate in TOKEN_SHAPED.findall(value)
+        if hashlib.sha256(candidate.encode()).hexdigest() in hashes
+    ]
 
 
 def received_links(webhook_receiver) -> list[str]:
@@ -60,8 +64,9 @@ def received_links(webhook_receiver) -> list[str]:
 
 
 def test_no_usable_link_at_rest_while_messages_wait_or_after_they_are_sent(
-        client, world, session, notification_settings, webhook_receiver, smtp_receiver):
-    now = datetime.now(timezone.utc)
+    client, world, session, notification_settings, webhook_receiver, smtp_receiver
+):
+    now = datetime.now(UTC)
     for commune in ("a", "b", "a"):
         routed_request(session, commune, now=now - timedelta(hours=25))
     commitment = session.get(SharingCommitment, world.objects["b"]["commitment"])
@@ -93,9 +98,10 @@ def test_no_usable_link_at_rest_while_messages_wait_or_after_they_are_sent(
 
 
 def test_a_deliverer_that_dies_after_minting_leaves_no_usable_link_and_the_retry_sends_a_fresh_one(
-        world, session, db_connection, notification_settings, webhook_receiver, smtp_receiver):
+    world, session, db_connection, notification_settings, webhook_receiver, smtp_receiver
+):
     routed_request(session)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     doomed = Session(bind=db_connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
     claimed = claim_due(doomed, notification_settings, now, "doomed")
     doomed.commit()
@@ -105,17 +111,19 @@ def test_a_deliverer_that_dies_after_minting_leaves_no_usable_link_and_the_retry
     assert all(resolve_link(session, link.rsplit("/o/", 1)[1]).state == LinkState.LIVE for link in lost)  # hashed
 
     assert deliver_due(sessions_on(session), notification_settings, now + CLAIM_LEASE + timedelta(seconds=1)) == {
-        "sent": 2}
+        "sent": 2
+    }
     [sent] = received_links(webhook_receiver)
     assert sent not in lost and resolve_link(session, sent.rsplit("/o/", 1)[1]).state == LinkState.LIVE
     assert len(session.scalars(select(OwnerLink)).all()) == 4 and usable_links_at_rest(session) == []
 
 
-def test_a_failed_try_and_its_retry_each_carry_their_own_link(world, session, notification_settings,
-                                                             webhook_receiver, smtp_receiver):
+def test_a_failed_try_and_its_retry_each_carry_their_own_link(
+    world, session, notification_settings, webhook_receiver, smtp_receiver
+):
     routed_request(session)
     webhook_receiver.fail_next(1, status=503)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert deliver_due(sessions_on(session), notification_settings, now) == {"retried": 1, "sent": 1}
     assert deliver_due(sessions_on(session), notification_settings, now + timedelta(seconds=30)) == {"sent": 1}
     first, second = received_links(webhook_receiver)
@@ -134,15 +142,29 @@ def test_the_migration_takes_the_raw_links_out_of_messages_written_before(databa
         migrate.upgrade(engine, "0006")
         with engine.begin() as connection:
             for key, status in (("waiting", "pending"), ("sent", "sent")):
-                connection.execute(OutboxMessage.__table__.insert().values(
-                    kind="assignment.request", channel="webhook", recipient="0912345678", subject="",
-                    body=f"Trả lời tại: {raw}", payload={"assignment_id": 1, "link": raw}, idempotency_key=key,
-                    status=status, attempts=0, next_attempt_at=datetime.now(timezone.utc),
-                    created_at=datetime.now(timezone.utc)))
+                connection.execute(
+                    OutboxMessage.__table__.insert().values(
+                        kind="assignment.request",
+                        channel="webhook",
+                        recipient="0912345678",
+                        subject="",
+                        body=f"Trả lời tại: {raw}",
+                        payload={"assignment_id": 1, "link": raw},
+                        idempotency_key=key,
+                        status=status,
+                        attempts=0,
+                        next_attempt_at=datetime.now(UTC),
+                        created_at=datetime.now(UTC),
+                    )
+                )
         migrate.upgrade(engine)
         with engine.connect() as connection:
-            rows = {key: (body, payload) for key, body, payload in connection.execute(
-                select(OutboxMessage.idempotency_key, OutboxMessage.body, OutboxMessage.payload))}
+            rows = {
+                key: (body, payload)
+                for key, body, payload in connection.execute(
+                    select(OutboxMessage.idempotency_key, OutboxMessage.body, OutboxMessage.payload)
+                )
+            }
         slot = f"{BASE_URL}/o/{TOKEN_SLOT}"
         assert rows["waiting"] == (f"Trả lời tại: {slot}", {"assignment_id": 1, "link": slot})
         assert rows["sent"] == ("Trả lời tại: [liên kết đã gửi, không lưu]", {"assignment_id": 1})

@@ -1,16 +1,16 @@
 """Changing a password: `POST /api/v1/users/me/password` for the signed-in user, and
 `camera-registry users set-password USERNAME` for an operator's reset; both check the password policy
 and end the user's other sessions."""
+
 from __future__ import annotations
 
 import re
 
 import pytest
+from conftest import NEW_PASSWORD, PASSWORD
 from sqlalchemy import select
 
 from camera_registry.models import AuditEvent
-
-from test_security_accounts import NEW_PASSWORD, PASSWORD, police  # noqa: F401  the police fixture
 
 
 def _csrf_token(client) -> str:
@@ -19,8 +19,9 @@ def _csrf_token(client) -> str:
 
 
 def _login(client, password=PASSWORD) -> int:
-    return client.post("/login", data={"username": "police.dongda", "password": password,
-                                       "csrf_token": _csrf_token(client)}).status_code
+    return client.post(
+        "/login", data={"username": "police.dongda", "password": password, "csrf_token": _csrf_token(client)}
+    ).status_code
 
 
 def _me(client) -> int:
@@ -43,15 +44,21 @@ def test_a_user_changes_their_password_and_their_other_sessions_end(app, client,
     assert event.details["reset_by_admin"] is False and NEW_PASSWORD not in repr(event.details)
 
 
-@pytest.mark.parametrize("body, field, reason", [
-    ({"current_password": "not it at all", "new_password": NEW_PASSWORD}, "current_password",
-     "is not your current password"),
-    ({"current_password": PASSWORD, "new_password": "1234567890"}, "new_password", "commonly used"),
-    ({"current_password": PASSWORD, "new_password": "short"}, "new_password", "at least 10"),
-    ({"current_password": PASSWORD, "new_password": "police.dongda!!"}, "new_password", "username"),
-    ({"new_password": NEW_PASSWORD}, "current_password", "Missing data"),
-    ({"current_password": PASSWORD}, "new_password", "Missing data"),
-])
+@pytest.mark.parametrize(
+    "body, field, reason",
+    [
+        (
+            {"current_password": "not it at all", "new_password": NEW_PASSWORD},
+            "current_password",
+            "is not your current password",
+        ),
+        ({"current_password": PASSWORD, "new_password": "1234567890"}, "new_password", "commonly used"),
+        ({"current_password": PASSWORD, "new_password": "short"}, "new_password", "at least 10"),
+        ({"current_password": PASSWORD, "new_password": "police.dongda!!"}, "new_password", "username"),
+        ({"new_password": NEW_PASSWORD}, "current_password", "Missing data"),
+        ({"current_password": PASSWORD}, "new_password", "Missing data"),
+    ],
+)
 def test_a_refused_change_names_the_field_and_changes_nothing(app, client, police, body, field, reason):
     assert _login(client) == 302
     answer = _change(client, **body)
@@ -63,15 +70,15 @@ def test_a_refused_change_names_the_field_and_changes_nothing(app, client, polic
 
 def test_an_administrator_gives_their_own_current_password_too(client, world):
     admin = world.headers["admin"]
-    answer = client.post("/api/v1/users/me/password", headers=admin,
-                         json={"current_password": "a guess", "new_password": NEW_PASSWORD})
+    answer = client.post(
+        "/api/v1/users/me/password", headers=admin, json={"current_password": "a guess", "new_password": NEW_PASSWORD}
+    )
     assert answer.status_code == 422 and "current_password" in answer.get_json()["errors"]
 
 
 def test_a_cookie_session_needs_the_csrf_token(client, police):
     assert _login(client) == 302
-    answer = client.post("/api/v1/users/me/password",
-                         json={"current_password": PASSWORD, "new_password": NEW_PASSWORD})
+    answer = client.post("/api/v1/users/me/password", json={"current_password": PASSWORD, "new_password": NEW_PASSWORD})
     assert answer.status_code == 400
 
 
@@ -80,8 +87,9 @@ def test_a_cookie_session_needs_the_csrf_token(client, police):
 
 def test_set_password_from_stdin_resets_and_ends_sessions(app, client, session, police):
     assert _login(client) == 302
-    result = app.test_cli_runner().invoke(args=["users", "set-password", "police.dongda", "--password-stdin"],
-                                          input=NEW_PASSWORD + "\n")
+    result = app.test_cli_runner().invoke(
+        args=["users", "set-password", "police.dongda", "--password-stdin"], input=NEW_PASSWORD + "\n"
+    )
     assert result.exit_code == 0, result.output
     assert "password of police.dongda changed" in result.output
     assert _me(client) == 401
@@ -92,21 +100,27 @@ def test_set_password_from_stdin_resets_and_ends_sessions(app, client, session, 
 
 def test_set_password_prompts_twice(app, police):
     runner = app.test_cli_runner()
-    mismatch = runner.invoke(args=["users", "set-password", "police.dongda"],
-                             input=f"{NEW_PASSWORD}\nsomething else\n{NEW_PASSWORD}\n{NEW_PASSWORD}\n")
+    mismatch = runner.invoke(
+        args=["users", "set-password", "police.dongda"],
+        input=f"{NEW_PASSWORD}\nsomething else\n{NEW_PASSWORD}\n{NEW_PASSWORD}\n",
+    )
     assert mismatch.exit_code == 0, mismatch.output
     assert "do not match" in mismatch.output.lower() or "don't match" in mismatch.output.lower()
     assert _login(app.test_client(), NEW_PASSWORD) == 302
 
 
-@pytest.mark.parametrize("username, password, message", [
-    ("police.dongda", "aaaaaaaaaa", "repeats the same characters"),
-    ("police.dongda", "short", "at least 10"),
-    ("nobody.here", NEW_PASSWORD, "nobody.here"),
-])
+@pytest.mark.parametrize(
+    "username, password, message",
+    [
+        ("police.dongda", "aaaaaaaaaa", "repeats the same characters"),
+        ("police.dongda", "short", "at least 10"),
+        ("nobody.here", NEW_PASSWORD, "nobody.here"),
+    ],
+)
 def test_set_password_refuses_with_a_clear_message_and_a_non_zero_exit(app, police, username, password, message):
-    result = app.test_cli_runner().invoke(args=["users", "set-password", username, "--password-stdin"],
-                                          input=password + "\n")
+    result = app.test_cli_runner().invoke(
+        args=["users", "set-password", username, "--password-stdin"], input=password + "\n"
+    )
     assert result.exit_code != 0
     assert message in result.output
     assert _login(app.test_client()) == 302  # nothing changed

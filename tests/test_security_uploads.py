@@ -1,5 +1,6 @@
 """Uploads cannot make the service spend memory they do not hold: compression bombs, endless rows,
 and JSON nested so deep that Python's parser gives up (issue 10, item 1)."""
+
 from __future__ import annotations
 
 import io
@@ -15,30 +16,32 @@ import pytest
 from camera_registry.services.upload_limits import TooDeep, load_json
 
 MB = 1024 * 1024
-HEADER = ("commune_code,site_code,owner_external_id,owner_kind,owner_name,owner_phone,recorder_external_id,"
-          "retention_days,lens_external_id,lon,lat,bearing_deg,fov_deg,range_m,status,commitment_signed_at,"
-          "commitment_valid_until")
+HEADER = (
+    "commune_code,site_code,owner_external_id,owner_kind,owner_name,owner_phone,recorder_external_id,"
+    "retention_days,lens_external_id,lon,lat,bearing_deg,fov_deg,range_m,status,commitment_signed_at,"
+    "commitment_valid_until"
+)
 GOOD_ROW = "A,site-a,owner-new,household,Hộ mới,0912000111,rec-new,14,lens-new-{n},105.8{n}5,21.02,90,90,30,active,,"
 DEEP = 100_000
 
 WORKBOOK_PARTS = {
     "[Content_Types].xml": '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/'
-                           'package/2006/content-types"><Default Extension="rels" ContentType="application/'
-                           'vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType='
-                           '"application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/'
-                           'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName='
-                           '"/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.'
-                           'spreadsheetml.worksheet+xml"/></Types>',
+    'package/2006/content-types"><Default Extension="rels" ContentType="application/'
+    'vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType='
+    '"application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/'
+    'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName='
+    '"/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+    'spreadsheetml.worksheet+xml"/></Types>',
     "_rels/.rels": '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/'
-                   'package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
-                   'officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+    'package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
+    'officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>',
     "xl/workbook.xml": '<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/'
-                       'spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/'
-                       'relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>',
+    'spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/'
+    'relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>',
     "xl/_rels/workbook.xml.rels": '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.'
-                                  'openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http:'
-                                  '//schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
-                                  'Target="worksheets/sheet1.xml"/></Relationships>',
+    'openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http:'
+    '//schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
+    'Target="worksheets/sheet1.xml"/></Relationships>',
 }
 
 
@@ -56,10 +59,12 @@ def write_workbook(sheet_blocks) -> bytes:
 
 def bomb_sheet(inflated_mb: int):
     """A worksheet of `inflated_mb` MB: a header row, then the same row over and over (deflate loves it)."""
-    yield (b'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/'
-           b'spreadsheetml/2006/main"><sheetData><row r="1">'
-           + b"".join(f'<c t="inlineStr"><is><t>{name}</t></is></c>'.encode() for name in HEADER.split(","))
-           + b"</row>")
+    yield (
+        b'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+        b'spreadsheetml/2006/main"><sheetData><row r="1">'
+        + b"".join(f'<c t="inlineStr"><is><t>{name}</t></is></c>'.encode() for name in HEADER.split(","))
+        + b"</row>"
+    )
     row = b"<row><c><v>1</v></c></row>"
     block = row * (MB // len(row))
     for _ in range(inflated_mb):
@@ -88,8 +93,12 @@ def lying_about_its_size(workbook: bytes, member: str, declared: int) -> bytes:
 
 
 def upload(client, world, content: bytes, name: str, role: str = "police_a"):
-    return client.post("/api/v1/imports", headers=world.headers[role],
-                       data={"file": (io.BytesIO(content), name)}, content_type="multipart/form-data")
+    return client.post(
+        "/api/v1/imports",
+        headers=world.headers[role],
+        data={"file": (io.BytesIO(content), name)},
+        content_type="multipart/form-data",
+    )
 
 
 def peak_rss_mb() -> float:
@@ -138,18 +147,30 @@ def test_a_workbook_that_understates_its_size_is_refused_while_it_inflates(clien
 
 def sheet_of(rows: int, row: bytes | None = None):
     """A worksheet of `rows` rows: the same `row`, or (by default) two cells of random text in each."""
-    body = row * rows if row else b"".join(
-        b'<row r="%d"><c t="inlineStr"><is><t>%s</t></is></c><c><v>%d</v></c></row>'
-        % (n, secrets.token_hex(12).encode(), n) for n in range(1, rows + 1))
-    return [b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>',
-            body, b"</sheetData></worksheet>"]
+    body = (
+        row * rows
+        if row
+        else b"".join(
+            b'<row r="%d"><c t="inlineStr"><is><t>%s</t></is></c><c><v>%d</v></c></row>'
+            % (n, secrets.token_hex(12).encode(), n)
+            for n in range(1, rows + 1)
+        )
+    )
+    return [
+        b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>',
+        body,
+        b"</sheetData></worksheet>",
+    ]
 
 
-@pytest.mark.parametrize("settings, status, reason", [
-    ({"IMPORT_MAX_ROWS": 1000}, 422, "more than 1,000 rows"),
-    ({"IMPORT_MAX_CELLS": 5000}, 413, "more than 5,000 cells"),
-    ({"IMPORT_MAX_UNCOMPRESSED_MB": 1}, 413, "more than 1 MB"),
-])
+@pytest.mark.parametrize(
+    "settings, status, reason",
+    [
+        ({"IMPORT_MAX_ROWS": 1000}, 422, "more than 1,000 rows"),
+        ({"IMPORT_MAX_CELLS": 5000}, 413, "more than 5,000 cells"),
+        ({"IMPORT_MAX_UNCOMPRESSED_MB": 1}, 413, "more than 1 MB"),
+    ],
+)
 def test_each_workbook_limit_names_itself(client, world, app, settings, status, reason):
     workbook = write_workbook(sheet_of(30_000))  # 2.6 MB of sheet, 60,000 cells, compressing 3 times
     saved = {key: app.config[key] for key in settings}
@@ -215,31 +236,46 @@ def deep_array(depth: int = DEEP) -> str:
 
 
 def test_a_deep_geojson_register_is_refused_with_422(client, world):
-    document = ('{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, '
-                f'"geometry": {{"type": "Point", "coordinates": {deep_array()}}}}}]}}')
+    document = (
+        '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, '
+        f'"geometry": {{"type": "Point", "coordinates": {deep_array()}}}}}]}}'
+    )
     response = upload(client, world, document.encode(), "register.geojson")
     assert response.status_code == 422, response.get_data(as_text=True)[:300]
     assert "nested deeper than 64 levels" in response.get_json()["errors"]["file"][0]
 
 
-@pytest.mark.parametrize("path, body", [
-    ("/api/v1/footage-requests", '{"case_ref": "VV-1", "reason": "x", "legal_basis": "y", '
-                                 '"window_start": "2026-01-01T00:00:00+07:00", "window_end": "2026-01-01T01:00:00+07:00", '
-                                 '"incident": {"type": "Point", "coordinates": DEEP}}'),
-    ("/api/v1/lenses", '{"external_id": "L-deep", "recorder_id": 1, "point": {"type": "Point", "coordinates": DEEP}}'),
-    ("/api/v1/owners", '{"external_id": "o", "kind": "household", "name": DEEP}'),
-])
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        (
+            "/api/v1/footage-requests",
+            '{"case_ref": "VV-1", "reason": "x", "legal_basis": "y", '
+            '"window_start": "2026-01-01T00:00:00+07:00", "window_end": "2026-01-01T01:00:00+07:00", '
+            '"incident": {"type": "Point", "coordinates": DEEP}}',
+        ),
+        (
+            "/api/v1/lenses",
+            '{"external_id": "L-deep", "recorder_id": 1, "point": {"type": "Point", "coordinates": DEEP}}',
+        ),
+        ("/api/v1/owners", '{"external_id": "o", "kind": "household", "name": DEEP}'),
+    ],
+)
 def test_a_deep_json_body_is_refused_with_422_on_every_endpoint(client, world, path, body):
-    response = client.post(path, headers={**world.headers["police_a"], "Content-Type": "application/json"},
-                           data=body.replace("DEEP", deep_array()))
+    response = client.post(
+        path,
+        headers={**world.headers["police_a"], "Content-Type": "application/json"},
+        data=body.replace("DEEP", deep_array()),
+    )
     assert response.status_code == 422, response.get_data(as_text=True)[:300]
     assert response.get_json()["errors"] == {"json": ["nested deeper than 64 levels of arrays and objects"]}
 
 
 def test_geojson_as_deep_as_it_needs_is_taken(client, world):
     """The bound leaves room: a MultiPolygon nests 4 arrays deep inside its object."""
-    value = load_json('{"type": "MultiPolygon", "coordinates": [[[[105.8, 21.0], [105.9, 21.0], [105.9, 21.1], '
-                      '[105.8, 21.0]]]]}', 64)
+    value = load_json(
+        '{"type": "MultiPolygon", "coordinates": [[[[105.8, 21.0], [105.9, 21.0], [105.9, 21.1], [105.8, 21.0]]]]}', 64
+    )
     assert value["type"] == "MultiPolygon"
     with pytest.raises(TooDeep):
         load_json(deep_array(65), 64)
@@ -249,9 +285,18 @@ def test_geojson_as_deep_as_it_needs_is_taken(client, world):
 def test_the_police_form_refuses_a_deep_incident(client, world, app):
     app.config["WTF_CSRF_ENABLED"] = False
     try:
-        response = client.post("/requests/new", headers=world.headers["police_a"], data={
-            "case_ref": "VV-1", "reason": "x", "legal_basis": "y", "window_start": "2026-01-01T00:00",
-            "window_end": "2026-01-01T01:00", "incident": f'{{"type": "Point", "coordinates": {deep_array()}}}'})
+        response = client.post(
+            "/requests/new",
+            headers=world.headers["police_a"],
+            data={
+                "case_ref": "VV-1",
+                "reason": "x",
+                "legal_basis": "y",
+                "window_start": "2026-01-01T00:00",
+                "window_end": "2026-01-01T01:00",
+                "incident": f'{{"type": "Point", "coordinates": {deep_array()}}}',
+            },
+        )
     finally:
         app.config["WTF_CSRF_ENABLED"] = True
     assert response.status_code == 422, response.status_code

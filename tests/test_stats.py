@@ -1,11 +1,12 @@
 """Figures per commune, district and province equal a recount from the raw rows, and keep to each role's reach."""
+
 from __future__ import annotations
 
 import io
 import math
 import statistics
 from collections import defaultdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import openpyxl
 import pytest
@@ -14,8 +15,19 @@ from shapely.geometry import Point
 from sqlalchemy import select
 
 from camera_registry.models import (
-    AdminLevel, AdminUnit, AssignmentStatus, FootageRequest, Lens, LensStatus, Owner, Recorder,
-    RecorderStatus, RequestStatus, Role, SharingCommitment, Site,
+    AdminLevel,
+    AdminUnit,
+    AssignmentStatus,
+    FootageRequest,
+    Lens,
+    LensStatus,
+    Owner,
+    Recorder,
+    RecorderStatus,
+    RequestStatus,
+    Role,
+    SharingCommitment,
+    Site,
 )
 from camera_registry.services import stats
 from camera_registry.services.access import SYSTEM, Actor
@@ -26,7 +38,7 @@ from camera_registry.services.sample_generator import generate_city
 from camera_registry.services.workflow import transition_assignment
 from camera_registry.timezones import LOCAL_ZONE
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 SHA = "cd" * 32
 
 
@@ -38,20 +50,34 @@ def police_of(commune: AdminUnit) -> Actor:
 def in_front_of(lens: Lens) -> Point:
     """8 m along the lens's bearing: inside its field of view."""
     point, bearing = to_shape(lens.point), math.radians(lens.bearing_deg)
-    return Point(point.x + 8 * math.sin(bearing) / (111_320 * math.cos(math.radians(point.y))),
-                 point.y + 8 * math.cos(bearing) / 110_574)
+    return Point(
+        point.x + 8 * math.sin(bearing) / (111_320 * math.cos(math.radians(point.y))),
+        point.y + 8 * math.cos(bearing) / 110_574,
+    )
 
 
 def behind(lens: Lens) -> Point:
     point, bearing = to_shape(lens.point), math.radians(lens.bearing_deg + 180)
-    return Point(point.x + 8 * math.sin(bearing) / (111_320 * math.cos(math.radians(point.y))),
-                 point.y + 8 * math.cos(bearing) / 110_574)
+    return Point(
+        point.x + 8 * math.sin(bearing) / (111_320 * math.cos(math.radians(point.y))),
+        point.y + 8 * math.cos(bearing) / 110_574,
+    )
 
 
 def file_request(session, commune, lens, incident=None, now=NOW, draft=False):
-    return open_request(session, police_of(commune), case_ref=f"VV-{lens.id}", reason="Trộm cắp", legal_basis="Điều 145",
-                        incident=incident or in_front_of(lens), window_start=now - timedelta(hours=3),
-                        window_end=now - timedelta(hours=2), now=now, draft=draft, public_base_url="http://127.0.0.1:5000")
+    return open_request(
+        session,
+        police_of(commune),
+        case_ref=f"VV-{lens.id}",
+        reason="Trộm cắp",
+        legal_basis="Điều 145",
+        incident=incident or in_front_of(lens),
+        window_start=now - timedelta(hours=3),
+        window_end=now - timedelta(hours=2),
+        now=now,
+        draft=draft,
+        public_base_url="http://127.0.0.1:5000",
+    )
 
 
 def answer_all(session, commune, request, *actions):
@@ -60,9 +86,14 @@ def answer_all(session, commune, request, *actions):
             if action == "expire":
                 transition_assignment(session, SYSTEM, assignment, "expire")
             else:
-                act_on_assignment(session, police_of(commune), assignment.id, action,
-                                  evidence_ref="VC-1" if action == "receive_footage" else None,
-                                  evidence_sha256=SHA if action == "receive_footage" else None)
+                act_on_assignment(
+                    session,
+                    police_of(commune),
+                    assignment.id,
+                    action,
+                    evidence_ref="VC-1" if action == "receive_footage" else None,
+                    evidence_sha256=SHA if action == "receive_footage" else None,
+                )
 
 
 @pytest.fixture()
@@ -71,8 +102,9 @@ def city(session, tmp_path):
     and footage requests in every state in two communes."""
     generate_city(tmp_path / "city", lenses=3000, communes=9, sites=18, seed=5)
     load_dataset(session, tmp_path / "city")
-    communes = list(session.scalars(select(AdminUnit).where(AdminUnit.level == AdminLevel.COMMUNE)
-                                    .order_by(AdminUnit.code)))
+    communes = list(
+        session.scalars(select(AdminUnit).where(AdminUnit.level == AdminLevel.COMMUNE).order_by(AdminUnit.code))
+    )
     province = communes[0].parent
     district = AdminUnit(code="GD1", name="Quận mẫu", level=AdminLevel.DISTRICT, parent=province)
     session.add(district)
@@ -82,15 +114,31 @@ def city(session, tmp_path):
     session.flush()
 
     def lenses_of(commune):
-        return list(session.scalars(
-            select(Lens).join(Recorder).where(Lens.commune_id == commune.id, Lens.status == LensStatus.ACTIVE,
-                                              Recorder.status == RecorderStatus.ACTIVE, Lens.bearing_deg.is_not(None))
-            .order_by(Lens.id)))
+        return list(
+            session.scalars(
+                select(Lens)
+                .join(Recorder)
+                .where(
+                    Lens.commune_id == commune.id,
+                    Lens.status == LensStatus.ACTIVE,
+                    Recorder.status == RecorderStatus.ACTIVE,
+                    Lens.bearing_deg.is_not(None),
+                )
+                .order_by(Lens.id)
+            )
+        )
 
     for commune, step in ((communes[0], 23), (communes[4], 29)):
         lenses = lenses_of(commune)[::step]
-        plans = [("consent", "receive_footage", "close"), ("decline",), ("report_no_footage",), ("expire",),
-                 ("consent",), (), ("consent", "receive_footage")]
+        plans = [
+            ("consent", "receive_footage", "close"),
+            ("decline",),
+            ("report_no_footage",),
+            ("expire",),
+            ("consent",),
+            (),
+            ("consent", "receive_footage"),
+        ]
         for lens, actions in zip(lenses, plans):
             request = file_request(session, commune, lens)
             answer_all(session, commune, request, *actions)
@@ -103,9 +151,12 @@ def city(session, tmp_path):
         long_ago = file_request(session, commune, lenses[-5], now=NOW - timedelta(days=60))  # before the period
         answer_all(session, commune, long_ago, "decline")
     # One commitment revoked, one recorder removed: both change what the registry holds now.
-    session.scalars(select(SharingCommitment).where(SharingCommitment.revoked_at.is_(None)).limit(1)).one().revoked_at = NOW
-    session.scalars(select(Recorder).where(Recorder.commune_id == communes[1].id).limit(1)).one().status = \
-        RecorderStatus.REMOVED
+    session.scalars(
+        select(SharingCommitment).where(SharingCommitment.revoked_at.is_(None)).limit(1)
+    ).one().revoked_at = NOW
+    session.scalars(
+        select(Recorder).where(Recorder.commune_id == communes[1].id).limit(1)
+    ).one().status = RecorderStatus.REMOVED
     session.commit()
     return communes
 
@@ -149,12 +200,17 @@ def recount(session, period: stats.Period, now: datetime) -> dict[int, dict]:
             if request.assignments:
                 f["hours"].append((request.closed_at - request.routed_at).total_seconds() / 3600)
         for assignment in request.assignments:
-            answered = assignment.status in (AssignmentStatus.CONSENTED, AssignmentStatus.DECLINED,
-                                             AssignmentStatus.NO_FOOTAGE, AssignmentStatus.FOOTAGE_RECEIVED) or (
-                assignment.status == AssignmentStatus.CLOSED and assignment.answered_at is not None)
+            answered = assignment.status in (
+                AssignmentStatus.CONSENTED,
+                AssignmentStatus.DECLINED,
+                AssignmentStatus.NO_FOOTAGE,
+                AssignmentStatus.FOOTAGE_RECEIVED,
+            ) or (assignment.status == AssignmentStatus.CLOSED and assignment.answered_at is not None)
             f["assignments_answered"] += answered
-            f["assignments_consented"] += answered and assignment.status not in (AssignmentStatus.DECLINED,
-                                                                                 AssignmentStatus.NO_FOOTAGE)
+            f["assignments_consented"] += answered and assignment.status not in (
+                AssignmentStatus.DECLINED,
+                AssignmentStatus.NO_FOOTAGE,
+            )
             f["assignments_expired"] += assignment.status == AssignmentStatus.EXPIRED
     return figures
 
@@ -170,15 +226,29 @@ def rolled_up(figures: dict[int, dict], members: list[int]) -> dict:
 
 def assert_row_matches(row: stats.UnitFigures, expected: dict):
     tally = row.figures
-    for name in ("communes", "lenses_active", "lenses_offline", "shared_active_lenses", "recorders", "owners_household",
-                 "owners_agency", "owners_business", "sites", "requests_opened", "requests_resolved",
-                 "assignments_answered", "assignments_consented", "assignments_expired"):
+    for name in (
+        "communes",
+        "lenses_active",
+        "lenses_offline",
+        "shared_active_lenses",
+        "recorders",
+        "owners_household",
+        "owners_agency",
+        "owners_business",
+        "sites",
+        "requests_opened",
+        "requests_resolved",
+        "assignments_answered",
+        "assignments_consented",
+        "assignments_expired",
+    ):
         assert getattr(tally, name) == expected[name], (row.code, name)
     ratio = lambda part, whole: part / whole if whole else None  # noqa: E731
     assert tally.sharing_rate == ratio(expected["shared_active_lenses"], expected["lenses_active"])
     assert tally.consent_rate == ratio(expected["assignments_consented"], expected["assignments_answered"])
-    assert tally.expired_share == ratio(expected["assignments_expired"],
-                                        expected["assignments_answered"] + expected["assignments_expired"])
+    assert tally.expired_share == ratio(
+        expected["assignments_expired"], expected["assignments_answered"] + expected["assignments_expired"]
+    )
     hours = expected["hours"]
     assert tally.median_hours_to_resolution == (pytest.approx(statistics.median(hours)) if hours else None)
 
@@ -199,7 +269,8 @@ def test_figures_equal_a_recount_at_every_level(session, city):
     [province] = stats.unit_figures(session, SYSTEM, level=AdminLevel.PROVINCE, now=NOW).rows
     assert_row_matches(province, rolled_up(expected, list(expected)))
     assert province.figures.sharing_rate != statistics.mean(
-        row.figures.sharing_rate for row in communes.rows)  # recomputed from sums, not averaged
+        row.figures.sharing_rate for row in communes.rows
+    )  # recomputed from sums, not averaged
 
     [district] = stats.unit_figures(session, SYSTEM, level=AdminLevel.DISTRICT, now=NOW).rows
     assert district.code == "GD1" and district.parent_code == "G01"
@@ -211,8 +282,14 @@ def test_figures_equal_a_recount_at_every_level(session, city):
 
 def test_the_period_selects_requests_by_when_they_were_opened(session, city):
     today = NOW.astimezone(LOCAL_ZONE).date()
-    report = stats.unit_figures(session, SYSTEM, first=today - timedelta(days=61), end=today - timedelta(days=59),
-                                level=AdminLevel.PROVINCE, now=NOW)
+    report = stats.unit_figures(
+        session,
+        SYSTEM,
+        first=today - timedelta(days=61),
+        end=today - timedelta(days=59),
+        level=AdminLevel.PROVINCE,
+        now=NOW,
+    )
     expected = recount(session, report.period, NOW)
     [province] = report.rows
     assert province.figures.requests_opened == 2 and province.figures.assignments_answered >= 2
@@ -231,9 +308,9 @@ def test_reach_police_see_their_commune_staff_their_subtree(session, city):
 
 def test_period_of_days_is_vietnamese_calendar_days():
     period = stats.period_of_days(date(2026, 3, 1), date(2026, 4, 1))
-    assert period.start == datetime(2026, 2, 28, 17, tzinfo=timezone.utc)
+    assert period.start == datetime(2026, 2, 28, 17, tzinfo=UTC)
     assert period.end - period.start == timedelta(days=31)
-    assert stats.period_of_days(today=date(2026, 3, 10)).end == datetime(2026, 3, 10, 17, tzinfo=timezone.utc)
+    assert stats.period_of_days(today=date(2026, 3, 10)).end == datetime(2026, 3, 10, 17, tzinfo=UTC)
     with pytest.raises(ValidationFailed):
         stats.period_of_days(date(2026, 4, 1), date(2026, 4, 1))
 
@@ -269,15 +346,19 @@ def test_csv_and_xlsx_downloads_have_vietnamese_headers_and_text_codes(client, w
     assert lines[0].startswith("Mã đơn vị,Tên đơn vị,Cấp") and "Tỷ lệ chia sẻ" in lines[0]
     assert lines[1].startswith("A,Xã A,commune,D,1,1,0,1,1.0,")
 
-    xlsx = client.get("/api/v1/stats/admin-units?level=province", headers={
-        **world.headers["admin"], "Accept": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"})
+    xlsx = client.get(
+        "/api/v1/stats/admin-units?level=province",
+        headers={
+            **world.headers["admin"],
+            "Accept": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        },
+    )
     assert xlsx.status_code == 200
     sheet = openpyxl.load_workbook(io.BytesIO(xlsx.data)).active
-    header, row = [cell.value for cell in sheet[1]], [cell for cell in sheet[2]]
+    header, row = [cell.value for cell in sheet[1]], list(sheet[2])
     assert header[:2] == ["Mã đơn vị", "Tên đơn vị"] and "Tỷ lệ đồng ý" in header
     assert row[0].value == "P" and row[0].data_type == "s"
     assert row[header.index("Số xã, phường")].value == 2
     sharing = row[header.index("Tỷ lệ chia sẻ")]
     assert sharing.value == 1.0 and "%" in sharing.number_format
     assert row[header.index("Tỷ lệ đồng ý")].value is None  # no answers yet: blank, not zero
-

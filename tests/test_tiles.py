@@ -1,4 +1,5 @@
 """Vector tiles of lenses at /tiles/lenses/{z}/{x}/{y}.mvt: decoded and placed against an independent oracle."""
+
 from __future__ import annotations
 
 import math
@@ -20,7 +21,7 @@ ZOOM = 16
 
 def tile_of(lon: float, lat: float, z: int = ZOOM) -> tuple[int, int, int]:
     x, y = TO_MERCATOR.transform(lon, lat)
-    size = 2 * WORLD_HALF_M / 2 ** z
+    size = 2 * WORLD_HALF_M / 2**z
     return z, int((x + WORLD_HALF_M) // size), int((WORLD_HALF_M - y) // size)
 
 
@@ -28,7 +29,7 @@ def expected_position(lon: float, lat: float, tile: tuple[int, int, int]) -> tup
     """Tile units from the tile's top-left corner, y down, computed with PROJ rather than our formula."""
     z, tx, ty = tile
     x, y = TO_MERCATOR.transform(lon, lat)
-    size = 2 * WORLD_HALF_M / 2 ** z
+    size = 2 * WORLD_HALF_M / 2**z
     return (x + WORLD_HALF_M - tx * size) / size * EXTENT, (WORLD_HALF_M - y - ty * size) / size * EXTENT
 
 
@@ -52,8 +53,15 @@ def test_a_tile_holds_the_lens_where_it_is(client, world):
     [feature] = decoded(get_tile(client, world, tile))
     lens_id = world.objects["a"]["lens"]
     assert feature["id"] == lens_id
-    assert feature["properties"] == {"id": lens_id, "status": "active", "kind": "fixed", "bearing_deg": 90.0,
-                                     "fov_deg": 90.0, "range_m": 30.0, "shared": True}
+    assert feature["properties"] == {
+        "id": lens_id,
+        "status": "active",
+        "kind": "fixed",
+        "bearing_deg": 90.0,
+        "fov_deg": 90.0,
+        "range_m": 30.0,
+        "shared": True,
+    }
     assert feature["properties"]["shared"] is True  # a boolean in the tile, not 1
     x, y = feature["geometry"]["coordinates"]
     assert 0 <= x < EXTENT and 0 <= y < EXTENT
@@ -65,16 +73,26 @@ def test_many_lenses_land_on_their_pixels(client, world, session):
     tile = tile_of(*LENS_A, z=14)
     z, tx, ty = tile
     recorder = session.get(Recorder, world.objects["a"]["recorder"])
-    west, north = -180 + tx / 2 ** z * 360, math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * ty / 2 ** z))))
-    width = 360 / 2 ** z
-    spots = {f"spread-{i}-{j}": (west + width * (0.05 + 0.3 * i), north - width * 0.9 * (0.05 + 0.3 * j))
-             for i in range(4) for j in range(4)}
+    west, north = -180 + tx / 2**z * 360, math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * ty / 2**z))))
+    width = 360 / 2**z
+    spots = {
+        f"spread-{i}-{j}": (west + width * (0.05 + 0.3 * i), north - width * 0.9 * (0.05 + 0.3 * j))
+        for i in range(4)
+        for j in range(4)
+    }
     spots["beyond-the-east-edge"] = (west + width * 1.005, north - width * 0.5)  # inside the 64-unit buffer
     spots["far-beyond-the-edge"] = (west + width * 1.2, north - width * 0.5)
     lenses = {}
     for name, (lon, lat) in spots.items():
-        lens = Lens(external_id=name, recorder=recorder, point=from_shape(Point(lon, lat), srid=4326),
-                    bearing_deg=None, fov_deg=360.0, range_m=20.0, status=LensStatus.OFFLINE)
+        lens = Lens(
+            external_id=name,
+            recorder=recorder,
+            point=from_shape(Point(lon, lat), srid=4326),
+            bearing_deg=None,
+            fov_deg=360.0,
+            range_m=20.0,
+            status=LensStatus.OFFLINE,
+        )
         session.add(lens)
         lenses[name] = lens
     session.commit()
@@ -83,8 +101,14 @@ def test_many_lenses_land_on_their_pixels(client, world, session):
     assert by_name.pop("far-beyond-the-edge") is None
     for name, feature in by_name.items():
         assert feature is not None, name
-        assert feature["properties"] == {"id": lenses[name].id, "status": "offline", "kind": "fixed",
-                                         "fov_deg": 360.0, "range_m": 20.0, "shared": True}
+        assert feature["properties"] == {
+            "id": lenses[name].id,
+            "status": "offline",
+            "kind": "fixed",
+            "fov_deg": 360.0,
+            "range_m": 20.0,
+            "shared": True,
+        }
         assert feature["geometry"]["coordinates"] == pytest.approx(expected_position(*spots[name], tile), abs=1)
     assert EXTENT < by_name["beyond-the-east-edge"]["geometry"]["coordinates"][0] < EXTENT + 64
     assert world.objects["a"]["lens"] in features

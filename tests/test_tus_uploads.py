@@ -1,4 +1,5 @@
 """The tus 1.0 endpoints on an owner's link: core, creation, termination, expiration, and the cleanup job."""
+
 from __future__ import annotations
 
 import base64
@@ -9,11 +10,11 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
+from test_owner_web import MP4_HEAD, consent_to_upload, owner_link  # noqa: F401  (fixture)
 
 from camera_registry.models import AssignmentStatus, AuditEvent, ClipUpload, FootageClip, UploadState
 from camera_registry.services.clips import ClipSettings
 from camera_registry.services.uploads import clean_abandoned_uploads
-from test_owner_web import MP4_HEAD, consent_to_upload, owner_link  # noqa: F401  (fixture)
 
 TUS = {"Tus-Resumable": "1.0.0"}
 
@@ -32,14 +33,22 @@ CLOCK = {"recorder_time": "2026-03-12T08:00:30", "clock_checked_at": "2026-03-12
 
 
 def create(client, token, length, filename="cổng.mp4", filetype="video/mp4", **clock):
-    return client.post(f"/o/{token}/uploads", headers={**TUS, "Upload-Length": str(length), "Upload-Metadata": metadata(
-        filename=filename, filetype=filetype, **(clock or CLOCK))})
+    return client.post(
+        f"/o/{token}/uploads",
+        headers={
+            **TUS,
+            "Upload-Length": str(length),
+            "Upload-Metadata": metadata(filename=filename, filetype=filetype, **(clock or CLOCK)),
+        },
+    )
 
 
 def patch(client, location, offset, body: bytes, **headers):
-    return client.patch(location, data=body, headers={**TUS, "Upload-Offset": str(offset),
-                                                       "Content-Type": "application/offset+octet-stream",
-                                                       **headers})
+    return client.patch(
+        location,
+        data=body,
+        headers={**TUS, "Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream", **headers},
+    )
 
 
 def stored_files(store):
@@ -88,8 +97,9 @@ def test_an_upload_in_two_patches_becomes_the_footage(client, session, uploading
     session.refresh(assignment)
     assert assignment.status == AssignmentStatus.FOOTAGE_RECEIVED
     assert (assignment.evidence_ref, assignment.evidence_sha256) == (f"clip:{clip.id}", clip.sha256)
-    actions = list(session.scalars(select(AuditEvent.action).where(AuditEvent.action.startswith("clip."))
-                                   .order_by(AuditEvent.id)))
+    actions = list(
+        session.scalars(select(AuditEvent.action).where(AuditEvent.action.startswith("clip.")).order_by(AuditEvent.id))
+    )
     assert actions == ["clip.upload_started", "clip.upload_finished"]
 
 
@@ -120,8 +130,9 @@ def test_wrong_types_get_415(client, session, uploading, clip_store):
     assert create(client, token, 1000, filename="setup.exe", filetype="application/octet-stream").status_code == 415
     assert create(client, token, 1000, filename="clip.mp4", filetype="application/pdf").status_code == 415
     location = create(client, token, 1000).headers["Location"]
-    not_octets = client.patch(location, data=MP4_HEAD, headers={**TUS, "Upload-Offset": "0",
-                                                                "Content-Type": "video/mp4"})
+    not_octets = client.patch(
+        location, data=MP4_HEAD, headers={**TUS, "Upload-Offset": "0", "Content-Type": "video/mp4"}
+    )
     assert not_octets.status_code == 415
     program = patch(client, location, 0, b"MZ\x90\x00" + bytes(996))
     assert program.status_code == 415
@@ -174,9 +185,12 @@ def test_an_interrupted_patch_keeps_what_arrived(client, session, uploading, cli
     content = MP4_HEAD + os.urandom(50_000)
     location = create(client, token, len(content)).headers["Location"]
     # The client declares the whole body but goes away after 20,000 bytes.
-    broken = client.patch(location, input_stream=io.BytesIO(content[:20_000]), headers={
-        **TUS, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"},
-        environ_overrides={"CONTENT_LENGTH": str(len(content))})
+    broken = client.patch(
+        location,
+        input_stream=io.BytesIO(content[:20_000]),
+        headers={**TUS, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"},
+        environ_overrides={"CONTENT_LENGTH": str(len(content))},
+    )
     assert broken.status_code == 400
     assert client.head(location, headers=TUS).headers["Upload-Offset"] == "20000"
     assert patch(client, location, 20_000, content[20_000:]).status_code == 204
@@ -188,8 +202,10 @@ def test_the_protocol_version_and_the_clock_are_required(client, uploading, clip
     _, token = uploading
     no_version = client.post(f"/o/{token}/uploads", headers={"Upload-Length": "10"})
     assert no_version.status_code == 412 and no_version.headers["Tus-Version"] == "1.0.0"
-    no_clock = client.post(f"/o/{token}/uploads", headers={**TUS, "Upload-Length": "1000", "Upload-Metadata": metadata(
-        filename="a.mp4", filetype="video/mp4")})
+    no_clock = client.post(
+        f"/o/{token}/uploads",
+        headers={**TUS, "Upload-Length": "1000", "Upload-Metadata": metadata(filename="a.mp4", filetype="video/mp4")},
+    )
     assert no_clock.status_code == 400 and "recorder_time" in no_clock.get_data(as_text=True)
     assert create(client, token, 1000, clock_correct="1").status_code == 201
 

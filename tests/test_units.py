@@ -2,13 +2,14 @@
 
 These need connections of their own, so they run on a fresh database each, not on the test's rolled-back one.
 """
+
 from __future__ import annotations
 
 import shutil
 import tempfile
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from geoalchemy2.shape import from_shape
@@ -58,17 +59,16 @@ def test_the_configured_lock_wait_survives_loading_spatialite(factory, backend):
 
 def test_a_read_unit_refuses_to_write(factory):
     with db.open_session(factory, db.READ) as session:
-        session.add(SchedulerLease(name="x", holder="h", expires_at=datetime.now(timezone.utc)))
+        session.add(SchedulerLease(name="x", holder="h", expires_at=datetime.now(UTC)))
         with pytest.raises(db.ReadUnitWrote):
             session.flush()
-    with db.open_session(factory, db.READ) as session:
-        with pytest.raises(db.ReadUnitWrote):
-            session.execute(update(SchedulerLease).values(holder="h"))
+    with db.open_session(factory, db.READ) as session, pytest.raises(db.ReadUnitWrote):
+        session.execute(update(SchedulerLease).values(holder="h"))
 
 
 def test_after_read_waits_for_the_end_of_a_read_and_runs_at_once_in_a_write(factory):
     def note(session):
-        session.add(SchedulerLease(name="noted", holder="h", expires_at=datetime.now(timezone.utc)))
+        session.add(SchedulerLease(name="noted", holder="h", expires_at=datetime.now(UTC)))
 
     read = db.open_session(factory, db.READ)
     db.after_read(read, note)
@@ -83,8 +83,10 @@ def test_after_read_waits_for_the_end_of_a_read_and_runs_at_once_in_a_write(fact
 
 def test_write_units_that_read_then_write_wait_for_each_other(factory):
     """Each unit reads the counter, pauses, writes it + 1: on SQLite a deferred BEGIN fails here at once."""
-    db.write_unit(factory, lambda session: session.add(
-        SchedulerLease(name="counter", holder="0", expires_at=datetime.now(timezone.utc))))
+    db.write_unit(
+        factory,
+        lambda session: session.add(SchedulerLease(name="counter", holder="0", expires_at=datetime.now(UTC))),
+    )
     errors: list[BaseException] = []
 
     def increment(session):
@@ -135,8 +137,11 @@ def test_retryable_errors_are_told_apart(factory, backend):
     holder = _hold_write_lock(factory)
     try:
         with pytest.raises(OperationalError) as raised:
-            db.write_unit(factory, lambda session: session.add(
-                SchedulerLease(name="y", holder="h", expires_at=datetime.now(timezone.utc))), attempts=2)
+            db.write_unit(
+                factory,
+                lambda session: session.add(SchedulerLease(name="y", holder="h", expires_at=datetime.now(UTC))),
+                attempts=2,
+            )
         assert db.is_retryable(raised.value)
     finally:
         holder.close()
@@ -162,15 +167,27 @@ def _hold_write_lock(factory):
 def busy_app(fresh_url):
     """The app on its own database with a short lock wait, a commune, its police (by token) and an owner."""
     instance = tempfile.mkdtemp(prefix="cr_test_units_")
-    app = camera_registry.create_app({"DATABASE_URL": fresh_url, "INSTANCE_PATH": instance, "SECRET_KEY": "units",
-                                      "TESTING": True, "SQLITE_BUSY_TIMEOUT_MS": LOCK_WAIT_MS})
+    app = camera_registry.create_app(
+        {
+            "DATABASE_URL": fresh_url,
+            "INSTANCE_PATH": instance,
+            "SECRET_KEY": "units",
+            "TESTING": True,
+            "SQLITE_BUSY_TIMEOUT_MS": LOCK_WAIT_MS,
+        }
+    )
     factory = app.extensions["session_factory"]
     with db.open_session(factory, db.WRITE) as session:
-        commune = AdminUnit(code="A", name="Xã A", level=AdminLevel.COMMUNE,
-                            boundary=from_shape(MultiPolygon([box(105.80, 21.00, 105.85, 21.05)]), srid=4326))
+        commune = AdminUnit(
+            code="A",
+            name="Xã A",
+            level=AdminLevel.COMMUNE,
+            boundary=from_shape(MultiPolygon([box(105.80, 21.00, 105.85, 21.05)]), srid=4326),
+        )
         session.add(commune)
-        session.add(Owner(external_id="owner-a", kind=OwnerKind.HOUSEHOLD, name="Chủ A", commune=commune,
-                          phone="0912345678"))
+        session.add(
+            Owner(external_id="owner-a", kind=OwnerKind.HOUSEHOLD, name="Chủ A", commune=commune, phone="0912345678")
+        )
         user = accounts.create_user(session, SYSTEM, "police.a", "a-long-test-password", Role.COMMUNE_POLICE, "A")
         _, secret = accounts.create_token(session, SYSTEM, user, "tests")
         session.commit()
@@ -233,7 +250,7 @@ def test_a_token_stamps_its_last_use_once_per_resolution_not_per_request(busy_ap
     client = busy_app.test_client()
     assert client.get("/api/v1/sites", headers=busy_app.test_headers).status_code == 200
     first = _last_used(busy_app)
-    assert first is not None and datetime.now(timezone.utc) - first < timedelta(minutes=1)
+    assert first is not None and datetime.now(UTC) - first < timedelta(minutes=1)
     for _ in range(3):
         assert client.get("/api/v1/sites", headers=busy_app.test_headers).status_code == 200
     assert _last_used(busy_app) == first
@@ -241,8 +258,12 @@ def test_a_token_stamps_its_last_use_once_per_resolution_not_per_request(busy_ap
 
 def test_a_job_writes_in_batches_until_one_comes_up_short(factory):
     """Each batch is its own write unit: 7 items at 3 a batch are 3 units (3, 3, 1)."""
-    db.write_unit(factory, lambda session: session.add_all(
-        SchedulerLease(name=f"item-{n}", holder="todo", expires_at=datetime.now(timezone.utc)) for n in range(7)))
+    db.write_unit(
+        factory,
+        lambda session: session.add_all(
+            SchedulerLease(name=f"item-{n}", holder="todo", expires_at=datetime.now(UTC)) for n in range(7)
+        ),
+    )
     units: list[int] = []
 
     def batch(session) -> int:

@@ -1,4 +1,5 @@
 """Safe upgrades (migrate.py, `camera-registry db upgrade [--backup]`), on the run's backend."""
+
 from __future__ import annotations
 
 import shutil
@@ -18,8 +19,15 @@ from camera_registry.services import backup as backups
 def fresh(database_server):
     url = database_server.new_database("upgrade")
     instance = Path(tempfile.mkdtemp(prefix="cr_test_upgrade_"))
-    app = camera_registry.create_app({"DATABASE_URL": url, "TESTING": True, "INSTANCE_PATH": str(instance),
-                                      "SECRET_KEY": "test", "BACKUP_DIR": str(instance / "backups")})
+    app = camera_registry.create_app(
+        {
+            "DATABASE_URL": url,
+            "TESTING": True,
+            "INSTANCE_PATH": str(instance),
+            "SECRET_KEY": "test",
+            "BACKUP_DIR": str(instance / "backups"),
+        }
+    )
     try:
         yield app, app.extensions["engine"], instance
     finally:

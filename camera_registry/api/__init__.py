@@ -1,4 +1,5 @@
 """The REST API under /api/v1 (flask-smorest): OpenAPI at /api/openapi.json, docs at /api/docs."""
+
 from __future__ import annotations
 
 from flask import Flask, make_response, render_template_string, request
@@ -47,16 +48,18 @@ class RegistryApi(Api):
             from .ogc import http_exception
 
             return http_exception(error)
-        return render_template_string(PLAIN_ERROR_PAGE, code=error.code, name=error.name,
-                                      description=error.description), error.code
+        return render_template_string(
+            PLAIN_ERROR_PAGE, code=error.code, name=error.name, description=error.description
+        ), error.code
 
 
 def _domain_error(error: DomainError):
     if request.path.startswith(API_PREFIX):
         return domain_error(error)
     status = status_of(error)
-    return render_template_string(PLAIN_ERROR_PAGE, code=status, name=error.code.replace("_", " "),
-                                  description=error.message), status
+    return render_template_string(
+        PLAIN_ERROR_PAGE, code=status, name=error.code.replace("_", " "), description=error.message
+    ), status
 
 
 def _database_error(error: DBAPIError):
@@ -72,16 +75,34 @@ def _database_error(error: DBAPIError):
     if request.path.startswith(API_PREFIX):
         response = error_body(503, message, code="database_busy")
     else:
-        response = make_response(render_template_string(PLAIN_ERROR_PAGE, code=503, name="Service Unavailable",
-                                                        description="Hệ thống đang bận, vui lòng thử lại sau giây lát."),
-                                 503)
+        response = make_response(
+            render_template_string(
+                PLAIN_ERROR_PAGE,
+                code=503,
+                name="Service Unavailable",
+                description="Hệ thống đang bận, vui lòng thử lại sau giây lát.",
+            ),
+            503,
+        )
     response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
     return response
 
 
 def init_app(app: Flask) -> None:
     from . import (
-        admin_units, cameras, clips, commitments, coverage, geojson, imports, ogc, owners, requests, sites, stats, tiles,
+        admin_units,
+        cameras,
+        clips,
+        commitments,
+        coverage,
+        geojson,
+        imports,
+        ogc,
+        owners,
+        requests,
+        sites,
+        stats,
+        tiles,
         users,
     )
 
@@ -90,9 +111,21 @@ def init_app(app: Flask) -> None:
     api = RegistryApi(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.spec.components.security_scheme("cookieAuth", {"type": "apiKey", "in": "cookie", "name": "session"})
-    for blueprint in (admin_units.blp, sites.blp, owners.blp, cameras.recorders_blp, cameras.lenses_blp,
-                      commitments.blp, imports.blp, requests.requests_blp, requests.assignments_blp, users.blp,
-                      stats.blp, coverage.blp, clips.blp):
+    for blueprint in (
+        admin_units.blp,
+        sites.blp,
+        owners.blp,
+        cameras.recorders_blp,
+        cameras.lenses_blp,
+        commitments.blp,
+        imports.blp,
+        requests.requests_blp,
+        requests.assignments_blp,
+        users.blp,
+        stats.blp,
+        coverage.blp,
+        clips.blp,
+    ):
         api.register_blueprint(blueprint)
     for blueprint in (ogc.blp, tiles.blp):  # the open GIS formats, outside /api/v1, with their own error shapes
         api.register_blueprint(blueprint)

@@ -1,4 +1,5 @@
 """/api/v1/admin-units: provinces, districts and communes with their boundaries."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -7,9 +8,17 @@ from flask.views import MethodView
 
 from ..services import admin_units
 from .base import api_blueprint, committed, page_items, paginate, require_actor, session
-from .schemas import AdminUnitCreateSchema, AdminUnitDetailSchema, AdminUnitQuerySchema, AdminUnitSchema, AdminUnitUpdateSchema
+from .schemas import (
+    AdminUnitCreateSchema,
+    AdminUnitDetailSchema,
+    AdminUnitQuerySchema,
+    AdminUnitSchema,
+    AdminUnitUpdateSchema,
+)
 
-blp = api_blueprint("admin_units", __name__, "admin-units", "Administrative units (read by every role, changed by admin)")
+blp = api_blueprint(
+    "admin_units", __name__, "admin-units", "Administrative units (read by every role, changed by admin)"
+)
 
 
 @blp.route("")
@@ -20,9 +29,17 @@ class AdminUnits(MethodView):
     def get(self, query, pagination_parameters):
         """List units valid today (or on `on`; all of history with `history=true`)."""
         on = None if query["history"] else query.get("on", date.today())
-        return page_items(pagination_parameters, admin_units.list_admin_units(
-            session(), level=query.get("level"), parent_code=query.get("parent"), on=on,
-            page=pagination_parameters.page, page_size=pagination_parameters.page_size))
+        return page_items(
+            pagination_parameters,
+            admin_units.list_admin_units(
+                session(),
+                level=query.get("level"),
+                parent_code=query.get("parent"),
+                on=on,
+                page=pagination_parameters.page,
+                page_size=pagination_parameters.page_size,
+            ),
+        )
 
     @blp.arguments(AdminUnitCreateSchema)
     @blp.response(201, AdminUnitDetailSchema)

@@ -1,4 +1,5 @@
 """What every API blueprint shares: sign-in, CSRF for cookie sessions, paging, commit."""
+
 from __future__ import annotations
 
 from copy import deepcopy
@@ -26,7 +27,7 @@ MAX_PAGE = MAX_INT
 #: header with `content`, not with `schema`, which would mean the `simple` style k,v,k,v).
 PAGINATION_HEADER = {
     "description": "where this page lies in the list, as a JSON object; first_page, last_page, page, previous_page "
-                   "and next_page appear only where they exist (none for an empty list)",
+    "and next_page appear only where they exist (none for an empty list)",
     "content": {"application/json": {"schema": PaginationMetadataSchema}},
 }
 

@@ -2,6 +2,7 @@
 
 One record answers with its ETag; a change or removal names the version it
 read (If-Match or `version`) or is unconditional (api/versions.py)."""
+
 from __future__ import annotations
 
 from flask.views import MethodView
@@ -11,11 +12,23 @@ from ..services import cameras
 from .base import api_blueprint, committed, page_items, paginate, require_actor, session
 from .geojson import GEOJSON, feature_collection, wants_geojson
 from .schemas import (
-    FeatureCollectionSchema, LensCreateSchema, LensQuerySchema, LensSchema, LensUpdateSchema, RecorderCreateSchema, RecorderQuerySchema,
-    RecorderSchema, RecorderUpdateSchema,
+    FeatureCollectionSchema,
+    LensCreateSchema,
+    LensQuerySchema,
+    LensSchema,
+    LensUpdateSchema,
+    RecorderCreateSchema,
+    RecorderQuerySchema,
+    RecorderSchema,
+    RecorderUpdateSchema,
 )
 from .versions import (
-    ETAG_HEADERS, STALE_DESCRIPTION, ConflictErrorSchema, IfMatchSchema, VersionQuerySchema, expected_version,
+    ETAG_HEADERS,
+    STALE_DESCRIPTION,
+    ConflictErrorSchema,
+    IfMatchSchema,
+    VersionQuerySchema,
+    expected_version,
     with_etag,
 )
 
@@ -25,20 +38,32 @@ lenses_blp = api_blueprint("lenses", __name__, "lenses", "Lenses (mắt camera) 
 
 def _place(query: dict) -> cameras.PlaceFilter:
     near = query.pop("near", None)
-    return cameras.PlaceFilter(bbox=tuple(query.pop("bbox")) if "bbox" in query else None,
-                               near=Point(near) if near else None, radius_m=query.pop("radius_m", None))
+    return cameras.PlaceFilter(
+        bbox=tuple(query.pop("bbox")) if "bbox" in query else None,
+        near=Point(near) if near else None,
+        radius_m=query.pop("radius_m", None),
+    )
 
 
 def _listing(finder, schema, query, pagination_parameters):
     """One page, as JSON (paging in X-Pagination) or as a GeoJSON FeatureCollection."""
-    found = finder(session(), require_actor(), place=_place(query), **query, page=pagination_parameters.page,
-                   page_size=pagination_parameters.page_size)
+    found = finder(
+        session(),
+        require_actor(),
+        place=_place(query),
+        **query,
+        page=pagination_parameters.page,
+        page_size=pagination_parameters.page_size,
+    )
     items = page_items(pagination_parameters, found)
     return feature_collection(items, schema, total=found.total) if wants_geojson() else items
 
 
-geojson_alternative = {"content_type": GEOJSON, "schema": FeatureCollectionSchema,
-                       "description": "A page of the list; a GeoJSON FeatureCollection with Accept: application/geo+json"}
+geojson_alternative = {
+    "content_type": GEOJSON,
+    "schema": FeatureCollectionSchema,
+    "description": "A page of the list; a GeoJSON FeatureCollection with Accept: application/geo+json",
+}
 
 
 @recorders_blp.route("")
@@ -71,8 +96,9 @@ class RecorderById(MethodView):
     def patch(self, data, headers, recorder_id):
         """Change a recorder; name the version you read (If-Match or `version`), or none for an unconditional write."""
         version = expected_version(data.pop("version", None), headers)
-        return with_etag(committed(cameras.update_recorder(session(), require_actor(), recorder_id, data,
-                                                           expected_version=version)))
+        return with_etag(
+            committed(cameras.update_recorder(session(), require_actor(), recorder_id, data, expected_version=version))
+        )
 
     @recorders_blp.arguments(VersionQuerySchema, location="query")
     @recorders_blp.arguments(IfMatchSchema, location="headers")
@@ -82,8 +108,9 @@ class RecorderById(MethodView):
         """Mark the recorder and its lenses removed (kept for the requests that cite them); name the version
         you read (If-Match or ?version=), or none for an unconditional removal."""
         version = expected_version(query["version"], headers)
-        return with_etag(committed(cameras.remove_recorder(session(), require_actor(), recorder_id,
-                                                           expected_version=version)))
+        return with_etag(
+            committed(cameras.remove_recorder(session(), require_actor(), recorder_id, expected_version=version))
+        )
 
 
 @lenses_blp.route("")
@@ -116,8 +143,9 @@ class LensById(MethodView):
     def patch(self, data, headers, lens_id):
         """Change a lens; name the version you read (If-Match or `version`), or none for an unconditional write."""
         version = expected_version(data.pop("version", None), headers)
-        return with_etag(committed(cameras.update_lens(session(), require_actor(), lens_id, data,
-                                                       expected_version=version)))
+        return with_etag(
+            committed(cameras.update_lens(session(), require_actor(), lens_id, data, expected_version=version))
+        )
 
     @lenses_blp.arguments(VersionQuerySchema, location="query")
     @lenses_blp.arguments(IfMatchSchema, location="headers")

@@ -1,4 +1,5 @@
 """/api/v1/clip-storage: how much footage the clip store holds, per requesting commune (administrators)."""
+
 from __future__ import annotations
 
 import marshmallow as ma
@@ -7,8 +8,9 @@ from flask.views import MethodView
 from ..services import evidence
 from .base import api_blueprint, require_actor, session
 
-blp = api_blueprint("clip_storage", __name__, "clip-storage",
-                    "Footage clips kept in the clip store, per commune (administrators)")
+blp = api_blueprint(
+    "clip_storage", __name__, "clip-storage", "Footage clips kept in the clip store, per commune (administrators)"
+)
 
 
 class ClipStorageSchema(ma.Schema):

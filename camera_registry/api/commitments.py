@@ -1,4 +1,5 @@
 """/api/v1/commitments: sign, renew and revoke owners' sharing commitments; history is kept."""
+
 from __future__ import annotations
 
 from flask.views import MethodView
@@ -6,7 +7,11 @@ from flask.views import MethodView
 from ..services import commitments
 from .base import api_blueprint, committed, page_items, paginate, require_actor, session
 from .schemas import (
-    CommitmentQuerySchema, CommitmentRenewSchema, CommitmentRevokeSchema, CommitmentSchema, CommitmentSignSchema,
+    CommitmentQuerySchema,
+    CommitmentRenewSchema,
+    CommitmentRevokeSchema,
+    CommitmentSchema,
+    CommitmentSignSchema,
 )
 
 blp = api_blueprint("commitments", __name__, "commitments", "Owners' sharing commitments (cam kết chia sẻ dữ liệu)")
@@ -19,9 +24,16 @@ class Commitments(MethodView):
     @paginate(blp)
     def get(self, query, pagination_parameters):
         """Commitments of owners in your reach; `active=true` for those in force now."""
-        return page_items(pagination_parameters, commitments.list_commitments(
-            session(), require_actor(), **query, page=pagination_parameters.page,
-            page_size=pagination_parameters.page_size))
+        return page_items(
+            pagination_parameters,
+            commitments.list_commitments(
+                session(),
+                require_actor(),
+                **query,
+                page=pagination_parameters.page,
+                page_size=pagination_parameters.page_size,
+            ),
+        )
 
     @blp.arguments(CommitmentSignSchema)
     @blp.response(201, CommitmentSchema)

@@ -1,4 +1,5 @@
 """/api/v1/map: the coverage map's data, as GeoJSON; what a click on a lens shows."""
+
 from __future__ import annotations
 
 import marshmallow as ma
@@ -22,8 +23,11 @@ class MapViewSchema(PlaceQuerySchema):
     """The map's view: the lens lists' bbox (checked the same way), required, and the zoom."""
 
     bbox = NumberList(4, required=True, metadata={"description": "the view: minlon,minlat,maxlon,maxlat"})
-    zoom = ma.fields.Float(required=True, validate=validate.Range(min=0, max=MAX_ZOOM),
-                           metadata={"description": "the map's zoom level (256-pixel tiles)"})
+    zoom = ma.fields.Float(
+        required=True,
+        validate=validate.Range(min=0, max=MAX_ZOOM),
+        metadata={"description": "the map's zoom level (256-pixel tiles)"},
+    )
 
     class Meta:
         exclude = ("commune_code", "near", "radius_m")
@@ -91,8 +95,9 @@ class MapLenses(MethodView):
     def get(self, query):
         """Lenses in your reach inside bbox: grid clusters (kind=cluster) below zoom 16 or beyond 2,000 lenses,
         else single lenses (kind=lens) with bearing, field of view and range for their wedges."""
-        found = coverage.map_lenses(session(), require_actor(), tuple(query.pop("bbox")), query.pop("zoom"),
-                                    coverage.LensFilter(**query))
+        found = coverage.map_lenses(
+            session(), require_actor(), tuple(query.pop("bbox")), query.pop("zoom"), coverage.LensFilter(**query)
+        )
         if found.cell_deg is None:
             return feature_collection(found.lenses, MapLensSchema())
         return feature_collection(found.clusters, ClusterSchema())

@@ -5,6 +5,7 @@ what is stored now ({"version": 3, "status": "declined"}) so the client can relo
 Web pages use the same table (`status_of`). A unique key taken by a concurrent
 insert reaches the HTTP layer as the database's IntegrityError;
 `as_domain_error` makes it the Conflict (409) it is."""
+
 from __future__ import annotations
 
 import marshmallow as ma
@@ -13,7 +14,13 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from ..services.errors import (
-    Conflict, DomainError, NotAuthenticated, NotFound, PayloadTooLarge, PermissionDenied, ValidationFailed,
+    Conflict,
+    DomainError,
+    NotAuthenticated,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    ValidationFailed,
 )
 from ..services.records import duplicate_key_conflict
 
@@ -27,9 +34,19 @@ STATUS_OF = {
 }
 
 CODE_OF_STATUS = {
-    400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-    406: "not_acceptable", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type",
-    422: "validation_failed", 429: "too_many_requests", 500: "internal_error", 503: "unavailable",
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "unavailable",
 }
 
 
@@ -41,19 +58,32 @@ class CurrentStateSchema(ma.Schema):
 class ErrorSchema(ma.Schema):
     """Every API error (documentation only: `error_body` writes it)."""
 
-    code = ma.fields.String(required=True, metadata={
-        "description": "machine-readable reason, e.g. validation_failed, stale_version, illegal_transition, conflict"})
+    code = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "machine-readable reason, e.g. validation_failed, stale_version, illegal_transition, "
+            "conflict"
+        },
+    )
     message = ma.fields.String(required=True, metadata={"description": "what went wrong, for people"})
-    errors = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()), required=True,
-                            metadata={"description": "field -> list of reasons (empty when no field is to blame)"})
-    request_id = ma.fields.String(metadata={"description": "this request's id (the X-Request-Id header), to find it "
-                                                           "in the service's logs"})
-    current = ma.fields.Nested(CurrentStateSchema, metadata={
-        "description": "on a 409 about a stale version or an illegal step: what is stored now"})
+    errors = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.String()),
+        required=True,
+        metadata={"description": "field -> list of reasons (empty when no field is to blame)"},
+    )
+    request_id = ma.fields.String(
+        metadata={"description": "this request's id (the X-Request-Id header), to find it in the service's logs"}
+    )
+    current = ma.fields.Nested(
+        CurrentStateSchema,
+        metadata={"description": "on a 409 about a stale version or an illegal step: what is stored now"},
+    )
 
 
-def error_body(status: int, message: str, errors: dict | None = None, code: str | None = None,
-               current: dict | None = None):
+def error_body(
+    status: int, message: str, errors: dict | None = None, code: str | None = None, current: dict | None = None
+):
     body = {"code": code or CODE_OF_STATUS.get(status, "error"), "message": message, "errors": errors or {}}
     if g.get("request_id"):
         body["request_id"] = g.request_id  # the X-Request-Id of this answer, to find its log line

@@ -1,6 +1,7 @@
 """Marshmallow fields for GeoJSON geometry and lon/lat query parameters, and the bounds of what the
 databases can hold: integers (ids, versions, pages, counts) and text, for every value the API is sent,
 in a path, a query or a body."""
+
 from __future__ import annotations
 
 import math
@@ -50,8 +51,9 @@ class BoundedIntegerConverter(IntegerConverter):
     """`<int:...>` in an API route: at most MAX_INT (at least MIN_INT when signed); werkzeug answers 404 for
     anything else, as for any id that does not exist. flask-smorest documents the bounds (minimum/maximum)."""
 
-    def __init__(self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = MAX_INT,
-                 signed: bool = False) -> None:
+    def __init__(
+        self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = MAX_INT, signed: bool = False
+    ) -> None:
         if signed and min is None:
             min = MIN_INT
         super().__init__(map, fixed_digits, min, max, signed)

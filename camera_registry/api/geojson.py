@@ -1,5 +1,6 @@
 """GeoJSON FeatureCollections for clients that ask for application/geo+json, and the nesting bound on
 every JSON body the service is sent (JSON_MAX_DEPTH)."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """/api/v1/imports: a commune register (CSV, XLSX or GeoJSON) in, a report out; all or nothing."""
+
 from __future__ import annotations
 
 import marshmallow as ma
@@ -61,9 +62,14 @@ class Imports(MethodView):
         or IMPORT_MAX_COMPRESSION_RATIO, a sheet of more than IMPORT_MAX_CELLS cells) is refused with 413, one
         of more than IMPORT_MAX_ROWS rows or nested deeper than JSON_MAX_DEPTH with 422, before it is read."""
         upload = files["file"]
-        report = imports.import_register(session(), upload.stream, upload.filename or "register.csv",
-                                         actor=require_actor(), dry_run=query["dry_run"],
-                                         limits=UploadLimits.from_config(current_app.config))
+        report = imports.import_register(
+            session(),
+            upload.stream,
+            upload.filename or "register.csv",
+            actor=require_actor(),
+            dry_run=query["dry_run"],
+            limits=UploadLimits.from_config(current_app.config),
+        )
         if not report.ok:
             raise rejected(report)
         return committed(report)

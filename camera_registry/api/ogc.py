@@ -3,6 +3,7 @@
 Thin glue over services.features. Every route needs a signed-in user, as
 the API does; errors leave as OGC exception documents {"code", "description"}.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,13 @@ from .errors import describe_http_error, status_of, with_error_headers
 from .fields import NumberList
 from .schemas import FeatureCollectionSchema, FeatureSchema, OgcDocumentSchema, StrictSchema
 
-EXCEPTION_CODES = {400: "InvalidParameterValue", 401: "NotAuthenticated", 403: "Forbidden", 404: "NotFound",
-                   406: "NotAcceptable"}
+EXCEPTION_CODES = {
+    400: "InvalidParameterValue",
+    401: "NotAuthenticated",
+    403: "Forbidden",
+    404: "NotFound",
+    406: "NotAcceptable",
+}
 
 
 class OgcExceptionSchema(ma.Schema):
@@ -41,13 +47,19 @@ class OgcBlueprint(Blueprint):
         responses = doc.setdefault("responses", {})
         for status in list(responses):
             if status == "default" or int(status) >= 400:
-                responses[status] = {"description": "An OGC API exception",
-                                     "content": {features.JSON: {"schema": OgcExceptionSchema}}}
+                responses[status] = {
+                    "description": "An OGC API exception",
+                    "content": {features.JSON: {"schema": OgcExceptionSchema}},
+                }
         return doc
 
 
-blp = OgcBlueprint("ogc", __name__, url_prefix="/ogc",
-                   description="OGC API - Features (Part 1: Core, GeoJSON): lenses, recorders, sites, communes")
+blp = OgcBlueprint(
+    "ogc",
+    __name__,
+    url_prefix="/ogc",
+    description="OGC API - Features (Part 1: Core, GeoJSON): lenses, recorders, sites, communes",
+)
 
 
 class OgcFormatSchema(StrictSchema):
@@ -55,9 +67,11 @@ class OgcFormatSchema(StrictSchema):
 
 
 class OgcItemsQuerySchema(OgcFormatSchema):
-    limit = ma.fields.Integer(load_default=features.DEFAULT_LIMIT, validate=validate.Range(min=1),
-                              metadata={"description": f"features per page; above {features.MAX_LIMIT} means "
-                                                       f"{features.MAX_LIMIT}"})
+    limit = ma.fields.Integer(
+        load_default=features.DEFAULT_LIMIT,
+        validate=validate.Range(min=1),
+        metadata={"description": f"features per page; above {features.MAX_LIMIT} means {features.MAX_LIMIT}"},
+    )
     offset = ma.fields.Integer(load_default=0, validate=validate.Range(min=0))
     bbox = NumberList(4, metadata={"description": "minlon,minlat,maxlon,maxlat (CRS84)"})
     bbox_crs = ma.fields.String(data_key="bbox-crs", validate=validate.OneOf([features.CRS84]))
@@ -68,8 +82,9 @@ class OgcItemsQuerySchema(OgcFormatSchema):
         if "bbox" in data:
             min_lon, min_lat, max_lon, max_lat = data["bbox"]
             if not (-180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90):
-                raise ma.ValidationError("bbox must be minlon,minlat,maxlon,maxlat in degrees, min not above max",
-                                         "bbox")
+                raise ma.ValidationError(
+                    "bbox must be minlon,minlat,maxlon,maxlat in degrees, min not above max", "bbox"
+                )
 
     @ma.post_load
     def _items_query(self, data, **kwargs) -> features.ItemsQuery:
@@ -88,8 +103,9 @@ def _authenticate() -> None:
 
 
 def _exception(status: int, description: str) -> Response:
-    response = _document({"code": EXCEPTION_CODES.get(status, "ServerError"), "description": description},
-                         features.JSON, status)
+    response = _document(
+        {"code": EXCEPTION_CODES.get(status, "ServerError"), "description": description}, features.JSON, status
+    )
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="camera_registry"'
     return response
@@ -133,12 +149,20 @@ def _base_url() -> str:
 
 @blp.route("/", strict_slashes=False)
 @_query(OgcFormatSchema)
-@blp.response(200, description="The landing page: links to the API definition, conformance and collections",
-              schema=OgcDocumentSchema)
+@blp.response(
+    200,
+    description="The landing page: links to the API definition, conformance and collections",
+    schema=OgcDocumentSchema,
+)
 def landing(_):
-    return _document(features.landing_page(_base_url(), url_for("api-docs.openapi_json", _external=True),
-                                           url_for("api-docs.openapi_swagger_ui", _external=True)),
-                     _negotiated(features.JSON))
+    return _document(
+        features.landing_page(
+            _base_url(),
+            url_for("api-docs.openapi_json", _external=True),
+            url_for("api-docs.openapi_swagger_ui", _external=True),
+        ),
+        _negotiated(features.JSON),
+    )
 
 
 @blp.route("/conformance")
@@ -164,11 +188,20 @@ def collection(_, collection_id):
 
 @blp.route("/collections/<collection_id>/items")
 @_query(OgcItemsQuerySchema)
-@blp.response(200, description="A page of features in your reach, with next/prev links",
-              content_type=features.GEOJSON, schema=FeatureCollectionSchema)
-@blp.alt_response(200, success=True, content_type=features.JSON, schema=FeatureCollectionSchema,
-                  description="A page of features in your reach, with next/prev links (as application/json when "
-                              "only that is accepted)")
+@blp.response(
+    200,
+    description="A page of features in your reach, with next/prev links",
+    content_type=features.GEOJSON,
+    schema=FeatureCollectionSchema,
+)
+@blp.alt_response(
+    200,
+    success=True,
+    content_type=features.JSON,
+    schema=FeatureCollectionSchema,
+    description="A page of features in your reach, with next/prev links (as application/json when "
+    "only that is accepted)",
+)
 def items(query, collection_id):
     return _features(features.items(session(), require_actor(), _base_url(), collection_id, query))
 
@@ -176,7 +209,12 @@ def items(query, collection_id):
 @blp.route("/collections/<collection_id>/items/<feature_id>")
 @_query(OgcFormatSchema)
 @blp.response(200, description="One feature", content_type=features.GEOJSON, schema=FeatureSchema)
-@blp.alt_response(200, success=True, content_type=features.JSON, schema=FeatureSchema,
-                  description="One feature (as application/json when only that is accepted)")
+@blp.alt_response(
+    200,
+    success=True,
+    content_type=features.JSON,
+    schema=FeatureSchema,
+    description="One feature (as application/json when only that is accepted)",
+)
 def item(_, collection_id, feature_id):
     return _features(features.item(session(), require_actor(), _base_url(), collection_id, feature_id))

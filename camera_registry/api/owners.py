@@ -2,6 +2,7 @@
 
 One owner answers with its ETag; a change or anonymisation names the version
 it read (If-Match or `version`) or is unconditional (api/versions.py)."""
+
 from __future__ import annotations
 
 from flask.views import MethodView
@@ -10,7 +11,12 @@ from ..services import owners
 from .base import api_blueprint, committed, page_items, paginate, require_actor, session
 from .schemas import OwnerCreateSchema, OwnerQuerySchema, OwnerSchema, OwnerUpdateSchema
 from .versions import (
-    ETAG_HEADERS, STALE_DESCRIPTION, ConflictErrorSchema, IfMatchSchema, VersionQuerySchema, expected_version,
+    ETAG_HEADERS,
+    STALE_DESCRIPTION,
+    ConflictErrorSchema,
+    IfMatchSchema,
+    VersionQuerySchema,
+    expected_version,
     with_etag,
 )
 
@@ -24,8 +30,13 @@ class Owners(MethodView):
     @paginate(blp)
     def get(self, query, pagination_parameters):
         """Owners in your reach; phone, email and address only where your role may see them."""
-        found = owners.list_owners(session(), require_actor(), **query, page=pagination_parameters.page,
-                                   page_size=pagination_parameters.page_size)
+        found = owners.list_owners(
+            session(),
+            require_actor(),
+            **query,
+            page=pagination_parameters.page,
+            page_size=pagination_parameters.page_size,
+        )
         return page_items(pagination_parameters, found)  # the disclosure audit is written after the read
 
     @blp.arguments(OwnerCreateSchema)
@@ -48,8 +59,9 @@ class OwnerById(MethodView):
     def patch(self, data, headers, owner_id):
         """Change an owner; name the version you read (If-Match or `version`), or none for an unconditional write."""
         version = expected_version(data.pop("version", None), headers)
-        return with_etag(committed(owners.update_owner(session(), require_actor(), owner_id, data,
-                                                       expected_version=version)))
+        return with_etag(
+            committed(owners.update_owner(session(), require_actor(), owner_id, data, expected_version=version))
+        )
 
     @blp.arguments(VersionQuerySchema, location="query")
     @blp.arguments(IfMatchSchema, location="headers")
@@ -59,5 +71,6 @@ class OwnerById(MethodView):
         """Anonymise the owner on request (personal data law): name and contacts are erased. Name the version
         you read (If-Match or ?version=), or none."""
         version = expected_version(query["version"], headers)
-        return with_etag(committed(owners.anonymise_owner(session(), require_actor(), owner_id,
-                                                          expected_version=version)))
+        return with_etag(
+            committed(owners.anonymise_owner(session(), require_actor(), owner_id, expected_version=version))
+        )

@@ -4,6 +4,7 @@ Every step may name the `version` it saw. A stale version, a change made by
 someone else at the same moment, or a step the state does not allow answers
 409 (stale_version / illegal_transition) with `current`: the version and
 status stored now."""
+
 from __future__ import annotations
 
 import marshmallow as ma
@@ -12,19 +13,29 @@ from flask.views import MethodView
 from marshmallow import validate
 
 from ..models import (
-    ASSIGNMENT_TRANSITIONS, REQUEST_TRANSITIONS, AssignmentStatus, Handover, RequestStatus, allowed_actions,
+    ASSIGNMENT_TRANSITIONS,
+    REQUEST_TRANSITIONS,
+    AssignmentStatus,
+    Handover,
+    RequestStatus,
+    allowed_actions,
 )
 from ..services import requests
 from ..services.workflow import outcome
-from .base import api_blueprint, committed, paginate, page_items, require_actor, session
+from .base import api_blueprint, committed, page_items, paginate, require_actor, session
 from .fields import GeoJSONGeometry
 from .schemas import StrictSchema
 from .versions import ConflictErrorSchema
 
-requests_blp = api_blueprint("footage_requests", __name__, "footage-requests",
-                             "Footage requests: one incident, routed to the owners whose lenses could have seen it")
-assignments_blp = api_blueprint("assignments", __name__, "assignments",
-                                "Assignments: the part of a request routed to one owner")
+requests_blp = api_blueprint(
+    "footage_requests",
+    __name__,
+    "footage-requests",
+    "Footage requests: one incident, routed to the owners whose lenses could have seen it",
+)
+assignments_blp = api_blueprint(
+    "assignments", __name__, "assignments", "Assignments: the part of a request routed to one owner"
+)
 
 POLICE_ACTIONS = ("consent", "decline", "report_no_footage", "receive_footage", "close")
 
@@ -36,30 +47,44 @@ class FootageRequestCreateSchema(StrictSchema):
     incident = GeoJSONGeometry(allowed=("Point", "LineString"), required=True)
     window_start = ma.fields.AwareDateTime(required=True)
     window_end = ma.fields.AwareDateTime(required=True)
-    radius_m = ma.fields.Float(load_default=requests.DEFAULT_RADIUS_M,
-                               validate=validate.Range(min=0, max=requests.MAX_RADIUS_M, min_inclusive=False))
+    radius_m = ma.fields.Float(
+        load_default=requests.DEFAULT_RADIUS_M,
+        validate=validate.Range(min=0, max=requests.MAX_RADIUS_M, min_inclusive=False),
+    )
     deadline = ma.fields.AwareDateTime(load_default=None, allow_none=True)
     draft = ma.fields.Boolean(load_default=False, metadata={"description": "keep as a draft; open it later"})
 
 
-STEP_CONFLICT = ("Conflict: a stale version or a change by someone else at the same moment (stale_version), or a step "
-                 "the state does not allow (illegal_transition); `current` has the version and status stored now")
+STEP_CONFLICT = (
+    "Conflict: a stale version or a change by someone else at the same moment (stale_version), or a step "
+    "the state does not allow (illegal_transition); `current` has the version and status stored now"
+)
 
 
 class VersionSchema(StrictSchema):
-    version = ma.fields.Integer(load_default=None, metadata={
-        "description": "the version you saw; a stale one is refused with 409 and the current version and status"})
+    version = ma.fields.Integer(
+        load_default=None,
+        metadata={
+            "description": "the version you saw; a stale one is refused with 409 and the current version and status"
+        },
+    )
     note = ma.fields.String(load_default=None, validate=validate.Length(max=2000))
 
 
 class AssignmentActionSchema(VersionSchema):
     handover = ma.fields.Enum(Handover, by_value=True, load_default=None)
     evidence_ref = ma.fields.String(load_default=None, validate=validate.Length(max=200))
-    clip_id = ma.fields.Integer(load_default=None, metadata={
-        "description": "receive_footage: the stored clip that was received; its SHA-256 (taken at upload) becomes "
-                       "the evidence's. Required when the assignment has stored clips"})
-    evidence_sha256 = ma.fields.String(load_default=None, metadata={
-        "description": "only for a copy kept outside the service (no stored clip): its SHA-256"})
+    clip_id = ma.fields.Integer(
+        load_default=None,
+        metadata={
+            "description": "receive_footage: the stored clip that was received; its SHA-256 (taken at upload) becomes "
+            "the evidence's. Required when the assignment has stored clips"
+        },
+    )
+    evidence_sha256 = ma.fields.String(
+        load_default=None,
+        metadata={"description": "only for a copy kept outside the service (no stored clip): its SHA-256"},
+    )
 
 
 class AssignmentLensSchema(ma.Schema):
@@ -92,7 +117,8 @@ class AssignmentSchema(ma.Schema):
     evidence_sha256 = ma.fields.String(allow_none=True)
     answered_at = ma.fields.AwareDateTime(allow_none=True)
     allowed_actions = ma.fields.Function(
-        lambda a: [action for action in allowed_actions(ASSIGNMENT_TRANSITIONS, a.status) if action in POLICE_ACTIONS])
+        lambda a: [action for action in allowed_actions(ASSIGNMENT_TRANSITIONS, a.status) if action in POLICE_ACTIONS]
+    )
     lenses = ma.fields.Nested(AssignmentLensSchema, many=True)
 
 
@@ -129,8 +155,10 @@ class FootageRequestDetailSchema(FootageRequestSchema):
 
 
 class RequestLineSchema(FootageRequestSchema):
-    next_deadline = ma.fields.AwareDateTime(allow_none=True, metadata={
-        "description": "earliest preservation deadline among open assignments: the footage at risk next"})
+    next_deadline = ma.fields.AwareDateTime(
+        allow_none=True,
+        metadata={"description": "earliest preservation deadline among open assignments: the footage at risk next"},
+    )
     open_assignments = ma.fields.Integer()
 
     def get_attribute(self, obj, attr, default):
@@ -149,16 +177,26 @@ class FootageRequests(MethodView):
     @paginate(requests_blp)
     def get(self, query, pagination_parameters):
         """Requests in your reach, the most urgent first."""
-        return page_items(pagination_parameters, requests.list_requests(
-            session(), require_actor(), **query, page=pagination_parameters.page,
-            page_size=pagination_parameters.page_size))
+        return page_items(
+            pagination_parameters,
+            requests.list_requests(
+                session(),
+                require_actor(),
+                **query,
+                page=pagination_parameters.page,
+                page_size=pagination_parameters.page_size,
+            ),
+        )
 
     @requests_blp.arguments(FootageRequestCreateSchema)
     @requests_blp.response(201, FootageRequestDetailSchema)
     def post(self, data):
         """Open a request for an incident in (or within radius_m of) your commune; it is routed at once."""
-        return committed(requests.open_request(session(), require_actor(), **data,
-                                               public_base_url=current_app.config["PUBLIC_BASE_URL"]))
+        return committed(
+            requests.open_request(
+                session(), require_actor(), **data, public_base_url=current_app.config["PUBLIC_BASE_URL"]
+            )
+        )
 
 
 @requests_blp.route("/<int:request_id>")
@@ -175,8 +213,15 @@ class FootageRequestOpening(MethodView):
     @requests_blp.alt_response(409, schema=ConflictErrorSchema, description=STEP_CONFLICT)
     def post(self, data, request_id):
         """Open and route a draft."""
-        return committed(requests.open_draft(session(), require_actor(), request_id, expected_version=data["version"],
-                                             public_base_url=current_app.config["PUBLIC_BASE_URL"]))
+        return committed(
+            requests.open_draft(
+                session(),
+                require_actor(),
+                request_id,
+                expected_version=data["version"],
+                public_base_url=current_app.config["PUBLIC_BASE_URL"],
+            )
+        )
 
 
 @requests_blp.route("/<int:request_id>/cancel")
@@ -186,8 +231,11 @@ class FootageRequestCancellation(MethodView):
     @requests_blp.alt_response(409, schema=ConflictErrorSchema, description=STEP_CONFLICT)
     def post(self, data, request_id):
         """Cancel; assignments still open are withdrawn."""
-        return committed(requests.cancel_request(session(), require_actor(), request_id,
-                                                 expected_version=data["version"], note=data["note"]))
+        return committed(
+            requests.cancel_request(
+                session(), require_actor(), request_id, expected_version=data["version"], note=data["note"]
+            )
+        )
 
 
 @assignments_blp.route(f"/<int:assignment_id>/<any({', '.join(POLICE_ACTIONS)}):action>")
@@ -200,5 +248,8 @@ class AssignmentAction(MethodView):
         (the stored clip, `clip_id`: its hash is the evidence's) or close. An illegal step answers 409 with the
         allowed actions; a
         stale version, or another answer given at the same moment, 409 stale_version; both with `current`."""
-        return committed(requests.act_on_assignment(
-            session(), require_actor(), assignment_id, action, expected_version=data.pop("version"), **data))
+        return committed(
+            requests.act_on_assignment(
+                session(), require_actor(), assignment_id, action, expected_version=data.pop("version"), **data
+            )
+        )

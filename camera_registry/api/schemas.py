@@ -1,4 +1,5 @@
 """Request and response schemas: validation, serialisation and OpenAPI in one place."""
+
 from __future__ import annotations
 
 import re
@@ -62,18 +63,25 @@ def _partial(schema: type[ma.Schema], *, drop: tuple[str, ...] = (), versioned: 
         field.required = False
         field.load_default = ma.missing
     if versioned:
-        fields["version"] = ma.fields.Integer(validate=validate.Range(min=1), metadata={
-            "description": "the version you read (or send its ETag in If-Match): refused with 409 if the record "
-                           "has moved on; omit both for an unconditional write"})
+        fields["version"] = ma.fields.Integer(
+            validate=validate.Range(min=1),
+            metadata={
+                "description": "the version you read (or send its ETag in If-Match): refused with 409 if the record "
+                "has moved on; omit both for an unconditional write"
+            },
+        )
     return type(f"{schema.__name__.replace('Create', 'Update')}", (StrictSchema,), fields)
 
 
 def _version_out() -> ma.fields.Integer:
-    return ma.fields.Integer(dump_only=True, metadata={
-        "description": "bumped by every change (the ETag carries it too): name it when you write"})
+    return ma.fields.Integer(
+        dump_only=True,
+        metadata={"description": "bumped by every change (the ETag carries it too): name it when you write"},
+    )
 
 
 # --------------------------------------------------------------------------- admin units
+
 
 class AdminUnitSchema(ma.Schema):
     code = ma.fields.String()
@@ -110,6 +118,7 @@ class AdminUnitQuerySchema(StrictSchema):
 
 # --------------------------------------------------------------------------- sites
 
+
 class SiteSchema(ma.Schema):
     id = ma.fields.Integer()
     code = ma.fields.String()
@@ -134,6 +143,7 @@ class CommuneFilterSchema(StrictSchema):
 
 
 # --------------------------------------------------------------------------- owners
+
 
 class OwnerSchema(ma.Schema):
     id = ma.fields.Integer()
@@ -171,6 +181,7 @@ class OwnerQuerySchema(CommuneFilterSchema):
 
 
 # --------------------------------------------------------------------------- recorders and lenses
+
 
 class PlaceQuerySchema(CommuneFilterSchema):
     bbox = NumberList(4, metadata={"description": "minlon,minlat,maxlon,maxlat"})
@@ -246,9 +257,12 @@ class LensCreateSchema(StrictSchema):
     external_id = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
     recorder_id = id_field(required=True)
     point = GeoJSONGeometry(allowed=("Point",), required=True)
-    bearing_deg = ma.fields.Float(allow_none=True, load_default=None,
-                                  validate=validate.Range(min=0, max=360, max_inclusive=False),
-                                  metadata={"description": "degrees clockwise from north; null: unknown or all round"})
+    bearing_deg = ma.fields.Float(
+        allow_none=True,
+        load_default=None,
+        validate=validate.Range(min=0, max=360, max_inclusive=False),
+        metadata={"description": "degrees clockwise from north; null: unknown or all round"},
+    )
     fov_deg = ma.fields.Float(load_default=90.0, validate=validate.Range(min=0, max=360, min_inclusive=False))
     range_m = ma.fields.Float(load_default=30.0, validate=validate.Range(min=0, max=500, min_inclusive=False))
     height_m = ma.fields.Float(allow_none=True, load_default=None, validate=validate.Range(min=0, max=100))
@@ -267,6 +281,7 @@ class LensQuerySchema(PlaceQuerySchema):
 
 # --------------------------------------------------------------------------- commitments
 
+
 class CommitmentSchema(ma.Schema):
     id = ma.fields.Integer()
     owner_id = ma.fields.Integer()
@@ -281,8 +296,9 @@ class CommitmentSchema(ma.Schema):
 
 class CommitmentSignSchema(StrictSchema):
     owner_id = id_field(required=True)
-    recorder_ids = ma.fields.List(id_field(), load_default=None,
-                                  metadata={"description": "omit to cover all the owner's recorders"})
+    recorder_ids = ma.fields.List(
+        id_field(), load_default=None, metadata={"description": "omit to cover all the owner's recorders"}
+    )
     signed_at = ma.fields.AwareDateTime(load_default=None)
     valid_until = ma.fields.AwareDateTime(required=True, allow_none=True)
     channel = _enum(CommitmentChannel, required=True)
@@ -305,6 +321,7 @@ class CommitmentQuerySchema(CommuneFilterSchema):
 
 
 # --------------------------------------------------------------------------- users and tokens
+
 
 class UserSchema(ma.Schema):
     id = ma.fields.Integer()
@@ -339,11 +356,13 @@ class NewTokenSchema(TokenSchema):
 
 class TokenCreateSchema(StrictSchema):
     name = ma.fields.String(required=True)
-    expires_in_days = ma.fields.Integer(load_default=None, allow_none=True,
-                                        validate=validate.Range(min=1, max=TOKEN_MAX_DAYS))
+    expires_in_days = ma.fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(min=1, max=TOKEN_MAX_DAYS)
+    )
 
 
-# --------------------------------------------------------------------------- documentation of what views write themselves
+# ------------------------------------------------------------------ documentation of what views write themselves
+
 
 class _Open(ma.Schema):
     """Documentation only: members beyond those listed may appear (links, timeStamp...)."""

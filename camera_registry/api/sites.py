@@ -2,6 +2,7 @@
 
 One site answers with its ETag; a change or deletion names the version it
 read (If-Match or `version`) or is unconditional (api/versions.py)."""
+
 from __future__ import annotations
 
 from flask.views import MethodView
@@ -10,7 +11,12 @@ from ..services import sites
 from .base import api_blueprint, committed, page_items, paginate, require_actor, session
 from .schemas import CommuneFilterSchema, SiteCreateSchema, SiteSchema, SiteUpdateSchema
 from .versions import (
-    ETAG_HEADERS, STALE_DESCRIPTION, ConflictErrorSchema, IfMatchSchema, VersionQuerySchema, expected_version,
+    ETAG_HEADERS,
+    STALE_DESCRIPTION,
+    ConflictErrorSchema,
+    IfMatchSchema,
+    VersionQuerySchema,
+    expected_version,
     with_etag,
 )
 
@@ -24,9 +30,16 @@ class Sites(MethodView):
     @paginate(blp)
     def get(self, query, pagination_parameters):
         """Sites in your reach."""
-        return page_items(pagination_parameters, sites.list_sites(
-            session(), require_actor(), **query, page=pagination_parameters.page,
-            page_size=pagination_parameters.page_size))
+        return page_items(
+            pagination_parameters,
+            sites.list_sites(
+                session(),
+                require_actor(),
+                **query,
+                page=pagination_parameters.page,
+                page_size=pagination_parameters.page_size,
+            ),
+        )
 
     @blp.arguments(SiteCreateSchema)
     @blp.response(201, SiteSchema, headers=ETAG_HEADERS)
@@ -49,16 +62,21 @@ class SiteById(MethodView):
     def patch(self, data, headers, site_id):
         """Change a site; name the version you read (If-Match or `version`), or none for an unconditional write."""
         version = expected_version(data.pop("version", None), headers)
-        return with_etag(committed(sites.update_site(session(), require_actor(), site_id, data,
-                                                     expected_version=version)))
+        return with_etag(
+            committed(sites.update_site(session(), require_actor(), site_id, data, expected_version=version))
+        )
 
     @blp.arguments(VersionQuerySchema, location="query")
     @blp.arguments(IfMatchSchema, location="headers")
     @blp.response(204)
-    @blp.alt_response(409, schema=ConflictErrorSchema,
-                      description=f"{STALE_DESCRIPTION}; or the site still groups recorders")
+    @blp.alt_response(
+        409, schema=ConflictErrorSchema, description=f"{STALE_DESCRIPTION}; or the site still groups recorders"
+    )
     def delete(self, query, headers, site_id):
         """Delete a site that no longer groups any recorder; name the version you read (If-Match or ?version=),
         or none for an unconditional deletion."""
-        committed(sites.delete_site(session(), require_actor(), site_id,
-                                    expected_version=expected_version(query["version"], headers)))
+        committed(
+            sites.delete_site(
+                session(), require_actor(), site_id, expected_version=expected_version(query["version"], headers)
+            )
+        )

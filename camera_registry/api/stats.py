@@ -1,4 +1,5 @@
 """/api/v1/stats/admin-units: figures per commune, district or province as JSON, CSV or XLSX."""
+
 from __future__ import annotations
 
 import marshmallow as ma
@@ -54,17 +55,23 @@ class _UnitSchema(ma.Schema):
 
 
 #: One unit's row: the unit, then every figure of COLUMNS, read from its tally.
-UnitFiguresSchema = type("UnitFiguresSchema", (_UnitSchema,), {
-    column.name: ma.fields.Float(allow_none=True) if column.kind in ("rate", "number") else ma.fields.Integer()
-    for column in COLUMNS if column.name not in UNIT_FIELDS
-})
+UnitFiguresSchema = type(
+    "UnitFiguresSchema",
+    (_UnitSchema,),
+    {
+        column.name: ma.fields.Float(allow_none=True) if column.kind in ("rate", "number") else ma.fields.Integer()
+        for column in COLUMNS
+        if column.name not in UNIT_FIELDS
+    },
+)
 
 
 class FiguresReportSchema(ma.Schema):
     level = ma.fields.Enum(AdminLevel, by_value=True)
     parent_code = ma.fields.String(allow_none=True)
-    start = ma.fields.Function(lambda report: report.period.start.astimezone(LOCAL_ZONE).date().isoformat(),
-                               data_key="from")
+    start = ma.fields.Function(
+        lambda report: report.period.start.astimezone(LOCAL_ZONE).date().isoformat(), data_key="from"
+    )
     end = ma.fields.Function(lambda report: report.period.end.astimezone(LOCAL_ZONE).date().isoformat(), data_key="to")
     as_of = ma.fields.AwareDateTime(metadata={"description": "the moment the registry figures describe"})
     rows = ma.fields.Nested(UnitFiguresSchema, many=True)
@@ -72,31 +79,57 @@ class FiguresReportSchema(ma.Schema):
 
 class StatsQuerySchema(StrictSchema):
     parent = ma.fields.String(metadata={"description": "code of a unit: only the communes below it"})
-    level = ma.fields.Enum(AdminLevel, by_value=True, load_default=AdminLevel.COMMUNE,
-                           metadata={"description": "one row per unit of this level"})
-    start = ma.fields.Date(data_key="from", load_default=None,
-                           metadata={"description": "first day (Vietnam time) of the request period; "
-                                                    "default 30 days before `to`"})
-    end = ma.fields.Date(data_key="to", load_default=None,
-                         metadata={"description": "day after the period (exclusive); default tomorrow"})
-    format = ma.fields.String(validate=validate.OneOf(list(FORMATS)), load_default=None,
-                              metadata={"description": "json, csv or xlsx; else chosen by the Accept header"})
+    level = ma.fields.Enum(
+        AdminLevel,
+        by_value=True,
+        load_default=AdminLevel.COMMUNE,
+        metadata={"description": "one row per unit of this level"},
+    )
+    start = ma.fields.Date(
+        data_key="from",
+        load_default=None,
+        metadata={"description": "first day (Vietnam time) of the request period; default 30 days before `to`"},
+    )
+    end = ma.fields.Date(
+        data_key="to", load_default=None, metadata={"description": "day after the period (exclusive); default tomorrow"}
+    )
+    format = ma.fields.String(
+        validate=validate.OneOf(list(FORMATS)),
+        load_default=None,
+        metadata={"description": "json, csv or xlsx; else chosen by the Accept header"},
+    )
 
 
 @blp.route("/admin-units")
 class AdminUnitFigures(MethodView):
     @blp.arguments(StatsQuerySchema, location="query")
     @blp.response(200, FiguresReportSchema)
-    @blp.alt_response(200, success=True, content_type=CSV, schema=TEXT_BODY,
-                      description="the figures; the rows as CSV (format=csv) or an XLSX workbook (format=xlsx)")
-    @blp.alt_response(200, success=True, content_type=XLSX, schema=BINARY_BODY,
-                      description="the figures; the rows as CSV (format=csv) or an XLSX workbook (format=xlsx)")
+    @blp.alt_response(
+        200,
+        success=True,
+        content_type=CSV,
+        schema=TEXT_BODY,
+        description="the figures; the rows as CSV (format=csv) or an XLSX workbook (format=xlsx)",
+    )
+    @blp.alt_response(
+        200,
+        success=True,
+        content_type=XLSX,
+        schema=BINARY_BODY,
+        description="the figures; the rows as CSV (format=csv) or an XLSX workbook (format=xlsx)",
+    )
     def get(self, query):
         """Figures for the current communes in your reach, one row per unit of `level`, rolled up by sums.
 
         Registry figures describe now; request figures the requests opened in [from, to)."""
-        report = stats.unit_figures(session(), require_actor(), first=query["start"], end=query["end"],
-                                    parent_code=query.get("parent"), level=query["level"])
+        report = stats.unit_figures(
+            session(),
+            require_actor(),
+            first=query["start"],
+            end=query["end"],
+            parent_code=query.get("parent"),
+            level=query["level"],
+        )
         table_format = requested_format(query["format"])
         if table_format == "json":
             return report

@@ -6,6 +6,7 @@ A CSV cell is read by the spreadsheet as typed, so a text cell that would
 start a formula (a unit named "=HYPERLINK(...)") is written with a leading
 apostrophe (OWASP's advice for CSV injection); numbers are written as they are.
 """
+
 from __future__ import annotations
 
 import csv
@@ -67,7 +68,9 @@ def _xlsx(columns: list[Column], rows: list[dict]) -> bytes:
     buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
     sheet = workbook.add_worksheet()
-    formats = {kind: workbook.add_format({"num_format": pattern}) for kind, pattern in (("rate", "0.0%"), ("number", "0.0"))}
+    formats = {
+        kind: workbook.add_format({"num_format": pattern}) for kind, pattern in (("rate", "0.0%"), ("number", "0.0"))
+    }
     sheet.write_row(0, 0, [column.header for column in columns], workbook.add_format({"bold": True, "text_wrap": True}))
     for r, row in enumerate(rows, start=1):
         for c, column in enumerate(columns):

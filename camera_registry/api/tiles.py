@@ -3,6 +3,7 @@
 A tile without a lens answers 204 No Content, as OGC API - Tiles allows.
 Tiles differ by who asks, so caches may keep them only privately.
 """
+
 from __future__ import annotations
 
 from flask import Response, request
@@ -30,8 +31,12 @@ def _authenticate() -> None:
 
 
 @blp.route("/lenses/<int(signed=True):z>/<int(signed=True):x>/<int(signed=True):y>.mvt")
-@blp.response(200, description='Layer "lenses": id, status, kind, bearing_deg, fov_deg, range_m, shared',
-              content_type=MVT, schema=BINARY_BODY)
+@blp.response(
+    200,
+    description='Layer "lenses": id, status, kind, bearing_deg, fov_deg, range_m, shared',
+    content_type=MVT,
+    schema=BINARY_BODY,
+)
 @blp.alt_response(204, description="No lens in your reach on this tile")
 def lenses(z, x, y):
     problem = Tile.problem(z, x, y)

@@ -1,4 +1,5 @@
 """/api/v1/users: accounts (admin) and the signed-in user's own profile and tokens."""
+
 from __future__ import annotations
 
 import marshmallow as ma
@@ -44,10 +45,16 @@ class Me(MethodView):
 
 
 class PasswordChangeSchema(StrictSchema):
-    current_password = ma.fields.String(required=True, load_only=True,
-                                        metadata={"description": "the password you sign in with now"})
-    new_password = ma.fields.String(required=True, load_only=True, metadata={
-        "description": "10 to 256 characters, not a common or guessable password, nor your name (NIST SP 800-63B)"})
+    current_password = ma.fields.String(
+        required=True, load_only=True, metadata={"description": "the password you sign in with now"}
+    )
+    new_password = ma.fields.String(
+        required=True,
+        load_only=True,
+        metadata={
+            "description": "10 to 256 characters, not a common or guessable password, nor your name (NIST SP 800-63B)"
+        },
+    )
 
 
 @blp.route("/me/password")
@@ -60,8 +67,9 @@ class MyPassword(MethodView):
         actor = require_actor()
         user = accounts.own_account(session(), actor)
         try:
-            accounts.change_password(session(), actor, user.username, data["new_password"],
-                                     current_password=data["current_password"])
+            accounts.change_password(
+                session(), actor, user.username, data["new_password"], current_password=data["current_password"]
+            )
         except ValidationFailed as refused:
             if "password" not in refused.errors:
                 raise

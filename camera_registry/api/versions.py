@@ -11,6 +11,7 @@ client reloads and decides, as for any other conflict). `If-Match: *` or no
 version at all makes the write unconditional: allowed, so existing scripts
 keep working, but it still bumps the version, so other clients notice it.
 """
+
 from __future__ import annotations
 
 import marshmallow as ma
@@ -20,12 +21,16 @@ from ..services.errors import ValidationFailed
 from .errors import ErrorSchema
 from .schemas import InputSchema
 
-ETAG_HEADERS = {"ETag": {
-    "description": 'the record\'s version as a strong entity tag, e.g. "3": send it back in If-Match to write',
-    "schema": {"type": "string"},
-}}
-STALE_DESCRIPTION = ("Conflict: the record changed since you read it (stale_version; `current.version` is the "
-                     "version stored now), or a unique value is already used")
+ETAG_HEADERS = {
+    "ETag": {
+        "description": 'the record\'s version as a strong entity tag, e.g. "3": send it back in If-Match to write',
+        "schema": {"type": "string"},
+    }
+}
+STALE_DESCRIPTION = (
+    "Conflict: the record changed since you read it (stale_version; `current.version` is the "
+    "version stored now), or a unique value is already used"
+)
 
 
 class ConflictErrorSchema(ErrorSchema):
@@ -38,15 +43,26 @@ class IfMatchSchema(InputSchema):
     class Meta:
         unknown = ma.EXCLUDE
 
-    if_match = ma.fields.String(data_key="If-Match", load_default=None, metadata={
-        "description": 'the ETag you read, e.g. "3": the write is refused with 409 if the record has moved on. '
-                       "Omit it (and `version`), or send *, for an unconditional write."})
+    if_match = ma.fields.String(
+        data_key="If-Match",
+        load_default=None,
+        metadata={
+            "description": 'the ETag you read, e.g. "3": the write is refused with 409 if the record has moved on. '
+            "Omit it (and `version`), or send *, for an unconditional write."
+        },
+    )
 
 
 def version_field() -> ma.fields.Integer:
-    return ma.fields.Integer(load_default=None, allow_none=True, validate=ma.validate.Range(min=1), metadata={
-        "description": "the version you read: refused with 409 if the record has moved on; omit (and If-Match) "
-                       "for an unconditional write"})
+    return ma.fields.Integer(
+        load_default=None,
+        allow_none=True,
+        validate=ma.validate.Range(min=1),
+        metadata={
+            "description": "the version you read: refused with 409 if the record has moved on; omit (and If-Match) "
+            "for an unconditional write"
+        },
+    )
 
 
 class VersionQuerySchema(InputSchema):
@@ -76,10 +92,14 @@ def expected_version(version: int | None, headers: dict) -> int | None:
     else:
         strong = list(tags.as_set(include_weak=False))
         if len(strong) != 1 or tags.as_set(include_weak=True) != set(strong) or not strong[0].isdigit():
-            raise ValidationFailed('If-Match takes the one strong ETag you read, e.g. "3"',
-                                   {"If-Match": ['send the ETag as read, e.g. "3", or *']})
+            raise ValidationFailed(
+                'If-Match takes the one strong ETag you read, e.g. "3"',
+                {"If-Match": ['send the ETag as read, e.g. "3", or *']},
+            )
         matched = int(strong[0])
     if version is not None and matched is not None and version != matched:
-        raise ValidationFailed(f"version {version} and If-Match {raw.strip()} disagree",
-                               {"version": [f"differs from If-Match {raw.strip()}"]})
+        raise ValidationFailed(
+            f"version {version} and If-Match {raw.strip()} disagree",
+            {"version": [f"differs from If-Match {raw.strip()}"]},
+        )
     return matched if matched is not None else version

@@ -3,6 +3,7 @@
 Done in Python with an STRtree so recorders and lenses get the same answer
 on both backends and a 55,000-lens load needs no per-row spatial query.
 """
+
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Sequence

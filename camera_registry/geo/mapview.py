@@ -3,6 +3,7 @@
 Zoom follows the web-map convention (256-pixel tiles, zoom 0 = the world
 in one tile), so a tolerance of one pixel is invisible on screen.
 """
+
 from __future__ import annotations
 
 import math
@@ -18,7 +19,7 @@ _WGS84 = Geod(ellps="WGS84")
 
 def degrees_per_pixel(zoom: float) -> float:
     """Longitude degrees one screen pixel spans at `zoom` (latitude degrees are fewer: this is the bound)."""
-    return 360.0 / (TILE_PX * 2 ** zoom)
+    return 360.0 / (TILE_PX * 2**zoom)
 
 
 def grid_cell_deg(zoom: float, bbox: tuple[float, float, float, float], cell_px: int, max_cells_across: int) -> float:

@@ -1,4 +1,5 @@
 """Metres <-> degrees near a latitude, for envelopes that must not miss anything."""
+
 from __future__ import annotations
 
 import math
@@ -20,7 +21,6 @@ def expand_bounds(bounds: tuple[float, float, float, float], radius_m: float) ->
     far_lat = min(89.0, max(abs(min_lat), abs(max_lat)) + dlat)
     dlon = radius_m / (METRES_PER_DEGREE_LON_EQUATOR * math.cos(math.radians(far_lat))) * 1.01
     return (min_lon - dlon, min_lat - dlat, max_lon + dlon, max_lat + dlat)
-
 
 
 def metres_between(a: BaseGeometry, b: BaseGeometry) -> float:

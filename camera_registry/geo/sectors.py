@@ -5,6 +5,7 @@ azimuthal equidistant projection centred on it measures that area to
 centimetres; sectors are built and intersected there with Shapely.
 Coordinates in and out are lon/lat (x, y) everywhere.
 """
+
 from __future__ import annotations
 
 import math
@@ -49,8 +50,9 @@ class LocalFrame:
         return np.asarray(xs), np.asarray(ys)
 
     def to_lon_lat(self, xs, ys) -> tuple[np.ndarray, np.ndarray]:
-        lons, lats = self._transformer.transform(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float),
-                                                 direction="INVERSE")
+        lons, lats = self._transformer.transform(
+            np.asarray(xs, dtype=float), np.asarray(ys, dtype=float), direction="INVERSE"
+        )
         return np.asarray(lons), np.asarray(lats)
 
     def project(self, geometry: BaseGeometry) -> BaseGeometry:
@@ -119,11 +121,13 @@ def sight(incident: BaseGeometry, lenses: Sequence[LensView]) -> list[Sighting]:
     lats = [lens.lat for lens in lenses]
     xs, ys = frame.to_metres(lons, lats)
     distances = shapely.distance(shapely.points(xs, ys), target)
-    bearings = frame.grid_bearings(lons, lats, [np.nan if lens.bearing_deg is None else lens.bearing_deg
-                                                for lens in lenses])
+    bearings = frame.grid_bearings(
+        lons, lats, [np.nan if lens.bearing_deg is None else lens.bearing_deg for lens in lenses]
+    )
     sightings = []
     for lens, x, y, bearing, distance in zip(lenses, xs.tolist(), ys.tolist(), bearings.tolist(), distances.tolist()):
         in_view = lens.bearing_deg is None or (
-            distance <= lens.range_m and field_of_view((x, y), bearing, lens.fov_deg, lens.range_m).intersects(target))
+            distance <= lens.range_m and field_of_view((x, y), bearing, lens.fov_deg, lens.range_m).intersects(target)
+        )
         sightings.append(Sighting(in_view, distance))
     return sightings

@@ -5,6 +5,7 @@ differences stay here (DESIGN.md §3, §4). Distances are metres on the WGS84
 ellipsoid on both backends: PostGIS through `geography`, SpatiaLite through
 its ellipsoidal `ST_Distance(a, b, 1)`.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,7 +22,9 @@ from .metric import expand_bounds
 
 Envelope = tuple[float, float, float, float]
 
-_spatialite_index = table("SpatialIndex", column("rowid"), column("f_table_name"), column("f_geometry_column"), column("search_frame"))
+_spatialite_index = table(
+    "SpatialIndex", column("rowid"), column("f_table_name"), column("f_geometry_column"), column("search_frame")
+)
 
 
 def geometry_literal(geometry: BaseGeometry) -> ColumnElement:
@@ -98,8 +101,9 @@ def distance_to_metres(bind, point_column: ColumnElement, geometry: BaseGeometry
     return func.coalesce(func.ST_Distance(point_column, nearest, 1), func.ST_Distance(point_column, target, 1))
 
 
-def within_metres(bind, geom_column: InstrumentedAttribute, geometry: BaseGeometry, radius_m: float,
-                  *, use_index: bool = True) -> ColumnElement[bool]:
+def within_metres(
+    bind, geom_column: InstrumentedAttribute, geometry: BaseGeometry, radius_m: float, *, use_index: bool = True
+) -> ColumnElement[bool]:
     """`geom_column` lies within `radius_m` metres of `geometry`.
 
     The index narrows candidates to a lon/lat box that safely holds the
@@ -130,8 +134,9 @@ def grid_index(bind, coordinate: ColumnElement, origin: float, cell_deg: float) 
     return cast(func.floor(offset), Integer)
 
 
-def lenses_near(session: Session, geometry: BaseGeometry, radius_m: float, *,
-                use_index: bool = True) -> list[tuple[Lens, float]]:
+def lenses_near(
+    session: Session, geometry: BaseGeometry, radius_m: float, *, use_index: bool = True
+) -> list[tuple[Lens, float]]:
     """Lenses within `radius_m` metres of `geometry`, nearest first, with their distance.
 
     `use_index=False` runs the same exact test as a full scan; it exists for

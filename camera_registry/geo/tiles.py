@@ -6,6 +6,7 @@ mapbox-vector-tile (DESIGN.md §4). Both place a point on the same integer
 grid of `TILE_EXTENT` units, y pointing down, and both filter the WGS84
 column with the tile's lon/lat box (the box is transformed, never the column).
 """
+
 from __future__ import annotations
 
 import enum
@@ -40,31 +41,35 @@ class Tile:
         """Why z/x/y names no tile of the grid, or None when it does."""
         if not 0 <= z <= MAX_ZOOM:
             return f"zoom must be 0..{MAX_ZOOM}"
-        if not (0 <= x < 2 ** z and 0 <= y < 2 ** z):
-            return f"at zoom {z} x and y must be 0..{2 ** z - 1}"
+        if not (0 <= x < 2**z and 0 <= y < 2**z):
+            return f"at zoom {z} x and y must be 0..{2**z - 1}"
         return None
 
     @classmethod
     def containing(cls, lon: float, lat: float, z: int) -> Tile:
         """The tile of zoom `z` a lon/lat falls on (beyond the grid's edge: the edge tile)."""
         at_origin = cls(z, 0, 0).position(lon, lat)
-        return cls(z, *(min(2 ** z - 1, max(0, int(units // TILE_EXTENT))) for units in at_origin))
+        return cls(z, *(min(2**z - 1, max(0, int(units // TILE_EXTENT))) for units in at_origin))
 
     def _lon(self, column: float) -> float:
-        return column / 2 ** self.z * 360.0 - 180.0
+        return column / 2**self.z * 360.0 - 180.0
 
     def _lat(self, row: float) -> float:
-        return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * row / 2 ** self.z))))
+        return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * row / 2**self.z))))
 
     def bounds(self, buffer: int = TILE_BUFFER) -> Envelope:
         """The lon/lat box of the tile grown by `buffer` tile units on every side."""
         margin = buffer / TILE_EXTENT
-        return (max(-180.0, self._lon(self.x - margin)), max(-_MAX_LAT, self._lat(self.y + 1 + margin)),
-                min(180.0, self._lon(self.x + 1 + margin)), min(_MAX_LAT, self._lat(self.y - margin)))
+        return (
+            max(-180.0, self._lon(self.x - margin)),
+            max(-_MAX_LAT, self._lat(self.y + 1 + margin)),
+            min(180.0, self._lon(self.x + 1 + margin)),
+            min(_MAX_LAT, self._lat(self.y - margin)),
+        )
 
     def position(self, lon: float, lat: float) -> tuple[float, float]:
         """Where a lon/lat falls on this tile, in tile units from its top-left corner (y down)."""
-        scale = 2 ** self.z
+        scale = 2**self.z
         column = (lon + 180.0) / 360.0 * scale
         row = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * scale
         return (column - self.x) * TILE_EXTENT, (row - self.y) * TILE_EXTENT
@@ -87,8 +92,13 @@ def _encode_in_postgis(session: Session, rows: Select, layer: str, tile: Tile) -
     placed = select(
         found.c.id.label("feature_id"),
         *(column for column in found.c if column.name != "geom"),
-        func.ST_AsMVTGeom(func.ST_Transform(found.c.geom, WEB_MERCATOR), func.ST_TileEnvelope(tile.z, tile.x, tile.y),
-                          TILE_EXTENT, TILE_BUFFER, True).label("geom"),
+        func.ST_AsMVTGeom(
+            func.ST_Transform(found.c.geom, WEB_MERCATOR),
+            func.ST_TileEnvelope(tile.z, tile.x, tile.y),
+            TILE_EXTENT,
+            TILE_BUFFER,
+            True,
+        ).label("geom"),
     ).subquery("placed")
     encoded = func.ST_AsMVT(placed.table_valued(), layer, TILE_EXTENT, "geom", "feature_id", type_=LargeBinary)
     return bytes(session.scalar(select(encoded).select_from(placed)) or b"")
@@ -108,6 +118,6 @@ def _encode_here(session: Session, rows: Select, layer: str, tile: Tile) -> byte
         features.append({"id": named["id"], "geometry": Point(tile.position(lon, lat)), "properties": named})
     if not features:
         return b""
-    return mapbox_vector_tile.encode([{"name": layer, "features": features}],
-                                     default_options={"extents": TILE_EXTENT, "y_coord_down": True})
-
+    return mapbox_vector_tile.encode(
+        [{"name": layer, "features": features}], default_options={"extents": TILE_EXTENT, "y_coord_down": True}
+    )

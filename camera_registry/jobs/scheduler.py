@@ -10,6 +10,7 @@ twice. A run that fails (a database locked too long, any exception) is
 logged under the job's name and the job runs again at its next tick; it
 stops neither the other jobs nor the heartbeat.
 """
+
 from __future__ import annotations
 
 import logging
@@ -86,8 +87,10 @@ class JobRunner:
         with self._lease_lock:
             if self._released:
                 return False
-            return write_unit(self.session_factory, lambda session: hold_lease(session, LEASE_NAME, self.holder,
-                                                                              self.settings.jobs_lease, now))
+            return write_unit(
+                self.session_factory,
+                lambda session: hold_lease(session, LEASE_NAME, self.holder, self.settings.jobs_lease, now),
+            )
 
     def heartbeat(self) -> None:
         """Renew the lease; a failure is logged and the next beat tries again (the lease outlasts three beats)."""
@@ -110,16 +113,23 @@ class JobRunner:
         except Exception:  # noqa: BLE001 - one failed run must stop neither this job's next tick nor the others
             seconds = time.perf_counter() - started
             metrics.count_job_run(name, "failed", seconds)
-            log.exception("%s failed; it runs again at its next tick", name,
-                          extra={"fields": {"job": name, "outcome": "failed", "seconds": round(seconds, 3)}})
+            log.exception(
+                "%s failed; it runs again at its next tick",
+                name,
+                extra={"fields": {"job": name, "outcome": "failed", "seconds": round(seconds, 3)}},
+            )
             return None
         seconds = time.perf_counter() - started
         metrics.count_job_run(name, "ok", seconds, counts)
         # One line per run (camera_registry/logs.py): the job, how it went, how long it took, what it did.
         fields = {"job": name, "outcome": "ok", "seconds": round(seconds, 3)}
         fields.update({str(key): value for key, value in sorted(counts.items()) if str(key) not in fields})
-        log.info("%s: %s", name, ", ".join(f"{key} {value}" for key, value in sorted(counts.items())) or "nothing to do",
-                 extra={"fields": fields})
+        log.info(
+            "%s: %s",
+            name,
+            ", ".join(f"{key} {value}" for key, value in sorted(counts.items())) or "nothing to do",
+            extra={"fields": fields},
+        )
         return counts
 
     def release(self) -> None:
@@ -129,18 +139,27 @@ class JobRunner:
         try:
             write_unit(self.session_factory, lambda session: release_lease(session, LEASE_NAME, self.holder, utcnow()))
         except Exception:  # noqa: BLE001 - shutting down: the ttl hands the lease over anyway
-            log.exception("could not release the %s lease; another scheduler takes it within %s", LEASE_NAME,
-                          self.settings.jobs_lease)
+            log.exception(
+                "could not release the %s lease; another scheduler takes it within %s",
+                LEASE_NAME,
+                self.settings.jobs_lease,
+            )
 
 
 def build_scheduler(runner: JobRunner, scheduler_class: type[BaseScheduler] = BlockingScheduler) -> BaseScheduler:
     """Every job at its interval (first run at once), plus a heartbeat that keeps the lease during long runs."""
     scheduler = scheduler_class(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
-    scheduler.add_job(runner.heartbeat, "interval", seconds=heartbeat_seconds(runner.settings), id="lease_heartbeat",
-                      name="lease_heartbeat")
+    scheduler.add_job(
+        runner.heartbeat,
+        "interval",
+        seconds=heartbeat_seconds(runner.settings),
+        id="lease_heartbeat",
+        name="lease_heartbeat",
+    )
     for name, (_, seconds) in JOBS.items():
-        scheduler.add_job(runner.run, "interval", seconds=seconds, args=(name,), id=name, name=name,
-                          next_run_time=utcnow())
+        scheduler.add_job(
+            runner.run, "interval", seconds=seconds, args=(name,), id=name, name=name, next_run_time=utcnow()
+        )
     return scheduler
 
 
@@ -154,8 +173,11 @@ def run_scheduler(session_factory: sessionmaker, settings: NotificationSettings)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per run every 5 s; job errors still show
     runner = JobRunner(session_factory, settings)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    log.info("scheduler %s starting: %s", runner.holder, ", ".join(f"{name} every {seconds}s"
-                                                                    for name, (_, seconds) in JOBS.items()))
+    log.info(
+        "scheduler %s starting: %s",
+        runner.holder,
+        ", ".join(f"{name} every {seconds}s" for name, (_, seconds) in JOBS.items()),
+    )
     scheduler = build_scheduler(runner)
     try:
         scheduler.start()

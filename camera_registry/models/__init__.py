@@ -1,25 +1,69 @@
 """All models, imported here so the metadata is complete wherever it is used."""
+
 from .admin_unit import AdminLevel, AdminUnit
 from .audit import AuditEvent, AuditTrailIsAppendOnly
 from .base import WGS84, Base
+from .clip import ClipUpload, FootageClip, UploadState
 from .commitment import CommitmentChannel, SharingCommitment, commitment_recorders
 from .notification import Channel, MessageStatus, OutboxMessage, SchedulerLease
 from .owner import Owner, OwnerKind
 from .owner_link import LinkPurpose, OwnerLink
-from .clip import ClipUpload, FootageClip, UploadState
 from .recorder import Lens, LensKind, LensStatus, Recorder, RecorderStatus
 from .request import (
-    ASSIGNMENT_TRANSITIONS, FINAL_ASSIGNMENT_STATES, FINAL_REQUEST_STATES, REQUEST_TRANSITIONS, Assignment,
-    AssignmentLens, AssignmentStatus, FootageRequest, Handover, RequestStatus, allowed_actions,
+    ASSIGNMENT_TRANSITIONS,
+    FINAL_ASSIGNMENT_STATES,
+    FINAL_REQUEST_STATES,
+    REQUEST_TRANSITIONS,
+    Assignment,
+    AssignmentLens,
+    AssignmentStatus,
+    FootageRequest,
+    Handover,
+    RequestStatus,
+    allowed_actions,
 )
 from .site import Site
 from .user import ApiToken, Role, User
 
 __all__ = [
-    "ASSIGNMENT_TRANSITIONS", "FINAL_ASSIGNMENT_STATES", "FINAL_REQUEST_STATES", "REQUEST_TRANSITIONS", "Assignment",
-    "AssignmentLens", "AssignmentStatus", "FootageRequest", "Handover", "RequestStatus", "allowed_actions",
-    "Channel", "ClipUpload", "FootageClip", "UploadState", "LinkPurpose", "MessageStatus", "OutboxMessage", "OwnerLink", "SchedulerLease",
-    "AdminLevel", "AdminUnit", "ApiToken", "AuditEvent", "AuditTrailIsAppendOnly", "Base",
-    "CommitmentChannel", "Lens", "LensKind", "LensStatus", "Owner", "OwnerKind", "Recorder",
-    "RecorderStatus", "Role", "SharingCommitment", "Site", "User", "WGS84", "commitment_recorders",
+    "ASSIGNMENT_TRANSITIONS",
+    "FINAL_ASSIGNMENT_STATES",
+    "FINAL_REQUEST_STATES",
+    "REQUEST_TRANSITIONS",
+    "Assignment",
+    "AssignmentLens",
+    "AssignmentStatus",
+    "FootageRequest",
+    "Handover",
+    "RequestStatus",
+    "allowed_actions",
+    "Channel",
+    "ClipUpload",
+    "FootageClip",
+    "UploadState",
+    "LinkPurpose",
+    "MessageStatus",
+    "OutboxMessage",
+    "OwnerLink",
+    "SchedulerLease",
+    "AdminLevel",
+    "AdminUnit",
+    "ApiToken",
+    "AuditEvent",
+    "AuditTrailIsAppendOnly",
+    "Base",
+    "CommitmentChannel",
+    "Lens",
+    "LensKind",
+    "LensStatus",
+    "Owner",
+    "OwnerKind",
+    "Recorder",
+    "RecorderStatus",
+    "Role",
+    "SharingCommitment",
+    "Site",
+    "User",
+    "WGS84",
+    "commitment_recorders",
 ]

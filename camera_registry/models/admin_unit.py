@@ -3,6 +3,7 @@
 The July 2025 reform merged communes and removed districts; a unit is never
 rewritten, it is closed (`valid_to`) and succeeded by new units.
 """
+
 from __future__ import annotations
 
 import enum

@@ -5,6 +5,7 @@ SHA-256 is taken at acquisition and the recorder's clock offset is noted
 beside it. Retention deletes the file after the request ends, never the row:
 the record of what was received, and its hash, stay for the evidence trail.
 """
+
 from __future__ import annotations
 
 import enum

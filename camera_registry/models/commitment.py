@@ -4,6 +4,7 @@ A commitment covers all the owner's recorders or a listed set. Renewal signs
 a new row; revocation stamps `revoked_at`. Rows are never overwritten, so the
 history of what was promised when stays readable.
 """
+
 from __future__ import annotations
 
 import enum

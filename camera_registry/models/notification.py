@@ -8,6 +8,7 @@ the lease runs out and another delivery picks the message up. Only a death
 between a send and its record repeats a message, with the same idempotency
 key, so the gateway can drop it.
 """
+
 from __future__ import annotations
 
 import enum

@@ -1,4 +1,5 @@
 """Camera owners: who holds the footage."""
+
 from __future__ import annotations
 
 import enum
@@ -34,7 +35,7 @@ class Owner(Base):
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     commune: Mapped[AdminUnit | None] = relationship()
-    recorders: Mapped[list["Recorder"]] = relationship(back_populates="owner")  # noqa: F821
-    commitments: Mapped[list["SharingCommitment"]] = relationship(back_populates="owner")  # noqa: F821
+    recorders: Mapped[list[Recorder]] = relationship(back_populates="owner")  # noqa: F821
+    commitments: Mapped[list[SharingCommitment]] = relationship(back_populates="owner")  # noqa: F821
 
     __mapper_args__ = {"version_id_col": version}  # every ORM UPDATE bumps it and is refused if it is stale

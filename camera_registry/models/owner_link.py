@@ -4,6 +4,7 @@ Owners have no accounts: each assignment, and each invitation to sign or
 renew a commitment, gets its own link. Only the SHA-256 of the token is
 stored; the link dies with its assignment, when revoked, or once used.
 """
+
 from __future__ import annotations
 
 import enum
@@ -41,4 +42,3 @@ class OwnerLink(Base):
     owner: Mapped[Owner] = relationship()
     assignment: Mapped[Assignment | None] = relationship()
     commitment: Mapped[SharingCommitment | None] = relationship()
-

@@ -3,6 +3,7 @@
 Both carry the commune that contains their point, derived when written
 (see services.registry) so per-commune figures never need a spatial join.
 """
+
 from __future__ import annotations
 
 import enum

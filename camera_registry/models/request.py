@@ -4,6 +4,7 @@ State lives in enums with explicit transition tables: a change is legal only
 if (state, action) is in the table. Each row carries a version counter so a
 concurrent change is refused rather than lost.
 """
+
 from __future__ import annotations
 
 import enum
@@ -112,7 +113,8 @@ class FootageRequest(Base):
     commune: Mapped[AdminUnit] = relationship()
     created_by: Mapped[User | None] = relationship()
     assignments: Mapped[list[Assignment]] = relationship(
-        back_populates="request", order_by="Assignment.rank", cascade="all, delete-orphan")
+        back_populates="request", order_by="Assignment.rank", cascade="all, delete-orphan"
+    )
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -131,8 +133,9 @@ class Assignment(Base):
     request_id: Mapped[int] = mapped_column(ForeignKey("footage_requests.id"), index=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id"), index=True)
     rank: Mapped[int] = mapped_column(Integer)
-    status: Mapped[AssignmentStatus] = mapped_column(enum_column(AssignmentStatus), default=AssignmentStatus.PENDING,
-                                                     index=True)
+    status: Mapped[AssignmentStatus] = mapped_column(
+        enum_column(AssignmentStatus), default=AssignmentStatus.PENDING, index=True
+    )
     version: Mapped[int] = mapped_column(Integer, default=1)
     preservation_deadline: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     distance_m: Mapped[float] = mapped_column(Float)
@@ -149,7 +152,8 @@ class Assignment(Base):
     request: Mapped[FootageRequest] = relationship(back_populates="assignments")
     owner: Mapped[Owner] = relationship()
     lenses: Mapped[list[AssignmentLens]] = relationship(
-        back_populates="assignment", order_by="AssignmentLens.distance_m", cascade="all, delete-orphan")
+        back_populates="assignment", order_by="AssignmentLens.distance_m", cascade="all, delete-orphan"
+    )
 
     __mapper_args__ = {"version_id_col": version}
 

@@ -1,4 +1,5 @@
 """Programme sites ("điểm mô hình Camera an ninh"), each run by one commune."""
+
 from __future__ import annotations
 
 from sqlalchemy import ForeignKey, Integer, String

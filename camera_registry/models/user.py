@@ -1,4 +1,5 @@
 """Staff accounts and their API tokens. Owners never get accounts."""
+
 from __future__ import annotations
 
 import enum

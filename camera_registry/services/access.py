@@ -4,6 +4,7 @@ admin reads and writes everywhere; province and district staff read their
 unit's subtree; commune police read and write their own commune. Owner
 contact data goes only to admin and to the police of the owner's commune.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -55,8 +56,9 @@ SYSTEM = Actor(label="system")
 def owner_actor(owner_id: int) -> Actor:
     """A camera owner answering through a link. Owners reach no commune: the link itself is their right to act,
     so the services for link actions check the link, and this actor only names who acted in the audit trail."""
-    return Actor(label=f"owner:{owner_id}", owner_id=owner_id, readable_communes=frozenset(),
-                 writable_communes=frozenset())
+    return Actor(
+        label=f"owner:{owner_id}", owner_id=owner_id, readable_communes=frozenset(), writable_communes=frozenset()
+    )
 
 
 def subtree_ids(session: Session, unit_id: int) -> frozenset[int]:
@@ -79,10 +81,15 @@ def current_communes_under(session: Session, unit_id: int, on: date | None = Non
     """The communes valid on `on` in a unit's subtree."""
     on = on or date.today()
     ids = subtree_ids(session, unit_id)
-    return list(session.scalars(
-        select(AdminUnit).where(
-            AdminUnit.id.in_(ids), AdminUnit.level == AdminLevel.COMMUNE,
-            (AdminUnit.valid_from.is_(None)) | (AdminUnit.valid_from <= on),
-            (AdminUnit.valid_to.is_(None)) | (AdminUnit.valid_to > on),
-        ).order_by(AdminUnit.name)
-    ))
+    return list(
+        session.scalars(
+            select(AdminUnit)
+            .where(
+                AdminUnit.id.in_(ids),
+                AdminUnit.level == AdminLevel.COMMUNE,
+                (AdminUnit.valid_from.is_(None)) | (AdminUnit.valid_from <= on),
+                (AdminUnit.valid_to.is_(None)) | (AdminUnit.valid_to > on),
+            )
+            .order_by(AdminUnit.name)
+        )
+    )

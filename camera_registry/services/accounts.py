@@ -10,6 +10,7 @@ SHA-256 is stored: the secret already carries 256 bits of randomness, so a
 fast hash loses nothing and keeps a per-request lookup cheap. The caller owns
 the transaction (and commits).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,8 +41,21 @@ MIN_PASSWORD_SCORE = 3
 #: zxcvbn reads the first characters only (its matching grows fast with length); longer passwords are not weaker.
 PASSWORD_SCORED_CHARACTERS = 64
 #: Words anyone would try first against this service (NIST: "context-specific words").
-SERVICE_WORDS = ("camera", "camera an ninh", "cameraanninh", "anninh", "an ninh", "congan", "công an",
-                 "matkhau", "mật khẩu", "registry", "admin", "quantri", "quản trị")
+SERVICE_WORDS = (
+    "camera",
+    "camera an ninh",
+    "cameraanninh",
+    "anninh",
+    "an ninh",
+    "congan",
+    "công an",
+    "matkhau",
+    "mật khẩu",
+    "registry",
+    "admin",
+    "quantri",
+    "quản trị",
+)
 USERNAME_PATTERN = re.compile(r"[a-z0-9._-]{3,64}")
 FULL_NAME_MAX = 200
 TOKEN_NAME_MAX = 100
@@ -111,8 +125,10 @@ def authenticate_password(session: Session, username: str, password: str) -> Use
 
 #: Why a guessable password is refused, by the kind of zxcvbn match that made it guessable.
 _WEAKNESS_REASONS = (
-    (lambda m: m.get("dictionary_name") == "user_inputs", "must not be built from the username, the person's name "
-                                                          "or the name of this service"),
+    (
+        lambda m: m.get("dictionary_name") == "user_inputs",
+        "must not be built from the username, the person's name or the name of this service",
+    ),
     (lambda m: m.get("dictionary_name") == "passwords" and m["whole"], "is one of the most commonly used passwords"),
     (lambda m: m["pattern"] == "repeat", "repeats the same characters (like 'aaaa' or 'abcabc')"),
     (lambda m: m["pattern"] == "sequence", "is a sequence of characters (like 'abcdef' or '123456')"),
@@ -130,8 +146,9 @@ def password_problems(password: str, username: str = "", full_name: str = "") ->
         return [f"must be at least {MIN_PASSWORD_LENGTH} characters long"]
     if len(password) > MAX_PASSWORD_LENGTH:
         return [f"must be at most {MAX_PASSWORD_LENGTH} characters long"]
-    own_names = [name for name in (username, *re.split(r"[\s._-]+", username), full_name, *full_name.split())
-                 if len(name) >= 3]
+    own_names = [
+        name for name in (username, *re.split(r"[\s._-]+", username), full_name, *full_name.split()) if len(name) >= 3
+    ]
     folded = password.casefold()
     if any(name.casefold() in folded for name in (username, full_name) if len(name) >= 3):
         return ["must not contain the username or the person's name"]
@@ -141,8 +158,10 @@ def password_problems(password: str, username: str = "", full_name: str = "") ->
         return []
     # The reason is the longest guessable part zxcvbn found (a user input wins, being the most specific).
     scored = password[:PASSWORD_SCORED_CHARACTERS]
-    matches = sorted(({**m, "whole": m["token"] == scored} for m in result["sequence"] if m["pattern"] != "bruteforce"),
-                     key=lambda m: (m.get("dictionary_name") != "user_inputs", -len(m["token"])))
+    matches = sorted(
+        ({**m, "whole": m["token"] == scored} for m in result["sequence"] if m["pattern"] != "bruteforce"),
+        key=lambda m: (m.get("dictionary_name") != "user_inputs", -len(m["token"])),
+    )
     for match in matches:
         for is_weakness, reason in _WEAKNESS_REASONS:
             if is_weakness(match):
@@ -153,8 +172,15 @@ def password_problems(password: str, username: str = "", full_name: str = "") ->
 # --------------------------------------------------------------------------- users
 
 
-def create_user(session: Session, actor: Actor, username: str, password: str, role: Role | str,
-                admin_unit_code: str | None, full_name: str = "") -> User:
+def create_user(
+    session: Session,
+    actor: Actor,
+    username: str,
+    password: str,
+    role: Role | str,
+    admin_unit_code: str | None,
+    full_name: str = "",
+) -> User:
     """An account bound to the unit its role works in; only an administrator creates one."""
     actor.require_admin()
     errors: dict[str, list[str]] = {}
@@ -174,18 +200,35 @@ def create_user(session: Session, actor: Actor, username: str, password: str, ro
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"the username {username!r} is already taken", {"username": ["is already taken"]})
 
-    user = User(username=username, full_name=full_name.strip(), password_hash=_hasher.hash(password),
-                role=role, admin_unit=unit, active=True)
+    user = User(
+        username=username,
+        full_name=full_name.strip(),
+        password_hash=_hasher.hash(password),
+        role=role,
+        admin_unit=unit,
+        active=True,
+    )
     session.add(user)
     session.flush()
-    audit.record(session, actor, "user.created", "user", user.id, to_state="active", details={
-        "username": username, "role": role.value, "admin_unit_code": unit.code if unit else None,
-    })
+    audit.record(
+        session,
+        actor,
+        "user.created",
+        "user",
+        user.id,
+        to_state="active",
+        details={
+            "username": username,
+            "role": role.value,
+            "admin_unit_code": unit.code if unit else None,
+        },
+    )
     return user
 
 
-def _unit_for_role(session: Session, role: Role | str, code: str | None,
-                   errors: dict[str, list[str]]) -> AdminUnit | None:
+def _unit_for_role(
+    session: Session, role: Role | str, code: str | None, errors: dict[str, list[str]]
+) -> AdminUnit | None:
     """The unit named by `code`, checked against the level the role works at; reasons go into `errors`."""
     required_level = UNIT_LEVEL_OF_ROLE.get(role) if isinstance(role, Role) else None
     if not code:
@@ -247,8 +290,14 @@ def record_login(session: Session, username: str, address: str, user_id: int | N
     details: dict = {"address": address}
     if user_id is not None:
         user = session.get(User, user_id)
-        audit.record(session, Actor(f"{user.role.value}:{user.username}", user.role, user.id, user.admin_unit_id),
-                     "user.login", "user", user.id, details={**details, "username": user.username})
+        audit.record(
+            session,
+            Actor(f"{user.role.value}:{user.username}", user.role, user.id, user.admin_unit_id),
+            "user.login",
+            "user",
+            user.id,
+            details={**details, "username": user.username},
+        )
         return
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
@@ -270,17 +319,25 @@ def deactivate_user(session: Session, actor: Actor, username: str) -> User:
     if not user.active:
         raise Conflict(f"{username} is already deactivated", {"username": ["is already deactivated"]})
     if actor.user_id == user.id:
-        raise Conflict("an administrator cannot deactivate their own account",
-                       {"username": ["is your own account"]})
+        raise Conflict("an administrator cannot deactivate their own account", {"username": ["is your own account"]})
     user.active = False
     _end_sessions(user)  # reactivating the account later must not revive a cookie
-    audit.record(session, actor, "user.deactivated", "user", user.id, from_state="active", to_state="inactive",
-                 details={"username": username})
+    audit.record(
+        session,
+        actor,
+        "user.deactivated",
+        "user",
+        user.id,
+        from_state="active",
+        to_state="inactive",
+        details={"username": username},
+    )
     return user
 
 
-def change_password(session: Session, actor: Actor, username: str, new_password: str,
-                    current_password: str | None = None) -> User:
+def change_password(
+    session: Session, actor: Actor, username: str, new_password: str, current_password: str | None = None
+) -> User:
     """Set a new password: the user, who must give the current one (an administrator too, for their own), or an
     administrator or the system for another account (a reset).
 
@@ -289,14 +346,21 @@ def change_password(session: Session, actor: Actor, username: str, new_password:
     _require_self_or_admin(actor, user.id, "change the password")
     own = actor.user_id == user.id
     if (own or not actor.is_admin) and (
-            current_password is None or not _password_matches(user.password_hash, current_password)):
+        current_password is None or not _password_matches(user.password_hash, current_password)
+    ):
         raise ValidationFailed("the current password is wrong", {"current_password": ["is not your current password"]})
     if problems := password_problems(new_password, user.username, user.full_name):
         raise ValidationFailed("the password cannot be used", {"password": problems})
     user.password_hash = _hasher.hash(new_password)
     _end_sessions(user)
-    audit.record(session, actor, "user.password_changed", "user", user.id,
-                 details={"username": user.username, "reset_by_admin": actor.user_id != user.id})
+    audit.record(
+        session,
+        actor,
+        "user.password_changed",
+        "user",
+        user.id,
+        details={"username": user.username, "reset_by_admin": actor.user_id != user.id},
+    )
     return user
 
 
@@ -322,8 +386,9 @@ def _require_self_or_admin(actor: Actor, user_id: int, what: str) -> None:
         raise PermissionDenied(f"{actor.label} may not {what} of another user")
 
 
-def create_token(session: Session, actor: Actor, user: User, name: str,
-                 expires_in_days: int | None = None) -> tuple[ApiToken, str]:
+def create_token(
+    session: Session, actor: Actor, user: User, name: str, expires_in_days: int | None = None
+) -> tuple[ApiToken, str]:
     """A new Bearer token for `user`; the raw secret is returned once and never stored."""
     _require_self_or_admin(actor, user.id, "create tokens")
     errors: dict[str, list[str]] = {}
@@ -339,14 +404,28 @@ def create_token(session: Session, actor: Actor, user: User, name: str,
 
     raw_secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = utcnow()
-    token = ApiToken(user=user, name=name, token_hash=_token_hash(raw_secret), created_at=now,
-                     expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None)
+    token = ApiToken(
+        user=user,
+        name=name,
+        token_hash=_token_hash(raw_secret),
+        created_at=now,
+        expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
+    )
     session.add(token)
     session.flush()
-    audit.record(session, actor, "token.created", "api_token", token.id, to_state="active", details={
-        "username": user.username, "name": name,
-        "expires_at": token.expires_at.isoformat() if token.expires_at else None,
-    })
+    audit.record(
+        session,
+        actor,
+        "token.created",
+        "api_token",
+        token.id,
+        to_state="active",
+        details={
+            "username": user.username,
+            "name": name,
+            "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+        },
+    )
     return token, raw_secret
 
 
@@ -379,8 +458,16 @@ def revoke_token(session: Session, actor: Actor, token_id: int) -> ApiToken:
     if token.revoked_at is not None:
         raise Conflict(f"token {token_id} was already revoked", {"token_id": ["is already revoked"]})
     token.revoked_at = utcnow()
-    audit.record(session, actor, "token.revoked", "api_token", token.id, from_state="active", to_state="revoked",
-                 details={"username": token.user.username, "name": token.name})
+    audit.record(
+        session,
+        actor,
+        "token.revoked",
+        "api_token",
+        token.id,
+        from_state="active",
+        to_state="revoked",
+        details={"username": token.user.username, "name": token.name},
+    )
     return token
 
 
@@ -413,7 +500,9 @@ def own_account(session: Session, actor: Actor) -> User:
     return user
 
 
-def create_own_token(session: Session, actor: Actor, name: str, expires_in_days: int | None = None) -> tuple[ApiToken, str]:
+def create_own_token(
+    session: Session, actor: Actor, name: str, expires_in_days: int | None = None
+) -> tuple[ApiToken, str]:
     return create_token(session, actor, own_account(session, actor), name, expires_in_days)
 
 

@@ -1,4 +1,5 @@
 """Administrative units: read by every signed-in role, changed by administrators."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -17,8 +18,15 @@ from .records import add_new, apply_changes, require_unique
 from .registry import ReassignReport, reassign_communes
 
 
-def list_admin_units(session: Session, *, level: AdminLevel | None = None, parent_code: str | None = None,
-                     on: date | None = None, page: int = 1, page_size: int = 50) -> Page[AdminUnit]:
+def list_admin_units(
+    session: Session,
+    *,
+    level: AdminLevel | None = None,
+    parent_code: str | None = None,
+    on: date | None = None,
+    page: int = 1,
+    page_size: int = 50,
+) -> Page[AdminUnit]:
     """Units valid on `on` (all of history when None), filtered by level and parent."""
     statement = select(AdminUnit).order_by(AdminUnit.code)
     if level is not None:
@@ -44,15 +52,23 @@ def get_admin_unit(session: Session, code: str) -> AdminUnit:
 def _parent(session: Session, parent_code: str | None, level: AdminLevel) -> AdminUnit | None:
     if parent_code is None:
         if level != AdminLevel.PROVINCE:
-            raise ValidationFailed("a district or commune needs a parent", {"parent_code": ["required below province level"]})
+            raise ValidationFailed(
+                "a district or commune needs a parent", {"parent_code": ["required below province level"]}
+            )
         return None
     parent = session.scalar(select(AdminUnit).where(AdminUnit.code == parent_code))
     if parent is None:
-        raise ValidationFailed(f"unknown parent {parent_code}", {"parent_code": [f"no admin unit has code {parent_code!r}"]})
-    allowed = {AdminLevel.DISTRICT: {AdminLevel.PROVINCE}, AdminLevel.COMMUNE: {AdminLevel.PROVINCE, AdminLevel.DISTRICT}}
+        raise ValidationFailed(
+            f"unknown parent {parent_code}", {"parent_code": [f"no admin unit has code {parent_code!r}"]}
+        )
+    allowed = {
+        AdminLevel.DISTRICT: {AdminLevel.PROVINCE},
+        AdminLevel.COMMUNE: {AdminLevel.PROVINCE, AdminLevel.DISTRICT},
+    }
     if parent.level not in allowed.get(level, set()):
-        raise ValidationFailed("parent level does not fit",
-                               {"parent_code": [f"a {level.value} cannot sit under a {parent.level.value}"]})
+        raise ValidationFailed(
+            "parent level does not fit", {"parent_code": [f"a {level.value} cannot sit under a {parent.level.value}"]}
+        )
     return parent
 
 
@@ -62,19 +78,40 @@ def _boundary(geometry: BaseGeometry | None):
     return from_shape(geometry if isinstance(geometry, MultiPolygon) else MultiPolygon([geometry]), srid=WGS84)
 
 
-def create_admin_unit(session: Session, actor: Actor, *, code: str, name: str, level: AdminLevel,
-                      parent_code: str | None = None, boundary: BaseGeometry | None = None,
-                      valid_from: date | None = None, valid_to: date | None = None) -> AdminUnit:
+def create_admin_unit(
+    session: Session,
+    actor: Actor,
+    *,
+    code: str,
+    name: str,
+    level: AdminLevel,
+    parent_code: str | None = None,
+    boundary: BaseGeometry | None = None,
+    valid_from: date | None = None,
+    valid_to: date | None = None,
+) -> AdminUnit:
     actor.require_admin()
     require_unique(session, AdminUnit, "code", code, "admin unit")
     _check_validity(valid_from, valid_to)
-    return add_new(session, actor, AdminUnit(
-        code=code, level=level, name=name, parent=_parent(session, parent_code, level), boundary=_boundary(boundary),
-        valid_from=valid_from, valid_to=valid_to,
-    ), "admin_unit")
+    return add_new(
+        session,
+        actor,
+        AdminUnit(
+            code=code,
+            level=level,
+            name=name,
+            parent=_parent(session, parent_code, level),
+            boundary=_boundary(boundary),
+            valid_from=valid_from,
+            valid_to=valid_to,
+        ),
+        "admin_unit",
+    )
 
 
-def update_admin_unit(session: Session, actor: Actor, code: str, changes: dict) -> tuple[AdminUnit, ReassignReport | None]:
+def update_admin_unit(
+    session: Session, actor: Actor, code: str, changes: dict
+) -> tuple[AdminUnit, ReassignReport | None]:
     """Change a unit; a new boundary or validity re-derives every camera's commune in the same transaction."""
     actor.require_admin()
     unit = get_admin_unit(session, code)

@@ -20,6 +20,7 @@ counts every table of the restored database against the manifest.
 
 No Flask here: the CLI and the scheduler call these functions with plain values.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -35,7 +36,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 
 from sqlalchemy import Engine, func, inspect, select, text
@@ -128,7 +129,7 @@ class Manifest:
             raise BackupError(f"{path} cannot be read: {error}") from None
         if data.get("format") != FORMAT:
             raise BackupError(f"{path} is in backup format {data.get('format')!r}; this release reads format {FORMAT}")
-        known = {name for name in cls.__dataclass_fields__}
+        known = set(cls.__dataclass_fields__)
         return cls(**{key: value for key, value in data.items() if key in known})
 
 
@@ -212,11 +213,18 @@ def backup(sources: BackupSources, dest: Path) -> Manifest:
         snapshot = _sqlite_backup(sources.database_url, dest / SQLITE_FILE)
     else:
         snapshot = _pg_backup(sources.database_url, dest / DUMP_FILE)
-    manifest = Manifest(backend=backend, created_at=utcnow().isoformat(), revisions=snapshot.revisions,
-                        tables=snapshot.tables)
+    manifest = Manifest(
+        backend=backend, created_at=utcnow().isoformat(), revisions=snapshot.revisions, tables=snapshot.tables
+    )
     database_file = dest / manifest.database_file
-    manifest.files.append({"path": manifest.database_file, "role": "database", "size": database_file.stat().st_size,
-                           "sha256": file_sha256(database_file)})
+    manifest.files.append(
+        {
+            "path": manifest.database_file,
+            "role": "database",
+            "size": database_file.stat().st_size,
+            "sha256": file_sha256(database_file),
+        }
+    )
     _copy_clips(sources.clip_dir, dest, snapshot.clips, manifest)
     if sources.signing_key is not None and sources.signing_key.is_file():
         relative = f"{KEYS}/{sources.signing_key.name}"
@@ -224,9 +232,16 @@ def backup(sources: BackupSources, dest: Path) -> Manifest:
         manifest.files.append({"path": relative, "role": "signing_key", "size": size, "sha256": sha})
     manifest.seconds = round(time.monotonic() - started, 3)
     manifest.write(dest)
-    log.info("backup written to %s: %d tables, %d rows, %d files, %d bytes, %d problems, %.1f s", dest,
-             len(manifest.tables), sum(manifest.tables.values()), len(manifest.files), manifest.total_bytes,
-             len(manifest.problems), manifest.seconds)
+    log.info(
+        "backup written to %s: %d tables, %d rows, %d files, %d bytes, %d problems, %.1f s",
+        dest,
+        len(manifest.tables),
+        sum(manifest.tables.values()),
+        len(manifest.files),
+        manifest.total_bytes,
+        len(manifest.problems),
+        manifest.seconds,
+    )
     return manifest
 
 
@@ -278,8 +293,13 @@ def _libpq(url: str) -> tuple[str, dict[str, str]]:
     """A libpq connection string for `url` without its password, which goes in the environment instead
     (a command line is visible to every user of the machine)."""
     parsed = make_url(url)
-    parts = {"host": parsed.host, "port": parsed.port, "dbname": parsed.database, "user": parsed.username,
-             **{key: value for key, value in parsed.query.items() if isinstance(value, str)}}
+    parts = {
+        "host": parsed.host,
+        "port": parsed.port,
+        "dbname": parsed.database,
+        "user": parsed.username,
+        **{key: value for key, value in parsed.query.items() if isinstance(value, str)},
+    }
     conninfo = " ".join(f"{key}='{str(value)}'" for key, value in parts.items() if value not in (None, ""))
     env = dict(os.environ)
     if parsed.password:
@@ -299,13 +319,22 @@ def _pg_backup(url: str, target_file: Path) -> _Snapshot:
     conninfo, env = _libpq(url)
     engine = db.make_engine(url)
     try:
-        with engine.connect().execution_options(isolation_level="REPEATABLE READ") as connection:
-            with connection.begin():
-                connection.exec_driver_sql("SET TRANSACTION READ ONLY")
-                snapshot_id = connection.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
-                snapshot = _read_snapshot(connection)
-                _run([tool, "--format=custom", f"--snapshot={snapshot_id}", "--no-password",
-                      f"--file={target_file}", f"--dbname={conninfo}"], env, "pg_dump")
+        with engine.connect().execution_options(isolation_level="REPEATABLE READ") as connection, connection.begin():
+            connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+            snapshot_id = connection.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
+            snapshot = _read_snapshot(connection)
+            _run(
+                [
+                    tool,
+                    "--format=custom",
+                    f"--snapshot={snapshot_id}",
+                    "--no-password",
+                    f"--file={target_file}",
+                    f"--dbname={conninfo}",
+                ],
+                env,
+                "pg_dump",
+            )
     finally:
         engine.dispose()
     os.chmod(target_file, 0o600)
@@ -333,8 +362,10 @@ def _copy_clips(clip_dir: Path, dest: Path, recorded: list[tuple[str, str]], man
         if found is None:
             manifest.problems.append(f"clip {stored_path} is recorded in the database but missing from {clip_dir}")
         elif found != recorded_sha:
-            manifest.problems.append(f"clip {stored_path} does not match its recorded SHA-256 (recorded {recorded_sha}, "
-                                     f"file {found}): the file was altered")
+            manifest.problems.append(
+                f"clip {stored_path} does not match its recorded SHA-256 (recorded {recorded_sha}, "
+                f"file {found}): the file was altered"
+            )
 
 
 # --------------------------------------------------------------------------- checking and restoring
@@ -385,12 +416,16 @@ def restore(src: Path, target_url: str, *, clip_dir: Path, signing_key: Path | N
             restored = count_rows(connection)
     finally:
         engine.dispose()
-    differences = [f"{name}: {manifest.tables.get(name)} in the backup, {restored.get(name)} restored"
-                   for name in sorted(set(manifest.tables) | set(restored))
-                   if manifest.tables.get(name) != restored.get(name)]
+    differences = [
+        f"{name}: {manifest.tables.get(name)} in the backup, {restored.get(name)} restored"
+        for name in sorted(set(manifest.tables) | set(restored))
+        if manifest.tables.get(name) != restored.get(name)
+    ]
     if differences:
         raise BackupError("the restored database does not hold what the backup does: " + "; ".join(differences))
-    log.info("restored %s: %d tables, %d rows, %d files", src, len(restored), sum(restored.values()), len(manifest.files))
+    log.info(
+        "restored %s: %d tables, %d rows, %d files", src, len(restored), sum(restored.values()), len(manifest.files)
+    )
     return RestoreReport(restored, len(manifest.files), in_place)
 
 
@@ -399,8 +434,10 @@ def _refuse_non_empty(target_url: str) -> None:
     try:
         with engine.connect() as connection:
             if _holds_registry(connection):
-                raise BackupError("the target database already holds a registry: restore into a new, empty database "
-                                  "(--into URL), or drop this one first")
+                raise BackupError(
+                    "the target database already holds a registry: restore into a new, empty database "
+                    "(--into URL), or drop this one first"
+                )
     finally:
         engine.dispose()
 
@@ -425,8 +462,20 @@ def _sqlite_restore(backup_file: Path, target_url: str) -> None:
 def _pg_restore(dump_file: Path, target_url: str) -> None:
     _refuse_non_empty(target_url)
     conninfo, env = _libpq(target_url)
-    _run([_pg_tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction",
-          "--no-password", f"--dbname={conninfo}", str(dump_file)], env, "pg_restore")
+    _run(
+        [
+            _pg_tool("pg_restore"),
+            "--no-owner",
+            "--no-privileges",
+            "--exit-on-error",
+            "--single-transaction",
+            "--no-password",
+            f"--dbname={conninfo}",
+            str(dump_file),
+        ],
+        env,
+        "pg_restore",
+    )
 
 
 def _restore_files(src: Path, manifest: Manifest, clip_dir: Path, signing_key: Path | None) -> int:
@@ -501,27 +550,35 @@ class BackupSchedule:
     @classmethod
     def from_config(cls, config: Mapping) -> BackupSchedule:
         directory = config.get("BACKUP_DIR") or ""
-        return cls(directory=Path(directory) if directory else None, keep=max(1, int(config.get("BACKUP_KEEP", 7))),
-                   interval=timedelta(hours=float(config.get("BACKUP_INTERVAL_HOURS", 24))),
-                   sources=BackupSources.from_config(config))
+        return cls(
+            directory=Path(directory) if directory else None,
+            keep=max(1, int(config.get("BACKUP_KEEP", 7))),
+            interval=timedelta(hours=float(config.get("BACKUP_INTERVAL_HOURS", 24))),
+            sources=BackupSources.from_config(config),
+        )
 
 
 def scheduled_name(now: datetime) -> str:
-    return f"{SCHEDULED_PREFIX}{now.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}"
+    return f"{SCHEDULED_PREFIX}{now.astimezone(UTC):%Y%m%dT%H%M%SZ}"
 
 
 def completed_backups(directory: Path) -> list[Path]:
     """The complete scheduled backups in `directory`, oldest first."""
     if not directory.is_dir():
         return []
-    return sorted(path for path in directory.iterdir()
-                  if path.is_dir() and path.name.startswith(SCHEDULED_PREFIX)
-                  and not path.name.endswith(PARTIAL_SUFFIX) and (path / MANIFEST).is_file())
+    return sorted(
+        path
+        for path in directory.iterdir()
+        if path.is_dir()
+        and path.name.startswith(SCHEDULED_PREFIX)
+        and not path.name.endswith(PARTIAL_SUFFIX)
+        and (path / MANIFEST).is_file()
+    )
 
 
 def _taken_at(path: Path) -> datetime | None:
     try:
-        return datetime.strptime(path.name[len(SCHEDULED_PREFIX):], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+        return datetime.strptime(path.name[len(SCHEDULED_PREFIX) :], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     except ValueError:
         return None
 
@@ -536,7 +593,9 @@ def run_scheduled_backup(schedule: BackupSchedule, session_factory: sessionmaker
     if newest is not None and now - newest < schedule.interval - timedelta(minutes=5):
         return Counter()
     schedule.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    for stale in schedule.directory.glob(f"{SCHEDULED_PREFIX}*{PARTIAL_SUFFIX}"):  # a run that died: one runner at a time
+    for stale in schedule.directory.glob(
+        f"{SCHEDULED_PREFIX}*{PARTIAL_SUFFIX}"
+    ):  # a run that died: one runner at a time
         shutil.rmtree(stale, ignore_errors=True)
     name = scheduled_name(now)
     partial = schedule.directory / f"{name}{PARTIAL_SUFFIX}"
@@ -545,20 +604,45 @@ def run_scheduled_backup(schedule: BackupSchedule, session_factory: sessionmaker
         partial.rename(schedule.directory / name)
     except Exception as error:
         shutil.rmtree(partial, ignore_errors=True)
-        db.write_unit(session_factory, lambda session: record(
-            session, SYSTEM, "backup.failed", "backup", name, note=str(error)[:2000],
-            details={"directory": str(schedule.directory)}))
+        note = str(error)[:2000]
+        db.write_unit(
+            session_factory,
+            lambda session: record(
+                session,
+                SYSTEM,
+                "backup.failed",
+                "backup",
+                name,
+                note=note,
+                details={"directory": str(schedule.directory)},
+            ),
+        )
         raise
     pruned = 0
-    for old in completed_backups(schedule.directory)[:-schedule.keep]:
+    for old in completed_backups(schedule.directory)[: -schedule.keep]:
         shutil.rmtree(old, ignore_errors=True)
         pruned += 1
     outcome = "backup.completed" if not manifest.problems else "backup.completed_with_problems"
-    db.write_unit(session_factory, lambda session: record(
-        session, SYSTEM, outcome, "backup", name, note="; ".join(manifest.problems)[:2000] or None,
-        details={"directory": str(schedule.directory), "rows": sum(manifest.tables.values()),
-                 "files": len(manifest.files), "bytes": manifest.total_bytes, "seconds": manifest.seconds,
-                 "problems": len(manifest.problems), "pruned": pruned}))
+    db.write_unit(
+        session_factory,
+        lambda session: record(
+            session,
+            SYSTEM,
+            outcome,
+            "backup",
+            name,
+            note="; ".join(manifest.problems)[:2000] or None,
+            details={
+                "directory": str(schedule.directory),
+                "rows": sum(manifest.tables.values()),
+                "files": len(manifest.files),
+                "bytes": manifest.total_bytes,
+                "seconds": manifest.seconds,
+                "problems": len(manifest.problems),
+                "pruned": pruned,
+            },
+        ),
+    )
     return +Counter(backups=1, problems=len(manifest.problems), pruned=pruned)  # + drops the zeros
 
 

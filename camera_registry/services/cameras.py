@@ -5,6 +5,7 @@ A recorder's or lens's commune is derived from its point when written
 removals may name the version they were read at (`expected_version`); a stale
 one is refused with 409 (services.records).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -50,11 +51,20 @@ def _in_commune(statement: Select, model, commune_code: str | None) -> Select:
     return statement.join(AdminUnit, model.commune_id == AdminUnit.id).where(AdminUnit.code == commune_code)
 
 
-def list_recorders(session: Session, actor: Actor, *, commune_code: str | None = None,
-                   status: RecorderStatus | None = None, owner_id: int | None = None,
-                   place: PlaceFilter = PlaceFilter(), page: int = 1, page_size: int = 50) -> Page[Recorder]:
-    statement = _in_commune(select(Recorder).where(readable(actor, Recorder.commune_id)).order_by(Recorder.id),
-                            Recorder, commune_code)
+def list_recorders(
+    session: Session,
+    actor: Actor,
+    *,
+    commune_code: str | None = None,
+    status: RecorderStatus | None = None,
+    owner_id: int | None = None,
+    place: PlaceFilter = PlaceFilter(),
+    page: int = 1,
+    page_size: int = 50,
+) -> Page[Recorder]:
+    statement = _in_commune(
+        select(Recorder).where(readable(actor, Recorder.commune_id)).order_by(Recorder.id), Recorder, commune_code
+    )
     if status is not None:
         statement = statement.where(Recorder.status == status)
     if owner_id is not None:
@@ -63,9 +73,18 @@ def list_recorders(session: Session, actor: Actor, *, commune_code: str | None =
     return Page(mark_shared(session, found.items), found.total)
 
 
-def list_lenses(session: Session, actor: Actor, *, commune_code: str | None = None, status: LensStatus | None = None,
-                kind=None, recorder_id: int | None = None, place: PlaceFilter = PlaceFilter(),
-                page: int = 1, page_size: int = 50) -> Page[Lens]:
+def list_lenses(
+    session: Session,
+    actor: Actor,
+    *,
+    commune_code: str | None = None,
+    status: LensStatus | None = None,
+    kind=None,
+    recorder_id: int | None = None,
+    place: PlaceFilter = PlaceFilter(),
+    page: int = 1,
+    page_size: int = 50,
+) -> Page[Lens]:
     statement = _in_commune(select(Lens).where(readable(actor, Lens.commune_id)).order_by(Lens.id), Lens, commune_code)
     if status is not None:
         statement = statement.where(Lens.status == status)
@@ -104,8 +123,9 @@ def _placed_in_reach(session: Session, actor: Actor, obj, what: str) -> None:
     """After the point is set, the derived commune must be one the actor may write."""
     session.flush()
     if obj.commune_id is None and not actor.is_admin:
-        raise ValidationFailed(f"{what} lies outside every current commune",
-                               {"point": ["lies outside every current commune boundary"]})
+        raise ValidationFailed(
+            f"{what} lies outside every current commune", {"point": ["lies outside every current commune boundary"]}
+        )
     actor.require_write(obj.commune_id, f"{what} placed in another commune")
 
 
@@ -122,8 +142,15 @@ RECORDER_REFERENCES = {"owner_id": (Owner, "owner"), "site_id": (Site, "site")}
 LENS_REFERENCES = {"recorder_id": (Recorder, "recorder")}
 
 
-def _prepared(session: Session, actor: Actor, model, what: str, values: dict[str, Any], references: dict,
-              exclude_id: int | None = None) -> dict[str, Any]:
+def _prepared(
+    session: Session,
+    actor: Actor,
+    model,
+    what: str,
+    values: dict[str, Any],
+    references: dict,
+    exclude_id: int | None = None,
+) -> dict[str, Any]:
     """Values checked and turned into model attributes: unique external id, referenced rows, WGS84 point."""
     values = dict(values)
     if "external_id" in values:
@@ -146,19 +173,43 @@ def _written(session: Session, actor: Actor, camera, what: str, changes: dict[st
     return _shared(session, camera)
 
 
-def create_recorder(session: Session, actor: Actor, *, external_id: str, owner_id: int, point: Point,
-                    retention_days: int, site_id: int | None = None, make: str | None = None,
-                    model: str | None = None, status: RecorderStatus = RecorderStatus.ACTIVE) -> Recorder:
+def create_recorder(
+    session: Session,
+    actor: Actor,
+    *,
+    external_id: str,
+    owner_id: int,
+    point: Point,
+    retention_days: int,
+    site_id: int | None = None,
+    make: str | None = None,
+    model: str | None = None,
+    status: RecorderStatus = RecorderStatus.ACTIVE,
+) -> Recorder:
     _check({"retention_days": check_retention(retention_days)})
-    values = _prepared(session, actor, Recorder, "recorder", {
-        "external_id": external_id, "owner_id": owner_id, "site_id": site_id, "point": point,
-        "retention_days": retention_days, "make": make, "model": model, "status": status,
-    }, RECORDER_REFERENCES)
+    values = _prepared(
+        session,
+        actor,
+        Recorder,
+        "recorder",
+        {
+            "external_id": external_id,
+            "owner_id": owner_id,
+            "site_id": site_id,
+            "point": point,
+            "retention_days": retention_days,
+            "make": make,
+            "model": model,
+            "status": status,
+        },
+        RECORDER_REFERENCES,
+    )
     return _written(session, actor, Recorder(**values), "recorder")
 
 
-def update_recorder(session: Session, actor: Actor, recorder_id: int, changes: dict[str, Any], *,
-                    expected_version: int | None = None) -> Recorder:
+def update_recorder(
+    session: Session, actor: Actor, recorder_id: int, changes: dict[str, Any], *, expected_version: int | None = None
+) -> Recorder:
     recorder = get_writable(session, actor, Recorder, recorder_id, "recorder", expected_version)
     if "retention_days" in changes:
         _check({"retention_days": check_retention(changes["retention_days"])})
@@ -167,33 +218,56 @@ def update_recorder(session: Session, actor: Actor, recorder_id: int, changes: d
 
 
 def _lens_rules(values: dict[str, Any]) -> None:
-    _check({
-        "bearing_deg": check_bearing(values.get("bearing_deg")),
-        "fov_deg": check_fov(values["fov_deg"]) if "fov_deg" in values else None,
-        "range_m": check_range(values["range_m"]) if "range_m" in values else None,
-    })
+    _check(
+        {
+            "bearing_deg": check_bearing(values.get("bearing_deg")),
+            "fov_deg": check_fov(values["fov_deg"]) if "fov_deg" in values else None,
+            "range_m": check_range(values["range_m"]) if "range_m" in values else None,
+        }
+    )
 
 
-def create_lens(session: Session, actor: Actor, *, external_id: str, recorder_id: int, point: Point,
-                bearing_deg: float | None = None, fov_deg: float = 90.0, range_m: float = 30.0,
-                height_m: float | None = None, kind: LensKind = LensKind.FIXED,
-                status: LensStatus = LensStatus.ACTIVE) -> Lens:
-    values = {"external_id": external_id, "recorder_id": recorder_id, "point": point, "bearing_deg": bearing_deg,
-              "fov_deg": fov_deg, "range_m": range_m, "height_m": height_m, "kind": kind, "status": status}
+def create_lens(
+    session: Session,
+    actor: Actor,
+    *,
+    external_id: str,
+    recorder_id: int,
+    point: Point,
+    bearing_deg: float | None = None,
+    fov_deg: float = 90.0,
+    range_m: float = 30.0,
+    height_m: float | None = None,
+    kind: LensKind = LensKind.FIXED,
+    status: LensStatus = LensStatus.ACTIVE,
+) -> Lens:
+    values = {
+        "external_id": external_id,
+        "recorder_id": recorder_id,
+        "point": point,
+        "bearing_deg": bearing_deg,
+        "fov_deg": fov_deg,
+        "range_m": range_m,
+        "height_m": height_m,
+        "kind": kind,
+        "status": status,
+    }
     _lens_rules(values)
     return _written(session, actor, Lens(**_prepared(session, actor, Lens, "lens", values, LENS_REFERENCES)), "lens")
 
 
-def update_lens(session: Session, actor: Actor, lens_id: int, changes: dict[str, Any], *,
-                expected_version: int | None = None) -> Lens:
+def update_lens(
+    session: Session, actor: Actor, lens_id: int, changes: dict[str, Any], *, expected_version: int | None = None
+) -> Lens:
     lens = get_writable(session, actor, Lens, lens_id, "lens", expected_version)
     _lens_rules(changes)
     values = _prepared(session, actor, Lens, "lens", changes, LENS_REFERENCES, exclude_id=lens.id)
     return _written(session, actor, lens, "lens", values)
 
 
-def remove_recorder(session: Session, actor: Actor, recorder_id: int, *,
-                    expected_version: int | None = None) -> Recorder:
+def remove_recorder(
+    session: Session, actor: Actor, recorder_id: int, *, expected_version: int | None = None
+) -> Recorder:
     """Mark a recorder and its lenses removed; rows stay for the requests that cite them."""
     recorder = get_writable(session, actor, Recorder, recorder_id, "recorder", expected_version)
     apply_changes(session, actor, recorder, {"status": RecorderStatus.REMOVED}, "recorder.remove", "recorder")

@@ -5,6 +5,7 @@ temporary file in the clip store chunk by chunk, its SHA-256 computed on the
 way, and moved into place only once complete and accepted. A refused or
 broken upload leaves no file behind.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -157,8 +158,9 @@ class StoredClip:
     content_type: str
 
 
-def store_clip(chunks: Iterable[bytes], *, storage_dir: Path, subdirectory: str, filename: str,
-               clip: ClipFormat, max_bytes: int) -> StoredClip:
+def store_clip(
+    chunks: Iterable[bytes], *, storage_dir: Path, subdirectory: str, filename: str, clip: ClipFormat, max_bytes: int
+) -> StoredClip:
     """Write the chunks to the store, hashing and counting as they come; refused or failed: nothing stays."""
     incoming = storage_dir / "incoming"
     incoming.mkdir(parents=True, exist_ok=True)
@@ -172,7 +174,7 @@ def store_clip(chunks: Iterable[bytes], *, storage_dir: Path, subdirectory: str,
                 if size > max_bytes:
                     raise ClipTooLarge(max_bytes)
                 if len(head) < HEAD_BYTES:
-                    head += chunk[:HEAD_BYTES - len(head)]
+                    head += chunk[: HEAD_BYTES - len(head)]
                     if len(head) == HEAD_BYTES:
                         check_head(clip, head)  # refuse early, before gigabytes of something else arrive
                 digest.update(chunk)

@@ -1,4 +1,5 @@
 """Sharing commitments: signing, renewal, revocation, and which recorders they cover now."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -29,10 +30,12 @@ def recorder_is_shared(moment: datetime) -> ColumnElement[bool]:
     # correlate_except this subquery gets its own FROM recorders and a list
     # naming any one recorder would cover all of the owner's.
     listed = exists(
-        select(commitment_recorders.c.recorder_id).where(
+        select(commitment_recorders.c.recorder_id)
+        .where(
             commitment_recorders.c.commitment_id == SharingCommitment.id,
             commitment_recorders.c.recorder_id == Recorder.id,
-        ).correlate_except(commitment_recorders)
+        )
+        .correlate_except(commitment_recorders)
     )
     return exists(
         select(SharingCommitment.id).where(
@@ -60,11 +63,21 @@ def mark_shared(session: Session, cameras: list, moment: datetime | None = None)
     return cameras
 
 
-def list_commitments(session: Session, actor: Actor, *, owner_id: int | None = None, active: bool | None = None,
-                     commune_code: str | None = None, page: int = 1, page_size: int = 50) -> Page[SharingCommitment]:
+def list_commitments(
+    session: Session,
+    actor: Actor,
+    *,
+    owner_id: int | None = None,
+    active: bool | None = None,
+    commune_code: str | None = None,
+    page: int = 1,
+    page_size: int = 50,
+) -> Page[SharingCommitment]:
     statement = (
-        select(SharingCommitment).join(Owner, SharingCommitment.owner_id == Owner.id)
-        .where(readable(actor, Owner.commune_id)).order_by(SharingCommitment.id)
+        select(SharingCommitment)
+        .join(Owner, SharingCommitment.owner_id == Owner.id)
+        .where(readable(actor, Owner.commune_id))
+        .order_by(SharingCommitment.id)
     )
     if owner_id is not None:
         statement = statement.where(SharingCommitment.owner_id == owner_id)
@@ -89,21 +102,45 @@ def get_commitment(session: Session, actor: Actor, commitment_id: int) -> Sharin
     return _commitment(session, actor, commitment_id, write=False)
 
 
-def sign_commitment(session: Session, actor: Actor, *, owner_id: int, valid_until: datetime | None,
-                    channel: CommitmentChannel, text_version: str, signed_at: datetime | None = None,
-                    recorder_ids: list[int] | None = None) -> SharingCommitment:
+def sign_commitment(
+    session: Session,
+    actor: Actor,
+    *,
+    owner_id: int,
+    valid_until: datetime | None,
+    channel: CommitmentChannel,
+    text_version: str,
+    signed_at: datetime | None = None,
+    recorder_ids: list[int] | None = None,
+) -> SharingCommitment:
     """Record a signed commitment covering all the owner's recorders, or the listed ones."""
     owner = session.get(Owner, owner_id)
     if owner is None or not actor.can_read(owner.commune_id):
         raise ValidationFailed(f"unknown owner {owner_id}", {"owner_id": [f"no owner {owner_id} in your reach"]})
     actor.require_write(owner.commune_id, f"commitments of owner {owner_id}")
-    return record_signature(session, actor, owner, valid_until=valid_until, channel=channel,
-                            text_version=text_version, signed_at=signed_at, recorder_ids=recorder_ids)
+    return record_signature(
+        session,
+        actor,
+        owner,
+        valid_until=valid_until,
+        channel=channel,
+        text_version=text_version,
+        signed_at=signed_at,
+        recorder_ids=recorder_ids,
+    )
 
 
-def record_signature(session: Session, actor: Actor, owner: Owner, *, valid_until: datetime | None,
-                     channel: CommitmentChannel, text_version: str, signed_at: datetime | None = None,
-                     recorder_ids: list[int] | None = None) -> SharingCommitment:
+def record_signature(
+    session: Session,
+    actor: Actor,
+    owner: Owner,
+    *,
+    valid_until: datetime | None,
+    channel: CommitmentChannel,
+    text_version: str,
+    signed_at: datetime | None = None,
+    recorder_ids: list[int] | None = None,
+) -> SharingCommitment:
     """Sign for `owner` without a reach check: the caller has settled that `actor` may (police reach, owner link)."""
     signed_at = signed_at or utcnow()
     if valid_until is not None and valid_until <= signed_at:
@@ -112,41 +149,87 @@ def record_signature(session: Session, actor: Actor, owner: Owner, *, valid_unti
     for recorder_id in recorder_ids or []:
         recorder = session.get(Recorder, recorder_id)
         if recorder is None or recorder.owner_id != owner.id:
-            raise ValidationFailed(f"recorder {recorder_id} is not this owner's",
-                                   {"recorder_ids": [f"recorder {recorder_id} does not belong to owner {owner.id}"]})
+            raise ValidationFailed(
+                f"recorder {recorder_id} is not this owner's",
+                {"recorder_ids": [f"recorder {recorder_id} does not belong to owner {owner.id}"]},
+            )
         recorders.append(recorder)
-    commitment = SharingCommitment(owner=owner, all_recorders=not recorders, recorders=recorders, signed_at=signed_at,
-                                   valid_until=valid_until, channel=channel, text_version=text_version)
+    commitment = SharingCommitment(
+        owner=owner,
+        all_recorders=not recorders,
+        recorders=recorders,
+        signed_at=signed_at,
+        valid_until=valid_until,
+        channel=channel,
+        text_version=text_version,
+    )
     session.add(commitment)
     session.flush()
-    record(session, actor, "commitment.sign", "commitment", commitment.id,
-           details={"owner_id": owner.id, "recorder_ids": [r.id for r in recorders], "text_version": text_version})
+    record(
+        session,
+        actor,
+        "commitment.sign",
+        "commitment",
+        commitment.id,
+        details={"owner_id": owner.id, "recorder_ids": [r.id for r in recorders], "text_version": text_version},
+    )
     return commitment
 
 
-def renew_commitment(session: Session, actor: Actor, commitment_id: int, *, valid_until: datetime | None,
-                     channel: CommitmentChannel, text_version: str | None = None) -> SharingCommitment:
-    return record_renewal(session, actor, _commitment(session, actor, commitment_id, write=True),
-                          valid_until=valid_until, channel=channel, text_version=text_version)
+def renew_commitment(
+    session: Session,
+    actor: Actor,
+    commitment_id: int,
+    *,
+    valid_until: datetime | None,
+    channel: CommitmentChannel,
+    text_version: str | None = None,
+) -> SharingCommitment:
+    return record_renewal(
+        session,
+        actor,
+        _commitment(session, actor, commitment_id, write=True),
+        valid_until=valid_until,
+        channel=channel,
+        text_version=text_version,
+    )
 
 
-def record_renewal(session: Session, actor: Actor, previous: SharingCommitment, *, valid_until: datetime | None,
-                   channel: CommitmentChannel, text_version: str | None = None) -> SharingCommitment:
+def record_renewal(
+    session: Session,
+    actor: Actor,
+    previous: SharingCommitment,
+    *,
+    valid_until: datetime | None,
+    channel: CommitmentChannel,
+    text_version: str | None = None,
+) -> SharingCommitment:
     """A renewal is a new signature with the same scope; the old row stays as history. No reach check."""
     if previous.revoked_at is not None:
-        raise Conflict(f"commitment {previous.id} was revoked; sign a new one instead",
-                       {"commitment": ["revoked commitments cannot be renewed"]})
-    return record_signature(session, actor, previous.owner, valid_until=valid_until, channel=channel,
-                            text_version=text_version or previous.text_version,
-                            recorder_ids=None if previous.all_recorders else [r.id for r in previous.recorders])
+        raise Conflict(
+            f"commitment {previous.id} was revoked; sign a new one instead",
+            {"commitment": ["revoked commitments cannot be renewed"]},
+        )
+    return record_signature(
+        session,
+        actor,
+        previous.owner,
+        valid_until=valid_until,
+        channel=channel,
+        text_version=text_version or previous.text_version,
+        recorder_ids=None if previous.all_recorders else [r.id for r in previous.recorders],
+    )
 
 
-def revoke_commitment(session: Session, actor: Actor, commitment_id: int, reason: str | None = None) -> SharingCommitment:
+def revoke_commitment(
+    session: Session, actor: Actor, commitment_id: int, reason: str | None = None
+) -> SharingCommitment:
     return record_revocation(session, actor, _commitment(session, actor, commitment_id, write=True), reason)
 
 
-def record_revocation(session: Session, actor: Actor, commitment: SharingCommitment,
-                      reason: str | None = None) -> SharingCommitment:
+def record_revocation(
+    session: Session, actor: Actor, commitment: SharingCommitment, reason: str | None = None
+) -> SharingCommitment:
     """Stamp `revoked_at` (the row stays as history). No reach check."""
     if commitment.revoked_at is not None:
         raise Conflict(f"commitment {commitment.id} is already revoked", {"commitment": ["already revoked"]})

@@ -4,6 +4,7 @@ A whole-city view must never ship 55,000 lenses: below LENS_MIN_ZOOM, or when
 a view holds more than MAX_LENSES, lenses are aggregated on a grid in one
 GROUP BY; closer in, each lens comes with what its field-of-view wedge needs.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -71,17 +72,35 @@ class MapLenses:
     cell_deg: float | None
 
 
-def map_lenses(session: Session, actor: Actor, bbox: Envelope, zoom: float, lens_filter: LensFilter = LensFilter(),
-               now: datetime | None = None) -> MapLenses:
+def map_lenses(
+    session: Session,
+    actor: Actor,
+    bbox: Envelope,
+    zoom: float,
+    lens_filter: LensFilter = LensFilter(),
+    now: datetime | None = None,
+) -> MapLenses:
     """The lenses in reach inside `bbox`, as the map at `zoom` draws them."""
     shared = shared_recorders(now or utcnow())
     is_shared = shared.c.id.is_not(None)
     statement = _filtered(session, actor, bbox, lens_filter, shared, is_shared)
     if zoom >= LENS_MIN_ZOOM:
-        rows = session.execute(_with_owner(statement, lens_filter).add_columns(
-            Lens.id, func.ST_X(Lens.point), func.ST_Y(Lens.point), Lens.bearing_deg, Lens.fov_deg, Lens.range_m,
-            Lens.status, is_shared, Owner.kind,
-        ).order_by(Lens.id).limit(MAX_LENSES + 1)).all()
+        rows = session.execute(
+            _with_owner(statement, lens_filter)
+            .add_columns(
+                Lens.id,
+                func.ST_X(Lens.point),
+                func.ST_Y(Lens.point),
+                Lens.bearing_deg,
+                Lens.fov_deg,
+                Lens.range_m,
+                Lens.status,
+                is_shared,
+                Owner.kind,
+            )
+            .order_by(Lens.id)
+            .limit(MAX_LENSES + 1)
+        ).all()
         if len(rows) <= MAX_LENSES:
             return MapLenses([], [MapLens(*row[:7], bool(row[7]), row[8]) for row in rows], None)
     bind = session.get_bind()
@@ -90,16 +109,22 @@ def map_lenses(session: Session, actor: Actor, bbox: Envelope, zoom: float, lens
     row = grid_index(bind, func.ST_Y(Lens.point), -90, cell)
     if lens_filter.owner_kind is not None:
         statement = _with_owner(statement, lens_filter)
-    clusters = session.execute(statement.add_columns(
-        func.avg(func.ST_X(Lens.point)), func.avg(func.ST_Y(Lens.point)), func.count(),
-        func.sum(case((is_shared, 1), else_=0)),
-    ).group_by(column, row)).all()
+    clusters = session.execute(
+        statement.add_columns(
+            func.avg(func.ST_X(Lens.point)),
+            func.avg(func.ST_Y(Lens.point)),
+            func.count(),
+            func.sum(case((is_shared, 1), else_=0)),
+        ).group_by(column, row)
+    ).all()
     return MapLenses([LensCluster(*cluster) for cluster in clusters], [], cell)
 
 
 def _filtered(session: Session, actor: Actor, bbox: Envelope, lens_filter: LensFilter, shared, is_shared) -> Select:
     statement = (
-        select().select_from(Lens).join(shared, shared.c.id == Lens.recorder_id, isouter=True)
+        select()
+        .select_from(Lens)
+        .join(shared, shared.c.id == Lens.recorder_id, isouter=True)
         .where(readable(actor, Lens.commune_id), within_envelope(session.get_bind(), Lens.point, bbox))
     )
     if lens_filter.status is None:
@@ -133,17 +158,21 @@ class MapCommune:
         return self.figures.lenses_active / self.area_km2 if self.area_km2 else None
 
 
-def map_communes(session: Session, actor: Actor, bbox: Envelope, zoom: float,
-                 now: datetime | None = None) -> list[MapCommune]:
+def map_communes(
+    session: Session, actor: Actor, bbox: Envelope, zoom: float, now: datetime | None = None
+) -> list[MapCommune]:
     """Current communes in reach meeting `bbox`, boundaries simplified for `zoom`, with their figures
     (requests: those opened in the default period, the last 30 days)."""
     now = now or utcnow()
     communes = _current_communes(session, actor, now, within_envelope(session.get_bind(), AdminUnit.boundary, bbox))
-    tallies = commune_tallies(session, [unit.id for unit in communes],
-                              period_of_days(today=now.astimezone(LOCAL_ZONE).date()), now)
+    tallies = commune_tallies(
+        session, [unit.id for unit in communes], period_of_days(today=now.astimezone(LOCAL_ZONE).date()), now
+    )
     shapes = [to_shape(unit.boundary) for unit in communes]
-    return [MapCommune(unit.code, unit.name, simplified_for_zoom(shape, zoom), area_km2(shape), tallies[unit.id])
-            for unit, shape in zip(communes, shapes)]
+    return [
+        MapCommune(unit.code, unit.name, simplified_for_zoom(shape, zoom), area_km2(shape), tallies[unit.id])
+        for unit, shape in zip(communes, shapes)
+    ]
 
 
 def reach_extent(session: Session, actor: Actor, now: datetime | None = None) -> Envelope | None:
@@ -157,9 +186,16 @@ def reach_extent(session: Session, actor: Actor, now: datetime | None = None) ->
 def _current_communes(session: Session, actor: Actor, now: datetime, *conditions) -> list[AdminUnit]:
     """Communes in reach with a boundary, valid on today's date in Vietnam."""
     today = now.astimezone(LOCAL_ZONE).date()
-    units = session.scalars(select(AdminUnit).where(
-        AdminUnit.level == AdminLevel.COMMUNE, AdminUnit.boundary.is_not(None), readable(actor, AdminUnit.id),
-        *conditions).order_by(AdminUnit.code))
+    units = session.scalars(
+        select(AdminUnit)
+        .where(
+            AdminUnit.level == AdminLevel.COMMUNE,
+            AdminUnit.boundary.is_not(None),
+            readable(actor, AdminUnit.id),
+            *conditions,
+        )
+        .order_by(AdminUnit.code)
+    )
     return [unit for unit in units if unit.is_valid_on(today)]
 
 

@@ -12,6 +12,7 @@ the next run skips it. An item that changed under the job (the owner
 answered that very second) is left for the next run instead of failing the
 whole batch.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -26,14 +27,25 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..db import write_unit
 from ..models import (
-    REQUEST_TRANSITIONS, Assignment, AssignmentStatus, AuditEvent, FootageRequest, RequestStatus, SharingCommitment,
+    REQUEST_TRANSITIONS,
+    Assignment,
+    AssignmentStatus,
+    AuditEvent,
+    FootageRequest,
+    RequestStatus,
+    SharingCommitment,
 )
 from ..models.request import UNANSWERED
 from .access import SYSTEM
 from .audit import record
 from .errors import Conflict
 from .notifications import (
-    NotificationSettings, escalate_to_police, invite_renewal, owner_channels, owner_link_slot, remind_assignment,
+    NotificationSettings,
+    escalate_to_police,
+    invite_renewal,
+    owner_channels,
+    owner_link_slot,
+    remind_assignment,
 )
 from .workflow import all_final, outcome, transition_assignment, transition_request
 
@@ -83,9 +95,12 @@ def _each_in_savepoint(session: Session, items, step) -> Counter:
 
 def _reminders_so_far(session: Session, assignment_ids: list[int]) -> Counter:
     rows = session.execute(
-        select(AuditEvent.entity_id, func.count()).where(
-            AuditEvent.action == "assignment.remind", AuditEvent.entity_type == "assignment",
-            AuditEvent.entity_id.in_([str(i) for i in assignment_ids]))
+        select(AuditEvent.entity_id, func.count())
+        .where(
+            AuditEvent.action == "assignment.remind",
+            AuditEvent.entity_type == "assignment",
+            AuditEvent.entity_id.in_([str(i) for i in assignment_ids]),
+        )
         .group_by(AuditEvent.entity_id)
     )
     return Counter({int(entity_id): count for entity_id, count in rows})
@@ -93,8 +108,12 @@ def _reminders_so_far(session: Session, assignment_ids: list[int]) -> Counter:
 
 def _stamp(session: Session, assignment: Assignment, **values) -> None:
     """Job bookkeeping, not a state change: written past the version counter, so an officer's open page stays valid."""
-    session.execute(update(Assignment).where(Assignment.id == assignment.id).values(**values)
-                    .execution_options(synchronize_session=False))
+    session.execute(
+        update(Assignment)
+        .where(Assignment.id == assignment.id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
     for name, value in values.items():
         set_committed_value(assignment, name, value)
 
@@ -108,10 +127,17 @@ def remind_unanswered(sessions: sessionmaker, settings: NotificationSettings, no
     (it stays valid).
     """
     due_before = now - settings.reminder_interval
-    candidates = select(Assignment).join(FootageRequest).where(
-        Assignment.status.in_(AWAITING_ANSWER), Assignment.preservation_deadline > now,
-        or_(Assignment.last_reminded_at <= due_before,
-            and_(Assignment.last_reminded_at.is_(None), FootageRequest.routed_at <= due_before)),
+    candidates = (
+        select(Assignment)
+        .join(FootageRequest)
+        .where(
+            Assignment.status.in_(AWAITING_ANSWER),
+            Assignment.preservation_deadline > now,
+            or_(
+                Assignment.last_reminded_at <= due_before,
+                and_(Assignment.last_reminded_at.is_(None), FootageRequest.routed_at <= due_before),
+            ),
+        )
     )
 
     def remind_batch(session: Session, assignments: Sequence[Assignment]) -> Counter:
@@ -121,13 +147,22 @@ def remind_unanswered(sessions: sessionmaker, settings: NotificationSettings, no
             number = sent[assignment.id] + 1
             messages = remind_assignment(session, assignment, owner_link_slot(settings.public_base_url), number)
             _stamp(session, assignment, last_reminded_at=now)
-            record(session, SYSTEM, "assignment.remind", "assignment", assignment.id,
-                   to_state=assignment.status.value,
-                   details={"reminder": number, "channels": sorted(message.channel.value for message in messages)})
+            record(
+                session,
+                SYSTEM,
+                "assignment.remind",
+                "assignment",
+                assignment.id,
+                to_state=assignment.status.value,
+                details={"reminder": number, "channels": sorted(message.channel.value for message in messages)},
+            )
             return "reminded"
 
-        due = [assignment for assignment in assignments
-               if sent[assignment.id] < settings.max_reminders and owner_channels(assignment.owner)]
+        due = [
+            assignment
+            for assignment in assignments
+            if sent[assignment.id] < settings.max_reminders and owner_channels(assignment.owner)
+        ]
         return _each_in_savepoint(session, due, remind)
 
     return _in_batches(sessions, Assignment, candidates, remind_batch)
@@ -140,7 +175,8 @@ def escalate_near_deadline(sessions: sessionmaker, settings: NotificationSetting
     unescalated (and counted) so a phone added later still gets the warning.
     """
     candidates = select(Assignment).where(
-        Assignment.status.in_(UNANSWERED), Assignment.escalated_at.is_(None),
+        Assignment.status.in_(UNANSWERED),
+        Assignment.escalated_at.is_(None),
         Assignment.preservation_deadline > now,
         Assignment.preservation_deadline <= now + settings.escalation_window,
     )
@@ -151,10 +187,18 @@ def escalate_near_deadline(sessions: sessionmaker, settings: NotificationSetting
             if not messages:
                 return "no_police_phone"
             _stamp(session, assignment, escalated_at=now)
-            record(session, SYSTEM, "assignment.escalate", "assignment", assignment.id,
-                   to_state=assignment.status.value,
-                   details={"request_id": assignment.request_id,
-                            "preservation_deadline": assignment.preservation_deadline.isoformat()})
+            record(
+                session,
+                SYSTEM,
+                "assignment.escalate",
+                "assignment",
+                assignment.id,
+                to_state=assignment.status.value,
+                details={
+                    "request_id": assignment.request_id,
+                    "preservation_deadline": assignment.preservation_deadline.isoformat(),
+                },
+            )
             return "escalated"
 
         return _each_in_savepoint(session, assignments, escalate)
@@ -168,10 +212,12 @@ def expire_overdue(sessions: sessionmaker, settings: NotificationSettings, now: 
     A request past its deadline whose assignments are all final resolves
     (with its outcome) instead of expiring, as the transition table allows.
     """
+
     def expire_assignments(session: Session, assignments: Sequence[Assignment]) -> Counter:
         def expire_assignment(assignment: Assignment) -> str:
-            transition_assignment(session, SYSTEM, assignment, "expire", now=now,
-                                  note="no answer before the footage may be overwritten")
+            transition_assignment(
+                session, SYSTEM, assignment, "expire", now=now, note="no answer before the footage may be overwritten"
+            )
             return "assignments_expired"
 
         return _each_in_savepoint(session, assignments, expire_assignment)
@@ -179,20 +225,24 @@ def expire_overdue(sessions: sessionmaker, settings: NotificationSettings, now: 
     def close_requests(session: Session, requests: Sequence[FootageRequest]) -> Counter:
         def close_request(request: FootageRequest) -> str:
             if all_final(request) and (request.status, "resolve") in REQUEST_TRANSITIONS:
-                transition_request(session, SYSTEM, request, "resolve", note="deadline reached",
-                                   details=outcome(request))
+                transition_request(
+                    session, SYSTEM, request, "resolve", note="deadline reached", details=outcome(request)
+                )
                 return "requests_resolved"
             transition_request(session, SYSTEM, request, "expire", note="deadline reached", details=outcome(request))
             return "requests_expired"
 
         return _each_in_savepoint(session, requests, close_request)
 
-    overdue_assignments = select(Assignment).where(Assignment.status.in_(UNANSWERED),
-                                                   Assignment.preservation_deadline <= now)
-    overdue_requests = select(FootageRequest).where(FootageRequest.status.in_(LIVE_REQUEST_STATES),
-                                                    FootageRequest.deadline <= now)
-    return (_in_batches(sessions, Assignment, overdue_assignments, expire_assignments)
-            + _in_batches(sessions, FootageRequest, overdue_requests, close_requests))
+    overdue_assignments = select(Assignment).where(
+        Assignment.status.in_(UNANSWERED), Assignment.preservation_deadline <= now
+    )
+    overdue_requests = select(FootageRequest).where(
+        FootageRequest.status.in_(LIVE_REQUEST_STATES), FootageRequest.deadline <= now
+    )
+    return _in_batches(sessions, Assignment, overdue_assignments, expire_assignments) + _in_batches(
+        sessions, FootageRequest, overdue_requests, close_requests
+    )
 
 
 def invite_renewals(sessions: sessionmaker, settings: NotificationSettings, now: datetime) -> Counter:
@@ -202,15 +252,22 @@ def invite_renewals(sessions: sessionmaker, settings: NotificationSettings, now:
     owner, unrevoked, lasting longer) needs no invitation.
     """
     successor = aliased(SharingCommitment)
-    renewed = exists(select(successor.id).where(
-        successor.owner_id == SharingCommitment.owner_id, successor.id != SharingCommitment.id,
-        successor.signed_at > SharingCommitment.signed_at, successor.revoked_at.is_(None),
-        or_(successor.valid_until.is_(None), successor.valid_until > SharingCommitment.valid_until),
-    ))
+    renewed = exists(
+        select(successor.id).where(
+            successor.owner_id == SharingCommitment.owner_id,
+            successor.id != SharingCommitment.id,
+            successor.signed_at > SharingCommitment.signed_at,
+            successor.revoked_at.is_(None),
+            or_(successor.valid_until.is_(None), successor.valid_until > SharingCommitment.valid_until),
+        )
+    )
     candidates = select(SharingCommitment).where(
-        SharingCommitment.valid_until.is_not(None), SharingCommitment.revoked_at.is_(None),
-        SharingCommitment.renewal_invited_at.is_(None), SharingCommitment.valid_until > now,
-        SharingCommitment.valid_until <= now + RENEWAL_NOTICE, ~renewed,
+        SharingCommitment.valid_until.is_not(None),
+        SharingCommitment.revoked_at.is_(None),
+        SharingCommitment.renewal_invited_at.is_(None),
+        SharingCommitment.valid_until > now,
+        SharingCommitment.valid_until <= now + RENEWAL_NOTICE,
+        ~renewed,
     )
 
     def invite_batch(session: Session, commitments: Sequence[SharingCommitment]) -> Counter:
@@ -219,9 +276,17 @@ def invite_renewals(sessions: sessionmaker, settings: NotificationSettings, now:
             if not messages:
                 return "no_contact"
             commitment.renewal_invited_at = now
-            record(session, SYSTEM, "commitment.invite_renewal", "commitment", commitment.id,
-                   details={"valid_until": commitment.valid_until.isoformat(),
-                            "channels": sorted(message.channel.value for message in messages)})
+            record(
+                session,
+                SYSTEM,
+                "commitment.invite_renewal",
+                "commitment",
+                commitment.id,
+                details={
+                    "valid_until": commitment.valid_until.isoformat(),
+                    "channels": sorted(message.channel.value for message in messages),
+                },
+            )
             return "invited"
 
         return _each_in_savepoint(session, commitments, invite)

@@ -21,6 +21,7 @@ No usable owner link is written to the database at any step
 (services/notifications.py): a retry, or the next deliverer after a death,
 mints a fresh link, and the lost one's token exists nowhere.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -72,8 +73,14 @@ class DeliveryFailed(Exception):
 def missing_settings(settings: NotificationSettings, channel: Channel) -> str | None:
     """Why `channel` cannot send now, or None when it is configured."""
     if channel == Channel.WEBHOOK:
-        missing = [name for name, value in (("NOTIFY_WEBHOOK_URL", settings.webhook_url),
-                                            ("NOTIFY_WEBHOOK_SECRET", settings.webhook_secret)) if not value]
+        missing = [
+            name
+            for name, value in (
+                ("NOTIFY_WEBHOOK_URL", settings.webhook_url),
+                ("NOTIFY_WEBHOOK_SECRET", settings.webhook_secret),
+            )
+            if not value
+        ]
     else:
         missing = [] if settings.smtp_host else ["SMTP_HOST"]
     return f"not sent: {' and '.join(missing)} not configured; waiting" if missing else None
@@ -97,10 +104,13 @@ def _flag_unconfigured(session: Session, settings: NotificationSettings) -> list
             ready.append(channel)
             continue
         session.execute(
-            update(OutboxMessage).where(
-                OutboxMessage.channel == channel, OutboxMessage.status == MessageStatus.PENDING,
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.channel == channel,
+                OutboxMessage.status == MessageStatus.PENDING,
                 or_(OutboxMessage.last_error.is_(None), OutboxMessage.last_error != reason),
-            ).values(last_error=reason)
+            )
+            .values(last_error=reason)
         )
     return ready
 
@@ -110,8 +120,9 @@ def new_holder() -> str:
     return f"deliverer:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[-100:]
 
 
-def claim_due(session: Session, settings: NotificationSettings, now: datetime, holder: str,
-              limit: int = BATCH_SIZE) -> list[OutboxMessage]:
+def claim_due(
+    session: Session, settings: NotificationSettings, now: datetime, holder: str, limit: int = BATCH_SIZE
+) -> list[OutboxMessage]:
     """Lease up to `limit` due messages to `holder`, in the caller's write unit; returns them detached, to be sent.
 
     Each message that carries an owner link gets a new one here, its hash
@@ -119,20 +130,34 @@ def claim_due(session: Session, settings: NotificationSettings, now: datetime, h
     the returned (detached) messages hold the link, the stored rows never do.
     """
     ready = _flag_unconfigured(session, settings)
-    due = select(OutboxMessage.id).where(
-        OutboxMessage.status == MessageStatus.PENDING, OutboxMessage.next_attempt_at <= now,
-        OutboxMessage.channel.in_(ready), _lease_free(now),
-    ).order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)
+    due = (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.status == MessageStatus.PENDING,
+            OutboxMessage.next_attempt_at <= now,
+            OutboxMessage.channel.in_(ready),
+            _lease_free(now),
+        )
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(limit)
+    )
     # The conditions are checked again by the UPDATE, so of two deliverers racing only one gets each message.
     session.execute(
-        update(OutboxMessage).where(OutboxMessage.id.in_(due.scalar_subquery()),
-                                    OutboxMessage.status == MessageStatus.PENDING, _lease_free(now))
-        .values(leased_until=now + settings.claim_lease, lease_holder=holder).execution_options(synchronize_session=False)
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(due.scalar_subquery()), OutboxMessage.status == MessageStatus.PENDING, _lease_free(now)
+        )
+        .values(leased_until=now + settings.claim_lease, lease_holder=holder)
+        .execution_options(synchronize_session=False)
     )
-    claimed = list(session.scalars(
-        select(OutboxMessage).where(OutboxMessage.lease_holder == holder, OutboxMessage.status == MessageStatus.PENDING)
-        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).execution_options(populate_existing=True)
-    ))
+    claimed = list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.lease_holder == holder, OutboxMessage.status == MessageStatus.PENDING)
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .execution_options(populate_existing=True)
+        )
+    )
     tokens = {message.id: mint_owner_link(session, message) for message in claimed}
     session.flush()
     for message in claimed:
@@ -145,26 +170,43 @@ def claim_due(session: Session, settings: NotificationSettings, now: datetime, h
 def renew_claims(session: Session, holder: str, message_ids: list[int], until: datetime) -> set[int]:
     """Extend `holder`'s claims on `message_ids` to `until`; returns the ids it still holds."""
     session.execute(
-        update(OutboxMessage).where(OutboxMessage.id.in_(message_ids), OutboxMessage.lease_holder == holder,
-                                    OutboxMessage.status == MessageStatus.PENDING)
-        .values(leased_until=until).execution_options(synchronize_session=False)
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(message_ids),
+            OutboxMessage.lease_holder == holder,
+            OutboxMessage.status == MessageStatus.PENDING,
+        )
+        .values(leased_until=until)
+        .execution_options(synchronize_session=False)
     )
-    return set(session.scalars(select(OutboxMessage.id).where(
-        OutboxMessage.id.in_(message_ids), OutboxMessage.lease_holder == holder,
-        OutboxMessage.status == MessageStatus.PENDING)))
+    return set(
+        session.scalars(
+            select(OutboxMessage.id).where(
+                OutboxMessage.id.in_(message_ids),
+                OutboxMessage.lease_holder == holder,
+                OutboxMessage.status == MessageStatus.PENDING,
+            )
+        )
+    )
 
 
 def release_claims(session: Session, holder: str, message_ids: list[int]) -> None:
     """Give back `holder`'s claims on messages it did not send, so the next run takes them at once."""
     session.execute(
-        update(OutboxMessage).where(OutboxMessage.id.in_(message_ids), OutboxMessage.lease_holder == holder,
-                                    OutboxMessage.status == MessageStatus.PENDING)
-        .values(leased_until=None, lease_holder=None).execution_options(synchronize_session=False)
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(message_ids),
+            OutboxMessage.lease_holder == holder,
+            OutboxMessage.status == MessageStatus.PENDING,
+        )
+        .values(leased_until=None, lease_holder=None)
+        .execution_options(synchronize_session=False)
     )
 
 
-def deliver_due(sessions: sessionmaker, settings: NotificationSettings, now: datetime | None = None,
-                limit: int = BATCH_SIZE) -> Counter:
+def deliver_due(
+    sessions: sessionmaker, settings: NotificationSettings, now: datetime | None = None, limit: int = BATCH_SIZE
+) -> Counter:
     """Claim, send and record one batch; returns the count of each outcome.
 
     The outcomes: sent, retried, dead (given up), superseded (another
@@ -180,7 +222,7 @@ def deliver_due(sessions: sessionmaker, settings: NotificationSettings, now: dat
         return now + timedelta(seconds=time.monotonic() - started)
 
     holder, lease = new_holder(), settings.claim_lease
-    margin = SEND_MARGIN if SEND_MARGIN < lease else lease * 2 / 3
+    margin = SEND_MARGIN if lease > SEND_MARGIN else lease * 2 / 3
     unsent = write_unit(sessions, lambda session: claim_due(session, settings, now, holder, limit))
     leased_until = now + lease
     counts: Counter = Counter()
@@ -188,8 +230,9 @@ def deliver_due(sessions: sessionmaker, settings: NotificationSettings, now: dat
         while unsent:
             if leased_until - clock() < margin:
                 renewal = clock() + lease
-                held = write_unit(sessions, lambda session: renew_claims(
-                    session, holder, [message.id for message in unsent], renewal))
+                held = write_unit(
+                    sessions, lambda session: renew_claims(session, holder, [message.id for message in unsent], renewal)
+                )
                 unsent, leased_until = [message for message in unsent if message.id in held], renewal
                 continue
             message = unsent.pop(0)
@@ -197,11 +240,17 @@ def deliver_due(sessions: sessionmaker, settings: NotificationSettings, now: dat
                 send(message, settings)
             except Exception as failure:  # noqa: BLE001 - any failure is a try: a message that can never go ends dead
                 reason = str(failure) if isinstance(failure, DeliveryFailed) else f"{type(failure).__name__}: {failure}"
-                outcome = _record(sessions, message, leased_until, clock,
-                                  lambda session: _settle_failure(session, settings, message.id, holder, reason, now))
+                outcome = _record(
+                    sessions,
+                    message,
+                    leased_until,
+                    clock,
+                    lambda session: _settle_failure(session, settings, message.id, holder, reason, now),
+                )
             else:
-                outcome = _record(sessions, message, leased_until, clock,
-                                  lambda session: _settle_sent(session, message.id, now))
+                outcome = _record(
+                    sessions, message, leased_until, clock, lambda session: _settle_sent(session, message.id, now)
+                )
             counts[outcome] += 1
     finally:
         if unsent:
@@ -209,8 +258,13 @@ def deliver_due(sessions: sessionmaker, settings: NotificationSettings, now: dat
     return counts
 
 
-def _record(sessions: sessionmaker, message: OutboxMessage, leased_until: datetime, clock: Callable[[], datetime],
-            settle: Callable[[Session], str | None]) -> str:
+def _record(
+    sessions: sessionmaker,
+    message: OutboxMessage,
+    leased_until: datetime,
+    clock: Callable[[], datetime],
+    settle: Callable[[Session], str | None],
+) -> str:
     """Commit one outcome, trying again on a lock until the claim runs out; the outcome's name, or 'unrecorded'."""
     while True:
         try:
@@ -219,8 +273,13 @@ def _record(sessions: sessionmaker, message: OutboxMessage, leased_until: dateti
             if not (isinstance(error, OperationalError) or is_retryable(error)):
                 raise
             if clock() >= leased_until:
-                log.error("outbox message %s (%s): outcome not recorded before its claim ran out (%s); "
-                          "it will be tried again with the same key", message.id, message.idempotency_key, error.orig)
+                log.error(
+                    "outbox message %s (%s): outcome not recorded before its claim ran out (%s); "
+                    "it will be tried again with the same key",
+                    message.id,
+                    message.idempotency_key,
+                    error.orig,
+                )
                 return "unrecorded"
             log.warning("outbox message %s: recording its outcome failed (%s); trying again", message.id, error.orig)
         time.sleep(RECORD_RETRY_PAUSE_SECONDS)
@@ -231,8 +290,9 @@ def _release_quietly(sessions: sessionmaker, holder: str, unsent: list[OutboxMes
     try:
         write_unit(sessions, lambda session: release_claims(session, holder, [message.id for message in unsent]))
     except Exception:  # noqa: BLE001 - the run is already failing; its own error is the one to report
-        log.exception("could not release %d claimed outbox messages; they are free again once their claim runs out",
-                      len(unsent))
+        log.exception(
+            "could not release %d claimed outbox messages; they are free again once their claim runs out", len(unsent)
+        )
 
 
 def _settle_sent(session: Session, message_id: int, now: datetime) -> str | None:
@@ -246,8 +306,9 @@ def _settle_sent(session: Session, message_id: int, now: datetime) -> str | None
     return "sent"
 
 
-def _settle_failure(session: Session, settings: NotificationSettings, message_id: int, holder: str, reason: str,
-                    now: datetime) -> str | None:
+def _settle_failure(
+    session: Session, settings: NotificationSettings, message_id: int, holder: str, reason: str, now: datetime
+) -> str | None:
     """A failed try counts only while `holder` still has the claim; once another deliverer took it, it is theirs."""
     message = session.get(OutboxMessage, message_id, populate_existing=True)
     if message.status != MessageStatus.PENDING or message.lease_holder != holder:
@@ -259,10 +320,23 @@ def _settle_failure(session: Session, settings: NotificationSettings, message_id
         message.next_attempt_at = now + backoff(settings, message.attempts)
         return "retried"
     message.status = MessageStatus.DEAD
-    record(session, SYSTEM, "notification.dead", "outbox_message", message.id,
-           from_state=MessageStatus.PENDING.value, to_state=MessageStatus.DEAD.value, note=message.last_error,
-           details={"kind": message.kind, "channel": message.channel.value, "attempts": message.attempts,
-                    "idempotency_key": message.idempotency_key, "assignment_id": message.assignment_id})
+    record(
+        session,
+        SYSTEM,
+        "notification.dead",
+        "outbox_message",
+        message.id,
+        from_state=MessageStatus.PENDING.value,
+        to_state=MessageStatus.DEAD.value,
+        note=message.last_error,
+        details={
+            "kind": message.kind,
+            "channel": message.channel.value,
+            "attempts": message.attempts,
+            "idempotency_key": message.idempotency_key,
+            "assignment_id": message.assignment_id,
+        },
+    )
     return "dead"
 
 
@@ -281,10 +355,19 @@ def send(message: OutboxMessage, settings: NotificationSettings) -> None:
 
 def webhook_body(message: OutboxMessage) -> bytes:
     """The exact bytes the gateway receives, and over which the signature is computed."""
-    return json.dumps({
-        "idempotency_key": message.idempotency_key, "kind": message.kind, "to": message.recipient,
-        "text": message.body, "data": message.payload, "created_at": message.created_at.isoformat(),
-    }, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    return json.dumps(
+        {
+            "idempotency_key": message.idempotency_key,
+            "kind": message.kind,
+            "to": message.recipient,
+            "text": message.body,
+            "data": message.payload,
+            "created_at": message.created_at.isoformat(),
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+        sort_keys=True,
+    ).encode("utf-8")
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -294,8 +377,11 @@ def signature(secret: str, body: bytes) -> str:
 
 def _post_webhook(message: OutboxMessage, settings: NotificationSettings) -> None:
     body = webhook_body(message)
-    headers = {"Content-Type": "application/json; charset=utf-8", "Idempotency-Key": message.idempotency_key,
-               "X-Signature": signature(settings.webhook_secret, body)}
+    headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        "Idempotency-Key": message.idempotency_key,
+        "X-Signature": signature(settings.webhook_secret, body),
+    }
     try:
         response = requests.post(settings.webhook_url, data=body, headers=headers, timeout=SEND_TIMEOUT_SECONDS)
     except requests.RequestException as error:

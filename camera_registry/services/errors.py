@@ -1,4 +1,5 @@
 """Domain errors. The HTTP layer maps each to one status code (api/errors.py)."""
+
 from __future__ import annotations
 
 

@@ -18,6 +18,7 @@ record. Here:
   list against the signature, each clip against the hash recorded at
   acquisition, and names plainly what does not match.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,8 +39,16 @@ from sqlalchemy.orm import Session
 
 from ..db import after_read, write_in_batches
 from ..models import (
-    FINAL_REQUEST_STATES, AdminUnit, Assignment, AssignmentLens, AuditEvent, ClipUpload, FootageClip, FootageRequest,
-    Role, UploadState,
+    FINAL_REQUEST_STATES,
+    AdminUnit,
+    Assignment,
+    AssignmentLens,
+    AuditEvent,
+    ClipUpload,
+    FootageClip,
+    FootageRequest,
+    Role,
+    UploadState,
 )
 from ..models.base import utcnow
 from .access import SYSTEM, Actor
@@ -73,8 +82,9 @@ class Download:
     path: Path
 
 
-def clip_download(session: Session, actor: Actor, request_id: int, clip_id: int, *, storage_dir: Path,
-                  byte_range: str | None = None) -> Download:
+def clip_download(
+    session: Session, actor: Actor, request_id: int, clip_id: int, *, storage_dir: Path, byte_range: str | None = None
+) -> Download:
     """A clip for an officer to download; the download is audited (who, when, which clip, its hash, the range)."""
     clip = session.get(FootageClip, clip_id)
     if clip is None or clip.assignment.request_id != request_id:
@@ -85,10 +95,17 @@ def clip_download(session: Session, actor: Actor, request_id: int, clip_id: int,
     path = storage_dir / clip.stored_path
     if not path.is_file():
         raise NotFound(f"clip {clip_id} is missing from the clip store")
-    details = {"request_id": request_id, "assignment_id": clip.assignment_id, "sha256": clip.sha256,
-               "name": clip.original_name, "size_bytes": clip.size_bytes, "range": byte_range}
-    after_read(session, lambda writer: record(writer, actor, "clip.downloaded", "footage_clip", clip_id,
-                                              details=details))
+    details = {
+        "request_id": request_id,
+        "assignment_id": clip.assignment_id,
+        "sha256": clip.sha256,
+        "name": clip.original_name,
+        "size_bytes": clip.size_bytes,
+        "range": byte_range,
+    }
+    after_read(
+        session, lambda writer: record(writer, actor, "clip.downloaded", "footage_clip", clip_id, details=details)
+    )
     return Download(clip, path)
 
 
@@ -100,8 +117,9 @@ def signing_key(path: Path) -> Ed25519PrivateKey:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
@@ -114,8 +132,11 @@ def signing_key(path: Path) -> Ed25519PrivateKey:
 
 def public_key_pem(path: Path) -> bytes:
     """The public half, for verifiers to pin."""
-    return signing_key(path).public_key().public_bytes(serialization.Encoding.PEM,
-                                                       serialization.PublicFormat.SubjectPublicKeyInfo)
+    return (
+        signing_key(path)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
 
 
 def key_fingerprint(public_pem: bytes) -> str:
@@ -146,11 +167,18 @@ def _time(moment: datetime | None) -> str | None:
 
 def _clip_entry(clip: FootageClip, member: str) -> dict:
     return {
-        "id": clip.id, "file": member, "original_name": clip.original_name, "content_type": clip.content_type,
-        "size_bytes": clip.size_bytes, "sha256": clip.sha256, "uploaded_by": clip.uploaded_by,
-        "upload_started_at": _time(clip.upload_started_at), "uploaded_at": _time(clip.uploaded_at),
+        "id": clip.id,
+        "file": member,
+        "original_name": clip.original_name,
+        "content_type": clip.content_type,
+        "size_bytes": clip.size_bytes,
+        "sha256": clip.sha256,
+        "uploaded_by": clip.uploaded_by,
+        "upload_started_at": _time(clip.upload_started_at),
+        "uploaded_at": _time(clip.uploaded_at),
         "recorder_clock": {
-            "offset_seconds": clip.clock_offset_seconds, "recorder_time_shown": _time(clip.recorder_time_shown),
+            "offset_seconds": clip.clock_offset_seconds,
+            "recorder_time_shown": _time(clip.recorder_time_shown),
             "checked_at": _time(clip.clock_checked_at),
             "meaning": "recorder time minus real time; add it to real times to find them in the footage",
         },
@@ -162,10 +190,18 @@ def _lens_entry(item: AssignmentLens) -> dict:
     from geoalchemy2.shape import to_shape
 
     point = to_shape(item.lens.point)
-    return {"lens": item.lens.external_id, "recorder": item.recorder.external_id, "lon": point.x, "lat": point.y,
-            "bearing_deg": item.lens.bearing_deg, "fov_deg": item.lens.fov_deg, "range_m": item.lens.range_m,
-            "distance_m": item.distance_m, "preservation_deadline": _time(item.preservation_deadline),
-            "partially_overwritten": item.partially_overwritten}
+    return {
+        "lens": item.lens.external_id,
+        "recorder": item.recorder.external_id,
+        "lon": point.x,
+        "lat": point.y,
+        "bearing_deg": item.lens.bearing_deg,
+        "fov_deg": item.lens.fov_deg,
+        "range_m": item.lens.range_m,
+        "distance_m": item.distance_m,
+        "preservation_deadline": _time(item.preservation_deadline),
+        "partially_overwritten": item.partially_overwritten,
+    }
 
 
 def _consent_record(session: Session, assignment: Assignment) -> dict:
@@ -173,41 +209,91 @@ def _consent_record(session: Session, assignment: Assignment) -> dict:
     from ..models import SharingCommitment
 
     answer = session.scalars(
-        select(AuditEvent).where(AuditEvent.entity_type == "assignment", AuditEvent.entity_id == str(assignment.id),
-                                 AuditEvent.to_state.in_(("consented", "declined", "no_footage")))
-        .order_by(AuditEvent.id)).first()
-    commitments = session.scalars(select(SharingCommitment).where(SharingCommitment.owner_id == assignment.owner_id)
-                                  .order_by(SharingCommitment.signed_at)).all()
+        select(AuditEvent)
+        .where(
+            AuditEvent.entity_type == "assignment",
+            AuditEvent.entity_id == str(assignment.id),
+            AuditEvent.to_state.in_(("consented", "declined", "no_footage")),
+        )
+        .order_by(AuditEvent.id)
+    ).first()
+    commitments = session.scalars(
+        select(SharingCommitment)
+        .where(SharingCommitment.owner_id == assignment.owner_id)
+        .order_by(SharingCommitment.signed_at)
+    ).all()
     at = assignment.answered_at or assignment.request.created_at
-    covering = [c for c in commitments if c.signed_at <= at and (c.revoked_at is None or c.revoked_at > at)
-                and (c.valid_until is None or c.valid_until > at)]
+    covering = [
+        c
+        for c in commitments
+        if c.signed_at <= at
+        and (c.revoked_at is None or c.revoked_at > at)
+        and (c.valid_until is None or c.valid_until > at)
+    ]
     return {
-        "status": assignment.status.value, "handover": assignment.handover.value if assignment.handover else None,
-        "answered_at": _time(assignment.answered_at), "answer_note": assignment.answer_note,
+        "status": assignment.status.value,
+        "handover": assignment.handover.value if assignment.handover else None,
+        "answered_at": _time(assignment.answered_at),
+        "answer_note": assignment.answer_note,
         "answered_by": answer.actor_label if answer else None,
         "covered_by_commitment": assignment.covered_by_commitment,
-        "commitments": [{"id": c.id, "signed_at": _time(c.signed_at), "valid_until": _time(c.valid_until),
-                         "channel": c.channel.value, "text_version": c.text_version} for c in covering],
-        "evidence_ref": assignment.evidence_ref, "evidence_sha256": assignment.evidence_sha256,
+        "commitments": [
+            {
+                "id": c.id,
+                "signed_at": _time(c.signed_at),
+                "valid_until": _time(c.valid_until),
+                "channel": c.channel.value,
+                "text_version": c.text_version,
+            }
+            for c in covering
+        ],
+        "evidence_ref": assignment.evidence_ref,
+        "evidence_sha256": assignment.evidence_sha256,
     }
 
 
-def _custody_log(session: Session, request: FootageRequest, assignments: list[Assignment],
-                 clips: list[FootageClip]) -> list[dict]:
+def _custody_log(
+    session: Session, request: FootageRequest, assignments: list[Assignment], clips: list[FootageClip]
+) -> list[dict]:
     assignment_ids = [str(a.id) for a in assignments]
     clip_ids = [str(c.id) for c in clips]
-    events = session.scalars(select(AuditEvent).where(or_(
-        (AuditEvent.entity_type == "request") & (AuditEvent.entity_id == str(request.id)),
-        (AuditEvent.entity_type == "assignment") & AuditEvent.entity_id.in_(assignment_ids or [""]),
-        (AuditEvent.entity_type == "footage_clip") & AuditEvent.entity_id.in_(clip_ids or [""]),
-    )).order_by(AuditEvent.id)).all()
-    return [{"id": e.id, "at": _time(e.occurred_at), "actor": e.actor_label, "action": e.action,
-             "entity": f"{e.entity_type}:{e.entity_id}", "from": e.from_state, "to": e.to_state, "note": e.note,
-             "details": e.details} for e in events]
+    events = session.scalars(
+        select(AuditEvent)
+        .where(
+            or_(
+                (AuditEvent.entity_type == "request") & (AuditEvent.entity_id == str(request.id)),
+                (AuditEvent.entity_type == "assignment") & AuditEvent.entity_id.in_(assignment_ids or [""]),
+                (AuditEvent.entity_type == "footage_clip") & AuditEvent.entity_id.in_(clip_ids or [""]),
+            )
+        )
+        .order_by(AuditEvent.id)
+    ).all()
+    return [
+        {
+            "id": e.id,
+            "at": _time(e.occurred_at),
+            "actor": e.actor_label,
+            "action": e.action,
+            "entity": f"{e.entity_type}:{e.entity_id}",
+            "from": e.from_state,
+            "to": e.to_state,
+            "note": e.note,
+            "details": e.details,
+        }
+        for e in events
+    ]
 
 
-def build_package(session: Session, actor: Actor, request_id: int, *, assignment_id: int | None = None,
-                  storage_dir: Path, key_path: Path, now: datetime | None = None) -> Package:
+def build_package(
+    session: Session,
+    actor: Actor,
+    request_id: int,
+    *,
+    assignment_id: int | None = None,
+    storage_dir: Path,
+    key_path: Path,
+    now: datetime | None = None,
+) -> Package:
     """Gather a request's (or one assignment's) evidence in one read; the package's creation is audited."""
     now = now or utcnow()
     request = session.get(FootageRequest, request_id)
@@ -219,8 +305,13 @@ def build_package(session: Session, actor: Actor, request_id: int, *, assignment
         assignments = [a for a in assignments if a.id == assignment_id]
         if not assignments:
             raise NotFound(f"assignment {assignment_id} not found")
-    clips = list(session.scalars(select(FootageClip).where(FootageClip.assignment_id.in_([a.id for a in assignments]))
-                                 .order_by(FootageClip.id)))
+    clips = list(
+        session.scalars(
+            select(FootageClip)
+            .where(FootageClip.assignment_id.in_([a.id for a in assignments]))
+            .order_by(FootageClip.id)
+        )
+    )
     by_assignment: dict[int, list[FootageClip]] = {}
     files = []
     for clip in clips:
@@ -231,34 +322,55 @@ def build_package(session: Session, actor: Actor, request_id: int, *, assignment
     commune = session.get(AdminUnit, request.commune_id)
     manifest = {
         "format": PACKAGE_FORMAT,
-        "created_at": now.isoformat(), "created_by": actor.label,
+        "created_at": now.isoformat(),
+        "created_by": actor.label,
         "scope": {"request": request.id, "assignment": assignment_id},
         "request": {
-            "id": request.id, "case_number": request.case_ref, "reason": request.reason,
-            "legal_basis": request.legal_basis, "commune": {"code": commune.code, "name": commune.name},
-            "incident": _geojson(request.incident), "window_start": _time(request.window_start),
-            "window_end": _time(request.window_end), "radius_m": request.radius_m, "status": request.status.value,
-            "created_at": _time(request.created_at), "routed_at": _time(request.routed_at),
+            "id": request.id,
+            "case_number": request.case_ref,
+            "reason": request.reason,
+            "legal_basis": request.legal_basis,
+            "commune": {"code": commune.code, "name": commune.name},
+            "incident": _geojson(request.incident),
+            "window_start": _time(request.window_start),
+            "window_end": _time(request.window_end),
+            "radius_m": request.radius_m,
+            "status": request.status.value,
+            "created_at": _time(request.created_at),
+            "routed_at": _time(request.routed_at),
             "closed_at": _time(request.closed_at),
         },
-        "assignments": [{
-            "id": a.id, "rank": a.rank, "owner": {"id": a.owner_id, "kind": a.owner.kind.value},
-            "preservation_deadline": _time(a.preservation_deadline),
-            "lenses": [_lens_entry(item) for item in a.lenses],
-            "answer": _consent_record(session, a),
-            "clips": [_clip_entry(clip, member) for clip, member in by_assignment.get(a.id, [])],
-        } for a in assignments],
-        "files": {"checksums": CHECKSUMS, "signature": SIGNATURE, "custody_log": CUSTODY_LOG,
-                  "public_key": PUBLIC_KEY},
-        "signature": {"algorithm": "Ed25519", "signed": CHECKSUMS,
-                      "public_key_sha256": key_fingerprint(public_key_pem(key_path))},
+        "assignments": [
+            {
+                "id": a.id,
+                "rank": a.rank,
+                "owner": {"id": a.owner_id, "kind": a.owner.kind.value},
+                "preservation_deadline": _time(a.preservation_deadline),
+                "lenses": [_lens_entry(item) for item in a.lenses],
+                "answer": _consent_record(session, a),
+                "clips": [_clip_entry(clip, member) for clip, member in by_assignment.get(a.id, [])],
+            }
+            for a in assignments
+        ],
+        "files": {"checksums": CHECKSUMS, "signature": SIGNATURE, "custody_log": CUSTODY_LOG, "public_key": PUBLIC_KEY},
+        "signature": {
+            "algorithm": "Ed25519",
+            "signed": CHECKSUMS,
+            "public_key_sha256": key_fingerprint(public_key_pem(key_path)),
+        },
     }
     custody = _custody_log(session, request, assignments, clips)
     scope = f"request-{request.id}" + (f"-assignment-{assignment_id}" if assignment_id else "")
-    details = {"request_id": request.id, "assignment_id": assignment_id, "clips": [c.id for c in clips],
-               "sha256": {str(c.id): c.sha256 for c in clips}}
-    after_read(session, lambda writer: record(writer, actor, "evidence.package_created", "request", request.id,
-                                              details=details))
+    details = {
+        "request_id": request.id,
+        "assignment_id": assignment_id,
+        "clips": [c.id for c in clips],
+        "sha256": {str(c.id): c.sha256 for c in clips},
+    }
+    after_read(
+        session,
+        lambda writer: record(writer, actor, "evidence.package_created", "request", request.id, details=details),
+    )
     return Package(f"evidence-{scope}-{now.strftime('%Y%m%dT%H%M%SZ')}.zip", manifest, custody, files, key_path)
 
 
@@ -374,8 +486,10 @@ def verify_package(path: Path, public_key: bytes | None = None) -> Verification:
             key.verify(bytes.fromhex(archive.read(SIGNATURE).decode().strip()), listing)
             result.checked.append(f"signature of {CHECKSUMS}: valid (key {key_fingerprint(key_pem)[:16]}...)")
         except InvalidSignature:
-            result.problems.append(f"the signature of {CHECKSUMS} does not match"
-                                   + (" the public key given" if public_key is not None else ""))
+            result.problems.append(
+                f"the signature of {CHECKSUMS} does not match"
+                + (" the public key given" if public_key is not None else "")
+            )
         except (ValueError, AssertionError):
             result.problems.append("the signature or the public key is malformed (not Ed25519)")
         if public_key is not None and archive.read(PUBLIC_KEY).strip() != public_key.strip():
@@ -410,8 +524,10 @@ def verify_package(path: Path, public_key: bytes | None = None) -> Verification:
                 if clip["file"] not in names:
                     result.problems.append(f"clip {clip['id']} ({clip['file']}) is missing from the package")
                 elif listed.get(clip["file"]) != clip["sha256"]:
-                    result.problems.append(f"clip {clip['id']} ({clip['file']}) differs from the SHA-256 recorded "
-                                           f"at acquisition ({clip['sha256']})")
+                    result.problems.append(
+                        f"clip {clip['id']} ({clip['file']}) differs from the SHA-256 recorded "
+                        f"at acquisition ({clip['sha256']})"
+                    )
     return result
 
 
@@ -432,25 +548,48 @@ def _member_sha256(archive: zipfile.ZipFile, name: str) -> str | None:
 def storage_by_commune(session: Session, actor: Actor) -> list[dict]:
     """Bytes of clips kept (not deleted by retention) and of partial uploads, per requesting commune (admins)."""
     actor.require_admin()
-    kept = dict(
-        ((row.commune_id), (row.clips, row.bytes)) for row in session.execute(
-            select(FootageRequest.commune_id, func.count(FootageClip.id).label("clips"),
-                   func.coalesce(func.sum(FootageClip.size_bytes), 0).label("bytes"))
+    kept = {
+        row.commune_id: (row.clips, row.bytes)
+        for row in session.execute(
+            select(
+                FootageRequest.commune_id,
+                func.count(FootageClip.id).label("clips"),
+                func.coalesce(func.sum(FootageClip.size_bytes), 0).label("bytes"),
+            )
             .join(Assignment, Assignment.request_id == FootageRequest.id)
             .join(FootageClip, FootageClip.assignment_id == Assignment.id)
-            .where(FootageClip.deleted_at.is_(None)).group_by(FootageRequest.commune_id)))
-    partial = dict(
-        ((row.commune_id), (row.uploads, row.bytes)) for row in session.execute(
-            select(FootageRequest.commune_id, func.count(ClipUpload.id).label("uploads"),
-                   func.coalesce(func.sum(ClipUpload.offset), 0).label("bytes"))
+            .where(FootageClip.deleted_at.is_(None))
+            .group_by(FootageRequest.commune_id)
+        )
+    }
+    partial = {
+        row.commune_id: (row.uploads, row.bytes)
+        for row in session.execute(
+            select(
+                FootageRequest.commune_id,
+                func.count(ClipUpload.id).label("uploads"),
+                func.coalesce(func.sum(ClipUpload.offset), 0).label("bytes"),
+            )
             .join(Assignment, Assignment.request_id == FootageRequest.id)
             .join(ClipUpload, ClipUpload.assignment_id == Assignment.id)
-            .where(ClipUpload.state == UploadState.RECEIVING).group_by(FootageRequest.commune_id)))
-    units = {unit.id: unit for unit in session.scalars(select(AdminUnit).where(AdminUnit.id.in_(set(kept) | set(partial))))}
-    rows = [{"commune_code": units[unit_id].code, "commune_name": units[unit_id].name,
-             "clips": kept.get(unit_id, (0, 0))[0], "clip_bytes": int(kept.get(unit_id, (0, 0))[1]),
-             "partial_uploads": partial.get(unit_id, (0, 0))[0],
-             "partial_bytes": int(partial.get(unit_id, (0, 0))[1])} for unit_id in units]
+            .where(ClipUpload.state == UploadState.RECEIVING)
+            .group_by(FootageRequest.commune_id)
+        )
+    }
+    units = {
+        unit.id: unit for unit in session.scalars(select(AdminUnit).where(AdminUnit.id.in_(set(kept) | set(partial))))
+    }
+    rows = [
+        {
+            "commune_code": units[unit_id].code,
+            "commune_name": units[unit_id].name,
+            "clips": kept.get(unit_id, (0, 0))[0],
+            "clip_bytes": int(kept.get(unit_id, (0, 0))[1]),
+            "partial_uploads": partial.get(unit_id, (0, 0))[0],
+            "partial_bytes": int(partial.get(unit_id, (0, 0))[1]),
+        }
+        for unit_id in units
+    ]
     return sorted(rows, key=lambda row: (-(row["clip_bytes"] + row["partial_bytes"]), row["commune_code"]))
 
 
@@ -469,17 +608,34 @@ def apply_retention(session_factory, settings: object, now: datetime) -> Counter
 
     def batch(session: Session) -> int:
         due = session.scalars(
-            select(FootageClip).join(Assignment, Assignment.id == FootageClip.assignment_id)
+            select(FootageClip)
+            .join(Assignment, Assignment.id == FootageClip.assignment_id)
             .join(FootageRequest, FootageRequest.id == Assignment.request_id)
-            .where(FootageClip.deleted_at.is_(None), FootageRequest.status.in_(FINAL_REQUEST_STATES),
-                   FootageRequest.closed_at <= cutoff)
-            .order_by(FootageClip.id).limit(RETENTION_BATCH)).all()
+            .where(
+                FootageClip.deleted_at.is_(None),
+                FootageRequest.status.in_(FINAL_REQUEST_STATES),
+                FootageRequest.closed_at <= cutoff,
+            )
+            .order_by(FootageClip.id)
+            .limit(RETENTION_BATCH)
+        ).all()
         for clip in due:
             (clips.storage_dir / clip.stored_path).unlink(missing_ok=True)
             clip.deleted_at = now
-            record(session, SYSTEM, "clip.deleted", "footage_clip", clip.id, details={
-                "reason": "retention", "retention_days": clips.retention.days,
-                "request_id": clip.assignment.request_id, "sha256": clip.sha256, "size_bytes": clip.size_bytes})
+            record(
+                session,
+                SYSTEM,
+                "clip.deleted",
+                "footage_clip",
+                clip.id,
+                details={
+                    "reason": "retention",
+                    "retention_days": clips.retention.days,
+                    "request_id": clip.assignment.request_id,
+                    "sha256": clip.sha256,
+                    "size_bytes": clip.size_bytes,
+                },
+            )
         return len(due)
 
     deleted = write_in_batches(session_factory, batch, RETENTION_BATCH)

@@ -6,6 +6,7 @@ as JSON, like pygeoapi's core and its Flask app. Each collection is one
 feature. No owner personal data (name, phone, e-mail, address) is in any
 collection, whatever the role: GIS files travel further than the registry.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -58,8 +59,12 @@ class Collection:
 
 
 def _feature(key, geometry, properties: dict) -> dict:
-    return {"type": "Feature", "id": key, "geometry": mapping(to_shape(geometry)) if geometry is not None else None,
-            "properties": properties}
+    return {
+        "type": "Feature",
+        "id": key,
+        "geometry": mapping(to_shape(geometry)) if geometry is not None else None,
+        "properties": properties,
+    }
 
 
 def _commune_code():
@@ -70,45 +75,88 @@ def _commune_code():
 
 def _lens_rows(actor: Actor) -> Select:
     commune, code = _commune_code()
-    return (select(Lens, code).outerjoin(commune, Lens.commune_id == commune.id)
-            .where(readable(actor, Lens.commune_id)).order_by(Lens.id))
+    return (
+        select(Lens, code)
+        .outerjoin(commune, Lens.commune_id == commune.id)
+        .where(readable(actor, Lens.commune_id))
+        .order_by(Lens.id)
+    )
 
 
 def _lens_features(session: Session, rows: list) -> list[dict]:
     mark_shared(session, [lens for lens, _ in rows])
-    return [_feature(lens.id, lens.point, {
-        "id": lens.id, "external_id": lens.external_id, "recorder_id": lens.recorder_id, "commune_code": code,
-        "status": lens.status.value, "kind": lens.kind.value, "bearing_deg": lens.bearing_deg, "fov_deg": lens.fov_deg,
-        "range_m": lens.range_m, "height_m": lens.height_m, "shared": lens.shared,
-    }) for lens, code in rows]
+    return [
+        _feature(
+            lens.id,
+            lens.point,
+            {
+                "id": lens.id,
+                "external_id": lens.external_id,
+                "recorder_id": lens.recorder_id,
+                "commune_code": code,
+                "status": lens.status.value,
+                "kind": lens.kind.value,
+                "bearing_deg": lens.bearing_deg,
+                "fov_deg": lens.fov_deg,
+                "range_m": lens.range_m,
+                "height_m": lens.height_m,
+                "shared": lens.shared,
+            },
+        )
+        for lens, code in rows
+    ]
 
 
 def _recorder_rows(actor: Actor) -> Select:
     commune, code = _commune_code()
-    return (select(Recorder, code, Owner.kind).outerjoin(commune, Recorder.commune_id == commune.id)
-            .join(Owner, Recorder.owner_id == Owner.id)
-            .where(readable(actor, Recorder.commune_id)).order_by(Recorder.id))
+    return (
+        select(Recorder, code, Owner.kind)
+        .outerjoin(commune, Recorder.commune_id == commune.id)
+        .join(Owner, Recorder.owner_id == Owner.id)
+        .where(readable(actor, Recorder.commune_id))
+        .order_by(Recorder.id)
+    )
 
 
 def _recorder_features(session: Session, rows: list) -> list[dict]:
     mark_shared(session, [recorder for recorder, _, _ in rows])
-    return [_feature(recorder.id, recorder.point, {
-        "id": recorder.id, "external_id": recorder.external_id, "owner_id": recorder.owner_id,
-        "owner_kind": owner_kind.value, "site_id": recorder.site_id, "commune_code": code,
-        "retention_days": recorder.retention_days, "make": recorder.make, "model": recorder.model,
-        "status": recorder.status.value, "shared": recorder.shared,
-    }) for recorder, code, owner_kind in rows]
+    return [
+        _feature(
+            recorder.id,
+            recorder.point,
+            {
+                "id": recorder.id,
+                "external_id": recorder.external_id,
+                "owner_id": recorder.owner_id,
+                "owner_kind": owner_kind.value,
+                "site_id": recorder.site_id,
+                "commune_code": code,
+                "retention_days": recorder.retention_days,
+                "make": recorder.make,
+                "model": recorder.model,
+                "status": recorder.status.value,
+                "shared": recorder.shared,
+            },
+        )
+        for recorder, code, owner_kind in rows
+    ]
 
 
 def _site_rows(actor: Actor) -> Select:
     commune, code = _commune_code()
-    return (select(Site, code).join(commune, Site.commune_id == commune.id)
-            .where(readable(actor, Site.commune_id)).order_by(Site.id))
+    return (
+        select(Site, code)
+        .join(commune, Site.commune_id == commune.id)
+        .where(readable(actor, Site.commune_id))
+        .order_by(Site.id)
+    )
 
 
 def _site_features(session: Session, rows: list) -> list[dict]:
-    return [_feature(site.id, site.point, {"id": site.id, "code": site.code, "name": site.name, "commune_code": code})
-            for site, code in rows]
+    return [
+        _feature(site.id, site.point, {"id": site.id, "code": site.code, "name": site.name, "commune_code": code})
+        for site, code in rows
+    ]
 
 
 def _commune_rows(actor: Actor) -> Select:
@@ -118,9 +166,12 @@ def _commune_rows(actor: Actor) -> Select:
     return (
         select(AdminUnit, parent.code.label("parent_code"))
         .outerjoin(parent, AdminUnit.parent_id == parent.id)
-        .where(AdminUnit.level == AdminLevel.COMMUNE, readable(actor, AdminUnit.id),
-               AdminUnit.valid_from.is_(None) | (AdminUnit.valid_from <= today),
-               AdminUnit.valid_to.is_(None) | (AdminUnit.valid_to > today))
+        .where(
+            AdminUnit.level == AdminLevel.COMMUNE,
+            readable(actor, AdminUnit.id),
+            AdminUnit.valid_from.is_(None) | (AdminUnit.valid_from <= today),
+            AdminUnit.valid_to.is_(None) | (AdminUnit.valid_to > today),
+        )
         .order_by(AdminUnit.code)
     )
 
@@ -128,35 +179,79 @@ def _commune_rows(actor: Actor) -> Select:
 def _commune_features(session: Session, rows: list) -> list[dict]:
     """Boundaries with the registry's figures now (services.stats), the same numbers as /api/v1/stats."""
     tallies = commune_tallies(session, [unit.id for unit, _ in rows], period_of_days())
-    return [_feature(unit.code, unit.boundary, {
-        "code": unit.code, "name": unit.name, "level": unit.level.value, "parent_code": parent_code,
-        "valid_from": unit.valid_from.isoformat() if unit.valid_from else None,
-        **_registry_figures(tallies[unit.id]),
-    }) for unit, parent_code in rows]
+    return [
+        _feature(
+            unit.code,
+            unit.boundary,
+            {
+                "code": unit.code,
+                "name": unit.name,
+                "level": unit.level.value,
+                "parent_code": parent_code,
+                "valid_from": unit.valid_from.isoformat() if unit.valid_from else None,
+                **_registry_figures(tallies[unit.id]),
+            },
+        )
+        for unit, parent_code in rows
+    ]
 
 
 def _registry_figures(tally: Tally) -> dict:
     return {
-        "lenses_active": tally.lenses_active, "lenses_offline": tally.lenses_offline,
-        "shared_active_lenses": tally.shared_active_lenses, "sharing_rate": tally.sharing_rate,
-        "recorders": tally.recorders, "owners": tally.owners, "sites": tally.sites,
+        "lenses_active": tally.lenses_active,
+        "lenses_offline": tally.lenses_offline,
+        "shared_active_lenses": tally.shared_active_lenses,
+        "sharing_rate": tally.sharing_rate,
+        "recorders": tally.recorders,
+        "owners": tally.owners,
+        "sites": tally.sites,
     }
 
 
-COLLECTIONS = {c.id: c for c in (
-    Collection("lenses", "Mắt camera (lenses)",
-               "Camera lenses with position, bearing, field of view, range, status and whether an active sharing "
-               "commitment covers them now.", Lens.id, Lens.point, _lens_rows, _lens_features),
-    Collection("recorders", "Đầu thu (recorders)",
-               "DVR/NVR recorders that keep the footage: retention, make, model, status, the owner's kind "
-               "(never the owner's name or contacts) and whether a commitment covers them now.",
-               Recorder.id, Recorder.point, _recorder_rows, _recorder_features),
-    Collection("sites", "Điểm mô hình Camera an ninh (sites)", "Programme sites and their communes.",
-               Site.id, Site.point, _site_rows, _site_features),
-    Collection("admin-units", "Xã, phường (communes)", "Current communes with their boundaries and figures: active and offline lenses, shared active "
-               "lenses and the sharing rate (shared active / active), recorders, owners and sites.",
-               AdminUnit.code, AdminUnit.boundary, _commune_rows, _commune_features),
-)}
+COLLECTIONS = {
+    c.id: c
+    for c in (
+        Collection(
+            "lenses",
+            "Mắt camera (lenses)",
+            "Camera lenses with position, bearing, field of view, range, status and whether an active sharing "
+            "commitment covers them now.",
+            Lens.id,
+            Lens.point,
+            _lens_rows,
+            _lens_features,
+        ),
+        Collection(
+            "recorders",
+            "Đầu thu (recorders)",
+            "DVR/NVR recorders that keep the footage: retention, make, model, status, the owner's kind "
+            "(never the owner's name or contacts) and whether a commitment covers them now.",
+            Recorder.id,
+            Recorder.point,
+            _recorder_rows,
+            _recorder_features,
+        ),
+        Collection(
+            "sites",
+            "Điểm mô hình Camera an ninh (sites)",
+            "Programme sites and their communes.",
+            Site.id,
+            Site.point,
+            _site_rows,
+            _site_features,
+        ),
+        Collection(
+            "admin-units",
+            "Xã, phường (communes)",
+            "Current communes with their boundaries and figures: active and offline lenses, shared active "
+            "lenses and the sharing rate (shared active / active), recorders, owners and sites.",
+            AdminUnit.code,
+            AdminUnit.boundary,
+            _commune_rows,
+            _commune_features,
+        ),
+    )
+}
 
 
 def _link(href: str, rel: str, media_type: str, title: str) -> dict:
@@ -184,8 +279,11 @@ def conformance() -> dict:
 def _collection_document(base_url: str, collection: Collection) -> dict:
     href = f"{base_url}/collections/{collection.id}"
     return {
-        "id": collection.id, "title": collection.title, "description": collection.description,
-        "itemType": "feature", "crs": [CRS84],
+        "id": collection.id,
+        "title": collection.title,
+        "description": collection.description,
+        "itemType": "feature",
+        "crs": [CRS84],
         "extent": {"spatial": {"bbox": [list(VIETNAM_EXTENT)], "crs": CRS84}},
         "links": [
             _link(href, "self", JSON, collection.title),
@@ -219,8 +317,9 @@ def _items_link(href: str, query: ItemsQuery, offset: int, rel: str, title: str)
     return _link(f"{href}?{urlencode(parameters)}", rel, GEOJSON, title)
 
 
-def items(session: Session, actor: Actor, base_url: str, collection_id: str, query: ItemsQuery,
-          now: datetime | None = None) -> dict:
+def items(
+    session: Session, actor: Actor, base_url: str, collection_id: str, query: ItemsQuery, now: datetime | None = None
+) -> dict:
     """One page of a collection's features in the actor's reach, with next/prev links."""
     found = _collection(collection_id)
     statement = found.rows(actor)
@@ -229,15 +328,20 @@ def items(session: Session, actor: Actor, base_url: str, collection_id: str, que
     matched = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
     features = found.features(session, session.execute(statement.limit(query.limit).offset(query.offset)).all())
     href = f"{base_url}/collections/{found.id}/items"
-    links = [_items_link(href, query, query.offset, "self", "this page"),
-             _link(f"{base_url}/collections/{found.id}", "collection", JSON, found.title)]
+    links = [
+        _items_link(href, query, query.offset, "self", "this page"),
+        _link(f"{base_url}/collections/{found.id}", "collection", JSON, found.title),
+    ]
     if query.offset + len(features) < matched:
         links.append(_items_link(href, query, query.offset + query.limit, "next", "the next page"))
     if query.offset > 0:
         links.append(_items_link(href, query, max(0, query.offset - query.limit), "prev", "the previous page"))
     return {
-        "type": "FeatureCollection", "features": features, "numberMatched": matched,
-        "numberReturned": len(features), "timeStamp": (now or utcnow()).isoformat(timespec="seconds"),
+        "type": "FeatureCollection",
+        "features": features,
+        "numberMatched": matched,
+        "numberReturned": len(features),
+        "timeStamp": (now or utcnow()).isoformat(timespec="seconds"),
         "links": links,
     }
 
@@ -255,6 +359,8 @@ def item(session: Session, actor: Actor, base_url: str, collection_id: str, feat
         raise NotFound(f"no feature {feature_id!r} in collection {found.id!r}")
     href = f"{base_url}/collections/{found.id}"
     feature = found.features(session, rows)[0]
-    feature["links"] = [_link(f"{href}/items/{feature_id}", "self", GEOJSON, "this feature"),
-                        _link(href, "collection", JSON, found.title)]
+    feature["links"] = [
+        _link(f"{href}/items/{feature_id}", "self", GEOJSON, "this feature"),
+        _link(href, "collection", JSON, found.title),
+    ]
     return feature

@@ -15,6 +15,7 @@ Rules a clerk can rely on:
   row, so the history of what was promised stays;
 - an optional column left out of the file keeps what the registry holds.
 """
+
 from __future__ import annotations
 
 import csv
@@ -25,7 +26,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from heapq import heappush, heapreplace
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -37,8 +38,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..models import (
-    AdminLevel, AdminUnit, CommitmentChannel, Lens, LensKind, LensStatus, Owner, OwnerKind, Recorder,
-    SharingCommitment, Site,
+    AdminLevel,
+    AdminUnit,
+    CommitmentChannel,
+    Lens,
+    LensKind,
+    LensStatus,
+    Owner,
+    OwnerKind,
+    Recorder,
+    SharingCommitment,
+    Site,
 )
 from . import audit, rules
 from .access import Actor
@@ -56,18 +66,42 @@ VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 IMPORT_TEXT_VERSION = "import"
 
 REQUIRED_COLUMNS = (
-    "commune_code", "site_code", "owner_external_id", "owner_kind", "owner_name", "owner_phone",
-    "recorder_external_id", "retention_days", "lens_external_id", "lon", "lat", "bearing_deg", "fov_deg",
-    "range_m", "status", "commitment_signed_at", "commitment_valid_until",
+    "commune_code",
+    "site_code",
+    "owner_external_id",
+    "owner_kind",
+    "owner_name",
+    "owner_phone",
+    "recorder_external_id",
+    "retention_days",
+    "lens_external_id",
+    "lon",
+    "lat",
+    "bearing_deg",
+    "fov_deg",
+    "range_m",
+    "status",
+    "commitment_signed_at",
+    "commitment_valid_until",
 )
 OPTIONAL_COLUMNS = (
-    "owner_email", "owner_address", "site_name", "recorder_make", "recorder_model", "recorder_lon",
-    "recorder_lat", "height_m", "lens_kind",
+    "owner_email",
+    "owner_address",
+    "site_name",
+    "recorder_make",
+    "recorder_model",
+    "recorder_lon",
+    "recorder_lat",
+    "height_m",
+    "lens_kind",
 )
 OWNER_KINDS = {
-    "household": OwnerKind.HOUSEHOLD, "hộ gia đình": OwnerKind.HOUSEHOLD,
-    "agency": OwnerKind.AGENCY, "cơ quan": OwnerKind.AGENCY,
-    "business": OwnerKind.BUSINESS, "doanh nghiệp": OwnerKind.BUSINESS,
+    "household": OwnerKind.HOUSEHOLD,
+    "hộ gia đình": OwnerKind.HOUSEHOLD,
+    "agency": OwnerKind.AGENCY,
+    "cơ quan": OwnerKind.AGENCY,
+    "business": OwnerKind.BUSINESS,
+    "doanh nghiệp": OwnerKind.BUSINESS,
 }
 LENS_KINDS = {kind.value: kind for kind in LensKind}
 LENS_STATUSES = {status.value: status for status in LensStatus}
@@ -76,10 +110,22 @@ ENTITIES = ("sites", "owners", "recorders", "lenses", "commitments")
 # The file column a clerk fixes when a stored or repeated value disagrees.
 _FILE_COLUMNS = {
     "site": {"commune_id": "commune_code", "name": "site_name"},
-    "owner": {"kind": "owner_kind", "name": "owner_name", "phone": "owner_phone", "email": "owner_email",
-              "address": "owner_address", "commune_id": "commune_code"},
-    "recorder": {"owner_external_id": "owner_external_id", "site_code": "site_code", "point": "recorder_lon",
-                 "retention_days": "retention_days", "make": "recorder_make", "model": "recorder_model"},
+    "owner": {
+        "kind": "owner_kind",
+        "name": "owner_name",
+        "phone": "owner_phone",
+        "email": "owner_email",
+        "address": "owner_address",
+        "commune_id": "commune_code",
+    },
+    "recorder": {
+        "owner_external_id": "owner_external_id",
+        "site_code": "site_code",
+        "point": "recorder_lon",
+        "retention_days": "retention_days",
+        "make": "recorder_make",
+        "model": "recorder_model",
+    },
     "commitment": {"valid_until": "commitment_valid_until"},
 }
 
@@ -130,9 +176,16 @@ class ImportReport:
         return {name: asdict(getattr(self, name)) for name in ENTITIES}
 
 
-def import_register(session: Session, source: BinaryIO | Path, filename: str, *, actor: Actor, dry_run: bool = False,
-                    progress: Callable[[int, int], None] | None = None,
-                    limits: UploadLimits | None = None) -> ImportReport:
+def import_register(
+    session: Session,
+    source: BinaryIO | Path,
+    filename: str,
+    *,
+    actor: Actor,
+    dry_run: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    limits: UploadLimits | None = None,
+) -> ImportReport:
     """Check a register file and, when every row is acceptable and this is no dry run, write it.
 
     Writes happen in the caller's transaction, all or nothing. `progress(done,
@@ -172,9 +225,18 @@ def import_register(session: Session, source: BinaryIO | Path, filename: str, *,
     if errors.count == 0:
         if not dry_run:
             plan.write()
-        audit.record(session, actor, "registry.import", "register_file", details={
-            "filename": filename, "rows": report.rows, "dry_run": dry_run, **report.counts(),
-        })
+        audit.record(
+            session,
+            actor,
+            "registry.import",
+            "register_file",
+            details={
+                "filename": filename,
+                "rows": report.rows,
+                "dry_run": dry_run,
+                **report.counts(),
+            },
+        )
     notify(report.rows, report.rows)
     return _finish(report, errors)
 
@@ -284,8 +346,9 @@ def _utf8_lines(stream: BinaryIO, delimiters: str) -> Iterator[str]:
         except UnicodeDecodeError:
             raise _unreadable(f"line {number} is not UTF-8 text; save the sheet as 'CSV UTF-8'") from None
         if max(text.count(delimiter) for delimiter in delimiters) >= MAX_CSV_CELLS:
-            raise _unreadable(f"line {number} holds more than {MAX_CSV_CELLS} cells; a register has one column "
-                              "per field")
+            raise _unreadable(
+                f"line {number} holds more than {MAX_CSV_CELLS} cells; a register has one column per field"
+            )
         yield text.removeprefix("\ufeff") if number == 1 else text
 
 
@@ -353,8 +416,11 @@ def _read_geojson(stream: BinaryIO, errors: _ErrorLog, limits: UploadLimits) -> 
 
 
 def _is_position(coordinates: object) -> bool:
-    return (isinstance(coordinates, list) and len(coordinates) >= 2
-            and all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in coordinates[:2]))
+    return (
+        isinstance(coordinates, list)
+        and len(coordinates) >= 2
+        and all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in coordinates[:2])
+    )
 
 
 _READERS = {".csv": _read_csv, ".xlsx": _read_xlsx, ".geojson": _read_geojson, ".json": _read_geojson}
@@ -407,8 +473,9 @@ class _Row:
             return None
         return value
 
-    def number(self, column: str, check: Callable[[float], str | None] | None = None, *,
-               required: bool = True) -> float | None:
+    def number(
+        self, column: str, check: Callable[[float], str | None] | None = None, *, required: bool = True
+    ) -> float | None:
         value = self.cells.get(column, "")
         if not value:
             if required:
@@ -470,7 +537,9 @@ class _Row:
         lon_text, lat_text = self.cells.get(lon_column), self.cells.get(lat_column)
         if not required and not (lon_text and lat_text):
             if lon_text or lat_text:
-                self.refuse(lat_column if lon_text else lon_column, f"give both {lon_column} and {lat_column}, or neither")
+                self.refuse(
+                    lat_column if lon_text else lon_column, f"give both {lon_column} and {lat_column}, or neither"
+                )
             return None
         lon, lat = self.number(lon_column), self.number(lat_column)
         if lon is None or lat is None:
@@ -523,7 +592,9 @@ class _Register:
 
         lens_id = row.text("lens_external_id", 64, required=True)
         if lens_id in self._lens_rows:
-            row.refuse("lens_external_id", f"lens {lens_id} is already on row {self._lens_rows[lens_id]}; one row per lens")
+            row.refuse(
+                "lens_external_id", f"lens {lens_id} is already on row {self._lens_rows[lens_id]}; one row per lens"
+            )
             lens_id = None
         elif lens_id:
             self._lens_rows[lens_id] = number
@@ -539,8 +610,10 @@ class _Register:
         before = row.refusals
         owner_id = row.text("owner_external_id", 64, required=True)
         owner = {
-            "kind": row.choice("owner_kind", OWNER_KINDS), "name": row.text("owner_name", 200, required=True),
-            "phone": row.text("owner_phone", 32, required=True), "commune_id": commune_id,
+            "kind": row.choice("owner_kind", OWNER_KINDS),
+            "name": row.text("owner_name", 200, required=True),
+            "phone": row.text("owner_phone", 32, required=True),
+            "commune_id": commune_id,
         }
         if "owner_email" in self.stated:
             owner["email"] = row.email()
@@ -552,24 +625,29 @@ class _Register:
         before = row.refusals
         recorder_id = row.text("recorder_external_id", 64, required=True)
         recorder = {
-            "owner_external_id": owner_id, "site_code": site_code,
+            "owner_external_id": owner_id,
+            "site_code": site_code,
             "retention_days": row.whole_number("retention_days", rules.check_retention),
         }
         if "recorder_make" in self.stated:
             recorder["make"] = row.text("recorder_make", 100)
         if "recorder_model" in self.stated:
             recorder["model"] = row.text("recorder_model", 100)
-        if "recorder_lon" in self.stated or "recorder_lat" in self.stated:
-            if recorder_point := row.position("recorder_lon", "recorder_lat", required=False):
-                recorder["point"] = recorder_point
+        if ("recorder_lon" in self.stated or "recorder_lat" in self.stated) and (
+            recorder_point := row.position("recorder_lon", "recorder_lat", required=False)
+        ):
+            recorder["point"] = recorder_point
         if row.refusals == before and owner_id and site_code:
             self._note("recorder", self.recorders, recorder_id, number, recorder)
 
         before = row.refusals
         lens = {
-            "recorder_external_id": recorder_id, "point": row.position("lon", "lat", required=True),
-            "commune_id": commune_id, "bearing_deg": row.number("bearing_deg", rules.check_bearing, required=False),
-            "fov_deg": row.number("fov_deg", rules.check_fov), "range_m": row.number("range_m", rules.check_range),
+            "recorder_external_id": recorder_id,
+            "point": row.position("lon", "lat", required=True),
+            "commune_id": commune_id,
+            "bearing_deg": row.number("bearing_deg", rules.check_bearing, required=False),
+            "fov_deg": row.number("fov_deg", rules.check_fov),
+            "range_m": row.number("range_m", rules.check_range),
             "status": row.choice("status", LENS_STATUSES),
         }
         if "height_m" in self.stated:
@@ -588,7 +666,9 @@ class _Register:
         if signed and signed > self.today:
             row.refuse("commitment_signed_at", f"{signed.isoformat()} lies in the future")
         if signed and valid_until and valid_until < signed:
-            row.refuse("commitment_valid_until", f"{valid_until.isoformat()} is before the signing date {signed.isoformat()}")
+            row.refuse(
+                "commitment_valid_until", f"{valid_until.isoformat()} is before the signing date {signed.isoformat()}"
+            )
         if row.refusals == before and signed and owner_id:
             self._note("commitment", self.commitments, (owner_id, signed), number, {"valid_until": valid_until})
 
@@ -629,9 +709,12 @@ class _Register:
                 entry.values[column] = value  # e.g. a recorder's position, stated on a later row only
             elif not _same(entry.values[column], value):
                 label = key[0] if kind == "commitment" else key
-                self.errors.add(number, _FILE_COLUMNS[kind][column],
-                                f"{self._shown(column, value)} here, but {self._shown(column, entry.values[column])} "
-                                f"for the same {kind} {label} on row {entry.row}")
+                self.errors.add(
+                    number,
+                    _FILE_COLUMNS[kind][column],
+                    f"{self._shown(column, value)} here, but {self._shown(column, entry.values[column])} "
+                    f"for the same {kind} {label} on row {entry.row}",
+                )
 
     def _shown(self, column: str, value: Any) -> str:
         if value is None:
@@ -657,9 +740,14 @@ class _Register:
         found = commune_locator(self.session).locate_many([p[0] for p in points], [p[1] for p in points])
         for (entry, column, commune_id), point, located in zip(placed, points, found):
             if located != commune_id:
-                where = f"it is in {self.commune_name(located)}" if located is not None else "it is in no current commune"
-                self.errors.add(entry.row, column,
-                                f"{self._shown('point', point)} lies outside {self.commune_names[commune_id]}; {where}")
+                where = (
+                    f"it is in {self.commune_name(located)}" if located is not None else "it is in no current commune"
+                )
+                self.errors.add(
+                    entry.row,
+                    column,
+                    f"{self._shown('point', point)} lies outside {self.commune_names[commune_id]}; {where}",
+                )
 
     def commune_name(self, commune_id: int) -> str:
         if commune_id not in self.commune_names:
@@ -700,7 +788,7 @@ def _key_list(keys: list) -> BindParameter:
 
 
 def _start_of(day: date) -> datetime:
-    return datetime.combine(day, time(0), VIETNAM).astimezone(timezone.utc)
+    return datetime.combine(day, time(0), VIETNAM).astimezone(UTC)
 
 
 def _day_of(moment: datetime) -> date:
@@ -739,7 +827,7 @@ class _Plan:
         keys = list(keys)
         found = {}
         for start in range(0, len(keys), BATCH):
-            for row in self.session.execute(statement(_key_list(keys[start:start + BATCH]))):
+            for row in self.session.execute(statement(_key_list(keys[start : start + BATCH]))):
                 stored = dict(row._mapping)
                 if "lon" in stored:
                     stored["point"] = (stored.pop("lon"), stored.pop("lat"))
@@ -765,46 +853,82 @@ class _Plan:
         return True
 
     def _compare_sites(self) -> None:
-        stored = self._stored(lambda keys: select(Site.code.label("key"), Site.id, Site.commune_id, Site.name)
-                              .where(Site.code.in_(keys)), self.register.sites)
+        stored = self._stored(
+            lambda keys: select(Site.code.label("key"), Site.id, Site.commune_id, Site.name).where(Site.code.in_(keys)),
+            self.register.sites,
+        )
         for code, entry in self.register.sites.items():
             found = stored.get(code)
             if found is not None and found["commune_id"] != entry.values["commune_id"]:
-                self.errors.add(entry.row, "site_code", f"site {code} belongs to {self.register.commune_name(found['commune_id'])}, "
-                                f"not {self.register.commune_name(entry.values['commune_id'])}")
+                self.errors.add(
+                    entry.row,
+                    "site_code",
+                    f"site {code} belongs to {self.register.commune_name(found['commune_id'])}, "
+                    f"not {self.register.commune_name(entry.values['commune_id'])}",
+                )
                 continue
             values = dict(entry.values) if found is not None else {"name": code, **entry.values}
             self._sort(self.changes["sites"], code, values, found)
 
     def _compare_owners(self) -> None:
-        stored = self._stored(lambda keys: select(
-            Owner.external_id.label("key"), Owner.id, Owner.kind, Owner.name, Owner.phone, Owner.email, Owner.address,
-            Owner.commune_id,
-        ).where(Owner.external_id.in_(keys)), self.register.owners)
+        stored = self._stored(
+            lambda keys: select(
+                Owner.external_id.label("key"),
+                Owner.id,
+                Owner.kind,
+                Owner.name,
+                Owner.phone,
+                Owner.email,
+                Owner.address,
+                Owner.commune_id,
+            ).where(Owner.external_id.in_(keys)),
+            self.register.owners,
+        )
         for external_id, entry in self.register.owners.items():
             found = stored.get(external_id)
-            if found is not None and self._refuse_unwritable(entry, "owner_external_id", f"owner {external_id}",
-                                                             found["commune_id"]):
+            if found is not None and self._refuse_unwritable(
+                entry, "owner_external_id", f"owner {external_id}", found["commune_id"]
+            ):
                 continue
             self._sort(self.changes["owners"], external_id, entry.values, found)
 
     def _compare_recorders(self) -> None:
-        stored = self._stored(lambda keys: select(
-            Recorder.external_id.label("key"), Recorder.id, Owner.external_id.label("owner_external_id"),
-            Site.code.label("site_code"), func.ST_X(Recorder.point).label("lon"), func.ST_Y(Recorder.point).label("lat"),
-            Recorder.retention_days, Recorder.make, Recorder.model, Recorder.commune_id,
-        ).join(Recorder.owner).outerjoin(Recorder.site).where(Recorder.external_id.in_(keys)), self.register.recorders)
+        stored = self._stored(
+            lambda keys: (
+                select(
+                    Recorder.external_id.label("key"),
+                    Recorder.id,
+                    Owner.external_id.label("owner_external_id"),
+                    Site.code.label("site_code"),
+                    func.ST_X(Recorder.point).label("lon"),
+                    func.ST_Y(Recorder.point).label("lat"),
+                    Recorder.retention_days,
+                    Recorder.make,
+                    Recorder.model,
+                    Recorder.commune_id,
+                )
+                .join(Recorder.owner)
+                .outerjoin(Recorder.site)
+                .where(Recorder.external_id.in_(keys))
+            ),
+            self.register.recorders,
+        )
         for external_id, entry in self.register.recorders.items():
             found = stored.get(external_id)
             values = dict(entry.values)
             if found is not None:
-                if self._refuse_unwritable(entry, "recorder_external_id", f"recorder {external_id}", found["commune_id"]):
+                if self._refuse_unwritable(
+                    entry, "recorder_external_id", f"recorder {external_id}", found["commune_id"]
+                ):
                     continue
                 if found["owner_external_id"] != values["owner_external_id"]:
                     self.recorders_refused_a_new_owner.add(external_id)
-                    self.errors.add(entry.row, "owner_external_id",
-                                    f"recorder {external_id} belongs to owner {found['owner_external_id']}; "
-                                    "an import does not move recorders between owners")
+                    self.errors.add(
+                        entry.row,
+                        "owner_external_id",
+                        f"recorder {external_id} belongs to owner {found['owner_external_id']}; "
+                        "an import does not move recorders between owners",
+                    )
                     continue
             elif "point" not in values:
                 values["point"] = self.register.first_lens_point.get(external_id)
@@ -816,12 +940,29 @@ class _Plan:
             self._sort(self.changes["recorders"], external_id, values, found)
 
     def _compare_lenses(self) -> None:
-        stored = self._stored(lambda keys: select(
-            Lens.external_id.label("key"), Lens.id, Recorder.external_id.label("recorder_external_id"),
-            Owner.external_id.label("owner_external_id"), func.ST_X(Lens.point).label("lon"),
-            func.ST_Y(Lens.point).label("lat"), Lens.commune_id, Lens.bearing_deg, Lens.fov_deg, Lens.range_m,
-            Lens.height_m, Lens.kind, Lens.status,
-        ).join(Lens.recorder).join(Recorder.owner).where(Lens.external_id.in_(keys)), self.register.lenses)
+        stored = self._stored(
+            lambda keys: (
+                select(
+                    Lens.external_id.label("key"),
+                    Lens.id,
+                    Recorder.external_id.label("recorder_external_id"),
+                    Owner.external_id.label("owner_external_id"),
+                    func.ST_X(Lens.point).label("lon"),
+                    func.ST_Y(Lens.point).label("lat"),
+                    Lens.commune_id,
+                    Lens.bearing_deg,
+                    Lens.fov_deg,
+                    Lens.range_m,
+                    Lens.height_m,
+                    Lens.kind,
+                    Lens.status,
+                )
+                .join(Lens.recorder)
+                .join(Recorder.owner)
+                .where(Lens.external_id.in_(keys))
+            ),
+            self.register.lenses,
+        )
         for external_id, entry in self.register.lenses.items():
             found = stored.get(external_id)
             recorder_id = entry.values["recorder_external_id"]
@@ -829,12 +970,18 @@ class _Plan:
             if found is not None:
                 if self._refuse_unwritable(entry, "lens_external_id", f"lens {external_id}", found["commune_id"]):
                     continue
-                if (recorder is not None and recorder_id not in self.recorders_refused_a_new_owner
-                        and found["owner_external_id"] != recorder.values["owner_external_id"]):
-                    self.errors.add(entry.row, "recorder_external_id",
-                                    f"lens {external_id} is on recorder {found['recorder_external_id']} of owner "
-                                    f"{found['owner_external_id']}; an import moves a lens only between recorders "
-                                    "of the same owner")
+                if (
+                    recorder is not None
+                    and recorder_id not in self.recorders_refused_a_new_owner
+                    and found["owner_external_id"] != recorder.values["owner_external_id"]
+                ):
+                    self.errors.add(
+                        entry.row,
+                        "recorder_external_id",
+                        f"lens {external_id} is on recorder {found['recorder_external_id']} of owner "
+                        f"{found['owner_external_id']}; an import moves a lens only between recorders "
+                        "of the same owner",
+                    )
                     continue
             self._sort(self.changes["lenses"], external_id, entry.values, found)
 
@@ -843,8 +990,11 @@ class _Plan:
         stored: dict[str, list] = defaultdict(list)
         for start in range(0, len(owners), BATCH):
             rows = self.session.execute(
-                select(Owner.external_id, SharingCommitment.id, SharingCommitment.signed_at, SharingCommitment.valid_until)
-                .join(SharingCommitment.owner).where(Owner.external_id.in_(_key_list(owners[start:start + BATCH])))
+                select(
+                    Owner.external_id, SharingCommitment.id, SharingCommitment.signed_at, SharingCommitment.valid_until
+                )
+                .join(SharingCommitment.owner)
+                .where(Owner.external_id.in_(_key_list(owners[start : start + BATCH])))
                 .order_by(SharingCommitment.id)
             )
             for owner, commitment_id, signed_at, valid_until in rows:
@@ -873,41 +1023,98 @@ class _Plan:
     def _write(self) -> None:
         connection = self.session.connection()
         sites, owners, recorders, lenses, commitments = (self.changes[name] for name in ENTITIES)
-        site_ids = sites.ids | _insert(connection, Site.__table__, key="code", rows=[
-            {"code": row["key"], "name": row["name"], "commune_id": row["commune_id"], "point": None}
-            for row in sites.create
-        ])
+        site_ids = sites.ids | _insert(
+            connection,
+            Site.__table__,
+            key="code",
+            rows=[
+                {"code": row["key"], "name": row["name"], "commune_id": row["commune_id"], "point": None}
+                for row in sites.create
+            ],
+        )
         _update(connection, Site.__table__, sites.update)
-        owner_ids = owners.ids | _insert(connection, Owner.__table__, key="external_id", rows=[
-            {"external_id": row["key"], "kind": row["kind"], "name": row["name"], "phone": row["phone"],
-             "email": row.get("email"), "address": row.get("address"), "commune_id": row["commune_id"]}
-            for row in owners.create
-        ])
+        owner_ids = owners.ids | _insert(
+            connection,
+            Owner.__table__,
+            key="external_id",
+            rows=[
+                {
+                    "external_id": row["key"],
+                    "kind": row["kind"],
+                    "name": row["name"],
+                    "phone": row["phone"],
+                    "email": row.get("email"),
+                    "address": row.get("address"),
+                    "commune_id": row["commune_id"],
+                }
+                for row in owners.create
+            ],
+        )
         _update(connection, Owner.__table__, owners.update)
-        recorder_ids = recorders.ids | _insert(connection, Recorder.__table__, key="external_id", rows=[
-            {"external_id": row["key"], "owner_id": owner_ids[row["owner_external_id"]],
-             "site_id": site_ids[row["site_code"]], "commune_id": row["commune_id"], "point": point_ewkt(*row["point"]),
-             "retention_days": row["retention_days"], "make": row.get("make"), "model": row.get("model"),
-             "status": "active"}
-            for row in recorders.create
-        ])
-        _update(connection, Recorder.__table__, [_columns(row, {"site_code": ("site_id", site_ids)})
-                                                  for row in recorders.update])
-        _insert(connection, Lens.__table__, [
-            {"external_id": row["key"], "recorder_id": recorder_ids[row["recorder_external_id"]],
-             "commune_id": row["commune_id"], "point": point_ewkt(*row["point"]), "bearing_deg": row["bearing_deg"],
-             "fov_deg": row["fov_deg"], "range_m": row["range_m"], "height_m": row.get("height_m"),
-             "kind": row.get("kind", LensKind.FIXED), "status": row["status"]}
-            for row in lenses.create
-        ])
-        _update(connection, Lens.__table__, [_columns(row, {"recorder_external_id": ("recorder_id", recorder_ids)})
-                                              for row in lenses.update])
-        _insert(connection, SharingCommitment.__table__, [
-            {"owner_id": owner_ids[row["owner"]], "all_recorders": True, "signed_at": row["signed_at"],
-             "valid_until": row["valid_until"], "channel": CommitmentChannel.PAPER,
-             "text_version": IMPORT_TEXT_VERSION, "revoked_at": None}
-            for row in commitments.create
-        ])
+        recorder_ids = recorders.ids | _insert(
+            connection,
+            Recorder.__table__,
+            key="external_id",
+            rows=[
+                {
+                    "external_id": row["key"],
+                    "owner_id": owner_ids[row["owner_external_id"]],
+                    "site_id": site_ids[row["site_code"]],
+                    "commune_id": row["commune_id"],
+                    "point": point_ewkt(*row["point"]),
+                    "retention_days": row["retention_days"],
+                    "make": row.get("make"),
+                    "model": row.get("model"),
+                    "status": "active",
+                }
+                for row in recorders.create
+            ],
+        )
+        _update(
+            connection,
+            Recorder.__table__,
+            [_columns(row, {"site_code": ("site_id", site_ids)}) for row in recorders.update],
+        )
+        _insert(
+            connection,
+            Lens.__table__,
+            [
+                {
+                    "external_id": row["key"],
+                    "recorder_id": recorder_ids[row["recorder_external_id"]],
+                    "commune_id": row["commune_id"],
+                    "point": point_ewkt(*row["point"]),
+                    "bearing_deg": row["bearing_deg"],
+                    "fov_deg": row["fov_deg"],
+                    "range_m": row["range_m"],
+                    "height_m": row.get("height_m"),
+                    "kind": row.get("kind", LensKind.FIXED),
+                    "status": row["status"],
+                }
+                for row in lenses.create
+            ],
+        )
+        _update(
+            connection,
+            Lens.__table__,
+            [_columns(row, {"recorder_external_id": ("recorder_id", recorder_ids)}) for row in lenses.update],
+        )
+        _insert(
+            connection,
+            SharingCommitment.__table__,
+            [
+                {
+                    "owner_id": owner_ids[row["owner"]],
+                    "all_recorders": True,
+                    "signed_at": row["signed_at"],
+                    "valid_until": row["valid_until"],
+                    "channel": CommitmentChannel.PAPER,
+                    "text_version": IMPORT_TEXT_VERSION,
+                    "revoked_at": None,
+                }
+                for row in commitments.create
+            ],
+        )
         _update(connection, SharingCommitment.__table__, commitments.update)
 
 
@@ -933,12 +1140,14 @@ def _insert(connection, table: Table, rows: list[dict[str, Any]], key: str | Non
     """
     ids = {}
     for start in range(0, len(rows), BATCH):
-        batch = rows[start:start + BATCH]
+        batch = rows[start : start + BATCH]
         connection.execute(insert(table), batch)
         if key is not None:
             keys = _key_list([row[key] for row in batch])
-            ids.update((found, row_id) for found, row_id in connection.execute(
-                select(table.c[key], table.c.id).where(table.c[key].in_(keys))))
+            ids.update(
+                (found, row_id)
+                for found, row_id in connection.execute(select(table.c[key], table.c.id).where(table.c[key].in_(keys)))
+            )
     return ids
 
 
@@ -953,13 +1162,24 @@ def _update(connection, table: Table, changes: list[dict[str, Any]]) -> None:
         groups[tuple(sorted(column for column in change if column != "id"))].append(change)
     bump = {"version": table.c.version + 1} if "version" in table.c else {}
     for columns, rows in groups.items():
-        statement = update(table).where(table.c.id == bindparam("_id")).values(
-            {**{column: bindparam(f"_{column}", type_=table.c[column].type) for column in columns}, **bump}
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("_id"))
+            .values({**{column: bindparam(f"_{column}", type_=table.c[column].type) for column in columns}, **bump})
         )
         for start in range(0, len(rows), BATCH):
-            connection.execute(statement, [{f"_{name}": value for name, value in row.items()}
-                                           for row in rows[start:start + BATCH]])
+            connection.execute(
+                statement, [{f"_{name}": value for name, value in row.items()} for row in rows[start : start + BATCH]]
+            )
 
 
-__all__ = ["EntityCounts", "ImportReport", "LISTED_ERRORS", "MAX_ROWS", "OPTIONAL_COLUMNS", "REQUIRED_COLUMNS",
-           "RowError", "import_register"]
+__all__ = [
+    "EntityCounts",
+    "ImportReport",
+    "LISTED_ERRORS",
+    "MAX_ROWS",
+    "OPTIONAL_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "RowError",
+    "import_register",
+]

@@ -6,6 +6,7 @@ PostgreSQL and on SQLite, where SELECT ... FOR UPDATE does nothing. The row
 is inserted on first use; of two first runners racing, the primary key lets
 only one in. The caller's write unit commits.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -20,10 +21,13 @@ from ..models import SchedulerLease
 def hold_lease(session: Session, name: str, holder: str, ttl: timedelta, now: datetime) -> bool:
     """Take or renew lease `name` for `holder` until now + ttl; False while someone else holds it."""
     taken = session.execute(
-        update(SchedulerLease).where(
+        update(SchedulerLease)
+        .where(
             SchedulerLease.name == name,
             or_(SchedulerLease.holder == holder, SchedulerLease.expires_at < now),
-        ).values(holder=holder, expires_at=now + ttl).execution_options(synchronize_session=False)
+        )
+        .values(holder=holder, expires_at=now + ttl)
+        .execution_options(synchronize_session=False)
     ).rowcount
     if taken:
         return True
@@ -40,6 +44,8 @@ def hold_lease(session: Session, name: str, holder: str, ttl: timedelta, now: da
 def release_lease(session: Session, name: str, holder: str, now: datetime) -> None:
     """Give the lease up at shutdown so another runner takes over at once instead of after the ttl."""
     session.execute(
-        update(SchedulerLease).where(SchedulerLease.name == name, SchedulerLease.holder == holder)
-        .values(expires_at=now).execution_options(synchronize_session=False)
+        update(SchedulerLease)
+        .where(SchedulerLease.name == name, SchedulerLease.holder == holder)
+        .values(expires_at=now)
+        .execution_options(synchronize_session=False)
     )

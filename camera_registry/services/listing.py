@@ -1,4 +1,5 @@
 """Paging and reach filters shared by every registry list."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

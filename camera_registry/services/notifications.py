@@ -18,6 +18,7 @@ token exists nowhere, can never be used. Every try thus carries its own
 link; each stays valid, since one that timed out may still have reached the
 owner.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -28,16 +29,23 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import (
-    Assignment, AssignmentStatus, Channel, FootageRequest, LinkPurpose, OutboxMessage, Owner, SharingCommitment,
+    Assignment,
+    AssignmentStatus,
+    Channel,
+    FootageRequest,
+    LinkPurpose,
+    OutboxMessage,
+    Owner,
+    SharingCommitment,
 )
 from ..timezones import local_time
 from .access import SYSTEM
 from .owner_links import issue_link
+from .workflow import transition_assignment
 
 #: Where the token of an owner's link goes in a queued message: "/o/" + TOKEN_SLOT, filled in at send time.
 #: Not a token (tokens are URL-safe base64), so it resolves to nothing.
 TOKEN_SLOT = "{owner-link-token}"
-from .workflow import transition_assignment
 
 
 @dataclass(frozen=True)
@@ -66,13 +74,20 @@ class NotificationSettings:
     @classmethod
     def from_config(cls, config: Mapping) -> NotificationSettings:
         return cls(
-            public_base_url=config["PUBLIC_BASE_URL"].rstrip("/"), webhook_url=config["NOTIFY_WEBHOOK_URL"],
-            webhook_secret=config["NOTIFY_WEBHOOK_SECRET"], smtp_host=config["SMTP_HOST"],
-            smtp_port=config["SMTP_PORT"], smtp_username=config["SMTP_USERNAME"],
-            smtp_password=config["SMTP_PASSWORD"], smtp_starttls=config["SMTP_STARTTLS"],
-            email_from=config["NOTIFY_EMAIL_FROM"], max_attempts=config["NOTIFY_MAX_ATTEMPTS"],
-            backoff_seconds=config["NOTIFY_BACKOFF_SECONDS"], reminder_hours=config["REMINDER_HOURS"],
-            max_reminders=config["MAX_REMINDERS"], escalation_hours=config["ESCALATION_HOURS"],
+            public_base_url=config["PUBLIC_BASE_URL"].rstrip("/"),
+            webhook_url=config["NOTIFY_WEBHOOK_URL"],
+            webhook_secret=config["NOTIFY_WEBHOOK_SECRET"],
+            smtp_host=config["SMTP_HOST"],
+            smtp_port=config["SMTP_PORT"],
+            smtp_username=config["SMTP_USERNAME"],
+            smtp_password=config["SMTP_PASSWORD"],
+            smtp_starttls=config["SMTP_STARTTLS"],
+            email_from=config["NOTIFY_EMAIL_FROM"],
+            max_attempts=config["NOTIFY_MAX_ATTEMPTS"],
+            backoff_seconds=config["NOTIFY_BACKOFF_SECONDS"],
+            reminder_hours=config["REMINDER_HOURS"],
+            max_reminders=config["MAX_REMINDERS"],
+            escalation_hours=config["ESCALATION_HOURS"],
             claim_lease_seconds=config.get("NOTIFY_CLAIM_LEASE_SECONDS", cls.claim_lease_seconds),
             jobs_lease_seconds=config.get("SCHEDULER_LEASE_SECONDS", cls.jobs_lease_seconds),
         )
@@ -121,18 +136,36 @@ def owner_channels(owner: Owner) -> list[tuple[Channel, str]]:
     return channels
 
 
-def _queue(session: Session, *, key: str, kind: str, recipients: list[tuple[Channel, str]], texts: Texts,
-           payload: dict, assignment: Assignment | None = None) -> list[OutboxMessage]:
+def _queue(
+    session: Session,
+    *,
+    key: str,
+    kind: str,
+    recipients: list[tuple[Channel, str]],
+    texts: Texts,
+    payload: dict,
+    assignment: Assignment | None = None,
+) -> list[OutboxMessage]:
     """One outbox row per channel, keyed `<key>:<channel>`; a key already written is skipped."""
     keys = {channel: f"{key}:{channel.value}" for channel, _ in recipients}
-    taken = set(session.scalars(select(OutboxMessage.idempotency_key).where(
-        OutboxMessage.idempotency_key.in_(list(keys.values())))))
+    taken = set(
+        session.scalars(
+            select(OutboxMessage.idempotency_key).where(OutboxMessage.idempotency_key.in_(list(keys.values())))
+        )
+    )
     messages = [
-        OutboxMessage(kind=kind, channel=channel, recipient=recipient, idempotency_key=keys[channel],
-                      subject=texts.subject if channel == Channel.EMAIL else "",
-                      body=texts.body if channel == Channel.EMAIL else texts.short,
-                      payload=payload, assignment_id=assignment.id if assignment else None)
-        for channel, recipient in recipients if keys[channel] not in taken
+        OutboxMessage(
+            kind=kind,
+            channel=channel,
+            recipient=recipient,
+            idempotency_key=keys[channel],
+            subject=texts.subject if channel == Channel.EMAIL else "",
+            body=texts.body if channel == Channel.EMAIL else texts.short,
+            payload=payload,
+            assignment_id=assignment.id if assignment else None,
+        )
+        for channel, recipient in recipients
+        if keys[channel] not in taken
     ]
     session.add_all(messages)
     session.flush()
@@ -169,13 +202,23 @@ def mint_owner_link(session: Session, message: OutboxMessage) -> str | None:
         commitment = session.get(SharingCommitment, commitment_id)
         if commitment is None or commitment.valid_until is None:
             return None
-        return issue_link(session, owner=commitment.owner, purpose=LinkPurpose.COMMITMENT, commitment=commitment,
-                          expires_at=commitment.valid_until)
+        return issue_link(
+            session,
+            owner=commitment.owner,
+            purpose=LinkPurpose.COMMITMENT,
+            commitment=commitment,
+            expires_at=commitment.valid_until,
+        )
     assignment = session.get(Assignment, message.assignment_id) if message.assignment_id else None
     if assignment is None:
         return None
-    return issue_link(session, owner=assignment.owner, purpose=LinkPurpose.ASSIGNMENT, assignment=assignment,
-                      expires_at=assignment.preservation_deadline)
+    return issue_link(
+        session,
+        owner=assignment.owner,
+        purpose=LinkPurpose.ASSIGNMENT,
+        assignment=assignment,
+        expires_at=assignment.preservation_deadline,
+    )
 
 
 def with_owner_link(message: OutboxMessage, raw_token: str) -> None:
@@ -193,49 +236,68 @@ def _assignment_texts(assignment: Assignment, link_url: str, lead: str = "") -> 
     window = f"từ {local_time(request.window_start)} đến {local_time(request.window_end)}"
     deadline = local_time(assignment.preservation_deadline)
     lenses = ", ".join(item.lens.external_id for item in assignment.lenses)
-    short = (f"{lead}{unit} đề nghị ông/bà {ask} dữ liệu camera {window} (vụ việc {request.case_ref}), "
-             f"trước {deadline}. Trả lời tại: {link_url}")
+    short = (
+        f"{lead}{unit} đề nghị ông/bà {ask} dữ liệu camera {window} (vụ việc {request.case_ref}), "
+        f"trước {deadline}. Trả lời tại: {link_url}"
+    )
     phone = request.commune.police_phone
-    body = "\n".join([
-        f"Kính gửi {assignment.owner.name},",
-        "",
-        *([lead.strip(), ""] if lead else []),
-        f"{unit} đề nghị ông/bà {ask} dữ liệu camera ghi lại {window}.",
-        "",
-        f"Vụ việc: {request.case_ref}",
-        f"Căn cứ pháp lý: {request.legal_basis}",
-        f"Mắt camera liên quan ({len(assignment.lenses)}): {lenses}",
-        f"Cần giữ dữ liệu đến: {deadline} (sau thời điểm này đầu thu có thể ghi đè)",
-        "",
-        "Để trả lời (đồng ý, từ chối hoặc báo không có dữ liệu), mở liên kết dành riêng cho ông/bà:",
-        link_url,
-        "",
-        f"Liên kết chỉ dùng cho đề nghị này và hết hạn lúc {deadline}; xin đừng chuyển cho người khác.",
-        *([f"Điện thoại trực ban {unit}: {phone}"] if phone else []),
-        "Thời gian theo giờ Việt Nam (UTC+7).",
-    ])
+    body = "\n".join(
+        [
+            f"Kính gửi {assignment.owner.name},",
+            "",
+            *([lead.strip(), ""] if lead else []),
+            f"{unit} đề nghị ông/bà {ask} dữ liệu camera ghi lại {window}.",
+            "",
+            f"Vụ việc: {request.case_ref}",
+            f"Căn cứ pháp lý: {request.legal_basis}",
+            f"Mắt camera liên quan ({len(assignment.lenses)}): {lenses}",
+            f"Cần giữ dữ liệu đến: {deadline} (sau thời điểm này đầu thu có thể ghi đè)",
+            "",
+            "Để trả lời (đồng ý, từ chối hoặc báo không có dữ liệu), mở liên kết dành riêng cho ông/bà:",
+            link_url,
+            "",
+            f"Liên kết chỉ dùng cho đề nghị này và hết hạn lúc {deadline}; xin đừng chuyển cho người khác.",
+            *([f"Điện thoại trực ban {unit}: {phone}"] if phone else []),
+            "Thời gian theo giờ Việt Nam (UTC+7).",
+        ]
+    )
     subject = f"{lead}Đề nghị trích xuất dữ liệu camera – vụ việc {request.case_ref}"
     return Texts(short, subject, body)
 
 
 def _assignment_payload(assignment: Assignment, link_url: str) -> dict:
-    return {"assignment_id": assignment.id, "request_id": assignment.request_id, "link": link_url,
-            "preservation_deadline": assignment.preservation_deadline.isoformat()}
+    return {
+        "assignment_id": assignment.id,
+        "request_id": assignment.request_id,
+        "link": link_url,
+        "preservation_deadline": assignment.preservation_deadline.isoformat(),
+    }
 
 
 def notify_assignment(session: Session, assignment: Assignment, link_url: str) -> list[OutboxMessage]:
     """Ask the owner to answer an assignment through `link_url` (`owner_link_slot`), on each channel they have."""
-    return _queue(session, key=f"assignment:{assignment.id}:request", kind="assignment.request",
-                  recipients=owner_channels(assignment.owner), texts=_assignment_texts(assignment, link_url),
-                  payload=_assignment_payload(assignment, link_url), assignment=assignment)
+    return _queue(
+        session,
+        key=f"assignment:{assignment.id}:request",
+        kind="assignment.request",
+        recipients=owner_channels(assignment.owner),
+        texts=_assignment_texts(assignment, link_url),
+        payload=_assignment_payload(assignment, link_url),
+        assignment=assignment,
+    )
 
 
 def remind_assignment(session: Session, assignment: Assignment, link_url: str, number: int) -> list[OutboxMessage]:
     """The `number`th reminder of an unanswered assignment; like every message it gets a fresh link when sent."""
-    return _queue(session, key=f"assignment:{assignment.id}:reminder:{number}", kind="assignment.reminder",
-                  recipients=owner_channels(assignment.owner),
-                  texts=_assignment_texts(assignment, link_url, lead=f"Nhắc lại lần {number}: "),
-                  payload={**_assignment_payload(assignment, link_url), "reminder": number}, assignment=assignment)
+    return _queue(
+        session,
+        key=f"assignment:{assignment.id}:reminder:{number}",
+        kind="assignment.reminder",
+        recipients=owner_channels(assignment.owner),
+        texts=_assignment_texts(assignment, link_url, lead=f"Nhắc lại lần {number}: "),
+        payload={**_assignment_payload(assignment, link_url), "reminder": number},
+        assignment=assignment,
+    )
 
 
 def announce_routed_request(session: Session, request: FootageRequest, base_url: str) -> int:
@@ -250,8 +312,13 @@ def announce_routed_request(session: Session, request: FootageRequest, base_url:
         if assignment.status != AssignmentStatus.PENDING or not owner_channels(assignment.owner):
             continue
         messages = notify_assignment(session, assignment, owner_link_slot(base_url))
-        transition_assignment(session, SYSTEM, assignment, "notify",
-                              details={"channels": sorted(message.channel.value for message in messages)})
+        transition_assignment(
+            session,
+            SYSTEM,
+            assignment,
+            "notify",
+            details={"channels": sorted(message.channel.value for message in messages)},
+        )
         notified += 1
     return notified
 
@@ -267,14 +334,25 @@ def escalate_to_police(session: Session, assignment: Assignment, base_url: str) 
         return []
     deadline = local_time(assignment.preservation_deadline)
     page = request_page_url(base_url, request)
-    short = (f"Phiếu #{assignment.id} (vụ việc {request.case_ref}): chủ camera {assignment.owner.name} chưa trả lời; "
-             f"dữ liệu có thể bị ghi đè sau {deadline}. Xem: {page}")
+    short = (
+        f"Phiếu #{assignment.id} (vụ việc {request.case_ref}): chủ camera {assignment.owner.name} chưa trả lời; "
+        f"dữ liệu có thể bị ghi đè sau {deadline}. Xem: {page}"
+    )
     texts = Texts(short, f"Chủ camera chưa trả lời – vụ việc {request.case_ref}", short)
-    return _queue(session, key=f"assignment:{assignment.id}:escalation", kind="assignment.escalation",
-                  recipients=[(Channel.WEBHOOK, phone)], texts=texts,
-                  payload={"assignment_id": assignment.id, "request_id": request.id, "page": page,
-                           "preservation_deadline": assignment.preservation_deadline.isoformat()},
-                  assignment=assignment)
+    return _queue(
+        session,
+        key=f"assignment:{assignment.id}:escalation",
+        kind="assignment.escalation",
+        recipients=[(Channel.WEBHOOK, phone)],
+        texts=texts,
+        payload={
+            "assignment_id": assignment.id,
+            "request_id": request.id,
+            "page": page,
+            "preservation_deadline": assignment.preservation_deadline.isoformat(),
+        },
+        assignment=assignment,
+    )
 
 
 # --------------------------------------------------------------------------- owners: commitments
@@ -294,23 +372,30 @@ def invite_renewal(session: Session, commitment: SharingCommitment, base_url: st
         return []
     link_url = owner_link_slot(base_url)
     last_day = last_valid_day(commitment.valid_until)
-    short = (f"Cam kết chia sẻ dữ liệu Camera an ninh của ông/bà hết hiệu lực sau ngày {last_day}. "
-             f"Gia hạn tại: {link_url}")
+    short = (
+        f"Cam kết chia sẻ dữ liệu Camera an ninh của ông/bà hết hiệu lực sau ngày {last_day}. Gia hạn tại: {link_url}"
+    )
     phone = owner.commune.police_phone if owner.commune else None
-    body = "\n".join([
-        f"Kính gửi {owner.name},",
-        "",
-        f"Cam kết chia sẻ dữ liệu camera ông/bà đã ký ngày {local_time(commitment.signed_at, '%d/%m/%Y')} "
-        f"có hiệu lực đến hết ngày {last_day}.",
-        "Để tiếp tục tham gia chương trình Camera an ninh, xin đọc và gia hạn cam kết tại liên kết dành riêng "
-        "cho ông/bà:",
-        link_url,
-        "",
-        "Tại liên kết này ông/bà cũng có thể không gia hạn hoặc rút lại cam kết.",
-        *([f"Điện thoại trực ban Công an {owner.commune.name}: {phone}"] if phone else []),
-    ])
+    body = "\n".join(
+        [
+            f"Kính gửi {owner.name},",
+            "",
+            f"Cam kết chia sẻ dữ liệu camera ông/bà đã ký ngày {local_time(commitment.signed_at, '%d/%m/%Y')} "
+            f"có hiệu lực đến hết ngày {last_day}.",
+            "Để tiếp tục tham gia chương trình Camera an ninh, xin đọc và gia hạn cam kết tại liên kết dành riêng "
+            "cho ông/bà:",
+            link_url,
+            "",
+            "Tại liên kết này ông/bà cũng có thể không gia hạn hoặc rút lại cam kết.",
+            *([f"Điện thoại trực ban Công an {owner.commune.name}: {phone}"] if phone else []),
+        ]
+    )
     texts = Texts(short, "Mời gia hạn cam kết chia sẻ dữ liệu Camera an ninh", body)
-    return _queue(session, key=f"commitment:{commitment.id}:renewal", kind="commitment.renewal",
-                  recipients=recipients, texts=texts,
-                  payload={"commitment_id": commitment.id, "link": link_url,
-                           "valid_until": commitment.valid_until.isoformat()})
+    return _queue(
+        session,
+        key=f"commitment:{commitment.id}:renewal",
+        kind="commitment.renewal",
+        recipients=recipients,
+        texts=texts,
+        payload={"commitment_id": commitment.id, "link": link_url, "valid_until": commitment.valid_until.isoformat()},
+    )

@@ -4,10 +4,11 @@ Registry figures are not public: a signed-in reader sees the communes in their
 reach; anonymous visitors see at most the totals over the whole programme,
 when the installation chooses to show them (PUBLIC_PROGRAMME_TOTALS).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import case, func, select, text
 from sqlalchemy.orm import Session, aliased
@@ -54,7 +55,7 @@ def check_database(session: Session) -> None:
 
 def commune_overview(session: Session, actor: Actor = SYSTEM, now: datetime | None = None) -> list[CommuneLine]:
     """Lens, recorder and sharing counts for every commune in the actor's reach with any registered camera."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     parent = aliased(AdminUnit)
     per_recorder = (
         select(
@@ -71,7 +72,9 @@ def commune_overview(session: Session, actor: Actor = SYSTEM, now: datetime | No
             func.count(Recorder.id).label("recorders"),
             func.coalesce(func.sum(per_recorder.c.lenses), 0).label("lenses"),
             func.sum(per_recorder.c.active_lenses).label("active_lenses"),
-            func.sum(case((recorder_is_shared(now), per_recorder.c.active_lenses), else_=0)).label("shared_active_lenses"),
+            func.sum(case((recorder_is_shared(now), per_recorder.c.active_lenses), else_=0)).label(
+                "shared_active_lenses"
+            ),
         )
         .join(per_recorder, per_recorder.c.recorder_id == Recorder.id, isouter=True)
         .group_by(Recorder.commune_id)
@@ -88,8 +91,15 @@ def commune_overview(session: Session, actor: Actor = SYSTEM, now: datetime | No
         statement = statement.where(AdminUnit.id.in_(actor.readable_communes))
     rows = session.execute(statement)
     return [
-        CommuneLine(row[0], row[1], row[2], row.recorders, row.lenses, int(row.active_lenses or 0),
-                    int(row.shared_active_lenses or 0))
+        CommuneLine(
+            row[0],
+            row[1],
+            row[2],
+            row.recorders,
+            row.lenses,
+            int(row.active_lenses or 0),
+            int(row.shared_active_lenses or 0),
+        )
         for row in rows
     ]
 
@@ -97,5 +107,10 @@ def commune_overview(session: Session, actor: Actor = SYSTEM, now: datetime | No
 def programme_totals(session: Session, now: datetime | None = None) -> ProgrammeTotals:
     """The counts of the front page summed over every commune: what anonymous visitors may be shown."""
     lines = commune_overview(session, SYSTEM, now)
-    return ProgrammeTotals(len(lines), *(sum(getattr(line, name) for line in lines)
-                                        for name in ("recorders", "lenses", "active_lenses", "shared_active_lenses")))
+    return ProgrammeTotals(
+        len(lines),
+        *(
+            sum(getattr(line, name) for line in lines)
+            for name in ("recorders", "lenses", "active_lenses", "shared_active_lenses")
+        ),
+    )

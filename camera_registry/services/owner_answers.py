@@ -7,6 +7,7 @@ and commitment rules as the police's, with an owner actor naming who acted.
 The same answer submitted twice changes nothing and shows the same result;
 a different answer after a final one is refused.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -20,8 +21,16 @@ from sqlalchemy.orm import Session
 
 from ..db import after_read
 from ..models import (
-    ASSIGNMENT_TRANSITIONS, Assignment, AssignmentStatus, AuditEvent, CommitmentChannel, FootageClip, Handover,
-    LinkPurpose, OwnerLink, SharingCommitment,
+    ASSIGNMENT_TRANSITIONS,
+    Assignment,
+    AssignmentStatus,
+    AuditEvent,
+    CommitmentChannel,
+    FootageClip,
+    Handover,
+    LinkPurpose,
+    OwnerLink,
+    SharingCommitment,
 )
 from ..models.base import utcnow
 from ..models.request import UNANSWERED
@@ -157,9 +166,17 @@ def _mark_viewed(session: Session, link_id: int, now: datetime) -> None:
             pass  # answered at the same moment: that answer is the newer news
 
 
-def answer(session: Session, raw_token: str, action: str, *, handover: Handover | None = None,
-           reason: str | None = None, note: str | None = None, language: str = "vi",
-           now: datetime | None = None) -> OwnerPage:
+def answer(
+    session: Session,
+    raw_token: str,
+    action: str,
+    *,
+    handover: Handover | None = None,
+    reason: str | None = None,
+    note: str | None = None,
+    language: str = "vi",
+    now: datetime | None = None,
+) -> OwnerPage:
     """Take one answer through a link; a repeat of the recorded answer is a no-op showing the same result."""
     now = now or utcnow()
     resolved = resolve_link(session, raw_token, now)
@@ -175,8 +192,15 @@ def answer(session: Session, raw_token: str, action: str, *, handover: Handover 
                 _answer_assignment(session, link, action, handover, reason, note, now)
             else:
                 _answer_commitment(session, link, action, note, now)
-            record(session, actor, LINK_ANSWERED, "owner_link", link.id, to_state=action,
-                   details={"handover": handover.value if handover else None, "reason": reason})
+            record(
+                session,
+                actor,
+                LINK_ANSWERED,
+                "owner_link",
+                link.id,
+                to_state=action,
+                details={"handover": handover.value if handover else None, "reason": reason},
+            )
     except StaleVersion:
         # Another submit got there first: the same answer shows its result, another one is refused.
         session.expire_all()
@@ -205,18 +229,25 @@ def _check_answer(action: str, handover: Handover | None, reason: str | None, no
     if action == "consent" and not isinstance(handover, Handover):
         raise ValidationFailed("choose how the footage is handed over", {"handover": ["required to consent"]})
     if action == "report_no_footage" and reason not in NO_FOOTAGE_REASONS:
-        raise ValidationFailed("say why there is no footage",
-                               {"reason": [f"one of {', '.join(NO_FOOTAGE_REASONS)}"]})
+        raise ValidationFailed("say why there is no footage", {"reason": [f"one of {', '.join(NO_FOOTAGE_REASONS)}"]})
     if note is not None and len(note) > NOTE_MAX_LENGTH:
         raise ValidationFailed("the note is too long", {"note": [f"at most {NOTE_MAX_LENGTH} characters"]})
 
 
-def _answer_assignment(session: Session, link: OwnerLink, action: str, handover: Handover | None,
-                       reason: str | None, note: str | None, now: datetime) -> None:
+def _answer_assignment(
+    session: Session,
+    link: OwnerLink,
+    action: str,
+    handover: Handover | None,
+    reason: str | None,
+    note: str | None,
+    now: datetime,
+) -> None:
     if action == "report_no_footage":
         note = f"{reason}: {note}" if note else reason
-    apply_assignment_action(session, owner_actor(link.owner_id), link.assignment, action, handover=handover,
-                            note=note or None)
+    apply_assignment_action(
+        session, owner_actor(link.owner_id), link.assignment, action, handover=handover, note=note or None
+    )
     # Consent to upload keeps the link for the upload, until the footage arrives or the link expires.
     if not (action == "consent" and handover == Handover.OWNER_UPLOAD):
         mark_used(link, now)
@@ -227,17 +258,39 @@ def _answer_commitment(session: Session, link: OwnerLink, action: str, note: str
         raise StaleVersion(f"owner link {link.id} was used at the same moment")
     actor = owner_actor(link.owner_id)
     if action == "sign":
-        record_signature(session, actor, link.owner, valid_until=_years_later(now, COMMITMENT_TERM_YEARS),
-                         channel=CommitmentChannel.WEB, text_version=CURRENT_TEXT_VERSION, signed_at=now)
+        record_signature(
+            session,
+            actor,
+            link.owner,
+            valid_until=_years_later(now, COMMITMENT_TERM_YEARS),
+            channel=CommitmentChannel.WEB,
+            text_version=CURRENT_TEXT_VERSION,
+            signed_at=now,
+        )
     elif action == "renew":
-        record_renewal(session, actor, link.commitment, valid_until=_years_later(now, COMMITMENT_TERM_YEARS),
-                       channel=CommitmentChannel.WEB, text_version=CURRENT_TEXT_VERSION)
+        record_renewal(
+            session,
+            actor,
+            link.commitment,
+            valid_until=_years_later(now, COMMITMENT_TERM_YEARS),
+            channel=CommitmentChannel.WEB,
+            text_version=CURRENT_TEXT_VERSION,
+        )
     else:
         record_revocation(session, actor, link.commitment, reason=note or None)
 
 
-def receive_clip(session: Session, raw_token: str, upload: ClipUpload, *, storage_dir: Path, max_bytes: int,
-                 write: WriteUnit | None = None, language: str = "vi", now: datetime | None = None) -> OwnerPage:
+def receive_clip(
+    session: Session,
+    raw_token: str,
+    upload: ClipUpload,
+    *,
+    storage_dir: Path,
+    max_bytes: int,
+    write: WriteUnit | None = None,
+    language: str = "vi",
+    now: datetime | None = None,
+) -> OwnerPage:
     """Store a clip the owner uploads after consenting to hand over by upload; the footage then counts as
     received (evidence "clip:<id>" with its SHA-256). Started, finished and refused uploads are audited.
 
@@ -252,23 +305,42 @@ def receive_clip(session: Session, raw_token: str, upload: ClipUpload, *, storag
     if refusal is not None:
         return replace(page, refusal=refusal)
     link_id, assignment_id, actor = page.link.id, page.link.assignment_id, owner_actor(page.link.owner_id)
-    write(lambda writer: record(writer, actor, "clip.upload_started", "assignment", assignment_id,
-                                details={"link_id": link_id}))
+    write(
+        lambda writer: record(
+            writer, actor, "clip.upload_started", "assignment", assignment_id, details={"link_id": link_id}
+        )
+    )
     filename = ""
     try:
         filename, declared_type = upload.open()
         filename = PurePath(filename.replace("\\", "/")).name[:255]
         clock = _form_clock(getattr(upload, "fields", {}), now)
-        stored = store_clip(upload.chunks(), storage_dir=storage_dir, subdirectory=str(assignment_id),
-                            filename=filename, clip=clip_format(filename, declared_type), max_bytes=max_bytes)
+        stored = store_clip(
+            upload.chunks(),
+            storage_dir=storage_dir,
+            subdirectory=str(assignment_id),
+            filename=filename,
+            clip=clip_format(filename, declared_type),
+            max_bytes=max_bytes,
+        )
     except ClipRefused as refused:
-        write(lambda writer: record(writer, actor, "clip.upload_refused", "assignment", assignment_id,
-                                    note=refused.detail,
-                                    details={"link_id": link_id, "reason": refused.reason, "name": filename}))
-        return replace(page, refusal=refused.reason, refusal_detail=refused.detail)
+        reason, detail = refused.reason, refused.detail
+        write(
+            lambda writer: record(
+                writer,
+                actor,
+                "clip.upload_refused",
+                "assignment",
+                assignment_id,
+                note=detail,
+                details={"link_id": link_id, "reason": reason, "name": filename},
+            )
+        )
+        return replace(page, refusal=reason, refusal_detail=detail)
     try:
-        refusal = write(lambda writer: _record_clip(writer, raw_token, stored, filename, language, utcnow(), now,
-                                                    clock))
+        refusal = write(
+            lambda writer: _record_clip(writer, raw_token, stored, filename, language, utcnow(), now, clock)
+        )
     except BaseException:
         (storage_dir / stored.relative_path).unlink(missing_ok=True)  # no file without its record
         raise
@@ -294,8 +366,16 @@ def _form_clock(fields: dict[str, str], now: datetime) -> Clock | None:
         raise ClipRefused("clock", problem.detail) from None
 
 
-def _record_clip(session: Session, raw_token: str, stored: StoredClip, filename: str, language: str,
-                 now: datetime, started_at: datetime | None = None, clock: Clock | None = None) -> str | None:
+def _record_clip(
+    session: Session,
+    raw_token: str,
+    stored: StoredClip,
+    filename: str,
+    language: str,
+    now: datetime,
+    started_at: datetime | None = None,
+    clock: Clock | None = None,
+) -> str | None:
     """Record a stored clip as the footage received, if the link still takes it (else the refusal)."""
     page = _page(session, resolve_link(session, raw_token, now), language, now)
     refusal = _upload_refusal(page)
@@ -303,19 +383,39 @@ def _record_clip(session: Session, raw_token: str, stored: StoredClip, filename:
         return refusal
     link, assignment = page.link, page.link.assignment
     actor = owner_actor(link.owner_id)
-    clip = FootageClip(assignment=assignment, stored_path=stored.relative_path, original_name=filename,
-                       content_type=stored.content_type, size_bytes=stored.size_bytes, sha256=stored.sha256,
-                       uploaded_at=now, upload_started_at=started_at, uploaded_by=actor.label,
-                       recorder_time_shown=clock.recorder_time_shown if clock else None,
-                       clock_checked_at=clock.checked_at if clock else None,
-                       clock_offset_seconds=clock.offset_seconds if clock else None)
+    clip = FootageClip(
+        assignment=assignment,
+        stored_path=stored.relative_path,
+        original_name=filename,
+        content_type=stored.content_type,
+        size_bytes=stored.size_bytes,
+        sha256=stored.sha256,
+        uploaded_at=now,
+        upload_started_at=started_at,
+        uploaded_by=actor.label,
+        recorder_time_shown=clock.recorder_time_shown if clock else None,
+        clock_checked_at=clock.checked_at if clock else None,
+        clock_offset_seconds=clock.offset_seconds if clock else None,
+    )
     session.add(clip)
     session.flush()
-    record(session, actor, "clip.upload_finished", "footage_clip", clip.id,
-           details={"link_id": link.id, "assignment_id": assignment.id, "name": filename,
-                    "size_bytes": stored.size_bytes, "sha256": stored.sha256})
-    apply_assignment_action(session, actor, assignment, "receive_footage", evidence_ref=f"clip:{clip.id}",
-                            clip_id=clip.id)
+    record(
+        session,
+        actor,
+        "clip.upload_finished",
+        "footage_clip",
+        clip.id,
+        details={
+            "link_id": link.id,
+            "assignment_id": assignment.id,
+            "name": filename,
+            "size_bytes": stored.size_bytes,
+            "sha256": stored.sha256,
+        },
+    )
+    apply_assignment_action(
+        session, actor, assignment, "receive_footage", evidence_ref=f"clip:{clip.id}", clip_id=clip.id
+    )
     mark_used(link, now)
     return None
 
@@ -336,12 +436,17 @@ def upload_intake(session: Session, raw_token: str, *, now: datetime | None = No
 
     def received(writer: Session, clip: FootageClip) -> None:
         current = writer.get(OwnerLink, link_id)
-        apply_assignment_action(writer, owner_actor(owner_id), current.assignment, "receive_footage",
-                                evidence_ref=f"clip:{clip.id}", clip_id=clip.id)
+        apply_assignment_action(
+            writer,
+            owner_actor(owner_id),
+            current.assignment,
+            "receive_footage",
+            evidence_ref=f"clip:{clip.id}",
+            clip_id=clip.id,
+        )
         mark_used(current, now)
 
-    return Intake(owner_actor(owner_id), assignment_id, owner_link_id=link_id, refusal=still_open,
-                  on_complete=received)
+    return Intake(owner_actor(owner_id), assignment_id, owner_link_id=link_id, refusal=still_open, on_complete=received)
 
 
 # --------------------------------------------------------------------------- building the page
@@ -357,8 +462,14 @@ def _page(session: Session, resolved: ResolvedLink, language: str, now: datetime
         commune = assignment.request.commune
         recorded = _assignment_answer(assignment)
         actions = _assignment_actions(assignment) if live else ()
-        details = {"lenses": _lens_lines(assignment), "clips": tuple(session.scalars(
-            select(FootageClip).where(FootageClip.assignment_id == assignment.id).order_by(FootageClip.id)))}
+        details = {
+            "lenses": _lens_lines(assignment),
+            "clips": tuple(
+                session.scalars(
+                    select(FootageClip).where(FootageClip.assignment_id == assignment.id).order_by(FootageClip.id)
+                )
+            ),
+        }
     else:
         commune = link.owner.commune
         recorded = _link_answer(session, link)
@@ -403,9 +514,14 @@ def _commitment_actions(commitment: SharingCommitment | None, now: datetime) -> 
 
 def _link_answer(session: Session, link: OwnerLink) -> Answer | None:
     action = session.scalar(
-        select(AuditEvent.to_state).where(AuditEvent.action == LINK_ANSWERED, AuditEvent.entity_type == "owner_link",
-                                          AuditEvent.entity_id == str(link.id))
-        .order_by(AuditEvent.id.desc()).limit(1)
+        select(AuditEvent.to_state)
+        .where(
+            AuditEvent.action == LINK_ANSWERED,
+            AuditEvent.entity_type == "owner_link",
+            AuditEvent.entity_id == str(link.id),
+        )
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
     )
     return Answer(action) if action else None
 
@@ -414,9 +530,17 @@ def _lens_lines(assignment: Assignment) -> tuple[LensLine, ...]:
     lines = []
     for item in assignment.lenses:
         point = to_shape(item.lens.point)
-        lines.append(LensLine(item.lens.external_id, item.recorder.site.name if item.recorder.site else None,
-                              point.x, point.y, item.lens.bearing_deg, item.preservation_deadline,
-                              item.partially_overwritten))
+        lines.append(
+            LensLine(
+                item.lens.external_id,
+                item.recorder.site.name if item.recorder.site else None,
+                point.x,
+                point.y,
+                item.lens.bearing_deg,
+                item.preservation_deadline,
+                item.partially_overwritten,
+            )
+        )
     return tuple(lines)
 
 

@@ -5,6 +5,7 @@ a database leak reveals no usable link. A link serves one assignment (or one
 commitment invitation) and dies with it: at its expiry, when revoked, or once
 its purpose is fulfilled.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,12 +26,27 @@ def token_hash(raw_token: str) -> str:
     return hashlib.sha256(raw_token.encode()).hexdigest()
 
 
-def issue_link(session: Session, *, owner: Owner, purpose: LinkPurpose, expires_at: datetime,
-               assignment: Assignment | None = None, commitment: SharingCommitment | None = None) -> str:
+def issue_link(
+    session: Session,
+    *,
+    owner: Owner,
+    purpose: LinkPurpose,
+    expires_at: datetime,
+    assignment: Assignment | None = None,
+    commitment: SharingCommitment | None = None,
+) -> str:
     """Create a link and return its raw token: the only time it exists outside the owner's message."""
     raw_token = secrets.token_urlsafe(TOKEN_BYTES)
-    session.add(OwnerLink(token_hash=token_hash(raw_token), purpose=purpose, owner=owner, assignment=assignment,
-                          commitment=commitment, expires_at=expires_at))
+    session.add(
+        OwnerLink(
+            token_hash=token_hash(raw_token),
+            purpose=purpose,
+            owner=owner,
+            assignment=assignment,
+            commitment=commitment,
+            expires_at=expires_at,
+        )
+    )
     session.flush()
     return raw_token
 
@@ -66,13 +82,22 @@ def resolve_link(session: Session, raw_token: str, now: datetime | None = None) 
     return ResolvedLink(LinkState.LIVE, link)
 
 
-def revoke_links(session: Session, *, assignment: Assignment | None = None,
-                 commitment: SharingCommitment | None = None, now: datetime | None = None) -> int:
+def revoke_links(
+    session: Session,
+    *,
+    assignment: Assignment | None = None,
+    commitment: SharingCommitment | None = None,
+    now: datetime | None = None,
+) -> int:
     """Revoke every live link of an assignment or a commitment; returns how many."""
-    condition = (OwnerLink.assignment_id == assignment.id) if assignment is not None else (
-        OwnerLink.commitment_id == commitment.id)
+    condition = (
+        (OwnerLink.assignment_id == assignment.id)
+        if assignment is not None
+        else (OwnerLink.commitment_id == commitment.id)
+    )
     result = session.execute(
-        update(OwnerLink).where(condition, OwnerLink.revoked_at.is_(None), OwnerLink.used_at.is_(None))
+        update(OwnerLink)
+        .where(condition, OwnerLink.revoked_at.is_(None), OwnerLink.used_at.is_(None))
         .values(revoked_at=now or utcnow())
     )
     return result.rowcount
@@ -82,7 +107,8 @@ def mark_used(link: OwnerLink, now: datetime | None = None) -> bool:
     """Stamp the link used, unless it already is or was revoked: False then, so of two submits racing
     through one link only the first acts (a conditional UPDATE, which SELECT ... FOR UPDATE on SQLite is not)."""
     result = object_session(link).execute(
-        update(OwnerLink).where(OwnerLink.id == link.id, OwnerLink.used_at.is_(None), OwnerLink.revoked_at.is_(None))
+        update(OwnerLink)
+        .where(OwnerLink.id == link.id, OwnerLink.used_at.is_(None), OwnerLink.revoked_at.is_(None))
         .values(used_at=now or utcnow())
     )
     return result.rowcount == 1

@@ -2,6 +2,7 @@
 need it (admin, the police of the owner's commune), and every disclosure,
 change or anonymisation is written to the audit trail. Changes name the version
 they were read at, or none (unconditional); see services.records."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -42,22 +43,38 @@ def owner_cards(session: Session, actor: Actor, owners: list[Owner]) -> list[Own
     shown = [owner for owner in owners if actor.sees_contacts(owner.commune_id)]
     if shown:
         owner_ids = [owner.id for owner in shown]
-        after_read(session, lambda writer: record(writer, actor, "owner.contacts_read", "owner", None,
-                                                  details={"owner_ids": owner_ids}))
+        after_read(
+            session,
+            lambda writer: record(
+                writer, actor, "owner.contacts_read", "owner", None, details={"owner_ids": owner_ids}
+            ),
+        )
     shown_ids = {owner.id for owner in shown}
     return [
         OwnerCard(
-            id=o.id, external_id=o.external_id, kind=o.kind, name=o.name, commune_id=o.commune_id,
+            id=o.id,
+            external_id=o.external_id,
+            kind=o.kind,
+            name=o.name,
+            commune_id=o.commune_id,
             commune_code=o.commune.code if o.commune_id else None,
             **{name: getattr(o, name) if o.id in shown_ids else None for name in CONTACT_FIELDS},
-            contacts_shown=o.id in shown_ids, version=o.version,
+            contacts_shown=o.id in shown_ids,
+            version=o.version,
         )
         for o in owners
     ]
 
 
-def list_owners(session: Session, actor: Actor, *, commune_code: str | None = None, kind: OwnerKind | None = None,
-                page: int = 1, page_size: int = 50) -> Page[OwnerCard]:
+def list_owners(
+    session: Session,
+    actor: Actor,
+    *,
+    commune_code: str | None = None,
+    kind: OwnerKind | None = None,
+    page: int = 1,
+    page_size: int = 50,
+) -> Page[OwnerCard]:
     statement = select(Owner).where(readable(actor, Owner.commune_id)).order_by(Owner.id)
     if commune_code is not None:
         statement = statement.join(AdminUnit, Owner.commune_id == AdminUnit.id).where(AdminUnit.code == commune_code)
@@ -71,19 +88,41 @@ def get_owner(session: Session, actor: Actor, owner_id: int) -> OwnerCard:
     return owner_cards(session, actor, [get_readable(session, actor, Owner, owner_id, "owner")])[0]
 
 
-def create_owner(session: Session, actor: Actor, *, external_id: str, kind: OwnerKind, name: str, commune_code: str,
-                 phone: str | None = None, email: str | None = None, address: str | None = None) -> OwnerCard:
+def create_owner(
+    session: Session,
+    actor: Actor,
+    *,
+    external_id: str,
+    kind: OwnerKind,
+    name: str,
+    commune_code: str,
+    phone: str | None = None,
+    email: str | None = None,
+    address: str | None = None,
+) -> OwnerCard:
     commune = current_commune(session, commune_code)
     actor.require_write(commune.id, f"owners of {commune.name}")
     require_unique(session, Owner, "external_id", external_id, "owner")
-    owner = add_new(session, actor, Owner(
-        external_id=external_id, kind=kind, name=name, commune_id=commune.id, phone=phone, email=email, address=address,
-    ), "owner")
+    owner = add_new(
+        session,
+        actor,
+        Owner(
+            external_id=external_id,
+            kind=kind,
+            name=name,
+            commune_id=commune.id,
+            phone=phone,
+            email=email,
+            address=address,
+        ),
+        "owner",
+    )
     return get_owner(session, actor, owner.id)
 
 
-def update_owner(session: Session, actor: Actor, owner_id: int, changes: dict, *,
-                 expected_version: int | None = None) -> OwnerCard:
+def update_owner(
+    session: Session, actor: Actor, owner_id: int, changes: dict, *, expected_version: int | None = None
+) -> OwnerCard:
     owner = get_writable(session, actor, Owner, owner_id, "owner", expected_version)
     changes = dict(changes)
     if "external_id" in changes:
@@ -96,8 +135,7 @@ def update_owner(session: Session, actor: Actor, owner_id: int, changes: dict, *
     return get_owner(session, actor, owner.id)
 
 
-def anonymise_owner(session: Session, actor: Actor, owner_id: int, *,
-                    expected_version: int | None = None) -> OwnerCard:
+def anonymise_owner(session: Session, actor: Actor, owner_id: int, *, expected_version: int | None = None) -> OwnerCard:
     """Erase the owner's personal data on request; cameras and history stay, unnamed."""
     owner = get_writable(session, actor, Owner, owner_id, "owner", expected_version)
     owner.name = ANONYMISED_NAME

@@ -15,6 +15,7 @@ Each check answers ok and a short reason an operator can act on:
 
 Every query here is a read: /readyz runs in a read unit and must never write.
 """
+
 from __future__ import annotations
 
 import logging
@@ -55,10 +56,16 @@ def check_migrations(session: Session, heads: Collection[str], known: Callable[[
         return Check("migrations", True, f"at head {', '.join(sorted(current))}")
     unknown = sorted(revision for revision in current if not known(revision))
     if unknown:
-        return Check("migrations", True, f"at {', '.join(unknown)}, newer than this release's head "
-                                         f"{', '.join(sorted(heads))}: upgrade this host")
-    return Check("migrations", False, f"at {', '.join(sorted(current))}, behind head {', '.join(sorted(heads))}: "
-                                      "run `camera-registry db upgrade`")
+        return Check(
+            "migrations",
+            True,
+            f"at {', '.join(unknown)}, newer than this release's head {', '.join(sorted(heads))}: upgrade this host",
+        )
+    return Check(
+        "migrations",
+        False,
+        f"at {', '.join(sorted(current))}, behind head {', '.join(sorted(heads))}: run `camera-registry db upgrade`",
+    )
 
 
 def check_scheduler(session: Session, lease_name: str, now: datetime) -> Check:
@@ -66,8 +73,9 @@ def check_scheduler(session: Session, lease_name: str, now: datetime) -> Check:
     if expires_at is None:
         return Check("scheduler", False, "no scheduler has ever held the jobs lease: start `camera-registry scheduler`")
     if expires_at <= now:
-        return Check("scheduler", False, f"the jobs lease ran out {_seconds(now - expires_at)} ago: "
-                                         "no scheduler is running")
+        return Check(
+            "scheduler", False, f"the jobs lease ran out {_seconds(now - expires_at)} ago: no scheduler is running"
+        )
     return Check("scheduler", True, f"the jobs lease is held for another {_seconds(expires_at - now)}")
 
 
@@ -93,13 +101,23 @@ def check_outbox(session: Session, now: datetime, max_age: timedelta, configured
         else:
             age = now - since
             stuck = stuck or age > max_age
-            parts.append(f"{channel.value}: {count} due, the oldest for {_seconds(age)}"
-                         + (f" (more than {_seconds(max_age)}: is the scheduler delivering?)" if age > max_age else ""))
+            parts.append(
+                f"{channel.value}: {count} due, the oldest for {_seconds(age)}"
+                + (f" (more than {_seconds(max_age)}: is the scheduler delivering?)" if age > max_age else "")
+            )
     return Check("outbox", not stuck, "; ".join(parts))
 
 
-def readiness(session: Session, *, now: datetime, heads: Collection[str], known: Callable[[str], bool],
-              lease_name: str, outbox_max_age: timedelta, configured_channels: Collection[Channel]) -> list[Check]:
+def readiness(
+    session: Session,
+    *,
+    now: datetime,
+    heads: Collection[str],
+    known: Callable[[str], bool],
+    lease_name: str,
+    outbox_max_age: timedelta,
+    configured_channels: Collection[Channel],
+) -> list[Check]:
     """Every check, in order; a check that fails with an error is not ready, and the ones after it still run."""
     checks: list[tuple[str, Callable[[], Check]]] = [
         ("database", lambda: check_database(session)),

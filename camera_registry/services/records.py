@@ -7,6 +7,7 @@ bumps it in its bulk updates). A write may name the version it was read at
 with StaleVersion (409), its `current` saying the version stored now. A write
 that names no version is unconditional and still bumps the version.
 """
+
 from __future__ import annotations
 
 import re
@@ -34,8 +35,9 @@ def get_readable(session: Session, actor: Actor, model: type[M], record_id: int,
     return obj
 
 
-def get_writable(session: Session, actor: Actor, model: type[M], record_id: int, what: str,
-                 expected_version: int | None = None) -> M:
+def get_writable(
+    session: Session, actor: Actor, model: type[M], record_id: int, what: str, expected_version: int | None = None
+) -> M:
     """The record, locked for the rest of the transaction and loaded as stored, if the actor may write it and
     (when `expected_version` is given) it is still at that version.
 
@@ -56,7 +58,9 @@ def check_version(obj, expected_version: int | None, what: str) -> None:
         raise StaleVersion(
             f"{what} {obj.id} was changed by someone else: it is at version {obj.version}, you sent "
             f"{expected_version}; reload it and try again",
-            {"version": [f"stale: current version is {obj.version}"]}, current={"version": obj.version})
+            {"version": [f"stale: current version is {obj.version}"]},
+            current={"version": obj.version},
+        )
 
 
 def flush(session: Session, what: str, record_id: int | None = None) -> None:
@@ -65,8 +69,10 @@ def flush(session: Session, what: str, record_id: int | None = None) -> None:
         session.flush()
     except StaleDataError:
         # Not reached while `get_writable` holds the row; kept so a missed lock still answers 409.
-        raise StaleVersion(f"{what} {record_id} was changed at the same moment by someone else; reload it",
-                           {"version": ["changed concurrently"]}) from None
+        raise StaleVersion(
+            f"{what} {record_id} was changed at the same moment by someone else; reload it",
+            {"version": ["changed concurrently"]},
+        ) from None
     except IntegrityError as error:
         conflict = duplicate_key_conflict(error)
         if conflict is None:
@@ -87,18 +93,25 @@ def duplicate_key_conflict(error: IntegrityError) -> Conflict | None:
     sqlstate = getattr(error.orig, "sqlstate", None)
     match = _POSTGRES_DUPLICATE.search(text) if sqlstate == UNIQUE_VIOLATION else _SQLITE_DUPLICATE.search(text)
     if match is None:
-        return None if sqlstate != UNIQUE_VIOLATION else Conflict(
-            "a concurrent write stored the same unique value; reload and try again")
+        return (
+            None
+            if sqlstate != UNIQUE_VIOLATION
+            else Conflict("a concurrent write stored the same unique value; reload and try again")
+        )
     fields = [name.strip().split(".")[-1] for name in match["fields"].split(",")]
-    return Conflict(f"{', '.join(fields)} is already used (stored at the same moment by another write)",
-                    {field: ["already used"] for field in fields})
+    return Conflict(
+        f"{', '.join(fields)} is already used (stored at the same moment by another write)",
+        {field: ["already used"] for field in fields},
+    )
 
 
 def require_unique(session: Session, model, field: str, value: Any, what: str, exclude_id: int | None = None) -> None:
     column = getattr(model, field)
     existing = session.scalar(select(model.id).where(column == value))
     if existing is not None and existing != exclude_id:
-        raise Conflict(f"{field} {value!r} is already used by {what} {existing}", {field: [f"already used by {what} {existing}"]})
+        raise Conflict(
+            f"{field} {value!r} is already used by {what} {existing}", {field: [f"already used by {what} {existing}"]}
+        )
 
 
 def current_commune(session: Session, code: str, field: str = "commune_code") -> AdminUnit:

@@ -4,6 +4,7 @@ Every recorder and lens carries the commune containing its point. The
 derivation runs in `before_flush`, so a service, an import or the sample
 loader all get it without remembering to ask.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,7 +36,9 @@ def commune_locator(session: Session, on: date | None = None) -> CommuneLocator:
     cached = session.info.get(_LOCATOR_KEY)
     if cached is not None and cached[0] == on:
         return cached[1]
-    rows = session.execute(select(AdminUnit.id, AdminUnit.boundary).where(_is_current_commune(on)).order_by(AdminUnit.id))
+    rows = session.execute(
+        select(AdminUnit.id, AdminUnit.boundary).where(_is_current_commune(on)).order_by(AdminUnit.id)
+    )
     locator = CommuneLocator((unit_id, to_shape(boundary)) for unit_id, boundary in rows)
     session.info[_LOCATOR_KEY] = (on, locator)
     return locator
@@ -59,21 +62,27 @@ def _locator_for_flush(session: Session) -> CommuneLocator:
         .order_by(AdminUnit.id)
     )
     pending = [
-        unit for unit in changed
-        if unit not in session.deleted and unit.level == AdminLevel.COMMUNE and unit.boundary is not None
+        unit
+        for unit in changed
+        if unit not in session.deleted
+        and unit.level == AdminLevel.COMMUNE
+        and unit.boundary is not None
         and unit.is_valid_on(today)
     ]
     pending.sort(key=lambda unit: (unit.id is None, unit.id or 0))
-    return CommuneLocator([
-        *((unit_id, to_shape(boundary)) for unit_id, boundary in stored),
-        *((unit, to_shape(unit.boundary)) for unit in pending),
-    ])
+    return CommuneLocator(
+        [
+            *((unit_id, to_shape(boundary)) for unit_id, boundary in stored),
+            *((unit, to_shape(unit.boundary)) for unit in pending),
+        ]
+    )
 
 
 @event.listens_for(Session, "before_flush")
 def _derive_communes(session: Session, flush_context, instances) -> None:
     placed = [
-        obj for obj in (*session.new, *session.dirty)
+        obj
+        for obj in (*session.new, *session.dirty)
         if isinstance(obj, (Recorder, Lens)) and (obj in session.new or inspect(obj).attrs.point.history.has_changes())
     ]
     if not placed:
@@ -103,7 +112,10 @@ def reassign_communes(session: Session) -> ReassignReport:
         last_id = 0
         while True:
             rows = session.execute(
-                select(model.id, model.commune_id, model.point).where(model.id > last_id).order_by(model.id).limit(REASSIGN_BATCH)
+                select(model.id, model.commune_id, model.point)
+                .where(model.id > last_id)
+                .order_by(model.id)
+                .limit(REASSIGN_BATCH)
             ).all()
             if not rows:
                 break
@@ -112,12 +124,15 @@ def reassign_communes(session: Session) -> ReassignReport:
             derived = locator.locate_many([p.x for p in points], [p.y for p in points])
             changes = [
                 {"row_id": row.id, "new_commune": commune_id}
-                for row, commune_id in zip(rows, derived) if commune_id != row.commune_id
+                for row, commune_id in zip(rows, derived)
+                if commune_id != row.commune_id
             ]
             report.outside_any_commune += sum(1 for commune_id in derived if commune_id is None)
             if changes:
                 session.connection().execute(
-                    update(model.__table__).where(model.__table__.c.id == bindparam("row_id")).values(commune_id=bindparam("new_commune")),
+                    update(model.__table__)
+                    .where(model.__table__.c.id == bindparam("row_id"))
+                    .values(commune_id=bindparam("new_commune")),
                     changes,
                 )
                 setattr(report, counter, getattr(report, counter) + len(changes))

@@ -3,6 +3,7 @@
 Opening, routing and the first transitions happen in one transaction: a
 request is never left half-routed.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,8 +17,16 @@ from sqlalchemy.orm import Session, selectinload
 
 from ..geo.metric import metres_between
 from ..models import (
-    WGS84, AdminUnit, Assignment, AssignmentLens, AssignmentStatus, FootageClip, FootageRequest, Handover,
-    RequestStatus, Role,
+    WGS84,
+    AdminUnit,
+    Assignment,
+    AssignmentLens,
+    AssignmentStatus,
+    FootageClip,
+    FootageRequest,
+    Handover,
+    RequestStatus,
+    Role,
 )
 from ..models.base import utcnow
 from .access import Actor
@@ -39,8 +48,16 @@ def _refuse(field: str, reason: str) -> ValidationFailed:
     return ValidationFailed(f"{field}: {reason}", {field: [reason]})
 
 
-def _check_request(session: Session, actor: Actor, incident: BaseGeometry, window_start: datetime,
-                   window_end: datetime, radius_m: float, deadline: datetime | None, now: datetime) -> AdminUnit:
+def _check_request(
+    session: Session,
+    actor: Actor,
+    incident: BaseGeometry,
+    window_start: datetime,
+    window_end: datetime,
+    radius_m: float,
+    deadline: datetime | None,
+    now: datetime,
+) -> AdminUnit:
     """The officer's commune, once every rule on the new request holds."""
     if actor.role != Role.COMMUNE_POLICE or actor.unit_id is None:
         raise PermissionDenied("footage requests are filed by commune police")
@@ -64,29 +81,64 @@ def _check_request(session: Session, actor: Actor, incident: BaseGeometry, windo
     return commune
 
 
-def open_request(session: Session, actor: Actor, *, case_ref: str, reason: str, legal_basis: str,
-                 incident: BaseGeometry, window_start: datetime, window_end: datetime,
-                 radius_m: float = DEFAULT_RADIUS_M, deadline: datetime | None = None, draft: bool = False,
-                 public_base_url: str, now: datetime | None = None) -> FootageRequest:
+def open_request(
+    session: Session,
+    actor: Actor,
+    *,
+    case_ref: str,
+    reason: str,
+    legal_basis: str,
+    incident: BaseGeometry,
+    window_start: datetime,
+    window_end: datetime,
+    radius_m: float = DEFAULT_RADIUS_M,
+    deadline: datetime | None = None,
+    draft: bool = False,
+    public_base_url: str,
+    now: datetime | None = None,
+) -> FootageRequest:
     """File a request; unless kept as a draft it is opened, routed and announced in the same transaction."""
     now = now or utcnow()
     commune = _check_request(session, actor, incident, window_start, window_end, radius_m, deadline, now)
     request = FootageRequest(
-        commune=commune, created_by_id=actor.user_id, case_ref=case_ref, reason=reason, legal_basis=legal_basis,
-        incident=from_shape(incident, srid=WGS84), window_start=window_start, window_end=window_end,
-        radius_m=radius_m, deadline=deadline, status=RequestStatus.DRAFT, lenses_skipped={},
+        commune=commune,
+        created_by_id=actor.user_id,
+        case_ref=case_ref,
+        reason=reason,
+        legal_basis=legal_basis,
+        incident=from_shape(incident, srid=WGS84),
+        window_start=window_start,
+        window_end=window_end,
+        radius_m=radius_m,
+        deadline=deadline,
+        status=RequestStatus.DRAFT,
+        lenses_skipped={},
     )
     session.add(request)
     session.flush()
-    record(session, actor, "request.create", "request", request.id, to_state=RequestStatus.DRAFT.value,
-           details={"case_ref": case_ref, "radius_m": radius_m})
+    record(
+        session,
+        actor,
+        "request.create",
+        "request",
+        request.id,
+        to_state=RequestStatus.DRAFT.value,
+        details={"case_ref": case_ref, "radius_m": radius_m},
+    )
     if not draft:
         submit_request(session, actor, request, public_base_url=public_base_url, now=now)
     return request
 
 
-def submit_request(session: Session, actor: Actor, request: FootageRequest, *, public_base_url: str,
-                   expected_version: int | None = None, now: datetime | None = None) -> FootageRequest:
+def submit_request(
+    session: Session,
+    actor: Actor,
+    request: FootageRequest,
+    *,
+    public_base_url: str,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+) -> FootageRequest:
     """Open a draft and route it: one assignment per owner whose lenses could have seen the incident.
 
     Each owner's message (with a link under `public_base_url`) is written to
@@ -95,27 +147,52 @@ def submit_request(session: Session, actor: Actor, request: FootageRequest, *, p
     """
     now = now or utcnow()
     transition_request(session, actor, request, "open", expected_version=expected_version)
-    plan = plan_routing(session, to_shape(request.incident), request.radius_m, request.window_start,
-                        request.window_end, now, request.deadline)
+    plan = plan_routing(
+        session,
+        to_shape(request.incident),
+        request.radius_m,
+        request.window_start,
+        request.window_end,
+        now,
+        request.deadline,
+    )
     for rank, route in enumerate(plan.routes, start=1):
-        request.assignments.append(Assignment(
-            owner_id=route.owner_id, rank=rank, status=AssignmentStatus.PENDING,
-            preservation_deadline=route.preservation_deadline, distance_m=route.distance_m,
-            covered_by_commitment=route.covered_by_commitment,
-            lenses=[AssignmentLens(lens_id=lens.lens_id, recorder_id=lens.recorder_id, distance_m=lens.distance_m,
-                                   preservation_deadline=lens.preservation_deadline,
-                                   partially_overwritten=lens.partially_overwritten) for lens in route.lenses],
-        ))
+        request.assignments.append(
+            Assignment(
+                owner_id=route.owner_id,
+                rank=rank,
+                status=AssignmentStatus.PENDING,
+                preservation_deadline=route.preservation_deadline,
+                distance_m=route.distance_m,
+                covered_by_commitment=route.covered_by_commitment,
+                lenses=[
+                    AssignmentLens(
+                        lens_id=lens.lens_id,
+                        recorder_id=lens.recorder_id,
+                        distance_m=lens.distance_m,
+                        preservation_deadline=lens.preservation_deadline,
+                        partially_overwritten=lens.partially_overwritten,
+                    )
+                    for lens in route.lenses
+                ],
+            )
+        )
     request.lenses_considered = plan.considered
     request.lenses_routed = plan.routed
     request.lenses_skipped = dict(plan.skipped)
     request.routed_at = now
-    transition_request(session, actor, request, "route", details={
-        "owners": len(plan.routes), "lenses_routed": plan.routed, "skipped": dict(plan.skipped)})
+    transition_request(
+        session,
+        actor,
+        request,
+        "route",
+        details={"owners": len(plan.routes), "lenses_routed": plan.routed, "skipped": dict(plan.skipped)},
+    )
     announce_routed_request(session, request, public_base_url)
     if not request.assignments:
-        transition_request(session, actor, request, "resolve", note="no lens could have seen the incident",
-                           details=outcome(request))
+        transition_request(
+            session, actor, request, "resolve", note="no lens could have seen the incident", details=outcome(request)
+        )
     return request
 
 
@@ -128,15 +205,25 @@ class RequestLine:
     open_assignments: int
 
 
-def list_requests(session: Session, actor: Actor, *, status: RequestStatus | None = None, page: int = 1,
-                  page_size: int = 50) -> Page[RequestLine]:
+def list_requests(
+    session: Session, actor: Actor, *, status: RequestStatus | None = None, page: int = 1, page_size: int = 50
+) -> Page[RequestLine]:
     """Requests in reach, the most urgent first (earliest open preservation deadline), then newest."""
-    open_states = [AssignmentStatus.PENDING, AssignmentStatus.NOTIFIED, AssignmentStatus.VIEWED,
-                   AssignmentStatus.CONSENTED]
+    open_states = [
+        AssignmentStatus.PENDING,
+        AssignmentStatus.NOTIFIED,
+        AssignmentStatus.VIEWED,
+        AssignmentStatus.CONSENTED,
+    ]
     pending = (
-        select(Assignment.request_id, func.min(Assignment.preservation_deadline).label("next_deadline"),
-               func.count(Assignment.id).label("open_assignments"))
-        .where(Assignment.status.in_(open_states)).group_by(Assignment.request_id).subquery()
+        select(
+            Assignment.request_id,
+            func.min(Assignment.preservation_deadline).label("next_deadline"),
+            func.count(Assignment.id).label("open_assignments"),
+        )
+        .where(Assignment.status.in_(open_states))
+        .group_by(Assignment.request_id)
+        .subquery()
     )
     statement = (
         select(FootageRequest, pending.c.next_deadline, pending.c.open_assignments)
@@ -148,14 +235,17 @@ def list_requests(session: Session, actor: Actor, *, status: RequestStatus | Non
     total = session.scalar(select(func.count()).select_from(statement.subquery()))
     rows = session.execute(
         statement.order_by(pending.c.next_deadline.is_(None), pending.c.next_deadline, FootageRequest.id.desc())
-        .limit(page_size).offset((page - 1) * page_size)
+        .limit(page_size)
+        .offset((page - 1) * page_size)
     ).all()
     return Page([RequestLine(row[0], row[1], row[2] or 0) for row in rows], total)
 
 
 def get_request(session: Session, actor: Actor, request_id: int) -> FootageRequest:
     request = session.scalar(
-        select(FootageRequest).where(FootageRequest.id == request_id).options(
+        select(FootageRequest)
+        .where(FootageRequest.id == request_id)
+        .options(
             selectinload(FootageRequest.assignments).selectinload(Assignment.lenses).selectinload(AssignmentLens.lens),
             selectinload(FootageRequest.assignments).selectinload(Assignment.owner),
         )
@@ -171,42 +261,80 @@ def _writable_request(session: Session, actor: Actor, request_id: int) -> Footag
     return request
 
 
-def open_draft(session: Session, actor: Actor, request_id: int, *, public_base_url: str,
-               expected_version: int | None = None) -> FootageRequest:
-    return submit_request(session, actor, _writable_request(session, actor, request_id),
-                          public_base_url=public_base_url, expected_version=expected_version)
+def open_draft(
+    session: Session, actor: Actor, request_id: int, *, public_base_url: str, expected_version: int | None = None
+) -> FootageRequest:
+    return submit_request(
+        session,
+        actor,
+        _writable_request(session, actor, request_id),
+        public_base_url=public_base_url,
+        expected_version=expected_version,
+    )
 
 
-def cancel_request(session: Session, actor: Actor, request_id: int, *, expected_version: int | None = None,
-                   note: str | None = None) -> FootageRequest:
+def cancel_request(
+    session: Session, actor: Actor, request_id: int, *, expected_version: int | None = None, note: str | None = None
+) -> FootageRequest:
     """Cancel, withdrawing every assignment that still waits for an answer or for footage."""
     request = _writable_request(session, actor, request_id)
     transition_request(session, actor, request, "cancel", expected_version=expected_version, note=note)
     for assignment in request.assignments:
-        if assignment.status in (AssignmentStatus.PENDING, AssignmentStatus.NOTIFIED, AssignmentStatus.VIEWED,
-                                 AssignmentStatus.CONSENTED):
+        if assignment.status in (
+            AssignmentStatus.PENDING,
+            AssignmentStatus.NOTIFIED,
+            AssignmentStatus.VIEWED,
+            AssignmentStatus.CONSENTED,
+        ):
             transition_assignment(session, actor, assignment, "withdraw", note="request cancelled")
     return request
 
 
-def act_on_assignment(session: Session, actor: Actor, assignment_id: int, action: str, *,
-                      expected_version: int | None = None, note: str | None = None,
-                      handover: Handover | None = None, evidence_ref: str | None = None,
-                      evidence_sha256: str | None = None, clip_id: int | None = None) -> Assignment:
+def act_on_assignment(
+    session: Session,
+    actor: Actor,
+    assignment_id: int,
+    action: str,
+    *,
+    expected_version: int | None = None,
+    note: str | None = None,
+    handover: Handover | None = None,
+    evidence_ref: str | None = None,
+    evidence_sha256: str | None = None,
+    clip_id: int | None = None,
+) -> Assignment:
     """Record what an owner answered (by phone, to the police) or what the police did next."""
     assignment = session.get(Assignment, assignment_id)
     if assignment is None or not actor.can_read(assignment.request.commune_id):
         raise NotFound(f"assignment {assignment_id} not found")
     actor.require_write(assignment.request.commune_id, f"assignment {assignment_id}")
-    return apply_assignment_action(session, actor, assignment, action, expected_version=expected_version, note=note,
-                                   handover=handover, evidence_ref=evidence_ref, evidence_sha256=evidence_sha256,
-                                   clip_id=clip_id)
+    return apply_assignment_action(
+        session,
+        actor,
+        assignment,
+        action,
+        expected_version=expected_version,
+        note=note,
+        handover=handover,
+        evidence_ref=evidence_ref,
+        evidence_sha256=evidence_sha256,
+        clip_id=clip_id,
+    )
 
 
-def apply_assignment_action(session: Session, actor: Actor, assignment: Assignment, action: str, *,
-                            expected_version: int | None = None, note: str | None = None,
-                            handover: Handover | None = None, evidence_ref: str | None = None,
-                            evidence_sha256: str | None = None, clip_id: int | None = None) -> Assignment:
+def apply_assignment_action(
+    session: Session,
+    actor: Actor,
+    assignment: Assignment,
+    action: str,
+    *,
+    expected_version: int | None = None,
+    note: str | None = None,
+    handover: Handover | None = None,
+    evidence_ref: str | None = None,
+    evidence_sha256: str | None = None,
+    clip_id: int | None = None,
+) -> Assignment:
     """The answer or step itself, with no reach check: the caller has settled that `actor` may act on this
     assignment (police of its commune, or the owner through the assignment's link).
 
@@ -253,11 +381,11 @@ def request_page(session: Session, actor: Actor, request_id: int) -> RequestPage
     cards = owner_cards(session, actor, [assignment.owner for assignment in request.assignments])
     boundary = to_shape(request.commune.boundary) if request.commune.boundary is not None else None
     clips: dict[int, list[FootageClip]] = {}
-    for clip in session.scalars(select(FootageClip).join(Assignment).where(Assignment.request_id == request.id)
-                                .order_by(FootageClip.id)):
+    for clip in session.scalars(
+        select(FootageClip).join(Assignment).where(Assignment.request_id == request.id).order_by(FootageClip.id)
+    ):
         clips.setdefault(clip.assignment_id, []).append(clip)
-    return RequestPage(request, {card.id: card for card in cards}, boundary, actor.can_write(request.commune_id),
-                       clips)
+    return RequestPage(request, {card.id: card for card in cards}, boundary, actor.can_write(request.commune_id), clips)
 
 
 def commune_of(session: Session, actor: Actor) -> tuple[AdminUnit, BaseGeometry | None]:

@@ -3,6 +3,7 @@
 Pure planning: nothing is written here. The footage-request workflow stores
 a plan as a request with one assignment per owner route.
 """
+
 from __future__ import annotations
 
 import enum
@@ -27,7 +28,7 @@ INCIDENT_KINDS = ("Point", "LineString")
 class SkipReason(enum.StrEnum):
     """Why a lens within the radius gets no request, checked in this order."""
 
-    INACTIVE = "inactive"        # the lens or its recorder is not active: it recorded nothing
+    INACTIVE = "inactive"  # the lens or its recorder is not active: it recorded nothing
     OUT_OF_VIEW = "out_of_view"  # it faces elsewhere: the incident misses its sector
     OVERWRITTEN = "overwritten"  # it may have seen the incident, but the whole window is gone
 
@@ -67,8 +68,9 @@ class RoutingPlan:
         return sum(len(route.lenses) for route in self.routes)
 
 
-def _preservation(retention_days: int, window_start: datetime, window_end: datetime, now: datetime,
-                 deadline: datetime | None) -> tuple[datetime, bool] | None:
+def _preservation(
+    retention_days: int, window_start: datetime, window_end: datetime, now: datetime, deadline: datetime | None
+) -> tuple[datetime, bool] | None:
     """When the footage of the window must be saved by, and whether part of it is gone; None when all is.
 
     Footage at t survives until t + retention. Normally the deadline is when
@@ -86,8 +88,15 @@ def _preservation(retention_days: int, window_start: datetime, window_end: datet
     return lens_deadline, partially_overwritten
 
 
-def plan_routing(session: Session, incident: BaseGeometry, radius_m: float, window_start: datetime,
-                 window_end: datetime, now: datetime, deadline: datetime | None = None) -> RoutingPlan:
+def plan_routing(
+    session: Session,
+    incident: BaseGeometry,
+    radius_m: float,
+    window_start: datetime,
+    window_end: datetime,
+    now: datetime,
+    deadline: datetime | None = None,
+) -> RoutingPlan:
     """The lenses that could have seen `incident` in the window, grouped into owner routes.
 
     Candidates come from one index-backed radius query, their recorders from
@@ -95,13 +104,19 @@ def plan_routing(session: Session, incident: BaseGeometry, radius_m: float, wind
     validate, except the incident's kind, which the geometry needs.
     """
     if incident.is_empty or incident.geom_type not in INCIDENT_KINDS:
-        raise ValidationFailed(f"an incident is a Point or a LineString, not {incident.geom_type}",
-                               {"incident": ["must be a Point or a LineString"]})
+        raise ValidationFailed(
+            f"an incident is a Point or a LineString, not {incident.geom_type}",
+            {"incident": ["must be a Point or a LineString"]},
+        )
     nearby = lenses_near(session, incident, radius_m)
-    recorders = {recorder.id: recorder for recorder in session.scalars(
-        select(Recorder).where(Recorder.id.in_(sorted({lens.recorder_id for lens, _ in nearby}))))}
+    recorders = {
+        recorder.id: recorder
+        for recorder in session.scalars(
+            select(Recorder).where(Recorder.id.in_(sorted({lens.recorder_id for lens, _ in nearby})))
+        )
+    }
 
-    skipped: Counter[SkipReason] = Counter({reason: 0 for reason in SkipReason})
+    skipped: Counter[SkipReason] = Counter(dict.fromkeys(SkipReason, 0))
     active = []
     for lens, distance_m in nearby:
         if lens.status == LensStatus.ACTIVE and recorders[lens.recorder_id].status == RecorderStatus.ACTIVE:
@@ -136,12 +151,14 @@ def _owner_routes(session: Session, routed: list[RoutedLens], now: datetime) -> 
     routes = []
     for owner_id, lenses in by_owner.items():
         lenses.sort(key=lambda lens: (lens.distance_m, lens.lens_id))
-        routes.append(OwnerRoute(
-            owner_id=owner_id,
-            lenses=tuple(lenses),
-            preservation_deadline=min(lens.preservation_deadline for lens in lenses),
-            distance_m=lenses[0].distance_m,
-            covered_by_commitment=all(lens.recorder_id in shared for lens in lenses),
-        ))
+        routes.append(
+            OwnerRoute(
+                owner_id=owner_id,
+                lenses=tuple(lenses),
+                preservation_deadline=min(lens.preservation_deadline for lens in lenses),
+                distance_m=lenses[0].distance_m,
+                covered_by_commitment=all(lens.recorder_id in shared for lens in lenses),
+            )
+        )
     routes.sort(key=lambda route: (route.preservation_deadline, route.distance_m, route.owner_id))
     return tuple(routes)

@@ -3,6 +3,7 @@
 Each check returns None when the value is acceptable, else the reason in
 words a commune clerk can act on.
 """
+
 from __future__ import annotations
 
 # Vietnam's mainland and islands (Hoàng Sa, Trường Sa included), lon/lat.
@@ -13,8 +14,10 @@ RETENTION_DAYS = (1, 365)
 def check_lon_lat(lon: float, lat: float) -> str | None:
     min_lon, min_lat, max_lon, max_lat = VIETNAM_EXTENT
     if not (min_lon <= lon <= max_lon and min_lat <= lat <= max_lat):
-        return (f"({lon}, {lat}) is outside Vietnam's extent "
-                f"(longitude {min_lon}..{max_lon}, latitude {min_lat}..{max_lat}); check that lon comes before lat")
+        return (
+            f"({lon}, {lat}) is outside Vietnam's extent "
+            f"(longitude {min_lon}..{max_lon}, latitude {min_lat}..{max_lat}); check that lon comes before lat"
+        )
     return None
 
 

@@ -8,12 +8,14 @@ A dataset is a directory of plain files, written and read as streams so a
     sites.csv            code, name, commune_code, lon, lat
     owners.csv           external_id, kind, name, phone, email, address
     recorders.csv        external_id, owner_external_id, site_code, lon, lat, retention_days, make, model, status
-    lenses.csv           external_id, recorder_external_id, lon, lat, bearing_deg, fov_deg, range_m, height_m, kind, status
+    lenses.csv           external_id, recorder_external_id, lon, lat, bearing_deg, fov_deg, range_m, height_m, kind,
+                         status
     commitments.csv      owner_external_id, all_recorders, recorder_external_ids (';'-separated),
                          signed_at, valid_until, channel, text_version, revoked_at
 
 Parents precede children in every file.
 """
+
 from __future__ import annotations
 
 import csv
@@ -30,16 +32,54 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..models import (
-    WGS84, AdminLevel, AdminUnit, Lens, Owner, Recorder, SharingCommitment, Site, commitment_recorders,
+    WGS84,
+    AdminLevel,
+    AdminUnit,
+    Lens,
+    Owner,
+    Recorder,
+    SharingCommitment,
+    Site,
+    commitment_recorders,
 )
 from .registry import commune_locator, forget_commune_locator
 
 FILES = {
     "sites": ("code", "name", "commune_code", "lon", "lat"),
     "owners": ("external_id", "kind", "name", "phone", "email", "address"),
-    "recorders": ("external_id", "owner_external_id", "site_code", "lon", "lat", "retention_days", "make", "model", "status"),
-    "lenses": ("external_id", "recorder_external_id", "lon", "lat", "bearing_deg", "fov_deg", "range_m", "height_m", "kind", "status"),
-    "commitments": ("owner_external_id", "all_recorders", "recorder_external_ids", "signed_at", "valid_until", "channel", "text_version", "revoked_at"),
+    "recorders": (
+        "external_id",
+        "owner_external_id",
+        "site_code",
+        "lon",
+        "lat",
+        "retention_days",
+        "make",
+        "model",
+        "status",
+    ),
+    "lenses": (
+        "external_id",
+        "recorder_external_id",
+        "lon",
+        "lat",
+        "bearing_deg",
+        "fov_deg",
+        "range_m",
+        "height_m",
+        "kind",
+        "status",
+    ),
+    "commitments": (
+        "owner_external_id",
+        "all_recorders",
+        "recorder_external_ids",
+        "signed_at",
+        "valid_until",
+        "channel",
+        "text_version",
+        "revoked_at",
+    ),
 }
 BATCH = 5_000
 BUNDLED_SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "demo"
@@ -67,18 +107,24 @@ class DatasetWriter:
             self._writers[name].writerow(columns)
         return self
 
-    def admin_unit(self, code, name, level, parent_code=None, boundary=None, valid_from=None, valid_to=None,
-                   police_phone=None) -> None:
-        self._features.append({
-            "type": "Feature",
-            "properties": {
-                "code": code, "name": name, "level": level, "parent_code": parent_code,
-                "valid_from": valid_from.isoformat() if valid_from else None,
-                "valid_to": valid_to.isoformat() if valid_to else None,
-                **({"police_phone": police_phone} if police_phone else {}),
-            },
-            "geometry": boundary.__geo_interface__ if boundary is not None else None,
-        })
+    def admin_unit(
+        self, code, name, level, parent_code=None, boundary=None, valid_from=None, valid_to=None, police_phone=None
+    ) -> None:
+        self._features.append(
+            {
+                "type": "Feature",
+                "properties": {
+                    "code": code,
+                    "name": name,
+                    "level": level,
+                    "parent_code": parent_code,
+                    "valid_from": valid_from.isoformat() if valid_from else None,
+                    "valid_to": valid_to.isoformat() if valid_to else None,
+                    **({"police_phone": police_phone} if police_phone else {}),
+                },
+                "geometry": boundary.__geo_interface__ if boundary is not None else None,
+            }
+        )
 
     def row(self, file: str, *values) -> None:
         self._writers[file].writerow(["" if value is None else _text(value) for value in values])
@@ -114,8 +160,9 @@ def registry_is_empty(session: Session) -> bool:
     return session.scalar(select(func.count()).select_from(AdminUnit)) == 0
 
 
-def load_dataset(session: Session, directory: Path = BUNDLED_SAMPLE,
-                 progress: Callable[[str, int], None] | None = None) -> LoadReport:
+def load_dataset(
+    session: Session, directory: Path = BUNDLED_SAMPLE, progress: Callable[[str, int], None] | None = None
+) -> LoadReport:
     """Load a dataset directory into an empty registry, in the caller's transaction."""
     directory = Path(directory)
     if not (directory / "admin_units.geojson").exists():
@@ -134,50 +181,90 @@ def load_dataset(session: Session, directory: Path = BUNDLED_SAMPLE,
         for row in batch:
             if row["commune_code"] not in commune_ids:
                 raise DatasetError(f"sites.csv: site {row['code']}: unknown commune_code {row['commune_code']}")
-        session.connection().execute(insert(Site.__table__), [
-            {"code": row["code"], "name": row["name"], "commune_id": commune_ids[row["commune_code"]],
-             "point": point_ewkt(row["lon"], row["lat"]) if row["lon"] else None}
-            for row in batch
-        ])
+        session.connection().execute(
+            insert(Site.__table__),
+            [
+                {
+                    "code": row["code"],
+                    "name": row["name"],
+                    "commune_id": commune_ids[row["commune_code"]],
+                    "point": point_ewkt(row["lon"], row["lat"]) if row["lon"] else None,
+                }
+                for row in batch
+            ],
+        )
         report.sites += len(batch)
     site_ids.update(session.execute(select(Site.code, Site.id)).all())
 
-    owner_ids = _insert_keyed(session, directory, "owners", Owner, report, lambda row: {
-        "external_id": row["external_id"], "kind": row["kind"], "name": row["name"],
-        "phone": row["phone"] or None, "email": row["email"] or None, "address": row["address"] or None,
-    })
+    owner_ids = _insert_keyed(
+        session,
+        directory,
+        "owners",
+        Owner,
+        report,
+        lambda row: {
+            "external_id": row["external_id"],
+            "kind": row["kind"],
+            "name": row["name"],
+            "phone": row["phone"] or None,
+            "email": row["email"] or None,
+            "address": row["address"] or None,
+        },
+    )
     notify("owners", report.owners)
 
     def recorder_values(row, commune_id):
         return {
-            "external_id": row["external_id"], "owner_id": owner_ids[row["owner_external_id"]],
-            "site_id": site_ids[row["site_code"]] if row["site_code"] else None, "commune_id": commune_id,
-            "point": point_ewkt(row["lon"], row["lat"]), "retention_days": int(row["retention_days"]),
-            "make": row["make"] or None, "model": row["model"] or None, "status": row["status"],
+            "external_id": row["external_id"],
+            "owner_id": owner_ids[row["owner_external_id"]],
+            "site_id": site_ids[row["site_code"]] if row["site_code"] else None,
+            "commune_id": commune_id,
+            "point": point_ewkt(row["lon"], row["lat"]),
+            "retention_days": int(row["retention_days"]),
+            "make": row["make"] or None,
+            "model": row["model"] or None,
+            "status": row["status"],
         }
 
     recorder_ids = _insert_placed(session, directory, "recorders", Recorder, locator, report, recorder_values)
     # An owner is registered in the commune of their (first) recorder. One grouped pass: a correlated
     # subquery per owner, planned without statistics on the rows just loaded, scanned the recorders
     # once per owner on PostGIS (hours for the 3,000,000-lens national set).
-    first_commune = (select(Recorder.owner_id, func.min(Recorder.commune_id).label("commune_id"))
-                     .group_by(Recorder.owner_id).subquery())
-    session.execute(update(Owner).values(commune_id=first_commune.c.commune_id)
-                    .where(Owner.id == first_commune.c.owner_id))
+    first_commune = (
+        select(Recorder.owner_id, func.min(Recorder.commune_id).label("commune_id"))
+        .group_by(Recorder.owner_id)
+        .subquery()
+    )
+    session.execute(
+        update(Owner).values(commune_id=first_commune.c.commune_id).where(Owner.id == first_commune.c.owner_id)
+    )
     notify("recorders", report.recorders)
 
     def lens_values(row, commune_id):
         return {
-            "external_id": row["external_id"], "recorder_id": recorder_ids[row["recorder_external_id"]],
-            "commune_id": commune_id, "point": point_ewkt(row["lon"], row["lat"]),
+            "external_id": row["external_id"],
+            "recorder_id": recorder_ids[row["recorder_external_id"]],
+            "commune_id": commune_id,
+            "point": point_ewkt(row["lon"], row["lat"]),
             "bearing_deg": float(row["bearing_deg"]) if row["bearing_deg"] else None,
-            "fov_deg": float(row["fov_deg"]), "range_m": float(row["range_m"]),
+            "fov_deg": float(row["fov_deg"]),
+            "range_m": float(row["range_m"]),
             "height_m": float(row["height_m"]) if row["height_m"] else None,
-            "kind": row["kind"], "status": row["status"],
+            "kind": row["kind"],
+            "status": row["status"],
         }
 
-    _insert_placed(session, directory, "lenses", Lens, locator, report, lens_values, keep_ids=False,
-                   progress=lambda count: notify("lenses", count))
+    _insert_placed(
+        session,
+        directory,
+        "lenses",
+        Lens,
+        locator,
+        report,
+        lens_values,
+        keep_ids=False,
+        progress=lambda count: notify("lenses", count),
+    )
     _load_commitments(session, directory, owner_ids, recorder_ids, report)
     notify("commitments", report.commitments)
     forget_commune_locator(session)
@@ -195,10 +282,15 @@ def _load_admin_units(session: Session, path: Path, report: LoadReport) -> dict[
         boundary = None
         if feature.get("geometry"):
             geometry = shape(feature["geometry"])
-            boundary = from_shape(geometry if isinstance(geometry, MultiPolygon) else MultiPolygon([geometry]), srid=WGS84)
+            boundary = from_shape(
+                geometry if isinstance(geometry, MultiPolygon) else MultiPolygon([geometry]), srid=WGS84
+            )
         unit = AdminUnit(
-            code=props["code"], name=props["name"], level=AdminLevel(props["level"]),
-            parent_id=ids.get(props.get("parent_code")), boundary=boundary,
+            code=props["code"],
+            name=props["name"],
+            level=AdminLevel(props["level"]),
+            parent_id=ids.get(props.get("parent_code")),
+            boundary=boundary,
             valid_from=date.fromisoformat(props["valid_from"]) if props.get("valid_from") else None,
             valid_to=date.fromisoformat(props["valid_to"]) if props.get("valid_to") else None,
             police_phone=props.get("police_phone"),
@@ -223,7 +315,9 @@ def _insert_placed(session, directory, file, model, locator, report, values, kee
     for batch in _batches(directory, file):
         communes = locator.locate_many([float(r["lon"]) for r in batch], [float(r["lat"]) for r in batch])
         try:
-            session.connection().execute(insert(model.__table__), [values(row, commune) for row, commune in zip(batch, communes)])
+            session.connection().execute(
+                insert(model.__table__), [values(row, commune) for row, commune in zip(batch, communes)]
+            )
         except KeyError as missing:
             raise DatasetError(f"{file}.csv: reference to unknown external id {missing}") from None
         setattr(report, file, getattr(report, file) + len(batch))
@@ -237,16 +331,21 @@ def _load_commitments(session, directory, owner_ids, recorder_ids, report) -> No
         links = []
         for row in batch:
             commitment = SharingCommitment(
-                owner_id=owner_ids[row["owner_external_id"]], all_recorders=row["all_recorders"] == "1",
-                signed_at=_moment(row["signed_at"]), valid_until=_moment(row["valid_until"]),
-                channel=row["channel"], text_version=row["text_version"], revoked_at=_moment(row["revoked_at"]),
+                owner_id=owner_ids[row["owner_external_id"]],
+                all_recorders=row["all_recorders"] == "1",
+                signed_at=_moment(row["signed_at"]),
+                valid_until=_moment(row["valid_until"]),
+                channel=row["channel"],
+                text_version=row["text_version"],
+                revoked_at=_moment(row["revoked_at"]),
             )
             session.add(commitment)
             links.append((commitment, row["recorder_external_ids"]))
         session.flush()
         rows = [
             {"commitment_id": commitment.id, "recorder_id": recorder_ids[external_id]}
-            for commitment, listed in links for external_id in filter(None, listed.split(";"))
+            for commitment, listed in links
+            for external_id in filter(None, listed.split(";"))
         ]
         if rows:
             session.connection().execute(insert(commitment_recorders), rows)
@@ -275,5 +374,13 @@ def _moment(text: str) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-__all__ = ["BATCH", "BUNDLED_SAMPLE", "DatasetError", "DatasetWriter", "LoadReport", "load_dataset", "point_ewkt",
-           "registry_is_empty"]
+__all__ = [
+    "BATCH",
+    "BUNDLED_SAMPLE",
+    "DatasetError",
+    "DatasetWriter",
+    "LoadReport",
+    "load_dataset",
+    "point_ewkt",
+    "registry_is_empty",
+]

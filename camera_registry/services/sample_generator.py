@@ -5,12 +5,13 @@ no gaps or overlaps); sites, owners, recorders and lenses are drawn from one
 seeded generator and streamed to disk, so 3,000,000 lenses need only the
 commune grid and the sites in memory.
 """
+
 from __future__ import annotations
 
 import math
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from shapely.geometry import Point, Polygon
@@ -20,7 +21,7 @@ from .sample import DatasetWriter
 CITY_CENTRE = (105.8342, 21.0278)  # Hoàn Kiếm, Hanoi
 CELL_DEG = 0.04  # about 4 km: a suburban commune after the 2025 merger
 RECORDER_MAKES = (("Hikvision", "DS-7208HGHI"), ("Dahua", "XVR5108"), ("KBVision", "KX-8108D"), ("Ezviz", "X5S"))
-REFERENCE_TIME = datetime(2026, 1, 1, tzinfo=timezone.utc)
+REFERENCE_TIME = datetime(2026, 1, 1, tzinfo=UTC)
 SHARING_OWNER_SHARE = 0.9
 
 
@@ -46,7 +47,9 @@ def generate_city(out_dir: Path, lenses: int, communes: int, sites: int, seed: i
         for index in range(sites):
             commune = index % communes
             lon, lat = _point_in(rng, cells[commune], margin=0.2)
-            writer.row("sites", f"GS{index + 1:05d}", f"Điểm Camera an ninh số {index + 1}", _commune_code(commune), lon, lat)
+            writer.row(
+                "sites", f"GS{index + 1:05d}", f"Điểm Camera an ninh số {index + 1}", _commune_code(commune), lon, lat
+            )
             site_points.append((f"GS{index + 1:05d}", lon, lat, cells[commune]))
         counts = _write_cameras(writer, rng, site_points, lenses)
     return GeneratedCounts(communes, sites, *counts)
@@ -103,8 +106,15 @@ def _write_cameras(writer: DatasetWriter, rng: random.Random, site_points, lense
         owners += 1
         owner_id = f"GO{owners:07d}"
         kind = rng.choices(("household", "business", "agency"), weights=(70, 22, 8))[0]
-        writer.row("owners", owner_id, kind, _owner_name(kind, owners), f"09{rng.randrange(10**8):08d}",
-                   f"chu{owners}@example.vn" if kind != "household" else None, f"Số {rng.randint(1, 300)}, ngõ {rng.randint(1, 200)}")
+        writer.row(
+            "owners",
+            owner_id,
+            kind,
+            _owner_name(kind, owners),
+            f"09{rng.randrange(10**8):08d}",
+            f"chu{owners}@example.vn" if kind != "household" else None,
+            f"Số {rng.randint(1, 300)}, ngõ {rng.randint(1, 200)}",
+        )
         site_code, site_lon, site_lat, cell = site_points[rng.randrange(len(site_points))]
         owned = []
         for _ in range(1 if kind == "household" else rng.randint(1, 3)):
@@ -117,24 +127,46 @@ def _write_cameras(writer: DatasetWriter, rng: random.Random, site_points, lense
                 lon, lat = _point_in(rng, cell)
             make, model = RECORDER_MAKES[rng.randrange(len(RECORDER_MAKES))]
             status = "active" if rng.random() < 0.97 else "offline"
-            writer.row("recorders", recorder_id, owner_id, site_code, lon, lat,
-                       rng.choice((7, 10, 14, 15, 20, 30)), make, model, status)
+            writer.row(
+                "recorders",
+                recorder_id,
+                owner_id,
+                site_code,
+                lon,
+                lat,
+                rng.choice((7, 10, 14, 15, 20, 30)),
+                make,
+                model,
+                status,
+            )
             owned.append(recorder_id)
             for _ in range(min(rng.randint(1, 16 if kind != "household" else 6), lenses_wanted - lenses)):
                 lenses += 1
                 lens_lon, lens_lat = _offset(lon, lat, rng.uniform(0, 25), rng.uniform(0, 360))
                 dome = rng.random() < 0.12
-                writer.row("lenses", f"GL{lenses:08d}", recorder_id, lens_lon, lens_lat,
-                           None if dome else round(rng.uniform(0, 359.9), 1), 360.0 if dome else rng.choice((60.0, 90.0, 110.0)),
-                           rng.choice((20.0, 30.0, 40.0, 60.0)), round(rng.uniform(2.5, 6.0), 1),
-                           "dome" if dome else rng.choice(("fixed", "fixed", "ptz")),
-                           "active" if rng.random() < 0.95 else "offline")
+                writer.row(
+                    "lenses",
+                    f"GL{lenses:08d}",
+                    recorder_id,
+                    lens_lon,
+                    lens_lat,
+                    None if dome else round(rng.uniform(0, 359.9), 1),
+                    360.0 if dome else rng.choice((60.0, 90.0, 110.0)),
+                    rng.choice((20.0, 30.0, 40.0, 60.0)),
+                    round(rng.uniform(2.5, 6.0), 1),
+                    "dome" if dome else rng.choice(("fixed", "fixed", "ptz")),
+                    "active" if rng.random() < 0.95 else "offline",
+                )
         _write_commitment(writer, rng, owner_id, owned)
     return owners, recorders, lenses
 
 
 def _owner_name(kind: str, number: int) -> str:
-    return {"household": f"Hộ gia đình số {number}", "business": f"Cửa hàng số {number}", "agency": f"Cơ quan số {number}"}[kind]
+    return {
+        "household": f"Hộ gia đình số {number}",
+        "business": f"Cửa hàng số {number}",
+        "agency": f"Cơ quan số {number}",
+    }[kind]
 
 
 def _write_commitment(writer: DatasetWriter, rng: random.Random, owner_id: str, recorders: list[str]) -> None:
@@ -143,8 +175,26 @@ def _write_commitment(writer: DatasetWriter, rng: random.Random, owner_id: str, 
     draw = rng.random()
     if draw < SHARING_OWNER_SHARE:
         listed = len(recorders) > 1 and rng.random() < 0.1
-        writer.row("commitments", owner_id, not listed, ";".join(recorders[:1]) if listed else None, signed_at,
-                   signed_at + timedelta(days=rng.randint(3 * 365, 5 * 365)), rng.choice(("paper", "paper", "web")), "2024.1", None)
+        writer.row(
+            "commitments",
+            owner_id,
+            not listed,
+            ";".join(recorders[:1]) if listed else None,
+            signed_at,
+            signed_at + timedelta(days=rng.randint(3 * 365, 5 * 365)),
+            rng.choice(("paper", "paper", "web")),
+            "2024.1",
+            None,
+        )
     elif draw < SHARING_OWNER_SHARE + 0.03:
-        writer.row("commitments", owner_id, True, None, signed_at, signed_at + timedelta(days=365), "paper", "2023.1",
-                   signed_at + timedelta(days=rng.randint(1, 300)))
+        writer.row(
+            "commitments",
+            owner_id,
+            True,
+            None,
+            signed_at,
+            signed_at + timedelta(days=365),
+            "paper",
+            "2023.1",
+            signed_at + timedelta(days=rng.randint(1, 300)),
+        )

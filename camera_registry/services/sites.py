@@ -2,6 +2,7 @@
 
 Changes and deletions may name the version they were read at; a stale one is
 refused with 409 (services.records)."""
+
 from __future__ import annotations
 
 from geoalchemy2.shape import from_shape
@@ -17,8 +18,9 @@ from .listing import Page, page_of, readable
 from .records import add_new, apply_changes, current_commune, flush, get_readable, get_writable, require_unique
 
 
-def list_sites(session: Session, actor: Actor, *, commune_code: str | None = None,
-               page: int = 1, page_size: int = 50) -> Page[Site]:
+def list_sites(
+    session: Session, actor: Actor, *, commune_code: str | None = None, page: int = 1, page_size: int = 50
+) -> Page[Site]:
     statement = select(Site).where(readable(actor, Site.commune_id)).order_by(Site.code)
     if commune_code is not None:
         statement = statement.join(AdminUnit, Site.commune_id == AdminUnit.id).where(AdminUnit.code == commune_code)
@@ -29,18 +31,28 @@ def get_site(session: Session, actor: Actor, site_id: int) -> Site:
     return get_readable(session, actor, Site, site_id, "site")
 
 
-def create_site(session: Session, actor: Actor, *, code: str, name: str, commune_code: str,
-                point: Point | None = None) -> Site:
+def create_site(
+    session: Session, actor: Actor, *, code: str, name: str, commune_code: str, point: Point | None = None
+) -> Site:
     commune = current_commune(session, commune_code)
     actor.require_write(commune.id, f"sites of {commune.name}")
     require_unique(session, Site, "code", code, "site")
-    return add_new(session, actor, Site(
-        code=code, name=name, commune_id=commune.id, point=from_shape(point, srid=WGS84) if point else None,
-    ), "site")
+    return add_new(
+        session,
+        actor,
+        Site(
+            code=code,
+            name=name,
+            commune_id=commune.id,
+            point=from_shape(point, srid=WGS84) if point else None,
+        ),
+        "site",
+    )
 
 
-def update_site(session: Session, actor: Actor, site_id: int, changes: dict, *,
-                expected_version: int | None = None) -> Site:
+def update_site(
+    session: Session, actor: Actor, site_id: int, changes: dict, *, expected_version: int | None = None
+) -> Site:
     site = get_writable(session, actor, Site, site_id, "site", expected_version)
     changes = dict(changes)
     if "code" in changes:
@@ -59,8 +71,10 @@ def delete_site(session: Session, actor: Actor, site_id: int, *, expected_versio
     site = get_writable(session, actor, Site, site_id, "site", expected_version)
     recorders = session.scalar(select(func.count()).where(Recorder.site_id == site.id))
     if recorders:
-        raise Conflict(f"site {site.code} still groups {recorders} recorders; move them first",
-                       {"recorders": [f"{recorders} recorders belong to this site"]})
+        raise Conflict(
+            f"site {site.code} still groups {recorders} recorders; move them first",
+            {"recorders": [f"{recorders} recorders belong to this site"]},
+        )
     record(session, actor, "site.delete", "site", site.id, details={"code": site.code})
     session.delete(site)
     flush(session, "site", site.id)

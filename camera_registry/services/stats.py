@@ -5,6 +5,7 @@ counts are the sums of its communes'; its rates are recomputed from those sums
 and its median from the pooled durations, never averaged from the children's,
 so every lens and every request weighs the same wherever it sits.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -16,8 +17,18 @@ from sqlalchemy import Subquery, and_, case, func, select
 from sqlalchemy.orm import Session, defer
 
 from ..models import (
-    AdminLevel, AdminUnit, Assignment, AssignmentStatus, FootageRequest, Lens, LensStatus, Owner, Recorder,
-    RecorderStatus, RequestStatus, Site,
+    AdminLevel,
+    AdminUnit,
+    Assignment,
+    AssignmentStatus,
+    FootageRequest,
+    Lens,
+    LensStatus,
+    Owner,
+    Recorder,
+    RecorderStatus,
+    RequestStatus,
+    Site,
 )
 from ..models.base import utcnow
 from ..timezones import LOCAL_ZONE
@@ -120,9 +131,16 @@ class FiguresReport:
     rows: list[UnitFigures]
 
 
-def unit_figures(session: Session, actor: Actor, *, first: date | None = None, end: date | None = None,
-                 parent_code: str | None = None, level: AdminLevel = AdminLevel.COMMUNE,
-                 now: datetime | None = None) -> FiguresReport:
+def unit_figures(
+    session: Session,
+    actor: Actor,
+    *,
+    first: date | None = None,
+    end: date | None = None,
+    parent_code: str | None = None,
+    level: AdminLevel = AdminLevel.COMMUNE,
+    now: datetime | None = None,
+) -> FiguresReport:
     """Figures for the communes valid today in the actor's reach (under `parent_code`), one row per unit of `level`;
     request figures over the days [first, end) (see `period_of_days`).
 
@@ -139,8 +157,11 @@ def unit_figures(session: Session, actor: Actor, *, first: date | None = None, e
             raise NotFound(f"admin unit {parent_code} not found")
     today = now.astimezone(LOCAL_ZONE).date()
     communes = [
-        unit for unit in units.values()
-        if unit.level == AdminLevel.COMMUNE and unit.is_valid_on(today) and actor.can_read(unit.id)
+        unit
+        for unit in units.values()
+        if unit.level == AdminLevel.COMMUNE
+        and unit.is_valid_on(today)
+        and actor.can_read(unit.id)
         and (parent is None or parent.id in _lineage(units, unit))
     ]
     tallies = commune_tallies(session, [unit.id for unit in communes], period, now)
@@ -150,8 +171,13 @@ def unit_figures(session: Session, actor: Actor, *, first: date | None = None, e
         if row_unit is not None:
             grouped.setdefault(row_unit.id, Tally()).add(tallies[commune.id])
     rows = [
-        UnitFigures(units[unit_id].code, units[unit_id].name, level,
-                    units[units[unit_id].parent_id].code if units[unit_id].parent_id else None, tally)
+        UnitFigures(
+            units[unit_id].code,
+            units[unit_id].name,
+            level,
+            units[units[unit_id].parent_id].code if units[unit_id].parent_id else None,
+            tally,
+        )
         for unit_id, tally in grouped.items()
     ]
     return FiguresReport(level, parent_code, period, now, sorted(rows, key=lambda row: row.code))
@@ -176,8 +202,9 @@ def shared_recorders(moment: datetime) -> Subquery:
     return select(Recorder.id).where(recorder_is_shared(moment)).subquery("shared_recorders")
 
 
-def commune_tallies(session: Session, commune_ids: Collection[int], period: Period,
-                    now: datetime | None = None) -> dict[int, Tally]:
+def commune_tallies(
+    session: Session, commune_ids: Collection[int], period: Period, now: datetime | None = None
+) -> dict[int, Tally]:
     """Each commune's counts: the registry as it stands at `now`, requests opened in `period`."""
     now = now or utcnow()
     tallies = {commune_id: Tally(communes=1) for commune_id in commune_ids}
@@ -188,27 +215,38 @@ def commune_tallies(session: Session, commune_ids: Collection[int], period: Peri
     active, offline = (case((Lens.status == status, 1), else_=0) for status in (LensStatus.ACTIVE, LensStatus.OFFLINE))
     per_recorder = (
         select(Lens.recorder_id, Lens.commune_id, func.sum(active).label("active"), func.sum(offline).label("offline"))
-        .where(Lens.commune_id.in_(ids)).group_by(Lens.recorder_id, Lens.commune_id).subquery()
+        .where(Lens.commune_id.in_(ids))
+        .group_by(Lens.recorder_id, Lens.commune_id)
+        .subquery()
     )
     shared = shared_recorders(now)
     for commune_id, lenses_active, lenses_offline, shared_active in session.execute(
-        select(per_recorder.c.commune_id, func.sum(per_recorder.c.active), func.sum(per_recorder.c.offline),
-               func.sum(case((shared.c.id.is_not(None), per_recorder.c.active), else_=0)))
-        .join(shared, shared.c.id == per_recorder.c.recorder_id, isouter=True).group_by(per_recorder.c.commune_id)
+        select(
+            per_recorder.c.commune_id,
+            func.sum(per_recorder.c.active),
+            func.sum(per_recorder.c.offline),
+            func.sum(case((shared.c.id.is_not(None), per_recorder.c.active), else_=0)),
+        )
+        .join(shared, shared.c.id == per_recorder.c.recorder_id, isouter=True)
+        .group_by(per_recorder.c.commune_id)
     ):
         tally = tallies[commune_id]
         # PostgreSQL sums the per-recorder sums as numeric.
         tally.lenses_active, tally.lenses_offline, tally.shared_active_lenses = (
-            int(lenses_active), int(lenses_offline), int(shared_active))
+            int(lenses_active),
+            int(lenses_offline),
+            int(shared_active),
+        )
 
     for commune_id, count in session.execute(
-        select(Recorder.commune_id, func.count()).where(Recorder.commune_id.in_(ids),
-                                                        Recorder.status != RecorderStatus.REMOVED)
+        select(Recorder.commune_id, func.count())
+        .where(Recorder.commune_id.in_(ids), Recorder.status != RecorderStatus.REMOVED)
         .group_by(Recorder.commune_id)
     ):
         tallies[commune_id].recorders = count
     for commune_id, kind, count in session.execute(
-        select(Owner.commune_id, Owner.kind, func.count()).where(Owner.commune_id.in_(ids))
+        select(Owner.commune_id, Owner.kind, func.count())
+        .where(Owner.commune_id.in_(ids))
         .group_by(Owner.commune_id, Owner.kind)
     ):
         setattr(tallies[commune_id], f"owners_{kind.value}", count)
@@ -217,11 +255,19 @@ def commune_tallies(session: Session, commune_ids: Collection[int], period: Peri
     ):
         tallies[commune_id].sites = count
 
-    opened_in_period = and_(FootageRequest.commune_id.in_(ids), FootageRequest.routed_at >= period.start,
-                            FootageRequest.routed_at < period.end)
+    opened_in_period = and_(
+        FootageRequest.commune_id.in_(ids),
+        FootageRequest.routed_at >= period.start,
+        FootageRequest.routed_at < period.end,
+    )
     for commune_id, status, routed_at, closed_at, lenses_routed in session.execute(
-        select(FootageRequest.commune_id, FootageRequest.status, FootageRequest.routed_at, FootageRequest.closed_at,
-               FootageRequest.lenses_routed).where(opened_in_period)
+        select(
+            FootageRequest.commune_id,
+            FootageRequest.status,
+            FootageRequest.routed_at,
+            FootageRequest.closed_at,
+            FootageRequest.lenses_routed,
+        ).where(opened_in_period)
     ):
         tally = tallies[commune_id]
         tally.requests_opened += 1
@@ -232,11 +278,15 @@ def commune_tallies(session: Session, commune_ids: Collection[int], period: Peri
 
     answered = Assignment.answered_at.is_not(None)
     for commune_id, answers, consents, expired in session.execute(
-        select(FootageRequest.commune_id, func.sum(case((answered, 1), else_=0)),
-               func.sum(case((and_(answered, Assignment.status.not_in(REFUSALS)), 1), else_=0)),
-               func.sum(case((Assignment.status == AssignmentStatus.EXPIRED, 1), else_=0)))
+        select(
+            FootageRequest.commune_id,
+            func.sum(case((answered, 1), else_=0)),
+            func.sum(case((and_(answered, Assignment.status.not_in(REFUSALS)), 1), else_=0)),
+            func.sum(case((Assignment.status == AssignmentStatus.EXPIRED, 1), else_=0)),
+        )
         .join(FootageRequest, Assignment.request_id == FootageRequest.id)
-        .where(opened_in_period).group_by(FootageRequest.commune_id)
+        .where(opened_in_period)
+        .group_by(FootageRequest.commune_id)
     ):
         tally = tallies[commune_id]
         tally.assignments_answered, tally.assignments_consented, tally.assignments_expired = answers, consents, expired

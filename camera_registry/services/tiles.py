@@ -1,4 +1,5 @@
 """Vector tiles of the lenses in an actor's reach, for QGIS and web maps."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -24,8 +25,16 @@ def lens_tile(session: Session, actor: Actor, tile: Tile, now: datetime | None =
     `shared` says an active commitment covers the lens's recorder now.
     """
     rows = (
-        select(Lens.id, Lens.status, Lens.kind, Lens.bearing_deg, Lens.fov_deg, Lens.range_m,
-               recorder_is_shared(now or utcnow()).label("shared"), Lens.point.label("geom"))
+        select(
+            Lens.id,
+            Lens.status,
+            Lens.kind,
+            Lens.bearing_deg,
+            Lens.fov_deg,
+            Lens.range_m,
+            recorder_is_shared(now or utcnow()).label("shared"),
+            Lens.point.label("geom"),
+        )
         .join(Recorder, Lens.recorder_id == Recorder.id)
         .where(readable(actor, Lens.commune_id), within_envelope(session.get_bind(), Lens.point, tile.bounds()))
     )

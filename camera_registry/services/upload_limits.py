@@ -14,6 +14,7 @@ not what they become; these checks bound that:
 Every refusal names the file or the field and the limit, so a clerk can split
 the file or fix it.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,10 +50,13 @@ class UploadLimits:
 
     @classmethod
     def from_config(cls, config: Mapping) -> UploadLimits:
-        return cls(max_rows=config["IMPORT_MAX_ROWS"], max_cells=config["IMPORT_MAX_CELLS"],
-                   max_uncompressed_bytes=config["IMPORT_MAX_UNCOMPRESSED_MB"] * MB,
-                   max_compression_ratio=config["IMPORT_MAX_COMPRESSION_RATIO"],
-                   max_json_depth=config["JSON_MAX_DEPTH"])
+        return cls(
+            max_rows=config["IMPORT_MAX_ROWS"],
+            max_cells=config["IMPORT_MAX_CELLS"],
+            max_uncompressed_bytes=config["IMPORT_MAX_UNCOMPRESSED_MB"] * MB,
+            max_compression_ratio=config["IMPORT_MAX_COMPRESSION_RATIO"],
+            max_json_depth=config["JSON_MAX_DEPTH"],
+        )
 
 
 def too_large(reason: str, field: str = "file") -> PayloadTooLarge:
@@ -142,8 +146,10 @@ def _check_declared(members: list[zipfile.ZipInfo], limits: UploadLimits) -> Non
 
 def _check_ratio(name: str, inflated: int, compressed: int, limits: UploadLimits) -> None:
     if inflated > RATIO_GRACE_BYTES and inflated > limits.max_compression_ratio * max(compressed, 1):
-        raise too_large(f"part {name} of the workbook expands more than {limits.max_compression_ratio:g} times "
-                        "(a compression bomb, or not a spreadsheet)")
+        raise too_large(
+            f"part {name} of the workbook expands more than {limits.max_compression_ratio:g} times "
+            "(a compression bomb, or not a spreadsheet)"
+        )
 
 
 def _inflate_member(stream: BinaryIO, info: zipfile.ZipInfo, limits: UploadLimits, inflated_before: int) -> int:
@@ -151,8 +157,10 @@ def _inflate_member(stream: BinaryIO, info: zipfile.ZipInfo, limits: UploadLimit
     stream.seek(info.header_offset)
     header = stream.read(30)
     if len(header) < 30 or header[:4] != b"PK\x03\x04":
-        raise ValidationFailed("the file cannot be read: not an XLSX workbook (a damaged zip)",
-                               {"file": ["not an XLSX workbook (a damaged zip)"]})
+        raise ValidationFailed(
+            "the file cannot be read: not an XLSX workbook (a damaged zip)",
+            {"file": ["not an XLSX workbook (a damaged zip)"]},
+        )
     name_length, extra_length = struct.unpack("<HH", header[26:30])
     stream.seek(info.header_offset + 30 + name_length + extra_length)
     if info.compress_type == zipfile.ZIP_STORED:
@@ -205,8 +213,7 @@ class _TagCounter:
         self.rows += sum(1 for match in ROW_TAG.finditer(text) if match.end() > skip)
         self.tail = text[-TAG_TAIL:]
         if self.rows > self.limits.max_rows + 1:  # the header row
-            reason = (f"the file holds more than {self.limits.max_rows:,} rows; "
-                      "split the register into smaller files")
+            reason = f"the file holds more than {self.limits.max_rows:,} rows; split the register into smaller files"
             raise ValidationFailed(reason, {"file": [reason]})
         if self.cells > self.limits.max_cells:
             raise too_large(f"a sheet holds more than {self.limits.max_cells:,} cells")

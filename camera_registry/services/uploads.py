@@ -29,6 +29,7 @@ Completing an upload moves the file into place and records a `FootageClip`
 uploader's own checks and follow-up (`Intake.on_complete`: an owner's link
 must still take the upload, and the footage then counts as received).
 """
+
 from __future__ import annotations
 
 import base64
@@ -54,8 +55,18 @@ from ..models.base import utcnow
 from ..timezones import LOCAL_ZONE
 from .access import Actor
 from .audit import record
-from .clips import HEAD_BYTES, ClipFormat, ClipRefused, ClipSettings, check_head, clip_format, clip_settings, file_sha256, \
-    final_path, safe_name
+from .clips import (
+    HEAD_BYTES,
+    ClipFormat,
+    ClipRefused,
+    ClipSettings,
+    check_head,
+    clip_format,
+    clip_settings,
+    file_sha256,
+    final_path,
+    safe_name,
+)
 from .errors import NotFound, PermissionDenied
 
 #: fsync and record the offset after this many new bytes (and when the body ends or breaks).
@@ -126,8 +137,15 @@ class Progress:
 
 
 def _progress(upload: ClipUpload) -> Progress:
-    return Progress(upload.id, upload.offset, upload.length, upload.expires_at, upload.state,
-                    dict(upload.upload_metadata or {}), upload.clip_id)
+    return Progress(
+        upload.id,
+        upload.offset,
+        upload.length,
+        upload.expires_at,
+        upload.state,
+        dict(upload.upload_metadata or {}),
+        upload.clip_id,
+    )
 
 
 # --------------------------------------------------------------------------- metadata
@@ -146,8 +164,9 @@ def parse_metadata(header: str) -> dict[str, str]:
 
 
 def encode_metadata(metadata: dict[str, str]) -> str:
-    return ",".join(f"{key} {base64.b64encode(value.encode()).decode()}" if value else key
-                    for key, value in metadata.items())
+    return ",".join(
+        f"{key} {base64.b64encode(value.encode()).decode()}" if value else key for key, value in metadata.items()
+    )
 
 
 def parse_clock(metadata: dict[str, str], now: datetime) -> Clock:
@@ -166,8 +185,9 @@ def parse_clock(metadata: dict[str, str], now: datetime) -> Clock:
         return Clock(0.0, None, checked_at)
     shown = metadata.get("recorder_time", "").strip()
     if not shown:
-        raise UploadProblem("clock", "say what time the recorder shows (recorder_time), or that its clock is "
-                                     "correct (clock_correct)")
+        raise UploadProblem(
+            "clock", "say what time the recorder shows (recorder_time), or that its clock is correct (clock_correct)"
+        )
     try:
         recorder_time = datetime.fromisoformat(shown)
     except ValueError:
@@ -189,8 +209,11 @@ def police_intake(session: Session, actor: Actor, assignment_id: int, *, request
     from ..models import Assignment
 
     assignment = session.get(Assignment, assignment_id)
-    if (assignment is None or (request_id is not None and assignment.request_id != request_id)
-            or not actor.can_read(assignment.request.commune_id)):
+    if (
+        assignment is None
+        or (request_id is not None and assignment.request_id != request_id)
+        or not actor.can_read(assignment.request.commune_id)
+    ):
         raise NotFound(f"assignment {assignment_id} not found")
     if not (actor.is_admin or actor.role == Role.COMMUNE_POLICE) or not actor.can_write(assignment.request.commune_id):
         raise PermissionDenied(f"{actor.label} may not add footage to assignment {assignment_id}")
@@ -205,8 +228,15 @@ def police_intake(session: Session, actor: Actor, assignment_id: int, *, request
 # --------------------------------------------------------------------------- the protocol's steps
 
 
-def create_upload(session: Session, intake: Intake, *, length: int | None, metadata: dict[str, str],
-                  settings: ClipSettings, now: datetime | None = None) -> Progress:
+def create_upload(
+    session: Session,
+    intake: Intake,
+    *,
+    length: int | None,
+    metadata: dict[str, str],
+    settings: ClipSettings,
+    now: datetime | None = None,
+) -> Progress:
     """tus creation: check the declared file and the clock, make the empty partial file and the record."""
     now = now or utcnow()
     if length is None:
@@ -230,17 +260,40 @@ def create_upload(session: Session, intake: Intake, *, length: int | None, metad
     fd = os.open(settings.storage_dir / partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.close(fd)
     upload = ClipUpload(
-        id=upload_id, assignment_id=intake.assignment_id, owner_link_id=intake.owner_link_id,
-        uploader_user_id=intake.actor.user_id, uploaded_by=intake.actor.label, filename=filename,
-        content_type=clip.content_type, length=length, offset=0, upload_metadata=metadata,
-        recorder_time_shown=clock.recorder_time_shown, clock_checked_at=clock.checked_at,
-        clock_offset_seconds=clock.offset_seconds, partial_path=partial.as_posix(), state=UploadState.RECEIVING,
-        created_at=now, updated_at=now, expires_at=now + settings.upload_expiry,
+        id=upload_id,
+        assignment_id=intake.assignment_id,
+        owner_link_id=intake.owner_link_id,
+        uploader_user_id=intake.actor.user_id,
+        uploaded_by=intake.actor.label,
+        filename=filename,
+        content_type=clip.content_type,
+        length=length,
+        offset=0,
+        upload_metadata=metadata,
+        recorder_time_shown=clock.recorder_time_shown,
+        clock_checked_at=clock.checked_at,
+        clock_offset_seconds=clock.offset_seconds,
+        partial_path=partial.as_posix(),
+        state=UploadState.RECEIVING,
+        created_at=now,
+        updated_at=now,
+        expires_at=now + settings.upload_expiry,
     )
     session.add(upload)
-    record(session, intake.actor, "clip.upload_started", "assignment", intake.assignment_id,
-           details={"upload_id": upload_id, "link_id": intake.owner_link_id, "name": filename, "length": length,
-                    "clock_offset_seconds": clock.offset_seconds})
+    record(
+        session,
+        intake.actor,
+        "clip.upload_started",
+        "assignment",
+        intake.assignment_id,
+        details={
+            "upload_id": upload_id,
+            "link_id": intake.owner_link_id,
+            "name": filename,
+            "length": length,
+            "clock_offset_seconds": clock.offset_seconds,
+        },
+    )
     session.flush()
     return _progress(upload)
 
@@ -261,8 +314,9 @@ def upload_progress(session: Session, intake: Intake, upload_id: str, now: datet
     return _progress(_upload_of(session, intake, upload_id, now or utcnow()))
 
 
-def terminate_upload(session: Session, intake: Intake, upload_id: str, *, settings: ClipSettings,
-                     now: datetime | None = None) -> None:
+def terminate_upload(
+    session: Session, intake: Intake, upload_id: str, *, settings: ClipSettings, now: datetime | None = None
+) -> None:
     """tus termination: the uploader gives up; the partial file goes, the record says so."""
     now = now or utcnow()
     upload = _upload_of(session, intake, upload_id, now)
@@ -270,8 +324,14 @@ def terminate_upload(session: Session, intake: Intake, upload_id: str, *, settin
         raise UploadProblem("complete", "a finished upload is the evidence now; it cannot be terminated")
     (settings.storage_dir / upload.partial_path).unlink(missing_ok=True)
     upload.state, upload.updated_at = UploadState.TERMINATED, now
-    record(session, intake.actor, "clip.upload_terminated", "assignment", upload.assignment_id,
-           details={"upload_id": upload.id, "offset": upload.offset, "length": upload.length})
+    record(
+        session,
+        intake.actor,
+        "clip.upload_terminated",
+        "assignment",
+        upload.assignment_id,
+        details={"upload_id": upload.id, "offset": upload.offset, "length": upload.length},
+    )
 
 
 class _LockedFile:
@@ -303,9 +363,18 @@ class _LockedFile:
         self.file.close()
 
 
-def receive_chunk(session: Session, intake: Intake, upload_id: str, *, offset: int, content_length: int | None,
-                  body: Iterable[bytes], settings: ClipSettings, write: WriteUnit,
-                  now: Callable[[], datetime] = utcnow) -> Progress:
+def receive_chunk(
+    session: Session,
+    intake: Intake,
+    upload_id: str,
+    *,
+    offset: int,
+    content_length: int | None,
+    body: Iterable[bytes],
+    settings: ClipSettings,
+    write: WriteUnit,
+    now: Callable[[], datetime] = utcnow,
+) -> Progress:
     """tus PATCH: append the body at `offset` (which must be the kept offset: else 409).
 
     `session` only reads, and is rolled back before the body streams; every record is written by `write`
@@ -331,8 +400,9 @@ def receive_chunk(session: Session, intake: Intake, upload_id: str, *, offset: i
         if state != UploadState.RECEIVING:
             raise UploadProblem("gone", f"the upload was {state.value}")
         if offset != kept_offset:
-            raise UploadProblem("offset", f"Upload-Offset {offset} is not the {kept_offset} bytes kept",
-                                offset=kept_offset)
+            raise UploadProblem(
+                "offset", f"Upload-Offset {offset} is not the {kept_offset} bytes kept", offset=kept_offset
+            )
         target.truncate(kept_offset)  # bytes written after the last recorded offset (a crash) are not counted
         target.seek(kept_offset)
         head = None  # the first bytes, while they are not all here and checked yet
@@ -349,7 +419,7 @@ def receive_chunk(session: Session, intake: Intake, upload_id: str, *, offset: i
                 if position + len(chunk) > length:
                     raise UploadProblem("too_large", f"more bytes than Upload-Length ({length})")
                 if head is not None:
-                    head += chunk[:HEAD_BYTES - len(head)]
+                    head += chunk[: HEAD_BYTES - len(head)]
                     if len(head) == HEAD_BYTES or position + len(chunk) == length:
                         _check_content(clip, head)  # refuse early, before gigabytes of something else arrive
                         head = None
@@ -385,8 +455,9 @@ def _check_content(clip: ClipFormat, head: bytes) -> None:
         raise UploadProblem(refused.reason, refused.detail) from None
 
 
-def _check_content_or_refuse(write: WriteUnit, intake: Intake, upload_id: str, clip: ClipFormat, head: bytes,
-                             partial: Path, now: datetime) -> None:
+def _check_content_or_refuse(
+    write: WriteUnit, intake: Intake, upload_id: str, clip: ClipFormat, head: bytes, partial: Path, now: datetime
+) -> None:
     try:
         _check_content(clip, head)
     except UploadProblem as problem:
@@ -394,8 +465,7 @@ def _check_content_or_refuse(write: WriteUnit, intake: Intake, upload_id: str, c
         raise
 
 
-def _checkpoint(target, write: WriteUnit, upload_id: str, position: int, settings: ClipSettings,
-                now: datetime) -> int:
+def _checkpoint(target, write: WriteUnit, upload_id: str, position: int, settings: ClipSettings, now: datetime) -> int:
     """Make the bytes durable, then count them: an offset never names bytes a crash could lose."""
     target.flush()
     os.fsync(target.fileno())
@@ -412,22 +482,42 @@ def _progress_after(write: WriteUnit, upload_id: str) -> Progress:
     return write(lambda writer: _progress(writer.get(ClipUpload, upload_id)))
 
 
-def _refuse(write: WriteUnit, intake: Intake, upload_id: str, partial: Path, problem: UploadProblem,
-            now: datetime) -> None:
+def _refuse(
+    write: WriteUnit, intake: Intake, upload_id: str, partial: Path, problem: UploadProblem, now: datetime
+) -> None:
     partial.unlink(missing_ok=True)
 
     def refuse(writer: Session) -> None:
         upload = writer.get(ClipUpload, upload_id)
         upload.state, upload.refusal, upload.updated_at = UploadState.REFUSED, problem.reason, now
-        record(writer, intake.actor, "clip.upload_refused", "assignment", upload.assignment_id, note=problem.detail,
-               details={"upload_id": upload_id, "link_id": upload.owner_link_id, "reason": problem.reason,
-                        "name": upload.filename})
+        record(
+            writer,
+            intake.actor,
+            "clip.upload_refused",
+            "assignment",
+            upload.assignment_id,
+            note=problem.detail,
+            details={
+                "upload_id": upload_id,
+                "link_id": upload.owner_link_id,
+                "reason": problem.reason,
+                "name": upload.filename,
+            },
+        )
 
     write(refuse)
 
 
-def _complete(write: WriteUnit, intake: Intake, upload_id: str, filename: str, partial: Path, sha256: str | None,
-              settings: ClipSettings, now: datetime) -> Progress:
+def _complete(
+    write: WriteUnit,
+    intake: Intake,
+    upload_id: str,
+    filename: str,
+    partial: Path,
+    sha256: str | None,
+    settings: ClipSettings,
+    now: datetime,
+) -> Progress:
     """Every byte is on disk: hash it (unless hashed as it streamed), move it into place, record the clip."""
     sha256 = sha256 or file_sha256(partial)
     relative = final_path(str(intake.assignment_id), filename)
@@ -439,24 +529,49 @@ def _complete(write: WriteUnit, intake: Intake, upload_id: str, filename: str, p
         refusal = intake.refusal(writer)
         if refusal is not None:
             upload.state, upload.refusal, upload.updated_at = UploadState.REFUSED, refusal, now
-            record(writer, intake.actor, "clip.upload_refused", "assignment", upload.assignment_id,
-                   details={"upload_id": upload_id, "reason": refusal, "name": upload.filename})
+            record(
+                writer,
+                intake.actor,
+                "clip.upload_refused",
+                "assignment",
+                upload.assignment_id,
+                details={"upload_id": upload_id, "reason": refusal, "name": upload.filename},
+            )
             return refusal, _progress(upload)
         clip = FootageClip(
-            assignment_id=upload.assignment_id, stored_path=relative.as_posix(), original_name=upload.filename,
-            content_type=upload.content_type, size_bytes=upload.length, sha256=sha256, uploaded_at=now,
-            upload_started_at=upload.created_at, uploaded_by=upload.uploaded_by,
-            uploader_user_id=upload.uploader_user_id, recorder_time_shown=upload.recorder_time_shown,
-            clock_checked_at=upload.clock_checked_at, clock_offset_seconds=upload.clock_offset_seconds,
+            assignment_id=upload.assignment_id,
+            stored_path=relative.as_posix(),
+            original_name=upload.filename,
+            content_type=upload.content_type,
+            size_bytes=upload.length,
+            sha256=sha256,
+            uploaded_at=now,
+            upload_started_at=upload.created_at,
+            uploaded_by=upload.uploaded_by,
+            uploader_user_id=upload.uploader_user_id,
+            recorder_time_shown=upload.recorder_time_shown,
+            clock_checked_at=upload.clock_checked_at,
+            clock_offset_seconds=upload.clock_offset_seconds,
         )
         writer.add(clip)
         writer.flush()
         upload.state, upload.clip_id, upload.updated_at = UploadState.COMPLETE, clip.id, now
-        record(writer, intake.actor, "clip.upload_finished", "footage_clip", clip.id,
-               details={"upload_id": upload_id, "link_id": upload.owner_link_id,
-                        "assignment_id": upload.assignment_id, "name": upload.filename,
-                        "size_bytes": upload.length, "sha256": sha256,
-                        "clock_offset_seconds": upload.clock_offset_seconds})
+        record(
+            writer,
+            intake.actor,
+            "clip.upload_finished",
+            "footage_clip",
+            clip.id,
+            details={
+                "upload_id": upload_id,
+                "link_id": upload.owner_link_id,
+                "assignment_id": upload.assignment_id,
+                "name": upload.filename,
+                "size_bytes": upload.length,
+                "sha256": sha256,
+                "clock_offset_seconds": upload.clock_offset_seconds,
+            },
+        )
         intake.on_complete(writer, clip)
         return None, _progress(upload)
 
@@ -480,14 +595,23 @@ def clean_abandoned_uploads(session_factory: sessionmaker, settings: object, now
     clips = clip_settings(settings)
 
     def batch(session: Session) -> int:
-        due = session.scalars(select(ClipUpload).where(ClipUpload.state == UploadState.RECEIVING,
-                                                       ClipUpload.expires_at <= now)
-                              .order_by(ClipUpload.id).limit(BATCH_SIZE)).all()
+        due = session.scalars(
+            select(ClipUpload)
+            .where(ClipUpload.state == UploadState.RECEIVING, ClipUpload.expires_at <= now)
+            .order_by(ClipUpload.id)
+            .limit(BATCH_SIZE)
+        ).all()
         for upload in due:
             (clips.storage_dir / upload.partial_path).unlink(missing_ok=True)
             upload.state, upload.updated_at = UploadState.EXPIRED, now
-            record(session, Actor(label="system"), "clip.upload_expired", "assignment", upload.assignment_id,
-                   details={"upload_id": upload.id, "offset": upload.offset, "length": upload.length})
+            record(
+                session,
+                Actor(label="system"),
+                "clip.upload_expired",
+                "assignment",
+                upload.assignment_id,
+                details={"upload_id": upload.id, "offset": upload.offset, "length": upload.length},
+            )
         return len(due)
 
     expired = write_in_batches(session_factory, batch, BATCH_SIZE)

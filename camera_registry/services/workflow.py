@@ -15,6 +15,7 @@ assignment's request is locked first (request, then assignment: one order
 everywhere, so two transactions cannot deadlock), which applies the answers to
 one request one at a time and lets the last of them resolve it.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -26,8 +27,15 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..models import (
-    ASSIGNMENT_TRANSITIONS, FINAL_ASSIGNMENT_STATES, FINAL_REQUEST_STATES, REQUEST_TRANSITIONS, Assignment,
-    AssignmentStatus, FootageRequest, RequestStatus, allowed_actions,
+    ASSIGNMENT_TRANSITIONS,
+    FINAL_ASSIGNMENT_STATES,
+    FINAL_REQUEST_STATES,
+    REQUEST_TRANSITIONS,
+    Assignment,
+    AssignmentStatus,
+    FootageRequest,
+    RequestStatus,
+    allowed_actions,
 )
 from ..models.base import utcnow
 from .access import Actor
@@ -71,24 +79,47 @@ def locked_row(session: Session, model, row_id: int, *columns) -> Any:
 
 def _stale(entity_type: str, entity_id: int, message: str, version: int | None, status=None) -> StaleVersion:
     current = {"version": version, **({"status": status.value} if status is not None else {})}
-    return StaleVersion(f"{entity_type} {entity_id} {message}; reload it and try again",
-                        {"version": [f"stale: current version is {version}"]}, current=current)
+    return StaleVersion(
+        f"{entity_type} {entity_id} {message}; reload it and try again",
+        {"version": [f"stale: current version is {version}"]},
+        current=current,
+    )
 
 
-def _apply(session: Session, actor: Actor, obj, table: dict, action: str, entity_type: str,
-           expected_version: int | None, note: str | None, details: dict | None,
-           changes: dict[str, Any] | None = None) -> None:
+def _apply(
+    session: Session,
+    actor: Actor,
+    obj,
+    table: dict,
+    action: str,
+    entity_type: str,
+    expected_version: int | None,
+    note: str | None,
+    details: dict | None,
+    changes: dict[str, Any] | None = None,
+) -> None:
     """Check and make one transition (with `changes`, set in the same write: one version bump), then audit it."""
     # Everything the refusals say is read now: after a failed flush the object may not be read again.
     model, entity_id, seen_version = type(obj), obj.id, obj.version
     stored_state, stored_version = locked_row(session, model, entity_id, model.status, model.version)
     if stored_version != seen_version:
-        raise _stale(entity_type, entity_id, f"was changed by someone else since it was read (version "
-                     f"{seen_version}); it is now {stored_state.value} at version {stored_version}",
-                     stored_version, stored_state)
+        raise _stale(
+            entity_type,
+            entity_id,
+            f"was changed by someone else since it was read (version "
+            f"{seen_version}); it is now {stored_state.value} at version {stored_version}",
+            stored_version,
+            stored_state,
+        )
     if expected_version is not None and expected_version != stored_version:
-        raise _stale(entity_type, entity_id, f"was changed by someone else: it is {stored_state.value} at version "
-                     f"{stored_version}, you sent {expected_version}", stored_version, stored_state)
+        raise _stale(
+            entity_type,
+            entity_id,
+            f"was changed by someone else: it is {stored_state.value} at version "
+            f"{stored_version}, you sent {expected_version}",
+            stored_version,
+            stored_state,
+        )
     state = obj.status
     target = table.get((state, action))
     if target is None:
@@ -105,10 +136,21 @@ def _apply(session: Session, actor: Actor, obj, table: dict, action: str, entity
         session.flush()
     except StaleDataError:
         # Not reached while the row is locked; kept so a missed lock still answers 409, never 500.
-        raise StaleVersion(f"{entity_type} {entity_id} was changed at the same moment by someone else; reload it",
-                           {"version": ["changed concurrently"]}) from None
-    record(session, actor, f"{entity_type}.{action}", entity_type, entity_id, from_state=state.value,
-           to_state=target.value, note=note, details=details)
+        raise StaleVersion(
+            f"{entity_type} {entity_id} was changed at the same moment by someone else; reload it",
+            {"version": ["changed concurrently"]},
+        ) from None
+    record(
+        session,
+        actor,
+        f"{entity_type}.{action}",
+        entity_type,
+        entity_id,
+        from_state=state.value,
+        to_state=target.value,
+        note=note,
+        details=details,
+    )
 
 
 def _catch_up(session: Session, request: FootageRequest, acting: Assignment) -> None:
@@ -118,31 +160,57 @@ def _catch_up(session: Session, request: FootageRequest, acting: Assignment) -> 
     with session.no_autoflush:
         if stored_version != request.version:
             session.refresh(request, [attribute.key for attribute in FootageRequest.__mapper__.column_attrs])
-        stored = dict(session.execute(select(Assignment.id, Assignment.version)
-                                      .where(Assignment.request_id == request.id)).all())
+        stored = dict(
+            session.execute(select(Assignment.id, Assignment.version).where(Assignment.request_id == request.id)).all()
+        )
         for sibling in request.assignments:
             if sibling is not acting and stored.get(sibling.id, sibling.version) != sibling.version:
                 session.refresh(sibling)
 
 
-def transition_request(session: Session, actor: Actor, request: FootageRequest, action: str, *,
-                       expected_version: int | None = None, note: str | None = None,
-                       details: dict | None = None) -> FootageRequest:
+def transition_request(
+    session: Session,
+    actor: Actor,
+    request: FootageRequest,
+    action: str,
+    *,
+    expected_version: int | None = None,
+    note: str | None = None,
+    details: dict | None = None,
+) -> FootageRequest:
     closes = REQUEST_TRANSITIONS.get((request.status, action)) in FINAL_REQUEST_STATES
     closing = {"closed_at": utcnow()} if closes else None
     _apply(session, actor, request, REQUEST_TRANSITIONS, action, "request", expected_version, note, details, closing)
     return request
 
 
-def transition_assignment(session: Session, actor: Actor, assignment: Assignment, action: str, *,
-                          expected_version: int | None = None, note: str | None = None,
-                          details: dict | None = None, now: datetime | None = None) -> Assignment:
+def transition_assignment(
+    session: Session,
+    actor: Actor,
+    assignment: Assignment,
+    action: str,
+    *,
+    expected_version: int | None = None,
+    note: str | None = None,
+    details: dict | None = None,
+    now: datetime | None = None,
+) -> Assignment:
     """Move one assignment, then carry its request along: started on the first answer, resolved on the last."""
     request = assignment.request
     _catch_up(session, request, assignment)
     answered = {"answered_at": now or utcnow()} if action in ("consent", "decline", "report_no_footage") else None
-    _apply(session, actor, assignment, ASSIGNMENT_TRANSITIONS, action, "assignment", expected_version, note, details,
-           answered)
+    _apply(
+        session,
+        actor,
+        assignment,
+        ASSIGNMENT_TRANSITIONS,
+        action,
+        "assignment",
+        expected_version,
+        note,
+        details,
+        answered,
+    )
     if request.status == RequestStatus.ROUTED and action != "notify":
         transition_request(session, actor, request, "start")
     if request.status == RequestStatus.IN_PROGRESS and all_final(request):

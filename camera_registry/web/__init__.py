@@ -5,6 +5,7 @@ OPTIONS) read, the others write, and a view marked `@reads_then_writes`
 (an upload streamed for minutes, a password check) reads and runs its own
 short write units with `write_unit` instead of holding the write lock.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -18,6 +18,7 @@ client address (Flask-Limiter, in RATELIMIT_STORAGE_URI), and past the limit
 /login answers 429 without checking the password. Every sign-in, failed or
 not, is audited after the password check's read.
 """
+
 from __future__ import annotations
 
 import logging
@@ -82,9 +83,12 @@ def _session_user(db) -> accounts.User | None:
     now = time.time()
     login_at, seen_at = session.get(LOGIN_AT_KEY), session.get(SEEN_AT_KEY)
     config = current_app.config
-    live = (isinstance(login_at, (int, float)) and isinstance(seen_at, (int, float))
-            and now - login_at < config["SESSION_ABSOLUTE_HOURS"] * 3600
-            and now - seen_at < config["SESSION_IDLE_MINUTES"] * 60)
+    live = (
+        isinstance(login_at, (int, float))
+        and isinstance(seen_at, (int, float))
+        and now - login_at < config["SESSION_ABSOLUTE_HOURS"] * 3600
+        and now - seen_at < config["SESSION_IDLE_MINUTES"] * 60
+    )
     user = accounts.session_user(db, session[USER_ID_KEY], session.get(GENERATION_KEY)) if live else None
     if user is None:
         session.clear()
@@ -97,8 +101,7 @@ def _session_user(db) -> accounts.User | None:
 def _start_session(user: accounts.User) -> None:
     session.clear()  # a fresh session: nothing from before the login survives it
     now = int(time.time())
-    session.update({USER_ID_KEY: user.id, GENERATION_KEY: user.session_generation, LOGIN_AT_KEY: now,
-                    SEEN_AT_KEY: now})
+    session.update({USER_ID_KEY: user.id, GENERATION_KEY: user.session_generation, LOGIN_AT_KEY: now, SEEN_AT_KEY: now})
 
 
 def keep_own_session(user: accounts.User) -> None:
@@ -110,8 +113,12 @@ def keep_own_session(user: accounts.User) -> None:
 
 def require_csrf_for_cookie_auth() -> None:
     """Refuse (400) an unsafe request authenticated by the session cookie without a valid X-CSRFToken header."""
-    if (request.method in SAFE_METHODS or _bearer_secret() is not None or USER_ID_KEY not in session
-            or not current_app.config["WTF_CSRF_ENABLED"]):
+    if (
+        request.method in SAFE_METHODS
+        or _bearer_secret() is not None
+        or USER_ID_KEY not in session
+        or not current_app.config["WTF_CSRF_ENABLED"]
+    ):
         return
     csrf.protect()
 
@@ -119,8 +126,13 @@ def require_csrf_for_cookie_auth() -> None:
 def _local_path(target: str | None) -> str:
     """`target` when it is a path on this site, else "/": `next` must not send a user elsewhere."""
     # Browsers read //host, /\host and /<tab>/host as another site.
-    if (not target or not target.startswith("/") or target.startswith("//") or "\\" in target
-            or any(ord(char) < 33 for char in target)):
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(ord(char) < 33 for char in target)
+    ):
         return "/"
     return target
 
@@ -143,16 +155,22 @@ def _client_address() -> str:
 def _sign_in_limits(username: str) -> list[tuple[str, str, str]]:
     """(scope, key, limits) of the counts of failed sign-ins: per username and per client address."""
     config = current_app.config
-    return [("login-username", username.strip().lower(), config["LOGIN_RATE_LIMIT_USERNAME"]),
-            ("login-address", _client_address(), config["LOGIN_RATE_LIMIT_ADDRESS"])]
+    return [
+        ("login-username", username.strip().lower(), config["LOGIN_RATE_LIMIT_USERNAME"]),
+        ("login-address", _client_address(), config["LOGIN_RATE_LIMIT_ADDRESS"]),
+    ]
 
 
 def _throttled_for(username: str) -> float | None:
     """Seconds until this sign-in may be tried, when a count of failures has reached its limit; else None."""
     strategy = current_app.extensions["login_limiter"].limiter
-    waits = [strategy.get_window_stats(item, scope, key).reset_time - time.time()
-             for scope, key, limits in _sign_in_limits(username) if key
-             for item in parse_many(limits) if not strategy.test(item, scope, key)]
+    waits = [
+        strategy.get_window_stats(item, scope, key).reset_time - time.time()
+        for scope, key, limits in _sign_in_limits(username)
+        if key
+        for item in parse_many(limits)
+        if not strategy.test(item, scope, key)
+    ]
     return max(waits) if waits else None
 
 
@@ -167,8 +185,12 @@ def _too_many_sign_ins(form: LoginForm, wait_seconds: float):
     """Throttled: say so plainly, and when to try again. The password was not checked."""
     minutes = max(1, math.ceil(wait_seconds / 60))
     log.warning("sign-in throttled for %r from %s", form.username.data[:64], _client_address())
-    page, status = _login_page(form, 429, f"Đăng nhập sai quá nhiều lần. Vì an toàn, việc đăng nhập tạm thời bị "
-                                          f"chặn; vui lòng thử lại sau {minutes} phút.")
+    page, status = _login_page(
+        form,
+        429,
+        f"Đăng nhập sai quá nhiều lần. Vì an toàn, việc đăng nhập tạm thời bị "
+        f"chặn; vui lòng thử lại sau {minutes} phút.",
+    )
     return page, status, {"Retry-After": str(minutes * 60)}
 
 
@@ -210,8 +232,7 @@ def logout():
 
 @blueprint.errorhandler(CSRFError)
 def expired_form(error: CSRFError):
-    return _login_page(LoginForm(formdata=None), 400,
-                       "Biểu mẫu đã hết hạn hoặc không hợp lệ. Vui lòng thử lại.")
+    return _login_page(LoginForm(formdata=None), 400, "Biểu mẫu đã hết hạn hoặc không hợp lệ. Vui lòng thử lại.")
 
 
 def _protect_pages() -> None:

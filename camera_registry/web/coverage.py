@@ -2,6 +2,7 @@
 
 The page is a shell; its data comes from /api/v1/map (the same reach rules as the API).
 """
+
 from __future__ import annotations
 
 import json

@@ -6,6 +6,7 @@ numbers, no links. /readyz answers 200 or 503 with each check and its reason, fo
 balancer or systemd; /metrics answers only the monitoring addresses or the metrics token
 (docs/operations.md, "Monitoring").
 """
+
 from __future__ import annotations
 
 import logging
@@ -49,13 +50,21 @@ def configured_channels(config) -> set[Channel]:
 def readyz():
     config = current_app.config
     checks = readiness.readiness(
-        get_session(), now=utcnow(), heads=migrate.head_revisions(), known=migrate.is_known_revision,
-        lease_name=LEASE_NAME, outbox_max_age=timedelta(seconds=config["READYZ_OUTBOX_MAX_AGE_SECONDS"]),
+        get_session(),
+        now=utcnow(),
+        heads=migrate.head_revisions(),
+        known=migrate.is_known_revision,
+        lease_name=LEASE_NAME,
+        outbox_max_age=timedelta(seconds=config["READYZ_OUTBOX_MAX_AGE_SECONDS"]),
         configured_channels=configured_channels(config),
     )
     ready = readiness.is_ready(checks)
-    response = jsonify({"status": "ready" if ready else "unready",
-                        "checks": {check.name: {"ok": check.ok, "reason": check.reason} for check in checks}})
+    response = jsonify(
+        {
+            "status": "ready" if ready else "unready",
+            "checks": {check.name: {"ok": check.ok, "reason": check.reason} for check in checks},
+        }
+    )
     response.status_code = 200 if ready else 503
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -64,8 +73,12 @@ def readyz():
 @blueprint.get("/metrics")
 def metrics_view():
     config = current_app.config
-    if not metrics.may_read(request.remote_addr, request.headers.get("Authorization"),
-                            config["METRICS_ALLOWED_ADDRESSES"], config["METRICS_TOKEN"]):
+    if not metrics.may_read(
+        request.remote_addr,
+        request.headers.get("Authorization"),
+        config["METRICS_ALLOWED_ADDRESSES"],
+        config["METRICS_TOKEN"],
+    ):
         return Response("forbidden\n", status=403, mimetype="text/plain")
     try:
         families = list(metrics.database_families(get_session(), utcnow(), LEASE_NAME))
@@ -73,8 +86,9 @@ def metrics_view():
     except Exception:  # noqa: BLE001 - the process's own counts still answer; the gauge says the database did not
         log.exception("/metrics could not read the database")
         families, up = [], 0
-    families.append(GaugeMetricFamily(f"{metrics.PREFIX}_database_up", "Whether /metrics could read the database",
-                                      value=up))
+    families.append(
+        GaugeMetricFamily(f"{metrics.PREFIX}_database_up", "Whether /metrics could read the database", value=up)
+    )
     body, content_type = metrics.render(families)
     return Response(body, status=200, headers={"Content-Type": content_type, "Cache-Control": "no-store"})
 
@@ -104,15 +118,23 @@ def _finish_request(response: Response) -> Response:
     metrics.count_request(request.method, route, response.status_code, seconds, request.content_length or 0)
     response.headers[logs.REQUEST_ID_HEADER] = g.request_id
     actor = g.get("actor")
-    fields = {"request_id": g.request_id, "method": request.method, "route": route, "path": logged_path(),
-              "status": response.status_code, "ms": round(seconds * 1000, 1),
-              "bytes_in": request.content_length or 0, "bytes_out": response.content_length}
+    fields = {
+        "request_id": g.request_id,
+        "method": request.method,
+        "route": route,
+        "path": logged_path(),
+        "status": response.status_code,
+        "ms": round(seconds * 1000, 1),
+        "bytes_in": request.content_length or 0,
+        "bytes_out": response.content_length,
+    }
     if request.args:
         fields["query_keys"] = ",".join(sorted(request.args))  # names only: values may be personal data
     if actor is not None and getattr(actor, "user_id", None):
         fields["user_id"] = actor.user_id
-    request_log.log(logging.WARNING if response.status_code >= 500 else logging.INFO, "request",
-                    extra={"fields": fields})
+    request_log.log(
+        logging.WARNING if response.status_code >= 500 else logging.INFO, "request", extra={"fields": fields}
+    )
     return response
 
 

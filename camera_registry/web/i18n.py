@@ -4,6 +4,7 @@
 forms posted from the page and the page after them keep it. Catalogs are in
 camera_registry/translations/; `make install` compiles them (pybabel compile).
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -30,8 +31,14 @@ def current_language() -> str:
 def remember_language(response: Response) -> Response:
     asked = request.args.get("lang")
     if asked in LANGUAGES and request.cookies.get(LANGUAGE_COOKIE) != asked:
-        response.set_cookie(LANGUAGE_COOKIE, asked, max_age=int(timedelta(days=365).total_seconds()),
-                            httponly=True, samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"])
+        response.set_cookie(
+            LANGUAGE_COOKIE,
+            asked,
+            max_age=int(timedelta(days=365).total_seconds()),
+            httponly=True,
+            samesite="Lax",
+            secure=current_app.config["SESSION_COOKIE_SECURE"],
+        )
     return response
 
 

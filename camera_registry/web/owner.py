@@ -5,6 +5,7 @@ token is the key. Every route is rate-limited per address and route. Forms
 carry CSRF tokens; the clip upload reads its body as a stream, so it checks
 the token itself on the field that precedes the file.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -38,15 +39,28 @@ CHUNK_BYTES = 1024 * 1024
 #: Room in an upload's body for the multipart headers and the CSRF field besides the clip itself.
 FORM_OVERHEAD_BYTES = 64 * 1024
 
-STATE_STATUS = {PageState.OPEN: 200, PageState.ANSWERED: 200, PageState.UNKNOWN: 404,
-                **{state: 410 for state in DEAD_STATES}}
-REFUSAL_STATUS = {Refusal.ALREADY_ANSWERED: 409, Refusal.NOT_OFFERED: 409, "too_large": 413, "type": 415,
-                  "empty": 400, "incomplete": 400, "form_expired": 400, "clock": 400}
+STATE_STATUS = {
+    PageState.OPEN: 200,
+    PageState.ANSWERED: 200,
+    PageState.UNKNOWN: 404,
+    **dict.fromkeys(DEAD_STATES, 410),
+}
+REFUSAL_STATUS = {
+    Refusal.ALREADY_ANSWERED: 409,
+    Refusal.NOT_OFFERED: 409,
+    "too_large": 413,
+    "type": 415,
+    "empty": 400,
+    "incomplete": 400,
+    "form_expired": 400,
+    "clock": 400,
+}
 
 
 class AnswerSchema(ma.Schema):
-    action = ma.fields.String(required=True, validate=validate.OneOf(
-        owner_answers.ASSIGNMENT_ANSWERS + owner_answers.COMMITMENT_ANSWERS))
+    action = ma.fields.String(
+        required=True, validate=validate.OneOf(owner_answers.ASSIGNMENT_ANSWERS + owner_answers.COMMITMENT_ANSWERS)
+    )
     handover = ma.fields.Enum(Handover, by_value=True, load_default=None)
     reason = ma.fields.String(load_default=None, validate=validate.OneOf(owner_answers.NO_FOOTAGE_REASONS))
     note = ma.fields.String(load_default=None, validate=validate.Length(max=owner_answers.NOTE_MAX_LENGTH))
@@ -175,8 +189,15 @@ def upload_clip(token: str):
     max_bytes = current_app.config["CLIP_MAX_BYTES"]
     request.max_content_length = max_bytes + FORM_OVERHEAD_BYTES
     storage = current_app.config["CLIP_STORAGE_DIR"] or Path(current_app.instance_path) / "clips"
-    page = owner_answers.receive_clip(get_session(), token, StreamedClip(max_bytes), storage_dir=Path(storage),
-                                      max_bytes=max_bytes, write=write_unit, language=current_language())
+    page = owner_answers.receive_clip(
+        get_session(),
+        token,
+        StreamedClip(max_bytes),
+        storage_dir=Path(storage),
+        max_bytes=max_bytes,
+        write=write_unit,
+        language=current_language(),
+    )
     if page.refusal is not None:
         return _render(page)
     return redirect(url_for(".show", token=token), code=303)

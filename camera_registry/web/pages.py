@@ -4,6 +4,7 @@ Registry figures are not public: an anonymous visitor of / is sent to the sign-i
 installation sets PUBLIC_PROGRAMME_TOTALS, shown the programme-wide totals only. A signed-in reader sees
 the communes in their own reach.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, url_for

@@ -3,6 +3,7 @@
 Views parse the form with the API's schemas, call one service and render;
 staff of the supervising units see the same pages read-only.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,13 +17,12 @@ from shapely.geometry import mapping
 from ..api.errors import status_of
 from ..api.requests import POLICE_ACTIONS, AssignmentActionSchema, FootageRequestCreateSchema, VersionSchema
 from ..models import ASSIGNMENT_TRANSITIONS, REQUEST_TRANSITIONS, Role, allowed_actions
-from ..services import requests
-from ..services import evidence, uploads
+from ..services import evidence, requests, uploads
 from ..services.errors import DomainError, NotAuthenticated, PermissionDenied
 from ..services.upload_limits import TooDeep, load_json
+from ..timezones import LOCAL_OFFSET
 from . import get_session, reads_then_writes, tus
 from .auth import csrf, current_actor, require_csrf_for_cookie_auth
-from ..timezones import LOCAL_OFFSET
 
 blueprint = Blueprint("police", __name__, url_prefix="/requests")
 
@@ -59,8 +59,12 @@ def _form_data(schema: ma.Schema, local_times: tuple[str, ...] = ()) -> dict:
 @signed_in
 def index():
     lines = requests.list_requests(get_session(), current_actor(), page=1, page_size=200)
-    return render_template("requests/index.html", lines=lines.items, total=lines.total,
-                           may_file=current_actor().role == Role.COMMUNE_POLICE)
+    return render_template(
+        "requests/index.html",
+        lines=lines.items,
+        total=lines.total,
+        may_file=current_actor().role == Role.COMMUNE_POLICE,
+    )
 
 
 @blueprint.route("/new", methods=["GET", "POST"])
@@ -73,9 +77,12 @@ def new():
     status = 200
     if request.method == "POST":
         try:
-            created = requests.open_request(get_session(), actor, **_form_data(
-                FootageRequestCreateSchema(), ("window_start", "window_end", "deadline")),
-                public_base_url=current_app.config["PUBLIC_BASE_URL"])
+            created = requests.open_request(
+                get_session(),
+                actor,
+                **_form_data(FootageRequestCreateSchema(), ("window_start", "window_end", "deadline")),
+                public_base_url=current_app.config["PUBLIC_BASE_URL"],
+            )
             get_session().commit()
             return redirect(url_for("police.show", request_id=created.id), code=303)
         except ma.ValidationError as error:
@@ -84,8 +91,13 @@ def new():
             get_session().rollback()
             errors, status = error.errors or {"_": [error.message]}, status_of(error)
     commune, boundary = requests.commune_of(get_session(), actor)
-    return render_template("requests/new.html", errors=errors, form=request.form, commune=commune,
-                           boundary=json.dumps(mapping(boundary) if boundary else None)), status
+    return render_template(
+        "requests/new.html",
+        errors=errors,
+        form=request.form,
+        commune=commune,
+        boundary=json.dumps(mapping(boundary) if boundary else None),
+    ), status
 
 
 @blueprint.get("/<int:request_id>")
@@ -99,21 +111,40 @@ def _render_request(page: requests.RequestPage, errors: dict | None = None, stat
         "incident": mapping(to_shape(page.request.incident)),
         "boundary": mapping(page.commune_boundary) if page.commune_boundary else None,
         "lenses": [
-            {"point": mapping(to_shape(item.lens.point)), "bearing": item.lens.bearing_deg,
-             "fov": item.lens.fov_deg, "range": item.lens.range_m, "rank": assignment.rank, "distance": item.distance_m}
-            for assignment in page.request.assignments for item in assignment.lenses
+            {
+                "point": mapping(to_shape(item.lens.point)),
+                "bearing": item.lens.bearing_deg,
+                "fov": item.lens.fov_deg,
+                "range": item.lens.range_m,
+                "rank": assignment.rank,
+                "distance": item.distance_m,
+            }
+            for assignment in page.request.assignments
+            for item in assignment.lenses
         ],
         "radius": page.request.radius_m,
     }
     actor = current_actor()
     may_download = actor.is_admin or actor.role == Role.COMMUNE_POLICE
-    fingerprint = (evidence.key_fingerprint(evidence.public_key_pem(tus.clip_settings().signing_key_path))
-                   if may_download and page.clips else "")
-    return render_template("requests/show.html", page=page, r=page.request, features=json.dumps(features),
-                           errors=errors or {}, police_actions=POLICE_ACTIONS, transitions=ASSIGNMENT_TRANSITIONS,
-                           allowed=allowed_actions(REQUEST_TRANSITIONS, page.request.status),
-                           may_download=may_download, key_fingerprint=fingerprint,
-                           upload_messages=POLICE_UPLOAD_MESSAGES, upload_chunk_bytes=tus.CLIENT_CHUNK_BYTES), status
+    fingerprint = (
+        evidence.key_fingerprint(evidence.public_key_pem(tus.clip_settings().signing_key_path))
+        if may_download and page.clips
+        else ""
+    )
+    return render_template(
+        "requests/show.html",
+        page=page,
+        r=page.request,
+        features=json.dumps(features),
+        errors=errors or {},
+        police_actions=POLICE_ACTIONS,
+        transitions=ASSIGNMENT_TRANSITIONS,
+        allowed=allowed_actions(REQUEST_TRANSITIONS, page.request.status),
+        may_download=may_download,
+        key_fingerprint=fingerprint,
+        upload_messages=POLICE_UPLOAD_MESSAGES,
+        upload_chunk_bytes=tus.CLIENT_CHUNK_BYTES,
+    ), status
 
 
 #: The officers' upload widget speaks Vietnamese, as the police pages do.
@@ -138,16 +169,28 @@ POLICE_UPLOAD_MESSAGES = {
 @blueprint.post("/<int:request_id>/cancel")
 @signed_in
 def cancel(request_id: int):
-    return _act(request_id, lambda session, actor, data: requests.cancel_request(
-        session, actor, request_id, expected_version=data["version"], note=data["note"]), VersionSchema())
+    return _act(
+        request_id,
+        lambda session, actor, data: requests.cancel_request(
+            session, actor, request_id, expected_version=data["version"], note=data["note"]
+        ),
+        VersionSchema(),
+    )
 
 
-@blueprint.post("/<int:request_id>/assignments/<int:assignment_id>/<any(consent, decline, report_no_footage, "
-                "receive_footage, close):action>")
+@blueprint.post(
+    "/<int:request_id>/assignments/<int:assignment_id>/<any(consent, decline, report_no_footage, "
+    "receive_footage, close):action>"
+)
 @signed_in
 def act(request_id: int, assignment_id: int, action: str):
-    return _act(request_id, lambda session, actor, data: requests.act_on_assignment(
-        session, actor, assignment_id, action, expected_version=data.pop("version"), **data), AssignmentActionSchema())
+    return _act(
+        request_id,
+        lambda session, actor, data: requests.act_on_assignment(
+            session, actor, assignment_id, action, expected_version=data.pop("version"), **data
+        ),
+        AssignmentActionSchema(),
+    )
 
 
 def _act(request_id: int, change, schema: ma.Schema):
@@ -178,12 +221,23 @@ def _act(request_id: int, change, schema: ma.Schema):
 @signed_in
 def download_clip(request_id: int, clip_id: int):
     """The original clip, streamed, with Range support; always an attachment, never shown in the browser."""
-    download = evidence.clip_download(get_session(), current_actor(), request_id, clip_id,
-                                      storage_dir=tus.clip_settings().storage_dir,
-                                      byte_range=request.headers.get("Range"))
-    response = send_file(download.path, mimetype=download.clip.content_type, as_attachment=True,
-                         download_name=download.clip.original_name, conditional=True, etag=download.clip.sha256,
-                         max_age=0)
+    download = evidence.clip_download(
+        get_session(),
+        current_actor(),
+        request_id,
+        clip_id,
+        storage_dir=tus.clip_settings().storage_dir,
+        byte_range=request.headers.get("Range"),
+    )
+    response = send_file(
+        download.path,
+        mimetype=download.clip.content_type,
+        as_attachment=True,
+        download_name=download.clip.original_name,
+        conditional=True,
+        etag=download.clip.sha256,
+        max_age=0,
+    )
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response.headers["Cache-Control"] = "private, no-store"
@@ -197,8 +251,14 @@ def download_clip(request_id: int, clip_id: int):
 def evidence_package(request_id: int, assignment_id: int | None):
     """The signed evidence package (ZIP), written to the client as it is built."""
     settings = tus.clip_settings()
-    package = evidence.build_package(get_session(), current_actor(), request_id, assignment_id=assignment_id,
-                                     storage_dir=settings.storage_dir, key_path=settings.signing_key_path)
+    package = evidence.build_package(
+        get_session(),
+        current_actor(),
+        request_id,
+        assignment_id=assignment_id,
+        storage_dir=settings.storage_dir,
+        key_path=settings.signing_key_path,
+    )
     response = Response(evidence.stream_package(package), mimetype="application/zip")
     response.headers["Content-Disposition"] = f'attachment; filename="{package.name}"'
     response.headers["Cache-Control"] = "private, no-store"
@@ -238,8 +298,12 @@ def tus_options(request_id: int, assignment_id: int):
 @csrf.exempt  # checked on the header (X-CSRFToken) for cookie sessions; tus requests are not forms
 @tus.tus_view
 def tus_create(request_id: int, assignment_id: int):
-    return tus.create(_police_intake(request_id, assignment_id), lambda upload_id: url_for(
-        ".tus_status", request_id=request_id, assignment_id=assignment_id, upload_id=upload_id))
+    return tus.create(
+        _police_intake(request_id, assignment_id),
+        lambda upload_id: url_for(
+            ".tus_status", request_id=request_id, assignment_id=assignment_id, upload_id=upload_id
+        ),
+    )
 
 
 @blueprint.route("/<int:request_id>/assignments/<int:assignment_id>/uploads/<upload_id>", methods=["HEAD"])

@@ -14,6 +14,7 @@ else inline; every other page keeps the strict policy.
 Headers a view or blueprint set already are kept: the owner pages' stricter
 `Referrer-Policy: no-referrer` stays.
 """
+
 from __future__ import annotations
 
 import base64
@@ -60,8 +61,9 @@ def content_security_policy(tile_url: str = "", script_hashes: tuple[str, ...] =
 
 def _inline_script_hashes(response: Response) -> tuple[str, ...]:
     """The SHA-256 of each inline script of the Swagger UI page, as CSP names them."""
-    return tuple(base64.b64encode(hashlib.sha256(body).digest()).decode()
-                 for body in INLINE_SCRIPT.findall(response.get_data()))
+    return tuple(
+        base64.b64encode(hashlib.sha256(body).digest()).decode() for body in INLINE_SCRIPT.findall(response.get_data())
+    )
 
 
 def _is_api_docs() -> bool:
@@ -71,8 +73,9 @@ def _is_api_docs() -> bool:
 def add_security_headers(response: Response) -> Response:
     hashes = _inline_script_hashes(response) if _is_api_docs() and not response.is_streamed else ()
     headers = response.headers
-    headers.setdefault("Content-Security-Policy",
-                       content_security_policy(current_app.config.get("MAP_TILE_URL", ""), hashes))
+    headers.setdefault(
+        "Content-Security-Policy", content_security_policy(current_app.config.get("MAP_TILE_URL", ""), hashes)
+    )
     headers.setdefault("X-Frame-Options", "DENY")  # frame-ancestors for browsers that predate it
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", REFERRER_POLICY)

@@ -1,7 +1,8 @@
 """Times are stored in UTC and shown in Asia/Ho_Chi_Minh (UTC+7, no daylight saving)."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Flask
 
@@ -12,7 +13,7 @@ def time_left(moment: datetime | None, now: datetime | None = None) -> str:
     """'còn 2 ngày 3 giờ' / 'quá hạn 5 giờ': what the countdown shows before its script runs."""
     if moment is None:
         return ""
-    seconds = int((moment - (now or datetime.now(timezone.utc))).total_seconds())
+    seconds = int((moment - (now or datetime.now(UTC))).total_seconds())
     days, rest = divmod(abs(seconds), 86_400)
     hours, rest = divmod(rest, 3_600)
     text = f"{days} ngày {hours} giờ" if days else f"{hours} giờ {rest // 60} phút"

@@ -11,6 +11,7 @@ retries 409 (it asks for the offset again), 423 and 5xx, and gives up on the
 other 4xx, so a refusal that cannot heal (a wrong type, a dead link) is never
 a 409.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -21,8 +22,18 @@ from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.http import http_date
 
 from ..services.clips import ClipSettings
-from ..services.uploads import Intake, Progress, UploadInterrupted, UploadProblem, create_upload, \
-    encode_metadata, parse_metadata, receive_chunk, terminate_upload, upload_progress
+from ..services.uploads import (
+    Intake,
+    Progress,
+    UploadInterrupted,
+    UploadProblem,
+    create_upload,
+    encode_metadata,
+    parse_metadata,
+    receive_chunk,
+    terminate_upload,
+    upload_progress,
+)
 from . import get_session, write_unit
 
 TUS_VERSION = "1.0.0"
@@ -34,9 +45,20 @@ READ_BYTES = 1024 * 1024
 CLIENT_CHUNK_BYTES = 16 * 1024 * 1024
 
 STATUS_OF_REASON = {
-    "bad_request": 400, "empty": 400, "clock": 400, "not_offered": 403, "already_answered": 403,
-    "complete": 403, "not_found": 404, "gone": 410, "link_dead": 410, "offset": 409, "too_large": 413,
-    "type": 415, "locked": 423, "version": 412,
+    "bad_request": 400,
+    "empty": 400,
+    "clock": 400,
+    "not_offered": 403,
+    "already_answered": 403,
+    "complete": 403,
+    "not_found": 404,
+    "gone": 410,
+    "link_dead": 410,
+    "offset": 409,
+    "too_large": 413,
+    "type": 415,
+    "locked": 423,
+    "version": 412,
 }
 
 
@@ -63,8 +85,11 @@ def refused(problem: UploadProblem) -> Response:
     headers = {"Upload-Offset": problem.offset} if problem.offset is not None else {}
     if problem.reason == "version":
         headers["Tus-Version"] = TUS_VERSION
-    return _response(STATUS_OF_REASON.get(problem.reason, 400), headers,
-                     f"{problem.reason}: {problem.detail}" if problem.detail else problem.reason)
+    return _response(
+        STATUS_OF_REASON.get(problem.reason, 400),
+        headers,
+        f"{problem.reason}: {problem.detail}" if problem.detail else problem.reason,
+    )
 
 
 def _expiry(moment: datetime) -> str:
@@ -73,8 +98,9 @@ def _expiry(moment: datetime) -> str:
 
 def options() -> Response:
     """What this server speaks: the version, the extensions, the largest upload."""
-    response = _response(204, {"Tus-Version": TUS_VERSION, "Tus-Extension": TUS_EXTENSIONS,
-                               "Tus-Max-Size": clip_settings().max_bytes})
+    response = _response(
+        204, {"Tus-Version": TUS_VERSION, "Tus-Extension": TUS_EXTENSIONS, "Tus-Max-Size": clip_settings().max_bytes}
+    )
     return response
 
 
@@ -106,23 +132,30 @@ def handle(step: Callable[[], Response]) -> Response:
 
 def create(intake: Callable[[], Intake], location: Callable[[str], str]) -> Response:
     """POST: a new upload of Upload-Length bytes described by Upload-Metadata (filename, filetype, clock)."""
+
     def step() -> Response:
         settings = clip_settings()
         length = _integer_header("Upload-Length", required=False)
         if length is None and request.headers.get("Upload-Defer-Length"):
             raise UploadProblem("bad_request", "deferred lengths are not supported: send Upload-Length")
-        progress = create_upload(get_session(), intake(), length=length,
-                                 metadata=parse_metadata(request.headers.get("Upload-Metadata", "")),
-                                 settings=settings)
+        progress = create_upload(
+            get_session(),
+            intake(),
+            length=length,
+            metadata=parse_metadata(request.headers.get("Upload-Metadata", "")),
+            settings=settings,
+        )
         get_session().commit()
-        return _response(201, {"Location": location(progress.id), "Upload-Offset": 0,
-                               "Upload-Expires": _expiry(progress.expires_at)})
+        return _response(
+            201, {"Location": location(progress.id), "Upload-Offset": 0, "Upload-Expires": _expiry(progress.expires_at)}
+        )
 
     return handle(step)
 
 
 def status(intake: Callable[[], Intake], upload_id: str) -> Response:
     """HEAD: the bytes kept, never cached."""
+
     def step() -> Response:
         progress = upload_progress(get_session(), intake(), upload_id)
         return _response(200, _progress_headers(progress, metadata=True))
@@ -131,8 +164,11 @@ def status(intake: Callable[[], Intake], upload_id: str) -> Response:
 
 
 def _progress_headers(progress: Progress, metadata: bool = False) -> dict:
-    headers = {"Upload-Offset": progress.offset, "Upload-Length": progress.length,
-               "Upload-Expires": _expiry(progress.expires_at)}
+    headers = {
+        "Upload-Offset": progress.offset,
+        "Upload-Length": progress.length,
+        "Upload-Expires": _expiry(progress.expires_at),
+    }
     if metadata and progress.metadata:
         headers["Upload-Metadata"] = encode_metadata(progress.metadata)
     return headers
@@ -159,6 +195,7 @@ def _body() -> Iterator[bytes]:
 
 def append(intake: Callable[[], Intake], upload_id: str) -> Response:
     """PATCH: bytes at Upload-Offset, as application/offset+octet-stream."""
+
     def step() -> Response:
         if request.mimetype != PATCH_CONTENT_TYPE:
             return _response(415, body=f"send the bytes as {PATCH_CONTENT_TYPE}")
@@ -166,9 +203,16 @@ def append(intake: Callable[[], Intake], upload_id: str) -> Response:
         request.max_content_length = settings.max_bytes
         offset = _integer_header("Upload-Offset")
         try:
-            progress = receive_chunk(get_session(), intake(), upload_id, offset=offset,
-                                     content_length=request.content_length, body=_body(), settings=settings,
-                                     write=write_unit)
+            progress = receive_chunk(
+                get_session(),
+                intake(),
+                upload_id,
+                offset=offset,
+                content_length=request.content_length,
+                body=_body(),
+                settings=settings,
+                write=write_unit,
+            )
         except UploadInterrupted:
             return _response(400, body="the upload was interrupted; ask for the offset and go on")
         return _response(204, _progress_headers(progress))
@@ -178,6 +222,7 @@ def append(intake: Callable[[], Intake], upload_id: str) -> Response:
 
 def terminate(intake: Callable[[], Intake], upload_id: str) -> Response:
     """DELETE: give the upload up (termination)."""
+
     def step() -> Response:
         terminate_upload(get_session(), intake(), upload_id, settings=clip_settings())
         get_session().commit()
