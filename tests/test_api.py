@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from openapi_spec_validator import validate
 from sqlalchemy import func, select
 
-from camera_registry.models import AuditEvent, Lens, SharingCommitment
+from camera_registry.models import AdminLevel, AdminUnit, AuditEvent, Lens, Owner, SharingCommitment, Site
+from camera_registry.timezones import local_today
 
 POINT_A = {"type": "Point", "coordinates": [105.821, 21.021]}
 
@@ -118,6 +120,50 @@ def test_unknown_commune_code_is_named(client, world):
     )
     assert response.status_code == 422
     assert response.get_json()["errors"] == {"commune_code": ["no commune has code 'NOPE'"]}
+
+
+CLOSED_COMMUNE_WRITES = {
+    "create owner": ("post", "/api/v1/owners", {"external_id": "O-new", "kind": "household", "name": "Hộ mới"}),
+    "update owner": ("patch", "/api/v1/owners/{owner}", {}),
+    "create site": ("post", "/api/v1/sites", {"code": "S-new", "name": "Điểm mới"}),
+    "update site": ("patch", "/api/v1/sites/{site}", {}),
+}
+
+
+@pytest.mark.parametrize("write", CLOSED_COMMUNE_WRITES, ids=list(CLOSED_COMMUNE_WRITES))
+@pytest.mark.parametrize("case", ["closed yesterday", "a province"])
+def test_api_writes_refuse_a_commune_that_is_not_current_as_the_import_does(client, world, session, write, case):
+    if case == "closed yesterday":
+        code, words = "OLD", "Xã Cũ (OLD) is not a current commune; use the commune that replaced it"
+        session.add(
+            AdminUnit(
+                code=code,
+                name="Xã Cũ",
+                level=AdminLevel.COMMUNE,
+                parent=world.province,
+                valid_to=local_today() - timedelta(days=1),
+            )
+        )
+        session.commit()
+    else:
+        code, words = "P", "P is Tỉnh Thử, a province, not a commune"
+    method, path, body = CLOSED_COMMUNE_WRITES[write]
+    path = path.format(**world.objects["a"])
+    before = {
+        "owners": session.scalar(select(func.count(Owner.id))),
+        "sites": session.scalar(select(func.count(Site.id))),
+    }
+    response = getattr(client, method)(path, json={**body, "commune_code": code}, headers=world.headers["admin"])
+    assert response.status_code == 422, response.get_json()
+    assert response.get_json()["errors"] == {"commune_code": [words]}
+    session.expire_all()
+    after = {
+        "owners": session.scalar(select(func.count(Owner.id))),
+        "sites": session.scalar(select(func.count(Site.id))),
+    }
+    assert after == before
+    assert session.get(Owner, world.objects["a"]["owner"]).commune_id == world.commune_a.id
+    assert session.get(Site, world.objects["a"]["site"]).commune_id == world.commune_a.id
 
 
 def test_duplicate_external_id_is_a_conflict(client, world):

@@ -41,7 +41,7 @@ def test_demo_lenses_all_fall_in_a_current_commune(session, demo):
 def test_demo_keeps_the_reform_history(session, demo):
     trung_liet = session.scalar(select(AdminUnit).where(AdminUnit.name == "Phường Trung Liệt"))
     assert trung_liet.valid_to == date(2025, 7, 1)
-    assert not trung_liet.is_valid_on(date(2026, 1, 1)) and trung_liet.is_valid_on(date(2025, 6, 30))
+    assert not trung_liet.valid_on(date(2026, 1, 1)) and trung_liet.valid_on(date(2025, 6, 30))
     assert lenses_in(session, trung_liet.code) == 0  # its lenses now belong to Phường Đống Đa
 
 

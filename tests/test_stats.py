@@ -166,7 +166,7 @@ def recount(session, period: stats.Period, now: datetime) -> dict[int, dict]:
     today = now.astimezone(LOCAL_ZONE).date()
     figures = defaultdict(lambda: defaultdict(int))
     units = {unit.id: unit for unit in session.scalars(select(AdminUnit))}
-    current = {uid for uid, unit in units.items() if unit.level == AdminLevel.COMMUNE and unit.is_valid_on(today)}
+    current = {uid for uid, unit in units.items() if unit.level == AdminLevel.COMMUNE and unit.valid_on(today)}
     commitments = list(session.scalars(select(SharingCommitment)))
     for uid in current:
         figures[uid]["communes"] = 1

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask.views import MethodView
 
 from ..services import admin_units
+from ..timezones import local_today
 from .base import api_blueprint, committed, page_items, paginate, require_actor, session
 from .schemas import (
     AdminUnitCreateSchema,
@@ -28,7 +27,7 @@ class AdminUnits(MethodView):
     @paginate(blp)
     def get(self, query, pagination_parameters):
         """List units valid today (or on `on`; all of history with `history=true`)."""
-        on = None if query["history"] else query.get("on", date.today())
+        on = None if query["history"] else query.get("on") or local_today()
         return page_items(
             pagination_parameters,
             admin_units.list_admin_units(

@@ -10,7 +10,8 @@ import enum
 from datetime import date
 
 from geoalchemy2 import Geometry
-from sqlalchemy import Date, ForeignKey, String
+from sqlalchemy import ColumnElement, Date, ForeignKey, String, and_, or_
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import WGS84, Base, enum_column
@@ -39,8 +40,21 @@ class AdminUnit(Base):
     parent: Mapped[AdminUnit | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[AdminUnit]] = relationship(back_populates="parent")
 
-    def is_valid_on(self, day: date) -> bool:
+    @hybrid_method
+    def valid_on(self, day: date) -> bool:
+        """In force on `day`: from valid_from (inclusive) to valid_to (exclusive), open ends unbounded.
+
+        On a unit it answers in Python; on the class it is the same rule in SQL, for queries.
+        """
         return (self.valid_from is None or self.valid_from <= day) and (self.valid_to is None or day < self.valid_to)
+
+    @valid_on.inplace.expression
+    @classmethod
+    def _valid_on_expression(cls, day: date) -> ColumnElement[bool]:
+        return and_(
+            or_(cls.valid_from.is_(None), cls.valid_from <= day),
+            or_(cls.valid_to.is_(None), cls.valid_to > day),
+        )
 
     def __repr__(self) -> str:
         return f"<AdminUnit {self.level.value} {self.code} {self.name!r}>"

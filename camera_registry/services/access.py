@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import AdminLevel, AdminUnit, Role, User
+from ..timezones import local_today
 from .errors import PermissionDenied
 
 
@@ -79,7 +80,7 @@ def actor_for(session: Session, user: User) -> Actor:
 
 def current_communes_under(session: Session, unit_id: int, on: date | None = None) -> list[AdminUnit]:
     """The communes valid on `on` in a unit's subtree."""
-    on = on or date.today()
+    on = on or local_today()
     ids = subtree_ids(session, unit_id)
     return list(
         session.scalars(
@@ -87,8 +88,7 @@ def current_communes_under(session: Session, unit_id: int, on: date | None = Non
             .where(
                 AdminUnit.id.in_(ids),
                 AdminUnit.level == AdminLevel.COMMUNE,
-                (AdminUnit.valid_from.is_(None)) | (AdminUnit.valid_from <= on),
-                (AdminUnit.valid_to.is_(None)) | (AdminUnit.valid_to > on),
+                AdminUnit.valid_on(on),
             )
             .order_by(AdminUnit.name)
         )

@@ -36,8 +36,7 @@ def list_admin_units(
         statement = statement.join(parent, AdminUnit.parent_id == parent.id).where(parent.code == parent_code)
     if on is not None:
         statement = statement.where(
-            (AdminUnit.valid_from.is_(None)) | (AdminUnit.valid_from <= on),
-            (AdminUnit.valid_to.is_(None)) | (AdminUnit.valid_to > on),
+            AdminUnit.valid_on(on),
         )
     return page_of(session, statement, page, page_size)
 

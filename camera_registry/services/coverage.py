@@ -19,7 +19,7 @@ from ..geo.mapview import area_km2, grid_cell_deg, simplified_for_zoom
 from ..geo.spatial import Envelope, grid_index, within_envelope
 from ..models import AdminLevel, AdminUnit, Lens, LensStatus, Owner, OwnerKind, Recorder, Site
 from ..models.base import utcnow
-from ..timezones import LOCAL_ZONE
+from ..timezones import local_today
 from .access import Actor
 from .cameras import get_lens
 from .commitments import mark_shared
@@ -165,9 +165,7 @@ def map_communes(
     (requests: those opened in the default period, the last 30 days)."""
     now = now or utcnow()
     communes = _current_communes(session, actor, now, within_envelope(session.get_bind(), AdminUnit.boundary, bbox))
-    tallies = commune_tallies(
-        session, [unit.id for unit in communes], period_of_days(today=now.astimezone(LOCAL_ZONE).date()), now
-    )
+    tallies = commune_tallies(session, [unit.id for unit in communes], period_of_days(today=local_today(now)), now)
     shapes = [to_shape(unit.boundary) for unit in communes]
     return [
         MapCommune(unit.code, unit.name, simplified_for_zoom(shape, zoom), area_km2(shape), tallies[unit.id])
@@ -185,7 +183,7 @@ def reach_extent(session: Session, actor: Actor, now: datetime | None = None) ->
 
 def _current_communes(session: Session, actor: Actor, now: datetime, *conditions) -> list[AdminUnit]:
     """Communes in reach with a boundary, valid on today's date in Vietnam."""
-    today = now.astimezone(LOCAL_ZONE).date()
+    today = local_today(now)
     units = session.scalars(
         select(AdminUnit)
         .where(
@@ -196,7 +194,7 @@ def _current_communes(session: Session, actor: Actor, now: datetime, *conditions
         )
         .order_by(AdminUnit.code)
     )
-    return [unit for unit in units if unit.is_valid_on(today)]
+    return [unit for unit in units if unit.valid_on(today)]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from urllib.parse import urlencode
 
 from geoalchemy2.shape import to_shape
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, aliased
 from ..geo.spatial import Envelope, within_envelope
 from ..models import AdminLevel, AdminUnit, Lens, Owner, Recorder, Site
 from ..models.base import utcnow
+from ..timezones import local_today
 from .access import Actor
 from .commitments import mark_shared
 from .errors import NotFound
@@ -161,7 +162,6 @@ def _site_features(session: Session, rows: list) -> list[dict]:
 
 def _commune_rows(actor: Actor) -> Select:
     """Communes valid today in the actor's reach (the figures belong to the reach)."""
-    today = date.today()
     parent = aliased(AdminUnit)
     return (
         select(AdminUnit, parent.code.label("parent_code"))
@@ -169,8 +169,7 @@ def _commune_rows(actor: Actor) -> Select:
         .where(
             AdminUnit.level == AdminLevel.COMMUNE,
             readable(actor, AdminUnit.id),
-            AdminUnit.valid_from.is_(None) | (AdminUnit.valid_from <= today),
-            AdminUnit.valid_to.is_(None) | (AdminUnit.valid_to > today),
+            AdminUnit.valid_on(local_today()),
         )
         .order_by(AdminUnit.code)
     )

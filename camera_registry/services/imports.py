@@ -30,7 +30,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from heapq import heappush, heapreplace
 from pathlib import Path
 from typing import Any, BinaryIO
-from zoneinfo import ZoneInfo
 
 from python_calamine import CalamineError, CalamineWorkbook
 from sqlalchemy import BindParameter, Table, bindparam, func, insert, select, update
@@ -38,7 +37,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..models import (
-    AdminLevel,
     AdminUnit,
     CommitmentChannel,
     Lens,
@@ -50,9 +48,11 @@ from ..models import (
     SharingCommitment,
     Site,
 )
+from ..timezones import local_midnight, local_today
 from . import audit, rules
 from .access import Actor
 from .errors import Conflict, PermissionDenied, ValidationFailed
+from .records import commune_refusal
 from .registry import commune_locator
 from .sample import BATCH, point_ewkt
 from .upload_limits import TooDeep, UploadLimits, check_workbook, load_json
@@ -62,7 +62,6 @@ MAX_ROWS = UploadLimits.max_rows
 #: Cells one CSV line may hold: a register has 26 columns; a line of a million commas is not a register.
 MAX_CSV_CELLS = 500
 LISTED_ERRORS = 1_000
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 IMPORT_TEXT_VERSION = "import"
 
 REQUIRED_COLUMNS = (
@@ -575,7 +574,7 @@ class _Register:
         self.actor = actor
         self.stated = set(columns)
         self.errors = errors
-        self.today = datetime.now(VIETNAM).date()
+        self.today = local_today()
         self.sites: dict[str, _Entry] = {}
         self.owners: dict[str, _Entry] = {}
         self.recorders: dict[str, _Entry] = {}
@@ -689,12 +688,9 @@ class _Register:
 
     def _look_up_commune(self, code: str) -> int | str:
         unit = self.session.scalar(select(AdminUnit).where(AdminUnit.code == code))
-        if unit is None:
-            return f"no commune has code {code!r}"
-        if unit.level != AdminLevel.COMMUNE:
-            return f"{code} is {unit.name}, a {unit.level.value}, not a commune"
-        if not unit.is_valid_on(date.today()):
-            return f"{unit.name} ({code}) is not a current commune; use the commune that replaced it"
+        refusal = commune_refusal(unit, code, self.today)
+        if refusal:
+            return refusal
         self.commune_names[unit.id] = unit.name
         return unit.id
 
@@ -788,11 +784,11 @@ def _key_list(keys: list) -> BindParameter:
 
 
 def _start_of(day: date) -> datetime:
-    return datetime.combine(day, time(0), VIETNAM).astimezone(UTC)
+    return local_midnight(day).astimezone(UTC)
 
 
 def _day_of(moment: datetime) -> date:
-    return moment.astimezone(VIETNAM).date()
+    return local_today(moment)
 
 
 def _last_day(valid_until: datetime | None) -> date | None:

@@ -11,6 +11,7 @@ that names no version is unconditional and still bumps the version.
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..models import AdminLevel, AdminUnit
+from ..timezones import local_today
 from .access import Actor
 from .audit import record
 from .errors import Conflict, NotFound, ValidationFailed
@@ -114,10 +116,26 @@ def require_unique(session: Session, model, field: str, value: Any, what: str, e
         )
 
 
+def commune_refusal(unit: AdminUnit | None, code: str, on: date) -> str | None:
+    """Why the unit found for `code` cannot be a record's commune on `on`, or None when it can.
+
+    The register import and the API's writes refuse the same codes with the same words.
+    """
+    if unit is None:
+        return f"no commune has code {code!r}"
+    if unit.level != AdminLevel.COMMUNE:
+        return f"{code} is {unit.name}, a {unit.level.value}, not a commune"
+    if not unit.valid_on(on):
+        return f"{unit.name} ({code}) is not a current commune; use the commune that replaced it"
+    return None
+
+
 def current_commune(session: Session, code: str, field: str = "commune_code") -> AdminUnit:
+    """The commune with `code`, in force today (Vietnam's day); closed and non-commune units are refused."""
     unit = session.scalar(select(AdminUnit).where(AdminUnit.code == code))
-    if unit is None or unit.level != AdminLevel.COMMUNE:
-        raise ValidationFailed(f"unknown commune code {code!r}", {field: [f"no commune has code {code!r}"]})
+    refusal = commune_refusal(unit, code, local_today())
+    if refusal:
+        raise ValidationFailed(f"commune {code!r} refused: {refusal}", {field: [refusal]})
     return unit
 
 

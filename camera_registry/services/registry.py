@@ -16,23 +16,19 @@ from sqlalchemy.orm import Session
 
 from ..geo.communes import CommuneLocator
 from ..models import AdminLevel, AdminUnit, Lens, Recorder
+from ..timezones import local_today
 
 _LOCATOR_KEY = "commune_locator"
 REASSIGN_BATCH = 5_000
 
 
 def _is_current_commune(on: date):
-    return (
-        (AdminUnit.level == AdminLevel.COMMUNE)
-        & AdminUnit.boundary.is_not(None)
-        & ((AdminUnit.valid_from.is_(None)) | (AdminUnit.valid_from <= on))
-        & ((AdminUnit.valid_to.is_(None)) | (AdminUnit.valid_to > on))
-    )
+    return (AdminUnit.level == AdminLevel.COMMUNE) & AdminUnit.boundary.is_not(None) & AdminUnit.valid_on(on)
 
 
 def commune_locator(session: Session, on: date | None = None) -> CommuneLocator:
     """A locator over the stored communes valid on `on` (today by default), cached per session."""
-    on = on or date.today()
+    on = on or local_today()
     cached = session.info.get(_LOCATOR_KEY)
     if cached is not None and cached[0] == on:
         return cached[1]
@@ -54,7 +50,7 @@ def _locator_for_flush(session: Session) -> CommuneLocator:
     if not changed:
         return commune_locator(session)
     forget_commune_locator(session)
-    today = date.today()
+    today = local_today()
     changed_ids = [unit.id for unit in changed if unit.id is not None]
     stored = session.execute(
         select(AdminUnit.id, AdminUnit.boundary)
@@ -67,7 +63,7 @@ def _locator_for_flush(session: Session) -> CommuneLocator:
         if unit not in session.deleted
         and unit.level == AdminLevel.COMMUNE
         and unit.boundary is not None
-        and unit.is_valid_on(today)
+        and unit.valid_on(today)
     ]
     pending.sort(key=lambda unit: (unit.id is None, unit.id or 0))
     return CommuneLocator(

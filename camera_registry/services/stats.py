@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Collection
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Subquery, and_, case, func, select
 from sqlalchemy.orm import Session, defer
@@ -31,7 +31,7 @@ from ..models import (
     Site,
 )
 from ..models.base import utcnow
-from ..timezones import LOCAL_ZONE
+from ..timezones import local_midnight, local_today
 from .access import Actor
 from .commitments import recorder_is_shared
 from .errors import NotFound, ValidationFailed
@@ -55,11 +55,11 @@ def period_of_days(first: date | None = None, end: date | None = None, today: da
     Without `end` the period runs through today; without `first` it spans
     the DEFAULT_PERIOD_DAYS days before `end`.
     """
-    end = end or (today or datetime.now(LOCAL_ZONE).date()) + timedelta(days=1)
+    end = end or (today or local_today()) + timedelta(days=1)
     first = first or end - timedelta(days=DEFAULT_PERIOD_DAYS)
     if first >= end:
         raise ValidationFailed("the period must end after it starts", {"to": ["must be after from"]})
-    return Period(datetime.combine(first, time(0), LOCAL_ZONE), datetime.combine(end, time(0), LOCAL_ZONE))
+    return Period(local_midnight(first), local_midnight(end))
 
 
 @dataclass
@@ -148,19 +148,19 @@ def unit_figures(
     for districts) is in no row. Rows count only what the actor may read.
     """
     now = now or utcnow()
-    period = period_of_days(first, end, now.astimezone(LOCAL_ZONE).date())
+    period = period_of_days(first, end, local_today(now))
     units = {unit.id: unit for unit in session.scalars(select(AdminUnit).options(defer(AdminUnit.boundary)))}
     parent = None
     if parent_code is not None:
         parent = next((unit for unit in units.values() if unit.code == parent_code), None)
         if parent is None:
             raise NotFound(f"admin unit {parent_code} not found")
-    today = now.astimezone(LOCAL_ZONE).date()
+    today = local_today(now)
     communes = [
         unit
         for unit in units.values()
         if unit.level == AdminLevel.COMMUNE
-        and unit.is_valid_on(today)
+        and unit.valid_on(today)
         and actor.can_read(unit.id)
         and (parent is None or parent.id in _lineage(units, unit))
     ]
