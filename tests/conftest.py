@@ -635,3 +635,48 @@ def notification_settings(_app, webhook_receiver, smtp_receiver):
             "SMTP_PORT": smtp_receiver.port,
         }
     )
+
+
+# --------------------------------------------------------------------------- channel provider simulators (issue 13)
+
+
+@pytest.fixture()
+def zns_simulator():
+    """Zalo's ZNS send and OA token refresh on 127.0.0.1 (tests/provider_simulators.py)."""
+    from provider_simulators import ZnsSimulator
+
+    simulator = ZnsSimulator()
+    yield simulator
+    simulator.close()
+
+
+@pytest.fixture()
+def esms_simulator():
+    """eSMS's brandname send on 127.0.0.1, with every message kind's SMS template registered."""
+    from provider_simulators import EsmsSimulator
+
+    from camera_registry.services.channels.templates import TEMPLATES
+
+    simulator = EsmsSimulator([template.sms_template for template in TEMPLATES.values()])
+    yield simulator
+    simulator.close()
+
+
+@pytest.fixture()
+def speedsms_simulator():
+    """SpeedSMS's send on 127.0.0.1."""
+    from provider_simulators import SpeedSmsSimulator
+
+    simulator = SpeedSmsSimulator()
+    yield simulator
+    simulator.close()
+
+
+@pytest.fixture()
+def receipt_catcher():
+    """Where the simulators' delivery callbacks land, recorded."""
+    from provider_simulators import ReceiptCatcher
+
+    catcher = ReceiptCatcher()
+    yield catcher
+    catcher.close()
