@@ -1,0 +1,83 @@
+"""Commands on the registry's data: re-deriving communes after boundaries change, and importing a register."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from ..services.access import SYSTEM
+from .console import domain_errors, open_session, table
+
+
+@click.group("admin-units")
+def admin_units() -> None:
+    """Administrative units and their boundaries."""
+
+
+@admin_units.command("reassign")
+@with_appcontext
+def admin_units_reassign() -> None:
+    """Re-derive every recorder's and lens's commune after boundaries change."""
+    from ..services.registry import reassign_communes
+
+    with open_session() as session:
+        report = reassign_communes(session)
+        session.commit()
+    click.echo(
+        f"{report.recorders_changed} recorders and {report.lenses_changed} lenses moved to another commune; "
+        f"{report.outside_any_commune} lie outside every current commune"
+    )
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check the file and report what it would change; write nothing.")
+@with_appcontext
+def import_register(file: Path, dry_run: bool) -> None:
+    """Import a commune register FILE (.csv, .xlsx or .geojson; one row per lens) into any commune.
+
+    Nothing is written unless every row is acceptable; otherwise every error
+    is listed as "row N, column C: reason" and the exit status is 1.
+    """
+    from ..services import imports
+    from ..services.upload_limits import UploadLimits
+
+    with open_session() as session, domain_errors():
+        with click.progressbar(length=0, label="rows", show_pos=True) as bar:
+
+            def progress(done: int, total: int) -> None:
+                bar.length = total
+                bar.update(done - bar.pos)
+
+            report = imports.import_register(
+                session,
+                file,
+                file.name,
+                actor=SYSTEM,
+                dry_run=dry_run,
+                progress=progress,
+                limits=UploadLimits.from_config(current_app.config),
+            )
+        if report.ok and not dry_run:
+            session.commit()
+    click.echo(f"{file.name}: {report.rows} rows" + (" (dry run: nothing written)" if dry_run else ""))
+    click.echo(
+        table(
+            ("records", "created", "updated", "unchanged"),
+            [
+                (name, counts["created"], counts["updated"], counts["unchanged"])
+                for name, counts in report.counts().items()
+            ],
+        )
+    )
+    if report.ok:
+        return
+    for error in report.errors:
+        click.echo(str(error))
+    if report.errors_not_listed:
+        click.echo(f"... and {report.errors_not_listed} more errors")
+    click.echo(f"{report.error_count} errors: nothing was imported")
+    click.get_current_context().exit(1)
