@@ -1,0 +1,142 @@
+"""API Bearer tokens.
+
+A token secret is shown once and only its SHA-256 is stored: the secret
+already carries 256 bits of randomness, so a fast hash loses nothing and
+keeps a per-request lookup cheap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ...db import after_read
+from ...models import ApiToken, User
+from ...models.base import utcnow
+from .. import audit
+from ..access import Actor
+from ..errors import Conflict, NotFound, ValidationFailed
+from .users import own_account, require_self_or_admin
+
+TOKEN_NAME_MAX = 100
+TOKEN_PREFIX = "crt_"
+TOKEN_MAX_DAYS = 3650
+# Recording every use would turn each API read into a write.
+LAST_USED_RESOLUTION = timedelta(minutes=5)
+
+
+def _token_hash(raw_secret: str) -> str:
+    return hashlib.sha256(raw_secret.encode()).hexdigest()
+
+
+def token_state(token: ApiToken, now: datetime | None = None) -> str:
+    """'active', 'revoked' or 'expired'."""
+    now = now or utcnow()
+    if token.revoked_at is not None:
+        return "revoked"
+    if token.expires_at is not None and token.expires_at <= now:
+        return "expired"
+    return "active"
+
+
+def create_token(
+    session: Session, actor: Actor, user: User, name: str, expires_in_days: int | None = None
+) -> tuple[ApiToken, str]:
+    """A new Bearer token for `user`; the raw secret is returned once and never stored."""
+    require_self_or_admin(actor, user.id, "create tokens")
+    errors: dict[str, list[str]] = {}
+    name = name.strip()
+    if not name or len(name) > TOKEN_NAME_MAX:
+        errors["name"] = [f"must be 1 to {TOKEN_NAME_MAX} characters, saying where the token is used"]
+    if expires_in_days is not None and not 1 <= expires_in_days <= TOKEN_MAX_DAYS:
+        errors["expires_in_days"] = [f"must be between 1 and {TOKEN_MAX_DAYS} days, or left out for no expiry"]
+    if errors:
+        raise ValidationFailed("the token cannot be created", errors)
+    if not user.active:
+        raise Conflict(f"{user.username} is deactivated", {"username": ["is deactivated"]})
+
+    raw_secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = utcnow()
+    token = ApiToken(
+        user=user,
+        name=name,
+        token_hash=_token_hash(raw_secret),
+        created_at=now,
+        expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
+    )
+    session.add(token)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "token.created",
+        "api_token",
+        token.id,
+        to_state="active",
+        details={
+            "username": user.username,
+            "name": name,
+            "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+        },
+    )
+    return token, raw_secret
+
+
+def authenticate_token(session: Session, raw_secret: str, now: datetime | None = None) -> User | None:
+    """The active user holding this live token, else None."""
+    if not raw_secret.startswith(TOKEN_PREFIX):
+        return None
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(raw_secret)))
+    now = now or utcnow()
+    if token is None or token_state(token, now) != "active" or not token.user.active:
+        return None
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        after_read(session, lambda writer: _stamp_last_used(writer, token.id, now))
+    return token.user
+
+
+def _stamp_last_used(session: Session, token_id: int, now: datetime) -> None:
+    """Checked again in the write unit: of the requests that used the token at once, one writes."""
+    token = session.get(ApiToken, token_id)
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        token.last_used_at = now
+
+
+def revoke_token(session: Session, actor: Actor, token_id: int) -> ApiToken:
+    """Revocation stamps `revoked_at`; the row stays for the record."""
+    token = session.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound(f"no token has the id {token_id}", {"token_id": ["no such token"]})
+    require_self_or_admin(actor, token.user_id, "revoke the tokens")
+    if token.revoked_at is not None:
+        raise Conflict(f"token {token_id} was already revoked", {"token_id": ["is already revoked"]})
+    token.revoked_at = utcnow()
+    audit.record(
+        session,
+        actor,
+        "token.revoked",
+        "api_token",
+        token.id,
+        from_state="active",
+        to_state="revoked",
+        details={"username": token.user.username, "name": token.name},
+    )
+    return token
+
+
+def list_tokens(session: Session, user: User) -> list[ApiToken]:
+    return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)))
+
+
+def create_own_token(
+    session: Session, actor: Actor, name: str, expires_in_days: int | None = None
+) -> tuple[ApiToken, str]:
+    return create_token(session, actor, own_account(session, actor), name, expires_in_days)
+
+
+def list_own_tokens(session: Session, actor: Actor) -> list[ApiToken]:
+    return list_tokens(session, own_account(session, actor))

@@ -1,0 +1,215 @@
+"""Staff accounts: each bound to the unit its role works in, deactivated but never deleted."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import NamedTuple
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ...models import AdminLevel, AdminUnit, Role, User
+from .. import audit
+from ..access import SYSTEM, Actor
+from ..errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from .passwords import hash_password, password_matches, password_problems
+
+USERNAME_PATTERN = re.compile(r"[a-z0-9._-]{3,64}")
+FULL_NAME_MAX = 200
+
+#: The unit level each role must be bound to; admin may have any unit or none.
+UNIT_LEVEL_OF_ROLE = {
+    Role.PROVINCE_STAFF: AdminLevel.PROVINCE,
+    Role.DISTRICT_STAFF: AdminLevel.DISTRICT,
+    Role.COMMUNE_POLICE: AdminLevel.COMMUNE,
+}
+
+
+class DemoAccount(NamedTuple):
+    username: str
+    password: str
+    role: str
+    unit_name: str
+
+
+# username, role, unit code, full name: one account per role, and police of a second commune.
+DEMO_ACCOUNTS = (
+    ("demo.admin", Role.ADMIN, None, "Quản trị hệ thống (demo)"),
+    ("demo.hanoi", Role.PROVINCE_STAFF, "01", "Cán bộ Thành phố Hà Nội (demo)"),
+    ("demo.dongda", Role.DISTRICT_STAFF, "006", "Cán bộ Quận Đống Đa (demo)"),
+    ("demo.police.dongda", Role.COMMUNE_POLICE, "00226", "Công an phường Đống Đa (demo)"),
+    ("demo.police.chidam", Role.COMMUNE_POLICE, "07915", "Công an xã Chí Đám (demo)"),
+)
+
+
+def create_user(
+    session: Session,
+    actor: Actor,
+    username: str,
+    password: str,
+    role: Role | str,
+    admin_unit_code: str | None,
+    full_name: str = "",
+) -> User:
+    """An account bound to the unit its role works in; only an administrator creates one."""
+    actor.require_admin()
+    errors: dict[str, list[str]] = {}
+    if not USERNAME_PATTERN.fullmatch(username):
+        errors["username"] = ["must be 3 to 64 characters: lowercase letters a-z, digits, '.', '_' or '-'"]
+    if problems := password_problems(password, username, full_name):
+        errors["password"] = problems
+    if len(full_name) > FULL_NAME_MAX:
+        errors["full_name"] = [f"must be at most {FULL_NAME_MAX} characters"]
+    try:
+        role = Role(role)
+    except ValueError:
+        errors["role"] = [f"{role!r} is not a role; use one of {', '.join(r.value for r in Role)}"]
+    unit = _unit_for_role(session, role, admin_unit_code, errors)
+    if errors:
+        raise ValidationFailed("the user cannot be created", errors)
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f"the username {username!r} is already taken", {"username": ["is already taken"]})
+
+    user = User(
+        username=username,
+        full_name=full_name.strip(),
+        password_hash=hash_password(password),
+        role=role,
+        admin_unit=unit,
+        active=True,
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "user.created",
+        "user",
+        user.id,
+        to_state="active",
+        details={
+            "username": username,
+            "role": role.value,
+            "admin_unit_code": unit.code if unit else None,
+        },
+    )
+    return user
+
+
+def _unit_for_role(
+    session: Session, role: Role | str, code: str | None, errors: dict[str, list[str]]
+) -> AdminUnit | None:
+    """The unit named by `code`, checked against the level the role works at; reasons go into `errors`."""
+    required_level = UNIT_LEVEL_OF_ROLE.get(role) if isinstance(role, Role) else None
+    if not code:
+        if required_level is not None:
+            errors["admin_unit_code"] = [f"is required for {role.value}: the code of a {required_level.value}"]
+        return None
+    unit = session.scalar(select(AdminUnit).where(AdminUnit.code == code))
+    if unit is None:
+        errors["admin_unit_code"] = [f"no administrative unit has the code {code!r}"]
+    elif required_level is not None and unit.level != required_level:
+        errors["admin_unit_code"] = [
+            f"{role.value} must be bound to a {required_level.value}; {code} ({unit.name}) is a {unit.level.value}"
+        ]
+    return unit
+
+
+def get_user(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"no user is called {username!r}", {"username": ["no such user"]})
+    return user
+
+
+def active_user(session: Session, user_id: int) -> User | None:
+    """The user with this id, if the account is active."""
+    user = session.get(User, user_id)
+    return user if user is not None and user.active else None
+
+
+def own_account(session: Session, actor: Actor) -> User:
+    user = active_user(session, actor.user_id) if actor.user_id is not None else None
+    if user is None:
+        raise NotFound("the system actor has no account")
+    return user
+
+
+def new_session_generation(user: User) -> None:
+    """End every login session of the user: a session holds only for the generation it began in."""
+    user.session_generation = (user.session_generation or 0) + 1
+
+
+def require_self_or_admin(actor: Actor, user_id: int, what: str) -> None:
+    if not (actor.is_admin or actor.user_id == user_id):
+        raise PermissionDenied(f"{actor.label} may not {what} of another user")
+
+
+def list_users(session: Session, actor: Actor) -> list[User]:
+    actor.require_admin()
+    return list(session.scalars(select(User).order_by(User.username)))
+
+
+def deactivate_user(session: Session, actor: Actor, username: str) -> User:
+    """Accounts are deactivated, never deleted: the audit trail keeps pointing at them."""
+    actor.require_admin()
+    user = get_user(session, username)
+    if not user.active:
+        raise Conflict(f"{username} is already deactivated", {"username": ["is already deactivated"]})
+    if actor.user_id == user.id:
+        raise Conflict("an administrator cannot deactivate their own account", {"username": ["is your own account"]})
+    user.active = False
+    new_session_generation(user)  # reactivating the account later must not revive a cookie
+    audit.record(
+        session,
+        actor,
+        "user.deactivated",
+        "user",
+        user.id,
+        from_state="active",
+        to_state="inactive",
+        details={"username": username},
+    )
+    return user
+
+
+def change_password(
+    session: Session, actor: Actor, username: str, new_password: str, current_password: str | None = None
+) -> User:
+    """Set a new password: the user, who must give the current one (an administrator too, for their own), or an
+    administrator or the system for another account (a reset).
+
+    Every login session of the user ends. Audited, never with a password."""
+    user = get_user(session, username)
+    require_self_or_admin(actor, user.id, "change the password")
+    own = actor.user_id == user.id
+    if (own or not actor.is_admin) and (
+        current_password is None or not password_matches(user.password_hash, current_password)
+    ):
+        raise ValidationFailed("the current password is wrong", {"current_password": ["is not your current password"]})
+    if problems := password_problems(new_password, user.username, user.full_name):
+        raise ValidationFailed("the password cannot be used", {"password": problems})
+    user.password_hash = hash_password(new_password)
+    new_session_generation(user)
+    audit.record(
+        session,
+        actor,
+        "user.password_changed",
+        "user",
+        user.id,
+        details={"username": user.username, "reset_by_admin": actor.user_id != user.id},
+    )
+    return user
+
+
+def create_demo_accounts(session: Session) -> list[DemoAccount]:
+    """One account per role on the bundled sample's units, with random passwords; none if users exist."""
+    if session.scalar(select(func.count()).select_from(User)):
+        return []
+    accounts = []
+    for username, role, unit_code, full_name in DEMO_ACCOUNTS:
+        password = secrets.token_urlsafe(12)
+        user = create_user(session, SYSTEM, username, password, role, unit_code, full_name)
+        accounts.append(DemoAccount(username, password, role.value, user.admin_unit.name if user.admin_unit else ""))
+    return accounts
