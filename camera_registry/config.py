@@ -75,7 +75,7 @@ def from_environment() -> dict:
         # The installation's Ed25519 key that signs evidence packages (empty: <instance>/evidence_signing_key.pem);
         # generated on first use, kept outside the database.
         "EVIDENCE_SIGNING_KEY": os.environ.get("EVIDENCE_SIGNING_KEY", ""),
-        # Notifications and the scheduler (README: "Notifications and the scheduler").
+        # Notifications and the scheduler (docs/configuration.md: "Notifications and the scheduler").
         # Owner links in messages start with this; set the public https address in production.
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         # An SMS/Zalo gateway; unset: webhook messages wait in the outbox.

@@ -26,7 +26,7 @@ READ_BYTES = 1024 * 1024
 
 @dataclass(frozen=True)
 class ClipSettings:
-    """Where clips live and how long things are kept (README: Configuration), as plain values."""
+    """Where clips live and how long things are kept, as plain values (docs/configuration.md: Footage and evidence)."""
 
     storage_dir: Path
     max_bytes: int

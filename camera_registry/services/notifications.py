@@ -50,7 +50,7 @@ TOKEN_SLOT = "{owner-link-token}"
 
 @dataclass(frozen=True)
 class NotificationSettings:
-    """What the notification loop needs from the configuration, as plain values (README: Configuration)."""
+    """What the notification loop needs from the configuration, as plain values (docs/configuration.md)."""
 
     public_base_url: str
     webhook_url: str

@@ -40,7 +40,7 @@ TAG_TAIL = 64  # bytes kept from one chunk to the next, so a tag split between t
 
 @dataclass(frozen=True)
 class UploadLimits:
-    """What one register file may hold (README: Configuration, IMPORT_*)."""
+    """What one register file may hold (docs/configuration.md: "Web, maps and uploads", IMPORT_*)."""
 
     max_rows: int = 200_000
     max_cells: int = 6_000_000
