@@ -7,7 +7,7 @@ from .clip import ClipUpload, FootageClip, UploadState
 from .commitment import CommitmentChannel, SharingCommitment, commitment_recorders
 from .notification import Channel, MessageStatus, OutboxMessage, SchedulerLease
 from .owner import Owner, OwnerKind
-from .owner_link import LinkPurpose, OwnerLink
+from .owner_link import LinkAnswer, LinkPurpose, OwnerLink
 from .recorder import Lens, LensKind, LensStatus, Recorder, RecorderStatus
 from .request import (
     ASSIGNMENT_TRANSITIONS,
@@ -41,6 +41,7 @@ __all__ = [
     "ClipUpload",
     "FootageClip",
     "UploadState",
+    "LinkAnswer",
     "LinkPurpose",
     "MessageStatus",
     "OutboxMessage",

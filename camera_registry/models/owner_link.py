@@ -2,7 +2,9 @@
 
 Owners have no accounts: each assignment, and each invitation to sign or
 renew a commitment, gets its own link. Only the SHA-256 of the token is
-stored; the link dies with its assignment, when revoked, or once used.
+stored; the link dies with its assignment, when revoked, or once used. A link
+keeps the answer given through it: the commitment rows do not point back to
+the link, so a used commitment link shows its answer from here.
 """
 
 from __future__ import annotations
@@ -24,6 +26,17 @@ class LinkPurpose(enum.Enum):
     COMMITMENT = "commitment"  # sign, renew or revoke the sharing commitment
 
 
+class LinkAnswer(enum.Enum):
+    """What an owner answered through a link: an assignment's answer, or what was done to the commitment."""
+
+    CONSENT = "consent"
+    DECLINE = "decline"
+    REPORT_NO_FOOTAGE = "report_no_footage"
+    SIGN = "sign"
+    RENEW = "renew"
+    REVOKE = "revoke"
+
+
 class OwnerLink(Base):
     __tablename__ = "owner_links"
 
@@ -38,6 +51,8 @@ class OwnerLink(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     first_viewed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    answer: Mapped[LinkAnswer | None] = mapped_column(enum_column(LinkAnswer))
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     owner: Mapped[Owner] = relationship()
     assignment: Mapped[Assignment | None] = relationship()

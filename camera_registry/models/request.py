@@ -145,7 +145,9 @@ class Assignment(Base):
     evidence_ref: Mapped[str | None] = mapped_column(String(200))
     evidence_sha256: Mapped[str | None] = mapped_column(String(64))
     answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    # Kept by the scheduler so its jobs are idempotent: one reminder per cadence, one escalation.
+    # Kept by the scheduler so its jobs are idempotent: one reminder per cadence, at most MAX_REMINDERS, one
+    # escalation.
+    reminder_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 

@@ -6,11 +6,11 @@ database (its messages go to the outbox in the same transaction), in batches
 of BATCH_SIZE items, each batch its own short write unit, so a job with much
 to do never holds SQLite's write lock for long; a batch that fails takes
 nothing of the batches before it with it.
-Each is idempotent: what it did is stamped on the record (last_reminded_at,
-escalated_at, renewal_invited_at, a final state) in the same write unit, and
-the next run skips it. An item that changed under the job (the owner
-answered that very second) is left for the next run instead of failing the
-whole batch.
+Each is idempotent: what it did is stamped on the record (last_reminded_at
+and reminder_count, escalated_at, renewal_invited_at, a final state) in the
+same write unit, and the next run skips it. An item that changed under the
+job (the owner answered that very second) is left for the next run instead of
+failing the whole batch.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from functools import partial
 
-from sqlalchemy import Select, and_, exists, func, or_, select, update
+from sqlalchemy import Select, and_, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -30,7 +30,6 @@ from ..models import (
     REQUEST_TRANSITIONS,
     Assignment,
     AssignmentStatus,
-    AuditEvent,
     FootageRequest,
     RequestStatus,
     SharingCommitment,
@@ -93,19 +92,6 @@ def _each_in_savepoint(session: Session, items, step) -> Counter:
     return counts
 
 
-def _reminders_so_far(session: Session, assignment_ids: list[int]) -> Counter:
-    rows = session.execute(
-        select(AuditEvent.entity_id, func.count())
-        .where(
-            AuditEvent.action == "assignment.remind",
-            AuditEvent.entity_type == "assignment",
-            AuditEvent.entity_id.in_([str(i) for i in assignment_ids]),
-        )
-        .group_by(AuditEvent.entity_id)
-    )
-    return Counter({int(entity_id): count for entity_id, count in rows})
-
-
 def _stamp(session: Session, assignment: Assignment, **values) -> None:
     """Job bookkeeping, not a state change: written past the version counter, so an officer's open page stays valid."""
     session.execute(
@@ -132,6 +118,7 @@ def remind_unanswered(sessions: sessionmaker, settings: NotificationSettings, no
         .join(FootageRequest)
         .where(
             Assignment.status.in_(AWAITING_ANSWER),
+            Assignment.reminder_count < settings.max_reminders,
             Assignment.preservation_deadline > now,
             or_(
                 Assignment.last_reminded_at <= due_before,
@@ -141,12 +128,10 @@ def remind_unanswered(sessions: sessionmaker, settings: NotificationSettings, no
     )
 
     def remind_batch(session: Session, assignments: Sequence[Assignment]) -> Counter:
-        sent = _reminders_so_far(session, [assignment.id for assignment in assignments])
-
         def remind(assignment: Assignment) -> str:
-            number = sent[assignment.id] + 1
+            number = assignment.reminder_count + 1
             messages = remind_assignment(session, assignment, owner_link_slot(settings.public_base_url), number)
-            _stamp(session, assignment, last_reminded_at=now)
+            _stamp(session, assignment, last_reminded_at=now, reminder_count=number)
             record(
                 session,
                 SYSTEM,
@@ -158,12 +143,8 @@ def remind_unanswered(sessions: sessionmaker, settings: NotificationSettings, no
             )
             return "reminded"
 
-        due = [
-            assignment
-            for assignment in assignments
-            if sent[assignment.id] < settings.max_reminders and owner_channels(assignment.owner)
-        ]
-        return _each_in_savepoint(session, due, remind)
+        reachable = [assignment for assignment in assignments if owner_channels(assignment.owner)]
+        return _each_in_savepoint(session, reachable, remind)
 
     return _in_batches(sessions, Assignment, candidates, remind_batch)
 

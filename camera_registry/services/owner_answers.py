@@ -24,10 +24,10 @@ from ..models import (
     ASSIGNMENT_TRANSITIONS,
     Assignment,
     AssignmentStatus,
-    AuditEvent,
     CommitmentChannel,
     FootageClip,
     Handover,
+    LinkAnswer,
     LinkPurpose,
     OwnerLink,
     SharingCommitment,
@@ -60,8 +60,7 @@ COMMITMENT_TERM_YEARS = 3
 #: Runs a function in a short write unit of its own and returns what it returned.
 WriteUnit = Callable[[Callable[[Session], object]], object]
 
-#: The audit action that records what a link was used for; it is also how a used commitment link
-#: remembers its answer (the commitment rows do not point back to the link).
+#: The audit action that records what a link was used for (the link itself keeps its answer).
 LINK_ANSWERED = "owner_link.answer"
 
 
@@ -192,6 +191,7 @@ def answer(
                 _answer_assignment(session, link, action, handover, reason, note, now)
             else:
                 _answer_commitment(session, link, action, note, now)
+            link.answer, link.answered_at = LinkAnswer(action), now
             record(
                 session,
                 actor,
@@ -472,7 +472,7 @@ def _page(session: Session, resolved: ResolvedLink, language: str, now: datetime
         }
     else:
         commune = link.owner.commune
-        recorded = _link_answer(session, link)
+        recorded = Answer(link.answer.value) if link.answer is not None else None
         actions = _commitment_actions(link.commitment, now) if live and recorded is None else ()
         details = {"commitment_text": commitment_text(language)}
     if resolved.state in (LinkState.EXPIRED, LinkState.REVOKED):
@@ -510,20 +510,6 @@ def _commitment_actions(commitment: SharingCommitment | None, now: datetime) -> 
     if commitment is None or commitment.revoked_at is not None:
         return ("sign",)
     return ("renew", "revoke") if commitment.is_active_at(now) else ("renew",)
-
-
-def _link_answer(session: Session, link: OwnerLink) -> Answer | None:
-    action = session.scalar(
-        select(AuditEvent.to_state)
-        .where(
-            AuditEvent.action == LINK_ANSWERED,
-            AuditEvent.entity_type == "owner_link",
-            AuditEvent.entity_id == str(link.id),
-        )
-        .order_by(AuditEvent.id.desc())
-        .limit(1)
-    )
-    return Answer(action) if action else None
 
 
 def _lens_lines(assignment: Assignment) -> tuple[LensLine, ...]:
