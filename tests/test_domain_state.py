@@ -1,8 +1,9 @@
-"""Domain state lives in its own columns, not in the audit trail.
+"""Domain state lives in its own columns, not in the audit trail, and the state sets are read off the tables.
 
 - An owner link keeps the answer given through it, an assignment its reminder count: the services write them
   beside the audit row (the history) and decide from them.
 - Revision 0009 adds those columns and fills them from the audit rows a database already has.
+- The state sets the services use are derived from the transition tables, and equal what they listed before.
 """
 
 from __future__ import annotations
@@ -22,19 +23,58 @@ from test_scheduler import HOUR, audited, run
 
 from camera_registry import migrate
 from camera_registry.db import make_engine
-from camera_registry.models import Assignment, LinkAnswer
+from camera_registry.models import (
+    AWAITING_ANSWER,
+    FINAL_ASSIGNMENT_STATES,
+    FINAL_REQUEST_STATES,
+    LIVE_REQUEST_STATES,
+    OPEN_ASSIGNMENT_STATES,
+    OUTCOME_STATES,
+    OWNER_ANSWERS,
+    UNANSWERED,
+    Assignment,
+    AssignmentStatus,
+    LinkAnswer,
+    RequestStatus,
+)
 from camera_registry.models.base import UtcDateTime
 from camera_registry.services import owner_answers
 from camera_registry.services.deadlines import remind_unanswered
 from camera_registry.services.owner_answers import PageState
 
-# --------------------------------------------------------------------------- the services keep the columns
+R, A = RequestStatus, AssignmentStatus
+
+# --------------------------------------------------------------------------- the state sets
+
+
+def test_the_derived_state_sets_are_those_the_services_listed_before():
+    assert {R.RESOLVED, R.CANCELLED, R.EXPIRED} == FINAL_REQUEST_STATES
+    assert {R.OPEN, R.ROUTED, R.IN_PROGRESS} == LIVE_REQUEST_STATES
+    assert set(UNANSWERED) == {A.PENDING, A.NOTIFIED, A.VIEWED}
+    assert {A.NOTIFIED, A.VIEWED} == AWAITING_ANSWER
+    assert {A.PENDING, A.NOTIFIED, A.VIEWED, A.CONSENTED} == OPEN_ASSIGNMENT_STATES
+    assert {A.DECLINED, A.NO_FOOTAGE, A.FOOTAGE_RECEIVED, A.CLOSED, A.EXPIRED} == FINAL_ASSIGNMENT_STATES
+    assert {
+        "footage_received": {A.FOOTAGE_RECEIVED, A.CLOSED},
+        "declined": {A.DECLINED},
+        "no_footage": {A.NO_FOOTAGE},
+        "expired": {A.EXPIRED},
+    } == OUTCOME_STATES
+    assert tuple(OWNER_ANSWERS) == owner_answers.ASSIGNMENT_ANSWERS == ("consent", "decline", "report_no_footage")
+
+
+def test_each_final_assignment_state_counts_in_exactly_one_outcome():
+    counted = [state for states in OUTCOME_STATES.values() for state in states]
+    assert len(counted) == len(set(counted)) and set(counted) == FINAL_ASSIGNMENT_STATES
 
 
 def test_every_answer_a_link_takes_can_be_stored_on_it():
     answers = {answer.value for answer in LinkAnswer}
     assert answers == set(owner_answers.ASSIGNMENT_ANSWERS + owner_answers.COMMITMENT_ANSWERS)
     assert set(migrate.script_directory().get_revision("0009").module.LINK_ANSWERS) == answers
+
+
+# --------------------------------------------------------------------------- the services keep the columns
 
 
 def test_an_answer_through_a_link_is_kept_on_the_link(session, world):

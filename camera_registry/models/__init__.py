@@ -11,9 +11,15 @@ from .owner_link import LinkAnswer, LinkPurpose, OwnerLink
 from .recorder import Lens, LensKind, LensStatus, Recorder, RecorderStatus
 from .request import (
     ASSIGNMENT_TRANSITIONS,
+    AWAITING_ANSWER,
     FINAL_ASSIGNMENT_STATES,
     FINAL_REQUEST_STATES,
+    LIVE_REQUEST_STATES,
+    OPEN_ASSIGNMENT_STATES,
+    OUTCOME_STATES,
+    OWNER_ANSWERS,
     REQUEST_TRANSITIONS,
+    UNANSWERED,
     Assignment,
     AssignmentLens,
     AssignmentStatus,
@@ -27,9 +33,15 @@ from .user import ApiToken, Role, User
 
 __all__ = [
     "ASSIGNMENT_TRANSITIONS",
+    "AWAITING_ANSWER",
     "FINAL_ASSIGNMENT_STATES",
     "FINAL_REQUEST_STATES",
+    "LIVE_REQUEST_STATES",
+    "OPEN_ASSIGNMENT_STATES",
+    "OUTCOME_STATES",
+    "OWNER_ANSWERS",
     "REQUEST_TRANSITIONS",
+    "UNANSWERED",
     "Assignment",
     "AssignmentLens",
     "AssignmentStatus",

@@ -56,16 +56,21 @@ REQUEST_TRANSITIONS: dict[tuple[RequestStatus, str], RequestStatus] = {
     **{(state, "expire"): R.EXPIRED for state in (R.OPEN, R.ROUTED, R.IN_PROGRESS)},
 }
 
+#: Not answered yet: the owner may still answer, and the clock may expire the assignment.
 UNANSWERED = (A.PENDING, A.NOTIFIED, A.VIEWED)
+#: What an owner may answer (in this order on the owner's page), and the state each answer leads to.
+OWNER_ANSWERS: dict[str, AssignmentStatus] = {
+    "consent": A.CONSENTED,
+    "decline": A.DECLINED,
+    "report_no_footage": A.NO_FOOTAGE,
+}
 
 #: (state, action) -> new state, for assignments.
 ASSIGNMENT_TRANSITIONS: dict[tuple[AssignmentStatus, str], AssignmentStatus] = {
     (A.PENDING, "notify"): A.NOTIFIED,
     (A.PENDING, "view"): A.VIEWED,
     (A.NOTIFIED, "view"): A.VIEWED,
-    **{(state, "consent"): A.CONSENTED for state in UNANSWERED},
-    **{(state, "decline"): A.DECLINED for state in UNANSWERED},
-    **{(state, "report_no_footage"): A.NO_FOOTAGE for state in UNANSWERED},
+    **{(state, action): target for action, target in OWNER_ANSWERS.items() for state in UNANSWERED},
     **{(state, "expire"): A.EXPIRED for state in UNANSWERED},
     (A.CONSENTED, "receive_footage"): A.FOOTAGE_RECEIVED,
     (A.FOOTAGE_RECEIVED, "close"): A.CLOSED,
@@ -73,13 +78,41 @@ ASSIGNMENT_TRANSITIONS: dict[tuple[AssignmentStatus, str], AssignmentStatus] = {
     **{(state, "withdraw"): A.CLOSED for state in (*UNANSWERED, A.CONSENTED)},
 }
 
-#: States after which an assignment needs nothing more for its request to resolve.
-FINAL_ASSIGNMENT_STATES = frozenset({A.DECLINED, A.NO_FOOTAGE, A.FOOTAGE_RECEIVED, A.CLOSED, A.EXPIRED})
-FINAL_REQUEST_STATES = frozenset({R.RESOLVED, R.CANCELLED, R.EXPIRED})
-
 
 def allowed_actions(table: dict, state) -> list[str]:
     return sorted({action for (from_state, action) in table if from_state == state})
+
+
+def states_allowing(table: dict, *actions: str) -> frozenset:
+    """The states from which one of `actions` is a legal transition."""
+    return frozenset(state for (state, action) in table if action in actions)
+
+
+def states_reached_by(table: dict, *actions: str) -> frozenset:
+    """The states one of `actions` leads to."""
+    return frozenset(target for (_, action), target in table.items() if action in actions)
+
+
+# The state sets the services rely on, read off the tables so that a change to a table carries them along.
+
+#: Requests that are over: no action leads anywhere from them.
+FINAL_REQUEST_STATES = frozenset(RequestStatus) - {state for (state, _) in REQUEST_TRANSITIONS}
+#: Requests still under way: the clock expires them when their deadline passes.
+LIVE_REQUEST_STATES = states_allowing(REQUEST_TRANSITIONS, "expire")
+#: Assignments still open: they wait for an answer or for footage, and cancelling the request withdraws them.
+OPEN_ASSIGNMENT_STATES = states_allowing(ASSIGNMENT_TRANSITIONS, "withdraw")
+#: States after which an assignment needs nothing more for its request to resolve.
+FINAL_ASSIGNMENT_STATES = frozenset(AssignmentStatus) - OPEN_ASSIGNMENT_STATES
+#: Asked (a message went out, or the owner opened the link) and not yet answered: whom reminders go to.
+AWAITING_ANSWER = states_reached_by(ASSIGNMENT_TRANSITIONS, "notify", "view")
+#: How an assignment ended, for its request's outcome, by the actions leading there (withdrawing leads to CLOSED
+#: too, but only cancelling a request withdraws, and a cancelled request has no outcome).
+OUTCOME_STATES: dict[str, frozenset[AssignmentStatus]] = {
+    "footage_received": states_reached_by(ASSIGNMENT_TRANSITIONS, "receive_footage", "close"),
+    "declined": states_reached_by(ASSIGNMENT_TRANSITIONS, "decline"),
+    "no_footage": states_reached_by(ASSIGNMENT_TRANSITIONS, "report_no_footage"),
+    "expired": states_reached_by(ASSIGNMENT_TRANSITIONS, "expire"),
+}
 
 
 class FootageRequest(Base):

@@ -27,14 +27,14 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..db import write_unit
 from ..models import (
+    AWAITING_ANSWER,
+    LIVE_REQUEST_STATES,
     REQUEST_TRANSITIONS,
+    UNANSWERED,
     Assignment,
-    AssignmentStatus,
     FootageRequest,
-    RequestStatus,
     SharingCommitment,
 )
-from ..models.request import UNANSWERED
 from .access import SYSTEM
 from .audit import record
 from .errors import Conflict
@@ -48,9 +48,6 @@ from .notifications import (
 )
 from .workflow import all_final, outcome, transition_assignment, transition_request
 
-#: Asked and not yet answered: whom reminders go to.
-AWAITING_ANSWER = (AssignmentStatus.NOTIFIED, AssignmentStatus.VIEWED)
-LIVE_REQUEST_STATES = (RequestStatus.OPEN, RequestStatus.ROUTED, RequestStatus.IN_PROGRESS)
 RENEWAL_NOTICE = timedelta(days=30)
 #: Items one write unit handles.
 BATCH_SIZE = 50

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ..geo.metric import metres_between
 from ..models import (
+    OPEN_ASSIGNMENT_STATES,
     WGS84,
     AdminUnit,
     Assignment,
@@ -209,19 +210,13 @@ def list_requests(
     session: Session, actor: Actor, *, status: RequestStatus | None = None, page: int = 1, page_size: int = 50
 ) -> Page[RequestLine]:
     """Requests in reach, the most urgent first (earliest open preservation deadline), then newest."""
-    open_states = [
-        AssignmentStatus.PENDING,
-        AssignmentStatus.NOTIFIED,
-        AssignmentStatus.VIEWED,
-        AssignmentStatus.CONSENTED,
-    ]
     pending = (
         select(
             Assignment.request_id,
             func.min(Assignment.preservation_deadline).label("next_deadline"),
             func.count(Assignment.id).label("open_assignments"),
         )
-        .where(Assignment.status.in_(open_states))
+        .where(Assignment.status.in_(OPEN_ASSIGNMENT_STATES))
         .group_by(Assignment.request_id)
         .subquery()
     )
@@ -280,12 +275,7 @@ def cancel_request(
     request = _writable_request(session, actor, request_id)
     transition_request(session, actor, request, "cancel", expected_version=expected_version, note=note)
     for assignment in request.assignments:
-        if assignment.status in (
-            AssignmentStatus.PENDING,
-            AssignmentStatus.NOTIFIED,
-            AssignmentStatus.VIEWED,
-            AssignmentStatus.CONSENTED,
-        ):
+        if assignment.status in OPEN_ASSIGNMENT_STATES:
             transition_assignment(session, actor, assignment, "withdraw", note="request cancelled")
     return request
 

@@ -30,9 +30,10 @@ from ..models import (
     ASSIGNMENT_TRANSITIONS,
     FINAL_ASSIGNMENT_STATES,
     FINAL_REQUEST_STATES,
+    OUTCOME_STATES,
+    OWNER_ANSWERS,
     REQUEST_TRANSITIONS,
     Assignment,
-    AssignmentStatus,
     FootageRequest,
     RequestStatus,
     allowed_actions,
@@ -41,13 +42,6 @@ from ..models.base import utcnow
 from .access import Actor
 from .audit import record
 from .errors import Conflict
-
-OUTCOME_STATES = {
-    "footage_received": {AssignmentStatus.FOOTAGE_RECEIVED, AssignmentStatus.CLOSED},
-    "declined": {AssignmentStatus.DECLINED},
-    "no_footage": {AssignmentStatus.NO_FOOTAGE},
-    "expired": {AssignmentStatus.EXPIRED},
-}
 
 
 class StateConflict(Conflict):
@@ -198,7 +192,7 @@ def transition_assignment(
     """Move one assignment, then carry its request along: started on the first answer, resolved on the last."""
     request = assignment.request
     _catch_up(session, request, assignment)
-    answered = {"answered_at": now or utcnow()} if action in ("consent", "decline", "report_no_footage") else None
+    answered = {"answered_at": now or utcnow()} if action in OWNER_ANSWERS else None
     _apply(
         session,
         actor,
