@@ -12,12 +12,12 @@ from argon2 import PasswordHasher
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 
+from camera_registry.http.actor import current_actor, require_csrf_for_cookie_auth
 from camera_registry.models import AdminLevel, AdminUnit, AuditEvent, Role, User
 from camera_registry.models.base import utcnow
 from camera_registry.services import accounts
 from camera_registry.services.access import SYSTEM, actor_for
 from camera_registry.services.errors import Conflict, PermissionDenied, ValidationFailed
-from camera_registry.web.auth import current_actor, require_csrf_for_cookie_auth
 
 PASSWORD = "correct horse battery"
 

@@ -10,15 +10,14 @@ from flask import request
 from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationMetadataSchema
 
+from ..http.actor import current_actor, require_csrf_for_cookie_auth
+from ..http.units import get_session
 from ..services.access import Actor
 from ..services.errors import NotAuthenticated
 from ..services.listing import Page
-from ..web import get_session
-from ..web.auth import current_actor, require_csrf_for_cookie_auth
 from .fields import MAX_INT
 from .schemas import InputSchema
 
-SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 500
 #: No list has 2^31 pages; beyond this the offset would overflow the databases' integers (a 500 before).
 MAX_PAGE = MAX_INT
@@ -63,8 +62,7 @@ def api_blueprint(name: str, import_name: str, path: str, description: str) -> B
     @blueprint.before_request
     def _authenticate() -> None:
         require_actor()
-        if request.method not in SAFE_METHODS:
-            require_csrf_for_cookie_auth()
+        require_csrf_for_cookie_auth()
 
     return blueprint
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import marshmallow as ma
 from flask.views import MethodView
 
+from ..http.actor import keep_own_session
 from ..services import accounts
 from ..services.errors import ValidationFailed
-from ..web.auth import keep_own_session
 from .base import api_blueprint, committed, require_actor, session
 from .schemas import NewTokenSchema, StrictSchema, TokenCreateSchema, TokenSchema, UserCreateSchema, UserSchema
 

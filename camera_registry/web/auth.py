@@ -1,17 +1,11 @@
-"""Who is asking: Bearer tokens and the login session, the login page, and CSRF.
+"""The login page, sign-out, `signed_in` for the pages that need a user, and the pages' CSRF check.
 
-Pages use the session cookie and CSRF-protected forms. The API (under /api/)
-is exempt from the blanket CSRF check because Bearer requests cannot be
-forged cross-site; API views that write call `require_csrf_for_cookie_auth()`
-so cookie-authenticated writes still need the X-CSRFToken header.
-
-The login session is Flask's signed cookie holding the user's id, the user's
-session generation, the login time and the time of the last request. It is
-refused when the generation is no longer the user's (logout, deactivation and
-a password change bump it, in the database, so every worker refuses it at
-once), after SESSION_IDLE_MINUTES without a request and SESSION_ABSOLUTE_HOURS
-after the login. The idle clock is refreshed in the cookie itself, so no
-request writes to the database to stay signed in.
+Who is asking (a Bearer token or the login session) is settled in
+camera_registry.http.actor, for the pages and the API alike. Pages use the
+session cookie and CSRF-protected forms. The API (under /api/) is exempt from
+the blanket CSRF check because Bearer requests cannot be forged cross-site;
+API views that write call `require_csrf_for_cookie_auth()` so
+cookie-authenticated writes still need the X-CSRFToken header.
 
 Sign-ins are throttled: failed attempts are counted per username and per
 client address (Flask-Limiter, in RATELIMIT_STORAGE_URI), and past the limit
@@ -24,103 +18,37 @@ from __future__ import annotations
 import logging
 import math
 import time
+from functools import wraps
 
-from flask import Blueprint, Flask, current_app, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, current_app, redirect, render_template, request, session, url_for
 from flask_limiter import Limiter
 from flask_wtf import FlaskForm
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask_wtf.csrf import CSRFError
 from limits import parse_many
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
 from .. import db as units
+from ..http.actor import bearer_secret, csrf, current_actor, start_session
+from ..http.units import get_session, reads_then_writes
 from ..services import accounts
-from ..services.access import Actor, actor_for
-from . import get_session, reads_then_writes
 
 API_PREFIX = "/api/"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-USER_ID_KEY = "user_id"
-GENERATION_KEY = "generation"
-LOGIN_AT_KEY = "login_at"
-SEEN_AT_KEY = "seen_at"
-#: The idle clock in the cookie moves on at most this often, so a page's many requests do not each re-send it.
-SEEN_RESOLUTION_SECONDS = 60
 
 log = logging.getLogger("camera_registry.auth")
-csrf = CSRFProtect()
 blueprint = Blueprint("auth", __name__, template_folder="templates")
 
 
-def _bearer_secret() -> str | None:
-    """The token of an `Authorization: Bearer ...` header ('' when blank), or None without one."""
-    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
-    return secret.strip() if scheme.lower() == "bearer" else None
+def signed_in(view):
+    """A page for signed-in users: anyone else is sent to the login page, and back here after it."""
 
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if current_actor() is None:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
 
-def current_actor() -> Actor | None:
-    """The actor behind this request, from a Bearer token or else the login session; cached in `g`."""
-    if "actor" not in g:
-        g.actor = _authenticate()
-    return g.actor
-
-
-def _authenticate() -> Actor | None:
-    db = get_session()
-    secret = _bearer_secret()
-    if secret is not None:
-        # A request that presents a token stands or falls by it; the cookie is not consulted.
-        user = accounts.authenticate_token(db, secret)
-    elif USER_ID_KEY in session:
-        user = _session_user(db)
-    else:
-        user = None
-    return actor_for(db, user) if user is not None else None
-
-
-def _session_user(db) -> accounts.User | None:
-    """The user of a live login session; a session that has ended is cleared, so its cookie is dropped."""
-    now = time.time()
-    login_at, seen_at = session.get(LOGIN_AT_KEY), session.get(SEEN_AT_KEY)
-    config = current_app.config
-    live = (
-        isinstance(login_at, (int, float))
-        and isinstance(seen_at, (int, float))
-        and now - login_at < config["SESSION_ABSOLUTE_HOURS"] * 3600
-        and now - seen_at < config["SESSION_IDLE_MINUTES"] * 60
-    )
-    user = accounts.session_user(db, session[USER_ID_KEY], session.get(GENERATION_KEY)) if live else None
-    if user is None:
-        session.clear()
-        return None
-    if now - seen_at >= SEEN_RESOLUTION_SECONDS:
-        session[SEEN_AT_KEY] = int(now)
-    return user
-
-
-def _start_session(user: accounts.User) -> None:
-    session.clear()  # a fresh session: nothing from before the login survives it
-    now = int(time.time())
-    session.update({USER_ID_KEY: user.id, GENERATION_KEY: user.session_generation, LOGIN_AT_KEY: now, SEEN_AT_KEY: now})
-
-
-def keep_own_session(user: accounts.User) -> None:
-    """After the user's sessions were ended by their own password change: this request's login session, when it
-    is one, carries on under the new generation; every other session (other devices, copied cookies) stays ended."""
-    if _bearer_secret() is None and session.get(USER_ID_KEY) == user.id:
-        session[GENERATION_KEY] = user.session_generation
-
-
-def require_csrf_for_cookie_auth() -> None:
-    """Refuse (400) an unsafe request authenticated by the session cookie without a valid X-CSRFToken header."""
-    if (
-        request.method in SAFE_METHODS
-        or _bearer_secret() is not None
-        or USER_ID_KEY not in session
-        or not current_app.config["WTF_CSRF_ENABLED"]
-    ):
-        return
-    csrf.protect()
+    return wrapper
 
 
 def _local_path(target: str | None) -> str:
@@ -212,7 +140,7 @@ def login():
     if user is None:
         _count_failed_sign_in(username)
         return _login_page(form, 401, "Sai tên đăng nhập hoặc mật khẩu")
-    _start_session(user)
+    start_session(user)
     return redirect(_local_path(request.args.get("next")))
 
 
@@ -222,7 +150,7 @@ def logout():
 
     It ends every session of the user, on every device: a copy of the cookie is worth nothing after it."""
     actor = current_actor()
-    if actor is not None and _bearer_secret() is None and actor.user_id is not None:
+    if actor is not None and bearer_secret() is None and actor.user_id is not None:
         db = get_session()
         accounts.end_sessions(db, actor, actor.user_id)
         db.commit()

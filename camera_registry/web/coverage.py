@@ -9,10 +9,10 @@ import json
 
 from flask import Blueprint, render_template
 
+from ..http.actor import current_actor
+from ..http.units import get_session
 from ..services import coverage
-from . import get_session
-from .auth import current_actor
-from .requests import signed_in
+from .auth import signed_in
 
 blueprint = Blueprint("coverage", __name__)
 

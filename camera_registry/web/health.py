@@ -17,11 +17,11 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from prometheus_client.core import GaugeMetricFamily
 
 from .. import logs, metrics, migrate
+from ..http.units import get_session
 from ..jobs.scheduler import LEASE_NAME
 from ..models import Channel
 from ..models.base import utcnow
 from ..services import readiness
-from . import get_session
 
 log = logging.getLogger("camera_registry.health")
 request_log = logging.getLogger("camera_registry.requests")

@@ -24,13 +24,14 @@ from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 from wtforms.validators import ValidationError as CSRFInvalid
 
+from ..http.actor import csrf
+from ..http.units import get_session, reads_then_writes, write_unit
 from ..models import Handover, LinkPurpose
 from ..services import owner_answers
 from ..services.clips import ClipRefused, ClipTooLarge
 from ..services.errors import ValidationFailed
 from ..services.owner_answers import DEAD_STATES, PageState, Refusal
-from . import get_session, reads_then_writes, tus, write_unit
-from .auth import csrf
+from . import tus
 from .i18n import current_language, remember_language
 
 blueprint = Blueprint("owner", __name__, url_prefix="/o")

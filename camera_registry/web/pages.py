@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, url_for
 
+from ..http.actor import current_actor
+from ..http.units import get_session
 from ..services import overview
-from . import get_session
-from .auth import current_actor
 
 blueprint = Blueprint("pages", __name__, template_folder="templates")  # web/templates, not the package root
 

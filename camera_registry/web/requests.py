@@ -7,7 +7,6 @@ staff of the supervising units see the same pages read-only.
 from __future__ import annotations
 
 import json
-from functools import wraps
 
 import marshmallow as ma
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, send_file, url_for
@@ -16,25 +15,17 @@ from shapely.geometry import mapping
 
 from ..api.errors import status_of
 from ..api.requests import POLICE_ACTIONS, AssignmentActionSchema, FootageRequestCreateSchema, VersionSchema
+from ..http.actor import csrf, current_actor, require_csrf_for_cookie_auth
+from ..http.units import get_session, reads_then_writes
 from ..models import ASSIGNMENT_TRANSITIONS, REQUEST_TRANSITIONS, Role, allowed_actions
 from ..services import evidence, requests, uploads
 from ..services.errors import DomainError, NotAuthenticated, PermissionDenied
 from ..services.upload_limits import TooDeep, load_json
 from ..timezones import LOCAL_OFFSET
-from . import get_session, reads_then_writes, tus
-from .auth import csrf, current_actor, require_csrf_for_cookie_auth
+from . import tus
+from .auth import signed_in
 
 blueprint = Blueprint("police", __name__, url_prefix="/requests")
-
-
-def signed_in(view):
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        if current_actor() is None:
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-        return view(*args, **kwargs)
-
-    return wrapper
 
 
 def _form_data(schema: ma.Schema, local_times: tuple[str, ...] = ()) -> dict:
@@ -280,8 +271,7 @@ def _police_intake(request_id: int, assignment_id: int):
         actor = current_actor()
         if actor is None:
             raise NotAuthenticated("sign in to upload footage")
-        if request.method not in ("GET", "HEAD", "OPTIONS"):
-            require_csrf_for_cookie_auth()  # the session cookie is ambient: X-CSRFToken, as for the API
+        require_csrf_for_cookie_auth()  # the session cookie is ambient: X-CSRFToken on writes, as for the API
         return uploads.police_intake(get_session(), actor, assignment_id, request_id=request_id)
 
     return intake

@@ -21,6 +21,7 @@ from flask import Response, current_app, request
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.http import http_date
 
+from ..http.units import get_session, write_unit
 from ..services.clips import ClipSettings
 from ..services.uploads import (
     Intake,
@@ -34,7 +35,6 @@ from ..services.uploads import (
     terminate_upload,
     upload_progress,
 )
-from . import get_session, write_unit
 
 TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = "creation,termination,expiration"
