@@ -27,7 +27,7 @@ from test_imports import csv_bytes, template_rows
 
 import camera_registry
 from camera_registry import migrate
-from camera_registry.api.errors import as_domain_error, status_of
+from camera_registry.http.statuses import as_domain_error, status_of
 from camera_registry.models import (
     AdminLevel,
     AdminUnit,

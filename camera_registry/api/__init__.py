@@ -8,8 +8,9 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from ..db import is_retryable, report_retryable
+from ..http.statuses import as_domain_error, status_of
 from ..services.errors import DomainError
-from .errors import ErrorSchema, as_domain_error, domain_error, error_body, http_error, status_of
+from .errors import ErrorSchema, domain_error, error_body, http_error
 
 API_PREFIX = "/api/"
 TILES_PREFIX = "/tiles/"

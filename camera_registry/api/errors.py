@@ -1,37 +1,17 @@
-"""One table from domain errors to HTTP, and one JSON shape for every API error:
-{"code": "...", "message": "...", "errors": {field: [reasons]}}, plus "current" on a 409 that knows
-what is stored now ({"version": 3, "status": "declined"}) so the client can reload or retry from it.
+"""One JSON shape for every API error: {"code": "...", "message": "...", "errors": {field: [reasons]}},
+plus "current" on a 409 that knows what is stored now ({"version": 3, "status": "declined"}) so the
+client can reload or retry from it.
 
-Web pages use the same table (`status_of`). A unique key taken by a concurrent
-insert reaches the HTTP layer as the database's IntegrityError;
-`as_domain_error` makes it the Conflict (409) it is."""
+A domain error's status is the one table's (camera_registry.http.statuses), which the pages use too."""
 
 from __future__ import annotations
 
 import marshmallow as ma
 from flask import g, jsonify
-from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
-from ..services.errors import (
-    Conflict,
-    DomainError,
-    NotAuthenticated,
-    NotFound,
-    PayloadTooLarge,
-    PermissionDenied,
-    ValidationFailed,
-)
-from ..services.records import duplicate_key_conflict
-
-STATUS_OF = {
-    ValidationFailed: 422,
-    PayloadTooLarge: 413,
-    NotFound: 404,
-    Conflict: 409,
-    PermissionDenied: 403,
-    NotAuthenticated: 401,
-}
+from ..http.statuses import status_of
+from ..services.errors import DomainError
 
 CODE_OF_STATUS = {
     400: "bad_request",
@@ -94,20 +74,6 @@ def error_body(
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="camera_registry"'
     return response
-
-
-def status_of(error: DomainError) -> int:
-    return next(status for kind, status in STATUS_OF.items() if isinstance(error, kind))
-
-
-def as_domain_error(error: Exception) -> DomainError | None:
-    """The domain error `error` stands for: itself, a Conflict for a unique key a concurrent insert took
-    (two creates with the same external_id racing), or None when it is not one the table knows."""
-    if isinstance(error, DomainError):
-        return error
-    if isinstance(error, IntegrityError):
-        return duplicate_key_conflict(error)
-    return None
 
 
 def domain_error(error: DomainError):

@@ -14,10 +14,11 @@ from flask_smorest import Blueprint
 from marshmallow import validate
 from werkzeug.exceptions import HTTPException, NotAcceptable
 
+from ..http.statuses import status_of
 from ..services import features
 from ..services.errors import DomainError
 from .base import require_actor, session
-from .errors import describe_http_error, status_of, with_error_headers
+from .errors import describe_http_error, with_error_headers
 from .fields import NumberList
 from .schemas import FeatureCollectionSchema, FeatureSchema, OgcDocumentSchema, StrictSchema
 

@@ -25,6 +25,7 @@ from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDeco
 from wtforms.validators import ValidationError as CSRFInvalid
 
 from ..http.actor import csrf
+from ..http.statuses import status_of
 from ..http.units import get_session, reads_then_writes, write_unit
 from ..models import Handover, LinkPurpose
 from ..services import owner_answers
@@ -104,7 +105,7 @@ def submit(token: str):
         errors = error.messages if isinstance(error, ma.ValidationError) else error.errors
         page = replace(owner_answers.open_link(session, token, language=current_language()), errors=errors)
         session.commit()
-        return _render(page, 422)
+        return _render(page, status_of(error))
     if page.refusal is not None:
         session.rollback()
         return _render(page)

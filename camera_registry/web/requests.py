@@ -1,7 +1,8 @@
 """Police pages: their commune's requests, a map to open one, and a page per request.
 
-Views parse the form with the API's schemas, call one service and render;
-staff of the supervising units see the same pages read-only.
+Views parse the form with the API's schemas, call one service and render; a refusal answers the status
+of the one table (camera_registry.http.statuses), as in the API. Staff of the supervising units see the
+same pages read-only.
 """
 
 from __future__ import annotations
@@ -9,13 +10,13 @@ from __future__ import annotations
 import json
 
 import marshmallow as ma
-from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, send_file, url_for
 from geoalchemy2.shape import to_shape
 from shapely.geometry import mapping
 
-from ..api.errors import status_of
 from ..api.requests import POLICE_ACTIONS, AssignmentActionSchema, FootageRequestCreateSchema, VersionSchema
 from ..http.actor import csrf, current_actor, require_csrf_for_cookie_auth
+from ..http.statuses import status_of
 from ..http.units import get_session, reads_then_writes
 from ..models import ASSIGNMENT_TRANSITIONS, REQUEST_TRANSITIONS, Role, allowed_actions
 from ..services import evidence, requests, uploads
@@ -77,8 +78,8 @@ def new():
             get_session().commit()
             return redirect(url_for("police.show", request_id=created.id), code=303)
         except ma.ValidationError as error:
-            errors, status = error.messages, 422
-        except DomainError as error:  # the status from the one table (api/errors.py), as for the API
+            errors, status = error.messages, status_of(error)
+        except DomainError as error:
             get_session().rollback()
             errors, status = error.errors or {"_": [error.message]}, status_of(error)
     commune, boundary = requests.commune_of(get_session(), actor)
@@ -193,10 +194,10 @@ def _act(request_id: int, change, schema: ma.Schema):
         session.commit()
         return redirect(url_for("police.show", request_id=request_id), code=303)
     except ma.ValidationError as error:
-        errors, status = error.messages, 422
+        errors, status = error.messages, status_of(error)
+    except PermissionDenied:
+        raise  # not this reader's to change: the plain page of a refusal, not the request again
     except DomainError as error:
-        if isinstance(error, PermissionDenied):
-            abort(403, error.message)
         errors, status = {**error.errors, "_": [error.message]}, status_of(error)
     session.rollback()
     page = requests.request_page(session, actor, request_id)
