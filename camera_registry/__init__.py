@@ -29,7 +29,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["session_factory"] = make_session_factory(engine)
 
     from . import api, cli, web
-    from .api.fields import install_route_converters
+    from .schemas.fields import install_route_converters
 
     install_route_converters(app)
     web.init_app(app)

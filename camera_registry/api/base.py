@@ -12,11 +12,11 @@ from flask_smorest.pagination import PaginationMetadataSchema
 
 from ..http.actor import current_actor, require_csrf_for_cookie_auth
 from ..http.units import get_session
+from ..schemas.base import InputSchema
+from ..schemas.fields import MAX_INT
 from ..services.access import Actor
 from ..services.errors import NotAuthenticated
 from ..services.listing import Page
-from .fields import MAX_INT
-from .schemas import InputSchema
 
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 500
 #: No list has 2^31 pages; beyond this the offset would overflow the databases' integers (a 500 before).

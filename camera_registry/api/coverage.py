@@ -7,9 +7,9 @@ from flask.views import MethodView
 from marshmallow import validate
 
 from ..models import LensStatus, OwnerKind
+from ..schemas.fields import GeoJSONGeometry, NumberList
 from ..services import coverage
 from .base import api_blueprint, require_actor, session
-from .fields import GeoJSONGeometry, NumberList
 from .geojson import GEOJSON, feature_collection
 from .schemas import FeatureCollectionSchema, LensSchema, OwnerSchema, PlaceQuerySchema, RecorderSchema
 from .stats import UnitFiguresSchema

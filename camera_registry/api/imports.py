@@ -7,11 +7,11 @@ from flask import current_app
 from flask.views import MethodView
 from flask_smorest.fields import Upload
 
+from ..schemas.base import StrictSchema
 from ..services import imports
 from ..services.errors import ValidationFailed
 from ..services.upload_limits import UploadLimits
 from .base import api_blueprint, committed, require_actor, session
-from .schemas import StrictSchema
 
 blp = api_blueprint("imports", __name__, "imports", "Bulk import of commune registers, one row per lens")
 

@@ -15,12 +15,13 @@ from marshmallow import validate
 from werkzeug.exceptions import HTTPException, NotAcceptable
 
 from ..http.statuses import status_of
+from ..schemas.base import StrictSchema
+from ..schemas.fields import NumberList
 from ..services import features
 from ..services.errors import DomainError
 from .base import require_actor, session
 from .errors import describe_http_error, with_error_headers
-from .fields import NumberList
-from .schemas import FeatureCollectionSchema, FeatureSchema, OgcDocumentSchema, StrictSchema
+from .schemas import FeatureCollectionSchema, FeatureSchema, OgcDocumentSchema
 
 EXCEPTION_CODES = {
     400: "InvalidParameterValue",

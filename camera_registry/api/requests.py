@@ -10,7 +10,6 @@ from __future__ import annotations
 import marshmallow as ma
 from flask import current_app
 from flask.views import MethodView
-from marshmallow import validate
 
 from ..models import (
     ASSIGNMENT_TRANSITIONS,
@@ -20,11 +19,12 @@ from ..models import (
     RequestStatus,
     allowed_actions,
 )
+from ..schemas.base import StrictSchema
+from ..schemas.fields import GeoJSONGeometry
+from ..schemas.requests import POLICE_ACTIONS, AssignmentActionSchema, FootageRequestCreateSchema, VersionSchema
 from ..services import requests
 from ..services.workflow import outcome
 from .base import api_blueprint, committed, page_items, paginate, require_actor, session
-from .fields import GeoJSONGeometry
-from .schemas import StrictSchema
 from .versions import ConflictErrorSchema
 
 requests_blp = api_blueprint(
@@ -37,54 +37,10 @@ assignments_blp = api_blueprint(
     "assignments", __name__, "assignments", "Assignments: the part of a request routed to one owner"
 )
 
-POLICE_ACTIONS = ("consent", "decline", "report_no_footage", "receive_footage", "close")
-
-
-class FootageRequestCreateSchema(StrictSchema):
-    case_ref = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
-    reason = ma.fields.String(required=True, validate=validate.Length(min=1, max=2000))
-    legal_basis = ma.fields.String(required=True, validate=validate.Length(min=1, max=500))
-    incident = GeoJSONGeometry(allowed=("Point", "LineString"), required=True)
-    window_start = ma.fields.AwareDateTime(required=True)
-    window_end = ma.fields.AwareDateTime(required=True)
-    radius_m = ma.fields.Float(
-        load_default=requests.DEFAULT_RADIUS_M,
-        validate=validate.Range(min=0, max=requests.MAX_RADIUS_M, min_inclusive=False),
-    )
-    deadline = ma.fields.AwareDateTime(load_default=None, allow_none=True)
-    draft = ma.fields.Boolean(load_default=False, metadata={"description": "keep as a draft; open it later"})
-
-
 STEP_CONFLICT = (
     "Conflict: a stale version or a change by someone else at the same moment (stale_version), or a step "
     "the state does not allow (illegal_transition); `current` has the version and status stored now"
 )
-
-
-class VersionSchema(StrictSchema):
-    version = ma.fields.Integer(
-        load_default=None,
-        metadata={
-            "description": "the version you saw; a stale one is refused with 409 and the current version and status"
-        },
-    )
-    note = ma.fields.String(load_default=None, validate=validate.Length(max=2000))
-
-
-class AssignmentActionSchema(VersionSchema):
-    handover = ma.fields.Enum(Handover, by_value=True, load_default=None)
-    evidence_ref = ma.fields.String(load_default=None, validate=validate.Length(max=200))
-    clip_id = ma.fields.Integer(
-        load_default=None,
-        metadata={
-            "description": "receive_footage: the stored clip that was received; its SHA-256 (taken at upload) becomes "
-            "the evidence's. Required when the assignment has stored clips"
-        },
-    )
-    evidence_sha256 = ma.fields.String(
-        load_default=None,
-        metadata={"description": "only for a copy kept outside the service (no stored clip): its SHA-256"},
-    )
 
 
 class AssignmentLensSchema(ma.Schema):

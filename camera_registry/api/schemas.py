@@ -8,9 +8,10 @@ import marshmallow as ma
 from marshmallow import validate
 
 from ..models import AdminLevel, CommitmentChannel, LensKind, LensStatus, OwnerKind, RecorderStatus, Role
+from ..schemas.base import StrictSchema
+from ..schemas.fields import GeoJSONGeometry, NumberList, id_field
 from ..services.accounts import TOKEN_MAX_DAYS
 from ..services.rules import RETENTION_DAYS, VIETNAM_EXTENT
-from .fields import MAX_INT, MIN_INT, GeoJSONGeometry, NumberList, id_field, plausible_date, storable_text
 
 PHONE = re.compile(r"^(\+84|0)[0-9]{9,10}$")
 MAX_RADIUS_M = 5_000
@@ -22,38 +23,6 @@ def _enum(enum_class, **kwargs):
 
 def _commune_code(obj) -> str | None:
     return obj.commune.code if obj.commune_id is not None else None
-
-
-def _within_database_bounds(field: ma.fields.Field) -> None:
-    """An integer without an upper bound is bounded to what an INTEGER column holds; text refuses NUL; a date
-    falls in DATE_YEARS."""
-    if isinstance(field, ma.fields.Integer):
-        if not any(isinstance(rule, validate.Range) and rule.max is not None for rule in field.validators):
-            field.validators.append(validate.Range(min=MIN_INT, max=MAX_INT))
-    elif isinstance(field, ma.fields.String):
-        field.validators.append(storable_text)
-    elif isinstance(field, (ma.fields.Date, ma.fields.DateTime)):
-        field.validators.append(plausible_date)
-    elif isinstance(field, ma.fields.List):
-        _within_database_bounds(field.inner)
-    elif isinstance(field, ma.fields.Dict):
-        for inner in (field.key_field, field.value_field):
-            if inner is not None:
-                _within_database_bounds(inner)
-
-
-class InputSchema(ma.Schema):
-    """Every schema of what the API is sent (query, headers, body): a value neither database can store (an
-    integer above 2^31-1, text with NUL, the year 9999) is a 422 naming the field, never a 500; the integer
-    bounds are in the OpenAPI document (minimum/maximum)."""
-
-    def on_bind_field(self, field_name: str, field_obj: ma.fields.Field) -> None:
-        _within_database_bounds(field_obj)
-
-
-class StrictSchema(InputSchema):
-    class Meta:
-        unknown = ma.RAISE
 
 
 def _partial(schema: type[ma.Schema], *, drop: tuple[str, ...] = (), versioned: bool = False) -> type[ma.Schema]:

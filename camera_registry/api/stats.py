@@ -7,10 +7,11 @@ from flask.views import MethodView
 from marshmallow import validate
 
 from ..models import AdminLevel
+from ..schemas.base import StrictSchema
 from ..services import stats
 from ..timezones import LOCAL_ZONE
 from .base import api_blueprint, require_actor, session
-from .schemas import BINARY_BODY, TEXT_BODY, StrictSchema
+from .schemas import BINARY_BODY, TEXT_BODY
 from .tables import CSV, FORMATS, XLSX, Column, requested_format, table_response
 
 blp = api_blueprint("stats", __name__, "stats", "Figures per administrative unit (reach-filtered)")

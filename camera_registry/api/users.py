@@ -6,10 +6,11 @@ import marshmallow as ma
 from flask.views import MethodView
 
 from ..http.actor import keep_own_session
+from ..schemas.base import StrictSchema
 from ..services import accounts
 from ..services.errors import ValidationFailed
 from .base import api_blueprint, committed, require_actor, session
-from .schemas import NewTokenSchema, StrictSchema, TokenCreateSchema, TokenSchema, UserCreateSchema, UserSchema
+from .schemas import NewTokenSchema, TokenCreateSchema, TokenSchema, UserCreateSchema, UserSchema
 
 blp = api_blueprint("users", __name__, "users", "Staff accounts and API tokens")
 

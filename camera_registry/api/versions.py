@@ -17,9 +17,9 @@ from __future__ import annotations
 import marshmallow as ma
 from werkzeug.http import parse_etags
 
+from ..schemas.base import InputSchema
 from ..services.errors import ValidationFailed
 from .errors import ErrorSchema
-from .schemas import InputSchema
 
 ETAG_HEADERS = {
     "ETag": {

@@ -1,8 +1,8 @@
 """Police pages: their commune's requests, a map to open one, and a page per request.
 
-Views parse the form with the API's schemas, call one service and render; a refusal answers the status
-of the one table (camera_registry.http.statuses), as in the API. Staff of the supervising units see the
-same pages read-only.
+Views parse the form with the schemas the API reads too (camera_registry.schemas), call one service and
+render; a refusal answers the status of the one table (camera_registry.http.statuses), as in the API.
+Staff of the supervising units see the same pages read-only.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from geoalchemy2.shape import to_shape
 from shapely.geometry import mapping
 
-from ..api.requests import POLICE_ACTIONS, AssignmentActionSchema, FootageRequestCreateSchema, VersionSchema
 from ..http.actor import csrf, current_actor, require_csrf_for_cookie_auth
 from ..http.statuses import status_of
 from ..http.units import get_session, reads_then_writes
 from ..models import ASSIGNMENT_TRANSITIONS, REQUEST_TRANSITIONS, Role, allowed_actions
+from ..schemas.requests import POLICE_ACTIONS, AssignmentActionSchema, FootageRequestCreateSchema, VersionSchema
 from ..services import evidence, requests, uploads
 from ..services.errors import DomainError, NotAuthenticated, PermissionDenied
 from ..services.upload_limits import TooDeep, load_json
@@ -30,7 +30,7 @@ blueprint = Blueprint("police", __name__, url_prefix="/requests")
 
 
 def _form_data(schema: ma.Schema, local_times: tuple[str, ...] = ()) -> dict:
-    """The posted form as the API schema expects it: blanks dropped, local times given their offset."""
+    """The posted form as its schema expects it: blanks dropped, local times given their offset."""
     data = {key: value.strip() for key, value in request.form.items() if key in schema.fields and value.strip()}
     for key in local_times:
         if key in data:

@@ -1,0 +1,55 @@
+"""What the police send about footage requests, through the API or the request pages' forms."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+from ..models import Handover
+from ..services import requests
+from .base import StrictSchema
+from .fields import GeoJSONGeometry
+
+#: The assignment actions the police take or record; `expire` and `withdraw` are the service's own.
+POLICE_ACTIONS = ("consent", "decline", "report_no_footage", "receive_footage", "close")
+
+
+class FootageRequestCreateSchema(StrictSchema):
+    case_ref = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
+    reason = ma.fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    legal_basis = ma.fields.String(required=True, validate=validate.Length(min=1, max=500))
+    incident = GeoJSONGeometry(allowed=("Point", "LineString"), required=True)
+    window_start = ma.fields.AwareDateTime(required=True)
+    window_end = ma.fields.AwareDateTime(required=True)
+    radius_m = ma.fields.Float(
+        load_default=requests.DEFAULT_RADIUS_M,
+        validate=validate.Range(min=0, max=requests.MAX_RADIUS_M, min_inclusive=False),
+    )
+    deadline = ma.fields.AwareDateTime(load_default=None, allow_none=True)
+    draft = ma.fields.Boolean(load_default=False, metadata={"description": "keep as a draft; open it later"})
+
+
+class VersionSchema(StrictSchema):
+    version = ma.fields.Integer(
+        load_default=None,
+        metadata={
+            "description": "the version you saw; a stale one is refused with 409 and the current version and status"
+        },
+    )
+    note = ma.fields.String(load_default=None, validate=validate.Length(max=2000))
+
+
+class AssignmentActionSchema(VersionSchema):
+    handover = ma.fields.Enum(Handover, by_value=True, load_default=None)
+    evidence_ref = ma.fields.String(load_default=None, validate=validate.Length(max=200))
+    clip_id = ma.fields.Integer(
+        load_default=None,
+        metadata={
+            "description": "receive_footage: the stored clip that was received; its SHA-256 (taken at upload) becomes "
+            "the evidence's. Required when the assignment has stored clips"
+        },
+    )
+    evidence_sha256 = ma.fields.String(
+        load_default=None,
+        metadata={"description": "only for a copy kept outside the service (no stored clip): its SHA-256"},
+    )
