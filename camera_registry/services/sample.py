@@ -13,7 +13,9 @@ A dataset is a directory of plain files, written and read as streams so a
     commitments.csv      owner_external_id, all_recorders, recorder_external_ids (';'-separated),
                          signed_at, valid_until, channel, text_version, revoked_at
 
-Parents precede children in every file.
+Parents precede children in every file. An owner is registered in the
+commune of their first recorder's site, by the importer's rule
+(imports.writer.owner_commune).
 """
 
 from __future__ import annotations
@@ -28,20 +30,11 @@ from pathlib import Path
 
 from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, shape
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..models import (
-    WGS84,
-    AdminLevel,
-    AdminUnit,
-    Lens,
-    Owner,
-    Recorder,
-    SharingCommitment,
-    Site,
-    commitment_recorders,
-)
+from ..models import WGS84, AdminLevel, AdminUnit
+from .imports.writer import BATCH, COVERED_RECORDERS, BulkWriter, owner_commune
 from .registry import commune_locator, forget_commune_locator
 
 FILES = {
@@ -81,7 +74,6 @@ FILES = {
         "revoked_at",
     ),
 }
-BATCH = 5_000
 BUNDLED_SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "demo"
 
 
@@ -163,7 +155,11 @@ def registry_is_empty(session: Session) -> bool:
 def load_dataset(
     session: Session, directory: Path = BUNDLED_SAMPLE, progress: Callable[[str, int], None] | None = None
 ) -> LoadReport:
-    """Load a dataset directory into an empty registry, in the caller's transaction."""
+    """Load a dataset directory into an empty registry, in the caller's transaction.
+
+    Rows go through the register import's bulk writer, so they land in the
+    tables as an imported register's would.
+    """
     directory = Path(directory)
     if not (directory / "admin_units.geojson").exists():
         raise DatasetError(f"{directory}: no admin_units.geojson; is this a dataset directory?")
@@ -175,97 +171,40 @@ def load_dataset(
     commune_ids = _load_admin_units(session, directory / "admin_units.geojson", report)
     notify("admin_units", report.admin_units)
     locator = commune_locator(session)
+    writer = BulkWriter(session.connection())
+    sites: dict[str, dict] = {}
 
-    site_ids = {}
-    for batch in _batches(directory, "sites"):
-        for row in batch:
-            if row["commune_code"] not in commune_ids:
-                raise DatasetError(f"sites.csv: site {row['code']}: unknown commune_code {row['commune_code']}")
-        session.connection().execute(
-            insert(Site.__table__),
-            [
-                {
-                    "code": row["code"],
-                    "name": row["name"],
-                    "commune_id": commune_ids[row["commune_code"]],
-                    "point": point_ewkt(row["lon"], row["lat"]) if row["lon"] else None,
-                }
-                for row in batch
-            ],
-        )
-        report.sites += len(batch)
-    site_ids.update(session.execute(select(Site.code, Site.id)).all())
+    def site(row):
+        if row["commune_code"] not in commune_ids:
+            raise DatasetError(f"sites.csv: site {row['code']}: unknown commune_code {row['commune_code']}")
+        sites[row["code"]] = {
+            "key": row["code"],
+            "name": row["name"],
+            "commune_id": commune_ids[row["commune_code"]],
+            "point": (float(row["lon"]), float(row["lat"])) if row["lon"] else None,
+        }
+        return sites[row["code"]]
 
-    owner_ids = _insert_keyed(
-        session,
-        directory,
-        "owners",
-        Owner,
-        report,
-        lambda row: {
-            "external_id": row["external_id"],
+    _load(writer, directory, "sites", site, report)
+    communes = _owner_communes(directory, sites)
+
+    def owner(row):
+        return {
+            "key": row["external_id"],
             "kind": row["kind"],
             "name": row["name"],
             "phone": row["phone"] or None,
             "email": row["email"] or None,
             "address": row["address"] or None,
-        },
-    )
+            "commune_id": communes.get(row["external_id"]),
+        }
+
+    _load(writer, directory, "owners", owner, report)
     notify("owners", report.owners)
-
-    def recorder_values(row, commune_id):
-        return {
-            "external_id": row["external_id"],
-            "owner_id": owner_ids[row["owner_external_id"]],
-            "site_id": site_ids[row["site_code"]] if row["site_code"] else None,
-            "commune_id": commune_id,
-            "point": point_ewkt(row["lon"], row["lat"]),
-            "retention_days": int(row["retention_days"]),
-            "make": row["make"] or None,
-            "model": row["model"] or None,
-            "status": row["status"],
-        }
-
-    recorder_ids = _insert_placed(session, directory, "recorders", Recorder, locator, report, recorder_values)
-    # An owner is registered in the commune of their (first) recorder. One grouped pass: a correlated
-    # subquery per owner, planned without statistics on the rows just loaded, scanned the recorders
-    # once per owner on PostGIS (hours for the 3,000,000-lens national set).
-    first_commune = (
-        select(Recorder.owner_id, func.min(Recorder.commune_id).label("commune_id"))
-        .group_by(Recorder.owner_id)
-        .subquery()
-    )
-    session.execute(
-        update(Owner).values(commune_id=first_commune.c.commune_id).where(Owner.id == first_commune.c.owner_id)
-    )
+    _load(writer, directory, "recorders", _recorder, report, locator)
     notify("recorders", report.recorders)
-
-    def lens_values(row, commune_id):
-        return {
-            "external_id": row["external_id"],
-            "recorder_id": recorder_ids[row["recorder_external_id"]],
-            "commune_id": commune_id,
-            "point": point_ewkt(row["lon"], row["lat"]),
-            "bearing_deg": float(row["bearing_deg"]) if row["bearing_deg"] else None,
-            "fov_deg": float(row["fov_deg"]),
-            "range_m": float(row["range_m"]),
-            "height_m": float(row["height_m"]) if row["height_m"] else None,
-            "kind": row["kind"],
-            "status": row["status"],
-        }
-
-    _insert_placed(
-        session,
-        directory,
-        "lenses",
-        Lens,
-        locator,
-        report,
-        lens_values,
-        keep_ids=False,
-        progress=lambda count: notify("lenses", count),
-    )
-    _load_commitments(session, directory, owner_ids, recorder_ids, report)
+    _load(writer, directory, "lenses", _lens, report, locator, lambda count: notify("lenses", count))
+    _load(writer, directory, "commitments", _commitment, report)
     notify("commitments", report.commitments)
     forget_commune_locator(session)
     return report
@@ -302,55 +241,80 @@ def _load_admin_units(session: Session, path: Path, report: LoadReport) -> dict[
     return ids
 
 
-def _insert_keyed(session, directory, file, model, report, values) -> dict[str, int]:
-    """Insert rows in batches and return external_id -> id."""
-    for batch in _batches(directory, file):
-        session.connection().execute(insert(model.__table__), [values(row) for row in batch])
-        setattr(report, file, getattr(report, file) + len(batch))
-    return dict(session.execute(select(model.external_id, model.id)).all())
+def _owner_communes(directory: Path, sites: dict[str, dict]) -> dict[str, int | None]:
+    """Each owner's commune, from the site of their first recorder that names one.
+
+    recorders.csv is read ahead: owners.csv names no commune and is loaded first.
+    """
+    communes: dict[str, int | None] = {}
+    for batch in _batches(directory, "recorders"):
+        for row in batch:
+            site = sites.get(row["site_code"])
+            if site is not None and row["owner_external_id"] not in communes:
+                communes[row["owner_external_id"]] = owner_commune(site)
+    return communes
 
 
-def _insert_placed(session, directory, file, model, locator, report, values, keep_ids=True, progress=None):
-    """Insert recorders or lenses with the commune derived from each point in bulk."""
+def _recorder(row: dict[str, str]) -> dict:
+    return {
+        "key": row["external_id"],
+        "owner_external_id": row["owner_external_id"],
+        "site_code": row["site_code"] or None,
+        "point": (float(row["lon"]), float(row["lat"])),
+        "retention_days": int(row["retention_days"]),
+        "make": row["make"] or None,
+        "model": row["model"] or None,
+        "status": row["status"],
+    }
+
+
+def _lens(row: dict[str, str]) -> dict:
+    return {
+        "key": row["external_id"],
+        "recorder_external_id": row["recorder_external_id"],
+        "point": (float(row["lon"]), float(row["lat"])),
+        "bearing_deg": float(row["bearing_deg"]) if row["bearing_deg"] else None,
+        "fov_deg": float(row["fov_deg"]),
+        "range_m": float(row["range_m"]),
+        "height_m": float(row["height_m"]) if row["height_m"] else None,
+        "kind": row["kind"],
+        "status": row["status"],
+    }
+
+
+def _commitment(row: dict[str, str]) -> dict:
+    return {
+        "owner_external_id": row["owner_external_id"],
+        "all_recorders": row["all_recorders"] == "1",
+        COVERED_RECORDERS: [external_id for external_id in row["recorder_external_ids"].split(";") if external_id],
+        "signed_at": _moment(row["signed_at"]),
+        "valid_until": _moment(row["valid_until"]),
+        "channel": row["channel"],
+        "text_version": row["text_version"],
+        "revoked_at": _moment(row["revoked_at"]),
+    }
+
+
+def _load(writer, directory, file, to_record, report, locator=None, progress=None) -> None:
+    """Write one file's rows as records, batch by batch.
+
+    With `locator`, each record (a recorder or lens) gets the commune its point
+    lies in, located for the whole batch at once.
+    """
     for batch in _batches(directory, file):
-        communes = locator.locate_many([float(r["lon"]) for r in batch], [float(r["lat"]) for r in batch])
+        records = [to_record(row) for row in batch]
+        if locator is not None:
+            points = [record["point"] for record in records]
+            communes = locator.locate_many([point[0] for point in points], [point[1] for point in points])
+            for placed, commune_id in zip(records, communes):
+                placed["commune_id"] = commune_id
         try:
-            session.connection().execute(
-                insert(model.__table__), [values(row, commune) for row, commune in zip(batch, communes)]
-            )
+            writer.insert(file, records)
         except KeyError as missing:
             raise DatasetError(f"{file}.csv: reference to unknown external id {missing}") from None
         setattr(report, file, getattr(report, file) + len(batch))
         if progress:
             progress(getattr(report, file))
-    return dict(session.execute(select(model.external_id, model.id)).all()) if keep_ids else {}
-
-
-def _load_commitments(session, directory, owner_ids, recorder_ids, report) -> None:
-    for batch in _batches(directory, "commitments"):
-        links = []
-        for row in batch:
-            commitment = SharingCommitment(
-                owner_id=owner_ids[row["owner_external_id"]],
-                all_recorders=row["all_recorders"] == "1",
-                signed_at=_moment(row["signed_at"]),
-                valid_until=_moment(row["valid_until"]),
-                channel=row["channel"],
-                text_version=row["text_version"],
-                revoked_at=_moment(row["revoked_at"]),
-            )
-            session.add(commitment)
-            links.append((commitment, row["recorder_external_ids"]))
-        session.flush()
-        rows = [
-            {"commitment_id": commitment.id, "recorder_id": recorder_ids[external_id]}
-            for commitment, listed in links
-            for external_id in filter(None, listed.split(";"))
-        ]
-        if rows:
-            session.connection().execute(insert(commitment_recorders), rows)
-        session.expunge_all()
-        report.commitments += len(batch)
 
 
 def _batches(directory: Path, file: str) -> Iterator[list[dict]]:
@@ -365,22 +329,15 @@ def _batches(directory: Path, file: str) -> Iterator[list[dict]]:
             yield batch
 
 
-def point_ewkt(lon: str | float, lat: str | float) -> str:
-    """A WGS84 point for bulk Core writes; the SRID is spelled out because PostGIS requires it."""
-    return f"SRID={WGS84};POINT({float(lon)} {float(lat)})"
-
-
 def _moment(text: str) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
 __all__ = [
-    "BATCH",
     "BUNDLED_SAMPLE",
     "DatasetError",
     "DatasetWriter",
     "LoadReport",
     "load_dataset",
-    "point_ewkt",
     "registry_is_empty",
 ]

@@ -1,0 +1,248 @@
+"""The file as records: one entry per site, owner, recorder, lens and commitment, from the first row naming it.
+
+Rows repeat their owner's, recorder's, site's and commitment's columns; a
+later row that says otherwise is refused, naming the row that said it first.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ...models import AdminUnit, LensKind, LensStatus, OwnerKind
+from ...timezones import local_today
+from .. import rules
+from ..access import Actor
+from ..records import commune_refusal
+from ..registry import commune_locator
+from .cells import LENS_KINDS, LENS_STATUSES, OWNER_KINDS, Row, positive
+from .report import ErrorLog
+from .writer import owner_commune
+
+# The file column a clerk fixes when a stored or repeated value disagrees.
+_FILE_COLUMNS = {
+    "site": {"commune_id": "commune_code", "name": "site_name"},
+    "owner": {
+        "kind": "owner_kind",
+        "name": "owner_name",
+        "phone": "owner_phone",
+        "email": "owner_email",
+        "address": "owner_address",
+        "commune_id": "commune_code",
+    },
+    "recorder": {
+        "owner_external_id": "owner_external_id",
+        "site_code": "site_code",
+        "point": "recorder_lon",
+        "retention_days": "retention_days",
+        "make": "recorder_make",
+        "model": "recorder_model",
+    },
+    "commitment": {"valid_until": "commitment_valid_until"},
+}
+
+
+@dataclass(slots=True)
+class Entry:
+    """One site, owner, recorder, lens or commitment as the file states it, from the first row naming it."""
+
+    row: int
+    values: dict[str, Any]
+
+
+class Register:
+    """Everything the file says, one entry per record, with the rows that disagree refused."""
+
+    def __init__(self, session: Session, actor: Actor, columns: list[str], errors: ErrorLog):
+        self.session = session
+        self.actor = actor
+        self.stated = set(columns)
+        self.errors = errors
+        self.today = local_today()
+        self.sites: dict[str, Entry] = {}
+        self.owners: dict[str, Entry] = {}
+        self.recorders: dict[str, Entry] = {}
+        self.lenses: dict[str, Entry] = {}
+        self.commitments: dict[tuple[str, date], Entry] = {}
+        self.first_lens_point: dict[str, tuple[float, float]] = {}
+        self.commune_names: dict[int, str] = {}
+        self._lens_rows: dict[str, int] = {}
+        self._communes: dict[str, int | str] = {}  # code -> id, or why the code is refused
+
+    def add_row(self, number: int, cells: dict[str, str]) -> None:
+        row = Row(number, cells, self.errors)
+        commune_id = self._commune(row)
+
+        lens_id = row.text("lens_external_id", 64, required=True)
+        if lens_id in self._lens_rows:
+            row.refuse(
+                "lens_external_id", f"lens {lens_id} is already on row {self._lens_rows[lens_id]}; one row per lens"
+            )
+            lens_id = None
+        elif lens_id:
+            self._lens_rows[lens_id] = number
+
+        before = row.refusals
+        site_code = row.text("site_code", 64, required=True)
+        site = {"commune_id": commune_id}
+        if "site_name" in self.stated and (site_name := row.text("site_name", 200)):
+            site["name"] = site_name
+        if row.refusals == before and commune_id is not None:
+            self._note("site", self.sites, site_code, number, site)
+
+        before = row.refusals
+        owner_id = row.text("owner_external_id", 64, required=True)
+        owner = {
+            "kind": row.choice("owner_kind", OWNER_KINDS),
+            "name": row.text("owner_name", 200, required=True),
+            "phone": row.text("owner_phone", 32, required=True),
+            "commune_id": owner_commune(site),
+        }
+        if "owner_email" in self.stated:
+            owner["email"] = row.email()
+        if "owner_address" in self.stated:
+            owner["address"] = row.text("owner_address", 500)
+        if row.refusals == before and commune_id is not None:
+            self._note("owner", self.owners, owner_id, number, owner)
+
+        before = row.refusals
+        recorder_id = row.text("recorder_external_id", 64, required=True)
+        recorder = {
+            "owner_external_id": owner_id,
+            "site_code": site_code,
+            "retention_days": row.whole_number("retention_days", rules.check_retention),
+        }
+        if "recorder_make" in self.stated:
+            recorder["make"] = row.text("recorder_make", 100)
+        if "recorder_model" in self.stated:
+            recorder["model"] = row.text("recorder_model", 100)
+        if ("recorder_lon" in self.stated or "recorder_lat" in self.stated) and (
+            recorder_point := row.position("recorder_lon", "recorder_lat", required=False)
+        ):
+            recorder["point"] = recorder_point
+        if row.refusals == before and owner_id and site_code:
+            self._note("recorder", self.recorders, recorder_id, number, recorder)
+
+        before = row.refusals
+        lens = {
+            "recorder_external_id": recorder_id,
+            "point": row.position("lon", "lat", required=True),
+            "commune_id": commune_id,
+            "bearing_deg": row.number("bearing_deg", rules.check_bearing, required=False),
+            "fov_deg": row.number("fov_deg", rules.check_fov),
+            "range_m": row.number("range_m", rules.check_range),
+            "status": row.choice("status", LENS_STATUSES),
+        }
+        if "height_m" in self.stated:
+            lens["height_m"] = row.number("height_m", positive, required=False)
+        if "lens_kind" in self.stated:
+            lens["kind"] = row.choice("lens_kind", LENS_KINDS, default=LensKind.FIXED)
+        if row.refusals == before and lens_id and recorder_id and commune_id is not None:
+            self.lenses[lens_id] = Entry(number, lens)
+            self.first_lens_point.setdefault(recorder_id, lens["point"])
+
+        before = row.refusals
+        signed = row.day("commitment_signed_at")
+        valid_until = row.day("commitment_valid_until")
+        if valid_until and not signed and not cells.get("commitment_signed_at"):
+            row.refuse("commitment_signed_at", "is required when commitment_valid_until is given")
+        if signed and signed > self.today:
+            row.refuse("commitment_signed_at", f"{signed.isoformat()} lies in the future")
+        if signed and valid_until and valid_until < signed:
+            row.refuse(
+                "commitment_valid_until", f"{valid_until.isoformat()} is before the signing date {signed.isoformat()}"
+            )
+        if row.refusals == before and signed and owner_id:
+            self._note("commitment", self.commitments, (owner_id, signed), number, {"valid_until": valid_until})
+
+    def _commune(self, row: Row) -> int | None:
+        code = row.text("commune_code", 32, required=True)
+        if code is None:
+            return None
+        if code not in self._communes:
+            self._communes[code] = self._look_up_commune(code)
+        found = self._communes[code]
+        if isinstance(found, str):
+            row.refuse("commune_code", found)
+            return None
+        if not self.actor.can_write(found):
+            row.refuse("commune_code", f"{self.commune_names[found]} is outside the communes you may change")
+            return None
+        return found
+
+    def _look_up_commune(self, code: str) -> int | str:
+        unit = self.session.scalar(select(AdminUnit).where(AdminUnit.code == code))
+        refusal = commune_refusal(unit, code, self.today)
+        if refusal:
+            return refusal
+        self.commune_names[unit.id] = unit.name
+        return unit.id
+
+    def _note(self, kind: str, entries: dict, key: Any, number: int, values: dict[str, Any]) -> None:
+        """Keep the first row's values for a record; refuse later rows that say otherwise."""
+        entry = entries.get(key)
+        if entry is None:
+            entries[key] = Entry(number, values)
+            return
+        for column, value in values.items():
+            if column not in entry.values:
+                entry.values[column] = value  # e.g. a recorder's position, stated on a later row only
+            elif not same(entry.values[column], value):
+                label = key[0] if kind == "commitment" else key
+                self.errors.add(
+                    number,
+                    _FILE_COLUMNS[kind][column],
+                    f"{self._shown(column, value)} here, but {self._shown(column, entry.values[column])} "
+                    f"for the same {kind} {label} on row {entry.row}",
+                )
+
+    def _shown(self, column: str, value: Any) -> str:
+        if value is None:
+            return "blank"
+        if column == "commune_id":
+            return self.commune_names[value]
+        if isinstance(value, (OwnerKind, LensKind, LensStatus)):
+            return value.value
+        if isinstance(value, date):
+            return value.isoformat()
+        if isinstance(value, tuple):
+            return f"({value[0]}, {value[1]})"
+        return repr(value)
+
+    def check_places(self) -> None:
+        """Every lens, and every recorder given a position, must lie in its row's commune."""
+        placed = [(entry, "lon", entry.values["commune_id"]) for entry in self.lenses.values()]
+        for entry in self.recorders.values():
+            owner = self.owners.get(entry.values["owner_external_id"])
+            if "point" in entry.values and owner is not None:
+                placed.append((entry, "recorder_lon", owner.values["commune_id"]))
+        points = [entry.values["point"] for entry, _, _ in placed]
+        found = commune_locator(self.session).locate_many([p[0] for p in points], [p[1] for p in points])
+        for (entry, column, commune_id), point, located in zip(placed, points, found):
+            if located != commune_id:
+                where = (
+                    f"it is in {self.commune_name(located)}" if located is not None else "it is in no current commune"
+                )
+                self.errors.add(
+                    entry.row,
+                    column,
+                    f"{self._shown('point', point)} lies outside {self.commune_names[commune_id]}; {where}",
+                )
+
+    def commune_name(self, commune_id: int) -> str:
+        if commune_id not in self.commune_names:
+            self.commune_names[commune_id] = self.session.get(AdminUnit, commune_id).name
+        return self.commune_names[commune_id]
+
+
+def same(stored: Any, value: Any) -> bool:
+    if isinstance(value, float) and isinstance(stored, (int, float)):
+        return math.isclose(stored, value, rel_tol=0, abs_tol=1e-9)
+    if isinstance(value, tuple) and isinstance(stored, tuple):
+        return all(math.isclose(a, b, rel_tol=0, abs_tol=1e-9) for a, b in zip(stored, value))
+    return stored == value
