@@ -1,7 +1,7 @@
 """The tus 1.0 protocol over HTTP (core, creation, termination, expiration), shared by the owner's link
 (/o/<token>/uploads) and the officers' request pages (/requests/<id>/assignments/<id>/uploads).
 
-Glue only: headers in, one call to services/uploads.py, headers out. The
+Glue only: headers in, one call to services/uploads/, headers out. The
 routes of each audience say who may upload (`Intake`); this module never
 decides that. The request body of a PATCH is read as a stream in pieces and
 handed to the service, which writes it to disk with no transaction open.
