@@ -18,34 +18,8 @@ from ..clips import clip_settings
 def storage_by_commune(session: Session, actor: Actor) -> list[dict]:
     """Bytes of clips kept (not deleted by retention) and of partial uploads, per requesting commune (admins)."""
     actor.require_admin()
-    kept = {
-        row.commune_id: (row.clips, row.bytes)
-        for row in session.execute(
-            select(
-                FootageRequest.commune_id,
-                func.count(FootageClip.id).label("clips"),
-                func.coalesce(func.sum(FootageClip.size_bytes), 0).label("bytes"),
-            )
-            .join(Assignment, Assignment.request_id == FootageRequest.id)
-            .join(FootageClip, FootageClip.assignment_id == Assignment.id)
-            .where(FootageClip.deleted_at.is_(None))
-            .group_by(FootageRequest.commune_id)
-        )
-    }
-    partial = {
-        row.commune_id: (row.uploads, row.bytes)
-        for row in session.execute(
-            select(
-                FootageRequest.commune_id,
-                func.count(ClipUpload.id).label("uploads"),
-                func.coalesce(func.sum(ClipUpload.offset), 0).label("bytes"),
-            )
-            .join(Assignment, Assignment.request_id == FootageRequest.id)
-            .join(ClipUpload, ClipUpload.assignment_id == Assignment.id)
-            .where(ClipUpload.state == UploadState.RECEIVING)
-            .group_by(FootageRequest.commune_id)
-        )
-    }
+    kept = _per_commune(session, FootageClip, FootageClip.size_bytes, FootageClip.deleted_at.is_(None))
+    partial = _per_commune(session, ClipUpload, ClipUpload.offset, ClipUpload.state == UploadState.RECEIVING)
     units = {
         unit.id: unit for unit in session.scalars(select(AdminUnit).where(AdminUnit.id.in_(set(kept) | set(partial))))
     }
@@ -54,13 +28,25 @@ def storage_by_commune(session: Session, actor: Actor) -> list[dict]:
             "commune_code": units[unit_id].code,
             "commune_name": units[unit_id].name,
             "clips": kept.get(unit_id, (0, 0))[0],
-            "clip_bytes": int(kept.get(unit_id, (0, 0))[1]),
+            "clip_bytes": kept.get(unit_id, (0, 0))[1],
             "partial_uploads": partial.get(unit_id, (0, 0))[0],
-            "partial_bytes": int(partial.get(unit_id, (0, 0))[1]),
+            "partial_bytes": partial.get(unit_id, (0, 0))[1],
         }
         for unit_id in units
     ]
     return sorted(rows, key=lambda row: (-(row["clip_bytes"] + row["partial_bytes"]), row["commune_code"]))
+
+
+def _per_commune(session: Session, held: type[FootageClip | ClipUpload], size, condition) -> dict[int, tuple[int, int]]:
+    """How many clips or uploads meeting `condition` each requesting commune holds, and their bytes (`size`)."""
+    rows = session.execute(
+        select(FootageRequest.commune_id, func.count(held.id), func.coalesce(func.sum(size), 0))
+        .join(Assignment, Assignment.request_id == FootageRequest.id)
+        .join(held, held.assignment_id == Assignment.id)
+        .where(condition)
+        .group_by(FootageRequest.commune_id)
+    )
+    return {commune_id: (count, int(total)) for commune_id, count, total in rows}
 
 
 #: Clips one write unit of the retention job deletes.
