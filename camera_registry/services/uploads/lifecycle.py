@@ -130,6 +130,23 @@ def terminate_upload(
     )
 
 
+def refuse_upload(
+    writer: Session, intake: Intake, upload: ClipUpload, reason: str, now: datetime, detail: str | None = None
+) -> None:
+    """The upload is refused for good (its content, its size, or the intake no longer takes it); the record
+    keeps the reason and the audit trail says so. The caller removes the file."""
+    upload.state, upload.refusal, upload.updated_at = UploadState.REFUSED, reason, now
+    record(
+        writer,
+        intake.actor,
+        "clip.upload_refused",
+        "assignment",
+        upload.assignment_id,
+        note=detail,
+        details={"upload_id": upload.id, "link_id": upload.owner_link_id, "reason": reason, "name": upload.filename},
+    )
+
+
 def clean_abandoned_uploads(session_factory: sessionmaker, settings: object, now: datetime) -> Counter:
     """Scheduled: uploads with no new byte for CLIP_UPLOAD_EXPIRY_HOURS lose their partial file (tus
     expiration); the record stays, as `expired`, and the audit trail says so."""

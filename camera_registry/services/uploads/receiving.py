@@ -15,10 +15,9 @@ from sqlalchemy.orm import Session
 
 from ...models import ClipUpload, UploadState
 from ...models.base import utcnow
-from ..audit import record
 from ..clips import HEAD_BYTES, ClipFormat, ClipRefused, ClipSettings, check_head, clip_format
 from .intake import Intake
-from .lifecycle import upload_of
+from .lifecycle import refuse_upload, upload_of
 from .protocol import Progress, UploadInterrupted, UploadProblem, WriteUnit, progress_of
 from .stored_clip import complete_upload
 
@@ -180,23 +179,8 @@ def _refuse(
     write: WriteUnit, intake: Intake, upload_id: str, partial: Path, problem: UploadProblem, now: datetime
 ) -> None:
     partial.unlink(missing_ok=True)
-
-    def refuse(writer: Session) -> None:
-        upload = writer.get(ClipUpload, upload_id)
-        upload.state, upload.refusal, upload.updated_at = UploadState.REFUSED, problem.reason, now
-        record(
-            writer,
-            intake.actor,
-            "clip.upload_refused",
-            "assignment",
-            upload.assignment_id,
-            note=problem.detail,
-            details={
-                "upload_id": upload_id,
-                "link_id": upload.owner_link_id,
-                "reason": problem.reason,
-                "name": upload.filename,
-            },
+    write(
+        lambda writer: refuse_upload(
+            writer, intake, writer.get(ClipUpload, upload_id), problem.reason, now, detail=problem.detail
         )
-
-    write(refuse)
+    )

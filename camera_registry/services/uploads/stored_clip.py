@@ -13,6 +13,7 @@ from ...models import ClipUpload, FootageClip, UploadState
 from ..audit import record
 from ..clips import ClipSettings, file_sha256, final_path
 from .intake import Intake
+from .lifecycle import refuse_upload
 from .protocol import Progress, UploadProblem, WriteUnit, progress_of
 
 
@@ -36,15 +37,7 @@ def complete_upload(
         upload = writer.get(ClipUpload, upload_id)
         refusal = intake.refusal(writer)
         if refusal is not None:
-            upload.state, upload.refusal, upload.updated_at = UploadState.REFUSED, refusal, now
-            record(
-                writer,
-                intake.actor,
-                "clip.upload_refused",
-                "assignment",
-                upload.assignment_id,
-                details={"upload_id": upload_id, "reason": refusal, "name": upload.filename},
-            )
+            refuse_upload(writer, intake, upload, refusal, now)
             return refusal, progress_of(upload)
         clip = FootageClip(
             assignment_id=upload.assignment_id,
