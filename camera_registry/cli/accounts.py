@@ -10,7 +10,7 @@ from flask.cli import with_appcontext
 from ..models import Role
 from ..services import accounts
 from ..services.access import SYSTEM
-from .console import domain_errors, open_session, table, when
+from .console import committing_session, domain_errors, open_session, table, when
 
 
 @click.group()
@@ -32,14 +32,10 @@ def users() -> None:
 @with_appcontext
 def users_create(username: str, role: str, unit_code: str | None, full_name: str, password_stdin: bool) -> None:
     """Create an account. The password is prompted for, never taken as an option (ps and shell history show those)."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    with open_session() as session, domain_errors():
+    password = _password("Password", password_stdin)
+    with committing_session() as session:
         user = accounts.create_user(session, SYSTEM, username, password, role, unit_code, full_name)
         where = f" for {user.admin_unit.name} ({user.admin_unit.code})" if user.admin_unit else ""
-        session.commit()
     click.echo(f"created {role} {username}{where}")
 
 
@@ -52,14 +48,17 @@ def users_create(username: str, role: str, unit_code: str | None, full_name: str
 def users_set_password(username: str, password_stdin: bool) -> None:
     """Set a new password for USERNAME (a reset: the current one is not asked); every login session of the user
     ends. The password is prompted for twice, never taken as an option."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
-    with open_session() as session, domain_errors():
+    password = _password("New password", password_stdin)
+    with committing_session() as session:
         accounts.change_password(session, SYSTEM, username, password)
-        session.commit()
     click.echo(f"password of {username} changed; every session of {username} has ended")
+
+
+def _password(prompt: str, from_stdin: bool) -> str:
+    """The first line of stdin (for scripts), or typed twice at a hidden prompt."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt(prompt, hide_input=True, confirmation_prompt=True)
 
 
 @users.command("list")
@@ -86,9 +85,8 @@ def users_list() -> None:
 @with_appcontext
 def users_deactivate(username: str) -> None:
     """Deactivate USERNAME: logins and tokens stop working; the account stays for the audit trail."""
-    with open_session() as session, domain_errors():
+    with committing_session() as session:
         accounts.deactivate_user(session, SYSTEM, username)
-        session.commit()
     click.echo(f"deactivated {username}")
 
 
@@ -104,10 +102,9 @@ def tokens() -> None:
 @with_appcontext
 def tokens_create(username: str, name: str, expires_days: int | None) -> None:
     """Create a token and print its secret on a line of its own."""
-    with open_session() as session, domain_errors():
+    with committing_session() as session:
         user = accounts.get_user(session, username)
         token, secret = accounts.create_token(session, SYSTEM, user, name, expires_days)
-        session.commit()
     click.echo(f"token {token.id} ({token.name}) for {username}, expires {when(token.expires_at, 'never')}:")
     click.echo(secret)
     click.echo("Copy the secret now: it cannot be shown again (only its hash is stored).", err=True)
@@ -138,7 +135,6 @@ def tokens_list(username: str) -> None:
 @with_appcontext
 def tokens_revoke(token_id: int) -> None:
     """Revoke token TOKEN_ID at once; it stays listed as revoked."""
-    with open_session() as session, domain_errors():
+    with committing_session() as session:
         accounts.revoke_token(session, SYSTEM, token_id)
-        session.commit()
     click.echo(f"revoked token {token_id}")

@@ -8,6 +8,7 @@ from datetime import datetime
 
 import click
 from flask import current_app
+from sqlalchemy.orm import Session
 
 from ..services.errors import DomainError
 
@@ -28,6 +29,14 @@ def domain_errors() -> Iterator[None]:
     except DomainError as error:
         reasons = "; ".join(f"{field}: {' '.join(why)}" for field, why in error.errors.items())
         raise click.ClickException(f"{error.message} ({reasons})" if reasons else error.message) from None
+
+
+@contextmanager
+def committing_session() -> Iterator[Session]:
+    """A session for one change the command makes, committed when the block ends without a refusal (domain_errors)."""
+    with open_session() as session, domain_errors():
+        yield session
+        session.commit()
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
