@@ -18,6 +18,7 @@ def default_database_url(instance_path: Path = DEFAULT_INSTANCE_PATH) -> str:
 def from_environment() -> dict:
     """Flask config keys taken from the process environment."""
     instance_path = Path(os.environ.get("CAMERA_REGISTRY_INSTANCE", DEFAULT_INSTANCE_PATH))
+    session_absolute_hours = float(os.environ.get("SESSION_ABSOLUTE_HOURS", "12"))
     return {
         "INSTANCE_PATH": str(instance_path),
         "DATABASE_URL": os.environ.get("DATABASE_URL") or default_database_url(instance_path),
@@ -32,9 +33,9 @@ def from_environment() -> dict:
         # A login session ends after this long without a request (idle) and this long after the login
         # (absolute), whatever the browser keeps; logout, deactivation and a password change end it at once.
         "SESSION_IDLE_MINUTES": float(os.environ.get("SESSION_IDLE_MINUTES", "30")),
-        "SESSION_ABSOLUTE_HOURS": float(os.environ.get("SESSION_ABSOLUTE_HOURS", "12")),
+        "SESSION_ABSOLUTE_HOURS": session_absolute_hours,
         # The cookie's own signature is refused after the absolute lifetime too.
-        "PERMANENT_SESSION_LIFETIME": timedelta(hours=float(os.environ.get("SESSION_ABSOLUTE_HOURS", "12"))),
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=session_absolute_hours),
         # Failed sign-ins allowed per username and per client address before /login answers 429
         # (counted in RATELIMIT_STORAGE_URI, so shared between gunicorn workers when that is shared).
         "LOGIN_RATE_LIMIT_USERNAME": os.environ.get("LOGIN_RATE_LIMIT_USERNAME", "5/minute;30/hour"),
@@ -42,10 +43,10 @@ def from_environment() -> dict:
         # Registry figures are not public: off, anonymous visitors of / are sent to /login; on, they see the
         # programme-wide totals only (no commune's figures).
         "PUBLIC_PROGRAMME_TOTALS": os.environ.get("PUBLIC_PROGRAMME_TOTALS", "") == "1",
-        # Largest request body (register uploads); bigger ones get 413 before any row is read.
         # Basemap tiles for the maps, e.g. an internal tile server; empty: boundaries only (no internet needed).
         "MAP_TILE_URL": os.environ.get("MAP_TILE_URL", ""),
         "MAP_TILE_ATTRIBUTION": os.environ.get("MAP_TILE_ATTRIBUTION", ""),
+        # Largest request body (register uploads); bigger ones get 413 before any row is read.
         "MAX_CONTENT_LENGTH": int(os.environ.get("UPLOAD_MAX_MB", "64")) * 1024 * 1024,
         # What a register file may expand to, checked before the memory is spent (services/upload_limits.py):
         # rows, worksheet cells, the workbook's inflated size and each part's compression ratio (real
