@@ -15,7 +15,7 @@ from ..models import AdminUnit, Owner, OwnerKind
 from .access import Actor
 from .audit import record
 from .listing import Page, page_of, readable
-from .records import add_new, apply_changes, current_commune, flush, get_readable, get_writable, require_unique
+from .records import add_new, apply_changes, flush, get_readable, get_writable, require_unique, with_commune_id
 
 CONTACT_FIELDS = ("phone", "email", "address")
 ANONYMISED_NAME = "Đã ẩn danh"
@@ -100,37 +100,31 @@ def create_owner(
     email: str | None = None,
     address: str | None = None,
 ) -> OwnerCard:
-    commune = current_commune(session, commune_code)
-    actor.require_write(commune.id, f"owners of {commune.name}")
-    require_unique(session, Owner, "external_id", external_id, "owner")
-    owner = add_new(
+    values = with_commune_id(
         session,
         actor,
-        Owner(
-            external_id=external_id,
-            kind=kind,
-            name=name,
-            commune_id=commune.id,
-            phone=phone,
-            email=email,
-            address=address,
-        ),
-        "owner",
+        {
+            "external_id": external_id,
+            "kind": kind,
+            "name": name,
+            "commune_code": commune_code,
+            "phone": phone,
+            "email": email,
+            "address": address,
+        },
+        "owners",
     )
-    return get_owner(session, actor, owner.id)
+    require_unique(session, Owner, "external_id", external_id, "owner")
+    return get_owner(session, actor, add_new(session, actor, Owner(**values), "owner").id)
 
 
 def update_owner(
     session: Session, actor: Actor, owner_id: int, changes: dict, *, expected_version: int | None = None
 ) -> OwnerCard:
     owner = get_writable(session, actor, Owner, owner_id, "owner", expected_version)
-    changes = dict(changes)
     if "external_id" in changes:
         require_unique(session, Owner, "external_id", changes["external_id"], "owner", exclude_id=owner.id)
-    if "commune_code" in changes:
-        commune = current_commune(session, changes.pop("commune_code"))
-        actor.require_write(commune.id, f"owners of {commune.name}")
-        changes["commune_id"] = commune.id
+    changes = with_commune_id(session, actor, changes, "owners")
     apply_changes(session, actor, owner, changes, "owner.update", "owner")
     return get_owner(session, actor, owner.id)
 

@@ -17,14 +17,13 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from ..models import AdminLevel, AdminUnit
 from ..timezones import local_today
 from .access import Actor
 from .audit import record
 from .errors import Conflict, NotFound, ValidationFailed
-from .workflow import StaleVersion
+from .workflow import StaleVersion, flush_versioned
 
 M = TypeVar("M")
 
@@ -68,13 +67,7 @@ def check_version(obj, expected_version: int | None, what: str) -> None:
 def flush(session: Session, what: str, record_id: int | None = None) -> None:
     """Flush the pending writes; what a concurrent writer made of them is a Conflict (409), never a crash."""
     try:
-        session.flush()
-    except StaleDataError:
-        # Not reached while `get_writable` holds the row; kept so a missed lock still answers 409.
-        raise StaleVersion(
-            f"{what} {record_id} was changed at the same moment by someone else; reload it",
-            {"version": ["changed concurrently"]},
-        ) from None
+        flush_versioned(session, what, record_id)
     except IntegrityError as error:
         conflict = duplicate_key_conflict(error)
         if conflict is None:
@@ -137,6 +130,17 @@ def current_commune(session: Session, code: str, field: str = "commune_code") ->
     if refusal:
         raise ValidationFailed(f"commune {code!r} refused: {refusal}", {field: [refusal]})
     return unit
+
+
+def with_commune_id(session: Session, actor: Actor, values: dict[str, Any], what: str) -> dict[str, Any]:
+    """A copy of a new or changed record's `values` that names its commune (`commune_code`, when given) by id,
+    once the commune is current and the actor may write its `what` there."""
+    values = dict(values)
+    if "commune_code" in values:
+        commune = current_commune(session, values.pop("commune_code"))
+        actor.require_write(commune.id, f"{what} of {commune.name}")
+        values["commune_id"] = commune.id
+    return values
 
 
 def add_new(session: Session, actor: Actor, obj: M, entity_type: str) -> M:

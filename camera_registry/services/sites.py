@@ -15,7 +15,7 @@ from .access import Actor
 from .audit import record
 from .errors import Conflict
 from .listing import Page, page_of, readable
-from .records import add_new, apply_changes, current_commune, flush, get_readable, get_writable, require_unique
+from .records import add_new, apply_changes, flush, get_readable, get_writable, require_unique, with_commune_id
 
 
 def list_sites(
@@ -34,33 +34,18 @@ def get_site(session: Session, actor: Actor, site_id: int) -> Site:
 def create_site(
     session: Session, actor: Actor, *, code: str, name: str, commune_code: str, point: Point | None = None
 ) -> Site:
-    commune = current_commune(session, commune_code)
-    actor.require_write(commune.id, f"sites of {commune.name}")
+    values = with_commune_id(session, actor, {"code": code, "name": name, "commune_code": commune_code}, "sites")
     require_unique(session, Site, "code", code, "site")
-    return add_new(
-        session,
-        actor,
-        Site(
-            code=code,
-            name=name,
-            commune_id=commune.id,
-            point=from_shape(point, srid=WGS84) if point else None,
-        ),
-        "site",
-    )
+    return add_new(session, actor, Site(**values, point=from_shape(point, srid=WGS84) if point else None), "site")
 
 
 def update_site(
     session: Session, actor: Actor, site_id: int, changes: dict, *, expected_version: int | None = None
 ) -> Site:
     site = get_writable(session, actor, Site, site_id, "site", expected_version)
-    changes = dict(changes)
     if "code" in changes:
         require_unique(session, Site, "code", changes["code"], "site", exclude_id=site.id)
-    if "commune_code" in changes:
-        commune = current_commune(session, changes.pop("commune_code"))
-        actor.require_write(commune.id, f"sites of {commune.name}")
-        changes["commune_id"] = commune.id
+    changes = with_commune_id(session, actor, changes, "sites")
     if "point" in changes:
         changes["point"] = from_shape(changes["point"], srid=WGS84) if changes["point"] else None
     apply_changes(session, actor, site, changes, "site.update", "site")

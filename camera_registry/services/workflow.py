@@ -71,6 +71,19 @@ def locked_row(session: Session, model, row_id: int, *columns) -> Any:
         return session.execute(select(*columns).where(model.id == row_id).with_for_update()).one()
 
 
+def flush_versioned(session: Session, entity_type: str, entity_id: int | None) -> None:
+    """Flush; a versioned row that another writer changed meanwhile is StaleVersion (409), never a crash."""
+    try:
+        session.flush()
+    except StaleDataError:
+        # Not reached while the row is locked (`locked_row`, records.get_writable); kept so a missed lock still
+        # answers 409.
+        raise StaleVersion(
+            f"{entity_type} {entity_id} was changed at the same moment by someone else; reload it",
+            {"version": ["changed concurrently"]},
+        ) from None
+
+
 def _stale(entity_type: str, entity_id: int, message: str, version: int | None, status=None) -> StaleVersion:
     current = {"version": version, **({"status": status.value} if status is not None else {})}
     return StaleVersion(
@@ -126,14 +139,7 @@ def _apply(
     obj.status = target
     for name, value in (changes or {}).items():
         setattr(obj, name, value)
-    try:
-        session.flush()
-    except StaleDataError:
-        # Not reached while the row is locked; kept so a missed lock still answers 409, never 500.
-        raise StaleVersion(
-            f"{entity_type} {entity_id} was changed at the same moment by someone else; reload it",
-            {"version": ["changed concurrently"]},
-        ) from None
+    flush_versioned(session, entity_type, entity_id)
     record(
         session,
         actor,
