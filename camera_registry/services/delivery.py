@@ -40,7 +40,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 import requests
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -167,38 +167,31 @@ def claim_due(
     return claimed
 
 
+def _still_held(holder: str, message_ids: list[int]):
+    """Those of `message_ids` that `holder` has claimed and not yet settled."""
+    return and_(
+        OutboxMessage.id.in_(message_ids),
+        OutboxMessage.lease_holder == holder,
+        OutboxMessage.status == MessageStatus.PENDING,
+    )
+
+
 def renew_claims(session: Session, holder: str, message_ids: list[int], until: datetime) -> set[int]:
     """Extend `holder`'s claims on `message_ids` to `until`; returns the ids it still holds."""
     session.execute(
         update(OutboxMessage)
-        .where(
-            OutboxMessage.id.in_(message_ids),
-            OutboxMessage.lease_holder == holder,
-            OutboxMessage.status == MessageStatus.PENDING,
-        )
+        .where(_still_held(holder, message_ids))
         .values(leased_until=until)
         .execution_options(synchronize_session=False)
     )
-    return set(
-        session.scalars(
-            select(OutboxMessage.id).where(
-                OutboxMessage.id.in_(message_ids),
-                OutboxMessage.lease_holder == holder,
-                OutboxMessage.status == MessageStatus.PENDING,
-            )
-        )
-    )
+    return set(session.scalars(select(OutboxMessage.id).where(_still_held(holder, message_ids))))
 
 
 def release_claims(session: Session, holder: str, message_ids: list[int]) -> None:
     """Give back `holder`'s claims on messages it did not send, so the next run takes them at once."""
     session.execute(
         update(OutboxMessage)
-        .where(
-            OutboxMessage.id.in_(message_ids),
-            OutboxMessage.lease_holder == holder,
-            OutboxMessage.status == MessageStatus.PENDING,
-        )
+        .where(_still_held(holder, message_ids))
         .values(leased_until=None, lease_holder=None)
         .execution_options(synchronize_session=False)
     )
