@@ -102,32 +102,14 @@ def get_commitment(session: Session, actor: Actor, commitment_id: int) -> Sharin
     return _commitment(session, actor, commitment_id, write=False)
 
 
-def sign_commitment(
-    session: Session,
-    actor: Actor,
-    *,
-    owner_id: int,
-    valid_until: datetime | None,
-    channel: CommitmentChannel,
-    text_version: str,
-    signed_at: datetime | None = None,
-    recorder_ids: list[int] | None = None,
-) -> SharingCommitment:
-    """Record a signed commitment covering all the owner's recorders, or the listed ones."""
+def sign_commitment(session: Session, actor: Actor, *, owner_id: int, **terms) -> SharingCommitment:
+    """Record a signed commitment covering all the owner's recorders, or the listed ones, for an owner in the
+    actor's reach; `terms` are the keywords of `record_signature` (validity, channel, text, recorders)."""
     owner = session.get(Owner, owner_id)
     if owner is None or not actor.can_read(owner.commune_id):
         raise ValidationFailed(f"unknown owner {owner_id}", {"owner_id": [f"no owner {owner_id} in your reach"]})
     actor.require_write(owner.commune_id, f"commitments of owner {owner_id}")
-    return record_signature(
-        session,
-        actor,
-        owner,
-        valid_until=valid_until,
-        channel=channel,
-        text_version=text_version,
-        signed_at=signed_at,
-        recorder_ids=recorder_ids,
-    )
+    return record_signature(session, actor, owner, **terms)
 
 
 def record_signature(
@@ -176,23 +158,9 @@ def record_signature(
     return commitment
 
 
-def renew_commitment(
-    session: Session,
-    actor: Actor,
-    commitment_id: int,
-    *,
-    valid_until: datetime | None,
-    channel: CommitmentChannel,
-    text_version: str | None = None,
-) -> SharingCommitment:
-    return record_renewal(
-        session,
-        actor,
-        _commitment(session, actor, commitment_id, write=True),
-        valid_until=valid_until,
-        channel=channel,
-        text_version=text_version,
-    )
+def renew_commitment(session: Session, actor: Actor, commitment_id: int, **terms) -> SharingCommitment:
+    """Renew a commitment in the actor's reach; `terms` are the keywords of `record_renewal`."""
+    return record_renewal(session, actor, _commitment(session, actor, commitment_id, write=True), **terms)
 
 
 def record_renewal(

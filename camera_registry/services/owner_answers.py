@@ -189,26 +189,20 @@ def _answer_commitment(session: Session, link: OwnerLink, action: str, note: str
         raise StaleVersion(f"owner link {link.id} was used at the same moment")
     actor = owner_actor(link.owner_id)
     if action == "sign":
-        record_signature(
-            session,
-            actor,
-            link.owner,
-            valid_until=_years_later(now, COMMITMENT_TERM_YEARS),
-            channel=CommitmentChannel.WEB,
-            text_version=CURRENT_TEXT_VERSION,
-            signed_at=now,
-        )
+        record_signature(session, actor, link.owner, signed_at=now, **_web_terms(now))
     elif action == "renew":
-        record_renewal(
-            session,
-            actor,
-            link.commitment,
-            valid_until=_years_later(now, COMMITMENT_TERM_YEARS),
-            channel=CommitmentChannel.WEB,
-            text_version=CURRENT_TEXT_VERSION,
-        )
+        record_renewal(session, actor, link.commitment, **_web_terms(now))
     else:
         record_revocation(session, actor, link.commitment, reason=note or None)
+
+
+def _web_terms(now: datetime) -> dict:
+    """What a commitment signed or renewed on the web holds to: the current text, for the term it states."""
+    return {
+        "valid_until": _years_later(now, COMMITMENT_TERM_YEARS),
+        "channel": CommitmentChannel.WEB,
+        "text_version": CURRENT_TEXT_VERSION,
+    }
 
 
 def _years_later(moment: datetime, years: int) -> datetime:

@@ -280,36 +280,14 @@ def cancel_request(
     return request
 
 
-def act_on_assignment(
-    session: Session,
-    actor: Actor,
-    assignment_id: int,
-    action: str,
-    *,
-    expected_version: int | None = None,
-    note: str | None = None,
-    handover: Handover | None = None,
-    evidence_ref: str | None = None,
-    evidence_sha256: str | None = None,
-    clip_id: int | None = None,
-) -> Assignment:
-    """Record what an owner answered (by phone, to the police) or what the police did next."""
+def act_on_assignment(session: Session, actor: Actor, assignment_id: int, action: str, **step) -> Assignment:
+    """Record what an owner answered (by phone, to the police) or what the police did next, once the actor's
+    reach allows it; `step` holds the keywords of `apply_assignment_action` (version, note, evidence)."""
     assignment = session.get(Assignment, assignment_id)
     if assignment is None or not actor.can_read(assignment.request.commune_id):
         raise NotFound(f"assignment {assignment_id} not found")
     actor.require_write(assignment.request.commune_id, f"assignment {assignment_id}")
-    return apply_assignment_action(
-        session,
-        actor,
-        assignment,
-        action,
-        expected_version=expected_version,
-        note=note,
-        handover=handover,
-        evidence_ref=evidence_ref,
-        evidence_sha256=evidence_sha256,
-        clip_id=clip_id,
-    )
+    return apply_assignment_action(session, actor, assignment, action, **step)
 
 
 def apply_assignment_action(
