@@ -45,10 +45,26 @@ def _in_place(session: Session, statement: Select, model, place: PlaceFilter) ->
     return statement
 
 
-def _in_commune(statement: Select, model, commune_code: str | None) -> Select:
-    if commune_code is None:
-        return statement
-    return statement.join(AdminUnit, model.commune_id == AdminUnit.id).where(AdminUnit.code == commune_code)
+def _camera_page(
+    session: Session,
+    actor: Actor,
+    model,
+    commune_code: str | None,
+    place: PlaceFilter,
+    page: int,
+    page_size: int,
+    **equal_to,
+) -> Page:
+    """One page of the recorders or lenses in reach, in the commune and place asked for, each given attribute
+    (None: any) as asked, with whether a commitment covers them now."""
+    statement = select(model).where(readable(actor, model.commune_id)).order_by(model.id)
+    if commune_code is not None:
+        statement = statement.join(AdminUnit, model.commune_id == AdminUnit.id).where(AdminUnit.code == commune_code)
+    for name, value in equal_to.items():
+        if value is not None:
+            statement = statement.where(getattr(model, name) == value)
+    found = page_of(session, _in_place(session, statement, model, place), page, page_size)
+    return Page(mark_shared(session, found.items), found.total)
 
 
 def list_recorders(
@@ -62,15 +78,9 @@ def list_recorders(
     page: int = 1,
     page_size: int = 50,
 ) -> Page[Recorder]:
-    statement = _in_commune(
-        select(Recorder).where(readable(actor, Recorder.commune_id)).order_by(Recorder.id), Recorder, commune_code
+    return _camera_page(
+        session, actor, Recorder, commune_code, place, page, page_size, status=status, owner_id=owner_id
     )
-    if status is not None:
-        statement = statement.where(Recorder.status == status)
-    if owner_id is not None:
-        statement = statement.where(Recorder.owner_id == owner_id)
-    found = page_of(session, _in_place(session, statement, Recorder, place), page, page_size)
-    return Page(mark_shared(session, found.items), found.total)
 
 
 def list_lenses(
@@ -85,15 +95,9 @@ def list_lenses(
     page: int = 1,
     page_size: int = 50,
 ) -> Page[Lens]:
-    statement = _in_commune(select(Lens).where(readable(actor, Lens.commune_id)).order_by(Lens.id), Lens, commune_code)
-    if status is not None:
-        statement = statement.where(Lens.status == status)
-    if kind is not None:
-        statement = statement.where(Lens.kind == kind)
-    if recorder_id is not None:
-        statement = statement.where(Lens.recorder_id == recorder_id)
-    found = page_of(session, _in_place(session, statement, Lens, place), page, page_size)
-    return Page(mark_shared(session, found.items), found.total)
+    return _camera_page(
+        session, actor, Lens, commune_code, place, page, page_size, status=status, kind=kind, recorder_id=recorder_id
+    )
 
 
 def get_recorder(session: Session, actor: Actor, recorder_id: int) -> Recorder:

@@ -68,20 +68,19 @@ def _feature(key, geometry, properties: dict) -> dict:
     }
 
 
-def _commune_code():
-    """The commune's code beside each row, without a lazy load per row."""
+def _rows_in_reach(actor: Actor, model, *columns) -> Select:
+    """The model's rows the actor may read, by id, each with its commune's code (no lazy load per row)."""
     commune = aliased(AdminUnit)
-    return commune, commune.code.label("commune_code")
+    return (
+        select(model, commune.code.label("commune_code"), *columns)
+        .outerjoin(commune, model.commune_id == commune.id)
+        .where(readable(actor, model.commune_id))
+        .order_by(model.id)
+    )
 
 
 def _lens_rows(actor: Actor) -> Select:
-    commune, code = _commune_code()
-    return (
-        select(Lens, code)
-        .outerjoin(commune, Lens.commune_id == commune.id)
-        .where(readable(actor, Lens.commune_id))
-        .order_by(Lens.id)
-    )
+    return _rows_in_reach(actor, Lens)
 
 
 def _lens_features(session: Session, rows: list) -> list[dict]:
@@ -109,14 +108,7 @@ def _lens_features(session: Session, rows: list) -> list[dict]:
 
 
 def _recorder_rows(actor: Actor) -> Select:
-    commune, code = _commune_code()
-    return (
-        select(Recorder, code, Owner.kind)
-        .outerjoin(commune, Recorder.commune_id == commune.id)
-        .join(Owner, Recorder.owner_id == Owner.id)
-        .where(readable(actor, Recorder.commune_id))
-        .order_by(Recorder.id)
-    )
+    return _rows_in_reach(actor, Recorder, Owner.kind).join(Owner, Recorder.owner_id == Owner.id)
 
 
 def _recorder_features(session: Session, rows: list) -> list[dict]:
@@ -144,13 +136,7 @@ def _recorder_features(session: Session, rows: list) -> list[dict]:
 
 
 def _site_rows(actor: Actor) -> Select:
-    commune, code = _commune_code()
-    return (
-        select(Site, code)
-        .join(commune, Site.commune_id == commune.id)
-        .where(readable(actor, Site.commune_id))
-        .order_by(Site.id)
-    )
+    return _rows_in_reach(actor, Site)
 
 
 def _site_features(session: Session, rows: list) -> list[dict]:
