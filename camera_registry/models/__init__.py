@@ -5,7 +5,16 @@ from .audit import AuditEvent, AuditTrailIsAppendOnly
 from .base import WGS84, Base
 from .clip import ClipUpload, FootageClip, UploadState
 from .commitment import CommitmentChannel, SharingCommitment, commitment_recorders
-from .notification import Channel, MessageStatus, OutboxMessage, SchedulerLease
+from .notification import (
+    FINAL_MESSAGE_STATES,
+    MESSAGE_TRANSITIONS,
+    Channel,
+    MessageStatus,
+    MessageTransitionRefused,
+    OutboxMessage,
+    SchedulerLease,
+    message_transition,
+)
 from .owner import Owner, OwnerKind
 from .owner_link import LinkAnswer, LinkPurpose, OwnerLink
 from .recorder import Lens, LensKind, LensStatus, Recorder, RecorderStatus
@@ -56,6 +65,10 @@ __all__ = [
     "LinkAnswer",
     "LinkPurpose",
     "MessageStatus",
+    "MESSAGE_TRANSITIONS",
+    "FINAL_MESSAGE_STATES",
+    "MessageTransitionRefused",
+    "message_transition",
     "OutboxMessage",
     "OwnerLink",
     "SchedulerLease",

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .admin_unit import AdminUnit
 from .base import Base, enum_column
+from .notification import Channel
 
 
 class OwnerKind(enum.Enum):
@@ -29,6 +30,12 @@ class Owner(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     email: Mapped[str | None] = mapped_column(String(254))
     address: Mapped[str | None] = mapped_column(String(500))
+    #: Whether the phone is on Zalo, so ZNS is tried first; cleared when Zalo says it is not (ZNS -114).
+    zalo: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    #: The channel the owner asked to be reached on first (their link's page); None: ZNS, then SMS, then e-mail.
+    preferred_channel: Mapped[Channel | None] = mapped_column(enum_column(Channel))
+    #: The owner asked for no reminders or renewal invitations; requests still reach them.
+    non_urgent_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The commune whose register lists the owner: it decides who may see and edit them.
     commune_id: Mapped[int | None] = mapped_column(ForeignKey("admin_units.id"), index=True)
     #: Bumped on every change; a write names the version it read and a stale one is refused (409).
