@@ -6,7 +6,7 @@ from flask.views import MethodView
 
 from ..services import admin_units
 from ..timezones import local_today
-from .base import api_blueprint, committed, page_items, paginate, require_actor, session
+from .base import api_blueprint, committed, page_of, paginate, require_actor, session
 from .schemas import (
     AdminUnitCreateSchema,
     AdminUnitDetailSchema,
@@ -28,16 +28,13 @@ class AdminUnits(MethodView):
     def get(self, query, pagination_parameters):
         """List units valid today (or on `on`; all of history with `history=true`)."""
         on = None if query["history"] else query.get("on") or local_today()
-        return page_items(
+        return page_of(
             pagination_parameters,
-            admin_units.list_admin_units(
-                session(),
-                level=query.get("level"),
-                parent_code=query.get("parent"),
-                on=on,
-                page=pagination_parameters.page,
-                page_size=pagination_parameters.page_size,
-            ),
+            admin_units.list_admin_units,
+            session(),
+            level=query.get("level"),
+            parent_code=query.get("parent"),
+            on=on,
         )
 
     @blp.arguments(AdminUnitCreateSchema)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from copy import deepcopy
 from functools import wraps
 
@@ -87,9 +88,11 @@ def paginate(blueprint: Blueprint):
     return decorator
 
 
-def page_items(pagination_parameters, page: Page) -> list:
-    pagination_parameters.item_count = page.total
-    return page.items
+def page_of(pagination_parameters, lister: Callable[..., Page], *args, **filters) -> list:
+    """The page asked for of what a service's `lister` finds; its total goes to X-Pagination."""
+    found = lister(*args, **filters, page=pagination_parameters.page, page_size=pagination_parameters.page_size)
+    pagination_parameters.item_count = found.total
+    return found.items
 
 
 def committed(result):
@@ -102,4 +105,4 @@ def session():
     return get_session()
 
 
-__all__ = ["api_blueprint", "committed", "page_items", "paginate", "require_actor", "session"]
+__all__ = ["api_blueprint", "committed", "page_of", "paginate", "require_actor", "session"]

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from shapely.geometry import Point
 
 from ..services import cameras
-from .base import api_blueprint, committed, page_items, paginate, require_actor, session
+from .base import api_blueprint, committed, page_of, paginate, require_actor, session
 from .geojson import GEOJSON, feature_collection, wants_geojson
 from .schemas import (
     FeatureCollectionSchema,
@@ -22,15 +22,7 @@ from .schemas import (
     RecorderSchema,
     RecorderUpdateSchema,
 )
-from .versions import (
-    ETAG_HEADERS,
-    STALE_DESCRIPTION,
-    ConflictErrorSchema,
-    IfMatchSchema,
-    VersionQuerySchema,
-    expected_version,
-    with_etag,
-)
+from .versions import ETAG_HEADERS, ConflictErrorSchema, versioned_write, with_etag
 
 recorders_blp = api_blueprint("recorders", __name__, "recorders", "Recorders (đầu thu, DVR/NVR) that keep the footage")
 lenses_blp = api_blueprint("lenses", __name__, "lenses", "Lenses (mắt camera) with position and field of view")
@@ -47,16 +39,10 @@ def _place(query: dict) -> cameras.PlaceFilter:
 
 def _listing(finder, schema, query, pagination_parameters):
     """One page, as JSON (paging in X-Pagination) or as a GeoJSON FeatureCollection."""
-    found = finder(
-        session(),
-        require_actor(),
-        place=_place(query),
-        **query,
-        page=pagination_parameters.page,
-        page_size=pagination_parameters.page_size,
-    )
-    items = page_items(pagination_parameters, found)
-    return feature_collection(items, schema, total=found.total) if wants_geojson() else items
+    items = page_of(pagination_parameters, finder, session(), require_actor(), place=_place(query), **query)
+    if wants_geojson():
+        return feature_collection(items, schema, total=pagination_parameters.item_count)
+    return items
 
 
 geojson_alternative = {
@@ -89,28 +75,16 @@ class RecorderById(MethodView):
     def get(self, recorder_id):
         return with_etag(cameras.get_recorder(session(), require_actor(), recorder_id))
 
-    @recorders_blp.arguments(RecorderUpdateSchema)
-    @recorders_blp.arguments(IfMatchSchema, location="headers")
-    @recorders_blp.response(200, RecorderSchema, headers=ETAG_HEADERS)
-    @recorders_blp.alt_response(409, schema=ConflictErrorSchema, description=STALE_DESCRIPTION)
-    def patch(self, data, headers, recorder_id):
+    @versioned_write(recorders_blp, RecorderSchema, changes=RecorderUpdateSchema)
+    def patch(self, changes, version, recorder_id):
         """Change a recorder; name the version you read (If-Match or `version`), or none for an unconditional write."""
-        version = expected_version(data.pop("version", None), headers)
-        return with_etag(
-            committed(cameras.update_recorder(session(), require_actor(), recorder_id, data, expected_version=version))
-        )
+        return cameras.update_recorder(session(), require_actor(), recorder_id, changes, expected_version=version)
 
-    @recorders_blp.arguments(VersionQuerySchema, location="query")
-    @recorders_blp.arguments(IfMatchSchema, location="headers")
-    @recorders_blp.response(200, RecorderSchema, headers=ETAG_HEADERS)
-    @recorders_blp.alt_response(409, schema=ConflictErrorSchema, description=STALE_DESCRIPTION)
-    def delete(self, query, headers, recorder_id):
+    @versioned_write(recorders_blp, RecorderSchema)
+    def delete(self, version, recorder_id):
         """Mark the recorder and its lenses removed (kept for the requests that cite them); name the version
         you read (If-Match or ?version=), or none for an unconditional removal."""
-        version = expected_version(query["version"], headers)
-        return with_etag(
-            committed(cameras.remove_recorder(session(), require_actor(), recorder_id, expected_version=version))
-        )
+        return cameras.remove_recorder(session(), require_actor(), recorder_id, expected_version=version)
 
 
 @lenses_blp.route("")
@@ -136,22 +110,12 @@ class LensById(MethodView):
     def get(self, lens_id):
         return with_etag(cameras.get_lens(session(), require_actor(), lens_id))
 
-    @lenses_blp.arguments(LensUpdateSchema)
-    @lenses_blp.arguments(IfMatchSchema, location="headers")
-    @lenses_blp.response(200, LensSchema, headers=ETAG_HEADERS)
-    @lenses_blp.alt_response(409, schema=ConflictErrorSchema, description=STALE_DESCRIPTION)
-    def patch(self, data, headers, lens_id):
+    @versioned_write(lenses_blp, LensSchema, changes=LensUpdateSchema)
+    def patch(self, changes, version, lens_id):
         """Change a lens; name the version you read (If-Match or `version`), or none for an unconditional write."""
-        version = expected_version(data.pop("version", None), headers)
-        return with_etag(
-            committed(cameras.update_lens(session(), require_actor(), lens_id, data, expected_version=version))
-        )
+        return cameras.update_lens(session(), require_actor(), lens_id, changes, expected_version=version)
 
-    @lenses_blp.arguments(VersionQuerySchema, location="query")
-    @lenses_blp.arguments(IfMatchSchema, location="headers")
-    @lenses_blp.response(200, LensSchema, headers=ETAG_HEADERS)
-    @lenses_blp.alt_response(409, schema=ConflictErrorSchema, description=STALE_DESCRIPTION)
-    def delete(self, query, headers, lens_id):
+    @versioned_write(lenses_blp, LensSchema)
+    def delete(self, version, lens_id):
         """Mark the lens removed; name the version you read (If-Match or ?version=), or none."""
-        version = expected_version(query["version"], headers)
-        return with_etag(committed(cameras.remove_lens(session(), require_actor(), lens_id, expected_version=version)))
+        return cameras.remove_lens(session(), require_actor(), lens_id, expected_version=version)

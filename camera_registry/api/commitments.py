@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 
 from ..services import commitments
-from .base import api_blueprint, committed, page_items, paginate, require_actor, session
+from .base import api_blueprint, committed, page_of, paginate, require_actor, session
 from .schemas import (
     CommitmentQuerySchema,
     CommitmentRenewSchema,
@@ -24,16 +24,7 @@ class Commitments(MethodView):
     @paginate(blp)
     def get(self, query, pagination_parameters):
         """Commitments of owners in your reach; `active=true` for those in force now."""
-        return page_items(
-            pagination_parameters,
-            commitments.list_commitments(
-                session(),
-                require_actor(),
-                **query,
-                page=pagination_parameters.page,
-                page_size=pagination_parameters.page_size,
-            ),
-        )
+        return page_of(pagination_parameters, commitments.list_commitments, session(), require_actor(), **query)
 
     @blp.arguments(CommitmentSignSchema)
     @blp.response(201, CommitmentSchema)

@@ -8,17 +8,9 @@ from __future__ import annotations
 from flask.views import MethodView
 
 from ..services import owners
-from .base import api_blueprint, committed, page_items, paginate, require_actor, session
+from .base import api_blueprint, committed, page_of, paginate, require_actor, session
 from .schemas import OwnerCreateSchema, OwnerQuerySchema, OwnerSchema, OwnerUpdateSchema
-from .versions import (
-    ETAG_HEADERS,
-    STALE_DESCRIPTION,
-    ConflictErrorSchema,
-    IfMatchSchema,
-    VersionQuerySchema,
-    expected_version,
-    with_etag,
-)
+from .versions import ETAG_HEADERS, ConflictErrorSchema, versioned_write, with_etag
 
 blp = api_blueprint("owners", __name__, "owners", "Camera owners (households, agencies, businesses)")
 
@@ -30,14 +22,8 @@ class Owners(MethodView):
     @paginate(blp)
     def get(self, query, pagination_parameters):
         """Owners in your reach; phone, email and address only where your role may see them."""
-        found = owners.list_owners(
-            session(),
-            require_actor(),
-            **query,
-            page=pagination_parameters.page,
-            page_size=pagination_parameters.page_size,
-        )
-        return page_items(pagination_parameters, found)  # the disclosure audit is written after the read
+        # the disclosure audit is written after the read
+        return page_of(pagination_parameters, owners.list_owners, session(), require_actor(), **query)
 
     @blp.arguments(OwnerCreateSchema)
     @blp.response(201, OwnerSchema, headers=ETAG_HEADERS)
@@ -52,25 +38,13 @@ class OwnerById(MethodView):
     def get(self, owner_id):
         return with_etag(owners.get_owner(session(), require_actor(), owner_id))
 
-    @blp.arguments(OwnerUpdateSchema)
-    @blp.arguments(IfMatchSchema, location="headers")
-    @blp.response(200, OwnerSchema, headers=ETAG_HEADERS)
-    @blp.alt_response(409, schema=ConflictErrorSchema, description=STALE_DESCRIPTION)
-    def patch(self, data, headers, owner_id):
+    @versioned_write(blp, OwnerSchema, changes=OwnerUpdateSchema)
+    def patch(self, changes, version, owner_id):
         """Change an owner; name the version you read (If-Match or `version`), or none for an unconditional write."""
-        version = expected_version(data.pop("version", None), headers)
-        return with_etag(
-            committed(owners.update_owner(session(), require_actor(), owner_id, data, expected_version=version))
-        )
+        return owners.update_owner(session(), require_actor(), owner_id, changes, expected_version=version)
 
-    @blp.arguments(VersionQuerySchema, location="query")
-    @blp.arguments(IfMatchSchema, location="headers")
-    @blp.response(200, OwnerSchema, headers=ETAG_HEADERS)
-    @blp.alt_response(409, schema=ConflictErrorSchema, description=STALE_DESCRIPTION)
-    def delete(self, query, headers, owner_id):
+    @versioned_write(blp, OwnerSchema)
+    def delete(self, version, owner_id):
         """Anonymise the owner on request (personal data law): name and contacts are erased. Name the version
         you read (If-Match or ?version=), or none."""
-        version = expected_version(query["version"], headers)
-        return with_etag(
-            committed(owners.anonymise_owner(session(), require_actor(), owner_id, expected_version=version))
-        )
+        return owners.anonymise_owner(session(), require_actor(), owner_id, expected_version=version)

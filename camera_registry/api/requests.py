@@ -24,7 +24,7 @@ from ..schemas.fields import GeoJSONGeometry
 from ..schemas.requests import POLICE_ACTIONS, AssignmentActionSchema, FootageRequestCreateSchema, VersionSchema
 from ..services import requests
 from ..services.workflow import outcome
-from .base import api_blueprint, committed, page_items, paginate, require_actor, session
+from .base import api_blueprint, committed, page_of, paginate, require_actor, session
 from .versions import ConflictErrorSchema
 
 requests_blp = api_blueprint(
@@ -133,16 +133,7 @@ class FootageRequests(MethodView):
     @paginate(requests_blp)
     def get(self, query, pagination_parameters):
         """Requests in your reach, the most urgent first."""
-        return page_items(
-            pagination_parameters,
-            requests.list_requests(
-                session(),
-                require_actor(),
-                **query,
-                page=pagination_parameters.page,
-                page_size=pagination_parameters.page_size,
-            ),
-        )
+        return page_of(pagination_parameters, requests.list_requests, session(), require_actor(), **query)
 
     @requests_blp.arguments(FootageRequestCreateSchema)
     @requests_blp.response(201, FootageRequestDetailSchema)

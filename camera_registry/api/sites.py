@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask.views import MethodView
 
 from ..services import sites
-from .base import api_blueprint, committed, page_items, paginate, require_actor, session
+from .base import api_blueprint, committed, page_of, paginate, require_actor, session
 from .schemas import CommuneFilterSchema, SiteCreateSchema, SiteSchema, SiteUpdateSchema
 from .versions import (
     ETAG_HEADERS,
@@ -17,6 +17,7 @@ from .versions import (
     IfMatchSchema,
     VersionQuerySchema,
     expected_version,
+    versioned_write,
     with_etag,
 )
 
@@ -30,16 +31,7 @@ class Sites(MethodView):
     @paginate(blp)
     def get(self, query, pagination_parameters):
         """Sites in your reach."""
-        return page_items(
-            pagination_parameters,
-            sites.list_sites(
-                session(),
-                require_actor(),
-                **query,
-                page=pagination_parameters.page,
-                page_size=pagination_parameters.page_size,
-            ),
-        )
+        return page_of(pagination_parameters, sites.list_sites, session(), require_actor(), **query)
 
     @blp.arguments(SiteCreateSchema)
     @blp.response(201, SiteSchema, headers=ETAG_HEADERS)
@@ -55,16 +47,10 @@ class SiteById(MethodView):
     def get(self, site_id):
         return with_etag(sites.get_site(session(), require_actor(), site_id))
 
-    @blp.arguments(SiteUpdateSchema)
-    @blp.arguments(IfMatchSchema, location="headers")
-    @blp.response(200, SiteSchema, headers=ETAG_HEADERS)
-    @blp.alt_response(409, schema=ConflictErrorSchema, description=STALE_DESCRIPTION)
-    def patch(self, data, headers, site_id):
+    @versioned_write(blp, SiteSchema, changes=SiteUpdateSchema)
+    def patch(self, changes, version, site_id):
         """Change a site; name the version you read (If-Match or `version`), or none for an unconditional write."""
-        version = expected_version(data.pop("version", None), headers)
-        return with_etag(
-            committed(sites.update_site(session(), require_actor(), site_id, data, expected_version=version))
-        )
+        return sites.update_site(session(), require_actor(), site_id, changes, expected_version=version)
 
     @blp.arguments(VersionQuerySchema, location="query")
     @blp.arguments(IfMatchSchema, location="headers")

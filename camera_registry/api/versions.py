@@ -14,11 +14,15 @@ keep working, but it still bumps the version, so other clients notice it.
 
 from __future__ import annotations
 
+from functools import wraps
+
 import marshmallow as ma
+from flask_smorest import Blueprint
 from werkzeug.http import parse_etags
 
 from ..schemas.base import InputSchema
 from ..services.errors import ValidationFailed
+from .base import committed
 from .errors import ErrorSchema
 
 ETAG_HEADERS = {
@@ -103,3 +107,26 @@ def expected_version(version: int | None, headers: dict) -> int | None:
             {"version": [f"differs from If-Match {raw.strip()}"]},
         )
     return matched if matched is not None else version
+
+
+def versioned_write(blueprint: Blueprint, schema: ma.Schema, changes: type[ma.Schema] | None = None):
+    """A write to one record that names the version it read, as documented above: a change (PATCH) reads
+    `changes` from the body, a removal (DELETE) only ?version=. The view gets the changes (for a change), the
+    version its write expects (None: unconditional) and the record's id, and returns the record it wrote;
+    that is committed and answered with its ETag, or 409 when the version named is stale."""
+    read = blueprint.arguments(changes) if changes else blueprint.arguments(VersionQuerySchema, location="query")
+
+    def decorator(write):
+        @read
+        @blueprint.arguments(IfMatchSchema, location="headers")
+        @blueprint.response(200, schema, headers=ETAG_HEADERS)
+        @blueprint.alt_response(409, schema=ConflictErrorSchema, description=STALE_DESCRIPTION)
+        @wraps(write)
+        def view(self, data, headers, **record_id):
+            version = expected_version(data.pop("version", None), headers)
+            written = write(self, data, version, **record_id) if changes else write(self, version, **record_id)
+            return with_etag(committed(written))
+
+        return view
+
+    return decorator
