@@ -55,3 +55,16 @@ def test_a_step_the_reader_may_not_take_is_a_403_on_the_page_as_in_the_api(clien
     page = _page_step(client, world, created["id"], assignment["id"], "consent", role="district_staff")
     api = act(client, world, assignment, "consent", role="district_staff")
     assert (page.status_code, api.status_code) == (403, 403)
+
+
+def test_an_assignment_of_another_request_is_a_404_on_the_page_and_is_left_as_it_was(client, world, routed):
+    created, _ = routed
+    other = open_request(client, world, case_ref="VV-2026-002").get_json()
+    [elsewhere] = other["assignments"]
+    page = _page_step(client, world, created["id"], elsewhere["id"], "consent", version=elsewhere["version"])
+    assert page.status_code == 404, page.get_data(as_text=True)[:500]
+    stored = client.get(f"/api/v1/footage-requests/{other['id']}", headers=world.headers["police_a"]).get_json()
+    assert [(a["id"], a["status"], a["version"]) for a in stored["assignments"]] == [
+        (elsewhere["id"], "notified", elsewhere["version"])
+    ]
+    assert _page_step(client, world, other["id"], elsewhere["id"], "consent").status_code == 303
