@@ -10,6 +10,7 @@ from flask import Flask
 from . import config as settings
 from .db import make_engine, make_session_factory
 from .services import registry as _registry  # noqa: F401  registers commune derivation on every Session
+from .services.notifications import CHANNEL_PLAN, NotificationSettings, check_templates
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -27,6 +28,11 @@ def create_app(config: dict | None = None) -> Flask:
     )
     app.extensions["engine"] = engine
     app.extensions["session_factory"] = make_session_factory(engine)
+    # Routing a request queues its owners' messages, and knows no settings: the channels to use ride in each
+    # session; a configured ZNS or SMS provider whose templates cannot be sent stops the start here.
+    channels = NotificationSettings.from_config(app.config)
+    check_templates(channels)
+    app.extensions["session_factory"].configure(info={CHANNEL_PLAN: channels.channel_plan})
 
     from . import api, cli, web
     from .schemas.fields import install_route_converters

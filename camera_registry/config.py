@@ -112,4 +112,9 @@ def from_environment() -> dict:
         "BACKUP_DIR": os.environ.get("BACKUP_DIR", ""),
         "BACKUP_KEEP": int(os.environ.get("BACKUP_KEEP", "7")),
         "BACKUP_INTERVAL_HOURS": float(os.environ.get("BACKUP_INTERVAL_HOURS", "24")),
+        # Zalo ZNS and SMS brandname (docs/channels.md): every CHANNEL_* variable, read by the providers' settings;
+        # none set: owners' phones get the webhook gateway above, as before.
+        **{name: value for name, value in os.environ.items() if name.startswith("CHANNEL_")},
+        # A sent ZNS with no delivery receipt after this long is sent again by SMS.
+        "NOTIFY_RECEIPT_WAIT_MINUTES": float(os.environ.get("NOTIFY_RECEIPT_WAIT_MINUTES", "15")),
     }

@@ -34,7 +34,7 @@ from ..db import write_unit
 from ..models.base import utcnow
 from ..services import backup, deadlines, delivery, evidence, uploads
 from ..services.leases import hold_lease, release_lease
-from ..services.notifications import NotificationSettings
+from ..services.notifications import NotificationSettings, check_templates
 
 log = logging.getLogger("camera_registry.jobs")
 
@@ -168,7 +168,10 @@ def _stop_on_sigterm(signum, frame) -> None:
 
 
 def run_scheduler(session_factory: sessionmaker, settings: NotificationSettings) -> None:
-    """Run in the foreground, logging to stdout, until interrupted or terminated; then give up the lease."""
+    """Run in the foreground, logging to stdout, until interrupted or terminated; then give up the lease.
+
+    Refuses to start (ChannelSetupError) when a configured ZNS or SMS provider's templates cannot be sent."""
+    check_templates(settings)
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per run every 5 s; job errors still show
     runner = JobRunner(session_factory, settings)

@@ -33,6 +33,7 @@ from ..models import (
     UNANSWERED,
     Assignment,
     FootageRequest,
+    Owner,
     SharingCommitment,
 )
 from .access import SYSTEM
@@ -101,6 +102,11 @@ def _stamp(session: Session, assignment: Assignment, **values) -> None:
         set_committed_value(assignment, name, value)
 
 
+def _reachable(owner: Owner, settings: NotificationSettings) -> bool:
+    """Whether a non-urgent message (a reminder, a renewal invitation) may go to `owner`, and has a channel."""
+    return not owner.non_urgent_opt_out and bool(owner_channels(owner, settings.channel_plan))
+
+
 def remind_unanswered(sessions: sessionmaker, settings: NotificationSettings, now: datetime) -> Counter:
     """Remind owners who were asked but have not answered, once per REMINDER_HOURS, at most MAX_REMINDERS times.
 
@@ -127,7 +133,9 @@ def remind_unanswered(sessions: sessionmaker, settings: NotificationSettings, no
     def remind_batch(session: Session, assignments: Sequence[Assignment]) -> Counter:
         def remind(assignment: Assignment) -> str:
             number = assignment.reminder_count + 1
-            messages = remind_assignment(session, assignment, owner_link_slot(settings.public_base_url), number)
+            messages = remind_assignment(
+                session, assignment, owner_link_slot(settings.public_base_url), number, settings.channel_plan, now
+            )
             _stamp(session, assignment, last_reminded_at=now, reminder_count=number)
             record(
                 session,
@@ -140,7 +148,7 @@ def remind_unanswered(sessions: sessionmaker, settings: NotificationSettings, no
             )
             return "reminded"
 
-        reachable = [assignment for assignment in assignments if owner_channels(assignment.owner)]
+        reachable = [assignment for assignment in assignments if _reachable(assignment.owner, settings)]
         return _each_in_savepoint(session, reachable, remind)
 
     return _in_batches(sessions, Assignment, candidates, remind_batch)
@@ -161,7 +169,7 @@ def escalate_near_deadline(sessions: sessionmaker, settings: NotificationSetting
 
     def escalate_batch(session: Session, assignments: Sequence[Assignment]) -> Counter:
         def escalate(assignment: Assignment) -> str:
-            messages = escalate_to_police(session, assignment, settings.public_base_url)
+            messages = escalate_to_police(session, assignment, settings.public_base_url, settings.channel_plan)
             if not messages:
                 return "no_police_phone"
             _stamp(session, assignment, escalated_at=now)
@@ -250,7 +258,11 @@ def invite_renewals(sessions: sessionmaker, settings: NotificationSettings, now:
 
     def invite_batch(session: Session, commitments: Sequence[SharingCommitment]) -> Counter:
         def invite(commitment: SharingCommitment) -> str:
-            messages = invite_renewal(session, commitment, settings.public_base_url)
+            messages = (
+                invite_renewal(session, commitment, settings.public_base_url, settings.channel_plan, now)
+                if _reachable(commitment.owner, settings)
+                else []
+            )
             if not messages:
                 return "no_contact"
             commitment.renewal_invited_at = now

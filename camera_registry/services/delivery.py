@@ -1,4 +1,5 @@
-"""The deliverer: sends outbox messages through the SMS/Zalo webhook and SMTP, once at the receiver.
+"""The deliverer: sends outbox messages by Zalo ZNS, SMS brandname, the generic webhook and SMTP, once at the
+receiver.
 
 One run is a series of short write units with no transaction open while
 anything is sent (DESIGN.md §4):
@@ -6,10 +7,14 @@ anything is sent (DESIGN.md §4):
   deliverer (`lease_holder`) for the claim lease (90 s), mints the owner link each one
   carries (its hash stored in the same unit, its raw token kept in this
   process's memory only), and commits;
-- send each message, and record its outcome in its own write unit: sent,
-  retried later with exponential backoff, or dead (audited) after the
-  configured number of tries. A record that fails on a lock is tried again
-  for as long as the claim lasts, because an unrecorded send is sent again;
+- send each message, and record its outcome (channels/base.py) in its own
+  write unit: sent (with the provider's message id, to match its receipt),
+  retried later with exponential backoff, dead (audited) after the configured
+  number of tries or at once on a configuration error an admin must fix, or
+  failed when the provider refuses this owner, with the fallback on the next
+  channel queued in the same unit (notifications.fail_message). A record that
+  fails on a lock is tried again for as long as the claim lasts, because an
+  unrecorded send is sent again;
 - while it works through a slow batch the deliverer renews its claims, and
   a message is sent only while its claim has SEND_MARGIN left, so a claim
   never runs out during its send;
@@ -45,11 +50,22 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..db import is_retryable, write_unit
-from ..models import Channel, MessageStatus, OutboxMessage
+from ..models import Channel, MessageStatus, OutboxMessage, message_transition
 from ..models.base import utcnow
-from .access import SYSTEM
-from .audit import record
-from .notifications import NotificationSettings, mint_owner_link, needs_owner_link, with_owner_link
+from .channels import esms, speedsms, zns
+from .channels.base import Outcome, OutcomeKind, Outgoing, Provider
+from .channels.phones import PhoneError, normalise_phone
+from .channels.templates import MessageKind
+from .notifications import (
+    PROVIDER_CHANNELS,
+    NotificationSettings,
+    fail_message,
+    mint_owner_link,
+    move_message,
+    needs_owner_link,
+    template_values,
+    with_owner_link,
+)
 
 log = logging.getLogger("camera_registry.delivery")
 
@@ -64,6 +80,9 @@ SEND_MARGIN = timedelta(seconds=60)
 RECORD_RETRY_PAUSE_SECONDS = 1.0
 MAX_BACKOFF = timedelta(hours=1)
 MAX_ERROR_LENGTH = 1000
+#: The OA token pairs Zalo handed this process, by app id: a refresh token works once, so the newest pair is
+#: the one to use (kept in memory; a restarted deliverer starts again from CHANNEL_ZNS_*_TOKEN).
+_zns_tokens: dict[str, zns.Tokens] = {}
 
 
 class DeliveryFailed(Exception):
@@ -81,6 +100,10 @@ def missing_settings(settings: NotificationSettings, channel: Channel) -> str | 
             )
             if not value
         ]
+    elif channel == Channel.ZNS:
+        missing = [] if settings.zns else ["CHANNEL_ZNS_APP_ID and CHANNEL_ZNS_ACCESS_TOKEN"]
+    elif channel == Channel.SMS:
+        missing = [] if settings.sms else ["an SMS gateway (CHANNEL_ESMS_API_KEY or CHANNEL_SPEEDSMS_ACCESS_TOKEN)"]
     else:
         missing = [] if settings.smtp_host else ["SMTP_HOST"]
     return f"not sent: {' and '.join(missing)} not configured; waiting" if missing else None
@@ -202,9 +225,11 @@ def deliver_due(
 ) -> Counter:
     """Claim, send and record one batch; returns the count of each outcome.
 
-    The outcomes: sent, retried, dead (given up), superseded (another
-    deliverer took the claim or recorded the send first) and unrecorded (the
-    record failed until the claim ran out). `now` is the moment the run is
+    The outcomes: sent, retried, dead (given up), config_error (dead at
+    once: an admin must fix the provider's settings), refused (failed on this
+    channel; fell_back when the next channel got the message), superseded
+    (another deliverer took the claim or recorded the send first) and
+    unrecorded (the record failed until the claim ran out). `now` is the moment the run is
     for (outcomes are stamped with it); claims are kept against the time that
     has really passed since.
     """
@@ -230,21 +255,19 @@ def deliver_due(
                 continue
             message = unsent.pop(0)
             try:
-                send(message, settings)
+                answer = send(message, settings)
             except Exception as failure:  # noqa: BLE001 - any failure is a try: a message that can never go ends dead
                 reason = str(failure) if isinstance(failure, DeliveryFailed) else f"{type(failure).__name__}: {failure}"
-                outcome = _record(
+                answer = Outcome(OutcomeKind.TRANSIENT, detail=reason)
+            counts[
+                _record(
                     sessions,
                     message,
                     leased_until,
                     clock,
-                    lambda session: _settle_failure(session, settings, message.id, holder, reason, now),
+                    lambda session: _settle(session, settings, message.id, holder, answer, now),
                 )
-            else:
-                outcome = _record(
-                    sessions, message, leased_until, clock, lambda session: _settle_sent(session, message.id, now)
-                )
-            counts[outcome] += 1
+            ] += 1
     finally:
         if unsent:
             _release_quietly(sessions, holder, unsent)
@@ -288,12 +311,38 @@ def _release_quietly(sessions: sessionmaker, holder: str, unsent: list[OutboxMes
         )
 
 
-def _settle_sent(session: Session, message_id: int, now: datetime) -> str | None:
+def _settle(
+    session: Session, settings: NotificationSettings, message_id: int, holder: str, answer: Outcome, now: datetime
+) -> str | None:
+    """Record what the provider answered to one send."""
+    if answer.sent:
+        return _settle_sent(session, settings, message_id, answer, now)
+    if answer.kind == OutcomeKind.TRANSIENT:
+        return _settle_failure(session, settings, message_id, holder, answer.detail, now)
+    message = session.get(OutboxMessage, message_id, populate_existing=True)
+    if message.status != MessageStatus.PENDING or message.lease_holder != holder:
+        return None
+    message.attempts += 1
+    message.last_error = answer.detail[:MAX_ERROR_LENGTH]
+    message.leased_until = message.lease_holder = None
+    if answer.kind == OutcomeKind.CONFIG_ERROR:
+        _give_up(session, message, "notification.config_error")
+        return "config_error"
+    fallback = fail_message(session, message, "refuse", answer.detail, settings.channel_plan, now)
+    return "fell_back" if fallback else "refused"
+
+
+def _settle_sent(
+    session: Session, settings: NotificationSettings, message_id: int, answer: Outcome, now: datetime
+) -> str | None:
     """Whoever holds the claim now: the message did go, so a later deliverer must not send it again."""
     message = session.get(OutboxMessage, message_id, populate_existing=True)
     if message.status != MessageStatus.PENDING:
         return None
-    message.status, message.sent_at, message.last_error = MessageStatus.SENT, now, None
+    message.status, message.sent_at, message.last_error = message_transition(message.status, "send"), now, None
+    message.provider = provider_name(message.channel, settings)
+    message.provider_message_id = answer.provider_message_id or message.provider_message_id
+    message.receipt_detail = answer.detail or None
     message.attempts += 1
     message.leased_until = message.lease_holder = None
     return "sent"
@@ -312,38 +361,66 @@ def _settle_failure(
     if message.attempts < settings.max_attempts:
         message.next_attempt_at = now + backoff(settings, message.attempts)
         return "retried"
-    message.status = MessageStatus.DEAD
-    record(
-        session,
-        SYSTEM,
-        "notification.dead",
-        "outbox_message",
-        message.id,
-        from_state=MessageStatus.PENDING.value,
-        to_state=MessageStatus.DEAD.value,
-        note=message.last_error,
-        details={
-            "kind": message.kind,
-            "channel": message.channel.value,
-            "attempts": message.attempts,
-            "idempotency_key": message.idempotency_key,
-            "assignment_id": message.assignment_id,
-        },
-    )
+    _give_up(session, message, "notification.dead")
     return "dead"
 
 
-def send(message: OutboxMessage, settings: NotificationSettings) -> None:
-    """Hand one message to its channel; raises DeliveryFailed unless it was accepted.
+def _give_up(session: Session, message: OutboxMessage, action: str) -> None:
+    """Stop trying a message, audited as `action`: notification.dead after the tries ran out, or
+    notification.config_error when the provider says an admin must fix its settings (not worth another try)."""
+    move_message(session, message, "give_up", action, message.last_error, attempts=message.attempts)
+
+
+def send(message: OutboxMessage, settings: NotificationSettings) -> Outcome:
+    """Hand one message to its channel: the provider's Outcome; the webhook and SMTP raise DeliveryFailed unless
+    they accepted it.
 
     A message whose owner link was not minted (its assignment or commitment is
     gone) is never sent with the placeholder: it fails, and ends dead."""
     if needs_owner_link(message):
         raise DeliveryFailed("no owner link could be minted for this message (its assignment or commitment is gone)")
+    if message.channel in PROVIDER_CHANNELS:
+        return _send_by_provider(message, settings)
     if message.channel == Channel.WEBHOOK:
         _post_webhook(message, settings)
     else:
         _send_email(message, settings)
+    return Outcome(OutcomeKind.ACCEPTED)
+
+
+def provider_name(channel: Channel, settings: NotificationSettings) -> str:
+    """Which gateway sends `channel`: zns, esms, speedsms, webhook or smtp."""
+    if channel == Channel.SMS:
+        return esms.NAME if isinstance(settings.sms, esms.EsmsSettings) else speedsms.NAME
+    return {Channel.ZNS: zns.NAME, Channel.WEBHOOK: "webhook", Channel.EMAIL: "smtp"}[channel]
+
+
+def provider_for(channel: Channel, settings: NotificationSettings) -> Provider:
+    if channel == Channel.ZNS:
+        app_id = settings.zns.app_id
+        return zns.ZnsProvider(
+            settings.zns,
+            _zns_tokens.get(app_id, settings.zns.tokens),
+            lambda tokens: _zns_tokens.update({app_id: tokens}),
+        )
+    if isinstance(settings.sms, esms.EsmsSettings):
+        return esms.EsmsProvider(settings.sms)
+    return speedsms.SpeedSmsProvider(settings.sms)
+
+
+def _send_by_provider(message: OutboxMessage, settings: NotificationSettings) -> Outcome:
+    """ZNS or SMS: the kind's registered template filled with the message's values, to the normalised phone."""
+    try:
+        phone = normalise_phone(message.recipient)
+    except PhoneError as error:
+        return Outcome(OutcomeKind.REFUSED_FALL_BACK, detail=f"cannot go by {message.channel.value}: {error}")
+    provider = provider_for(message.channel, settings)
+    callback = ""
+    if provider.name == esms.NAME and settings.sms.callback_secret:
+        callback = esms.callback_url(settings.sms, message.idempotency_key)
+    return provider.send(
+        Outgoing(message.idempotency_key, phone, MessageKind(message.kind), template_values(message), callback)
+    )
 
 
 def webhook_body(message: OutboxMessage) -> bytes:

@@ -1,0 +1,192 @@
+"""The outbox speaking Zalo ZNS and SMS brandname (issue 13): first channels, provider outcomes, fallback,
+receipts and quiet hours, against the local provider simulators (tests/provider_simulators.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from notify_support import routed_request, run, sessions_on
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from test_notifications import messages as outbox
+
+from camera_registry.db import write_unit
+from camera_registry.models import AuditEvent, Channel, MessageStatus, Owner, OwnerLink
+from camera_registry.services.channels.templates import MessageKind
+from camera_registry.services.deadlines import remind_unanswered
+from camera_registry.services.delivery import CLAIM_LEASE, claim_due, deliver_due, send
+from camera_registry.services.notifications import CHANNEL_PLAN, NotificationSettings
+from camera_registry.services.owner_links import LinkState, resolve_link, token_hash
+from camera_registry.timezones import LOCAL_ZONE
+
+PHONE = "84912345678"  # the world's owners' 0912345678, normalised
+TEMPLATE_IDS = {f"CHANNEL_ZNS_TEMPLATE_{kind.name}": f"tpl-{kind.name.lower()}" for kind in MessageKind}
+
+
+def zns_config(simulator) -> dict:
+    return {
+        "CHANNEL_ZNS_APP_ID": simulator.app_id,
+        "CHANNEL_ZNS_SECRET_KEY": simulator.secret_key,
+        "CHANNEL_ZNS_OA_SECRET_KEY": simulator.oa_secret_key,
+        "CHANNEL_ZNS_ACCESS_TOKEN": simulator.access_token,
+        "CHANNEL_ZNS_REFRESH_TOKEN": simulator.refresh_token,
+        "CHANNEL_ZNS_BASE_URL": simulator.url,
+        "CHANNEL_ZNS_OAUTH_URL": simulator.url,
+        **TEMPLATE_IDS,
+    }
+
+
+def esms_config(simulator) -> dict:
+    return {
+        "CHANNEL_ESMS_API_KEY": simulator.api_key,
+        "CHANNEL_ESMS_SECRET_KEY": simulator.secret_key,
+        "CHANNEL_ESMS_BRANDNAME": simulator.brandname,
+        "CHANNEL_ESMS_BASE_URL": simulator.url,
+        "CHANNEL_ESMS_CALLBACK_SECRET": "test-callback-secret",
+    }
+
+
+def channel_settings(app, **config) -> NotificationSettings:
+    return NotificationSettings.from_config({**app.config, "CHANNEL_TIMEOUT_SECONDS": "5", **config})
+
+
+@pytest.fixture()
+def zns_and_sms(app, zns_simulator, esms_simulator) -> NotificationSettings:
+    """ZNS first, eSMS second; no webhook and no SMTP."""
+    return channel_settings(app, **zns_config(zns_simulator), **esms_config(esms_simulator))
+
+
+@pytest.fixture()
+def sms_only(app, esms_simulator) -> NotificationSettings:
+    return channel_settings(app, **esms_config(esms_simulator))
+
+
+def route(session: Session, settings: NotificationSettings, **fields):
+    """A request routed as the app routes it: the session carries the installation's channels."""
+    session.info[CHANNEL_PLAN] = settings.channel_plan
+    try:
+        return routed_request(session, **fields)
+    finally:
+        session.info.pop(CHANNEL_PLAN)
+
+
+def links_of(session: Session, assignment_id: int) -> list[OwnerLink]:
+    return list(
+        session.scalars(
+            select(OwnerLink)
+            .where(OwnerLink.assignment_id == assignment_id)
+            .order_by(OwnerLink.id)
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def test_an_owner_on_zalo_gets_one_zns_which_is_accepted_and_sent(world, session, zns_and_sms, zns_simulator):
+    [assignment] = route(session, zns_and_sms).assignments
+    [message] = outbox(session, assignment_id=assignment.id)
+    assert (message.channel, message.idempotency_key) == (Channel.ZNS, f"assignment:{assignment.id}:request:zns")
+
+    assert deliver_due(sessions_on(session), zns_and_sms) == {"sent": 1}
+
+    [message] = outbox(session, assignment_id=assignment.id)
+    [sent] = zns_simulator.requests_to("/message/template")
+    body = sent.json()
+    assert body["phone"] == PHONE and body["template_id"] == "tpl-request"
+    assert body["tracking_id"] == message.idempotency_key
+    assert message.status == MessageStatus.SENT and message.provider == "zns"
+    assert message.provider_message_id in zns_simulator.messages
+    token = body["template_data"]["link"].rsplit("/o/", 1)[1]
+    assert resolve_link(session, token).state == LinkState.LIVE
+
+
+def test_zns_refused_with_114_fails_and_the_sms_goes_with_the_same_kind_superseding_the_link(
+    world, session, zns_and_sms, zns_simulator, esms_simulator
+):
+    zns_simulator.phone_errors[PHONE] = -114
+    [assignment] = route(session, zns_and_sms).assignments
+
+    assert deliver_due(sessions_on(session), zns_and_sms) == {"fell_back": 1}
+    zns_message, sms_message = outbox(session, assignment_id=assignment.id)
+    assert zns_message.status == MessageStatus.FAILED and "-114" in zns_message.receipt_detail
+    assert zns_message.failed_at is not None
+    assert (sms_message.channel, sms_message.kind, sms_message.falls_back_from_id) == (
+        Channel.SMS,
+        "assignment.request",
+        zns_message.id,
+    )
+    assert sms_message.idempotency_key == f"assignment:{assignment.id}:request:sms"
+    [refused_link] = links_of(session, assignment.id)
+
+    assert deliver_due(sessions_on(session), zns_and_sms) == {"sent": 1}
+    [sent] = esms_simulator.requests_to(esms_simulator.path)
+    assert sent.json()["Phone"] == PHONE and sent.json()["RequestId"] == sms_message.idempotency_key
+    token = sent.json()["Content"].rsplit("/o/", 1)[1]
+    old, new = links_of(session, assignment.id)
+    assert old.id == refused_link.id and old.revoked_at is not None  # one assignment, one live link
+    assert new.token_hash == token_hash(token) and resolve_link(session, token).state == LinkState.LIVE
+    failed = session.scalar(select(AuditEvent).where(AuditEvent.action == "notification.failed"))
+    assert failed.details["fallback"] == {"id": sms_message.id, "channel": "sms"}
+
+
+def test_a_repeated_esms_request_id_answered_124_counts_as_sent(world, session, sms_only, esms_simulator):
+    [assignment] = route(session, sms_only).assignments
+    sessions, now = sessions_on(session), datetime.now(UTC)
+    [claimed] = write_unit(sessions, lambda unit: claim_due(unit, sms_only, now, "deliverer-that-dies"))
+    send(claimed, sms_only)  # eSMS has it; the deliverer died before recording it
+
+    assert deliver_due(sessions, sms_only, now=now + CLAIM_LEASE + timedelta(seconds=1)) == {"sent": 1}
+    [message] = outbox(session, assignment_id=assignment.id)
+    assert message.status == MessageStatus.SENT and message.provider == "esms"
+    assert "already has RequestId" in message.receipt_detail
+    assert [request.json()["RequestId"] for request in esms_simulator.requests_to(esms_simulator.path)] == [
+        message.idempotency_key
+    ] * 2
+
+
+def test_esms_146_is_a_configuration_error_dead_at_once_and_flagged_for_admins(
+    world, session, sms_only, esms_simulator
+):
+    esms_simulator.phone_errors[PHONE] = "146"
+    [assignment] = route(session, sms_only).assignments
+
+    assert deliver_due(sessions_on(session), sms_only) == {"config_error": 1}
+    [message] = outbox(session, assignment_id=assignment.id)
+    assert message.status == MessageStatus.DEAD and message.attempts == 1 and "146" in message.last_error
+    flagged = session.scalar(select(AuditEvent).where(AuditEvent.action == "notification.config_error"))
+    assert (flagged.entity_id, flagged.to_state) == (str(message.id), "dead")
+    later = datetime.now(UTC) + timedelta(hours=2)
+    assert deliver_due(sessions_on(session), sms_only, now=later) == {}  # not retried
+    assert len(esms_simulator.requests_to(esms_simulator.path)) == 1
+
+
+def at_local(day_offset: int, hour: int) -> datetime:
+    today = datetime.now(LOCAL_ZONE).date() + timedelta(days=day_offset)
+    return datetime(today.year, today.month, today.day, hour, tzinfo=LOCAL_ZONE).astimezone(UTC)
+
+
+def test_a_reminder_due_at_23_waits_for_07_and_an_urgent_request_at_23_goes_at_once(
+    world, session, zns_and_sms, zns_simulator
+):
+    night = at_local(1, 23)
+    routed_at = night - timedelta(hours=zns_and_sms.reminder_hours)
+    [assignment] = route(
+        session, zns_and_sms, now=routed_at, window_start=routed_at - timedelta(hours=3), window_end=routed_at
+    ).assignments
+
+    assert run(remind_unanswered, session, zns_and_sms, night) == {"reminded": 1}
+    [reminder] = outbox(session, assignment_id=assignment.id, kind="assignment.reminder")
+    assert reminder.next_attempt_at == at_local(2, 7)
+
+    owner = session.get(Owner, world.objects["b"]["owner"])
+    [urgent] = route(
+        session,
+        zns_and_sms,
+        commune="b",
+        now=night,
+        window_start=night - timedelta(days=13, hours=14),
+        window_end=night - timedelta(days=13, hours=13),
+    ).assignments
+    assert urgent.owner_id == owner.id and urgent.preservation_deadline - night < timedelta(hours=24)
+    [request] = outbox(session, assignment_id=urgent.id)
+    assert request.next_attempt_at == night
