@@ -280,11 +280,19 @@ def cancel_request(
     return request
 
 
-def act_on_assignment(session: Session, actor: Actor, assignment_id: int, action: str, **step) -> Assignment:
+def act_on_assignment(
+    session: Session, actor: Actor, assignment_id: int, action: str, *, request_id: int | None = None, **step
+) -> Assignment:
     """Record what an owner answered (by phone, to the police) or what the police did next, once the actor's
-    reach allows it; `step` holds the keywords of `apply_assignment_action` (version, note, evidence)."""
+    reach allows it; `step` holds the keywords of `apply_assignment_action` (version, note, evidence).
+
+    A caller that names the request too (the pages' URLs do) finds only that request's assignments."""
     assignment = session.get(Assignment, assignment_id)
-    if assignment is None or not actor.can_read(assignment.request.commune_id):
+    if (
+        assignment is None
+        or not actor.can_read(assignment.request.commune_id)
+        or (request_id is not None and assignment.request_id != request_id)
+    ):
         raise NotFound(f"assignment {assignment_id} not found")
     actor.require_write(assignment.request.commune_id, f"assignment {assignment_id}")
     return apply_assignment_action(session, actor, assignment, action, **step)

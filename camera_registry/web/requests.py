@@ -20,7 +20,7 @@ from ..http.units import get_session, reads_then_writes
 from ..models import ASSIGNMENT_TRANSITIONS, REQUEST_TRANSITIONS, Role, allowed_actions
 from ..schemas.requests import POLICE_ACTIONS, AssignmentActionSchema, FootageRequestCreateSchema, VersionSchema
 from ..services import evidence, requests, uploads
-from ..services.errors import DomainError, NotAuthenticated, NotFound, PermissionDenied
+from ..services.errors import DomainError, NotAuthenticated, PermissionDenied
 from ..services.upload_limits import TooDeep, load_json
 from ..timezones import LOCAL_OFFSET
 from . import tus
@@ -177,12 +177,8 @@ def cancel(request_id: int):
 @signed_in
 def act(request_id: int, assignment_id: int, action: str):
     def step(session, actor, data):
-        # The URL names the request too: an assignment of another request is not found here, as in its tus routes.
-        routed = requests.get_request(session, actor, request_id).assignments
-        if all(assignment.id != assignment_id for assignment in routed):
-            raise NotFound(f"assignment {assignment_id} not found in footage request {request_id}")
         return requests.act_on_assignment(
-            session, actor, assignment_id, action, expected_version=data.pop("version"), **data
+            session, actor, assignment_id, action, request_id=request_id, expected_version=data.pop("version"), **data
         )
 
     return _act(request_id, step, AssignmentActionSchema())
