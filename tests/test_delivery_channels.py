@@ -4,6 +4,7 @@ receipts and quiet hours, against the local provider simulators (tests/provider_
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from notify_support import routed_request, run, sessions_on
@@ -12,9 +13,9 @@ from sqlalchemy.orm import Session
 from test_notifications import messages as outbox
 
 from camera_registry.db import write_unit
-from camera_registry.models import AuditEvent, Channel, MessageStatus, Owner, OwnerLink
+from camera_registry.models import AuditEvent, Channel, MessageStatus, OutboxMessage, Owner, OwnerLink
 from camera_registry.services.channels.templates import MessageKind
-from camera_registry.services.deadlines import remind_unanswered
+from camera_registry.services.deadlines import fall_back_unreceipted, remind_unanswered
 from camera_registry.services.delivery import CLAIM_LEASE, claim_due, deliver_due, send
 from camera_registry.services.notifications import CHANNEL_PLAN, NotificationSettings
 from camera_registry.services.owner_links import LinkState, resolve_link, token_hash
@@ -55,6 +56,14 @@ def channel_settings(app, **config) -> NotificationSettings:
 def zns_and_sms(app, zns_simulator, esms_simulator) -> NotificationSettings:
     """ZNS first, eSMS second; no webhook and no SMTP."""
     return channel_settings(app, **zns_config(zns_simulator), **esms_config(esms_simulator))
+
+
+@pytest.fixture()
+def hooks(app, monkeypatch, zns_simulator, esms_simulator) -> NotificationSettings:
+    """The app itself configured for ZNS and eSMS, so its receipts routes answer."""
+    for name, value in {**zns_config(zns_simulator), **esms_config(esms_simulator)}.items():
+        monkeypatch.setitem(app.config, name, value)
+    return channel_settings(app)
 
 
 @pytest.fixture()
@@ -190,3 +199,82 @@ def test_a_reminder_due_at_23_waits_for_07_and_an_urgent_request_at_23_goes_at_o
     assert urgent.owner_id == owner.id and urgent.preservation_deadline - night < timedelta(hours=24)
     [request] = outbox(session, assignment_id=urgent.id)
     assert request.next_attempt_at == night
+
+
+# --------------------------------------------------------------------------- receipts
+
+
+def sent_zns(session: Session, settings: NotificationSettings) -> OutboxMessage:
+    [assignment] = route(session, settings).assignments
+    assert deliver_due(sessions_on(session), settings) == {"sent": 1}
+    [message] = outbox(session, assignment_id=assignment.id)
+    return message
+
+
+def zns_receipt(client, simulator, message: OutboxMessage, signature: str | None = None):
+    body = simulator.event(message.provider_message_id, int(datetime.now(UTC).timestamp() * 1000))
+    return client.post(
+        "/hooks/zns",
+        data=body,
+        headers={"Content-Type": "application/json", "X-ZEvent-Signature": signature or simulator.sign(body)},
+    )
+
+
+def audited(session: Session, action: str) -> list[AuditEvent]:
+    return list(session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+
+
+def test_a_zns_receipt_moves_the_message_to_delivered_once(client, world, session, hooks, zns_simulator):
+    message = sent_zns(session, hooks)
+
+    first = zns_receipt(client, zns_simulator, message)
+    assert first.status_code == 200 and first.get_json() == {"result": "delivered"}
+    [message] = outbox(session, id=message.id)
+    assert message.status == MessageStatus.DELIVERED and message.delivered_at is not None
+
+    again = zns_receipt(client, zns_simulator, message)
+    assert again.status_code == 200 and again.get_json() == {"result": "repeated"}
+    [delivered] = audited(session, "notification.delivered")
+    assert (delivered.entity_id, delivered.from_state, delivered.to_state) == (str(message.id), "sent", "delivered")
+
+
+def test_a_zns_event_with_a_bad_signature_is_refused_and_changes_nothing(client, world, session, hooks, zns_simulator):
+    message = sent_zns(session, hooks)
+
+    assert zns_receipt(client, zns_simulator, message, signature="0" * 64).status_code == 401
+    [message] = outbox(session, id=message.id)
+    assert message.status == MessageStatus.SENT and audited(session, "notification.delivered") == []
+
+
+def test_an_esms_callback_needs_its_secret_path_and_then_delivers(client, world, session, hooks, esms_simulator):
+    session.get(Owner, world.objects["a"]["owner"]).zalo = False  # not on Zalo: SMS first
+    [assignment] = route(session, hooks).assignments
+    assert deliver_due(sessions_on(session), hooks) == {"sent": 1}
+    [message] = outbox(session, assignment_id=assignment.id)
+    assert message.channel == Channel.SMS
+    [sent] = esms_simulator.requests_to(esms_simulator.path)
+    callback = urlsplit(sent.json()["CallbackUrl"])
+    query = {"SMSID": message.provider_message_id, "SendStatus": "5", "SendSuccess": "1", "SendFailed": "0"}
+
+    assert client.get(callback.path[:-4] + "0000", query_string=query).status_code == 404
+    assert outbox(session, id=message.id)[0].status == MessageStatus.SENT
+
+    delivered = client.get(callback.path, query_string=query)
+    assert delivered.status_code == 200 and delivered.get_json() == {"result": "delivered"}
+    assert outbox(session, id=message.id)[0].status == MessageStatus.DELIVERED
+
+
+def test_a_zns_without_a_receipt_in_time_falls_back_to_sms(world, session, zns_and_sms):
+    message = sent_zns(session, zns_and_sms)
+    waited = message.sent_at + zns_and_sms.receipt_wait
+
+    assert run(fall_back_unreceipted, session, zns_and_sms, waited - timedelta(seconds=1)) == {}
+    assert run(fall_back_unreceipted, session, zns_and_sms, waited) == {"fell_back": 1}
+    zns_message, sms_message = outbox(session, assignment_id=message.assignment_id)
+    assert zns_message.status == MessageStatus.FAILED and "no delivery receipt" in zns_message.receipt_detail
+    assert (sms_message.channel, sms_message.kind, sms_message.falls_back_from_id) == (
+        Channel.SMS,
+        message.kind,
+        message.id,
+    )
+    assert run(fall_back_unreceipted, session, zns_and_sms, waited + timedelta(hours=1)) == {}

@@ -52,6 +52,8 @@ JOBS: dict[str, tuple[Job, int]] = {
     "escalate_to_police": (deadlines.escalate_near_deadline, 300),
     "remind_owners": (deadlines.remind_unanswered, 300),
     "invite_renewals": (deadlines.invite_renewals, 3600),
+    # A ZNS with no delivery receipt after NOTIFY_RECEIPT_WAIT_MINUTES is sent again by SMS.
+    "fall_back_unreceipted": (deadlines.fall_back_unreceipted, 60),
     # Checks hourly; backs up when the newest backup in BACKUP_DIR is older than BACKUP_INTERVAL_HOURS (off: no dir).
     "backup_database": (backup.scheduled_backup, 3600),
     # Abandoned resumable uploads lose their partial files after CLIP_UPLOAD_EXPIRY_HOURS without a byte.

@@ -1,4 +1,4 @@
-"""What the clock sets off: reminders, escalation, expiry and renewal invitations.
+"""What the clock sets off: reminders, escalation, expiry, renewal invitations and ZNS fallbacks without a receipt.
 
 Each function is one scheduled job: it takes the session factory, the
 settings and the moment it runs for, and returns counts. It writes only the
@@ -32,7 +32,10 @@ from ..models import (
     REQUEST_TRANSITIONS,
     UNANSWERED,
     Assignment,
+    Channel,
     FootageRequest,
+    MessageStatus,
+    OutboxMessage,
     Owner,
     SharingCommitment,
 )
@@ -42,6 +45,7 @@ from .errors import Conflict
 from .notifications import (
     NotificationSettings,
     escalate_to_police,
+    fail_message,
     invite_renewal,
     owner_channels,
     owner_link_slot,
@@ -282,3 +286,27 @@ def invite_renewals(sessions: sessionmaker, settings: NotificationSettings, now:
         return _each_in_savepoint(session, commitments, invite)
 
     return _in_batches(sessions, SharingCommitment, candidates, invite_batch)
+
+
+def fall_back_unreceipted(sessions: sessionmaker, settings: NotificationSettings, now: datetime) -> Counter:
+    """Send the SMS (or the next channel) for each ZNS sent NOTIFY_RECEIPT_WAIT_MINUTES ago without a receipt.
+
+    ZNS reports deliveries only, so silence is how a ZNS that did not arrive
+    shows: the message fails (time_out) and its fallback is queued in the same
+    unit; a receipt arriving later changes nothing.
+    """
+    candidates = select(OutboxMessage).where(
+        OutboxMessage.channel == Channel.ZNS,
+        OutboxMessage.status == MessageStatus.SENT,
+        OutboxMessage.sent_at <= now - settings.receipt_wait,
+    )
+    detail = f"no delivery receipt within {settings.receipt_wait_minutes:g} minutes"
+
+    def time_out_batch(session: Session, messages: Sequence[OutboxMessage]) -> Counter:
+        def time_out(message: OutboxMessage) -> str:
+            fallback = fail_message(session, message, "time_out", detail, settings.channel_plan, now)
+            return "fell_back" if fallback else "timed_out"
+
+        return _each_in_savepoint(session, messages, time_out)
+
+    return _in_batches(sessions, OutboxMessage, candidates, time_out_batch)
