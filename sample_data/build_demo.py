@@ -18,7 +18,7 @@ from pathlib import Path
 
 from shapely.geometry import LineString, Polygon
 
-from camera_registry.services.sample import DatasetWriter
+from camera_registry.services.sample import DatasetWriter, invented_mobile
 
 REFORM = date(2025, 7, 1)
 OUT = Path(__file__).resolve().parent / "demo"
@@ -137,7 +137,8 @@ def write_commune(writer: DatasetWriter, rng: random.Random, spec, parent_code: 
         parent_code,
         boundary(rng, centre, radius_m),
         valid_from=REFORM,
-        police_phone=f"024{rng.randrange(10**7):07d}" if parent_code == "01" else f"0210{rng.randrange(10**6):06d}",
+        # A duty mobile: escalations reach the commune police by SMS.
+        police_phone=invented_mobile(rng.randrange(10**7) if parent_code == "01" else rng.randrange(10**6)),
     )
     site_codes = []
     for number, (road_name, _, _) in enumerate(roads[:2], start=1):
@@ -180,7 +181,7 @@ def write_commune(writer: DatasetWriter, rng: random.Random, spec, parent_code: 
             owner_id,
             kind,
             owner_name,
-            f"09{rng.randrange(10**8):08d}",
+            invented_mobile(rng.randrange(10**8)),
             f"lienhe{counters['owner']}@example.vn" if kind != "household" else None,
             f"Số {house_number} {road_name}, {name}",
         )

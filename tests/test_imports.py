@@ -277,7 +277,7 @@ def test_changed_rows_update_in_place(session, demo):
         "commitments": (0, 0, 2),
     }
     session.expire_all()
-    assert session.scalar(select(Owner.phone).where(Owner.external_id == "00226-O-001")) == "0987654321"
+    assert session.scalar(select(Owner.phone).where(Owner.external_id == "00226-O-001")) == "84987654321"
     assert lens(session, "00226-L-0001").bearing_deg == 135
     moved = lens(session, "00226-L-0003")
     assert moved.recorder.external_id == "00226-R-004" and moved.recorder.owner.external_id == "00226-O-002"

@@ -1,4 +1,8 @@
-"""Administrative units: read by every signed-in role, changed by administrators."""
+"""Administrative units: read by every signed-in role, changed by administrators.
+
+A commune's police duty phone must be a mobile number, stored normalised like
+owners' phones: escalations reach it by SMS, which no landline receives.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from sqlalchemy.orm import Session, aliased
 
 from ..models import WGS84, AdminLevel, AdminUnit
 from .access import Actor
+from .channels.phones import entered_phone
 from .errors import NotFound, ValidationFailed
 from .listing import Page, page_of
 from .records import add_new, apply_changes, require_unique
@@ -88,6 +93,7 @@ def create_admin_unit(
     boundary: BaseGeometry | None = None,
     valid_from: date | None = None,
     valid_to: date | None = None,
+    police_phone: str | None = None,
 ) -> AdminUnit:
     actor.require_admin()
     require_unique(session, AdminUnit, "code", code, "admin unit")
@@ -103,6 +109,7 @@ def create_admin_unit(
             boundary=_boundary(boundary),
             valid_from=valid_from,
             valid_to=valid_to,
+            police_phone=entered_phone(police_phone, "police_phone"),
         ),
         "admin_unit",
     )
@@ -119,6 +126,8 @@ def update_admin_unit(
         changes["parent"] = _parent(session, changes.pop("parent_code"), unit.level)
     if "boundary" in changes:
         changes["boundary"] = _boundary(changes["boundary"])
+    if "police_phone" in changes:
+        changes["police_phone"] = entered_phone(changes["police_phone"], "police_phone")
     _check_validity(changes.get("valid_from", unit.valid_from), changes.get("valid_to", unit.valid_to))
     apply_changes(session, actor, unit, changes, "admin_unit.update", "admin_unit")
     moved = None

@@ -14,6 +14,7 @@ from ..db import after_read
 from ..models import AdminUnit, Owner, OwnerKind
 from .access import Actor
 from .audit import record
+from .channels.phones import entered_phone
 from .listing import Page, page_of, readable
 from .records import add_new, apply_changes, flush, get_readable, get_writable, require_unique, with_commune_id
 
@@ -108,7 +109,7 @@ def create_owner(
             "kind": kind,
             "name": name,
             "commune_code": commune_code,
-            "phone": phone,
+            "phone": entered_phone(phone, "phone"),
             "email": email,
             "address": address,
         },
@@ -124,6 +125,8 @@ def update_owner(
     owner = get_writable(session, actor, Owner, owner_id, "owner", expected_version)
     if "external_id" in changes:
         require_unique(session, Owner, "external_id", changes["external_id"], "owner", exclude_id=owner.id)
+    if "phone" in changes:
+        changes = {**changes, "phone": entered_phone(changes["phone"], "phone")}
     changes = with_commune_id(session, actor, changes, "owners")
     apply_changes(session, actor, owner, changes, "owner.update", "owner")
     return get_owner(session, actor, owner.id)

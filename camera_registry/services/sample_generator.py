@@ -16,7 +16,7 @@ from pathlib import Path
 
 from shapely.geometry import Point, Polygon
 
-from .sample import DatasetWriter
+from .sample import DatasetWriter, invented_mobile
 
 CITY_CENTRE = (105.8342, 21.0278)  # Hoàn Kiếm, Hanoi
 CELL_DEG = 0.04  # about 4 km: a suburban commune after the 2025 merger
@@ -111,7 +111,7 @@ def _write_cameras(writer: DatasetWriter, rng: random.Random, site_points, lense
             owner_id,
             kind,
             _owner_name(kind, owners),
-            f"09{rng.randrange(10**8):08d}",
+            invented_mobile(rng.randrange(10**8)),
             f"chu{owners}@example.vn" if kind != "household" else None,
             f"Số {rng.randint(1, 300)}, ngõ {rng.randint(1, 200)}",
         )

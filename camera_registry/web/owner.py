@@ -29,6 +29,7 @@ from ..http.statuses import status_of
 from ..http.units import get_session, reads_then_writes, write_unit
 from ..models import Handover, LinkPurpose
 from ..services import owner_answers
+from ..services.channels.phones import readable_phone
 from ..services.clips import ClipRefused, ClipTooLarge
 from ..services.errors import ValidationFailed
 from ..services.owner_answers import DEAD_STATES, PageState, Refusal
@@ -279,6 +280,9 @@ def filesize(size: float) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} GB"
+
+
+blueprint.add_app_template_filter(readable_phone, "phone")
 
 
 @blueprint.app_template_filter("clock_offset")

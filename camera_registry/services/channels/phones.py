@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import re
 
+from ..errors import ValidationFailed
+
 #: The two digits after the leading 0 of every 10-digit mobile number, and the network they belong to.
 MOBILE_PREFIXES: dict[str, str] = {
     **dict.fromkeys(("86", "96", "97", "98", "32", "33", "34", "35", "36", "37", "38", "39"), "Viettel"),
@@ -95,6 +97,27 @@ def normalise_phone(raw: str) -> str:
     if national[1:3] not in MOBILE_PREFIXES:
         raise PhoneError(f"not a Vietnamese mobile number: no network uses prefix {national[:3]}")
     return "84" + national[1:]
+
+
+def entered_phone(raw: str | None, field: str) -> str | None:
+    """A number someone entered, as it is stored (84XXXXXXXXX), or None when left blank; ValidationFailed naming
+    `field` and the reason otherwise. Every entry path calls it, so what one refuses none stores."""
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return normalise_phone(raw)
+    except PhoneError as error:
+        raise ValidationFailed(f"{field} is not a Vietnamese mobile number", {field: [str(error)]}) from None
+
+
+def readable_phone(phone: str) -> str:
+    """A number as people read and dial it: 0987 654 321. One stored before numbers were normalised that is not
+    a mobile number (a landline, a typo) is shown as it was typed, for a person to call or correct."""
+    try:
+        national = "0" + normalise_phone(phone)[2:]
+    except PhoneError:
+        return phone
+    return f"{national[:4]} {national[4:7]} {national[7:]}"
 
 
 def network(phone: str) -> str:

@@ -1,4 +1,4 @@
-"""A register's columns, and one data row read cell by cell: text, numbers, choices, days and positions.
+"""A register's columns, and one data row read cell by cell: text, phones, numbers, choices, days and positions.
 
 Each refused cell is logged with its row and column, in the clerk's terms
 ("is not a number", "give both lon and lat"), and reads as None, so one pass
@@ -15,6 +15,7 @@ from typing import Any
 
 from ...models import LensKind, LensStatus, OwnerKind
 from .. import rules
+from ..channels.phones import PhoneError, normalise_phone
 from .report import ErrorLog
 
 REQUIRED_COLUMNS = (
@@ -102,6 +103,17 @@ class Row:
             self.refuse("owner_email", f"{value!r} is not an e-mail address")
             return None
         return value
+
+    def phone(self) -> str | None:
+        """The owner's number as stored, 84XXXXXXXXX: only a mobile number can be sent a request."""
+        value = self.text("owner_phone", 32, required=True)
+        if value is None:
+            return None
+        try:
+            return normalise_phone(value)
+        except PhoneError as error:
+            self.refuse("owner_phone", f"{value!r}: {error}")
+            return None
 
     def number(
         self, column: str, check: Callable[[float], str | None] | None = None, *, required: bool = True

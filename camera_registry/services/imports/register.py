@@ -100,7 +100,7 @@ class Register:
         owner = {
             "kind": row.choice("owner_kind", OWNER_KINDS),
             "name": row.text("owner_name", 200, required=True),
-            "phone": row.text("owner_phone", 32, required=True),
+            "phone": row.phone(),
             "commune_id": owner_commune(site),
         }
         if "owner_email" in self.stated:

@@ -1,0 +1,193 @@
+"""Phones are stored as 84XXXXXXXXX whichever way they enter (a register, the API, the sample loader, a commune's
+duty phone), refused with the reason when they are not a Vietnamese mobile number, and shown as people read
+them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import shutil
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from camera_registry.models import AdminLevel, AdminUnit, Owner
+from camera_registry.services.access import SYSTEM
+from camera_registry.services.admin_units import create_admin_unit, update_admin_unit
+from camera_registry.services.channels.phones import readable_phone
+from camera_registry.services.errors import ValidationFailed
+from camera_registry.services.imports import import_register
+from camera_registry.services.imports.cells import REQUIRED_COLUMNS
+from camera_registry.services.sample import BUNDLED_SAMPLE, DatasetError, load_dataset
+
+STORED = "84987654321"
+LANDLINE = "024 3825 1234"
+LANDLINE_REASON = "not a Vietnamese mobile number: landline prefix 024"
+OLD_PREFIX = "0168 123 4567"
+OLD_PREFIX_REASON = "old 11-digit prefix 0168 became 038"
+
+
+def register(*phones: str) -> io.BytesIO:
+    """A register of commune A with one new owner, recorder and lens per phone."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=REQUIRED_COLUMNS)
+    writer.writeheader()
+    for n, phone in enumerate(phones, start=1):
+        writer.writerow(
+            dict.fromkeys(REQUIRED_COLUMNS, "")
+            | {
+                "commune_code": "A",
+                "site_code": "site-a",
+                "owner_external_id": f"owner-phone-{n}",
+                "owner_kind": "household",
+                "owner_name": f"Hộ {n}",
+                "owner_phone": phone,
+                "recorder_external_id": f"rec-phone-{n}",
+                "retention_days": "14",
+                "lens_external_id": f"lens-phone-{n}",
+                "lon": f"105.83{n}",
+                "lat": "21.02",
+                "fov_deg": "90",
+                "range_m": "30",
+                "status": "active",
+            }
+        )
+    return io.BytesIO(text.getvalue().encode())
+
+
+def owner_count(session) -> int:
+    return session.scalar(select(func.count(Owner.id)))
+
+
+# --------------------------------------------------------------------------- the register import
+
+
+def test_an_imported_phone_is_stored_normalised_however_it_was_written(session, world):
+    report = import_register(
+        session, register("0987 654 321", "+84 987654321", "84987654321"), "register.csv", actor=SYSTEM
+    )
+    assert report.ok, report.errors
+    stored = session.scalars(select(Owner.phone).where(Owner.external_id.like("owner-phone-%"))).all()
+    assert stored == [STORED] * 3
+
+
+@pytest.mark.parametrize(("phone", "reason"), [(LANDLINE, LANDLINE_REASON), (OLD_PREFIX, OLD_PREFIX_REASON)])
+def test_an_imported_phone_that_is_not_a_mobile_refuses_the_file(session, world, phone, reason):
+    before = owner_count(session)
+    report = import_register(session, register("0987 654 321", phone), "register.csv", actor=SYSTEM)
+    assert not report.ok
+    assert [str(error) for error in report.errors] == [f"row 3, column owner_phone: {phone!r}: {reason}"]
+    assert owner_count(session) == before  # the good row is not written either
+
+
+# --------------------------------------------------------------------------- owners through the API
+
+
+def new_owner(phone: str) -> dict:
+    return {"external_id": "O-phone", "kind": "household", "name": "Hộ mới", "commune_code": "A", "phone": phone}
+
+
+def test_an_owner_created_through_the_api_gets_the_normalised_phone(client, session, world):
+    response = client.post("/api/v1/owners", json=new_owner("+84 987 654 321"), headers=world.headers["police_a"])
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["phone"] == STORED
+    assert session.scalar(select(Owner.phone).where(Owner.external_id == "O-phone")) == STORED
+
+
+@pytest.mark.parametrize(("phone", "reason"), [(LANDLINE, LANDLINE_REASON), (OLD_PREFIX, OLD_PREFIX_REASON)])
+def test_an_owner_with_a_phone_that_is_not_a_mobile_is_refused_and_not_written(client, session, world, phone, reason):
+    before = owner_count(session)
+    response = client.post("/api/v1/owners", json=new_owner(phone), headers=world.headers["police_a"])
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {"phone": [reason]}
+    assert owner_count(session) == before
+
+
+def test_an_owner_update_normalises_the_phone_or_refuses_it(client, session, world):
+    owner_id = world.objects["a"]["owner"]
+    path, headers = f"/api/v1/owners/{owner_id}", world.headers["police_a"]
+    refused = client.patch(path, json={"phone": LANDLINE}, headers=headers)
+    assert refused.status_code == 422
+    assert refused.get_json()["errors"] == {"phone": [LANDLINE_REASON]}
+    session.expire_all()
+    assert (session.get(Owner, owner_id).phone, session.get(Owner, owner_id).version) == ("0912345678", 1)
+
+    changed = client.patch(path, json={"phone": "0987 654 321"}, headers=headers)
+    assert changed.status_code == 200, changed.get_json()
+    session.expire_all()
+    assert session.get(Owner, owner_id).phone == STORED
+
+
+# --------------------------------------------------------------------------- a commune's police duty phone
+
+
+def test_a_communes_duty_phone_must_be_a_mobile_and_is_stored_normalised(session, world):
+    with pytest.raises(ValidationFailed) as refused:
+        create_admin_unit(
+            session, SYSTEM, code="C", name="Xã C", level=AdminLevel.COMMUNE, parent_code="P", police_phone=LANDLINE
+        )
+    assert refused.value.errors == {"police_phone": [LANDLINE_REASON]}
+    assert session.scalar(select(AdminUnit).where(AdminUnit.code == "C")) is None
+
+    unit = create_admin_unit(
+        session, SYSTEM, code="C", name="Xã C", level=AdminLevel.COMMUNE, parent_code="P", police_phone="0987654321"
+    )
+    assert unit.police_phone == STORED
+    with pytest.raises(ValidationFailed) as refused:
+        update_admin_unit(session, SYSTEM, "C", {"police_phone": OLD_PREFIX})
+    assert refused.value.errors == {"police_phone": [OLD_PREFIX_REASON]}
+    assert update_admin_unit(session, SYSTEM, "C", {"police_phone": None})[0].police_phone is None
+
+
+# --------------------------------------------------------------------------- the sample data
+
+
+def test_the_bundled_sample_loads_its_phones_normalised(session):
+    load_dataset(session)
+    phones = [
+        *session.scalars(select(Owner.phone)),
+        *session.scalars(select(AdminUnit.police_phone).where(AdminUnit.police_phone.is_not(None))),
+    ]
+    assert len(phones) > 142 and all(re.fullmatch(r"84\d{9}", phone) for phone in phones)
+
+
+def test_a_dataset_with_a_landline_owner_is_refused(session, tmp_path):
+    dataset = shutil.copytree(BUNDLED_SAMPLE, tmp_path / "dataset")
+    owners = (dataset / "owners.csv").read_text(encoding="utf-8").splitlines()
+    first = owners[1].split(",")
+    first[3] = LANDLINE
+    (dataset / "owners.csv").write_text("\n".join([owners[0], ",".join(first), *owners[2:]]), encoding="utf-8")
+    with pytest.raises(DatasetError, match=f"owners.csv: {first[0]}: phone '{LANDLINE}': {LANDLINE_REASON}"):
+        load_dataset(session, dataset)
+
+
+# --------------------------------------------------------------------------- where people read them
+
+
+def test_phones_are_shown_as_people_read_them():
+    assert readable_phone(STORED) == "0987 654 321"
+    assert readable_phone("+84 987654321") == "0987 654 321"
+    assert readable_phone(LANDLINE) == LANDLINE  # stored as typed before entry checked it: shown as typed
+
+
+def test_the_request_page_shows_the_owners_phone_readably(client, session, world):
+    session.get(Owner, world.objects["a"]["owner"]).phone = "84912345678"
+    session.commit()
+    now = datetime.now(UTC)
+    opened = client.post(
+        "/api/v1/footage-requests",
+        json={
+            "case_ref": "VV-PHONE",
+            "reason": "Trộm xe máy",
+            "legal_basis": "Điều 145 Bộ luật Tố tụng hình sự",
+            "incident": {"type": "Point", "coordinates": [105.8202, 21.02]},  # in front of lens-a
+            "window_start": (now - timedelta(hours=3)).isoformat(),
+            "window_end": (now - timedelta(hours=2)).isoformat(),
+        },
+        headers=world.headers["police_a"],
+    )
+    assert opened.status_code == 201, opened.get_json()
+    page = client.get(f"/requests/{opened.get_json()['id']}", headers=world.headers["police_a"])
+    assert '<a href="tel:0912345678">0912 345 678</a>' in page.get_data(as_text=True)
