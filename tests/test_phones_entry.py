@@ -1,6 +1,6 @@
 """Phones are stored as 84XXXXXXXXX whichever way they enter (a register, the API, the sample loader, a commune's
-duty phone), refused with the reason when they are not a Vietnamese mobile number, and shown as people read
-them."""
+duty phone), refused with the reason when they are not a Vietnamese mobile number, shown as people read them,
+and those stored before are normalised by `camera-registry owners normalise-phones`."""
 
 from __future__ import annotations
 
@@ -13,13 +13,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from camera_registry.models import AdminLevel, AdminUnit, Owner
+from camera_registry.models import AdminLevel, AdminUnit, AuditEvent, Owner, OwnerKind
 from camera_registry.services.access import SYSTEM
 from camera_registry.services.admin_units import create_admin_unit, update_admin_unit
 from camera_registry.services.channels.phones import readable_phone
 from camera_registry.services.errors import ValidationFailed
 from camera_registry.services.imports import import_register
 from camera_registry.services.imports.cells import REQUIRED_COLUMNS
+from camera_registry.services.owners import normalise_stored_phones
 from camera_registry.services.sample import BUNDLED_SAMPLE, DatasetError, load_dataset
 
 STORED = "84987654321"
@@ -191,3 +192,63 @@ def test_the_request_page_shows_the_owners_phone_readably(client, session, world
     assert opened.status_code == 201, opened.get_json()
     page = client.get(f"/requests/{opened.get_json()['id']}", headers=world.headers["police_a"])
     assert '<a href="tel:0912345678">0912 345 678</a>' in page.get_data(as_text=True)
+
+
+# --------------------------------------------------------------------------- phones stored before
+
+
+@pytest.fixture()
+def typed_phones(session, world) -> dict[str, int]:
+    """Owners whose phones were stored as typed: world's two 0912345678, one written with brackets, one landline."""
+    typed = {
+        tag: Owner(external_id=f"owner-{tag}", kind=OwnerKind.HOUSEHOLD, name=tag, commune=world.commune_a, phone=phone)
+        for tag, phone in (("brackets", "(098) 765-4321"), ("landline", LANDLINE))
+    }
+    session.add_all(typed.values())
+    session.commit()
+    return {"a": world.objects["a"]["owner"], "b": world.objects["b"]["owner"]} | {
+        tag: owner.id for tag, owner in typed.items()
+    }
+
+
+def stored(session, owners: dict[str, int]) -> dict[str, str]:
+    session.expire_all()
+    return {tag: session.get(Owner, owner_id).phone for tag, owner_id in owners.items()}
+
+
+def normalisable(owners: dict[str, int]) -> list[int]:
+    return sorted(owner_id for tag, owner_id in owners.items() if tag != "landline")
+
+
+def test_normalise_phones_rewrites_those_it_can_and_names_the_others(app, session, typed_phones):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["owners", "normalise-phones"])
+    assert result.exit_code == 1, result.output
+    assert "3 owners' phones normalised" in result.output
+    assert re.search(rf"^{typed_phones['landline']}\s+{LANDLINE_REASON}$", result.output, re.MULTILINE)
+    assert stored(session, typed_phones) == {
+        "a": "84912345678",
+        "b": "84912345678",
+        "brackets": STORED,
+        "landline": LANDLINE,
+    }
+    audited = session.scalar(select(AuditEvent).where(AuditEvent.action == "owner.phones_normalised"))
+    assert sorted(audited.details["owner_ids"]) == sorted(
+        [typed_phones["a"], typed_phones["b"], typed_phones["brackets"]]
+    )
+
+    session.get(Owner, typed_phones["landline"]).phone = "0912 000 111"
+    session.commit()
+    again = runner.invoke(args=["owners", "normalise-phones"])
+    assert again.exit_code == 0, again.output
+    assert "1 owners' phones normalised" in again.output
+    assert stored(session, typed_phones)["landline"] == "84912000111"
+
+
+def test_normalise_phones_goes_batch_by_batch(app, session, typed_phones):
+    found = normalise_stored_phones(app.extensions["session_factory"], SYSTEM, batch_size=1)
+    assert sorted(found.normalised) == normalisable(typed_phones)
+    assert found.refused == {typed_phones["landline"]: LANDLINE_REASON}
+    batches = session.scalar(select(func.count()).where(AuditEvent.action == "owner.phones_normalised"))
+    assert batches == 3
+    assert set(stored(session, typed_phones).values()) == {"84912345678", STORED, LANDLINE}

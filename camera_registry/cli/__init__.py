@@ -16,6 +16,7 @@ def init_app(app: Flask) -> None:
         database.db,
         sample.sample,
         registry.admin_units,
+        registry.owners,
         accounts.users,
         accounts.tokens,
         registry.import_register,

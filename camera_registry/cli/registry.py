@@ -1,4 +1,5 @@
-"""Commands on the registry's data: re-deriving communes after boundaries change, and importing a register."""
+"""Commands on the registry's data: re-deriving communes after boundaries change, normalising owners' stored
+phones, and importing a register."""
 
 from __future__ import annotations
 
@@ -30,6 +31,27 @@ def admin_units_reassign() -> None:
         f"{report.recorders_changed} recorders and {report.lenses_changed} lenses moved to another commune; "
         f"{report.outside_any_commune} lie outside every current commune"
     )
+
+
+@click.group("owners")
+def owners() -> None:
+    """Camera owners."""
+
+
+@owners.command("normalise-phones")
+@with_appcontext
+def owners_normalise_phones() -> None:
+    """Rewrite owners' phones stored as typed as 84XXXXXXXXX, in batches. Lists the owners whose number is not a
+    Vietnamese mobile one (id and reason; their phone stays as it is) and then exits 1."""
+    from ..services.owners import normalise_stored_phones
+
+    found = normalise_stored_phones(current_app.extensions["session_factory"], SYSTEM)
+    click.echo(f"{len(found.normalised)} owners' phones normalised")
+    if not found.refused:
+        return
+    click.echo(table(("owner id", "reason"), sorted(found.refused.items())))
+    click.echo(f"{len(found.refused)} owners' phones are not Vietnamese mobile numbers; correct them by hand")
+    click.get_current_context().exit(1)
 
 
 @click.command("import")

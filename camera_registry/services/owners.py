@@ -5,21 +5,22 @@ they were read at, or none (unconditional); see services.records."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, sessionmaker
 
-from ..db import after_read
+from ..db import after_read, write_in_batches
 from ..models import AdminUnit, Owner, OwnerKind
 from .access import Actor
 from .audit import record
-from .channels.phones import entered_phone
+from .channels.phones import PhoneError, entered_phone, normalise_phone
 from .listing import Page, page_of, readable
 from .records import add_new, apply_changes, flush, get_readable, get_writable, require_unique, with_commune_id
 
 CONTACT_FIELDS = ("phone", "email", "address")
 ANONYMISED_NAME = "Đã ẩn danh"
+PHONE_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -143,4 +144,59 @@ def anonymise_owner(session: Session, actor: Actor, owner_id: int, *, expected_v
     return get_owner(session, actor, owner.id)
 
 
-__all__ = ["OwnerCard", "anonymise_owner", "create_owner", "get_owner", "list_owners", "update_owner"]
+@dataclass
+class StoredPhones:
+    """What normalising the stored phones did: the owners rewritten, and those left as typed, with the reason."""
+
+    normalised: list[int] = field(default_factory=list)
+    refused: dict[int, str] = field(default_factory=dict)
+
+
+def normalise_stored_phones(
+    session_factory: sessionmaker[Session], actor: Actor, *, batch_size: int = PHONE_BATCH
+) -> StoredPhones:
+    """Rewrite the phones stored as typed, before entry normalised them, as 84XXXXXXXXX, `batch_size` owners per
+    write unit; a number that is not a mobile one stays as it is, for a person to correct."""
+    found = StoredPhones()
+    after = [0]  # the last owner id of the last committed batch
+
+    def batch(session: Session) -> int:
+        owners = session.scalars(
+            select(Owner).where(Owner.id > after[0], Owner.phone.is_not(None)).order_by(Owner.id).limit(batch_size)
+        ).all()
+        normalised, refused, last = [], {}, owners[-1].id if owners else after[0]
+        for owner in owners:
+            try:
+                phone = normalise_phone(owner.phone)
+            except PhoneError as error:
+                refused[owner.id] = str(error)
+                continue
+            if phone != owner.phone:
+                owner.phone = phone
+                normalised.append(owner.id)
+        if normalised:
+            record(session, actor, "owner.phones_normalised", "owner", None, details={"owner_ids": normalised})
+
+        def committed(_session: Session) -> None:
+            # Only now: a batch retried after a failed commit is done again, not skipped or counted twice.
+            found.normalised.extend(normalised)
+            found.refused.update(refused)
+            after[0] = last
+
+        event.listen(session, "after_commit", committed)
+        return len(owners)
+
+    write_in_batches(session_factory, batch, batch_size)
+    return found
+
+
+__all__ = [
+    "OwnerCard",
+    "StoredPhones",
+    "anonymise_owner",
+    "create_owner",
+    "get_owner",
+    "list_owners",
+    "normalise_stored_phones",
+    "update_owner",
+]
