@@ -90,8 +90,10 @@ def new_owner(phone: str) -> dict:
     return {"external_id": "O-phone", "kind": "household", "name": "Hộ mới", "commune_code": "A", "phone": phone}
 
 
-def test_an_owner_created_through_the_api_gets_the_normalised_phone(client, session, world):
-    response = client.post("/api/v1/owners", json=new_owner("+84 987 654 321"), headers=world.headers["police_a"])
+# The API's schema once had its own pattern, which refused the first two forms the import takes.
+@pytest.mark.parametrize("typed", ["84987654321", "(098) 765-4321", "+84 987 654 321"])
+def test_an_owner_created_through_the_api_gets_the_normalised_phone(client, session, world, typed):
+    response = client.post("/api/v1/owners", json=new_owner(typed), headers=world.headers["police_a"])
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["phone"] == STORED
     assert session.scalar(select(Owner.phone).where(Owner.external_id == "O-phone")) == STORED
