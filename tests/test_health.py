@@ -105,6 +105,26 @@ def test_a_stuck_outbox_is_unready_only_for_a_configured_channel(app, client, se
     assert client.get("/readyz").status_code == 200
 
 
+def test_an_sms_gateway_counts_as_configured_by_the_deliverers_rule(app, client, session, monkeypatch):
+    """/readyz once knew only the webhook and SMTP, so a stuck SMS outbox never made it unready."""
+    hold_lease(session, timedelta(seconds=45))
+    due_message(session, Channel.SMS, timedelta(hours=1))
+    waiting = client.get("/readyz")
+    assert waiting.status_code == 200
+    assert "sms: no gateway configured (1 waiting)" in waiting.get_json()["checks"]["outbox"]["reason"]
+
+    for key, value in {
+        "CHANNEL_ESMS_API_KEY": "key",
+        "CHANNEL_ESMS_SECRET_KEY": "secret",
+        "CHANNEL_ESMS_BRANDNAME": "CAMERA",
+        "CHANNEL_ESMS_CALLBACK_SECRET": "callback-secret",
+    }.items():
+        monkeypatch.setitem(app.config, key, value)
+    stuck = client.get("/readyz")
+    assert stuck.status_code == 503
+    assert "sms: 1 due, the oldest for 3600 s" in stuck.get_json()["checks"]["outbox"]["reason"]
+
+
 def test_a_database_behind_the_head_is_unready_and_a_newer_one_is_ready(session):
     [head] = migrate.head_revisions()
     behind = readiness.check_migrations(session, heads=["a-revision-after-" + head], known=lambda revision: True)

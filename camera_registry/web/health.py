@@ -22,6 +22,8 @@ from ..jobs.scheduler import LEASE_NAME
 from ..models import Channel
 from ..models.base import utcnow
 from ..services import readiness
+from ..services.delivery import missing_settings
+from ..services.notifications import NotificationSettings
 
 log = logging.getLogger("camera_registry.health")
 request_log = logging.getLogger("camera_registry.requests")
@@ -37,13 +39,10 @@ def healthz():
 
 
 def configured_channels(config) -> set[Channel]:
-    """The channels whose gateway is set: the others keep their messages waiting on purpose."""
-    channels = set()
-    if config.get("NOTIFY_WEBHOOK_URL") and config.get("NOTIFY_WEBHOOK_SECRET"):
-        channels.add(Channel.WEBHOOK)
-    if config.get("SMTP_HOST"):
-        channels.add(Channel.EMAIL)
-    return channels
+    """The channels whose gateway is set, by the deliverer's own rule: the others keep their messages waiting on
+    purpose."""
+    settings = NotificationSettings.from_config(config)
+    return {channel for channel in Channel if missing_settings(settings, channel) is None}
 
 
 @blueprint.get("/readyz")
