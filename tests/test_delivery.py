@@ -250,7 +250,7 @@ def test_a_live_deliverer_renews_its_claims_through_a_slow_batch(
     fresh, notification_settings, webhook_receiver, monkeypatch
 ):
     """Renewal starts once a claim has less than SEND_MARGIN left; here that is after half a second, not 30 s."""
-    monkeypatch.setattr(delivery, "SEND_MARGIN", CLAIM_LEASE - timedelta(seconds=0.5))
+    monkeypatch.setattr(delivery.claims, "SEND_MARGIN", CLAIM_LEASE - timedelta(seconds=0.5))
     keys = queue(fresh.sessions, 3)
     claims_seen: list[datetime] = []
 

@@ -1,76 +1,36 @@
-"""The deliverer: sends outbox messages by Zalo ZNS, SMS brandname, the generic webhook and SMTP, once at the
-receiver.
-
-One run is a series of short write units with no transaction open while
-anything is sent (DESIGN.md §4):
-- claim: a conditional UPDATE leases up to a batch of due messages to this
-  deliverer (`lease_holder`) for the claim lease (90 s), mints the owner link each one
-  carries (its hash stored in the same unit, its raw token kept in this
-  process's memory only), and commits;
-- send each message, and record its outcome (channels/base.py) in its own
-  write unit: sent (with the provider's message id, to match its receipt),
-  retried later with exponential backoff, dead (audited) after the configured
-  number of tries or at once on a configuration error an admin must fix, or
-  failed when the provider refuses this owner, with the fallback on the next
-  channel queued in the same unit (notifications.fail_message). A record that
-  fails on a lock is tried again for as long as the claim lasts, because an
-  unrecorded send is sent again;
-- while it works through a slow batch the deliverer renews its claims, and
-  a message is sent only while its claim has SEND_MARGIN left, so a claim
-  never runs out during its send;
-- a run that stops early gives back the claims it did not use.
-A deliverer that dies leaves at most the claim lease on its claims; the next
-run after that sends them with the same idempotency key, so the gateway can
-drop the one repeat a death between a send and its record causes.
-No usable owner link is written to the database at any step
-(services/notifications.py): a retry, or the next deliverer after a death,
-mints a fresh link, and the lost one's token exists nowhere.
-"""
+"""Claiming due messages, renewing and releasing the claims, and recording each send's outcome (see the package)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import logging
 import os
-import smtplib
 import socket
-import ssl
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 
-import requests
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..db import is_retryable, write_unit
-from ..models import Channel, MessageStatus, OutboxMessage, message_transition
-from ..models.base import utcnow
-from .channels import esms, speedsms, zns
-from .channels.base import Outcome, OutcomeKind, Outgoing, Provider
-from .channels.phones import PhoneError, normalise_phone
-from .channels.templates import MessageKind
-from .notifications import (
-    PROVIDER_CHANNELS,
+from ...db import is_retryable, write_unit
+from ...models import Channel, MessageStatus, OutboxMessage, message_transition
+from ...models.base import utcnow
+from ..channels.base import Outcome, OutcomeKind
+from ..notifications import (
     NotificationSettings,
     fail_message,
     mint_owner_link,
     move_message,
-    needs_owner_link,
-    template_values,
     with_owner_link,
 )
+from .sending import DeliveryFailed, missing_settings, provider_name, send
 
 log = logging.getLogger("camera_registry.delivery")
 
 BATCH_SIZE = 20
-SEND_TIMEOUT_SECONDS = 10
 #: How long a claim lasts unrenewed by default (NOTIFY_CLAIM_LEASE_SECONDS): a dead deliverer's messages go out
 #: again this long after its last renewal.
 CLAIM_LEASE = timedelta(seconds=NotificationSettings.claim_lease_seconds)
@@ -80,33 +40,6 @@ SEND_MARGIN = timedelta(seconds=60)
 RECORD_RETRY_PAUSE_SECONDS = 1.0
 MAX_BACKOFF = timedelta(hours=1)
 MAX_ERROR_LENGTH = 1000
-#: The OA token pairs Zalo handed this process, by app id: a refresh token works once, so the newest pair is
-#: the one to use (kept in memory; a restarted deliverer starts again from CHANNEL_ZNS_*_TOKEN).
-_zns_tokens: dict[str, zns.Tokens] = {}
-
-
-class DeliveryFailed(Exception):
-    """A send did not succeed; the message is tried again later."""
-
-
-def missing_settings(settings: NotificationSettings, channel: Channel) -> str | None:
-    """Why `channel` cannot send now, or None when it is configured."""
-    if channel == Channel.WEBHOOK:
-        missing = [
-            name
-            for name, value in (
-                ("NOTIFY_WEBHOOK_URL", settings.webhook_url),
-                ("NOTIFY_WEBHOOK_SECRET", settings.webhook_secret),
-            )
-            if not value
-        ]
-    elif channel == Channel.ZNS:
-        missing = [] if settings.zns else ["CHANNEL_ZNS_APP_ID and CHANNEL_ZNS_ACCESS_TOKEN"]
-    elif channel == Channel.SMS:
-        missing = [] if settings.sms else ["an SMS gateway (CHANNEL_ESMS_API_KEY or CHANNEL_SPEEDSMS_ACCESS_TOKEN)"]
-    else:
-        missing = [] if settings.smtp_host else ["SMTP_HOST"]
-    return f"not sent: {' and '.join(missing)} not configured; waiting" if missing else None
 
 
 def backoff(settings: NotificationSettings, attempts: int) -> timedelta:
@@ -369,113 +302,3 @@ def _give_up(session: Session, message: OutboxMessage, action: str) -> None:
     """Stop trying a message, audited as `action`: notification.dead after the tries ran out, or
     notification.config_error when the provider says an admin must fix its settings (not worth another try)."""
     move_message(session, message, "give_up", action, message.last_error, attempts=message.attempts)
-
-
-def send(message: OutboxMessage, settings: NotificationSettings) -> Outcome:
-    """Hand one message to its channel: the provider's Outcome; the webhook and SMTP raise DeliveryFailed unless
-    they accepted it.
-
-    A message whose owner link was not minted (its assignment or commitment is
-    gone) is never sent with the placeholder: it fails, and ends dead."""
-    if needs_owner_link(message):
-        raise DeliveryFailed("no owner link could be minted for this message (its assignment or commitment is gone)")
-    if message.channel in PROVIDER_CHANNELS:
-        return _send_by_provider(message, settings)
-    if message.channel == Channel.WEBHOOK:
-        _post_webhook(message, settings)
-    else:
-        _send_email(message, settings)
-    return Outcome(OutcomeKind.ACCEPTED)
-
-
-def provider_name(channel: Channel, settings: NotificationSettings) -> str:
-    """Which gateway sends `channel`: zns, esms, speedsms, webhook or smtp."""
-    if channel == Channel.SMS:
-        return esms.NAME if isinstance(settings.sms, esms.EsmsSettings) else speedsms.NAME
-    return {Channel.ZNS: zns.NAME, Channel.WEBHOOK: "webhook", Channel.EMAIL: "smtp"}[channel]
-
-
-def provider_for(channel: Channel, settings: NotificationSettings) -> Provider:
-    if channel == Channel.ZNS:
-        app_id = settings.zns.app_id
-        return zns.ZnsProvider(
-            settings.zns,
-            _zns_tokens.get(app_id, settings.zns.tokens),
-            lambda tokens: _zns_tokens.update({app_id: tokens}),
-        )
-    if isinstance(settings.sms, esms.EsmsSettings):
-        return esms.EsmsProvider(settings.sms)
-    return speedsms.SpeedSmsProvider(settings.sms)
-
-
-def _send_by_provider(message: OutboxMessage, settings: NotificationSettings) -> Outcome:
-    """ZNS or SMS: the kind's registered template filled with the message's values, to the normalised phone."""
-    try:
-        phone = normalise_phone(message.recipient)
-    except PhoneError as error:
-        return Outcome(OutcomeKind.REFUSED_FALL_BACK, detail=f"cannot go by {message.channel.value}: {error}")
-    provider = provider_for(message.channel, settings)
-    callback = ""
-    if provider.name == esms.NAME and settings.sms.callback_secret:
-        callback = esms.callback_url(settings.sms, message.idempotency_key)
-    return provider.send(
-        Outgoing(message.idempotency_key, phone, MessageKind(message.kind), template_values(message), callback)
-    )
-
-
-def webhook_body(message: OutboxMessage) -> bytes:
-    """The exact bytes the gateway receives, and over which the signature is computed."""
-    return json.dumps(
-        {
-            "idempotency_key": message.idempotency_key,
-            "kind": message.kind,
-            "to": message.recipient,
-            "text": message.body,
-            "data": message.payload,
-            "created_at": message.created_at.isoformat(),
-        },
-        ensure_ascii=False,
-        separators=(",", ":"),
-        sort_keys=True,
-    ).encode("utf-8")
-
-
-def signature(secret: str, body: bytes) -> str:
-    """The X-Signature header: HMAC-SHA256 of the body with the shared secret."""
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-
-
-def _post_webhook(message: OutboxMessage, settings: NotificationSettings) -> None:
-    body = webhook_body(message)
-    headers = {
-        "Content-Type": "application/json; charset=utf-8",
-        "Idempotency-Key": message.idempotency_key,
-        "X-Signature": signature(settings.webhook_secret, body),
-    }
-    try:
-        response = requests.post(settings.webhook_url, data=body, headers=headers, timeout=SEND_TIMEOUT_SECONDS)
-    except requests.RequestException as error:
-        raise DeliveryFailed(f"webhook: {type(error).__name__}: {error}") from None
-    if not 200 <= response.status_code < 300:
-        raise DeliveryFailed(f"webhook answered HTTP {response.status_code}: {response.text[:200]}")
-
-
-def _send_email(message: OutboxMessage, settings: NotificationSettings) -> None:
-    email = EmailMessage()
-    email["From"] = settings.email_from
-    email["To"] = message.recipient
-    email["Subject"] = message.subject
-    # The same Message-ID on every try lets a mail system recognise a repeat.
-    digest = hashlib.sha256(message.idempotency_key.encode()).hexdigest()[:32]
-    email["Message-ID"] = f"<{digest}@{settings.email_from.rpartition('@')[2] or 'camera-registry'}>"
-    email["Idempotency-Key"] = message.idempotency_key
-    email.set_content(message.body)
-    try:
-        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SEND_TIMEOUT_SECONDS) as smtp:
-            if settings.smtp_starttls:
-                smtp.starttls(context=ssl.create_default_context())
-            if settings.smtp_username:
-                smtp.login(settings.smtp_username, settings.smtp_password)
-            smtp.send_message(email)
-    except (smtplib.SMTPException, OSError) as error:
-        raise DeliveryFailed(f"smtp: {type(error).__name__}: {error}") from None

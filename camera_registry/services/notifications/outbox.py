@@ -1,0 +1,186 @@
+"""Writing a message to the outbox: its texts, the channels an owner is reached on, and the slot of the owner's
+link that is filled in when it is sent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ...models import (
+    Assignment,
+    Channel,
+    FootageRequest,
+    LinkPurpose,
+    OutboxMessage,
+    Owner,
+    SharingCommitment,
+)
+from ...models.base import utcnow
+from ..channels.quiet_hours import earliest_send
+from ..channels.templates import MessageKind
+from ..owner_links import issue_link, revoke_links
+from .settings import ChannelPlan
+
+#: Where the token of an owner's link goes in a queued message: "/o/" + TOKEN_SLOT, filled in at send time.
+#: Not a token (tokens are URL-safe base64), so it resolves to nothing.
+TOKEN_SLOT = "{owner-link-token}"
+#: The channels that send registered templates, filled with a message's parameters.
+PROVIDER_CHANNELS = frozenset({Channel.ZNS, Channel.SMS})
+
+
+def owner_link_url(base_url: str, raw_token: str) -> str:
+    return f"{base_url.rstrip('/')}/o/{raw_token}"
+
+
+def request_page_url(base_url: str, request: FootageRequest) -> str:
+    return f"{base_url.rstrip('/')}/requests/{request.id}"
+
+
+@dataclass(frozen=True)
+class Texts:
+    """One message in both shapes: `short` for the webhook gateway, `subject` and `body` for e-mail, and
+    `parameters` for the ZNS and SMS templates of its kind (channels/templates.py; the link is added when sent)."""
+
+    short: str
+    subject: str
+    body: str
+    parameters: dict = field(default_factory=dict)
+
+
+def owner_route(owner: Owner, plan: ChannelPlan) -> list[tuple[Channel, str]]:
+    """The channels that can reach an owner, in the order they are tried: their preferred one first, then ZNS
+    for a phone on Zalo, SMS for a phone, e-mail for an address; only those with a provider configured."""
+    route = []
+    if owner.phone and owner.zalo and plan.zns:
+        route.append((Channel.ZNS, owner.phone))
+    if owner.phone and plan.sms:
+        route.append((Channel.SMS, owner.phone))
+    if owner.email:
+        route.append((Channel.EMAIL, owner.email))
+    route.sort(key=lambda step: step[0] != owner.preferred_channel)
+    return route
+
+
+def owner_channels(owner: Owner, plan: ChannelPlan) -> list[tuple[Channel, str]]:
+    """Where an owner's message goes now: with a ZNS or SMS provider, the first channel of their route only (the
+    next ones are fallbacks); without, the webhook gateway for a phone and e-mail for an address, both."""
+    if plan.by_provider:
+        return owner_route(owner, plan)[:1]
+    channels = []
+    if owner.phone:
+        channels.append((Channel.WEBHOOK, owner.phone))
+    if owner.email:
+        channels.append((Channel.EMAIL, owner.email))
+    return channels
+
+
+def _queue(
+    session: Session,
+    *,
+    key: str,
+    kind: str,
+    recipients: list[tuple[Channel, str]],
+    texts: Texts,
+    payload: dict,
+    assignment: Assignment | None = None,
+    now: datetime | None = None,
+    deadline: datetime | None = None,
+    falls_back_from: OutboxMessage | None = None,
+) -> list[OutboxMessage]:
+    """One outbox row per channel, keyed `<key>:<channel>`; a key already written is skipped.
+
+    A ZNS or SMS row is due at the first moment the quiet hours allow for its
+    kind from `now` (`deadline`: the preservation deadline of a new request); any other at once.
+    """
+    keys = {channel: f"{key}:{channel.value}" for channel, _ in recipients}
+    taken = set(
+        session.scalars(
+            select(OutboxMessage.idempotency_key).where(OutboxMessage.idempotency_key.in_(list(keys.values())))
+        )
+    )
+    messages = [
+        OutboxMessage(
+            kind=kind,
+            channel=channel,
+            recipient=recipient,
+            idempotency_key=keys[channel],
+            subject=texts.subject if channel == Channel.EMAIL else "",
+            body=texts.body if channel == Channel.EMAIL else texts.short,
+            payload={**payload, "parameters": texts.parameters} if channel in PROVIDER_CHANNELS else payload,
+            assignment_id=assignment.id if assignment else None,
+            next_attempt_at=earliest_send(now or utcnow(), MessageKind(kind), deadline)
+            if channel in PROVIDER_CHANNELS
+            else utcnow(),
+            falls_back_from_id=falls_back_from.id if falls_back_from else None,
+        )
+        for channel, recipient in recipients
+        if keys[channel] not in taken
+    ]
+    session.add_all(messages)
+    session.flush()
+    return messages
+
+
+def owner_link_slot(base_url: str) -> str:
+    """The owner's link as a queued message carries it: the token is minted and filled in when it is sent."""
+    return owner_link_url(base_url, TOKEN_SLOT)
+
+
+def needs_owner_link(message: OutboxMessage) -> bool:
+    return TOKEN_SLOT in ((message.payload or {}).get("link") or "")
+
+
+def mint_owner_link(session: Session, message: OutboxMessage) -> str | None:
+    """A new link for the owner a claimed message goes to; its hash is stored now, its raw token returned.
+
+    Call it in the write unit that claims the message, so no link can be sent
+    whose hash is not stored. None when the message carries no owner link, or
+    its assignment or commitment is gone. A fallback message's link
+    supersedes the links sent before it: they are revoked here, so the
+    assignment or commitment has one live link.
+    """
+    if not needs_owner_link(message):
+        return None
+    commitment_id = message.payload.get("commitment_id")
+    if commitment_id is not None:
+        commitment = session.get(SharingCommitment, commitment_id)
+        if commitment is None or commitment.valid_until is None:
+            return None
+        if message.falls_back_from_id is not None:
+            revoke_links(session, commitment=commitment)
+        return issue_link(
+            session,
+            owner=commitment.owner,
+            purpose=LinkPurpose.COMMITMENT,
+            commitment=commitment,
+            expires_at=commitment.valid_until,
+        )
+    assignment = session.get(Assignment, message.assignment_id) if message.assignment_id else None
+    if assignment is None:
+        return None
+    if message.falls_back_from_id is not None:
+        revoke_links(session, assignment=assignment)
+    return issue_link(
+        session,
+        owner=assignment.owner,
+        purpose=LinkPurpose.ASSIGNMENT,
+        assignment=assignment,
+        expires_at=assignment.preservation_deadline,
+    )
+
+
+def with_owner_link(message: OutboxMessage, raw_token: str) -> None:
+    """Put the minted token into a claimed message's text and payload, in memory: `message` must be detached
+    from every session (the deliverer's claimed messages are), so this is never written back."""
+    slot, token = f"/o/{TOKEN_SLOT}", f"/o/{raw_token}"
+    message.body = message.body.replace(slot, token)
+    message.payload = {**message.payload, "link": message.payload["link"].replace(slot, token)}
+
+
+def template_values(message: OutboxMessage) -> dict[str, str]:
+    """A ZNS or SMS message's template parameters, with its link (the owner's, or the police's page)."""
+    payload = message.payload or {}
+    return {**payload.get("parameters", {}), "link": payload.get("link") or payload.get("page") or ""}

@@ -1,0 +1,53 @@
+"""The commune police: warned when an owner has not answered."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from ...models import (
+    Assignment,
+    Channel,
+    OutboxMessage,
+)
+from ...timezones import local_time
+from ..channels.templates import MessageKind
+from .outbox import Texts, _queue, request_page_url
+from .settings import ChannelPlan
+
+
+def escalate_to_police(
+    session: Session, assignment: Assignment, base_url: str, plan: ChannelPlan
+) -> list[OutboxMessage]:
+    """Warn the requesting commune's police (their duty phone: by SMS, or the webhook gateway) that an owner has
+    not answered; it goes at once, night or day."""
+    request = assignment.request
+    phone = request.commune.police_phone
+    if not phone:
+        return []
+    deadline = local_time(assignment.preservation_deadline)
+    page = request_page_url(base_url, request)
+    short = (
+        f"Phiếu #{assignment.id} (vụ việc {request.case_ref}): chủ camera {assignment.owner.name} chưa trả lời; "
+        f"dữ liệu có thể bị ghi đè sau {deadline}. Xem: {page}"
+    )
+    parameters = {
+        "assignment_id": str(assignment.id),
+        "case_ref": request.case_ref,
+        "owner_name": assignment.owner.name,
+        "deadline": deadline,
+    }
+    texts = Texts(short, f"Chủ camera chưa trả lời – vụ việc {request.case_ref}", short, parameters)
+    return _queue(
+        session,
+        key=f"assignment:{assignment.id}:escalation",
+        kind=MessageKind.ESCALATION.value,
+        recipients=[(Channel.SMS if plan.sms else Channel.WEBHOOK, phone)],
+        texts=texts,
+        payload={
+            "assignment_id": assignment.id,
+            "request_id": request.id,
+            "page": page,
+            "preservation_deadline": assignment.preservation_deadline.isoformat(),
+        },
+        assignment=assignment,
+    )
