@@ -1,4 +1,4 @@
-"""Domain errors. The HTTP layer maps each to one status code (api/errors.py)."""
+"""Domain errors. The HTTP layer maps each to one status code (camera_registry/http/statuses.py)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Both channels send only pre-registered templates, so each kind is fixed here
 once: the ZNS content registered with Zalo (links are not allowed in ZNS
 content, so the owner's link is the URL of the template's button), and the
 SMS brandname text registered with the gateway, which is the short
-Vietnamese text of services/notifications.py without accents. validate()
+Vietnamese text of services/notifications/ without accents. validate()
 checks the registry at start-up against the providers' limits, filled with
 the longest values we expect, so a template that cannot be sent fails there
 rather than at 23:00 on a real request.
@@ -44,7 +44,7 @@ GSM7_EXTENSION = "^{}\\[~]|€\f"
 
 
 class MessageKind(StrEnum):
-    """What a message is for; the values are the outbox kinds of services/notifications.py."""
+    """What a message is for; the values are the outbox kinds of services/notifications/."""
 
     REQUEST = "assignment.request"
     REMINDER = "assignment.reminder"
