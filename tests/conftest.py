@@ -19,19 +19,23 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
-import threading
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from browser_support import PHONE
+from database_support import app_of_its_own, migrated_database, served
 from geoalchemy2.shape import from_shape
-from shapely import MultiPolygon, Point, box
+from owner_support import assignment_link, routed_assignment
+from registry_support import COMMUNE_A_BOX, COMMUNE_B_BOX, admin_unit
+from shapely import Point
+from soak_support import free_port
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -167,12 +171,6 @@ def _version_key(name: str) -> tuple:
     return tuple(int(part) if part.isdigit() else 0 for part in name.split("."))
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class ThrowawayCluster:
     """A private PostgreSQL cluster in a temp dir, trust auth, 127.0.0.1 on a free port."""
 
@@ -181,7 +179,7 @@ class ThrowawayCluster:
         self.directory = Path(tempfile.mkdtemp(prefix="cr_test_pgcluster_"))
         self.datadir = self.directory / "data"
         self.logfile = self.directory / "server.log"
-        self.port = _free_port()
+        self.port = free_port()
         self._as_user: list[str] = []
         if os.geteuid() == 0:
             # initdb and pg_ctl refuse to run as root: run them as `postgres`.
@@ -281,13 +279,15 @@ def database_server(backend):
 @pytest.fixture(scope="session")
 def database_url(database_server) -> str:
     """The run's database, migrated to head."""
-    url = database_server.new_database("main")
-    engine = make_engine(url)
-    try:
-        migrate.upgrade(engine)
-    finally:
-        engine.dispose()
-    return url
+    return migrated_database(database_server, "main")
+
+
+@pytest.fixture()
+def own_database_url(database_server):
+    """A database of the test's own, migrated to head, for other processes and connections to share with it."""
+    url = migrated_database(database_server, "own")
+    yield url
+    database_server.drop_database(url)
 
 
 @pytest.fixture(scope="session")
@@ -388,21 +388,7 @@ class World:
     headers: dict[str, dict[str, str]]
 
 
-COMMUNE_A_BOX = (105.80, 21.00, 105.85, 21.05)
-COMMUNE_B_BOX = (105.85, 21.00, 105.90, 21.05)
 ROLES = ("anonymous", "admin", "province_staff", "district_staff", "police_a", "police_b")
-
-
-def _unit(session, code, name, level, parent=None, bounds=None):
-    unit = AdminUnit(
-        code=code,
-        name=name,
-        level=level,
-        parent=parent,
-        boundary=from_shape(MultiPolygon([box(*bounds)]), srid=4326) if bounds else None,
-    )
-    session.add(unit)
-    return unit
 
 
 def _cameras_in(session, commune, tag: str, lon: float, lat: float) -> dict[str, int]:
@@ -455,10 +441,11 @@ def _cameras_in(session, commune, tag: str, lon: float, lat: float) -> dict[str,
 
 @pytest.fixture()
 def world(session) -> World:
-    province = _unit(session, "P", "Tỉnh Thử", AdminLevel.PROVINCE)
-    district = _unit(session, "D", "Huyện Thử", AdminLevel.DISTRICT, province)
-    commune_a = _unit(session, "A", "Xã A", AdminLevel.COMMUNE, district, COMMUNE_A_BOX)
-    commune_b = _unit(session, "B", "Xã B", AdminLevel.COMMUNE, province, COMMUNE_B_BOX)
+    province = admin_unit("P", "Tỉnh Thử", AdminLevel.PROVINCE)
+    district = admin_unit("D", "Huyện Thử", AdminLevel.DISTRICT, province)
+    commune_a = admin_unit("A", "Xã A", parent=district, bounds=COMMUNE_A_BOX)
+    commune_b = admin_unit("B", "Xã B", parent=province, bounds=COMMUNE_B_BOX)
+    session.add_all([province, district, commune_a, commune_b])
     session.flush()
     objects = {
         "a": _cameras_in(session, commune_a, "a", 105.82, 21.02),
@@ -495,6 +482,25 @@ def police(session, world):
     return user
 
 
+# --------------------------------------------------------------------------- an owner's link and the clip store
+
+
+@pytest.fixture()
+def owner_link(session, world):
+    """A live link to the assignment of owner a; committed so the app's requests see it."""
+    assignment = routed_assignment(session, world)
+    token = assignment_link(session, assignment)
+    session.commit()
+    return assignment, token
+
+
+@pytest.fixture()
+def clip_store(app, tmp_path, monkeypatch):
+    """The app's clip storage directory, in the test's temp directory."""
+    monkeypatch.setitem(app.config, "CLIP_STORAGE_DIR", str(tmp_path / "clips"))
+    return tmp_path / "clips"
+
+
 # --------------------------------------------------------------------------- a live server for the browser tests
 
 
@@ -516,33 +522,22 @@ def live_server(database_server):
     It cannot share the tests' rolled-back connection: the server answers from
     another thread, as it does in production.
     """
-    from werkzeug.serving import make_server
-
     from camera_registry.services.sample import load_dataset
 
-    url = database_server.new_database("browser")
-    instance = tempfile.mkdtemp(prefix="cr_test_browser_")
-    app = camera_registry.create_app({"DATABASE_URL": url, "INSTANCE_PATH": instance, "SECRET_KEY": "browser-tests"})
-    migrate.upgrade(app.extensions["engine"])
-    password = "browser-test-password"
-    with app.extensions["session_factory"]() as session:
-        load_dataset(session)
-        accounts.create_user(session, SYSTEM, "police.dongda", password, Role.COMMUNE_POLICE, "00226", "Công an phường")
-        for username, (role, unit) in LiveServer.others.items():
-            accounts.create_user(session, SYSTEM, username, password, role, unit)
-        session.commit()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    base_url = f"http://127.0.0.1:{server.server_port}"
-    app.config["PUBLIC_BASE_URL"] = base_url  # owner links in messages point back at this server
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield LiveServer(base_url, "police.dongda", password, url, app)
-    finally:
-        server.shutdown()
-        app.extensions["engine"].dispose()
-        database_server.drop_database(url)
-        shutil.rmtree(instance, ignore_errors=True)
+    with app_of_its_own(database_server, "browser") as app:
+        migrate.upgrade(app.extensions["engine"])
+        password = "browser-test-password"
+        with app.extensions["session_factory"]() as session:
+            load_dataset(session)
+            accounts.create_user(
+                session, SYSTEM, "police.dongda", password, Role.COMMUNE_POLICE, "00226", "Công an phường"
+            )
+            for username, (role, unit) in LiveServer.others.items():
+                accounts.create_user(session, SYSTEM, username, password, role, unit)
+            session.commit()
+        with served(app) as base_url:
+            app.config["PUBLIC_BASE_URL"] = base_url  # owner links in messages point back at this server
+            yield LiveServer(base_url, "police.dongda", password, app.config["DATABASE_URL"], app)
 
 
 CHROMIUM = "/usr/bin/chromium"
@@ -575,11 +570,12 @@ def browser():
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
 
 
-@pytest.fixture()
-def page(browser, live_server):
-    """A fresh browser page that records any request leaving 127.0.0.1 (there must be none)."""
+@contextmanager
+def _watched_page(browser, **context_options):
+    """A page in a fresh context that records any request leaving 127.0.0.1 (there must be none) and fails the test
+    on any script error."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
+    context = browser.new_context(locale="vi-VN", **context_options)
     page = context.new_page()
     page.foreign_requests = []
     page.script_errors = []
@@ -595,12 +591,26 @@ def page(browser, live_server):
     assert page.script_errors == [], page.script_errors
 
 
+@pytest.fixture()
+def page(browser, live_server):
+    """A fresh browser page on a desktop screen."""
+    with _watched_page(browser, viewport={"width": 1280, "height": 900}) as page:
+        yield page
+
+
+@pytest.fixture()
+def phone(browser, live_server):
+    """A fresh browser page on a phone's touch screen, as owners open their links."""
+    with _watched_page(browser, viewport=PHONE, is_mobile=True, has_touch=True) as page:
+        yield page
+
+
 # --------------------------------------------------------------------------- notification receivers and settings
 
 
 @pytest.fixture()
 def webhook_receiver():
-    """A real HTTP gateway on 127.0.0.1 that records each request (tests/receivers.py)."""
+    """A real HTTP gateway on 127.0.0.1 that records each request (tests/notify_support.py)."""
     from notify_support import WebhookReceiver
 
     receiver = WebhookReceiver()
@@ -613,7 +623,7 @@ def smtp_receiver():
     """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps each message."""
     from notify_support import SmtpReceiver
 
-    receiver = SmtpReceiver(_free_port())
+    receiver = SmtpReceiver(free_port())
     yield receiver
     receiver.close()
 

@@ -1,4 +1,5 @@
-"""For the notification tests: real local receivers, and requests routed through the service.
+"""For the notification tests: real local receivers, requests routed through the service, and the jobs run
+on the test's connection as the scheduler runs them.
 
 The receivers (an HTTP webhook gateway and an SMTP server) listen on
 127.0.0.1 and record what arrives; the gateway can be told to fail its next N
@@ -19,10 +20,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.controller import Controller
 from shapely import Point
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from camera_registry.models import FootageRequest, User
+from camera_registry.models import AuditEvent, FootageRequest, OutboxMessage, User
 from camera_registry.services.access import Actor, actor_for
 from camera_registry.services.requests import open_request
 
@@ -139,6 +140,18 @@ def routed_request(session: Session, commune: str = "a", now: datetime | None = 
     return open_request(session, police_of(session, commune), public_base_url=BASE_URL, now=now, **values)
 
 
+def messages(session: Session, **where) -> list[OutboxMessage]:
+    """The outbox messages matching `where`, oldest first, as stored now."""
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .filter_by(**where)
+            .order_by(OutboxMessage.id)
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
 def sessions_on(session: Session) -> sessionmaker:
     """A session factory on the test's connection, for code that runs its own write units.
 
@@ -146,3 +159,15 @@ def sessions_on(session: Session) -> sessionmaker:
     the test flushed and is rolled back with it.
     """
     return sessionmaker(bind=session.bind, join_transaction_mode="create_savepoint", expire_on_commit=False)
+
+
+def run(job, session: Session, settings, now: datetime) -> Counter:
+    """Run a job as the scheduler does, in write units of its own on the test's connection; then see what it did."""
+    session.flush()
+    counts = job(sessions_on(session), settings, now)
+    session.expire_all()
+    return counts
+
+
+def audited(session: Session, action: str) -> int:
+    return session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == action))

@@ -280,22 +280,27 @@ def test_cookie_authenticated_api_writes_need_the_csrf_header(app, client, sessi
 # --------------------------------------------------------------------------- CLI
 
 
-def test_cli_creates_a_user_from_stdin_and_a_token_that_authenticates(app, session, units):
-    runner = app.test_cli_runner()
-    result = runner.invoke(
+def create_police_by_cli(runner, username: str, unit: str, password: str):
+    """`users create` for a commune police officer, the password typed on stdin."""
+    return runner.invoke(
         args=[
             "users",
             "create",
             "--username",
-            "police.dongda",
+            username,
             "--role",
             "commune_police",
             "--unit",
-            "00226",
+            unit,
             "--password-stdin",
         ],
-        input=f"{PASSWORD}\n",
+        input=f"{password}\n",
     )
+
+
+def test_cli_creates_a_user_from_stdin_and_a_token_that_authenticates(app, session, units):
+    runner = app.test_cli_runner()
+    result = create_police_by_cli(runner, "police.dongda", "00226", PASSWORD)
     assert result.exit_code == 0, result.output
     user = session.scalar(select(User).where(User.username == "police.dongda"))
     assert accounts.authenticate_password(session, "police.dongda", PASSWORD) is user
@@ -316,20 +321,7 @@ def test_cli_creates_a_user_from_stdin_and_a_token_that_authenticates(app, sessi
 
 def test_cli_refusals_are_one_clear_line(app, session, units):
     runner = app.test_cli_runner()
-    result = runner.invoke(
-        args=[
-            "users",
-            "create",
-            "--username",
-            "x.police",
-            "--role",
-            "commune_police",
-            "--unit",
-            "006",
-            "--password-stdin",
-        ],
-        input="short\n",
-    )
+    result = create_police_by_cli(runner, "x.police", "006", "short")
     assert result.exit_code == 1
     assert "password: must be at least 10 characters" in result.output
     assert "admin_unit_code: commune_police must be bound to a commune" in result.output

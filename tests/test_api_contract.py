@@ -28,6 +28,7 @@ from contextlib import contextmanager
 
 import pytest
 import schemathesis
+from database_support import app_of_its_own
 from flask_smorest.pagination import PaginationMetadataSchema
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -72,23 +73,18 @@ schema.config.generation.update(max_examples=MAX_EXAMPLES, database="none")
 @pytest.fixture(scope="module")
 def contract(database_server):
     """The app on its own database with the bundled sample, and a Bearer token per role."""
-    url = database_server.new_database("contract")
-    instance = tempfile.mkdtemp(prefix="cr_test_contract_")
-    app = camera_registry.create_app({"DATABASE_URL": url, "INSTANCE_PATH": instance, "SECRET_KEY": "contract"})
-    migrate.upgrade(app.extensions["engine"])
-    tokens = {}
-    with app.extensions["session_factory"]() as session:
-        load_dataset(session)
-        for name, (role, unit) in ROLES.items():
-            user = accounts.create_user(session, SYSTEM, f"contract.{name}", "Contract-Test-Passphrase-7", role, unit)
-            tokens[name] = accounts.create_token(session, SYSTEM, user, "contract")[1]
-        session.commit()
-    try:
+    with app_of_its_own(database_server, "contract") as app:
+        migrate.upgrade(app.extensions["engine"])
+        tokens = {}
+        with app.extensions["session_factory"]() as session:
+            load_dataset(session)
+            for name, (role, unit) in ROLES.items():
+                user = accounts.create_user(
+                    session, SYSTEM, f"contract.{name}", "Contract-Test-Passphrase-7", role, unit
+                )
+                tokens[name] = accounts.create_token(session, SYSTEM, user, "contract")[1]
+            session.commit()
         yield app, tokens
-    finally:
-        app.extensions["engine"].dispose()
-        database_server.drop_database(url)
-        shutil.rmtree(instance, ignore_errors=True)
 
 
 @contextmanager

@@ -4,20 +4,10 @@ from __future__ import annotations
 
 import io
 
+from import_support import GOOD_ROW, register
 from sqlalchemy import func, select
 
 from camera_registry.models import Lens
-
-HEADER = (
-    "commune_code,site_code,owner_external_id,owner_kind,owner_name,owner_phone,recorder_external_id,"
-    "retention_days,lens_external_id,lon,lat,bearing_deg,fov_deg,range_m,status,commitment_signed_at,"
-    "commitment_valid_until"
-)
-GOOD_ROW = "A,site-a,owner-new,household,Hộ mới,0912000111,rec-new,14,lens-new-{n},105.8{n}5,21.02,90,90,30,active,,"
-
-
-def register(*rows: str) -> bytes:
-    return ("\n".join([HEADER, *rows]) + "\n").encode()
 
 
 def upload(client, world, content: bytes, role="police_a", dry_run=False, name="register.csv"):

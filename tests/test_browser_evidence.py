@@ -11,12 +11,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from browser_support import PHONE, owner_link_on, sign_in
+from clip_support import MP4_HEAD
 from conftest import SCREENSHOTS
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from test_browser_owner import PHONE, owner_link_on
-from test_browser_requests import sign_in
-from test_owner_web import MP4_HEAD
 
 from camera_registry.db import make_engine
 from camera_registry.models import ClipUpload, FootageClip
@@ -68,47 +67,41 @@ def consent_to_upload(page, live_server, token):
     assert page.locator("#tus-upload").is_visible() and not page.locator("#upload-form").is_visible()
 
 
-def test_an_owner_uploads_50_mb_then_the_police_take_it_as_evidence(browser, live_server, backend, clip_file, tmp_path):
+def test_an_owner_uploads_50_mb_then_the_police_take_it_as_evidence(
+    browser, phone, live_server, backend, clip_file, tmp_path
+):
     token = owner_link_on(live_server)
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="vi-VN")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    try:
-        consent_to_upload(page, live_server, token)
-        page.set_input_files("#tus-upload input[type=file]", str(clip_file))
-        # The recorder runs 90 seconds fast.
-        shown = datetime.now(LOCAL_ZONE).replace(microsecond=0, tzinfo=None) + timedelta(seconds=90)
-        page.fill("#tus-upload input[name=recorder_time]", shown.isoformat())
-        cdp = context.new_cdp_session(page)
-        cdp.send("Network.enable")
+    consent_to_upload(phone, live_server, token)
+    phone.set_input_files("#tus-upload input[type=file]", str(clip_file))
+    # The recorder runs 90 seconds fast.
+    shown = datetime.now(LOCAL_ZONE).replace(microsecond=0, tzinfo=None) + timedelta(seconds=90)
+    phone.fill("#tus-upload input[name=recorder_time]", shown.isoformat())
+    cdp = phone.context.new_cdp_session(phone)
+    cdp.send("Network.enable")
 
-        def network(online: bool) -> None:
-            cdp.send(
-                "Network.emulateNetworkConditions",
-                {"offline": not online, "latency": 0, "downloadThroughput": -1, "uploadThroughput": UPLOAD_THROUGHPUT},
-            )
+    def network(online: bool) -> None:
+        cdp.send(
+            "Network.emulateNetworkConditions",
+            {"offline": not online, "latency": 0, "downloadThroughput": -1, "uploadThroughput": UPLOAD_THROUGHPUT},
+        )
 
-        network(online=True)
-        page.click("#upload-start")
-        wait_until(page, "document.querySelector('#upload-progress').value >= 25")
-        network(online=False)  # the phone loses its network mid-way
-        wait_until(page, "document.querySelector('#upload-status').classList.contains('error')", 30)
-        assert "Mất kết nối mạng" in page.inner_text("#upload-status")
-        [(kept, length, state)] = upload_state(live_server.database_url)
-        assert 0 < kept < length == CLIP_BYTES and state == "receiving", (kept, length, state)
-        page.screenshot(path=str(SCREENSHOTS / f"owner-upload-offline-{backend}.png"), full_page=True)
-        network(online=True)  # back online: the upload goes on from the bytes the server kept
-        page.wait_for_url(f"**/o/{token}", timeout=120_000)
-        page.wait_for_selector("#clips li", timeout=60_000)
-        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-        page.screenshot(path=str(SCREENSHOTS / f"owner-upload-done-{backend}.png"), full_page=True)
-        digest = hashlib.sha256(clip_file.read_bytes()).hexdigest()
-        assert digest in page.inner_text("#clips")
-        assert "nhanh 0:01:" in page.inner_text("#clips .clock")  # the recorder's clock offset is shown
-    finally:
-        context.close()
-    assert errors == []
+    network(online=True)
+    phone.click("#upload-start")
+    wait_until(phone, "document.querySelector('#upload-progress').value >= 25")
+    network(online=False)  # the phone loses its network mid-way
+    wait_until(phone, "document.querySelector('#upload-status').classList.contains('error')", 30)
+    assert "Mất kết nối mạng" in phone.inner_text("#upload-status")
+    [(kept, length, state)] = upload_state(live_server.database_url)
+    assert 0 < kept < length == CLIP_BYTES and state == "receiving", (kept, length, state)
+    phone.screenshot(path=str(SCREENSHOTS / f"owner-upload-offline-{backend}.png"), full_page=True)
+    network(online=True)  # back online: the upload goes on from the bytes the server kept
+    phone.wait_for_url(f"**/o/{token}", timeout=120_000)
+    phone.wait_for_selector("#clips li", timeout=60_000)
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    phone.screenshot(path=str(SCREENSHOTS / f"owner-upload-done-{backend}.png"), full_page=True)
+    digest = hashlib.sha256(clip_file.read_bytes()).hexdigest()
+    assert digest in phone.inner_text("#clips")
+    assert "nhanh 0:01:" in phone.inner_text("#clips .clock")  # the recorder's clock offset is shown
     [(kept, length, state)] = upload_state(live_server.database_url)
     assert (kept, state) == (CLIP_BYTES, "complete")
     engine = make_engine(live_server.database_url)

@@ -5,23 +5,16 @@ from __future__ import annotations
 
 import re
 
+from browser_support import PHONE, click_map_at, point_in_front_of_a_lens, receive_an_officers_copy, sign_in, small_clip
 from conftest import SCREENSHOTS, WEBHOOK_SECRET
-from test_browser_requests import (
-    click_map_at,
-    point_in_front_of_a_lens,
-    receive_an_officers_copy,
-    sign_in,
-    small_clip,
-)
 
 from camera_registry.services.delivery import deliver_due
 from camera_registry.services.notifications import NotificationSettings
 
 LINK = re.compile(r"https?://\S+/o/[A-Za-z0-9_-]+")
-PHONE = {"width": 360, "height": 740}
 
 
-def test_police_to_owner_and_back(browser, page, live_server, webhook_receiver, backend, tmp_path):
+def test_police_to_owner_and_back(page, phone, live_server, webhook_receiver, backend, tmp_path):
     lon, lat = point_in_front_of_a_lens(live_server.database_url)
     sign_in(page, live_server, live_server.username)
     page.goto(f"{live_server.url}/requests/new")
@@ -53,18 +46,15 @@ def test_police_to_owner_and_back(browser, page, live_server, webhook_receiver, 
     first_id = int(rows.first.get_attribute("data-assignment"))
     assert first_id in links
 
-    phone = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="vi-VN")
-    owner_page = phone.new_page()
-    owner_page.goto(links[first_id])
-    asked = owner_page.inner_text("main")
+    phone.goto(links[first_id])
+    asked = phone.inner_text("main")
     assert "Điều 145 Bộ luật Tố tụng hình sự 2015" in asked and "Phường Đống Đa" in asked  # who asks, on what basis
-    assert owner_page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-    owner_page.check("#consent-form input[value=police_copy]")
-    with owner_page.expect_navigation():
-        owner_page.click("#consent-form button[type=submit]")
-    assert owner_page.get_attribute("#answer", "data-answer") == "consent"
-    owner_page.screenshot(path=str(SCREENSHOTS / f"loop-owner-{backend}.png"), full_page=True)
-    phone.close()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    phone.check("#consent-form input[value=police_copy]")
+    with phone.expect_navigation():
+        phone.click("#consent-form button[type=submit]")
+    assert phone.get_attribute("#answer", "data-answer") == "consent"
+    phone.screenshot(path=str(SCREENSHOTS / f"loop-owner-{backend}.png"), full_page=True)
 
     page.goto(request_url)
     first = page.locator(f"#assignments tr[data-assignment='{first_id}']")

@@ -2,21 +2,8 @@
 
 from __future__ import annotations
 
+from browser_support import free_point_in, sign_in, zoom_coverage_map
 from conftest import SCREENSHOTS
-from test_browser_requests import sign_in
-
-# A point inside the first shape matching a selector that nothing else covers (a cluster over a commune,
-# a neighbour's wedge over a lens), so a real click lands on that shape.
-FREE_POINT_IN = """selector => {
-  for (const path of document.querySelectorAll(selector)) {
-    const box = path.getBoundingClientRect();
-    for (let i = 1; i < 10; i++) for (let j = 1; j < 10; j++) {
-      const x = box.left + box.width * i / 10, y = box.top + box.height * j / 10;
-      if (document.elementFromPoint(x, y) === path) return [x, y];
-    }
-  }
-  return null;
-}"""
 
 
 def fills(page) -> list[str]:
@@ -40,7 +27,7 @@ def test_staff_read_the_coverage_map(page, live_server, backend):
     assert "Mắt camera hoạt động / km²" in page.inner_text(".map-legend")
     assert fills(page) != by_rate
 
-    page.mouse.click(*page.evaluate(FREE_POINT_IN, "path[data-commune='00226']"))
+    page.mouse.click(*free_point_in(page, "path[data-commune='00226']"))
     figures = page.locator("#commune-figures[data-commune='00226']")
     figures.wait_for()
     assert "Phường Đống Đa" in figures.inner_text()
@@ -49,11 +36,8 @@ def test_staff_read_the_coverage_map(page, live_server, backend):
 
     # Zoomed in, lenses come one by one with their wedges; staff see no owner contacts.
     page.select_option("select[name=status]", "active")
-    page.evaluate(
-        "() => { const m = document.getElementById('coverage-map').leafletMap; m.setView([21.0178, 105.8270], 17); }"
-    )
-    page.wait_for_selector("path.map-lens")
-    page.mouse.click(*page.evaluate(FREE_POINT_IN, "path.map-lens"))
+    zoom_coverage_map(page, 17, "path.map-lens")
+    page.mouse.click(*free_point_in(page, "path.map-lens"))
     summary = page.locator("#lens-summary[data-lens]")
     summary.wait_for()
     assert "Đầu thu" in summary.inner_text() and "chỉ công an xã, phường" in summary.inner_text()

@@ -2,55 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta
 
+from browser_support import click_map_at, point_in_front_of_a_lens, receive_an_officers_copy, sign_in, small_clip
 from conftest import SCREENSHOTS
-from geoalchemy2.shape import to_shape
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from camera_registry.db import make_engine
-from camera_registry.models import AdminUnit, Lens, LensStatus
 from camera_registry.timezones import LOCAL_ZONE
-
-SHA = "0f" * 32
-
-
-def point_in_front_of_a_lens(database_url: str) -> tuple[float, float]:
-    """8 m along the bearing of an active lens of Phường Đống Đa."""
-    engine = make_engine(database_url)
-    with Session(engine) as session:
-        lens = session.scalars(
-            select(Lens)
-            .join(AdminUnit, Lens.commune_id == AdminUnit.id)
-            .where(AdminUnit.code == "00226", Lens.status == LensStatus.ACTIVE, Lens.bearing_deg.is_not(None))
-            .order_by(Lens.id)
-        ).first()
-        point, bearing = to_shape(lens.point), math.radians(lens.bearing_deg)
-    engine.dispose()
-    return (
-        point.x + 8 * math.sin(bearing) / (111_320 * math.cos(math.radians(point.y))),
-        point.y + 8 * math.cos(bearing) / 110_574,
-    )
-
-
-def sign_in(page, live_server, username):
-    page.goto(f"{live_server.url}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", live_server.password)
-    page.click("main button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/")
-
-
-def click_map_at(page, lon: float, lat: float):
-    x, y = page.evaluate(
-        "([lat, lon]) => { const el = document.getElementById('incident-map');"
-        " const p = el.leafletMap.latLngToContainerPoint([lat, lon]); const box = el.getBoundingClientRect();"
-        " return [box.left + p.x, box.top + p.y]; }",
-        [lat, lon],
-    )
-    page.mouse.click(x, y)
 
 
 def test_police_open_a_request_on_the_map_and_follow_it(page, live_server, backend, tmp_path):
@@ -106,24 +63,3 @@ def test_police_open_a_request_on_the_map_and_follow_it(page, live_server, backe
     sign_in(page, live_server, "police.chidam")
     assert page.goto(request_url).status == 404
     assert page.foreign_requests == []
-
-
-def receive_an_officers_copy(page, row_selector: str, clip_path, evidence_ref: str) -> None:
-    """An officer who copied the footage on site uploads it to the assignment, then marks it received: the
-    hash is the stored upload's, never typed."""
-    row = page.locator(row_selector)
-    row.locator(".police-upload input[type=file]").set_input_files(str(clip_path))
-    row.locator(".police-upload input[name=clock_correct]").check()
-    with page.expect_navigation(timeout=60_000):
-        row.locator(".police-upload .upload-start").click()
-    row = page.locator(row_selector)
-    assert row.locator(".clip").count() == 1 and row.locator("select[name=clip_id] option").count() == 1
-    row.locator("input[name=evidence_ref]").fill(evidence_ref)
-    with page.expect_navigation():
-        row.locator("button[value=receive_footage]").click()
-
-
-def small_clip(directory):
-    path = directory / "ban-sao.mp4"
-    path.write_bytes(b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + bytes(range(256)) * 400)
-    return path

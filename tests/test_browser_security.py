@@ -10,12 +10,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from browser_support import free_point_in, point_in_front_of_a_lens, zoom_coverage_map
 from conftest import SCREENSHOTS
+from owner_support import assignment_link, police_actor
 from shapely import Point
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
-from test_browser_map import FREE_POINT_IN
-from test_browser_requests import point_in_front_of_a_lens
 
 from camera_registry.db import make_engine
 from camera_registry.models import (
@@ -23,16 +23,13 @@ from camera_registry.models import (
     Assignment,
     FootageClip,
     Lens,
-    LinkPurpose,
     Owner,
     Recorder,
     Role,
     Site,
-    User,
 )
 from camera_registry.services import accounts, requests
-from camera_registry.services.access import SYSTEM, actor_for
-from camera_registry.services.owner_links import issue_link
+from camera_registry.services.access import SYSTEM
 
 IMG = """<img src=x onerror="window.__xss='img'">"""
 SCRIPT = """"><script>window.__xss='script'</script>"""
@@ -75,12 +72,11 @@ def hostile(live_server):
         session.flush()
 
         accounts.create_user(session, SYSTEM, ADMIN, ADMIN_PASSWORD, Role.ADMIN, None, "Quản trị " + IMG)
-        police = actor_for(session, session.scalar(select(User).where(User.username == live_server.username)))
         session.commit()
 
     lon, lat = point_in_front_of_a_lens(live_server.database_url)
     with Session(engine) as session:
-        police = actor_for(session, session.scalar(select(User).where(User.username == live_server.username)))
+        police = police_actor(session, live_server.username)
         now = datetime.now(UTC)
         request = requests.open_request(
             session,
@@ -109,13 +105,7 @@ def hostile(live_server):
                 sha256="0" * 64,
             )
         )
-        token = issue_link(
-            session,
-            owner=assignment.owner,
-            purpose=LinkPurpose.ASSIGNMENT,
-            assignment=assignment,
-            expires_at=assignment.preservation_deadline,
-        )
+        token = assignment_link(session, assignment)
         session.commit()
         request_id = request.id
     engine.dispose()
@@ -163,19 +153,16 @@ def test_hostile_text_runs_on_no_page(watched, live_server, hostile, backend):
         # The map: a commune's tooltip and panel, then a lens with its recorder, site and owner.
         page.goto(f"{base}/map")
         page.wait_for_selector(".lens-cluster")
-        page.evaluate("() => document.getElementById('coverage-map').leafletMap.setView([21.0178, 105.8270], 15)")
-        page.wait_for_selector("path.commune[data-commune='00226']")
-        page.wait_for_load_state("networkidle")
-        page.mouse.move(*page.evaluate(FREE_POINT_IN, "path[data-commune='00226']"))
-        tooltip = page.locator(".leaflet-tooltip")
+        zoom_coverage_map(page, 15, "path.commune[data-commune='00226']")
+        page.mouse.move(*free_point_in(page, "path[data-commune='00226']"))
+        # A tooltip of what the pointer crossed while the map moved may still be fading out: take the commune's.
+        tooltip = page.locator(".leaflet-tooltip", has_text="<img src=x")
         tooltip.wait_for()
         assert tooltip.inner_text().startswith("Phường <img src=x")
-        page.mouse.click(*page.evaluate(FREE_POINT_IN, "path[data-commune='00226']"))
+        page.mouse.click(*free_point_in(page, "path[data-commune='00226']"))
         page.locator("#commune-figures[data-commune='00226']").wait_for()
-        page.evaluate("() => document.getElementById('coverage-map').leafletMap.setView([21.0178, 105.8270], 17)")
-        page.wait_for_load_state("networkidle")
-        page.wait_for_selector("path.map-lens")
-        page.mouse.click(*page.evaluate(FREE_POINT_IN, "path.map-lens"))
+        zoom_coverage_map(page, 17, "path.map-lens")
+        page.mouse.click(*free_point_in(page, "path.map-lens"))
         summary = page.locator("#lens-summary[data-lens]")
         summary.wait_for()
         assert "<img src=x" in summary.inner_text()

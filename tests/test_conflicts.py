@@ -11,31 +11,29 @@ import http.cookiejar
 import io
 import json
 import re
-import shutil
-import tempfile
 import threading
 import urllib.error
 import urllib.request
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
+from database_support import app_of_its_own, served
 from geoalchemy2.shape import from_shape
-from shapely import MultiPolygon, Point, box
+from import_support import csv_bytes, template_rows
+from owner_support import assignment_link
+from registry_support import COMMUNE_A_BOX, admin_unit
+from request_support import IN_VIEW, open_request, request_body
+from shapely import Point
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from test_imports import csv_bytes, template_rows
 
-import camera_registry
 from camera_registry import migrate
 from camera_registry.http.statuses import as_domain_error, status_of
 from camera_registry.models import (
-    AdminLevel,
-    AdminUnit,
     Assignment,
     AssignmentStatus,
     Lens,
     LensStatus,
-    LinkPurpose,
     Owner,
     OwnerKind,
     Recorder,
@@ -46,7 +44,6 @@ from camera_registry.services import accounts, workflow
 from camera_registry.services.access import SYSTEM, Actor
 from camera_registry.services.errors import Conflict
 from camera_registry.services.imports import import_register
-from camera_registry.services.owner_links import issue_link
 from camera_registry.services.records import add_new
 from camera_registry.services.sample import load_dataset
 from camera_registry.services.workflow import StaleVersion, transition_assignment
@@ -210,23 +207,11 @@ def test_an_import_bumps_the_version_so_an_edit_read_before_it_is_refused(client
 
 # --------------------------------------------------------------------------- requests and assignments on the API
 
-IN_VIEW = {"type": "Point", "coordinates": [105.8202, 21.02]}  # 10 m in front of lens-a (and of the race's lens)
 SEEN_BY_TWO = {"type": "Point", "coordinates": [105.8303, 21.02005]}  # in front of the race's two neighbours, 1 km east
 
 
-def request_body(incident: dict = IN_VIEW) -> dict:
-    return {
-        "case_ref": "VV-409",
-        "reason": "Trộm xe máy",
-        "legal_basis": "Điều 145 Bộ luật Tố tụng hình sự",
-        "incident": incident,
-        "window_start": (NOW - timedelta(hours=3)).isoformat(),
-        "window_end": (NOW - timedelta(hours=2)).isoformat(),
-    }
-
-
 def test_a_stale_answer_tells_the_current_state_and_version(client, world):
-    created = client.post("/api/v1/footage-requests", json=request_body(), headers=world.headers["police_a"])
+    created = open_request(client, world)
     [assignment] = created.get_json()["assignments"]
     path = f"/api/v1/assignments/{assignment['id']}"
     consented = client.post(
@@ -244,7 +229,7 @@ def test_a_stale_answer_tells_the_current_state_and_version(client, world):
 
 def test_the_police_page_answers_409_to_a_stale_answer(client, world, app, monkeypatch):
     monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", False)  # the form's CSRF field is not what is tested here
-    created = client.post("/api/v1/footage-requests", json=request_body(), headers=world.headers["police_a"]).get_json()
+    created = open_request(client, world).get_json()
     [assignment] = created["assignments"]
     client.post(f"/api/v1/assignments/{assignment['id']}/consent", json={}, headers=world.headers["police_a"])
     page = client.post(
@@ -286,7 +271,7 @@ class Race:
         with self.app.test_client() as client:
             response = client.post(
                 "/api/v1/footage-requests",
-                json=request_body(incident),
+                json=request_body(incident=incident),
                 headers={"Authorization": f"Bearer {self.token}"},
             )
         assert response.status_code == 201, response.get_json()
@@ -296,87 +281,73 @@ class Race:
 @pytest.fixture(scope="module")
 def race(database_server):
     """A commune with one owner, recorder and lens, its police (actor and token), and the app on a real port."""
-    from werkzeug.serving import make_server
-
-    url = database_server.new_database("conflicts")
-    instance = tempfile.mkdtemp(prefix="cr_test_conflicts_")
-    app = camera_registry.create_app({"DATABASE_URL": url, "INSTANCE_PATH": instance, "SECRET_KEY": "conflicts"})
-    migrate.upgrade(app.extensions["engine"])
-    with app.extensions["session_factory"]() as session:
-        commune = AdminUnit(
-            code="RACE",
-            name="Xã Đua",
-            level=AdminLevel.COMMUNE,
-            boundary=from_shape(MultiPolygon([box(105.80, 21.00, 105.85, 21.05)]), srid=4326),
-        )
-        owner = Owner(
-            external_id="owner-race", kind=OwnerKind.HOUSEHOLD, name="Chủ đua", commune=commune, phone="0912345678"
-        )
-        recorder = Recorder(
-            external_id="rec-race", owner=owner, retention_days=14, point=from_shape(Point(105.82, 21.02), srid=4326)
-        )
-        lens = Lens(
-            external_id="lens-race",
-            recorder=recorder,
-            point=from_shape(Point(105.8201, 21.02), srid=4326),
-            bearing_deg=90.0,
-            fov_deg=90.0,
-            range_m=30.0,
-        )
-        user = User(username="police-race", password_hash="!", role=Role.COMMUNE_POLICE, admin_unit=commune)
-        session.add_all([commune, owner, recorder, lens, user])
-        for tag, lat in (("east-1", 21.02), ("east-2", 21.0201)):  # two owners whose lenses see SEEN_BY_TWO
-            neighbour = Owner(
-                external_id=f"owner-{tag}",
-                kind=OwnerKind.BUSINESS,
-                name=f"Chủ {tag}",
-                commune=commune,
-                phone="0912345679",
+    with app_of_its_own(database_server, "conflicts") as app:
+        migrate.upgrade(app.extensions["engine"])
+        with app.extensions["session_factory"]() as session:
+            commune = admin_unit("RACE", "Xã Đua", bounds=COMMUNE_A_BOX)
+            owner = Owner(
+                external_id="owner-race", kind=OwnerKind.HOUSEHOLD, name="Chủ đua", commune=commune, phone="0912345678"
             )
-            box_recorder = Recorder(
-                external_id=f"rec-{tag}",
-                owner=neighbour,
+            recorder = Recorder(
+                external_id="rec-race",
+                owner=owner,
                 retention_days=14,
-                point=from_shape(Point(105.83, lat), srid=4326),
+                point=from_shape(Point(105.82, 21.02), srid=4326),
             )
-            session.add_all(
-                [
-                    neighbour,
-                    box_recorder,
-                    Lens(
-                        external_id=f"lens-{tag}",
-                        recorder=box_recorder,
-                        point=from_shape(Point(105.8301, lat), srid=4326),
-                        bearing_deg=90.0,
-                        fov_deg=90.0,
-                        range_m=30.0,
-                    ),
-                ]
+            lens = Lens(
+                external_id="lens-race",
+                recorder=recorder,
+                point=from_shape(Point(105.8201, 21.02), srid=4326),
+                bearing_deg=90.0,
+                fov_deg=90.0,
+                range_m=30.0,
             )
-        session.flush()
-        _, secret = accounts.create_token(session, SYSTEM, user, "race")
-        police = Actor(
-            "police-race",
-            role=Role.COMMUNE_POLICE,
-            user_id=user.id,
-            unit_id=commune.id,
-            readable_communes=frozenset({commune.id}),
-            writable_communes=frozenset({commune.id}),
-        )
-        recorder_id = recorder.id
-        session.commit()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    found = Race(app, url, police, secret, recorder_id)
-    found.base_url = f"http://127.0.0.1:{server.server_port}"
-    try:
-        yield found
-    finally:
-        server.shutdown()
-        app.extensions["engine"].dispose()
-        database_server.drop_database(url)
-        shutil.rmtree(instance, ignore_errors=True)
+            user = User(username="police-race", password_hash="!", role=Role.COMMUNE_POLICE, admin_unit=commune)
+            session.add_all([commune, owner, recorder, lens, user])
+            for tag, lat in (("east-1", 21.02), ("east-2", 21.0201)):  # two owners whose lenses see SEEN_BY_TWO
+                neighbour = Owner(
+                    external_id=f"owner-{tag}",
+                    kind=OwnerKind.BUSINESS,
+                    name=f"Chủ {tag}",
+                    commune=commune,
+                    phone="0912345679",
+                )
+                box_recorder = Recorder(
+                    external_id=f"rec-{tag}",
+                    owner=neighbour,
+                    retention_days=14,
+                    point=from_shape(Point(105.83, lat), srid=4326),
+                )
+                session.add_all(
+                    [
+                        neighbour,
+                        box_recorder,
+                        Lens(
+                            external_id=f"lens-{tag}",
+                            recorder=box_recorder,
+                            point=from_shape(Point(105.8301, lat), srid=4326),
+                            bearing_deg=90.0,
+                            fov_deg=90.0,
+                            range_m=30.0,
+                        ),
+                    ]
+                )
+            session.flush()
+            _, secret = accounts.create_token(session, SYSTEM, user, "race")
+            police = Actor(
+                "police-race",
+                role=Role.COMMUNE_POLICE,
+                user_id=user.id,
+                unit_id=commune.id,
+                readable_communes=frozenset({commune.id}),
+                writable_communes=frozenset({commune.id}),
+            )
+            recorder_id = recorder.id
+            session.commit()
+        with served(app) as base_url:
+            found = Race(app, app.config["DATABASE_URL"], police, secret, recorder_id)
+            found.base_url = base_url
+            yield found
 
 
 def _load(session, assignment_id: int) -> Assignment:
@@ -556,13 +527,7 @@ def test_two_owner_form_answers_at_once_record_one_and_show_it_to_the_other(race
         [line] = race.open_request()["assignments"]
         with race.factory() as session:
             assignment = session.get(Assignment, line["id"])
-            token = issue_link(
-                session,
-                owner=assignment.owner,
-                purpose=LinkPurpose.ASSIGNMENT,
-                assignment=assignment,
-                expires_at=assignment.preservation_deadline,
-            )
+            token = assignment_link(session, assignment)
             session.commit()
         submits = [
             _owner_form(race, token, {"action": "consent", "handover": "police_copy"}),

@@ -8,6 +8,7 @@ import random
 
 import pytest
 from geoalchemy2.shape import from_shape
+from registry_support import COMMUNE_A_BOX
 from shapely.geometry import Point, box
 from sqlalchemy import func, literal, select
 
@@ -120,7 +121,7 @@ def test_communes_with_boundaries_and_figures_in_reach(client, world):
     assert a["geometry"]["type"] in ("Polygon", "MultiPolygon")  # GEOS simplifies a one-part MultiPolygon
     props = a["properties"]
     assert props["name"] == "Xã A" and props["lenses_active"] == 1 and props["sharing_rate"] == 1.0
-    assert props["area_km2"] == pytest.approx(area_km2(box(105.80, 21.00, 105.85, 21.05)))
+    assert props["area_km2"] == pytest.approx(area_km2(box(*COMMUNE_A_BOX)))
     assert props["lens_density"] == pytest.approx(1 / props["area_km2"])
     assert [
         f["properties"]["code"]

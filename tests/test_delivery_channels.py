@@ -7,11 +7,10 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
-from notify_support import routed_request, sessions_on
+from notify_support import messages as outbox
+from notify_support import routed_request, run, sessions_on
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from test_notifications import messages as outbox
-from test_scheduler import run
 
 from camera_registry.db import write_unit
 from camera_registry.models import AuditEvent, Channel, MessageStatus, OutboxMessage, Owner, OwnerLink

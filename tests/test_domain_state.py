@@ -15,11 +15,10 @@ import pytest
 import sqlalchemy as sa
 from geoalchemy2 import Geometry
 from geoalchemy2.shape import from_shape
-from notify_support import routed_request
+from notify_support import audited, routed_request, run
+from owner_support import NOW, assignment_link, commitment_link, routed_assignment
 from shapely import Point
 from sqlalchemy import select, update
-from test_owner_answers import NOW, assignment_link, commitment_link, routed_assignment
-from test_scheduler import HOUR, audited, run
 
 from camera_registry import migrate
 from camera_registry.db import make_engine
@@ -43,6 +42,7 @@ from camera_registry.services.deadlines import remind_unanswered
 from camera_registry.services.owner_answers import PageState
 
 R, A = RequestStatus, AssignmentStatus
+HOUR = timedelta(hours=1)
 
 # --------------------------------------------------------------------------- the state sets
 

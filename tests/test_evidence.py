@@ -3,29 +3,26 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
 import zipfile
 
 import pytest
+from clip_support import MP4_HEAD, TUS, tus_metadata
+from owner_support import police_actor, routed_assignment
 from sqlalchemy import select
-from test_owner_answers import police_actor, routed_assignment
-from test_owner_web import MP4_HEAD
 
 from camera_registry.models import AssignmentStatus, AuditEvent, FootageClip, Handover
 from camera_registry.services import requests
 from camera_registry.services.evidence import verify_package
 
-TUS = {"Tus-Resumable": "1.0.0"}
-
 
 @pytest.fixture()
-def clip_store(app, tmp_path, monkeypatch):
-    monkeypatch.setitem(app.config, "CLIP_STORAGE_DIR", str(tmp_path / "clips"))
+def clip_store(clip_store, app, tmp_path, monkeypatch):
+    """The clip store, and a key to sign evidence packages with."""
     monkeypatch.setitem(app.config, "EVIDENCE_SIGNING_KEY", str(tmp_path / "keys" / "evidence.pem"))
-    return tmp_path / "clips"
+    return clip_store
 
 
 @pytest.fixture()
@@ -37,10 +34,6 @@ def consented(session, world):
     return assignment
 
 
-def metadata(**values: str) -> str:
-    return ",".join(f"{key} {base64.b64encode(value.encode()).decode()}" for key, value in values.items())
-
-
 def officer_upload(client, world, assignment, content: bytes, role="police_a", name="bản sao.mp4"):
     base = f"/requests/{assignment.request_id}/assignments/{assignment.id}/uploads"
     created = client.post(
@@ -49,7 +42,7 @@ def officer_upload(client, world, assignment, content: bytes, role="police_a", n
             **TUS,
             **world.headers[role],
             "Upload-Length": str(len(content)),
-            "Upload-Metadata": metadata(
+            "Upload-Metadata": tus_metadata(
                 filename=name,
                 filetype="video/mp4",
                 recorder_time="2026-03-12T07:59:00",

@@ -4,10 +4,11 @@ and HTTP requests see the test's data."""
 from __future__ import annotations
 
 from geoalchemy2.shape import from_shape
-from shapely import MultiPolygon, Point, box
+from registry_support import COMMUNE_A_BOX, admin_unit
+from shapely import Point
 from sqlalchemy import func, select
 
-from camera_registry.models import AdminLevel, AdminUnit, Owner, OwnerKind, Recorder, Role, User
+from camera_registry.models import Owner, OwnerKind, Recorder, Role, User
 from camera_registry.services import accounts
 from camera_registry.services.access import SYSTEM
 
@@ -25,12 +26,7 @@ def test_commits_in_a_test_are_rolled_back(session, engine):
 
 
 def test_http_requests_see_the_tests_data(client, session):
-    commune = AdminUnit(
-        code="P-1",
-        name="Phường Thử Nghiệm",
-        level=AdminLevel.COMMUNE,
-        boundary=from_shape(MultiPolygon([box(105.80, 21.00, 105.85, 21.05)]), srid=4326),
-    )
+    commune = admin_unit("P-1", "Phường Thử Nghiệm", bounds=COMMUNE_A_BOX)
     session.add(commune)
     session.flush()
     owner = Owner(external_id="http-owner", kind=OwnerKind.HOUSEHOLD, name="Hộ gia đình")

@@ -6,19 +6,16 @@ ready while it runs, unready once it stops, and ready again when it returns.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from database_support import app_of_its_own
 from soak_support import start_scheduler
 from sqlalchemy import delete
 
-import camera_registry
 from camera_registry import migrate
-from camera_registry.db import make_engine
 from camera_registry.jobs.scheduler import LEASE_NAME
 from camera_registry.models import Channel, OutboxMessage, SchedulerLease
 from camera_registry.models.base import utcnow
@@ -164,27 +161,9 @@ def wait_for_status(client, status: int, timeout: float = 60) -> dict:
 @pytest.fixture()
 def fresh_app(database_server):
     """An app on a database of its own, migrated, so another process (the scheduler) sees its commits."""
-    url = database_server.new_database("readyz")
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
-    instance = Path(tempfile.mkdtemp(prefix="cr_test_readyz_"))
-    app = camera_registry.create_app(
-        {
-            "DATABASE_URL": url,
-            "TESTING": True,
-            "INSTANCE_PATH": str(instance),
-            "SECRET_KEY": "test",
-            "NOTIFY_WEBHOOK_URL": "",
-            "SMTP_HOST": "",
-        }
-    )
-    try:
-        yield app, url, instance
-    finally:
-        app.extensions["engine"].dispose()
-        database_server.drop_database(url)
-        shutil.rmtree(instance, ignore_errors=True)
+    with app_of_its_own(database_server, "readyz", TESTING=True, NOTIFY_WEBHOOK_URL="", SMTP_HOST="") as app:
+        migrate.upgrade(app.extensions["engine"])
+        yield app, app.config["DATABASE_URL"], Path(app.instance_path)
 
 
 def test_readyz_follows_the_scheduler_process(fresh_app):

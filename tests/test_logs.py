@@ -12,8 +12,7 @@ import pytest
 import requests
 from soak_support import start_web
 
-from camera_registry import logs, migrate
-from camera_registry.db import make_engine
+from camera_registry import logs
 from camera_registry.jobs import scheduler
 
 OWNER_TOKEN = "Zq3vX0-owner-link-token_abcdefghijklmnop"
@@ -168,14 +167,15 @@ def test_configure_adds_one_handler_in_the_chosen_format(monkeypatch):
         root.handlers = saved
 
 
-def test_under_gunicorn_no_line_holds_an_owner_link(database_server, tmp_path):
+def test_under_gunicorn_no_line_holds_an_owner_link(own_database_url, tmp_path):
     """The app's JSON lines and gunicorn's access lines, from a real process."""
-    url = database_server.new_database("logs")
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
     web, base_url = start_web(
-        url, tmp_path / "instance", tmp_path / "web.log", WEB_CONCURRENCY="1", GUNICORN_THREADS="2", LOG_FORMAT="json"
+        own_database_url,
+        tmp_path / "instance",
+        tmp_path / "web.log",
+        WEB_CONCURRENCY="1",
+        GUNICORN_THREADS="2",
+        LOG_FORMAT="json",
     )
     try:
         answer = requests.get(
@@ -184,7 +184,6 @@ def test_under_gunicorn_no_line_holds_an_owner_link(database_server, tmp_path):
         assert answer.headers["X-Request-Id"] == "drill-request-000042"
     finally:
         web.stop()
-        database_server.drop_database(url)
     text = web.log_text()
     assert OWNER_TOKEN not in text
     app_lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from email.header import decode_header, make_header
 
 from conftest import WEBHOOK_SECRET
-from notify_support import BASE_URL, IN_VIEW, routed_request, sessions_on
+from notify_support import BASE_URL, IN_VIEW, messages, routed_request, sessions_on
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -27,17 +27,6 @@ from camera_registry.services.delivery import CLAIM_LEASE, claim_due, deliver_du
 from camera_registry.services.notifications import TOKEN_SLOT
 from camera_registry.services.owner_links import LinkState, resolve_link
 from camera_registry.timezones import LOCAL_ZONE
-
-
-def messages(session: Session, **where) -> list[OutboxMessage]:
-    return list(
-        session.scalars(
-            select(OutboxMessage)
-            .filter_by(**where)
-            .order_by(OutboxMessage.id)
-            .execution_options(populate_existing=True)
-        )
-    )
 
 
 def link_in(text: str) -> str:

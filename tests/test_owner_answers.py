@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from shapely import Point
+from owner_support import NOW, POLICE_PHONE, assignment_link, commitment_link, police_actor, routed_assignment
 from sqlalchemy import func, select
 
 from camera_registry.models import (
@@ -13,51 +13,14 @@ from camera_registry.models import (
     AuditEvent,
     CommitmentChannel,
     Handover,
-    LinkPurpose,
     RequestStatus,
     SharingCommitment,
-    User,
 )
 from camera_registry.services import owner_answers, requests
-from camera_registry.services.access import actor_for, owner_actor
+from camera_registry.services.access import owner_actor
 from camera_registry.services.errors import ValidationFailed
 from camera_registry.services.owner_answers import PageState, Refusal
-from camera_registry.services.owner_links import issue_link, revoke_links
-
-NOW = datetime.now(UTC)
-POLICE_PHONE = "024 3942 1234"
-
-
-def police_actor(session, username="police-a"):
-    return actor_for(session, session.scalar(select(User).where(User.username == username)))
-
-
-def routed_assignment(session, world):
-    """A request in front of lens-a, routed to owner a; commune A has a duty phone."""
-    world.commune_a.police_phone = POLICE_PHONE
-    request = requests.open_request(
-        session,
-        police_actor(session),
-        case_ref="VV-2026-042",
-        reason="Cướp giật",
-        legal_basis="Điều 145 BLTTHS",
-        incident=Point(105.8202, 21.02),
-        window_start=NOW - timedelta(hours=3),
-        window_end=NOW - timedelta(hours=2),
-        public_base_url="http://127.0.0.1:5000",
-    )
-    [assignment] = request.assignments
-    return assignment
-
-
-def assignment_link(session, assignment, expires_at=None):
-    return issue_link(
-        session,
-        owner=assignment.owner,
-        purpose=LinkPurpose.ASSIGNMENT,
-        assignment=assignment,
-        expires_at=expires_at or assignment.preservation_deadline,
-    )
+from camera_registry.services.owner_links import revoke_links
 
 
 def audit_count(session) -> int:
@@ -177,18 +140,6 @@ def test_a_cancelled_request_closes_the_owners_page(session, world):
     page = owner_answers.open_link(session, token)
     assert page.state == PageState.CLOSED and page.police.phone == POLICE_PHONE
     assert owner_answers.answer(session, token, "decline").refusal == Refusal.LINK_DEAD
-
-
-def commitment_link(session, world, commitment=True):
-    owner_id = world.objects["a"]["owner"]
-    existing = session.get(SharingCommitment, world.objects["a"]["commitment"])
-    return issue_link(
-        session,
-        owner=existing.owner,
-        purpose=LinkPurpose.COMMITMENT,
-        commitment=existing if commitment else None,
-        expires_at=NOW + timedelta(days=30),
-    ), owner_id
 
 
 def test_renewing_through_a_link_signs_a_new_row_with_the_current_text(session, world):

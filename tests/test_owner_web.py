@@ -9,41 +9,17 @@ import re
 from datetime import timedelta
 
 import pytest
+from clip_support import MP4_HEAD, stored_files
+from owner_support import NOW, POLICE_PHONE, assignment_link, consent_to_upload, fresh_csrf
 from sqlalchemy import select
-from test_owner_answers import NOW, POLICE_PHONE, assignment_link, routed_assignment
 
 from camera_registry.models import AssignmentStatus, AuditEvent, FootageClip
 from camera_registry.services.owner_links import revoke_links
-
-MP4_HEAD = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
-
-
-@pytest.fixture()
-def clip_store(app, tmp_path, monkeypatch):
-    monkeypatch.setitem(app.config, "CLIP_STORAGE_DIR", str(tmp_path / "clips"))
-    return tmp_path / "clips"
-
-
-@pytest.fixture()
-def owner_link(session, world):
-    """A live link to the assignment of owner a; committed so the app's requests see it."""
-    assignment = routed_assignment(session, world)
-    token = assignment_link(session, assignment)
-    session.commit()
-    return assignment, token
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
 def page_text(response) -> str:
     """The page without its CSRF tokens, which differ per render."""
     return re.sub(r'name="csrf_token" value="[^"]+"', "", response.get_data(as_text=True))
-
-
-def fresh_csrf(client, token) -> str:
-    return csrf_of(client.get(f"/o/{token}").get_data(as_text=True))
 
 
 def test_the_page_says_what_is_asked_in_vietnamese(client, session, owner_link):
@@ -159,27 +135,12 @@ def test_the_link_routes_are_rate_limited(app, client, owner_link, monkeypatch):
 # --------------------------------------------------------------------------- clip uploads
 
 
-def consent_to_upload(client, token) -> str:
-    csrf = fresh_csrf(client, token)
-    assert (
-        client.post(
-            f"/o/{token}", data={"csrf_token": csrf, "action": "consent", "handover": "owner_upload"}
-        ).status_code
-        == 303
-    )
-    return csrf
-
-
 def upload(client, token, csrf, content: bytes, filename="clip.mp4", content_type="video/mp4"):
     return client.post(
         f"/o/{token}/clip",
         data={"csrf_token": csrf, "clip": (io.BytesIO(content), filename, content_type)},
         content_type="multipart/form-data",
     )
-
-
-def stored_files(store):
-    return sorted(path for path in store.rglob("*") if path.is_file()) if store.exists() else []
 
 
 def audit_actions(session, prefix="clip."):

@@ -4,7 +4,7 @@ same status the API answers for the same step: a not-found is a 404 on both, nev
 from __future__ import annotations
 
 import pytest
-from test_requests import act, open_request
+from request_support import act, open_request
 
 MISSING = 2**31 - 1
 

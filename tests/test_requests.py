@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from geoalchemy2.shape import from_shape
+from request_support import NOW, act, iso, open_request
 from shapely import Point
 from sqlalchemy import select
 
@@ -22,34 +23,7 @@ from camera_registry.models import (
 from camera_registry.services.access import SYSTEM
 from camera_registry.services.workflow import IllegalTransition, StaleVersion, transition_assignment, transition_request
 
-NOW = datetime.now(UTC)
-# lens-a stands at (105.8201, 21.02) looking east (bearing 90, fov 90, 30 m): this point is 10 m in front of it.
-IN_VIEW = {"type": "Point", "coordinates": [105.8202, 21.02]}
 SHA = "ab" * 32
-
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat()
-
-
-def request_body(**overrides):
-    return {
-        "case_ref": "VV-2026-001",
-        "reason": "Trộm xe máy",
-        "legal_basis": "Điều 145 Bộ luật Tố tụng hình sự",
-        "incident": IN_VIEW,
-        "window_start": iso(NOW - timedelta(hours=3)),
-        "window_end": iso(NOW - timedelta(hours=2)),
-        **overrides,
-    }
-
-
-def open_request(client, world, role="police_a", **overrides):
-    return client.post("/api/v1/footage-requests", json=request_body(**overrides), headers=world.headers[role])
-
-
-def act(client, world, assignment, action, role="police_a", **body):
-    return client.post(f"/api/v1/assignments/{assignment['id']}/{action}", json=body, headers=world.headers[role])
 
 
 def test_a_request_is_routed_to_the_owner_whose_lens_saw_it(client, world, session):
@@ -229,22 +203,28 @@ def persisted_request(session, world, status: RequestStatus) -> FootageRequest:
     return request
 
 
+def assert_follows_the_table(session, entity, action, transitions, transition, entity_type):
+    """`action` on `entity` moves it where the transition table says, one version on and audited, or is refused
+    and leaves it where it was."""
+    state, version = entity.status, entity.version
+    target = transitions.get((state, action))
+    if target is None:
+        with pytest.raises(IllegalTransition):
+            transition(session, SYSTEM, entity, action)
+        assert entity.status == state
+        return
+    transition(session, SYSTEM, entity, action)
+    assert entity.status == target and entity.version == version + 1
+    event = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).one()
+    assert (event.action, event.from_state, event.to_state) == (f"{entity_type}.{action}", state.value, target.value)
+
+
 @pytest.mark.parametrize(
     "state, action", list(itertools.product(RequestStatus, sorted({a for _, a in REQUEST_TRANSITIONS})))
 )
 def test_request_transition_table(session, world, state, action):
     request = persisted_request(session, world, state)
-    target = REQUEST_TRANSITIONS.get((state, action))
-    version = request.version
-    if target is None:
-        with pytest.raises(IllegalTransition):
-            transition_request(session, SYSTEM, request, action)
-        assert request.status == state
-        return
-    transition_request(session, SYSTEM, request, action)
-    assert request.status == target and request.version == version + 1
-    event = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).one()
-    assert (event.action, event.from_state, event.to_state) == (f"request.{action}", state.value, target.value)
+    assert_follows_the_table(session, request, action, REQUEST_TRANSITIONS, transition_request, "request")
 
 
 @pytest.mark.parametrize(
@@ -266,16 +246,7 @@ def test_assignment_transition_table(session, world, state, action):
         )
     session.flush()
     assignment = request.assignments[0]
-    target = ASSIGNMENT_TRANSITIONS.get((state, action))
-    if target is None:
-        with pytest.raises(IllegalTransition):
-            transition_assignment(session, SYSTEM, assignment, action)
-        assert assignment.status == state
-        return
-    transition_assignment(session, SYSTEM, assignment, action)
-    assert assignment.status == target
-    event = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).one()
-    assert (event.action, event.from_state, event.to_state) == (f"assignment.{action}", state.value, target.value)
+    assert_follows_the_table(session, assignment, action, ASSIGNMENT_TRANSITIONS, transition_assignment, "assignment")
 
 
 def test_stale_version_in_the_service(session, world):

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from geoalchemy2.shape import from_shape
-from notify_support import IN_VIEW, routed_request, sessions_on
-from sqlalchemy import func, select
+from notify_support import IN_VIEW, audited, routed_request, run, sessions_on
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from camera_registry.jobs import JOBS, JobRunner, build_scheduler
@@ -49,18 +48,6 @@ POLICE_PHONE = "02439998888"
 
 def outbox(session: Session, kind: str) -> list[OutboxMessage]:
     return list(session.scalars(select(OutboxMessage).where(OutboxMessage.kind == kind).order_by(OutboxMessage.id)))
-
-
-def run(job, session: Session, settings, now: datetime) -> Counter:
-    """Run a job as the scheduler does, in write units of its own on the test's connection; then see what it did."""
-    session.flush()
-    counts = job(sessions_on(session), settings, now)
-    session.expire_all()
-    return counts
-
-
-def audited(session: Session, action: str) -> int:
-    return session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == action))
 
 
 @pytest.fixture()

@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import os
 from datetime import timedelta
 
 import pytest
+from clip_support import MP4_HEAD, TUS, stored_files, tus_metadata
+from owner_support import consent_to_upload
 from sqlalchemy import select
-from test_owner_web import MP4_HEAD, consent_to_upload, owner_link  # noqa: F401  (fixture)
 
 from camera_registry.models import AssignmentStatus, AuditEvent, ClipUpload, FootageClip, UploadState
 from camera_registry.services.clips import ClipSettings
 from camera_registry.services.uploads import clean_abandoned_uploads
-
-TUS = {"Tus-Resumable": "1.0.0"}
-
-
-@pytest.fixture()
-def clip_store(app, tmp_path, monkeypatch):
-    monkeypatch.setitem(app.config, "CLIP_STORAGE_DIR", str(tmp_path / "clips"))
-    return tmp_path / "clips"
-
-
-def metadata(**values: str) -> str:
-    return ",".join(f"{key} {base64.b64encode(value.encode()).decode()}" for key, value in values.items())
-
 
 CLOCK = {"recorder_time": "2026-03-12T08:00:30", "clock_checked_at": "2026-03-12T08:00:00+07:00"}
 
@@ -38,7 +25,7 @@ def create(client, token, length, filename="cổng.mp4", filetype="video/mp4", *
         headers={
             **TUS,
             "Upload-Length": str(length),
-            "Upload-Metadata": metadata(filename=filename, filetype=filetype, **(clock or CLOCK)),
+            "Upload-Metadata": tus_metadata(filename=filename, filetype=filetype, **(clock or CLOCK)),
         },
     )
 
@@ -51,12 +38,8 @@ def patch(client, location, offset, body: bytes, **headers):
     )
 
 
-def stored_files(store):
-    return sorted(path for path in store.rglob("*") if path.is_file()) if store.exists() else []
-
-
 @pytest.fixture()
-def uploading(client, owner_link):  # noqa: F811
+def uploading(client, owner_link):
     assignment, token = owner_link
     consent_to_upload(client, token)
     return assignment, token
@@ -204,13 +187,17 @@ def test_the_protocol_version_and_the_clock_are_required(client, uploading, clip
     assert no_version.status_code == 412 and no_version.headers["Tus-Version"] == "1.0.0"
     no_clock = client.post(
         f"/o/{token}/uploads",
-        headers={**TUS, "Upload-Length": "1000", "Upload-Metadata": metadata(filename="a.mp4", filetype="video/mp4")},
+        headers={
+            **TUS,
+            "Upload-Length": "1000",
+            "Upload-Metadata": tus_metadata(filename="a.mp4", filetype="video/mp4"),
+        },
     )
     assert no_clock.status_code == 400 and "recorder_time" in no_clock.get_data(as_text=True)
     assert create(client, token, 1000, clock_correct="1").status_code == 201
 
 
-def test_a_link_that_does_not_take_uploads_refuses_them(client, owner_link, clip_store):  # noqa: F811
+def test_a_link_that_does_not_take_uploads_refuses_them(client, owner_link, clip_store):
     _, token = owner_link  # not consented to upload yet
     assert create(client, token, 1000).status_code == 403
     assert client.post("/o/guessed/uploads", headers={**TUS, "Upload-Length": "1000"}).status_code == 410

@@ -5,22 +5,19 @@ These need connections of their own, so they run on a fresh database each, not o
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from geoalchemy2.shape import from_shape
-from shapely import MultiPolygon, box
+from database_support import app_of_its_own
+from registry_support import COMMUNE_A_BOX, admin_unit
 from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-import camera_registry
 from camera_registry import db, migrate
-from camera_registry.models import AdminLevel, AdminUnit, ApiToken, AuditEvent, Owner, OwnerKind, Role, SchedulerLease
+from camera_registry.models import ApiToken, AuditEvent, Owner, OwnerKind, Role, SchedulerLease
 from camera_registry.services import accounts
 from camera_registry.services.access import SYSTEM
 
@@ -28,18 +25,8 @@ LOCK_WAIT_MS = 300
 
 
 @pytest.fixture()
-def fresh_url(database_server):
-    url = database_server.new_database("units")
-    engine = db.make_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
-    yield url
-    database_server.drop_database(url)
-
-
-@pytest.fixture()
-def factory(fresh_url):
-    engine = db.make_engine(fresh_url, busy_timeout_ms=LOCK_WAIT_MS)
+def factory(own_database_url):
+    engine = db.make_engine(own_database_url, busy_timeout_ms=LOCK_WAIT_MS)
     yield db.make_session_factory(engine)
     engine.dispose()
 
@@ -111,11 +98,11 @@ def test_write_units_that_read_then_write_wait_for_each_other(factory):
         assert _counter(session) == 30
 
 
-def test_a_deferred_sqlite_transaction_cannot_wait_for_the_lock(fresh_url, backend):
+def test_a_deferred_sqlite_transaction_cannot_wait_for_the_lock(own_database_url, backend):
     """Why write units begin IMMEDIATE: the failure the issue measured, reproduced with two plain connections."""
     if backend != "spatialite":
         pytest.skip("SQLite's single-writer lock")
-    path = make_url(fresh_url).database
+    path = make_url(own_database_url).database
     driver = _sqlite_driver()
     reader, writer = (driver.connect(path, isolation_level=None, timeout=5) for _ in range(2))
     try:
@@ -164,37 +151,23 @@ def _hold_write_lock(factory):
 
 
 @pytest.fixture()
-def busy_app(fresh_url):
+def busy_app(database_server):
     """The app on its own database with a short lock wait, a commune, its police (by token) and an owner."""
-    instance = tempfile.mkdtemp(prefix="cr_test_units_")
-    app = camera_registry.create_app(
-        {
-            "DATABASE_URL": fresh_url,
-            "INSTANCE_PATH": instance,
-            "SECRET_KEY": "units",
-            "TESTING": True,
-            "SQLITE_BUSY_TIMEOUT_MS": LOCK_WAIT_MS,
-        }
-    )
-    factory = app.extensions["session_factory"]
-    with db.open_session(factory, db.WRITE) as session:
-        commune = AdminUnit(
-            code="A",
-            name="Xã A",
-            level=AdminLevel.COMMUNE,
-            boundary=from_shape(MultiPolygon([box(105.80, 21.00, 105.85, 21.05)]), srid=4326),
-        )
-        session.add(commune)
-        session.add(
-            Owner(external_id="owner-a", kind=OwnerKind.HOUSEHOLD, name="Chủ A", commune=commune, phone="0912345678")
-        )
-        user = accounts.create_user(session, SYSTEM, "police.a", "a-long-test-password", Role.COMMUNE_POLICE, "A")
-        _, secret = accounts.create_token(session, SYSTEM, user, "tests")
-        session.commit()
-    app.test_headers = {"Authorization": f"Bearer {secret}"}
-    yield app
-    app.extensions["engine"].dispose()
-    shutil.rmtree(instance, ignore_errors=True)
+    with app_of_its_own(database_server, "units", TESTING=True, SQLITE_BUSY_TIMEOUT_MS=LOCK_WAIT_MS) as app:
+        migrate.upgrade(app.extensions["engine"])
+        with db.open_session(app.extensions["session_factory"], db.WRITE) as session:
+            commune = admin_unit("A", "Xã A", bounds=COMMUNE_A_BOX)
+            session.add(commune)
+            session.add(
+                Owner(
+                    external_id="owner-a", kind=OwnerKind.HOUSEHOLD, name="Chủ A", commune=commune, phone="0912345678"
+                )
+            )
+            user = accounts.create_user(session, SYSTEM, "police.a", "a-long-test-password", Role.COMMUNE_POLICE, "A")
+            _, secret = accounts.create_token(session, SYSTEM, user, "tests")
+            session.commit()
+        app.test_headers = {"Authorization": f"Bearer {secret}"}
+        yield app
 
 
 def _contact_reads(app) -> int:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
+from database_support import app_of_its_own
 from sqlalchemy import text
 
-import camera_registry
 from camera_registry import migrate
 from camera_registry.db import make_engine
 from camera_registry.services import backup as backups
@@ -17,23 +15,11 @@ from camera_registry.services import backup as backups
 
 @pytest.fixture()
 def fresh(database_server):
-    url = database_server.new_database("upgrade")
-    instance = Path(tempfile.mkdtemp(prefix="cr_test_upgrade_"))
-    app = camera_registry.create_app(
-        {
-            "DATABASE_URL": url,
-            "TESTING": True,
-            "INSTANCE_PATH": str(instance),
-            "SECRET_KEY": "test",
-            "BACKUP_DIR": str(instance / "backups"),
-        }
-    )
-    try:
+    """An app on an empty database of its own, backing up into its instance folder."""
+    with app_of_its_own(database_server, "upgrade", TESTING=True) as app:
+        instance = Path(app.instance_path)
+        app.config["BACKUP_DIR"] = str(instance / "backups")
         yield app, app.extensions["engine"], instance
-    finally:
-        app.extensions["engine"].dispose()
-        database_server.drop_database(url)
-        shutil.rmtree(instance, ignore_errors=True)
 
 
 def previous_revision() -> str:
