@@ -27,8 +27,8 @@ from wtforms.validators import ValidationError as CSRFInvalid
 from ..http.actor import csrf
 from ..http.statuses import status_of
 from ..http.units import get_session, reads_then_writes, write_unit
-from ..models import Handover, LinkPurpose
-from ..services import owner_answers
+from ..models import Channel, Handover, LinkPurpose
+from ..services import owner_answers, owner_preferences
 from ..services.channels.phones import readable_phone
 from ..services.clips import ClipRefused, ClipTooLarge
 from ..services.errors import ValidationFailed
@@ -57,6 +57,8 @@ REFUSAL_STATUS = {
     "incomplete": 400,
     "form_expired": 400,
     "clock": 400,
+    owner_preferences.NO_EMAIL: 400,
+    owner_preferences.NO_PHONE: 400,
 }
 
 
@@ -77,6 +79,21 @@ class AnswerSchema(ma.Schema):
             raise ma.ValidationError("choose how the footage is handed over", "handover")
         if data["action"] == "report_no_footage" and data["reason"] is None:
             raise ma.ValidationError("say why there is no footage", "reason")
+
+
+class ContactSchema(ma.Schema):
+    """The contact form: an empty channel is "no preference", an unticked opt-out box is not sent."""
+
+    channel = ma.fields.Enum(Channel, by_value=True, load_default=None)
+    non_urgent_opt_out = ma.fields.Boolean(load_default=False)
+
+    class Meta:
+        unknown = ma.EXCLUDE  # the CSRF token and the form's action
+
+    @ma.validates("channel")
+    def _offered(self, value, **kwargs):
+        if value is not None and value not in owner_preferences.CHOICES:
+            raise ma.ValidationError("not a channel an owner may choose")
 
 
 def _render(page: owner_answers.OwnerPage, status: int | None = None):
@@ -107,6 +124,24 @@ def submit(token: str):
         page = replace(owner_answers.open_link(session, token, language=current_language()), errors=errors)
         session.commit()
         return _render(page, status_of(error))
+    if page.refusal is not None:
+        session.rollback()
+        return _render(page)
+    session.commit()
+    return redirect(url_for(".show", token=token), code=303)
+
+
+@blueprint.post("/<token>/contact")
+def contact(token: str):
+    session = get_session()
+    form = {key: value.strip() for key, value in request.form.items() if value.strip()}
+    try:
+        choice = ContactSchema().load(form)
+    except ma.ValidationError as error:
+        page = replace(owner_answers.open_link(session, token, language=current_language()), errors=error.messages)
+        session.commit()
+        return _render(page, status_of(error))
+    page = owner_preferences.set_contact_preferences(session, token, **choice, language=current_language())
     if page.refusal is not None:
         session.rollback()
         return _render(page)

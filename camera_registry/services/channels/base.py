@@ -48,6 +48,8 @@ class Outcome:
     kind: OutcomeKind
     provider_message_id: str | None = None
     detail: str = ""
+    #: The provider's error code behind a refusal, a transient failure or a configuration error; `detail` names it.
+    code: object = field(default=None, compare=False)
 
     @property
     def sent(self) -> bool:
@@ -101,11 +103,13 @@ class ErrorCodes:
 
     def outcome(self, code: object, message: str = "") -> Outcome:
         if code in self.refused:
-            return Outcome(OutcomeKind.REFUSED_FALL_BACK, detail=f"{self.label} {code}: {self.refused[code]}")
+            return Outcome(
+                OutcomeKind.REFUSED_FALL_BACK, detail=f"{self.label} {code}: {self.refused[code]}", code=code
+            )
         if code in self.transient:
-            return Outcome(OutcomeKind.TRANSIENT, detail=f"{self.label} {code}: {self.transient[code]}")
+            return Outcome(OutcomeKind.TRANSIENT, detail=f"{self.label} {code}: {self.transient[code]}", code=code)
         reason = self.config.get(code) or message or "see the provider's error table"
-        return Outcome(OutcomeKind.CONFIG_ERROR, detail=f"{self.label} {code}: {reason}")
+        return Outcome(OutcomeKind.CONFIG_ERROR, detail=f"{self.label} {code}: {reason}", code=code)
 
 
 class SmsGateway:

@@ -86,6 +86,13 @@ ERROR_CODES = ErrorCodes(
     },
 )
 
+#: Refusals meaning the phone is not on Zalo or its owner refuses our ZNS: not worth trying ZNS for them again.
+NOT_ON_ZALO = frozenset({-114, -118, -119, -141})
+
+
+def not_on_zalo(outcome: Outcome) -> bool:
+    return outcome.kind == OutcomeKind.REFUSED_FALL_BACK and outcome.code in NOT_ON_ZALO
+
 
 @dataclass(frozen=True)
 class Tokens:

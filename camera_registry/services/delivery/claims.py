@@ -19,6 +19,7 @@ from ...db import is_retryable, write_unit
 from ...models import Channel, MessageStatus, OutboxMessage, message_transition
 from ...models.base import utcnow
 from ..channels.base import Outcome, OutcomeKind
+from ..channels.zns import not_on_zalo
 from ..notifications import (
     NotificationSettings,
     fail_message,
@@ -261,7 +262,8 @@ def _settle(
     if answer.kind == OutcomeKind.CONFIG_ERROR:
         _give_up(session, message, "notification.config_error")
         return "config_error"
-    fallback = fail_message(session, message, "refuse", answer.detail, settings.channel_plan, now)
+    off_zalo = message.channel == Channel.ZNS and not_on_zalo(answer)
+    fallback = fail_message(session, message, "refuse", answer.detail, settings.channel_plan, now, off_zalo=off_zalo)
     return "fell_back" if fallback else "refused"
 
 

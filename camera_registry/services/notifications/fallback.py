@@ -23,6 +23,8 @@ from .settings import ChannelPlan
 
 #: The most characters of a provider's word kept on a message.
 MAX_DETAIL_LENGTH = 1000
+#: The audit action of an owner's Zalo flag cleared after a ZNS refusal.
+ZALO_CLEARED = "owner.zalo_cleared"
 
 
 def move_message(session: Session, message: OutboxMessage, action: str, audited_as: str, note: str, **details) -> None:
@@ -50,11 +52,19 @@ def move_message(session: Session, message: OutboxMessage, action: str, audited_
 
 
 def fail_message(
-    session: Session, message: OutboxMessage, action: str, detail: str, plan: ChannelPlan, now: datetime
+    session: Session,
+    message: OutboxMessage,
+    action: str,
+    detail: str,
+    plan: ChannelPlan,
+    now: datetime,
+    *,
+    off_zalo: bool = False,
 ) -> OutboxMessage | None:
     """`message` did not reach its owner (`action`: refuse, fail or time_out, by the transition table): mark it
-    failed, queue the fallback on the next channel and audit both, in the caller's write unit; the fallback."""
-    fallback = queue_fallback(session, message, plan, now)
+    failed, queue the fallback on the next channel and audit both, in the caller's write unit; the fallback.
+    `off_zalo`: Zalo said the owner is not on it (zns.not_on_zalo), so their later messages skip ZNS."""
+    fallback = queue_fallback(session, message, plan, now, off_zalo=off_zalo)
     message.failed_at, message.receipt_detail = now, detail[:MAX_DETAIL_LENGTH]
     move_message(
         session,
@@ -67,9 +77,12 @@ def fail_message(
     return fallback
 
 
-def queue_fallback(session: Session, failed: OutboxMessage, plan: ChannelPlan, now: datetime) -> OutboxMessage | None:
+def queue_fallback(
+    session: Session, failed: OutboxMessage, plan: ChannelPlan, now: datetime, *, off_zalo: bool = False
+) -> OutboxMessage | None:
     """The same message on the owner's next channel after `failed` (refused, or not delivered in time), naming the
     one it replaces; None when no channel is left, or for an escalation (the police's duty phone has one).
+    `off_zalo` clears the owner's Zalo flag, once the route past `failed` is known.
 
     Call it in the write unit that fails `failed`. Its key is the same key on the
     next channel, so a fallback is queued once.
@@ -79,6 +92,8 @@ def queue_fallback(session: Session, failed: OutboxMessage, plan: ChannelPlan, n
         return None
     owner, texts, assignment = rendered
     route = owner_route(owner, plan)
+    if off_zalo and owner.zalo:
+        _clear_zalo(session, owner, failed)
     channels = [channel for channel, _ in route]
     if failed.channel not in channels or channels.index(failed.channel) + 1 == len(route):
         return None
@@ -95,6 +110,22 @@ def queue_fallback(session: Session, failed: OutboxMessage, plan: ChannelPlan, n
         falls_back_from=failed,
     )
     return queued[0] if queued else None
+
+
+def _clear_zalo(session: Session, owner: Owner, refused: OutboxMessage) -> None:
+    """Zalo said this phone is not on it or refuses our ZNS: later messages go by SMS first."""
+    owner.zalo = False
+    record(
+        session,
+        SYSTEM,
+        ZALO_CLEARED,
+        "owner",
+        owner.id,
+        from_state="zalo",
+        to_state="not_zalo",
+        note=refused.last_error,
+        details={"outbox_message_id": refused.id, "idempotency_key": refused.idempotency_key},
+    )
 
 
 def _render_again(session: Session, message: OutboxMessage) -> tuple[Owner, Texts, Assignment | None] | None:
