@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from notify_support import messages as outbox
 from notify_support import routed_request, run, sessions_on
+from owner_support import fresh_csrf
 from sqlalchemy import select
 from test_delivery_channels import PHONE, channel_settings, esms_config, route, zns_config
-from test_notifications import messages as outbox
-from test_owner_web import fresh_csrf
 
 from camera_registry.models import AuditEvent, Channel, LinkPurpose, MessageStatus, Owner
 from camera_registry.services.deadlines import remind_unanswered
