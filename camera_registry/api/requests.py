@@ -25,6 +25,7 @@ from ..schemas.requests import POLICE_ACTIONS, AssignmentActionSchema, FootageRe
 from ..services import requests
 from ..services.workflow import outcome
 from .base import api_blueprint, committed, page_of, paginate, require_actor, session
+from .schemas import DeliverySchema
 from .versions import ConflictErrorSchema
 
 requests_blp = api_blueprint(
@@ -79,8 +80,9 @@ class AssignmentSchema(ma.Schema):
 
 
 def _request(obj):
-    """List lines wrap the request with its urgency; details are the request itself."""
-    return obj.request if isinstance(obj, requests.RequestLine) else obj
+    """List lines wrap the request with its urgency, the detail with its deliveries; the steps' answers are the
+    request itself."""
+    return obj.request if isinstance(obj, (requests.RequestLine, requests.RequestDetail)) else obj
 
 
 class FootageRequestSchema(ma.Schema):
@@ -108,6 +110,29 @@ class FootageRequestSchema(ma.Schema):
 
 class FootageRequestDetailSchema(FootageRequestSchema):
     assignments = ma.fields.Nested(AssignmentSchema, many=True)
+
+
+class AssignmentDeliveriesSchema(AssignmentSchema):
+    deliveries = ma.fields.Nested(
+        DeliverySchema,
+        many=True,
+        metadata={"description": "the owner's messages and whether they arrived, newest first"},
+    )
+
+
+class FootageRequestDeliveriesSchema(FootageRequestDetailSchema):
+    """The detail with each owner's deliveries, which the service reads beside the request."""
+
+    assignments = ma.fields.Nested(AssignmentDeliveriesSchema, many=True)
+
+    def get_attribute(self, obj, attr, default):
+        return super().get_attribute(_request(obj), attr, default)
+
+    @ma.post_dump(pass_original=True)
+    def _add_deliveries(self, data, detail, **kwargs):
+        for assignment in data["assignments"]:
+            assignment["deliveries"] = DeliverySchema(many=True).dump(detail.deliveries.get(assignment["id"], []))
+        return data
 
 
 class RequestLineSchema(FootageRequestSchema):
@@ -148,9 +173,10 @@ class FootageRequests(MethodView):
 
 @requests_blp.route("/<int:request_id>")
 class FootageRequestById(MethodView):
-    @requests_blp.response(200, FootageRequestDetailSchema)
+    @requests_blp.response(200, FootageRequestDeliveriesSchema)
     def get(self, request_id):
-        return requests.get_request(session(), require_actor(), request_id)
+        """The request, its assignments and whether each owner's messages arrived."""
+        return requests.request_detail(session(), require_actor(), request_id)
 
 
 @requests_blp.route("/<int:request_id>/open")

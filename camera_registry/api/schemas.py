@@ -5,7 +5,17 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from ..models import AdminLevel, CommitmentChannel, LensKind, LensStatus, OwnerKind, RecorderStatus, Role
+from ..models import (
+    AdminLevel,
+    Channel,
+    CommitmentChannel,
+    LensKind,
+    LensStatus,
+    MessageStatus,
+    OwnerKind,
+    RecorderStatus,
+    Role,
+)
 from ..schemas.base import StrictSchema
 from ..schemas.fields import GeoJSONGeometry, NumberList, id_field
 from ..services.accounts import TOKEN_MAX_DAYS
@@ -369,3 +379,22 @@ class OgcDocumentSchema(_Open):
 #: A body that is not JSON: CSV text, an XLSX workbook, a vector tile.
 TEXT_BODY = {"type": "string"}
 BINARY_BODY = {"type": "string", "format": "binary"}
+
+
+class DeliverySchema(ma.Schema):
+    """How one of an owner's messages went; never its recipient or body, which may carry the owner's link."""
+
+    id = ma.fields.Integer()
+    kind = ma.fields.String(metadata={"description": "assignment.request, assignment.reminder"})
+    channel = _enum(Channel, metadata={"description": "zns (Zalo), sms, email, webhook (the gateway)"})
+    status = _enum(
+        MessageStatus,
+        metadata={"description": "pending (queued), sent, delivered (the provider's receipt), failed, dead (gave up)"},
+    )
+    created_at = ma.fields.AwareDateTime(metadata={"description": "when it was queued"})
+    sent_at = ma.fields.AwareDateTime(allow_none=True)
+    delivered_at = ma.fields.AwareDateTime(allow_none=True)
+    failed_at = ma.fields.AwareDateTime(allow_none=True)
+    falls_back_from_id = ma.fields.Integer(
+        allow_none=True, metadata={"description": "the message on the previous channel this one replaced"}
+    )
