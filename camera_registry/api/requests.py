@@ -22,7 +22,7 @@ from ..models import (
 from ..schemas.base import StrictSchema
 from ..schemas.fields import GeoJSONGeometry
 from ..schemas.requests import POLICE_ACTIONS, AssignmentActionSchema, FootageRequestCreateSchema, VersionSchema
-from ..services import requests
+from ..services import request_views, requests
 from ..services.workflow import outcome
 from .base import api_blueprint, committed, page_of, paginate, require_actor, session
 from .schemas import DeliverySchema
@@ -82,7 +82,7 @@ class AssignmentSchema(ma.Schema):
 def _request(obj):
     """List lines wrap the request with its urgency, the detail with its deliveries; the steps' answers are the
     request itself."""
-    return obj.request if isinstance(obj, (requests.RequestLine, requests.RequestDetail)) else obj
+    return obj.request if isinstance(obj, (requests.RequestLine, request_views.RequestDetail)) else obj
 
 
 class FootageRequestSchema(ma.Schema):
@@ -176,7 +176,7 @@ class FootageRequestById(MethodView):
     @requests_blp.response(200, FootageRequestDeliveriesSchema)
     def get(self, request_id):
         """The request, its assignments and whether each owner's messages arrived."""
-        return requests.request_detail(session(), require_actor(), request_id)
+        return request_views.request_detail(session(), require_actor(), request_id)
 
 
 @requests_blp.route("/<int:request_id>/open")

@@ -23,23 +23,18 @@ from ..models import (
     Assignment,
     AssignmentLens,
     AssignmentStatus,
-    Channel,
     FootageClip,
     FootageRequest,
     Handover,
-    MessageStatus,
-    OutboxMessage,
     RequestStatus,
     Role,
 )
 from ..models.base import utcnow
 from .access import Actor
 from .audit import record
-from .channels.templates import MessageKind
 from .errors import NotFound, PermissionDenied, ValidationFailed
 from .listing import Page, readable
 from .notifications import announce_routed_request
-from .owners import OwnerCard, owner_cards
 from .routing import plan_routing
 from .workflow import outcome, transition_assignment, transition_request
 
@@ -342,103 +337,3 @@ def apply_assignment_action(
     if note:
         assignment.answer_note = note
     return transition_assignment(session, actor, assignment, action, expected_version=expected_version, note=note)
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """How one message to an owner went, for the police to see whether it arrived; never its recipient, body or
-    link, which may carry the owner's link token."""
-
-    id: int
-    kind: str
-    channel: Channel
-    status: MessageStatus
-    created_at: datetime
-    sent_at: datetime | None
-    delivered_at: datetime | None
-    failed_at: datetime | None
-    falls_back_from_id: int | None  # the message on the previous channel this one replaced
-
-    @property
-    def status_at(self) -> datetime:
-        """When it came to its status; queued and given-up messages show when they were queued."""
-        moments = {MessageStatus.SENT: self.sent_at, MessageStatus.DELIVERED: self.delivered_at}
-        return moments.get(self.status, self.failed_at) or self.created_at
-
-
-def request_deliveries(session: Session, request: FootageRequest) -> dict[int, list[Delivery]]:
-    """Each assignment's messages to its owner, newest first; the escalations go to the police, not the owner."""
-    deliveries: dict[int, list[Delivery]] = {}
-    for message in session.scalars(
-        select(OutboxMessage)
-        .join(Assignment)
-        .where(Assignment.request_id == request.id, OutboxMessage.kind != MessageKind.ESCALATION.value)
-        .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
-    ):
-        deliveries.setdefault(message.assignment_id, []).append(
-            Delivery(
-                message.id,
-                message.kind,
-                message.channel,
-                message.status,
-                message.created_at,
-                message.sent_at,
-                message.delivered_at,
-                message.failed_at,
-                message.falls_back_from_id,
-            )
-        )
-    return deliveries
-
-
-@dataclass(frozen=True)
-class RequestDetail:
-    """A request with its owners' deliveries, as the API's detail shows it."""
-
-    request: FootageRequest
-    deliveries: dict[int, list[Delivery]]  # by assignment
-
-
-def request_detail(session: Session, actor: Actor, request_id: int) -> RequestDetail:
-    """The API's request detail: no contacts are shown, so nothing is disclosed to audit."""
-    request = get_request(session, actor, request_id)
-    return RequestDetail(request, request_deliveries(session, request))
-
-
-@dataclass(frozen=True)
-class RequestPage:
-    """A request with what the page may show of each owner it was routed to."""
-
-    request: FootageRequest
-    owners: dict[int, OwnerCard]
-    commune_boundary: BaseGeometry | None
-    can_act: bool
-    clips: dict[int, list[FootageClip]]  # by assignment: what owners uploaded
-    deliveries: dict[int, list[Delivery]]  # by assignment: whether the owner's messages arrived
-
-
-def request_page(session: Session, actor: Actor, request_id: int) -> RequestPage:
-    """The request page: police of its commune see owners' phones to call (each disclosure audited), and
-    whether each owner's messages arrived."""
-    request = get_request(session, actor, request_id)
-    cards = owner_cards(session, actor, [assignment.owner for assignment in request.assignments])
-    boundary = to_shape(request.commune.boundary) if request.commune.boundary is not None else None
-    clips: dict[int, list[FootageClip]] = {}
-    for clip in session.scalars(
-        select(FootageClip).join(Assignment).where(Assignment.request_id == request.id).order_by(FootageClip.id)
-    ):
-        clips.setdefault(clip.assignment_id, []).append(clip)
-    return RequestPage(
-        request,
-        {card.id: card for card in cards},
-        boundary,
-        actor.can_write(request.commune_id),
-        clips,
-        request_deliveries(session, request),
-    )
-
-
-def commune_of(session: Session, actor: Actor) -> tuple[AdminUnit, BaseGeometry | None]:
-    """The officer's commune and its boundary, to centre the map of a new request."""
-    commune = session.get(AdminUnit, actor.unit_id)
-    return commune, to_shape(commune.boundary) if commune.boundary is not None else None

@@ -19,7 +19,7 @@ from ..http.statuses import status_of
 from ..http.units import get_session, reads_then_writes
 from ..models import ASSIGNMENT_TRANSITIONS, REQUEST_TRANSITIONS, Role, allowed_actions
 from ..schemas.requests import POLICE_ACTIONS, AssignmentActionSchema, FootageRequestCreateSchema, VersionSchema
-from ..services import evidence, requests, uploads
+from ..services import evidence, request_views, requests, uploads
 from ..services.errors import DomainError, NotAuthenticated, PermissionDenied
 from ..services.upload_limits import TooDeep, load_json
 from ..timezones import LOCAL_OFFSET
@@ -82,7 +82,7 @@ def new():
         except DomainError as error:
             get_session().rollback()
             errors, status = error.errors or {"_": [error.message]}, status_of(error)
-    commune, boundary = requests.commune_of(get_session(), actor)
+    commune, boundary = request_views.commune_of(get_session(), actor)
     return render_template(
         "requests/new.html",
         errors=errors,
@@ -95,10 +95,10 @@ def new():
 @blueprint.get("/<int:request_id>")
 @signed_in
 def show(request_id: int):
-    return _render_request(requests.request_page(get_session(), current_actor(), request_id))
+    return _render_request(request_views.request_page(get_session(), current_actor(), request_id))
 
 
-def _render_request(page: requests.RequestPage, errors: dict | None = None, status: int = 200):
+def _render_request(page: request_views.RequestPage, errors: dict | None = None, status: int = 200):
     features = {
         "incident": mapping(to_shape(page.request.incident)),
         "boundary": mapping(page.commune_boundary) if page.commune_boundary else None,
@@ -199,7 +199,7 @@ def _act(request_id: int, change, schema: ma.Schema):
     except DomainError as error:
         errors, status = {**error.errors, "_": [error.message]}, status_of(error)
     session.rollback()
-    page = requests.request_page(session, actor, request_id)
+    page = request_views.request_page(session, actor, request_id)
     session.commit()
     return _render_request(page, errors, status)
 
