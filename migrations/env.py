@@ -9,7 +9,23 @@ from camera_registry.models import Base
 config = context.config
 engine = config.attributes["engine"]
 
+
+def _foreign_keys(connection, on: bool) -> None:
+    """SQLite: foreign keys off while tables are copied (a batch rebuild drops a table others reference),
+    checked once the revisions have run. The pragma is a no-op inside a transaction: set it on the driver's
+    connection, before SQLAlchemy begins one."""
+    if connection.dialect.name != "sqlite":
+        return
+    driver = connection.connection.driver_connection
+    if on:
+        broken = driver.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"the migration left rows whose foreign keys point nowhere: {broken[:5]}")
+    driver.execute(f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}")
+
+
 with engine.connect() as connection:
+    _foreign_keys(connection, on=False)
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
@@ -22,3 +38,4 @@ with engine.connect() as connection:
     with context.begin_transaction():
         context.run_migrations()
     connection.commit()
+    _foreign_keys(connection, on=True)

@@ -12,6 +12,7 @@ from .notification import (
     MessageStatus,
     MessageTransitionRefused,
     OutboxMessage,
+    ProviderToken,
     SchedulerLease,
     message_transition,
 )
@@ -38,6 +39,7 @@ from .request import (
     allowed_actions,
 )
 from .site import Site
+from .supervision_group import SupervisionGroup, supervision_group_communes
 from .user import ApiToken, Role, User
 
 __all__ = [
@@ -70,6 +72,7 @@ __all__ = [
     "MessageTransitionRefused",
     "message_transition",
     "OutboxMessage",
+    "ProviderToken",
     "OwnerLink",
     "SchedulerLease",
     "AdminLevel",
@@ -89,7 +92,9 @@ __all__ = [
     "Role",
     "SharingCommitment",
     "Site",
+    "SupervisionGroup",
     "User",
     "WGS84",
     "commitment_recorders",
+    "supervision_group_communes",
 ]

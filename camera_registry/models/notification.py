@@ -106,3 +106,18 @@ class SchedulerLease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ProviderToken(Base):
+    """A provider's current access token and its single-use refresh token (Zalo OA), shared by every process.
+
+    Kept in the database so a restart or a second worker never spends a refresh token that another already used.
+    """
+
+    __tablename__ = "provider_tokens"
+
+    provider: Mapped[str] = mapped_column(String(32), primary_key=True)
+    access_token: Mapped[str] = mapped_column(Text)
+    refresh_token: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)

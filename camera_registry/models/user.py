@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .admin_unit import AdminUnit
 from .base import Base, UtcDateTime, enum_column, utcnow
+from .supervision_group import SupervisionGroup
 
 
 class Role(enum.Enum):
@@ -28,12 +29,15 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(enum_column(Role))
     admin_unit_id: Mapped[int | None] = mapped_column(ForeignKey("admin_units.id"), index=True)
+    #: Staff who oversee several communes are bound to a supervision group instead of a unit.
+    supervision_group_id: Mapped[int | None] = mapped_column(ForeignKey("supervision_groups.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     #: Carried in the login cookie; logout, deactivation and a password change bump it, ending every session.
     session_generation: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     admin_unit: Mapped[AdminUnit | None] = relationship()
+    supervision_group: Mapped[SupervisionGroup | None] = relationship()
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
 
 
