@@ -66,7 +66,6 @@ TEMPLATE_IDS = {
     MessageKind.REQUEST: "401001",
     MessageKind.REMINDER: "401002",
     MessageKind.RENEWAL: "401003",
-    MessageKind.ESCALATION: "401004",
 }
 
 
@@ -150,6 +149,19 @@ def test_every_message_kind_passes_the_start_up_check_with_its_zns_template():
     validate()
     validate(TEMPLATE_IDS)
     assert set(TEMPLATES) == set(MessageKind)
+
+
+def test_the_escalation_goes_by_sms_only_so_the_start_up_check_wants_no_zns_template_for_it():
+    escalation = TEMPLATES[MessageKind.ESCALATION]
+    assert not escalation.by_zns and escalation.zns_text is None
+    assert [kind for kind in MessageKind if TEMPLATES[kind].by_zns] == [
+        MessageKind.REQUEST,
+        MessageKind.REMINDER,
+        MessageKind.RENEWAL,
+    ]
+    validate(TEMPLATE_IDS)
+    with pytest.raises(TemplateError, match="assignment.escalation is not sent by ZNS"):
+        escalation.zns_data({"assignment_id": "1", "case_ref": "X", "owner_name": "A", "deadline": "D", "link": "L"})
 
 
 def test_the_start_up_check_names_a_kind_without_its_zns_template_id():
@@ -405,7 +417,8 @@ def test_zns_settings_come_from_the_environment_with_zalos_real_endpoints():
     assert settings.oauth_url == "https://oauth.zaloapp.com"
     assert settings.tokens == zns.Tokens("access", "refresh")
     assert settings.template_ids[MessageKind.REQUEST] == "401001"
-    assert settings.template_ids[MessageKind.ESCALATION] == ""
+    assert settings.template_ids[MessageKind.RENEWAL] == ""
+    assert MessageKind.ESCALATION not in settings.template_ids
     assert settings.timeout_seconds == 4
     assert "app-secret" not in repr(settings) and "refresh" not in repr(settings)
 

@@ -14,15 +14,21 @@ from sqlalchemy.orm import Session
 
 from camera_registry.db import write_unit
 from camera_registry.models import AuditEvent, Channel, MessageStatus, OutboxMessage, Owner, OwnerLink
-from camera_registry.services.channels.templates import MessageKind
-from camera_registry.services.deadlines import fall_back_unreceipted, remind_unanswered
+from camera_registry.services.channels.templates import ZNS_KINDS
+from camera_registry.services.deadlines import escalate_near_deadline, fall_back_unreceipted, remind_unanswered
 from camera_registry.services.delivery import CLAIM_LEASE, claim_due, deliver_due, send
-from camera_registry.services.notifications import CHANNEL_PLAN, NotificationSettings
+from camera_registry.services.notifications import (
+    CHANNEL_PLAN,
+    ChannelSetupError,
+    NotificationSettings,
+    check_templates,
+)
 from camera_registry.services.owner_links import LinkState, resolve_link, token_hash
 from camera_registry.timezones import LOCAL_ZONE
 
 PHONE = "84912345678"  # the world's owners' 0912345678, normalised
-TEMPLATE_IDS = {f"CHANNEL_ZNS_TEMPLATE_{kind.name}": f"tpl-{kind.name.lower()}" for kind in MessageKind}
+#: Exactly the ZNS templates the start-up check demands: the escalation goes to the police by SMS, never ZNS.
+TEMPLATE_IDS = {f"CHANNEL_ZNS_TEMPLATE_{kind.name}": f"tpl-{kind.name.lower()}" for kind in ZNS_KINDS}
 
 
 def zns_config(simulator) -> dict:
@@ -71,8 +77,20 @@ def sms_only(app, esms_simulator) -> NotificationSettings:
     return channel_settings(app, **esms_config(esms_simulator))
 
 
+def at_local(day_offset: int, hour: int) -> datetime:
+    today = datetime.now(LOCAL_ZONE).date() + timedelta(days=day_offset)
+    return datetime(today.year, today.month, today.day, hour, tzinfo=LOCAL_ZONE).astimezone(UTC)
+
+
+#: When the tests route and deliver unless they say otherwise: by day in Vietnam, out of the quiet hours
+#: whatever the hour of the run.
+DAY = at_local(-1, 10)
+
+
 def route(session: Session, settings: NotificationSettings, **fields):
-    """A request routed as the app routes it: the session carries the installation's channels."""
+    """A request routed as the app routes it: the session carries the installation's channels. Routed by day
+    (DAY) unless `now` is given."""
+    fields.setdefault("now", DAY)
     session.info[CHANNEL_PLAN] = settings.channel_plan
     try:
         return routed_request(session, **fields)
@@ -96,7 +114,7 @@ def test_an_owner_on_zalo_gets_one_zns_which_is_accepted_and_sent(world, session
     [message] = outbox(session, assignment_id=assignment.id)
     assert (message.channel, message.idempotency_key) == (Channel.ZNS, f"assignment:{assignment.id}:request:zns")
 
-    assert deliver_due(sessions_on(session), zns_and_sms) == {"sent": 1}
+    assert deliver_due(sessions_on(session), zns_and_sms, now=DAY) == {"sent": 1}
 
     [message] = outbox(session, assignment_id=assignment.id)
     [sent] = zns_simulator.requests_to("/message/template")
@@ -115,7 +133,7 @@ def test_zns_refused_with_114_fails_and_the_sms_goes_with_the_same_kind_supersed
     zns_simulator.phone_errors[PHONE] = -114
     [assignment] = route(session, zns_and_sms).assignments
 
-    assert deliver_due(sessions_on(session), zns_and_sms) == {"fell_back": 1}
+    assert deliver_due(sessions_on(session), zns_and_sms, now=DAY) == {"fell_back": 1}
     zns_message, sms_message = outbox(session, assignment_id=assignment.id)
     assert zns_message.status == MessageStatus.FAILED and "-114" in zns_message.receipt_detail
     assert zns_message.failed_at is not None
@@ -127,7 +145,7 @@ def test_zns_refused_with_114_fails_and_the_sms_goes_with_the_same_kind_supersed
     assert sms_message.idempotency_key == f"assignment:{assignment.id}:request:sms"
     [refused_link] = links_of(session, assignment.id)
 
-    assert deliver_due(sessions_on(session), zns_and_sms) == {"sent": 1}
+    assert deliver_due(sessions_on(session), zns_and_sms, now=DAY) == {"sent": 1}
     [sent] = esms_simulator.requests_to(esms_simulator.path)
     assert sent.json()["Phone"] == PHONE and sent.json()["RequestId"] == sms_message.idempotency_key
     token = sent.json()["Content"].rsplit("/o/", 1)[1]
@@ -159,7 +177,7 @@ def test_esms_146_is_a_configuration_error_dead_at_once_and_flagged_for_admins(
     esms_simulator.phone_errors[PHONE] = "146"
     [assignment] = route(session, sms_only).assignments
 
-    assert deliver_due(sessions_on(session), sms_only) == {"config_error": 1}
+    assert deliver_due(sessions_on(session), sms_only, now=DAY) == {"config_error": 1}
     [message] = outbox(session, assignment_id=assignment.id)
     assert message.status == MessageStatus.DEAD and message.attempts == 1 and "146" in message.last_error
     flagged = session.scalar(select(AuditEvent).where(AuditEvent.action == "notification.config_error"))
@@ -169,9 +187,31 @@ def test_esms_146_is_a_configuration_error_dead_at_once_and_flagged_for_admins(
     assert len(esms_simulator.requests_to(esms_simulator.path)) == 1
 
 
-def at_local(day_offset: int, hour: int) -> datetime:
-    today = datetime.now(LOCAL_ZONE).date() + timedelta(days=day_offset)
-    return datetime(today.year, today.month, today.day, hour, tzinfo=LOCAL_ZONE).astimezone(UTC)
+def test_the_start_up_check_demands_a_zns_template_for_each_owner_kind_and_none_for_the_escalation(app, zns_simulator):
+    check_templates(channel_settings(app, **zns_config(zns_simulator)))
+
+    without_renewal = {**zns_config(zns_simulator), "CHANNEL_ZNS_TEMPLATE_RENEWAL": ""}
+    with pytest.raises(ChannelSetupError) as refused:
+        check_templates(channel_settings(app, **without_renewal))
+    assert str(refused.value).endswith("commitment.renewal: no ZNS template id (CHANNEL_ZNS_TEMPLATE_RENEWAL)")
+    assert "ESCALATION" not in str(refused.value)
+
+
+def test_with_zns_and_sms_the_escalation_goes_to_the_police_duty_phone_by_sms(
+    world, session, zns_and_sms, zns_simulator, esms_simulator
+):
+    world.commune_a.police_phone = "84987654321"  # stored normalised, as every entry path stores it
+    [assignment] = route(session, zns_and_sms).assignments
+    assert deliver_due(sessions_on(session), zns_and_sms, now=DAY) == {"sent": 1}
+    near = assignment.preservation_deadline - zns_and_sms.escalation_window + timedelta(minutes=1)
+
+    assert run(escalate_near_deadline, session, zns_and_sms, near) == {"escalated": 1}
+    [escalation] = outbox(session, assignment_id=assignment.id, kind="assignment.escalation")
+    assert (escalation.channel, escalation.recipient) == (Channel.SMS, "84987654321")
+    assert deliver_due(sessions_on(session), zns_and_sms, now=near) == {"sent": 1}
+    [sms] = esms_simulator.requests_to(esms_simulator.path)
+    assert sms.json()["RequestId"] == escalation.idempotency_key and "/requests/" in sms.json()["Content"]
+    assert len(zns_simulator.requests_to("/message/template")) == 1  # the owner's request only
 
 
 def test_a_reminder_due_at_23_waits_for_07_and_an_urgent_request_at_23_goes_at_once(
@@ -201,12 +241,30 @@ def test_a_reminder_due_at_23_waits_for_07_and_an_urgent_request_at_23_goes_at_o
     assert request.next_attempt_at == night
 
 
+def test_an_urgent_request_refused_by_zns_at_23_goes_by_sms_at_once(world, session, zns_and_sms, zns_simulator):
+    night = at_local(1, 23)
+    zns_simulator.phone_errors[PHONE] = -114
+    [urgent] = route(
+        session,
+        zns_and_sms,
+        now=night,
+        window_start=night - timedelta(days=13, hours=14),
+        window_end=night - timedelta(days=13, hours=13),
+    ).assignments
+    assert urgent.preservation_deadline - night < timedelta(hours=24)
+
+    assert deliver_due(sessions_on(session), zns_and_sms, now=night) == {"fell_back": 1}
+    [_, sms] = outbox(session, assignment_id=urgent.id)
+    assert (sms.channel, sms.next_attempt_at) == (Channel.SMS, night)
+    assert deliver_due(sessions_on(session), zns_and_sms, now=night) == {"sent": 1}
+
+
 # --------------------------------------------------------------------------- receipts
 
 
 def sent_zns(session: Session, settings: NotificationSettings) -> OutboxMessage:
     [assignment] = route(session, settings).assignments
-    assert deliver_due(sessions_on(session), settings) == {"sent": 1}
+    assert deliver_due(sessions_on(session), settings, now=DAY) == {"sent": 1}
     [message] = outbox(session, assignment_id=assignment.id)
     return message
 
@@ -249,7 +307,7 @@ def test_a_zns_event_with_a_bad_signature_is_refused_and_changes_nothing(client,
 def test_an_esms_callback_needs_its_secret_path_and_then_delivers(client, world, session, hooks, esms_simulator):
     session.get(Owner, world.objects["a"]["owner"]).zalo = False  # not on Zalo: SMS first
     [assignment] = route(session, hooks).assignments
-    assert deliver_due(sessions_on(session), hooks) == {"sent": 1}
+    assert deliver_due(sessions_on(session), hooks, now=DAY) == {"sent": 1}
     [message] = outbox(session, assignment_id=assignment.id)
     assert message.channel == Channel.SMS
     [sent] = esms_simulator.requests_to(esms_simulator.path)

@@ -88,17 +88,23 @@ class MessageTemplate:
 
     `zns_text` is the ZNS content (paragraphs separated by blank lines), its
     {slots} Zalo's <params>; `zns_button` the label of its button, whose URL
-    is the `link` parameter. `short` is the Vietnamese short text; the SMS is
+    is the `link` parameter; both None for a kind that never goes by ZNS (the
+    escalation goes to the commune police's duty phone by SMS, or the webhook
+    gateway: notifications/police.py). `short` is the Vietnamese short text; the SMS is
     that text filled in and stripped of accents (`sms_template` is what is
     registered with the gateway), at most `sms_parts` SMS long.
     """
 
     kind: MessageKind
     params: tuple[Param, ...]
-    zns_text: str
-    zns_button: str
+    zns_text: str | None
+    zns_button: str | None
     short: str
     sms_parts: int
+
+    @property
+    def by_zns(self) -> bool:
+        return self.zns_text is not None
 
     @property
     def sms_template(self) -> str:
@@ -112,6 +118,8 @@ class MessageTemplate:
 
     def zns_data(self, values: Mapping[str, str]) -> dict[str, str]:
         """ZNS `template_data`: every parameter within its type's limit, names shortened with an ellipsis."""
+        if not self.by_zns:
+            raise TemplateError(f"{self.kind.value} is not sent by ZNS")
         data = self._values(values)
         for param in self.params:
             value, limit = data[param.name], param.type.limit
@@ -131,12 +139,34 @@ class MessageTemplate:
         """What a provider would refuse in this template, filled with its plausible values."""
         names = [param.name for param in self.params]
         found = []
-        for label, text in (("ZNS text", self.zns_text), ("short text", self.short)):
+        texts = (("ZNS text", self.zns_text),) if self.by_zns else ()
+        for label, text in (*texts, ("short text", self.short)):
             unknown = set(_slots(text)) - set(names)
             if unknown:
                 found.append(f"{self.kind.value}: {label} uses undeclared {', '.join(sorted(unknown))}")
         if "link" not in names:
-            found.append(f"{self.kind.value}: no link parameter for the ZNS button")
+            found.append(f"{self.kind.value}: no link parameter" + (" for the ZNS button" if self.by_zns else ""))
+        if self.by_zns:
+            found.extend(self._zns_problems())
+        if found:
+            return found
+        plausible = {param.name: param.plausible for param in self.params}
+        paragraphs = self.zns_text.format_map(plausible).split("\n\n") if self.by_zns else []
+        found.extend(
+            f"{self.kind.value}: a ZNS paragraph of {len(paragraph)} characters (at most {ZNS_PARAGRAPH_LIMIT})"
+            for paragraph in paragraphs
+            if len(paragraph) > ZNS_PARAGRAPH_LIMIT
+        )
+        try:
+            parts = sms_parts(self.sms_text(plausible))
+        except TemplateError as error:
+            return [*found, f"{self.kind.value}: {error}"]
+        if parts > self.sms_parts:
+            found.append(f"{self.kind.value}: the SMS takes {parts} parts, more than the {self.sms_parts} stated")
+        return found
+
+    def _zns_problems(self) -> list[str]:
+        found = []
         if "link" in _slots(self.zns_text):
             found.append(f"{self.kind.value}: ZNS content may not hold a link; it goes on the button")
         for param in self.params:
@@ -145,18 +175,6 @@ class MessageTemplate:
                     f"{self.kind.value}: {param.name} may have {len(param.plausible)} characters; "
                     f"ZNS allows {param.type.limit} for a {param.type.label}"
                 )
-        if found:
-            return found
-        plausible = {param.name: param.plausible for param in self.params}
-        for paragraph in self.zns_text.format_map(plausible).split("\n\n"):
-            if len(paragraph) > ZNS_PARAGRAPH_LIMIT:
-                found.append(f"{self.kind.value}: a ZNS paragraph of {len(paragraph)} characters (at most 400)")
-        try:
-            parts = sms_parts(self.sms_text(plausible))
-        except TemplateError as error:
-            return [*found, f"{self.kind.value}: {error}"]
-        if parts > self.sms_parts:
-            found.append(f"{self.kind.value}: the SMS takes {parts} parts, more than the {self.sms_parts} stated")
         return found
 
 
@@ -245,11 +263,8 @@ TEMPLATES: dict[MessageKind, MessageTemplate] = {
         MessageTemplate(
             kind=MessageKind.ESCALATION,
             params=(Param("assignment_id", ParamType.CODE, "1234567890"), _CASE_REF, _OWNER_NAME, _DEADLINE, _LINK),
-            zns_text=(
-                "Phiếu #{assignment_id} (vụ việc {case_ref}): chủ camera {owner_name} chưa trả lời; "
-                "dữ liệu có thể bị ghi đè sau {deadline}."
-            ),
-            zns_button="Xem đề nghị",
+            zns_text=None,
+            zns_button=None,
             short=(
                 "Phiếu #{assignment_id} (vụ việc {case_ref}): chủ camera {owner_name} chưa trả lời; "
                 "dữ liệu có thể bị ghi đè sau {deadline}. Xem: {link}"
@@ -259,6 +274,9 @@ TEMPLATES: dict[MessageKind, MessageTemplate] = {
     )
 }
 
+#: The kinds that go by ZNS, each with its approved template (CHANNEL_ZNS_TEMPLATE_<NAME>).
+ZNS_KINDS = tuple(kind for kind in MessageKind if TEMPLATES[kind].by_zns)
+
 
 def validate(
     zns_template_ids: Mapping[MessageKind, str] | None = None,
@@ -266,7 +284,8 @@ def validate(
 ) -> None:
     """Check every message kind at start-up; TemplateError listing all that a provider would refuse.
 
-    With `zns_template_ids` (ZnsSettings.template_ids), also that each kind has its approved ZNS template.
+    With `zns_template_ids` (ZnsSettings.template_ids), also that each kind sent by ZNS has its approved ZNS
+    template; a kind that never goes by ZNS needs none.
     """
     registry = {template.kind: template for template in (TEMPLATES.values() if templates is None else templates)}
     problems = [f"{kind.value}: no template" for kind in MessageKind if kind not in registry]
@@ -275,8 +294,8 @@ def validate(
     if zns_template_ids is not None:
         problems.extend(
             f"{kind.value}: no ZNS template id (CHANNEL_ZNS_TEMPLATE_{kind.name})"
-            for kind in MessageKind
-            if not (zns_template_ids.get(kind) or "").strip()
+            for kind, template in registry.items()
+            if template.by_zns and not (zns_template_ids.get(kind) or "").strip()
         )
     if problems:
         raise TemplateError("; ".join(problems))

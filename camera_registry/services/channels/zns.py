@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 import requests
 
 from .base import ErrorCodes, Outcome, OutcomeKind, Outgoing, Receipt, ReceiptStatus, exchange, timeout_from_env
-from .templates import TEMPLATES, MessageKind, TemplateError
+from .templates import TEMPLATES, ZNS_KINDS, MessageKind, TemplateError
 
 NAME = "zns"
 DEFAULT_BASE_URL = "https://business.openapi.zalo.me"
@@ -103,7 +103,7 @@ class Tokens:
 @dataclass(frozen=True)
 class ZnsSettings:
     """ZNS from the environment (docs/channels.md): the app, the Official Account's webhook secret, the
-    first token pair (refreshed ones are stored by the caller), and one approved template per kind."""
+    first token pair (refreshed ones are stored by the caller), and one approved template per kind sent by ZNS."""
 
     app_id: str
     secret_key: str = field(repr=False)
@@ -121,7 +121,7 @@ class ZnsSettings:
             secret_key=environ.get("CHANNEL_ZNS_SECRET_KEY", ""),
             oa_secret_key=environ.get("CHANNEL_ZNS_OA_SECRET_KEY", ""),
             tokens=Tokens(environ.get("CHANNEL_ZNS_ACCESS_TOKEN", ""), environ.get("CHANNEL_ZNS_REFRESH_TOKEN", "")),
-            template_ids={kind: environ.get(f"CHANNEL_ZNS_TEMPLATE_{kind.name}", "") for kind in MessageKind},
+            template_ids={kind: environ.get(f"CHANNEL_ZNS_TEMPLATE_{kind.name}", "") for kind in ZNS_KINDS},
             base_url=(environ.get("CHANNEL_ZNS_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
             oauth_url=(environ.get("CHANNEL_ZNS_OAUTH_URL") or DEFAULT_OAUTH_URL).rstrip("/"),
             timeout_seconds=timeout_from_env(environ),

@@ -107,6 +107,8 @@ def queue_fallback(
         payload=payload,
         assignment=assignment,
         now=now,
+        # An urgent request's fallback is as urgent: it goes at once at night too.
+        deadline=assignment.preservation_deadline if assignment else None,
         falls_back_from=failed,
     )
     return queued[0] if queued else None
