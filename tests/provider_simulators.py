@@ -295,8 +295,10 @@ class SpeedSmsSimulator(Simulator):
             "data": {"tranId": tran_id, "totalSMS": len(phones), "totalPrice": 250 * len(phones), "invalidPhone": []},
         }
 
+    def report_body(self, tran_id: int, status: int = 0) -> dict:
+        """The delivery report SpeedSMS posts for one message: status 0 delivered, any other failed."""
+        return {"type": "report", "tranId": tran_id, "phone": self.messages[tran_id]["to"][0], "status": status}
+
     def report(self, url: str, tran_id: int, status: int = 0) -> int:
         """POST a delivery report to the account's webhook URL."""
-        phone = self.messages[tran_id]["to"][0]
-        report = {"type": "report", "tranId": tran_id, "phone": phone, "status": status}
-        return requests.post(url, json=report, timeout=TIMEOUT).status_code
+        return requests.post(url, json=self.report_body(tran_id, status), timeout=TIMEOUT).status_code

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from camera_registry.db import write_unit
 from camera_registry.models import AuditEvent, Channel, MessageStatus, OutboxMessage, Owner, OwnerLink
+from camera_registry.services.channels import speedsms
 from camera_registry.services.channels.templates import ZNS_KINDS
 from camera_registry.services.deadlines import escalate_near_deadline, fall_back_unreceipted, remind_unanswered
 from camera_registry.services.delivery import CLAIM_LEASE, claim_due, deliver_due, send
@@ -320,6 +321,78 @@ def test_an_esms_callback_needs_its_secret_path_and_then_delivers(client, world,
     delivered = client.get(callback.path, query_string=query)
     assert delivered.status_code == 200 and delivered.get_json() == {"result": "delivered"}
     assert outbox(session, id=message.id)[0].status == MessageStatus.DELIVERED
+
+
+@pytest.fixture()
+def speedsms_hooks(app, monkeypatch, speedsms_simulator) -> NotificationSettings:
+    """The app itself sending SMS by SpeedSMS (no ZNS), so its SpeedSMS receipts route answers."""
+    for name, value in {
+        "CHANNEL_SPEEDSMS_ACCESS_TOKEN": speedsms_simulator.access_token,
+        "CHANNEL_SPEEDSMS_SENDER": "CAMERA_AN_NINH",
+        "CHANNEL_SPEEDSMS_BASE_URL": speedsms_simulator.url + "/index.php",
+        "CHANNEL_SPEEDSMS_WEBHOOK_SECRET": "test-webhook-secret",
+    }.items():
+        monkeypatch.setitem(app.config, name, value)
+    return channel_settings(app)
+
+
+def sent_speedsms(session: Session, settings: NotificationSettings, commune: str) -> OutboxMessage:
+    [assignment] = route(session, settings, commune=commune).assignments
+    assert deliver_due(sessions_on(session), settings, now=DAY) == {"sent": 1}
+    [message] = outbox(session, assignment_id=assignment.id)
+    assert (message.channel, message.provider) == (Channel.SMS, "speedsms")
+    return message
+
+
+def test_a_speedsms_report_on_its_secret_path_moves_a_sent_sms_to_delivered_or_failed_once(
+    client, world, session, speedsms_hooks, speedsms_simulator
+):
+    delivered, failed = sent_speedsms(session, speedsms_hooks, "a"), sent_speedsms(session, speedsms_hooks, "b")
+    path = urlsplit(speedsms.webhook_url(speedsms_hooks.sms)).path
+    assert path.startswith("/hooks/speedsms/")
+    report = speedsms_simulator.report_body(int(delivered.provider_message_id))
+
+    assert client.post("/hooks/speedsms/" + "0" * 32, json=report).status_code == 404
+    assert outbox(session, id=delivered.id)[0].status == MessageStatus.SENT
+
+    first = client.post(path, json=report)
+    assert first.status_code == 200 and first.get_json() == {"result": "delivered"}
+    again = client.post(path, json=report)
+    assert again.status_code == 200 and again.get_json() == {"result": "repeated"}
+    [message] = outbox(session, id=delivered.id)
+    assert message.status == MessageStatus.DELIVERED and message.delivered_at is not None
+    assert len(audited(session, "notification.delivered")) == 1
+
+    refused = client.post(path, json=speedsms_simulator.report_body(int(failed.provider_message_id), status=1))
+    assert refused.status_code == 200 and refused.get_json() == {"result": "failed"}
+    failed_message, email = outbox(session, assignment_id=failed.assignment_id)
+    assert failed_message.status == MessageStatus.FAILED and "status 1" in failed_message.receipt_detail
+    assert (email.channel, email.falls_back_from_id) == (Channel.EMAIL, failed_message.id)
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "reason"),
+    [
+        ("not json", "body", "a JSON object expected"),
+        ([1, 2], "body", "a JSON object expected"),
+        ({"type": "report", "status": 0}, "tranId", "missing"),
+        ({"type": "report", "tranId": 100001, "status": "delivered"}, "status", "an integer expected"),
+    ],
+)
+def test_a_malformed_speedsms_report_is_400_naming_the_field_and_changes_nothing(
+    client, world, session, speedsms_hooks, body, field, reason
+):
+    message = sent_speedsms(session, speedsms_hooks, "a")
+    path = urlsplit(speedsms.webhook_url(speedsms_hooks.sms)).path
+    posted = (
+        client.post(path, data=body, content_type="application/json")
+        if isinstance(body, str)
+        else client.post(path, json=body)
+    )
+
+    assert posted.status_code == 400 and posted.get_json() == {"errors": {field: [reason]}}
+    assert outbox(session, id=message.id)[0].status == MessageStatus.SENT
+    assert audited(session, "notification.delivered") == audited(session, "notification.failed") == []
 
 
 def test_a_zns_without_a_receipt_in_time_falls_back_to_sms(world, session, zns_and_sms):

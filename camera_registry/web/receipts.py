@@ -4,6 +4,7 @@
 No session and no CSRF token: a provider is no browser. A callback that is not
 authentic changes nothing: a bad ZNS signature is 401, a wrong secret path
 404, as if the route were not there. A provider without settings answers 404.
+An authentic callback whose body is not its provider's shape is 400, naming the field.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from ..http import units
 from ..http.actor import csrf
 from ..models.base import utcnow
 from ..services.channels import esms, speedsms, zns
-from ..services.channels.base import Receipt
+from ..services.channels.base import MalformedReceipt, Receipt
 from ..services.notifications import NotificationSettings
 from ..services.receipts import apply_receipt
 
@@ -61,4 +62,8 @@ def speedsms_report(token: str):
     settings = _settings()
     if not isinstance(settings.sms, speedsms.SpeedSmsSettings) or not speedsms.webhook_authentic(settings.sms, token):
         abort(404)
-    return _apply(settings, speedsms.parse_report(request.get_json(silent=True) or {}, utcnow()))
+    try:
+        receipt = speedsms.parse_report(request.get_json(silent=True), utcnow())
+    except MalformedReceipt as error:
+        return jsonify({"errors": {error.field: [error.reason]}}), 400
+    return _apply(settings, receipt)

@@ -85,6 +85,15 @@ class Receipt:
     detail: str = ""
 
 
+class MalformedReceipt(ValueError):
+    """An authentic callback whose body is not the shape its provider documents: `field` says which part."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
 class Provider(Protocol):
     name: str
 

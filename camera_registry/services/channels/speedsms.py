@@ -25,6 +25,7 @@ from datetime import datetime
 
 from .base import (
     ErrorCodes,
+    MalformedReceipt,
     Outcome,
     OutcomeKind,
     Outgoing,
@@ -121,14 +122,21 @@ class SpeedSmsProvider(SmsGateway):
         return ERROR_CODES.outcome(str(answer.get("code") or ""), answer.get("message") or "")
 
 
-def parse_report(report: Mapping, received_at: datetime) -> Receipt | None:
-    """The delivery a SpeedSMS report (the webhook's JSON body) tells; None for anything else it posts."""
-    if report.get("type") != "report" or report.get("tranId") in (None, ""):
+def parse_report(report: object, received_at: datetime) -> Receipt | None:
+    """The delivery a SpeedSMS report (the webhook's JSON body) tells; None for anything else it posts.
+
+    MalformedReceipt when the body is no JSON object, or a report lacks its tranId or integer status.
+    """
+    if not isinstance(report, Mapping):
+        raise MalformedReceipt("body", "a JSON object expected")
+    if report.get("type") != "report":
         return None
+    if report.get("tranId") in (None, ""):
+        raise MalformedReceipt("tranId", "missing")
     try:
         status = int(report.get("status"))
     except (TypeError, ValueError):
-        return None
+        raise MalformedReceipt("status", "an integer expected") from None
     return Receipt(
         provider=NAME,
         status=ReceiptStatus.DELIVERED if status == DELIVERED else ReceiptStatus.FAILED,
