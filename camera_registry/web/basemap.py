@@ -1,0 +1,73 @@
+"""The offline basemap: a local PMTiles archive (MAP_PMTILES_PATH) that the app serves to signed-in staff by
+HTTP Range requests, so the maps show streets and water with no internet and no tile server.
+
+The file is checked at start-up, so a wrong path stops the start with the reason rather than leaving blank
+maps. The route takes no name: the file comes from the configuration only, so no request can reach another.
+werkzeug's conditional `send_file` answers a single Range (206 and Content-Range; 416 outside the file),
+ETag and Last-Modified (304), and HEAD, and streams only the asked-for bytes from the open file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Blueprint, Flask, abort, current_app, send_file
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
+
+from ..geo.pmtiles import PMTilesError, PMTilesHeader, read_header
+from .auth import signed_in
+
+EXTENSION = "pmtiles_basemap"
+
+blueprint = Blueprint("basemap", __name__)
+
+
+@dataclass(frozen=True)
+class PMTilesBasemap:
+    path: Path
+    header: PMTilesHeader
+    attribution: str
+
+
+def load(app: Flask) -> None:
+    """Check MAP_PMTILES_PATH and keep what the pages need to know of it (none configured: no basemap file)."""
+    configured = app.config.get("MAP_PMTILES_PATH", "")
+    if not configured:
+        app.extensions[EXTENSION] = None
+        return
+    path = Path(configured).resolve()
+    try:
+        header = read_header(path)
+    except PMTilesError as error:
+        raise PMTilesError(f"MAP_PMTILES_PATH: {error}") from None
+    app.extensions[EXTENSION] = PMTilesBasemap(path, header, app.config.get("MAP_PMTILES_ATTRIBUTION", ""))
+
+
+def current_basemap() -> PMTilesBasemap | None:
+    return current_app.extensions.get(EXTENSION)
+
+
+@blueprint.get("/basemap.pmtiles")
+@signed_in
+def pmtiles_archive():
+    basemap = current_basemap()
+    if basemap is None:
+        abort(404)
+    response = send_file(basemap.path, mimetype="application/octet-stream", conditional=True, max_age=None)
+    # Revalidated on every read (a cheap 304 by ETag): a replaced file is never mixed with cached ranges of the old.
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@blueprint.errorhandler(RequestedRangeNotSatisfiable)
+def unsatisfiable_range(error: RequestedRangeNotSatisfiable):
+    """werkzeug's own 416, whose `Content-Range: bytes */<size>` tells the reader the file's length; the app's
+    plain error page would drop it."""
+    return error.get_response()
+
+
+def init_app(app: Flask) -> None:
+    load(app)
+    app.register_blueprint(blueprint)
+    app.context_processor(lambda: {"pmtiles_basemap": current_basemap()})
