@@ -46,15 +46,15 @@ def from_environment() -> dict:
         # Basemap tiles for the maps, e.g. an internal tile server; empty: boundaries only (no internet needed).
         "MAP_TILE_URL": os.environ.get("MAP_TILE_URL", ""),
         "MAP_TILE_ATTRIBUTION": os.environ.get("MAP_TILE_ATTRIBUTION", ""),
+        # An offline basemap: a local PMTiles v3 archive (vector or raster) the app serves itself; it wins over
+        # MAP_TILE_URL. Checked at start-up (docs/configuration.md).
+        "MAP_PMTILES_PATH": os.environ.get("MAP_PMTILES_PATH", ""),
+        "MAP_PMTILES_ATTRIBUTION": os.environ.get("MAP_PMTILES_ATTRIBUTION", ""),
         # Largest request body (register uploads); bigger ones get 413 before any row is read.
         "MAX_CONTENT_LENGTH": int(os.environ.get("UPLOAD_MAX_MB", "64")) * 1024 * 1024,
         # What a register file may expand to, checked before the memory is spent (services/upload_limits.py):
         # rows, worksheet cells, the workbook's inflated size and each part's compression ratio (real
         # spreadsheets stay far below 100x; bombs reach 1000x). 200,000 rows is nearly 4 times the largest
-        # An offline basemap: a local PMTiles v3 archive (vector or raster) the app serves itself; it wins over
-        # MAP_TILE_URL. Checked at start-up (docs/configuration.md).
-        "MAP_PMTILES_PATH": os.environ.get("MAP_PMTILES_PATH", ""),
-        "MAP_PMTILES_ATTRIBUTION": os.environ.get("MAP_PMTILES_ATTRIBUTION", ""),
         # city register (55,000 lenses) and keeps one import's memory within a worker's means.
         "IMPORT_MAX_ROWS": int(os.environ.get("IMPORT_MAX_ROWS", "200000")),
         "IMPORT_MAX_CELLS": int(os.environ.get("IMPORT_MAX_CELLS", "6000000")),
