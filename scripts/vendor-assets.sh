@@ -21,3 +21,9 @@ copy() {  # copy PACKAGE DEST FILE...
 copy swagger-ui-dist swagger-ui swagger-ui-bundle.js swagger-ui-standalone-preset.js swagger-ui.css
 copy leaflet/dist leaflet leaflet.js leaflet.css images
 copy tus-js-client/dist tus-js-client tus.min.js
+# The offline basemap (MAP_PMTILES_PATH): MapLibre's CSP build, whose worker is a file of ours rather than a blob:
+# URL, its Leaflet layer, the PMTiles reader and Protomaps' style for the streets, water and buildings.
+copy maplibre-gl/dist maplibre-gl maplibre-gl-csp.js maplibre-gl-csp-worker.js maplibre-gl.css
+copy @maplibre/maplibre-gl-leaflet maplibre-gl-leaflet leaflet-maplibre-gl.js
+copy pmtiles/dist pmtiles pmtiles.js
+copy @protomaps/basemaps/dist protomaps-basemaps basemaps.js
