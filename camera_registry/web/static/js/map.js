@@ -1,11 +1,34 @@
-// Shared map helpers. The basemap is optional: with no tile URL configured the
-// commune boundaries are the base, so the map works with no internet at all.
+// Shared map helpers. The basemap is optional: the app's own PMTiles archive when one is configured
+// (the <meta name="pmtiles-basemap"> of _map_assets.html), else the XYZ tile URL, else nothing: the commune
+// boundaries are the base, so the map works with no internet at all.
 window.RegistryMap = (function () {
   var METRES_PER_DEG_LAT = 110574;
+  var pmtilesProtocol = null;
+
+  // MapLibre draws the archive inside a Leaflet layer, reading it by Range requests through the pmtiles
+  // protocol. Vector tiles get Protomaps' light style without its labels: those need glyph files we do not ship.
+  function pmtilesLayer(meta) {
+    if (!pmtilesProtocol) {
+      maplibregl.setWorkerUrl(meta.dataset.worker);  // a file of ours: the strict CSP allows no blob: worker
+      pmtilesProtocol = new pmtiles.Protocol();
+      maplibregl.addProtocol("pmtiles", pmtilesProtocol.tile);
+    }
+    var url = "pmtiles://" + new URL(meta.content, window.location.href).href, vector = meta.dataset.kind === "vector";
+    var style = {
+      version: 8,
+      sources: { basemap: vector ? { type: "vector", url: url } : { type: "raster", url: url, tileSize: 256 } },
+      layers: vector ? basemaps.layers("basemap", basemaps.namedFlavor("light"))
+        : [{ id: "basemap", type: "raster", source: "basemap" }]
+    };
+    var attribution = meta.dataset.attribution ? { customAttribution: meta.dataset.attribution } : undefined;
+    return L.maplibreGL({ style: style, attributionControl: attribution });
+  }
 
   function create(element) {
-    var map = L.map(element, { zoomSnap: 0.5 });
-    if (element.dataset.tiles) {
+    var map = L.map(element, { zoomSnap: 0.5 }), pmtilesBasemap = document.querySelector("meta[name=pmtiles-basemap]");
+    if (pmtilesBasemap) {
+      pmtilesLayer(pmtilesBasemap).addTo(map);
+    } else if (element.dataset.tiles) {
       L.tileLayer(element.dataset.tiles, { maxZoom: 20, attribution: element.dataset.attribution || "" }).addTo(map);
     }
     return map;
