@@ -148,3 +148,11 @@ def test_a_wrong_file_stops_the_start_with_the_reason(database_url, tmp_path):
         with pytest.raises(PMTilesError, match=reason) as refused:
             start_with(database_url, path)
         assert str(refused.value).startswith(f"MAP_PMTILES_PATH: {path}")
+
+
+def test_the_policy_stays_strict_with_a_basemap_file(client, world, archive, app, monkeypatch):
+    """MapLibre's worker and reads come from this origin; an XYZ server the PMTiles basemap replaces is not allowed."""
+    monkeypatch.setitem(app.config, "MAP_TILE_URL", "https://tiles.example/{z}/{x}/{y}.png")
+    policy = client.get("/map", headers=world.headers["admin"]).headers["Content-Security-Policy"]
+    assert "tiles.example" not in policy and "blob:" not in policy and "worker-src" not in policy
+    assert "script-src 'self';" in policy and "connect-src 'self';" in policy

@@ -4,7 +4,11 @@ The policy lets the pages run only scripts served by the app itself (no inline
 script, no eval), so text that reaches a page unescaped cannot run. Styles may
 be inline: the pages carry a <style> block and Leaflet positions its layers
 with style attributes; a style cannot run script. Map tiles may come from the
-origin of MAP_TILE_URL.
+origin of MAP_TILE_URL, unless a PMTiles basemap (MAP_PMTILES_PATH) replaces it.
+That basemap needs nothing more: MapLibre's CSP build starts its worker from the
+app's own file (no blob: worker, so no worker-src), reads the archive from this
+origin (connect-src 'self') and decodes tiles with createImageBitmap (no blob:
+images).
 
 One page differs: Swagger UI at /api/docs is flask-smorest's template, which
 starts Swagger UI with one inline <script>. That page's policy allows exactly
@@ -37,6 +41,11 @@ def tile_origin(tile_url: str) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.netloc or "{" in parts.netloc:
         return None
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def basemap_tile_url(config) -> str:
+    """The XYZ tile URL the maps use: none when the PMTiles basemap is drawn instead (map.js's order)."""
+    return "" if config.get("MAP_PMTILES_PATH") else config.get("MAP_TILE_URL", "")
 
 
 def content_security_policy(tile_url: str = "", script_hashes: tuple[str, ...] = ()) -> str:
@@ -73,9 +82,7 @@ def _is_api_docs() -> bool:
 def add_security_headers(response: Response) -> Response:
     hashes = _inline_script_hashes(response) if _is_api_docs() and not response.is_streamed else ()
     headers = response.headers
-    headers.setdefault(
-        "Content-Security-Policy", content_security_policy(current_app.config.get("MAP_TILE_URL", ""), hashes)
-    )
+    headers.setdefault("Content-Security-Policy", content_security_policy(basemap_tile_url(current_app.config), hashes))
     headers.setdefault("X-Frame-Options", "DENY")  # frame-ancestors for browsers that predate it
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", REFERRER_POLICY)
