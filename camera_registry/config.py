@@ -36,6 +36,11 @@ def from_environment() -> dict:
         "SESSION_ABSOLUTE_HOURS": session_absolute_hours,
         # The cookie's own signature is refused after the absolute lifetime too.
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=session_absolute_hours),
+        # Who a token or login session is, is remembered this long per process: a revoke, deactivation or password
+        # change in another worker takes up to this long (0: look it up on every request). docs/security.md
+        "AUTH_CACHE_SECONDS": float(os.environ.get("AUTH_CACHE_SECONDS", "5")),
+        # A token's last use is written at most this often, after the response (never in a read's transaction).
+        "TOKEN_LAST_USED_MINUTES": float(os.environ.get("TOKEN_LAST_USED_MINUTES", "5")),
         # Failed sign-ins allowed per username and per client address before /login answers 429
         # (counted in RATELIMIT_STORAGE_URI, so shared between gunicorn workers when that is shared).
         "LOGIN_RATE_LIMIT_USERNAME": os.environ.get("LOGIN_RATE_LIMIT_USERNAME", "5/minute;30/hour"),
