@@ -16,6 +16,13 @@ Every session is a unit of one of two kinds (DESIGN.md §4):
   in between); an immediate one waits up to the busy timeout. Write units stay
   short and never span network I/O; `write_unit` retries one whose lock wait
   or (PostgreSQL) serialisation failed, from the start, a bounded number of times.
+
+PostgreSQL connections are not pinged at checkout (a round trip per request):
+they are replaced after POOL_RECYCLE_SECONDS, and a connection the server
+dropped (a restart, pg_terminate_backend) fails its first statement once:
+SQLAlchemy then invalidates the whole pool, so the next checkout connects
+afresh. That one failure is retryable: a write unit tries again on a new
+connection, a request answers 503 with Retry-After.
 """
 
 from __future__ import annotations
@@ -53,6 +60,8 @@ RETRY_PAUSE_SECONDS = 0.05
 #: SQLite's messages when the lock could not be had; PostgreSQL's serialisation failure and deadlock.
 SQLITE_BUSY_MESSAGES = ("database is locked", "database table is locked", "database is busy")
 POSTGRES_RETRYABLE_STATES = ("40001", "40P01")
+#: Under the idle timeouts of firewalls and PgBouncer-style proxies, so a pooled connection is not cut while idle.
+POOL_RECYCLE_SECONDS = 1800
 
 T = TypeVar("T")
 
@@ -123,7 +132,7 @@ def make_engine(url: str, echo: bool = False, busy_timeout_ms: int = BUSY_TIMEOU
         event.listen(engine, "connect", _sqlite_connection_setup(busy_timeout_ms))
         event.listen(engine, "begin", _begin_sqlite)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True)
+    return create_engine(url, echo=echo, pool_recycle=POOL_RECYCLE_SECONDS)
 
 
 def _begin_sqlite(conn) -> None:
@@ -200,8 +209,15 @@ def report_retryable(error: DBAPIError, outcome: str) -> None:
             log.exception("a retry listener failed")
 
 
+def is_dropped_connection(error: BaseException) -> bool:
+    """The server had dropped the connection before a statement (not during COMMIT, whose outcome is unknown)."""
+    return isinstance(error, DBAPIError) and error.connection_invalidated and error.statement is not None
+
+
 def error_kind(error: BaseException) -> str:
-    """locked (SQLite's lock wait ran out), serialization_failure or deadlock (PostgreSQL), or other."""
+    """locked (SQLite's lock wait ran out), serialization_failure or deadlock (PostgreSQL), disconnect, or other."""
+    if is_dropped_connection(error):
+        return "disconnect"
     state = getattr(getattr(error, "orig", None), "sqlstate", None)
     if state == "40001":
         return "serialization_failure"
@@ -213,9 +229,12 @@ def error_kind(error: BaseException) -> str:
 
 
 def is_retryable(error: BaseException) -> bool:
-    """A lock wait that timed out (SQLite) or a transaction the server aborted to resolve a conflict (PostgreSQL)."""
+    """A lock wait that timed out (SQLite), a transaction the server aborted to resolve a conflict (PostgreSQL),
+    or a statement on a connection the server had dropped (the pool is invalidated: the next try connects afresh)."""
     if not isinstance(error, DBAPIError):
         return False
+    if is_dropped_connection(error):
+        return True
     if getattr(error.orig, "sqlstate", None) in POSTGRES_RETRYABLE_STATES:
         return True
     return any(message in str(error.orig).lower() for message in SQLITE_BUSY_MESSAGES)

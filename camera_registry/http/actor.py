@@ -8,26 +8,35 @@ once), after SESSION_IDLE_MINUTES without a request and SESSION_ABSOLUTE_HOURS
 after the login. The idle clock is refreshed in the cookie itself, so no
 request writes to the database to stay signed in.
 
+Who a token or a session is, is remembered for AUTH_CACHE_SECONDS per
+process (services/accounts/credentials.py says what that costs a revoke); a
+token's last use is written after the response, at most once per
+TOKEN_LAST_USED_MINUTES (`units.after_response`).
+
 A Bearer request cannot be forged cross-site; one authenticated by the cookie
 can, so its writes need the X-CSRFToken header (`require_csrf_for_cookie_auth`).
 """
 
 from __future__ import annotations
 
+import secrets
 import time
+from datetime import timedelta
 
 from flask import current_app, g, request, session
 from flask_wtf.csrf import CSRFProtect
 
 from ..services import accounts
-from ..services.access import Actor, actor_for
-from .units import get_session
+from ..services.access import Actor
+from .units import after_response, get_session
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 USER_ID_KEY = "user_id"
 GENERATION_KEY = "generation"
 LOGIN_AT_KEY = "login_at"
 SEEN_AT_KEY = "seen_at"
+#: A random name of this login, so what is remembered of one session is never taken for another's.
+LOGIN_ID_KEY = "login_id"
 #: The idle clock in the cookie moves on at most this often, so a page's many requests do not each re-send it.
 SEEN_RESOLUTION_SECONDS = 60
 
@@ -48,20 +57,24 @@ def current_actor() -> Actor | None:
 
 
 def _authenticate() -> Actor | None:
-    db = get_session()
     secret = bearer_secret()
+    config = current_app.config
     if secret is not None:
         # A request that presents a token stands or falls by it; the cookie is not consulted.
-        user = accounts.authenticate_token(db, secret)
-    elif USER_ID_KEY in session:
-        user = _session_user(db)
-    else:
-        user = None
-    return actor_for(db, user) if user is not None else None
+        return accounts.token_actor(
+            get_session(),
+            secret,
+            after_response,
+            remember_seconds=config["AUTH_CACHE_SECONDS"],
+            resolution=timedelta(minutes=config["TOKEN_LAST_USED_MINUTES"]),
+        )
+    if USER_ID_KEY in session:
+        return _session_actor()
+    return None
 
 
-def _session_user(db) -> accounts.User | None:
-    """The user of a live login session; a session that has ended is cleared, so its cookie is dropped."""
+def _session_actor() -> Actor | None:
+    """The actor of a live login session; a session that has ended is cleared, so its cookie is dropped."""
     now = time.time()
     login_at, seen_at = session.get(LOGIN_AT_KEY), session.get(SEEN_AT_KEY)
     config = current_app.config
@@ -71,20 +84,38 @@ def _session_user(db) -> accounts.User | None:
         and now - login_at < config["SESSION_ABSOLUTE_HOURS"] * 3600
         and now - seen_at < config["SESSION_IDLE_MINUTES"] * 60
     )
-    user = accounts.session_user(db, session[USER_ID_KEY], session.get(GENERATION_KEY)) if live else None
-    if user is None:
+    actor = (
+        accounts.session_actor(
+            get_session(),
+            session[USER_ID_KEY],
+            session.get(GENERATION_KEY),
+            session.get(LOGIN_ID_KEY),
+            remember_seconds=config["AUTH_CACHE_SECONDS"],
+        )
+        if live
+        else None
+    )
+    if actor is None:
         session.clear()
         return None
     if now - seen_at >= SEEN_RESOLUTION_SECONDS:
         session[SEEN_AT_KEY] = int(now)
-    return user
+    return actor
 
 
 def start_session(user: accounts.User) -> None:
     """Sign `user` in on this browser: a login session of its own, begun now."""
     session.clear()  # a fresh session: nothing from before the login survives it
     now = int(time.time())
-    session.update({USER_ID_KEY: user.id, GENERATION_KEY: user.session_generation, LOGIN_AT_KEY: now, SEEN_AT_KEY: now})
+    session.update(
+        {
+            USER_ID_KEY: user.id,
+            GENERATION_KEY: user.session_generation,
+            LOGIN_AT_KEY: now,
+            SEEN_AT_KEY: now,
+            LOGIN_ID_KEY: secrets.token_urlsafe(12),
+        }
+    )
 
 
 def keep_own_session(user: accounts.User) -> None:

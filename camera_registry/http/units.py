@@ -4,17 +4,24 @@ A request is one unit of work (camera_registry.db): safe methods (GET, HEAD,
 OPTIONS) read, the others write, and a view marked `@reads_then_writes`
 (an upload streamed for minutes, a password check) reads and runs its own
 short write units with `write_unit` instead of holding the write lock.
+
+What a read may leave behind at its leisure (a token's last use) waits for
+`after_response`: written once the answer has been sent, in a write unit of
+its own tried once, so a busy database delays nobody and fails nothing.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import Flask, current_app, g, has_request_context, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 from sqlalchemy.orm import Session
 
 from .. import db
+
+log = logging.getLogger("camera_registry.http")
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 T = TypeVar("T")
@@ -48,6 +55,31 @@ def write_unit(work: Callable[[Session], T]) -> T:
     return db.write_unit(current_app.extensions["session_factory"], work)
 
 
+def after_response(session: Session, write: Callable[[Session], object]) -> None:
+    """Best effort, after the answer has been sent: `write` in one write unit, tried once; a failure (SQLite's
+    "database is locked" among them) is logged and dropped. Outside a request, as `db.after_read`."""
+    if not has_request_context():
+        db.after_read(session, write)
+        return
+    g.setdefault("after_response", []).append(write)
+
+
+def _write_after_response(response: Response) -> Response:
+    writes = g.pop("after_response", None)
+    if writes:
+        factory = current_app.extensions["session_factory"]
+        response.call_on_close(lambda: _write_best_effort(factory, writes))
+    return response
+
+
+def _write_best_effort(factory, writes: list[Callable[[Session], object]]) -> None:
+    for write in writes:
+        try:
+            db.write_unit(factory, write, attempts=1)
+        except Exception as error:  # noqa: BLE001 - the answer is out; this write is worth no error
+            log.warning("dropped %s after the response: %s", getattr(write, "__qualname__", write), error)
+
+
 def _receive_body_first() -> None:
     """Read a writing request's whole body before its write unit begins: a slow client must not hold the lock.
 
@@ -76,6 +108,8 @@ def _close_session(exc: BaseException | None) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Close each request's session at teardown, and read a writing request's body before anything opens it."""
+    """Close each request's session at teardown, read a writing request's body before anything opens it, and
+    write what `after_response` queued once the answer is out."""
     app.teardown_appcontext(_close_session)
     app.before_request(_receive_body_first)
+    app.after_request(_write_after_response)

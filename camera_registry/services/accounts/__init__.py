@@ -4,6 +4,7 @@ Callers import them from here, as `accounts.create_user` and so on. The caller o
 """
 
 from ...models import User  # what these functions return, as callers name it (accounts.User)
+from .credentials import session_actor, token_actor
 from .login_sessions import end_sessions, record_login, session_user
 from .passwords import (
     MAX_PASSWORD_LENGTH,
@@ -14,6 +15,7 @@ from .passwords import (
     authenticate_password,
     password_problems,
 )
+from .remembered import forget_credentials
 from .tokens import (
     LAST_USED_RESOLUTION,
     TOKEN_MAX_DAYS,
@@ -69,6 +71,7 @@ __all__ = [
     "create_user",
     "deactivate_user",
     "end_sessions",
+    "forget_credentials",
     "get_user",
     "list_own_tokens",
     "list_tokens",
@@ -77,6 +80,8 @@ __all__ = [
     "password_problems",
     "record_login",
     "revoke_token",
+    "session_actor",
     "session_user",
+    "token_actor",
     "token_state",
 ]

@@ -11,8 +11,8 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session, contains_eager
 
 from ...db import after_read
 from ...models import ApiToken, User
@@ -20,16 +20,18 @@ from ...models.base import utcnow
 from .. import audit
 from ..access import Actor
 from ..errors import Conflict, NotFound, ValidationFailed
+from .remembered import forget_credentials
 from .users import own_account, require_self_or_admin
 
 TOKEN_NAME_MAX = 100
 TOKEN_PREFIX = "crt_"
 TOKEN_MAX_DAYS = 3650
-# Recording every use would turn each API read into a write.
+#: The last use is recorded at most this often (TOKEN_LAST_USED_MINUTES): recording every use would turn each
+#: API read into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=5)
 
 
-def _token_hash(raw_secret: str) -> str:
+def token_hash(raw_secret: str) -> str:
     return hashlib.sha256(raw_secret.encode()).hexdigest()
 
 
@@ -64,7 +66,7 @@ def create_token(
     token = ApiToken(
         user=user,
         name=name,
-        token_hash=_token_hash(raw_secret),
+        token_hash=token_hash(raw_secret),
         created_at=now,
         expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
     )
@@ -86,23 +88,48 @@ def create_token(
     return token, raw_secret
 
 
-def authenticate_token(session: Session, raw_secret: str, now: datetime | None = None) -> User | None:
-    """The active user holding this live token, else None."""
+def live_token(session: Session, raw_secret: str, now: datetime | None = None) -> tuple[ApiToken, User] | None:
+    """The live token with this secret and its active user, in one indexed SELECT; else None."""
     if not raw_secret.startswith(TOKEN_PREFIX):
         return None
-    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(raw_secret)))
-    now = now or utcnow()
-    if token is None or token_state(token, now) != "active" or not token.user.active:
+    row = session.execute(_TOKEN_WITH_USER, {"token_hash": token_hash(raw_secret)}).first()
+    if row is None:
         return None
-    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
-        after_read(session, lambda writer: _stamp_last_used(writer, token.id, now))
-    return token.user
+    token, user = row
+    return (token, user) if token_state(token, now) == "active" and user.active else None
 
 
-def _stamp_last_used(session: Session, token_id: int, now: datetime) -> None:
+#: Built once: its SQL is compiled once per engine and reused (SQLAlchemy's statement cache).
+_TOKEN_WITH_USER = (
+    select(ApiToken, User)
+    .join(User, ApiToken.user_id == User.id)
+    .where(ApiToken.token_hash == bindparam("token_hash"))
+    .options(contains_eager(ApiToken.user))
+)
+
+
+def last_use_due(last_used_at: datetime | None, now: datetime, resolution: timedelta = LAST_USED_RESOLUTION) -> bool:
+    return last_used_at is None or now - last_used_at >= resolution
+
+
+def authenticate_token(session: Session, raw_secret: str, now: datetime | None = None) -> User | None:
+    """The active user holding this live token, else None; its last use is written after the read (`after_read`)."""
+    now = now or utcnow()
+    holder = live_token(session, raw_secret, now)
+    if holder is None:
+        return None
+    token, user = holder
+    if last_use_due(token.last_used_at, now):
+        after_read(session, lambda writer: stamp_last_used(writer, token.id, now))
+    return user
+
+
+def stamp_last_used(
+    session: Session, token_id: int, now: datetime, resolution: timedelta = LAST_USED_RESOLUTION
+) -> None:
     """Checked again in the write unit: of the requests that used the token at once, one writes."""
     token = session.get(ApiToken, token_id)
-    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+    if token is not None and last_use_due(token.last_used_at, now, resolution):
         token.last_used_at = now
 
 
@@ -115,6 +142,7 @@ def revoke_token(session: Session, actor: Actor, token_id: int) -> ApiToken:
     if token.revoked_at is not None:
         raise Conflict(f"token {token_id} was already revoked", {"token_id": ["is already revoked"]})
     token.revoked_at = utcnow()
+    forget_credentials(session)
     audit.record(
         session,
         actor,

@@ -1,4 +1,9 @@
-"""Staff accounts: each bound to the unit its role works in, deactivated but never deleted."""
+"""Staff accounts: each bound to the unit or supervision group its role works in, deactivated but never deleted.
+
+A new account is bound only to a unit in force today or to an open supervision group: a closed unit (a
+pre-reform district) or a closed group is refused, naming the field. Supervision groups bind staff of the
+district_staff role, who since the 2025 reform oversee a group of communes rather than a district.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,15 @@ import secrets
 from typing import NamedTuple
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
-from ...models import AdminLevel, AdminUnit, Role, User
-from .. import audit
+from ...models import AdminLevel, AdminUnit, Role, SupervisionGroup, User
+from ...timezones import local_today
+from .. import audit, supervision
 from ..access import SYSTEM, Actor
 from ..errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from .passwords import hash_password, password_matches, password_problems
+from .remembered import forget_credentials
 
 USERNAME_PATTERN = re.compile(r"[a-z0-9._-]{3,64}")
 FULL_NAME_MAX = 200
@@ -33,14 +40,17 @@ class DemoAccount(NamedTuple):
     unit_name: str
 
 
-# username, role, unit code, full name: one account per role, and police of a second commune.
+# username, role, unit or supervision group code, full name: one account per role, police of a second commune.
 DEMO_ACCOUNTS = (
     ("demo.admin", Role.ADMIN, None, "Quản trị hệ thống (demo)"),
     ("demo.hanoi", Role.PROVINCE_STAFF, "01", "Cán bộ Thành phố Hà Nội (demo)"),
-    ("demo.dongda", Role.DISTRICT_STAFF, "006", "Cán bộ Quận Đống Đa (demo)"),
-    ("demo.police.dongda", Role.COMMUNE_POLICE, "00226", "Công an phường Đống Đa (demo)"),
-    ("demo.police.chidam", Role.COMMUNE_POLICE, "07915", "Công an xã Chí Đám (demo)"),
+    ("demo.cumtrungtam", Role.DISTRICT_STAFF, "HN-TT", "Cán bộ giám sát Cụm phường trung tâm (demo)"),
+    ("demo.police.dongda", Role.COMMUNE_POLICE, "00235", "Công an phường Đống Đa (demo)"),
+    ("demo.police.chidam", Role.COMMUNE_POLICE, "07999", "Công an xã Chí Đám (demo)"),
 )
+#: The demo supervision group: code, name, province, communes (Ba Đình, Hoàn Kiếm, Văn Miếu - Quốc Tử Giám,
+#: Đống Đa, Bạch Mai).
+DEMO_GROUP = ("HN-TT", "Cụm phường trung tâm", "01", ("00004", "00070", "00226", "00235", "00292"))
 
 
 def create_user(
@@ -51,8 +61,10 @@ def create_user(
     role: Role | str,
     admin_unit_code: str | None,
     full_name: str = "",
+    group_code: str | None = None,
 ) -> User:
-    """An account bound to the unit its role works in; only an administrator creates one."""
+    """An account bound to the unit its role works in, or (district_staff) to a supervision group; only an
+    administrator creates one."""
     actor.require_admin()
     errors: dict[str, list[str]] = {}
     if not USERNAME_PATTERN.fullmatch(username):
@@ -65,7 +77,8 @@ def create_user(
         role = Role(role)
     except ValueError:
         errors["role"] = [f"{role!r} is not a role; use one of {', '.join(r.value for r in Role)}"]
-    unit = _unit_for_role(session, role, admin_unit_code, errors)
+    group = _group_for_role(session, role, group_code, admin_unit_code, errors) if group_code else None
+    unit = None if group_code else _unit_for_role(session, role, admin_unit_code, errors)
     if errors:
         raise ValidationFailed("the user cannot be created", errors)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
@@ -77,6 +90,7 @@ def create_user(
         password_hash=hash_password(password),
         role=role,
         admin_unit=unit,
+        supervision_group=group,
         active=True,
     )
     session.add(user)
@@ -92,6 +106,7 @@ def create_user(
             "username": username,
             "role": role.value,
             "admin_unit_code": unit.code if unit else None,
+            **({"supervision_group_code": group.code} if group else {}),
         },
     )
     return user
@@ -103,17 +118,38 @@ def _unit_for_role(
     """The unit named by `code`, checked against the level the role works at; reasons go into `errors`."""
     required_level = UNIT_LEVEL_OF_ROLE.get(role) if isinstance(role, Role) else None
     if not code:
-        if required_level is not None:
+        if role == Role.DISTRICT_STAFF:
+            errors["group_code"] = [f"is required for {role.value}: the code of a supervision group"]
+        elif required_level is not None:
             errors["admin_unit_code"] = [f"is required for {role.value}: the code of a {required_level.value}"]
         return None
-    unit = session.scalar(select(AdminUnit).where(AdminUnit.code == code))
+    today = local_today()
+    unit = supervision.unit_on(session, code, today) or session.scalar(
+        select(AdminUnit).where(AdminUnit.code == code).order_by(AdminUnit.valid_to.desc())
+    )
     if unit is None:
         errors["admin_unit_code"] = [f"no administrative unit has the code {code!r}"]
+    elif not unit.valid_on(today):
+        errors["admin_unit_code"] = [f"{code} ({unit.name}) is closed; bind the account to a unit in force today"]
     elif required_level is not None and unit.level != required_level:
         errors["admin_unit_code"] = [
             f"{role.value} must be bound to a {required_level.value}; {code} ({unit.name}) is a {unit.level.value}"
         ]
     return unit
+
+
+def _group_for_role(
+    session: Session, role: Role | str, code: str, unit_code: str | None, errors: dict[str, list[str]]
+) -> SupervisionGroup | None:
+    """The open supervision group `code`, for district_staff without a unit; reasons go into `errors`."""
+    if role != Role.DISTRICT_STAFF:
+        errors["group_code"] = [f"only {Role.DISTRICT_STAFF.value} is bound to a supervision group"]
+    if unit_code:
+        errors["admin_unit_code"] = ["give a unit or a supervision group, not both"]
+    if refusal := supervision.group_refusal(session, code):
+        errors["group_code"] = [refusal]
+        return None
+    return supervision.open_version(session, code)
 
 
 def get_user(session: Session, username: str) -> User:
@@ -137,8 +173,10 @@ def own_account(session: Session, actor: Actor) -> User:
 
 
 def new_session_generation(user: User) -> None:
-    """End every login session of the user: a session holds only for the generation it began in."""
+    """End every login session of the user (a session holds only for the generation it began in), and forget
+    the remembered credentials: deactivation and a password change end the user's tokens' answers too."""
     user.session_generation = (user.session_generation or 0) + 1
+    forget_credentials(object_session(user))
 
 
 def require_self_or_admin(actor: Actor, user_id: int, what: str) -> None:
@@ -204,12 +242,29 @@ def change_password(
 
 
 def create_demo_accounts(session: Session) -> list[DemoAccount]:
-    """One account per role on the bundled sample's units, with random passwords; none if users exist."""
+    """One account per role on the bundled sample's units and the demo supervision group (created if missing),
+    with random passwords; none if users exist."""
     if session.scalar(select(func.count()).select_from(User)):
         return []
+    code, name, province_code, commune_codes = DEMO_GROUP
+    if supervision.open_version(session, code) is None:
+        supervision.create_group(
+            session, SYSTEM, code=code, name=name, province_code=province_code, commune_codes=commune_codes
+        )
     accounts = []
-    for username, role, unit_code, full_name in DEMO_ACCOUNTS:
+    for username, role, binding, full_name in DEMO_ACCOUNTS:
         password = secrets.token_urlsafe(12)
-        user = create_user(session, SYSTEM, username, password, role, unit_code, full_name)
-        accounts.append(DemoAccount(username, password, role.value, user.admin_unit.name if user.admin_unit else ""))
+        by_group = role == Role.DISTRICT_STAFF
+        user = create_user(
+            session,
+            SYSTEM,
+            username,
+            password,
+            role,
+            None if by_group else binding,
+            full_name,
+            group_code=binding if by_group else None,
+        )
+        where = user.supervision_group or user.admin_unit
+        accounts.append(DemoAccount(username, password, role.value, where.name if where else ""))
     return accounts
