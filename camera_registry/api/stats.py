@@ -6,42 +6,17 @@ import marshmallow as ma
 from flask.views import MethodView
 from marshmallow import validate
 
+from ..http.figures import COLUMNS, level_label, sheet_title
 from ..models import AdminLevel
 from ..schemas.base import StrictSchema
 from ..services import stats
 from ..timezones import LOCAL_ZONE
 from .base import api_blueprint, require_actor, session
 from .schemas import BINARY_BODY, TEXT_BODY
-from .tables import CSV, FORMATS, XLSX, Column, requested_format, table_response
+from .tables import CSV, FORMATS, XLSX, requested_format, table_response
 
 blp = api_blueprint("stats", __name__, "stats", "Figures per administrative unit (reach-filtered)")
 
-#: Every figure with its spreadsheet header, in the order of the JSON rows.
-COLUMNS = [
-    Column("code", "Mã đơn vị", "text"),
-    Column("name", "Tên đơn vị", "text"),
-    Column("level", "Cấp", "text"),
-    Column("parent_code", "Mã đơn vị cấp trên", "text"),
-    Column("communes", "Số xã, phường"),
-    Column("lenses_active", "Mắt camera đang hoạt động"),
-    Column("lenses_offline", "Mắt camera mất kết nối"),
-    Column("shared_active_lenses", "Mắt camera hoạt động có cam kết chia sẻ"),
-    Column("sharing_rate", "Tỷ lệ chia sẻ", "rate"),
-    Column("recorders", "Đầu thu"),
-    Column("owners", "Chủ camera"),
-    Column("owners_household", "Chủ camera: hộ gia đình"),
-    Column("owners_agency", "Chủ camera: cơ quan"),
-    Column("owners_business", "Chủ camera: doanh nghiệp"),
-    Column("sites", "Điểm mô hình"),
-    Column("requests_opened", "Yêu cầu trích xuất đã mở"),
-    Column("requests_resolved", "Yêu cầu đã giải quyết xong"),
-    Column("median_hours_to_resolution", "Thời gian giải quyết (giờ, trung vị)", "number"),
-    Column("assignments_answered", "Phiếu chủ camera đã trả lời"),
-    Column("assignments_consented", "Phiếu đồng ý cung cấp"),
-    Column("consent_rate", "Tỷ lệ đồng ý", "rate"),
-    Column("assignments_expired", "Phiếu quá hạn không trả lời"),
-    Column("expired_share", "Tỷ lệ quá hạn không trả lời", "rate"),
-]
 UNIT_FIELDS = ("code", "name", "level", "parent_code")
 
 
@@ -135,5 +110,8 @@ class AdminUnitFigures(MethodView):
         if table_format == "json":
             return report
         rows = UnitFiguresSchema(many=True).dump(report.rows)
+        if table_format == "xlsx":  # people read the workbook; the CSV keeps the levels' codes for scripts
+            rows = [{**row, "level": level_label(row["level"])} for row in rows]
         name = f"so-lieu-{report.level.value}-{report.parent_code or 'tat-ca'}"
-        return table_response(COLUMNS, rows, name, table_format)
+        first, end = (moment.astimezone(LOCAL_ZONE).date() for moment in (report.period.start, report.period.end))
+        return table_response(COLUMNS, rows, name, table_format, sheet_title(first, end))

@@ -11,23 +11,21 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+import re
 
 import xlsxwriter
 from flask import Response, request
+
+from ..http.figures import Column
 
 CSV = "text/csv"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORMATS = {"json": "application/json", "csv": CSV, "xlsx": XLSX}
 #: What a spreadsheet takes as the start of a formula (tab and carriage return too: some strip them first).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str  # the field in the JSON rows
-    header: str  # what the spreadsheet's first row says
-    kind: str = "count"  # text, count, number or rate (a fraction, shown as a percentage in XLSX)
+#: What a sheet's name may not hold, and its most characters (Excel's rules).
+SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+SHEET_NAME_LENGTH = 31
 
 
 def requested_format(explicit: str | None) -> str:
@@ -38,9 +36,12 @@ def requested_format(explicit: str | None) -> str:
     return next(name for name, mimetype in FORMATS.items() if mimetype == best)
 
 
-def table_response(columns: list[Column], rows: list[dict], filename: str, table_format: str) -> Response:
-    """`rows` (dicts keyed by column name) as a CSV or XLSX attachment named `filename`.<format>."""
-    body = _csv(columns, rows) if table_format == "csv" else _xlsx(columns, rows)
+def table_response(
+    columns: list[Column], rows: list[dict], filename: str, table_format: str, sheet_name: str
+) -> Response:
+    """`rows` (dicts keyed by column name) as a CSV or XLSX attachment named `filename`.<format>; an XLSX
+    workbook's one sheet is named `sheet_name`, less what Excel refuses in a sheet's name."""
+    body = _csv(columns, rows) if table_format == "csv" else _xlsx(columns, rows, sheet_name)
     response = Response(body, mimetype=FORMATS[table_format])
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}.{table_format}"'
     return response
@@ -49,7 +50,7 @@ def table_response(columns: list[Column], rows: list[dict], filename: str, table
 def _csv(columns: list[Column], rows: list[dict]) -> bytes:
     text = io.StringIO()
     writer = csv.writer(text)
-    writer.writerow([csv_cell(column.header) for column in columns])
+    writer.writerow([csv_cell(str(column.header)) for column in columns])
     for row in rows:
         writer.writerow([csv_cell(row[column.name]) for column in columns])
     return ("\ufeff" + text.getvalue()).encode("utf-8")
@@ -64,14 +65,16 @@ def csv_cell(value: object) -> object:
     return value
 
 
-def _xlsx(columns: list[Column], rows: list[dict]) -> bytes:
+def _xlsx(columns: list[Column], rows: list[dict], sheet_name: str) -> bytes:
     buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
-    sheet = workbook.add_worksheet()
+    sheet = workbook.add_worksheet(SHEET_NAME_FORBIDDEN.sub("-", sheet_name).strip("'")[:SHEET_NAME_LENGTH] or None)
     formats = {
         kind: workbook.add_format({"num_format": pattern}) for kind, pattern in (("rate", "0.0%"), ("number", "0.0"))
     }
-    sheet.write_row(0, 0, [column.header for column in columns], workbook.add_format({"bold": True, "text_wrap": True}))
+    sheet.write_row(
+        0, 0, [str(column.header) for column in columns], workbook.add_format({"bold": True, "text_wrap": True})
+    )
     for r, row in enumerate(rows, start=1):
         for c, column in enumerate(columns):
             value = row[column.name]
