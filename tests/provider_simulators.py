@@ -57,6 +57,7 @@ class Simulator:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 target = urlsplit(self.path)
                 request = Recorded(self.command, target.path, dict(parse_qsl(target.query)), dict(self.headers), body)
+                time.sleep(simulator.delay(request))  # outside the lock: other requests are answered meanwhile
                 with simulator._lock:
                     simulator.received.append(request)
                     status, answer = (
@@ -82,6 +83,10 @@ class Simulator:
 
     def answer(self, request: Recorded) -> tuple[int, dict]:
         return 200, {}
+
+    def delay(self, request: Recorded) -> float:
+        """Seconds to wait before answering `request` (a slow provider)."""
+        return 0.0
 
     def requests_to(self, path: str) -> list[Recorded]:
         with self._lock:
@@ -111,7 +116,12 @@ class ZnsSimulator(Simulator):
         self.phone_errors: dict[str, int] = {}
         #: msg_id -> the send body Zalo accepted.
         self.messages: dict[str, dict] = {}
+        #: Seconds each token refresh takes to answer, so two refreshers can overlap.
+        self.refresh_seconds = 0.0
         super().__init__()
+
+    def delay(self, request: Recorded) -> float:
+        return self.refresh_seconds if request.path == "/v4/oa/access_token" else 0.0
 
     def _new_pair(self) -> tuple[str, str]:
         self._issued += 1

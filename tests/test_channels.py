@@ -248,9 +248,25 @@ def zns_settings(simulator, **changes) -> zns.ZnsSettings:
     return dataclasses.replace(settings, **changes)
 
 
+class MemoryTokens:
+    """A one-process zns.TokenStore: each renewed pair is appended to `stored` (the outbox's own store, over the
+    database, is tested in test_delivery_channels.py)."""
+
+    def __init__(self, tokens: zns.Tokens, stored: list) -> None:
+        self.tokens, self.stored = tokens, stored
+
+    def current(self) -> zns.Tokens:
+        return self.tokens
+
+    def renew(self, refused: zns.Tokens, refresh) -> zns.Tokens:
+        self.tokens = refresh(refused.refresh_token)
+        self.stored.append(self.tokens)
+        return self.tokens
+
+
 def zns_provider(simulator, stored: list | None = None, **changes) -> zns.ZnsProvider:
     settings = zns_settings(simulator, **changes)
-    return zns.ZnsProvider(settings, settings.tokens, (stored if stored is not None else []).append)
+    return zns.ZnsProvider(settings, MemoryTokens(settings.tokens, stored if stored is not None else []))
 
 
 def test_zns_sends_the_documented_request_and_is_accepted_with_zalos_msg_id(zns_simulator):
@@ -312,6 +328,7 @@ def test_an_expired_access_token_is_refreshed_once_stored_and_the_send_retried(z
         "grant_type": "refresh_token",
     }
     assert stored == [zns.Tokens("sim-access-2", "sim-refresh-2")]
+    assert stored[0].expires_at - datetime.now(UTC) == pytest.approx(timedelta(hours=25), abs=timedelta(minutes=1))
     assert [sent.headers["access_token"] for sent in zns_simulator.requests_to("/message/template")] == [
         "sim-access-1",
         "sim-access-2",
@@ -323,7 +340,7 @@ def test_an_expired_access_token_is_refreshed_once_stored_and_the_send_retried(z
 def test_a_refused_refresh_token_is_a_configuration_error_and_nothing_is_stored(zns_simulator):
     stored = []
     provider = zns_provider(zns_simulator, stored)
-    provider.tokens = zns.Tokens("sim-access-1", "a-spent-refresh-token")
+    provider.store.tokens = zns.Tokens("sim-access-1", "a-spent-refresh-token")
     zns_simulator.expire_access_token()
 
     outcome = provider.send(request_to())

@@ -3,6 +3,8 @@ receipts and quiet hours, against the local provider simulators (tests/provider_
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -12,12 +14,14 @@ from notify_support import routed_request, run, sessions_on
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from camera_registry.db import write_unit
-from camera_registry.models import AuditEvent, Channel, MessageStatus, OutboxMessage, Owner, OwnerLink
-from camera_registry.services.channels import speedsms
-from camera_registry.services.channels.templates import ZNS_KINDS
+from camera_registry.db import make_engine, make_session_factory, write_unit
+from camera_registry.models import AuditEvent, Channel, MessageStatus, OutboxMessage, Owner, OwnerLink, ProviderToken
+from camera_registry.services.channels import speedsms, zns
+from camera_registry.services.channels.base import Outcome, OutcomeKind, Outgoing
+from camera_registry.services.channels.templates import ZNS_KINDS, MessageKind
 from camera_registry.services.deadlines import escalate_near_deadline, fall_back_unreceipted, remind_unanswered
 from camera_registry.services.delivery import CLAIM_LEASE, claim_due, deliver_due, send
+from camera_registry.services.delivery.zns_tokens import DatabaseTokenStore
 from camera_registry.services.notifications import (
     CHANNEL_PLAN,
     ChannelSetupError,
@@ -409,3 +413,93 @@ def test_a_zns_without_a_receipt_in_time_falls_back_to_sms(world, session, zns_a
         message.id,
     )
     assert run(fall_back_unreceipted, session, zns_and_sms, waited + timedelta(hours=1)) == {}
+
+
+# --------------------------------------------------------------------------- the OA tokens, kept in the database
+
+
+REQUEST_VALUES = {
+    "owner_name": "Nguyễn Văn An",
+    "police_unit": "Công an xã A",
+    "ask": "đồng ý cho trích xuất",
+    "window_start": "20:00 01/03/2026",
+    "window_end": "21:00 01/03/2026",
+    "case_ref": "VV-2026-001",
+    "deadline": "20:00 15/03/2026",
+    "link": "https://camera.example.vn/o/" + "t" * 43,
+}
+
+
+def stored_tokens(session: Session) -> ProviderToken | None:
+    return session.get(ProviderToken, "zns", populate_existing=True)
+
+
+def test_an_expired_zns_token_is_refreshed_through_the_outbox_stored_and_the_message_sent_once(
+    world, session, zns_and_sms, zns_simulator
+):
+    [assignment] = route(session, zns_and_sms).assignments
+    zns_simulator.expire_access_token()  # 25 hours passed: Zalo answers -124 to the configured token
+
+    assert deliver_due(sessions_on(session), zns_and_sms, now=DAY) == {"sent": 1}
+
+    [message] = outbox(session, assignment_id=assignment.id)
+    assert message.status == MessageStatus.SENT and message.provider_message_id in zns_simulator.messages
+    assert len(zns_simulator.messages) == 1  # sent once: the refused try reached nobody
+    assert [sent.headers["access_token"] for sent in zns_simulator.requests_to("/message/template")] == [
+        "sim-access-1",
+        "sim-access-2",
+    ]
+    assert [refresh.form()["refresh_token"] for refresh in zns_simulator.requests_to("/v4/oa/access_token")] == [
+        "sim-refresh-1"
+    ]
+    row = stored_tokens(session)
+    assert (row.access_token, row.refresh_token) == ("sim-access-2", "sim-refresh-2") and row.expires_at > DAY
+
+    # A restarted deliverer (a new run, nothing in memory) sends with the stored pair and refreshes nothing.
+    [other] = route(session, zns_and_sms, commune="b").assignments
+    assert deliver_due(sessions_on(session), zns_and_sms, now=DAY) == {"sent": 1}
+    assert zns_simulator.requests_to("/message/template")[-1].headers["access_token"] == "sim-access-2"
+    assert len(zns_simulator.requests_to("/v4/oa/access_token")) == 1
+    assert outbox(session, assignment_id=other.id)[0].status == MessageStatus.SENT
+
+
+def test_a_stored_pair_zalo_refuses_gives_way_to_a_newly_configured_one(world, session, zns_and_sms, zns_simulator):
+    session.add(ProviderToken(provider="zns", access_token="revoked-access", refresh_token="revoked-refresh"))
+    route(session, zns_and_sms)
+
+    assert deliver_due(sessions_on(session), zns_and_sms, now=DAY) == {"sent": 1}
+    assert [refresh.form()["refresh_token"] for refresh in zns_simulator.requests_to("/v4/oa/access_token")] == [
+        "revoked-refresh",
+        "sim-refresh-1",  # the admin authorised the app again and configured the new pair
+    ]
+    assert stored_tokens(session).refresh_token == "sim-refresh-2"
+
+
+def test_two_workers_refreshing_at_once_spend_the_refresh_token_once_and_both_send(
+    own_database_url, zns_and_sms, zns_simulator
+):
+    engine = make_engine(own_database_url)
+    sessions = make_session_factory(engine)
+    zns_simulator.expire_access_token()
+    zns_simulator.refresh_seconds = 0.5  # the second worker meets the -124 while the first is refreshing
+    start = threading.Barrier(2)
+
+    def worker(number: int) -> Outcome:
+        store = DatabaseTokenStore(sessions, zns_and_sms.zns, holder=f"worker-{number}")
+        provider = zns.ZnsProvider(zns_and_sms.zns, store)
+        start.wait()
+        return provider.send(Outgoing(f"assignment:{number}:request:zns", PHONE, MessageKind.REQUEST, REQUEST_VALUES))
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            outcomes = list(pool.map(worker, [1, 2]))
+        with sessions() as session:
+            row = session.get(ProviderToken, "zns")
+            assert (row.access_token, row.refresh_token) == ("sim-access-2", "sim-refresh-2")
+    finally:
+        engine.dispose()
+
+    assert [outcome.kind for outcome in outcomes] == [OutcomeKind.ACCEPTED, OutcomeKind.ACCEPTED]
+    assert len(zns_simulator.requests_to("/v4/oa/access_token")) == 1
+    accepted = [sent["tracking_id"] for sent in zns_simulator.messages.values()]
+    assert sorted(accepted) == ["assignment:1:request:zns", "assignment:2:request:zns"]

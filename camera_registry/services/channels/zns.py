@@ -10,8 +10,9 @@ Protocol, as documented (third-party copies where Zalo's own pages were not stor
   Our idempotency key is the tracking_id. Zalo documents no deduplication by it, so a repeat after a lost
   answer is a second message; the receipt still names our key.
 - Refresh: POST {oauth}/v4/oa/access_token, header `secret_key` (the app's secret), form {app_id,
-  refresh_token, grant_type=refresh_token}; the answer holds a new access_token (valid 25 hours) and a new
-  refresh_token (valid 3 months, usable once), so the new pair must be stored at once
+  refresh_token, grant_type=refresh_token}; the answer holds a new access_token (valid 25 hours, expires_in
+  seconds) and a new refresh_token (valid 3 months, usable once), so the new pair must be stored at once,
+  where every process finds it (TokenStore; the outbox's is services/delivery/zns_tokens.py)
   (https://www.hexasync.vn/zalo-oa-api-huong-dan-cach-lay-access-token-tu-refresh-token/).
 - Error codes -100 to -119 from Zalo's table (https://zalo.cloud/zns/guidelines/handle-error-code, in the
   order https://helpdesk.getfly.vn/web-version/interactive-blocks/questions-about-zns lists them); -114 is
@@ -35,7 +36,8 @@ import hmac
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 import requests
 
@@ -98,6 +100,20 @@ def not_on_zalo(outcome: Outcome) -> bool:
 class Tokens:
     access_token: str = field(repr=False)
     refresh_token: str = field(repr=False)
+    #: When Zalo says the access token runs out (its refresh answer's expires_in); None for a configured pair.
+    expires_at: datetime | None = field(default=None, compare=False)
+
+
+class TokenStore(Protocol):
+    """Where the OA's current token pair is kept, shared by every process that sends ZNS."""
+
+    def current(self) -> Tokens:
+        """The pair to send with now."""
+
+    def renew(self, refused: Tokens, refresh: Callable[[str], Tokens]) -> Tokens:
+        """The pair to use after Zalo refused `refused`'s access token: one another process stored meanwhile,
+        or `refresh(refresh_token)`'s new pair, stored before it is returned (the old refresh token is spent).
+        TokenRefreshFailed when neither can be had."""
 
 
 @dataclass(frozen=True)
@@ -157,25 +173,22 @@ def refresh_tokens(settings: ZnsSettings, refresh_token: str, http: requests.Ses
     if not answer.get("access_token") or not answer.get("refresh_token"):
         reason = answer.get("error_description") or answer.get("error_name") or "no token in the answer"
         raise TokenRefreshFailed(f"Zalo refused the refresh token (error {answer.get('error')}: {reason})")
-    return Tokens(answer["access_token"], answer["refresh_token"])
+    try:
+        expires_at = datetime.now(UTC) + timedelta(seconds=int(answer.get("expires_in")))
+    except (TypeError, ValueError):
+        expires_at = None
+    return Tokens(answer["access_token"], answer["refresh_token"], expires_at)
 
 
 class ZnsProvider:
-    """Sends ZNS with the current OA tokens; on an expired access token refreshes once, hands the new pair to
-    `store_tokens` before anything else (the old refresh token is spent), and sends again."""
+    """Sends ZNS with the store's current OA tokens; when Zalo refuses the access token, has the store renew the
+    pair once (by a refresh, unless another process already did) and sends again."""
 
     name = NAME
 
-    def __init__(
-        self,
-        settings: ZnsSettings,
-        tokens: Tokens,
-        store_tokens: Callable[[Tokens], None],
-        http: requests.Session | None = None,
-    ) -> None:
+    def __init__(self, settings: ZnsSettings, store: TokenStore, http: requests.Session | None = None) -> None:
         self.settings = settings
-        self.tokens = tokens
-        self.store_tokens = store_tokens
+        self.store = store
         self.http = http or requests.Session()
 
     def send(self, outgoing: Outgoing) -> Outcome:
@@ -194,27 +207,29 @@ class ZnsProvider:
             "template_data": data,
             "tracking_id": outgoing.idempotency_key,
         }
-        outcome = self._post(body)
+        tokens = self.store.current()
+        outcome = self._post(body, tokens)
         if outcome is not None:
             return outcome
         try:
-            self.tokens = refresh_tokens(self.settings, self.tokens.refresh_token, self.http)
+            tokens = self.store.renew(
+                tokens, lambda refresh_token: refresh_tokens(self.settings, refresh_token, self.http)
+            )
         except TokenRefreshFailed as error:
             kind = OutcomeKind.TRANSIENT if error.transient else OutcomeKind.CONFIG_ERROR
             return Outcome(kind, detail=f"the ZNS access token expired and its refresh failed: {error}")
-        self.store_tokens(self.tokens)
-        return self._post(body) or Outcome(
+        return self._post(body, tokens) or Outcome(
             OutcomeKind.CONFIG_ERROR, detail="Zalo refused a freshly refreshed access token"
         )
 
-    def _post(self, body: dict) -> Outcome | None:
+    def _post(self, body: dict, tokens: Tokens) -> Outcome | None:
         """Zalo's answer as an Outcome; None when it refused the access token."""
         answer = exchange(
             self.http,
             "POST",
             self.settings.base_url + SEND_PATH,
             timeout=self.settings.timeout_seconds,
-            headers={"access_token": self.tokens.access_token},
+            headers={"access_token": tokens.access_token},
             json=body,
         )
         if isinstance(answer, Outcome):

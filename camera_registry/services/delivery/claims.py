@@ -28,6 +28,7 @@ from ..notifications import (
     with_owner_link,
 )
 from .sending import DeliveryFailed, missing_settings, provider_name, send
+from .zns_tokens import DatabaseTokenStore
 
 log = logging.getLogger("camera_registry.delivery")
 
@@ -176,6 +177,7 @@ def deliver_due(
     holder, lease = new_holder(), settings.claim_lease
     margin = SEND_MARGIN if lease > SEND_MARGIN else lease * 2 / 3
     unsent = write_unit(sessions, lambda session: claim_due(session, settings, now, holder, limit))
+    zns_tokens = DatabaseTokenStore(sessions, settings.zns, holder) if settings.zns else None
     leased_until = now + lease
     counts: Counter = Counter()
     try:
@@ -189,7 +191,7 @@ def deliver_due(
                 continue
             message = unsent.pop(0)
             try:
-                answer = send(message, settings)
+                answer = send(message, settings, zns_tokens)
             except Exception as failure:  # noqa: BLE001 - any failure is a try: a message that can never go ends dead
                 reason = str(failure) if isinstance(failure, DeliveryFailed) else f"{type(failure).__name__}: {failure}"
                 answer = Outcome(OutcomeKind.TRANSIENT, detail=reason)

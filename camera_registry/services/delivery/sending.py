@@ -24,9 +24,6 @@ from ..notifications import (
 )
 
 SEND_TIMEOUT_SECONDS = 10
-#: The OA token pairs Zalo handed this process, by app id: a refresh token works once, so the newest pair is
-#: the one to use (kept in memory; a restarted deliverer starts again from CHANNEL_ZNS_*_TOKEN).
-_zns_tokens: dict[str, zns.Tokens] = {}
 
 
 class DeliveryFailed(Exception):
@@ -53,16 +50,16 @@ def missing_settings(settings: NotificationSettings, channel: Channel) -> str | 
     return f"not sent: {' and '.join(missing)} not configured; waiting" if missing else None
 
 
-def send(message: OutboxMessage, settings: NotificationSettings) -> Outcome:
+def send(message: OutboxMessage, settings: NotificationSettings, zns_tokens: zns.TokenStore | None = None) -> Outcome:
     """Hand one message to its channel: the provider's Outcome; the webhook and SMTP raise DeliveryFailed unless
-    they accepted it.
+    they accepted it. A ZNS goes with the OA tokens of `zns_tokens` (the deliverer's DatabaseTokenStore).
 
     A message whose owner link was not minted (its assignment or commitment is
     gone) is never sent with the placeholder: it fails, and ends dead."""
     if needs_owner_link(message):
         raise DeliveryFailed("no owner link could be minted for this message (its assignment or commitment is gone)")
     if message.channel in PROVIDER_CHANNELS:
-        return _send_by_provider(message, settings)
+        return _send_by_provider(message, settings, zns_tokens)
     if message.channel == Channel.WEBHOOK:
         _post_webhook(message, settings)
     else:
@@ -77,26 +74,25 @@ def provider_name(channel: Channel, settings: NotificationSettings) -> str:
     return {Channel.ZNS: zns.NAME, Channel.WEBHOOK: "webhook", Channel.EMAIL: "smtp"}[channel]
 
 
-def provider_for(channel: Channel, settings: NotificationSettings) -> Provider:
+def provider_for(channel: Channel, settings: NotificationSettings, zns_tokens: zns.TokenStore | None) -> Provider:
     if channel == Channel.ZNS:
-        app_id = settings.zns.app_id
-        return zns.ZnsProvider(
-            settings.zns,
-            _zns_tokens.get(app_id, settings.zns.tokens),
-            lambda tokens: _zns_tokens.update({app_id: tokens}),
-        )
+        if zns_tokens is None:
+            raise DeliveryFailed("a ZNS needs the OA tokens' store (the deliverer passes its own)")
+        return zns.ZnsProvider(settings.zns, zns_tokens)
     if isinstance(settings.sms, esms.EsmsSettings):
         return esms.EsmsProvider(settings.sms)
     return speedsms.SpeedSmsProvider(settings.sms)
 
 
-def _send_by_provider(message: OutboxMessage, settings: NotificationSettings) -> Outcome:
+def _send_by_provider(
+    message: OutboxMessage, settings: NotificationSettings, zns_tokens: zns.TokenStore | None
+) -> Outcome:
     """ZNS or SMS: the kind's registered template filled with the message's values, to the normalised phone."""
     try:
         phone = normalise_phone(message.recipient)
     except PhoneError as error:
         return Outcome(OutcomeKind.REFUSED_FALL_BACK, detail=f"cannot go by {message.channel.value}: {error}")
-    provider = provider_for(message.channel, settings)
+    provider = provider_for(message.channel, settings, zns_tokens)
     callback = ""
     if provider.name == esms.NAME and settings.sms.callback_secret:
         callback = esms.callback_url(settings.sms, message.idempotency_key)
