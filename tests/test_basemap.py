@@ -156,3 +156,17 @@ def test_the_policy_stays_strict_with_a_basemap_file(client, world, archive, app
     policy = client.get("/map", headers=world.headers["admin"]).headers["Content-Security-Policy"]
     assert "tiles.example" not in policy and "blob:" not in policy and "worker-src" not in policy
     assert "script-src 'self';" in policy and "connect-src 'self';" in policy
+
+
+def test_a_file_taken_away_after_the_start_is_404(client, world, archive):
+    archive.unlink()
+    assert get(client, world).status_code == 404
+
+
+def test_the_start_says_which_basemap_is_in_use(app, tmp_path, monkeypatch, caplog):
+    path = vector_basemap(tmp_path)
+    monkeypatch.setitem(app.config, "MAP_PMTILES_PATH", str(path))
+    monkeypatch.setitem(app.extensions, basemap.EXTENSION, None)
+    with caplog.at_level("INFO", logger="camera_registry.basemap"):
+        basemap.load(app)
+    assert f"basemap: the PMTiles archive {path}, vector (mvt), zoom 10-15" in caplog.text

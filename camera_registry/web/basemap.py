@@ -9,6 +9,7 @@ ETag and Last-Modified (304), and HEAD, and streams only the asked-for bytes fro
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +18,11 @@ from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from ..geo.pmtiles import PMTilesError, PMTilesHeader, read_header
 from .auth import signed_in
+from .security import tile_origin
 
 EXTENSION = "pmtiles_basemap"
+
+log = logging.getLogger("camera_registry.basemap")
 
 blueprint = Blueprint("basemap", __name__)
 
@@ -35,6 +39,8 @@ def load(app: Flask) -> None:
     configured = app.config.get("MAP_PMTILES_PATH", "")
     if not configured:
         app.extensions[EXTENSION] = None
+        origin = tile_origin(app.config.get("MAP_TILE_URL", ""))  # the origin only: a URL may carry a key
+        log.info("basemap: %s", f"XYZ tiles from {origin}" if origin else "none, the commune boundaries are the base")
         return
     path = Path(configured).resolve()
     try:
@@ -42,6 +48,7 @@ def load(app: Flask) -> None:
     except PMTilesError as error:
         raise PMTilesError(f"MAP_PMTILES_PATH: {error}") from None
     app.extensions[EXTENSION] = PMTilesBasemap(path, header, app.config.get("MAP_PMTILES_ATTRIBUTION", ""))
+    log.info("basemap: the PMTiles archive %s, %s", path, header.describe())
 
 
 def current_basemap() -> PMTilesBasemap | None:
@@ -52,7 +59,7 @@ def current_basemap() -> PMTilesBasemap | None:
 @signed_in
 def pmtiles_archive():
     basemap = current_basemap()
-    if basemap is None:
+    if basemap is None or not basemap.path.is_file():  # none configured, or the file was taken away since the start
         abort(404)
     response = send_file(basemap.path, mimetype="application/octet-stream", conditional=True, max_age=None)
     # Revalidated on every read (a cheap 304 by ETag): a replaced file is never mixed with cached ranges of the old.
