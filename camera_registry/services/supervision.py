@@ -61,29 +61,31 @@ def get_group(session: Session, code: str, on: date | None = None) -> Supervisio
     return group
 
 
-def open_group(session: Session, code: str, field: str = "code") -> SupervisionGroup:
+def open_version(session: Session, code: str) -> SupervisionGroup | None:
     """The open-ended (latest, not closed) version of group `code`: the only one that may change or take staff."""
-    group = session.scalar(
+    return session.scalar(
         select(SupervisionGroup).where(SupervisionGroup.code == code, SupervisionGroup.valid_to.is_(None))
     )
+
+
+def group_refusal(session: Session, code: str) -> str | None:
+    """Why group `code` cannot change or take staff (closed, or unknown), or None when its open version can."""
+    if open_version(session, code) is not None:
+        return None
+    return f"supervision group {code!r} {'is closed' if _known(session, code) else 'does not exist'}"
+
+
+def _known(session: Session, code: str) -> bool:
+    return session.scalar(select(SupervisionGroup.id).where(SupervisionGroup.code == code)) is not None
+
+
+def open_group(session: Session, code: str, field: str = "code") -> SupervisionGroup:
+    """The open version of group `code`; a closed group is a Conflict, an unknown one NotFound."""
+    group = open_version(session, code)
     if group is None:
-        known = session.scalar(select(SupervisionGroup.id).where(SupervisionGroup.code == code))
-        reason = "is closed" if known else "does not exist"
-        raise (Conflict if known else NotFound)(
-            f"supervision group {code!r} {reason}", {field: [f"supervision group {code!r} {reason}"]}
-        )
+        refusal = group_refusal(session, code)
+        raise (Conflict if _known(session, code) else NotFound)(refusal, {field: [refusal]})
     return group
-
-
-def group_reach(session: Session, group: SupervisionGroup, on: date | None = None) -> SupervisionGroup:
-    """The version of the group's code in force on `on`, else the given version itself (a closed group keeps
-    its last communes as historic reach)."""
-    current = session.scalar(
-        select(SupervisionGroup).where(
-            SupervisionGroup.code == group.code, SupervisionGroup.valid_on(on or local_today())
-        )
-    )
-    return current or group
 
 
 def create_group(
@@ -103,7 +105,7 @@ def create_group(
     errors: dict[str, list[str]] = {}
     if not code or len(code) > GROUP_CODE_MAX:
         errors["code"] = [f"must be 1 to {GROUP_CODE_MAX} characters"]
-    elif session.scalar(select(SupervisionGroup.id).where(SupervisionGroup.code == code)) is not None:
+    elif _known(session, code):
         raise Conflict(f"the supervision group code {code!r} is already used", {"code": ["is already used"]})
     if not name or len(name) > GROUP_NAME_MAX:
         errors["name"] = [f"must be 1 to {GROUP_NAME_MAX} characters"]

@@ -130,7 +130,9 @@ def _unit_for_role(
     if unit is None:
         errors["admin_unit_code"] = [f"no administrative unit has the code {code!r}"]
     elif not unit.valid_on(today):
-        errors["admin_unit_code"] = [f"{code} ({unit.name}) is closed; bind the account to a unit in force today"]
+        errors["admin_unit_code"] = [
+            f"{code} ({unit.name}) is closed or not yet in force; bind the account to a unit in force today"
+        ]
     elif required_level is not None and unit.level != required_level:
         errors["admin_unit_code"] = [
             f"{role.value} must be bound to a {required_level.value}; {code} ({unit.name}) is a {unit.level.value}"
