@@ -1,4 +1,5 @@
-"""Police pages: their commune's requests, a map to open one, and a page per request.
+"""Police pages: their commune's requests, a map to open one (with its place search and the commune's lenses),
+and a page per request.
 
 Views parse the form with the schemas the API reads too (camera_registry.schemas), call one service and
 render; a refusal answers the status of the one table (camera_registry.http.statuses), as in the API.
@@ -10,7 +11,8 @@ from __future__ import annotations
 import json
 
 import marshmallow as ma
-from flask import Blueprint, Response, current_app, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext, lazy_gettext
 from geoalchemy2.shape import to_shape
 from shapely.geometry import mapping
 
@@ -18,9 +20,12 @@ from ..http.actor import csrf, current_actor, require_csrf_for_cookie_auth
 from ..http.statuses import status_of
 from ..http.units import get_session, reads_then_writes
 from ..models import ASSIGNMENT_TRANSITIONS, REQUEST_TRANSITIONS, Role, allowed_actions
+from ..schemas.base import InputSchema
 from ..schemas.requests import POLICE_ACTIONS, AssignmentActionSchema, FootageRequestCreateSchema, VersionSchema
-from ..services import evidence, request_views, requests, uploads
+from ..services import evidence, places, request_views, requests, uploads
+from ..services.coordinates import QueryProblem
 from ..services.errors import DomainError, NotAuthenticated, PermissionDenied
+from ..services.places import PlaceKind
 from ..services.upload_limits import TooDeep, load_json
 from ..timezones import LOCAL_OFFSET
 from . import tus
@@ -59,12 +64,18 @@ def index():
     )
 
 
-@blueprint.route("/new", methods=["GET", "POST"])
-@signed_in
-def new():
+def _filing_officer():
+    """The signed-in commune police officer: only they file requests, and so use the new request's map."""
     actor = current_actor()
     if actor.role != Role.COMMUNE_POLICE:
         raise PermissionDenied("footage requests are filed by commune police")
+    return actor
+
+
+@blueprint.route("/new", methods=["GET", "POST"])
+@signed_in
+def new():
+    actor = _filing_officer()
     errors: dict = {}
     status = 200
     if request.method == "POST":
@@ -90,6 +101,70 @@ def new():
         commune=commune,
         boundary=json.dumps(mapping(boundary) if boundary else None),
     ), status
+
+
+class PlaceSearchSchema(InputSchema):
+    """The place search's query string."""
+
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    q = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    limit = ma.fields.Integer(
+        load_default=places.DEFAULT_RESULTS, validate=ma.validate.Range(min=1, max=places.MAX_RESULTS)
+    )
+
+
+#: What each kind of place is, as the result list says it.
+PLACE_KINDS = {
+    PlaceKind.COORDINATES: lazy_gettext("Coordinates"),
+    PlaceKind.COMMUNE: lazy_gettext("Commune or ward"),
+    PlaceKind.SITE: lazy_gettext("Programme site"),
+    PlaceKind.ADDRESS: lazy_gettext("Camera owner's address"),
+    PlaceKind.RECORDER: lazy_gettext("Recorder"),
+    PlaceKind.LENS: lazy_gettext("Camera lens"),
+}
+
+
+@blueprint.get("/new/places")
+@signed_in
+def find_place():
+    """What the new request's search box finds, as JSON; text it cannot use is a 422 naming `q`, translated."""
+    actor = _filing_officer()
+    try:
+        query = PlaceSearchSchema().load(request.args)
+        found = places.search_places(get_session(), actor, query["q"], query["limit"])
+    except ma.ValidationError as error:
+        return jsonify(errors=error.messages), status_of(error)
+    except QueryProblem as problem:
+        return jsonify(errors={"q": [gettext(problem.template, **problem.values)]}), status_of(problem)
+    return jsonify(
+        places=[
+            {
+                "kind": place.kind.value,
+                "what": str(PLACE_KINDS[place.kind]),
+                "label": place.label,
+                "commune": place.commune,
+                "point": [round(place.point[0], 7), round(place.point[1], 7)] if place.point else None,
+                "bounds": place.bounds,
+            }
+            for place in found
+        ]
+    )
+
+
+@blueprint.get("/new/lenses")
+@signed_in
+def reach_lenses():
+    """The active lenses of the officer's commune for the new request's map: [lon, lat, bearing, fov, range]."""
+    found = places.reach_lenses(get_session(), _filing_officer())
+    return jsonify(
+        lenses=[
+            [round(lens.lon, 7), round(lens.lat, 7), lens.bearing_deg, lens.fov_deg, lens.range_m]
+            for lens in found.lenses
+        ],
+        truncated=found.truncated,
+    )
 
 
 @blueprint.get("/<int:request_id>")

@@ -1,4 +1,6 @@
 // Drop the incident point, or click the route taken point by point; the GeoJSON goes in a hidden field.
+// The search box finds the place (a point result drops the point, or the next route point); the commune's
+// active lenses are drawn with their fields of view, so the officer sees what the incident will meet.
 (function () {
   var element = document.getElementById("incident-map"), field = document.getElementById("incident");
   var map = RegistryMap.create(element), drawn = L.layerGroup().addTo(map), vertices = [];
@@ -30,6 +32,35 @@
     radio.addEventListener("change", function () { vertices = []; render(); });
   });
   document.getElementById("clear-incident").addEventListener("click", function () { vertices = []; render(); });
+
+  PlaceSearch.attach(document.getElementById("place-search"), document.getElementById("place-results"),
+    document.getElementById("place-problem"), function (place) {
+      if (place.bounds) {
+        map.fitBounds([[place.bounds[1], place.bounds[0]], [place.bounds[3], place.bounds[2]]]);
+        return;
+      }
+      var latlng = L.latLng(place.point[1], place.point[0]);
+      map.setView(latlng, Math.max(map.getZoom(), 18));
+      if (mode() === "point") { vertices = [latlng]; } else { vertices.push(latlng); }
+      render();
+    });
+
+  // Below the incident and deaf to the pointer, so a click through a wedge still places the incident.
+  map.createPane("reach-lenses").style.zIndex = 350;
+  map.getPane("reach-lenses").style.pointerEvents = "none";
+  var wedges = { pane: "reach-lenses", renderer: L.canvas({ pane: "reach-lenses" }), interactive: false };
+  var note = document.getElementById("reach-lenses");
+  fetch(element.dataset.lenses, { headers: { Accept: "application/json" } })
+    .then(function (response) { return response.json(); })
+    .then(function (data) {
+      data.lenses.forEach(function (lens) {  // [lon, lat, bearing, fov, range]
+        RegistryMap.sector(lens[0], lens[1], lens[2], lens[3], lens[4], wedges).addTo(map);
+        L.circleMarker([lens[1], lens[0]], L.extend({ radius: 2, color: "#c75000" }, wedges)).addTo(map);
+      });
+      element.dataset.lensesDrawn = data.lenses.length;
+      note.textContent = note.dataset.drawn.replace("{count}", data.lenses.length)
+        + (data.truncated ? " " + note.dataset.truncated : "");
+    });
   if (field.value) {
     var shape = JSON.parse(field.value);
     var coordinates = shape.type === "Point" ? [shape.coordinates] : shape.coordinates;
