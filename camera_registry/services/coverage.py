@@ -211,4 +211,4 @@ def lens_summary(session: Session, actor: Actor, lens_id: int) -> LensSummary:
     """Owner contact data only for roles allowed to see it; each disclosure is audited."""
     lens = get_lens(session, actor, lens_id)
     recorder = mark_shared(session, [lens.recorder])[0]
-    return LensSummary(lens, recorder, recorder.site, owner_cards(session, actor, [recorder.owner])[0])
+    return LensSummary(lens, recorder, recorder.site, owner_cards(session, actor, [recorder.owner], seen_on="map")[0])

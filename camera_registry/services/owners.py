@@ -40,17 +40,17 @@ class OwnerCard:
     version: int
 
 
-def owner_cards(session: Session, actor: Actor, owners: list[Owner]) -> list[OwnerCard]:
-    """What `actor` may see of each owner; disclosing contact data is audited (after the read, when it is one)."""
+def owner_cards(
+    session: Session, actor: Actor, owners: list[Owner], *, seen_on: str | None = None, request_id: int | None = None
+) -> list[OwnerCard]:
+    """What `actor` may see of each owner; disclosing contact data is audited (after the read, when it is one),
+    with where it was shown (`seen_on`: request_page, map, owners_api, place_search) and, on a request's page, as
+    an event of that request, so its timeline and the admins' contact-reads page can say so."""
     shown = [owner for owner in owners if actor.sees_contacts(owner.commune_id)]
     if shown:
-        owner_ids = [owner.id for owner in shown]
-        after_read(
-            session,
-            lambda writer: record(
-                writer, actor, "owner.contacts_read", "owner", None, details={"owner_ids": owner_ids}
-            ),
-        )
+        details = {"owner_ids": [owner.id for owner in shown], "seen_on": seen_on}
+        entity = ("request", request_id) if request_id is not None else ("owner", None)
+        after_read(session, lambda writer: record(writer, actor, "owner.contacts_read", *entity, details=details))
     shown_ids = {owner.id for owner in shown}
     return [
         OwnerCard(
@@ -83,11 +83,12 @@ def list_owners(
     if kind is not None:
         statement = statement.where(Owner.kind == kind)
     found = page_of(session, statement, page, page_size)
-    return Page(owner_cards(session, actor, found.items), found.total)
+    return Page(owner_cards(session, actor, found.items, seen_on="owners_api"), found.total)
 
 
 def get_owner(session: Session, actor: Actor, owner_id: int) -> OwnerCard:
-    return owner_cards(session, actor, [get_readable(session, actor, Owner, owner_id, "owner")])[0]
+    [card] = owner_cards(session, actor, [get_readable(session, actor, Owner, owner_id, "owner")], seen_on="owners_api")
+    return card
 
 
 def create_owner(

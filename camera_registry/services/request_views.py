@@ -96,7 +96,9 @@ def request_page(session: Session, actor: Actor, request_id: int) -> RequestPage
     """The request page: police of its commune see owners' phones to call (each disclosure audited), and
     whether each owner's messages arrived."""
     request = get_request(session, actor, request_id)
-    cards = owner_cards(session, actor, [assignment.owner for assignment in request.assignments])
+    cards = owner_cards(
+        session, actor, [a.owner for a in request.assignments], seen_on="request_page", request_id=request.id
+    )
     boundary = to_shape(request.commune.boundary) if request.commune.boundary is not None else None
     clips: dict[int, list[FootageClip]] = {}
     for clip in session.scalars(
