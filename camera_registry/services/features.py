@@ -24,7 +24,7 @@ from ..models import AdminLevel, AdminUnit, Lens, Owner, Recorder, Site
 from ..models.base import utcnow
 from ..timezones import local_today
 from .access import Actor
-from .commitments import mark_shared
+from .commitments import recorder_is_shared
 from .errors import NotFound
 from .listing import readable
 from .rules import VIETNAM_EXTENT
@@ -80,11 +80,13 @@ def _rows_in_reach(actor: Actor, model, *columns) -> Select:
 
 
 def _lens_rows(actor: Actor) -> Select:
-    return _rows_in_reach(actor, Lens)
+    """`shared` comes in the same query (a correlated EXISTS), not in a second one per page."""
+    return _rows_in_reach(actor, Lens, recorder_is_shared(utcnow()).label("shared")).join(
+        Recorder, Lens.recorder_id == Recorder.id
+    )
 
 
 def _lens_features(session: Session, rows: list) -> list[dict]:
-    mark_shared(session, [lens for lens, _ in rows])
     return [
         _feature(
             lens.id,
@@ -100,19 +102,20 @@ def _lens_features(session: Session, rows: list) -> list[dict]:
                 "fov_deg": lens.fov_deg,
                 "range_m": lens.range_m,
                 "height_m": lens.height_m,
-                "shared": lens.shared,
+                "shared": shared,
             },
         )
-        for lens, code in rows
+        for lens, code, shared in rows
     ]
 
 
 def _recorder_rows(actor: Actor) -> Select:
-    return _rows_in_reach(actor, Recorder, Owner.kind).join(Owner, Recorder.owner_id == Owner.id)
+    return _rows_in_reach(actor, Recorder, Owner.kind, recorder_is_shared(utcnow()).label("shared")).join(
+        Owner, Recorder.owner_id == Owner.id
+    )
 
 
 def _recorder_features(session: Session, rows: list) -> list[dict]:
-    mark_shared(session, [recorder for recorder, _, _ in rows])
     return [
         _feature(
             recorder.id,
@@ -128,10 +131,10 @@ def _recorder_features(session: Session, rows: list) -> list[dict]:
                 "make": recorder.make,
                 "model": recorder.model,
                 "status": recorder.status.value,
-                "shared": recorder.shared,
+                "shared": shared,
             },
         )
-        for recorder, code, owner_kind in rows
+        for recorder, code, owner_kind, shared in rows
     ]
 
 
