@@ -1,21 +1,31 @@
-"""Vector tiles of the lenses in an actor's reach, for QGIS and web maps."""
+"""Vector tiles of the lenses in an actor's reach, for QGIS and web maps.
+
+A tile request is on the hot path of every map: its statement is built once
+per backend and kind of reach, with the moment, the reach's communes and the
+tile as bound parameters, so SQLAlchemy compiles it once and reuses it.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, false, select, true
 from sqlalchemy.orm import Session
 
 from ..geo.spatial import within_envelope
-from ..geo.tiles import Tile, points_tile
+from ..geo.tiles import TILE_BOUNDS, Tile, points_tile
 from ..models import Lens, Recorder
 from ..models.base import utcnow
 from .access import Actor
 from .commitments import recorder_is_shared
-from .listing import readable
 
 LENS_LAYER = "lenses"
+EVERYWHERE, NOWHERE, COMMUNES = "everywhere", "nowhere", "communes"
+_REACH_TESTS = {
+    EVERYWHERE: true(),
+    NOWHERE: false(),
+    COMMUNES: Lens.commune_id.in_(bindparam("communes", expanding=True)),
+}
 
 
 def lens_tile(session: Session, actor: Actor, tile: Tile, now: datetime | None = None) -> bytes:
@@ -24,7 +34,25 @@ def lens_tile(session: Session, actor: Actor, tile: Tile, now: datetime | None =
     Only what a map draws goes in (no owner, no recorder details), and
     `shared` says an active commitment covers the lens's recorder now.
     """
-    rows = (
+    communes = actor.readable_communes
+    reach = EVERYWHERE if communes is None else COMMUNES if communes else NOWHERE
+    parameters = {"moment": now or utcnow(), "communes": sorted(communes or ())}
+    return points_tile(session, _lens_rows(session.get_bind(), reach), LENS_LAYER, tile, parameters)
+
+
+_statements: dict[tuple[str, str], Select] = {}
+
+
+def _lens_rows(bind, reach: str) -> Select:
+    """One statement per backend and kind of reach, built on first use."""
+    key = (bind.dialect.name, reach)
+    if key not in _statements:
+        _statements[key] = _build_lens_rows(bind, reach)
+    return _statements[key]
+
+
+def _build_lens_rows(bind, reach: str) -> Select:
+    return (
         select(
             Lens.id,
             Lens.status,
@@ -32,10 +60,9 @@ def lens_tile(session: Session, actor: Actor, tile: Tile, now: datetime | None =
             Lens.bearing_deg,
             Lens.fov_deg,
             Lens.range_m,
-            recorder_is_shared(now or utcnow()).label("shared"),
+            recorder_is_shared(bindparam("moment")).label("shared"),
             Lens.point.label("geom"),
         )
         .join(Recorder, Lens.recorder_id == Recorder.id)
-        .where(readable(actor, Lens.commune_id), within_envelope(session.get_bind(), Lens.point, tile.bounds()))
+        .where(_REACH_TESTS[reach], within_envelope(bind, Lens.point, TILE_BOUNDS))
     )
-    return points_tile(session, rows, LENS_LAYER, tile)
