@@ -4,18 +4,35 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import date
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 
 import pytest
-from geoalchemy2.shape import to_shape
-from shapely.geometry import box, mapping
+from geoalchemy2.shape import from_shape, to_shape
+from shapely.geometry import MultiPolygon, box, mapping
 from sqlalchemy import func, select
 
-from camera_registry.models import AdminLevel, AdminUnit
-from camera_registry.services.editions import BUNDLED_EDITION, EditionError, load_edition, read_edition
+from camera_registry.models import (
+    AdminLevel,
+    AdminUnit,
+    FootageRequest,
+    Lens,
+    Owner,
+    OwnerKind,
+    Recorder,
+    RequestStatus,
+    Role,
+    Site,
+    User,
+)
+from camera_registry.services.admin_units import list_admin_units
+from camera_registry.services.editions import BUNDLED_EDITION, Edition, EditionError, load_edition, read_edition
 
 REFORM = date(2025, 7, 1)
+#: The day the derived edition takes effect: Phường Cửa Nam joins Phường Hoàn Kiếm, Bạch Mai is renamed.
+LATER = date(2026, 4, 30)
+HOAN_KIEM, CUA_NAM, BACH_MAI = "00070", "00082", "00292"
 
 
 @cache
@@ -87,3 +104,161 @@ def test_dry_run_leaves_nothing(session):
     report = load_edition(session, hanoi_and_phu_tho(), REFORM, dry_run=True)
     assert len(report.opened) == 276 and report.dry_run
     assert session.scalar(select(func.count()).select_from(AdminUnit)) == 0
+
+
+@cache
+def merged_and_renamed() -> Edition:
+    """The bundled edition as it would be on 2026-04-30: Cửa Nam merged into Hoàn Kiếm (whose code the merged
+    ward keeps, over the union of both boundaries), and Bạch Mai renamed within the same boundary."""
+    units = {unit.code: unit for unit in hanoi_and_phu_tho().units}
+    union = units[HOAN_KIEM].boundary.union(units[CUA_NAM].boundary)
+    merged = replace(units[HOAN_KIEM], boundary=union if isinstance(union, MultiPolygon) else MultiPolygon([union]))
+    renamed = replace(units[BACH_MAI], name="Phường Bạch Mai - Minh Khai")
+    changed = {HOAN_KIEM: merged, BACH_MAI: renamed}
+    kept = tuple(changed.get(unit.code, unit) for unit in units.values() if unit.code != CUA_NAM)
+    return Edition(source=hanoi_and_phu_tho().source, units=kept)
+
+
+def _point_in(code):
+    unit = next(u for u in hanoi_and_phu_tho().units if u.code == code)
+    return from_shape(unit.boundary.representative_point(), srid=4326)
+
+
+def _registry_in(session, code, tag):
+    """A site with a point and one without, an owner, a recorder and a lens, in the commune `code`."""
+    commune = _open(session, code)
+    site = Site(code=f"site-{tag}", name=f"Site {tag}", commune=commune, point=_point_in(code))
+    bare = Site(code=f"bare-{tag}", name=f"Bare site {tag}", commune=commune)
+    owner = Owner(external_id=f"owner-{tag}", kind=OwnerKind.HOUSEHOLD, name=f"Owner {tag}", commune=commune)
+    recorder = Recorder(external_id=f"rec-{tag}", owner=owner, site=site, retention_days=14, point=_point_in(code))
+    lens = Lens(
+        external_id=f"lens-{tag}", recorder=recorder, point=_point_in(code), bearing_deg=0, fov_deg=90, range_m=30
+    )
+    session.add_all([site, bare, owner, recorder, lens])
+    session.flush()
+    assert recorder.commune_id == commune.id and lens.commune_id == commune.id
+    return {"site": site, "bare": bare, "owner": owner, "recorder": recorder, "lens": lens}
+
+
+def _police(session, code, username):
+    user = User(username=username, password_hash="!", role=Role.COMMUNE_POLICE, admin_unit=_open(session, code))
+    session.add(user)
+    session.flush()
+    return user
+
+
+def _request_in(session, code):
+    now = datetime.now(UTC)
+    request = FootageRequest(
+        commune=_open(session, code),
+        case_ref="VV-1",
+        reason="theft",
+        legal_basis="BLTTHS 2015",
+        incident=_point_in(code),
+        window_start=now - timedelta(hours=2),
+        window_end=now - timedelta(hours=1),
+        radius_m=100,
+        status=RequestStatus.ROUTED,
+    )
+    session.add(request)
+    session.flush()
+    return request
+
+
+def test_a_later_edition_closes_opens_and_moves_what_it_touches(session):
+    load_edition(session, hanoi_and_phu_tho(), REFORM)
+    old = {code: _open(session, code) for code in (HOAN_KIEM, CUA_NAM, BACH_MAI)}
+    in_cua_nam = _registry_in(session, CUA_NAM, "cn")
+    in_hoan_kiem = _registry_in(session, HOAN_KIEM, "hk")
+    cua_nam_police = _police(session, CUA_NAM, "police.cuanam")
+    bach_mai_police = _police(session, BACH_MAI, "police.bachmai")
+    request = _request_in(session, CUA_NAM)
+
+    report = load_edition(session, merged_and_renamed(), LATER)
+
+    assert sorted(report.closed) == [HOAN_KIEM, CUA_NAM, BACH_MAI]
+    assert sorted(report.opened) == [HOAN_KIEM, BACH_MAI]
+    assert report.unchanged == 276 - 3
+    assert report.merged == {HOAN_KIEM: [HOAN_KIEM, CUA_NAM]}
+    assert report.renamed == [(BACH_MAI, "Phường Bạch Mai", "Phường Bạch Mai - Minh Khai")]
+    for unit in old.values():
+        session.refresh(unit)
+        assert (unit.valid_from, unit.valid_to) == (REFORM, LATER)
+    hoan_kiem, bach_mai = _open(session, HOAN_KIEM), _open(session, BACH_MAI)
+    assert (hoan_kiem.valid_from, hoan_kiem.parent.code, bach_mai.name) == (LATER, "01", "Phường Bạch Mai - Minh Khai")
+    assert _open(session, CUA_NAM) is None
+
+    for records in (in_cua_nam, in_hoan_kiem):
+        for record in records.values():
+            session.refresh(record)
+            assert record.commune_id == hoan_kiem.id, record
+    assert in_cua_nam["site"].version == 2
+    for user in (cua_nam_police, bach_mai_police):
+        session.refresh(user)
+    assert (cua_nam_police.admin_unit_id, bach_mai_police.admin_unit_id) == (hoan_kiem.id, bach_mai.id)
+    session.refresh(request)
+    assert request.commune_id == old[CUA_NAM].id
+
+    moved = {(move.kind, move.source, move.target): move.count for move in report.moves}
+    cua_nam_old = f"{CUA_NAM} Phường Cửa Nam (to {LATER})"
+    hoan_kiem_old, hoan_kiem_new = f"{HOAN_KIEM} Phường Hoàn Kiếm (to {LATER})", f"{HOAN_KIEM} Phường Hoàn Kiếm"
+    for kind, count in (("recorders", 1), ("lenses", 1), ("sites", 2), ("owners", 1), ("users", 1)):
+        assert moved[(kind, cua_nam_old, hoan_kiem_new)] == count
+    assert moved[("sites", hoan_kiem_old, hoan_kiem_new)] == 2
+    assert [(b.username, b.successors) for b in report.users_rebound] == [
+        ("police.bachmai", (f"{BACH_MAI} Phường Bạch Mai - Minh Khai",)),
+        ("police.cuanam", (hoan_kiem_new,)),
+    ]
+    assert report.users_needing_admin == []
+
+    before = {unit.code for unit in list_admin_units(session, on=date(2026, 4, 29), page_size=500).items}
+    after = {unit.code for unit in list_admin_units(session, on=LATER, page_size=500).items}
+    assert CUA_NAM in before and CUA_NAM not in after and HOAN_KIEM in after
+
+    again = load_edition(session, merged_and_renamed(), LATER)
+    assert (again.opened, again.closed, again.moves, again.unchanged) == ([], [], [], 276 - 1)
+
+
+def test_a_dry_run_of_a_later_edition_leaves_the_registry_as_it_was(session):
+    load_edition(session, hanoi_and_phu_tho(), REFORM)
+    records = _registry_in(session, CUA_NAM, "cn")
+    cua_nam = _open(session, CUA_NAM)
+    report = load_edition(session, merged_and_renamed(), LATER, dry_run=True)
+    assert report.merged == {HOAN_KIEM: [HOAN_KIEM, CUA_NAM]} and report.moves
+    session.expire_all()
+    assert _open(session, CUA_NAM).id == cua_nam.id
+    assert session.get(Recorder, records["recorder"].id).commune_id == cua_nam.id
+    assert session.scalar(select(func.count()).select_from(AdminUnit)) == 276
+
+
+def test_a_split_leaves_its_police_for_an_administrator(session, tmp_path):
+    west, east = mapping(box(105.80, 21.00, 105.86, 21.05)), mapping(box(105.86, 21.00, 105.90, 21.05))
+    whole = mapping(box(105.80, 21.00, 105.90, 21.05))
+    first = _geojson_edition(
+        tmp_path, [_feature("90", "Tỉnh Thử", "province"), _feature("90001", "Xã Cả", "Xã", "90", whole)]
+    )
+    load_edition(session, first, REFORM)
+    police = _police(session, "90001", "police.ca")
+    split = _geojson_edition(
+        tmp_path,
+        [
+            _feature("90", "Tỉnh Thử", "province"),
+            _feature("90002", "Xã Tây", "Xã", "90", west),
+            _feature("90003", "Xã Đông", "Xã", "90", east),
+        ],
+        "split.geojson",
+    )
+    report = load_edition(session, split, LATER)
+    assert [(b.username, b.closed, b.successors) for b in report.users_needing_admin] == [
+        ("police.ca", f"90001 Xã Cả (to {LATER})", ("90002 Xã Tây", "90003 Xã Đông"))
+    ]
+    session.refresh(police)
+    assert police.admin_unit.code == "90001" and police.admin_unit.valid_to == LATER
+
+
+def test_a_date_before_the_edition_in_force_is_refused(session):
+    load_edition(session, hanoi_and_phu_tho(), LATER)
+    with pytest.raises(EditionError, match="edition in force dates from 2026-04-30"):
+        load_edition(session, merged_and_renamed(), REFORM)
+    with pytest.raises(EditionError, match="loaded on or after that day"):
+        load_edition(session, merged_and_renamed(), date.today() + timedelta(days=400))

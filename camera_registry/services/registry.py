@@ -7,7 +7,8 @@ loader all get it without remembering to ask.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import date
 
 from geoalchemy2.shape import to_shape
@@ -97,14 +98,16 @@ class ReassignReport:
     recorders_changed: int = 0
     lenses_changed: int = 0
     outside_any_commune: int = 0
+    #: How many records moved, by (kind: "recorders" or "lenses", commune id before, commune id after).
+    moves: Counter[tuple[str, int | None, int | None]] = field(default_factory=Counter)
 
 
 def reassign_communes(session: Session) -> ReassignReport:
-    """Re-derive the commune of every recorder and lens, after boundaries change."""
+    """Re-derive the commune of every recorder and lens, after boundaries change, counting who moved where."""
     forget_commune_locator(session)
     locator = commune_locator(session)
     report = ReassignReport()
-    for model, counter in ((Recorder, "recorders_changed"), (Lens, "lenses_changed")):
+    for model, counter, kind in ((Recorder, "recorders_changed", "recorders"), (Lens, "lenses_changed", "lenses")):
         last_id = 0
         while True:
             rows = session.execute(
@@ -118,11 +121,11 @@ def reassign_communes(session: Session) -> ReassignReport:
             last_id = rows[-1].id
             points = [to_shape(row.point) for row in rows]
             derived = locator.locate_many([p.x for p in points], [p.y for p in points])
-            changes = [
-                {"row_id": row.id, "new_commune": commune_id}
-                for row, commune_id in zip(rows, derived)
-                if commune_id != row.commune_id
-            ]
+            changes = []
+            for row, commune_id in zip(rows, derived):
+                if commune_id != row.commune_id:
+                    changes.append({"row_id": row.id, "new_commune": commune_id})
+                    report.moves[(kind, row.commune_id, commune_id)] += 1
             report.outside_any_commune += sum(1 for commune_id in derived if commune_id is None)
             if changes:
                 session.connection().execute(

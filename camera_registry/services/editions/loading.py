@@ -4,6 +4,14 @@ Units are never rewritten: a unit whose code, name, level, parent or boundary di
 (valid_to = the effective day) and a new version of it opened (valid_from = that day); a unit the edition no
 longer lists is closed; a new code is opened; the rest is left as it is.
 
+Each closed unit's successors are the open units of its level that take over its territory, largest overlap of
+the real boundaries first (the open version of the same code when it has no boundary). Then what the change
+touches follows: recorders and lenses by their points, sites by their point (or their commune's first successor
+when they have none), owners by the importer's rule (the commune of their first recorder's site), staff bound to
+a closed unit to its successor when there is exactly one (with several, an administrator chooses: they stay on
+the closed unit, with its past reach read-only, and the report lists them), and supervision groups to the
+successors of their communes. Footage requests and the audit history keep the commune they were made in.
+
 Boundaries are compared after normalising (ring start and orientation) with a tolerance of 1e-7 degrees, about a
 centimetre: a republished file may round coordinates or start a ring elsewhere, and no change that small moves a
 camera from one commune to another, while exact WKB equality would close every unit of such a file.
@@ -11,25 +19,50 @@ camera from one commune to another, while exact WKB equality would close every u
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
 import shapely
 from geoalchemy2.shape import from_shape, to_shape
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from ...models import WGS84, AdminUnit
+from ...models import WGS84, AdminUnit, Owner, Recorder, Site, User
+from ...timezones import local_today
 from ..access import SYSTEM, Actor
 from ..audit import record
 from ..channels.phones import entered_phone
 from ..errors import ValidationFailed
-from ..registry import forget_commune_locator
+from ..imports.writer import owner_commune
+from ..registry import commune_locator, forget_commune_locator, reassign_communes
+from ..supervision import CarriedGroup, carry_groups_over
 from .reader import Edition, EditionError, UnitRecord
 
 #: Degrees within which two boundaries count as the same (about a centimetre).
 BOUNDARY_TOLERANCE = 1e-7
+#: An overlap below this share of a closed unit's area is two drawings of a shared border, not territory taken.
+SLIVER_SHARE = 0.01
+
+
+@dataclass(frozen=True)
+class Move:
+    """`count` records of `kind` moved from one unit to another (labels: code, name, and end date if closed)."""
+
+    kind: str
+    source: str | None
+    target: str | None
+    count: int
+
+
+@dataclass(frozen=True)
+class Rebinding:
+    """A staff account bound to a closed unit: rebound to its one successor, or waiting for an administrator."""
+
+    username: str
+    closed: str
+    successors: tuple[str, ...]
 
 
 @dataclass
@@ -41,6 +74,14 @@ class EditionReport:
     opened: list[str] = field(default_factory=list)
     closed: list[str] = field(default_factory=list)
     unchanged: int = 0
+    #: (code, name before, name after) of the units that kept their code under a new name.
+    renamed: list[tuple[str, str, str]] = field(default_factory=list)
+    #: Each open unit that took over two or more closed ones: its code -> their codes.
+    merged: dict[str, list[str]] = field(default_factory=dict)
+    moves: list[Move] = field(default_factory=list)
+    users_rebound: list[Rebinding] = field(default_factory=list)
+    users_needing_admin: list[Rebinding] = field(default_factory=list)
+    groups: list[CarriedGroup] = field(default_factory=list)
 
 
 def load_edition(
@@ -103,6 +144,9 @@ def _load(session: Session, edition: Edition, effective: date, actor: Actor, pro
     opened = _open_versions(session, [unit for unit in edition.units if unit.code in changed], current, effective)
     report.opened = [unit.code for unit in edition.units if unit.code in changed]
     _repoint_children(session, current, opened, codes)
+    closed = [current[code] for code in report.closed]
+    if closed:
+        _follow(session, report, closed, effective, actor)
     record(
         session,
         actor,
@@ -115,7 +159,10 @@ def _load(session: Session, edition: Edition, effective: date, actor: Actor, pro
 
 
 def _check_effective(session: Session, effective: date) -> None:
-    """Refuse a day before the edition in force, or one that would reopen a closed period."""
+    """Refuse a day not yet come (records carry today's commune), one before the edition in force, or one that
+    would reopen a closed period."""
+    if effective > local_today():
+        raise EditionError(f"an edition in force from {effective} is loaded on or after that day, not before")
     latest_start = session.scalar(select(func.max(AdminUnit.valid_from)).where(AdminUnit.valid_to.is_(None)))
     if latest_start is not None and effective < latest_start:
         raise EditionError(
@@ -205,3 +252,151 @@ def _repoint_children(session: Session, current: dict[str, AdminUnit], opened: d
         if unit.valid_to is None and codes.get(unit.parent_id) in opened:
             unit.parent_id = opened[codes[unit.parent_id]].id
     session.flush()
+
+
+def _follow(session: Session, report: EditionReport, closed: list[AdminUnit], effective: date, actor: Actor) -> None:
+    """Find the closed units' successors and move onto them what the change touches."""
+    successors = _successors(session, closed, effective)
+    units = {unit.id: unit for unit in session.scalars(select(AdminUnit).where(AdminUnit.id.in_(_ids(successors))))}
+    labels = {unit_id: _label(unit) for unit_id, unit in units.items()}
+    taken: dict[int, list[str]] = defaultdict(list)
+    for unit in closed:
+        labels[unit.id] = _label(unit)
+        heirs = successors[unit.id]
+        if heirs:
+            taken[heirs[0]].append(unit.code)
+            heir = units[heirs[0]]
+            if heir.code == unit.code and heir.name != unit.name:
+                report.renamed.append((unit.code, unit.name, heir.name))
+    report.merged = {units[heir].code: sorted(codes) for heir, codes in taken.items() if len(codes) > 1}
+    moved = reassign_communes(session)
+    counts: Counter[tuple[str, int | None, int | None]] = Counter(moved.moves)
+    counts.update(_move_sites(session, successors))
+    counts.update(_move_owners(session, successors))
+    counts.update(_rebind_users(session, report, successors, labels))
+    report.groups = carry_groups_over(session, successors, effective, actor=actor)
+    missing = {unit_id for _, *ends in counts for unit_id in ends if unit_id is not None and unit_id not in labels}
+    for unit in session.scalars(select(AdminUnit).where(AdminUnit.id.in_(missing))):
+        labels[unit.id] = _label(unit)
+    report.moves = [
+        Move(kind, labels.get(source), labels.get(target), count)
+        for (kind, source, target), count in sorted(counts.items(), key=lambda item: (item[0][0], -item[1]))
+    ]
+
+
+def _ids(successors: dict[int, list[int]]) -> set[int]:
+    return {unit_id for heirs in successors.values() for unit_id in heirs}
+
+
+def _label(unit: AdminUnit) -> str:
+    closed = f" (to {unit.valid_to.isoformat()})" if unit.valid_to is not None else ""
+    return f"{unit.code} {unit.name}{closed}"
+
+
+def _successors(session: Session, closed: list[AdminUnit], effective: date) -> dict[int, list[int]]:
+    """Each closed unit's id -> the open units of its level over its territory, largest overlap first."""
+    in_force = session.execute(
+        select(AdminUnit.id, AdminUnit.code, AdminUnit.level, AdminUnit.boundary).where(AdminUnit.valid_on(effective))
+    ).all()
+    same_code = {row.code: row.id for row in in_force}
+    drawn: dict = defaultdict(list)
+    for row in in_force:
+        if row.boundary is not None:
+            drawn[row.level].append((row.id, to_shape(row.boundary)))
+    trees = {level: shapely.STRtree([shape for _, shape in pairs]) for level, pairs in drawn.items()}
+    successors: dict[int, list[int]] = {}
+    for unit in closed:
+        found: list[int] = []
+        if unit.boundary is not None and unit.level in trees:
+            territory = to_shape(unit.boundary)
+            pairs = drawn[unit.level]
+            overlaps = [
+                (shapely.area(shapely.intersection(territory, pairs[index][1])), pairs[index][0])
+                for index in trees[unit.level].query(territory, predicate="intersects").tolist()
+            ]
+            found = [
+                unit_id
+                for area, unit_id in sorted(overlaps, key=lambda pair: (-pair[0], pair[1]))
+                if area >= SLIVER_SHARE * territory.area
+            ]
+        if not found and unit.code in same_code:
+            found = [same_code[unit.code]]
+        successors[unit.id] = found
+    return successors
+
+
+def _rewrite_communes(session: Session, model, changes: list[dict]) -> None:
+    """Set each row's commune in one statement, bumping its version as any write does."""
+    if changes:
+        table = model.__table__
+        session.connection().execute(
+            update(table)
+            .where(table.c.id == bindparam("row_id"))
+            .values(commune_id=bindparam("new_commune"), version=table.c.version + 1),
+            changes,
+        )
+
+
+def _move_sites(session: Session, successors: dict[int, list[int]]) -> Counter:
+    """Sites of a closed commune: to the commune holding their point, else to its first successor."""
+    rows = session.execute(select(Site.id, Site.commune_id, Site.point).where(Site.commune_id.in_(successors))).all()
+    pointed = [row for row in rows if row.point is not None]
+    points = [to_shape(row.point) for row in pointed]
+    located = dict(
+        zip(
+            (row.id for row in pointed),
+            commune_locator(session).locate_many([p.x for p in points], [p.y for p in points]),
+        )
+    )
+    moves: Counter = Counter()
+    changes = []
+    for row in rows:
+        heirs = successors[row.commune_id]
+        target = located.get(row.id) or (heirs[0] if heirs else None)
+        if target is not None and target != row.commune_id:
+            changes.append({"row_id": row.id, "new_commune": target})
+            moves[("sites", row.commune_id, target)] += 1
+    _rewrite_communes(session, Site, changes)
+    return moves
+
+
+def _move_owners(session: Session, successors: dict[int, list[int]]) -> Counter:
+    """Owners of a closed commune: to the commune of their first recorder's site, else its first successor."""
+    rows = session.execute(select(Owner.id, Owner.commune_id).where(Owner.commune_id.in_(successors))).all()
+    first_sites: dict[int, int | None] = {}
+    for site in session.execute(
+        select(Recorder.owner_id, Site.commune_id)
+        .join(Site, Recorder.site_id == Site.id)
+        .where(Recorder.owner_id.in_([row.id for row in rows]))
+        .order_by(Recorder.id)
+    ):
+        first_sites.setdefault(site.owner_id, owner_commune(site._mapping))
+    moves: Counter = Counter()
+    changes = []
+    for row in rows:
+        heirs = successors[row.commune_id]
+        target = first_sites.get(row.id) or (heirs[0] if heirs else None)
+        if target is not None and target != row.commune_id:
+            changes.append({"row_id": row.id, "new_commune": target})
+            moves[("owners", row.commune_id, target)] += 1
+    _rewrite_communes(session, Owner, changes)
+    return moves
+
+
+def _rebind_users(
+    session: Session, report: EditionReport, successors: dict[int, list[int]], labels: dict[int, str]
+) -> Counter:
+    """Staff on a closed unit follow its one successor; with several, or none, an administrator decides."""
+    moves: Counter = Counter()
+    for user in session.scalars(select(User).where(User.admin_unit_id.in_(successors)).order_by(User.username)):
+        closed_id = user.admin_unit_id
+        heirs = successors[closed_id]
+        binding = Rebinding(user.username, labels[closed_id], tuple(labels[heir] for heir in heirs))
+        if len(heirs) == 1:
+            user.admin_unit_id = heirs[0]
+            report.users_rebound.append(binding)
+            moves[("users", closed_id, heirs[0])] += 1
+        else:
+            report.users_needing_admin.append(binding)
+    session.flush()
+    return moves
