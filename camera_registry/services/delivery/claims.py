@@ -262,7 +262,10 @@ def _settle(
     message.last_error = answer.detail[:MAX_ERROR_LENGTH]
     message.leased_until = message.lease_holder = None
     if answer.kind == OutcomeKind.CONFIG_ERROR:
-        _give_up(session, message, "notification.config_error")
+        # What the channel problems page groups by (services/channel_problems.py).
+        provider = provider_name(message.channel, settings)
+        code = None if answer.code is None else str(answer.code)
+        _give_up(session, message, "notification.config_error", provider=provider, code=code)
         return "config_error"
     off_zalo = message.channel == Channel.ZNS and not_on_zalo(answer)
     fallback = fail_message(session, message, "refuse", answer.detail, settings.channel_plan, now, off_zalo=off_zalo)
@@ -302,7 +305,7 @@ def _settle_failure(
     return "dead"
 
 
-def _give_up(session: Session, message: OutboxMessage, action: str) -> None:
-    """Stop trying a message, audited as `action`: notification.dead after the tries ran out, or
+def _give_up(session: Session, message: OutboxMessage, action: str, **details) -> None:
+    """Stop trying a message, audited as `action` with `details`: notification.dead after the tries ran out, or
     notification.config_error when the provider says an admin must fix its settings (not worth another try)."""
-    move_message(session, message, "give_up", action, message.last_error, attempts=message.attempts)
+    move_message(session, message, "give_up", action, message.last_error, attempts=message.attempts, **details)
