@@ -54,7 +54,7 @@ def test_ready_when_every_check_passes(client, session):
     body = response.get_json()
     assert response.status_code == 200, body
     assert body["status"] == "ready"
-    assert set(body["checks"]) == {"database", "migrations", "scheduler", "outbox"}
+    assert set(body["checks"]) == {"database", "migrations", "scheduler", "outbox", "channels"}
     assert all(check["ok"] for check in body["checks"].values())
     assert "at head" in body["checks"]["migrations"]["reason"]
     assert "test-host" not in response.get_data(as_text=True)  # not even the scheduler's host name

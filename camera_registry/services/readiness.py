@@ -11,7 +11,10 @@ Each check answers ok and a short reason an operator can act on:
   renews it every 15 s; one that stopped gave it up, one that died lets it run out);
 - outbox: no message of a configured channel has been due for longer than the
   allowed age (the deliverer sends due messages every few seconds; a channel
-  with no gateway configured keeps its messages waiting by design).
+  with no gateway configured keeps its messages waiting by design);
+- channels: the providers' configuration errors holding messages back
+  (services/channel_problems.py), named; every host shares them, so they do not
+  make this one unready.
 
 Every query here is a read: /readyz runs in a read unit and must never write.
 """
@@ -27,6 +30,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from ..models import Channel, MessageStatus, OutboxMessage, SchedulerLease
+from .channel_problems import channel_problems, describe
 
 log = logging.getLogger("camera_registry.readiness")
 
@@ -108,6 +112,10 @@ def check_outbox(session: Session, now: datetime, max_age: timedelta, configured
     return Check("outbox", not stuck, "; ".join(parts))
 
 
+def check_channels(session: Session, now: datetime) -> Check:
+    return Check("channels", True, describe(channel_problems(session, now)))
+
+
 def readiness(
     session: Session,
     *,
@@ -124,6 +132,7 @@ def readiness(
         ("migrations", lambda: check_migrations(session, heads, known)),
         ("scheduler", lambda: check_scheduler(session, lease_name, now)),
         ("outbox", lambda: check_outbox(session, now, outbox_max_age, configured_channels)),
+        ("channels", lambda: check_channels(session, now)),
     ]
     results = []
     for name, run in checks:

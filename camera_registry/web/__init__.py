@@ -11,7 +11,7 @@ from ..http import units
 
 
 def init_app(app: Flask) -> None:
-    from . import auth, basemap, coverage, health, i18n, owner, receipts, requests, security, timefmt
+    from . import admin_channels, auth, basemap, coverage, health, i18n, owner, receipts, requests, security, timefmt
     from .pages import blueprint
 
     units.init_app(app)  # first: a writing request's body is read before anything opens its write unit
@@ -24,5 +24,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(coverage.blueprint)
     basemap.init_app(app)  # MAP_PMTILES_PATH checked at start-up, and /basemap.pmtiles
     app.register_blueprint(receipts.blueprint)  # the providers' delivery callbacks, /hooks/
+    app.register_blueprint(admin_channels.blueprint)  # /admin/channels: the providers' configuration errors
     owner.init_app(app)
     security.init_app(app)
