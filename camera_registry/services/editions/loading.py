@@ -325,8 +325,17 @@ def _successors(session: Session, closed: list[AdminUnit], effective: date) -> d
     return successors
 
 
-def _rewrite_communes(session: Session, model, changes: list[dict]) -> None:
-    """Set each row's commune in one statement, bumping its version as any write does."""
+def _move_to(session: Session, model, kind: str, rows, found: dict, successors: dict[int, list[int]]) -> Counter:
+    """Move each row (id, commune_id) to the commune `found` for it, else to its closed commune's first successor,
+    in one statement that bumps each row's version as any write does; count the moves."""
+    moves: Counter = Counter()
+    changes = []
+    for row in rows:
+        heirs = successors[row.commune_id]
+        target = found.get(row.id) or (heirs[0] if heirs else None)
+        if target is not None and target != row.commune_id:
+            changes.append({"row_id": row.id, "new_commune": target})
+            moves[(kind, row.commune_id, target)] += 1
     if changes:
         table = model.__table__
         session.connection().execute(
@@ -335,6 +344,7 @@ def _rewrite_communes(session: Session, model, changes: list[dict]) -> None:
             .values(commune_id=bindparam("new_commune"), version=table.c.version + 1),
             changes,
         )
+    return moves
 
 
 def _move_sites(session: Session, successors: dict[int, list[int]]) -> Counter:
@@ -348,16 +358,7 @@ def _move_sites(session: Session, successors: dict[int, list[int]]) -> Counter:
             commune_locator(session).locate_many([p.x for p in points], [p.y for p in points]),
         )
     )
-    moves: Counter = Counter()
-    changes = []
-    for row in rows:
-        heirs = successors[row.commune_id]
-        target = located.get(row.id) or (heirs[0] if heirs else None)
-        if target is not None and target != row.commune_id:
-            changes.append({"row_id": row.id, "new_commune": target})
-            moves[("sites", row.commune_id, target)] += 1
-    _rewrite_communes(session, Site, changes)
-    return moves
+    return _move_to(session, Site, "sites", rows, located, successors)
 
 
 def _move_owners(session: Session, successors: dict[int, list[int]]) -> Counter:
@@ -371,16 +372,7 @@ def _move_owners(session: Session, successors: dict[int, list[int]]) -> Counter:
         .order_by(Recorder.id)
     ):
         first_sites.setdefault(site.owner_id, owner_commune(site._mapping))
-    moves: Counter = Counter()
-    changes = []
-    for row in rows:
-        heirs = successors[row.commune_id]
-        target = first_sites.get(row.id) or (heirs[0] if heirs else None)
-        if target is not None and target != row.commune_id:
-            changes.append({"row_id": row.id, "new_commune": target})
-            moves[("owners", row.commune_id, target)] += 1
-    _rewrite_communes(session, Owner, changes)
-    return moves
+    return _move_to(session, Owner, "owners", rows, first_sites, successors)
 
 
 def _rebind_users(
