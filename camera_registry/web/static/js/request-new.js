@@ -49,13 +49,14 @@
   map.createPane("reach-lenses").style.zIndex = 350;
   map.getPane("reach-lenses").style.pointerEvents = "none";
   var wedges = { pane: "reach-lenses", renderer: L.canvas({ pane: "reach-lenses" }), interactive: false };
+  var dot = L.extend({ radius: 2, weight: 1, color: "#c75000", fillOpacity: 1 }, wedges);
   var note = document.getElementById("reach-lenses");
   fetch(element.dataset.lenses, { headers: { Accept: "application/json" } })
     .then(function (response) { return response.json(); })
     .then(function (data) {
       data.lenses.forEach(function (lens) {  // [lon, lat, bearing, fov, range]
         RegistryMap.sector(lens[0], lens[1], lens[2], lens[3], lens[4], wedges).addTo(map);
-        L.circleMarker([lens[1], lens[0]], L.extend({ radius: 2, color: "#c75000" }, wedges)).addTo(map);
+        L.circleMarker([lens[1], lens[0]], dot).addTo(map);
       });
       element.dataset.lensesDrawn = data.lenses.length;
       note.textContent = note.dataset.drawn.replace("{count}", data.lenses.length)
