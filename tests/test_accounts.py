@@ -15,9 +15,10 @@ from sqlalchemy import select
 from camera_registry.http.actor import current_actor, require_csrf_for_cookie_auth
 from camera_registry.models import AdminLevel, AdminUnit, AuditEvent, Role, User
 from camera_registry.models.base import utcnow
-from camera_registry.services import accounts
+from camera_registry.services import accounts, supervision
 from camera_registry.services.access import SYSTEM, actor_for
 from camera_registry.services.errors import Conflict, PermissionDenied, ValidationFailed
+from camera_registry.timezones import local_today
 
 PASSWORD = "correct horse battery"
 
@@ -95,6 +96,54 @@ def test_role_must_match_the_level_of_its_unit(session, units, role, code, reaso
     with pytest.raises(ValidationFailed) as refused:
         accounts.create_user(session, SYSTEM, "someone", PASSWORD, role, code)
     assert reason in refused.value.errors["admin_unit_code"][0]
+
+
+def test_staff_are_bound_to_an_open_supervision_group(session, units):
+    supervision.create_group(session, SYSTEM, code="HN-TT", name="Cụm", province_code="01", commune_codes=["00226"])
+    user = accounts.create_user(session, SYSTEM, "staff.cum", PASSWORD, Role.DISTRICT_STAFF, None, "", "HN-TT")
+    assert user.supervision_group.code == "HN-TT" and user.admin_unit is None
+    [event] = _audit(session, "user.created")
+    assert event.details["supervision_group_code"] == "HN-TT"
+    assert actor_for(session, user).readable_communes == {units["00226"].id}
+
+
+@pytest.mark.parametrize(
+    "role, unit_code, field, reason",
+    [
+        (Role.COMMUNE_POLICE, None, "group_code", "only district_staff is bound to a supervision group"),
+        (Role.DISTRICT_STAFF, "006", "admin_unit_code", "give a unit or a supervision group, not both"),
+    ],
+)
+def test_a_group_binds_only_staff_without_a_unit(session, units, role, unit_code, field, reason):
+    supervision.create_group(session, SYSTEM, code="HN-TT", name="Cụm", province_code="01", commune_codes=["00226"])
+    with pytest.raises(ValidationFailed) as refused:
+        accounts.create_user(session, SYSTEM, "someone", PASSWORD, role, unit_code, "", "HN-TT")
+    assert reason in refused.value.errors[field][0]
+
+
+def test_closed_units_and_groups_and_missing_bindings_are_refused_naming_the_field(session, units):
+    supervision.create_group(session, SYSTEM, code="HN-OLD", name="Cụm", province_code="01", commune_codes=["00226"])
+    supervision.close_group(session, SYSTEM, "HN-OLD", effective=local_today() + timedelta(days=1))
+    session.flush()
+    refusals = {}
+    for role, unit_code, group_code in (
+        (Role.DISTRICT_STAFF, None, "HN-OLD"),
+        (Role.DISTRICT_STAFF, None, "HN-NONE"),
+        (Role.DISTRICT_STAFF, None, None),
+    ):
+        with pytest.raises(ValidationFailed) as refused:
+            accounts.create_user(session, SYSTEM, "someone", PASSWORD, role, unit_code, "", group_code)
+        refusals[group_code] = refused.value.errors["group_code"][0]
+    assert refusals == {
+        "HN-OLD": "supervision group 'HN-OLD' is closed",
+        "HN-NONE": "supervision group 'HN-NONE' does not exist",
+        None: "is required for district_staff: the code of a supervision group",
+    }
+    units["006"].valid_to = local_today()
+    with pytest.raises(ValidationFailed) as closed:
+        accounts.create_user(session, SYSTEM, "someone", PASSWORD, Role.DISTRICT_STAFF, "006")
+    assert "006 (Quận Đống Đa) is closed" in closed.value.errors["admin_unit_code"][0]
+    assert session.scalar(select(User).where(User.username == "someone")) is None
 
 
 def test_unknown_role_is_refused(session, units):

@@ -6,11 +6,11 @@ from datetime import date
 
 import pytest
 from registry_support import admin_unit
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from camera_registry.models import AdminLevel, AuditEvent, Role, SupervisionGroup, User
-from camera_registry.services import supervision
-from camera_registry.services.access import SYSTEM, Actor
+from camera_registry.models import AdminLevel, AuditEvent, Lens, Role, SupervisionGroup, User
+from camera_registry.services import accounts, stats, supervision
+from camera_registry.services.access import SYSTEM, Actor, actor_for
 from camera_registry.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 
 REFORM = date(2025, 7, 1)
@@ -164,3 +164,93 @@ def test_a_group_whose_every_commune_closes_without_successor_is_closed(session,
     assert carried == [supervision.CarriedGroup("HN-TT", {"00004": []}, 0)]
     assert group.valid_to == LATER
     assert supervision.list_groups(session, on=LATER) == []
+
+
+# --------------------------------------------------------------------------- reach, figures and the map
+
+
+def _bearer(session, user) -> dict[str, str]:
+    _, secret = accounts.create_token(session, SYSTEM, user, "tests")
+    session.commit()
+    return {"Authorization": f"Bearer {secret}"}
+
+
+@pytest.fixture()
+def group_staff(session, world):
+    """Staff bound to a group of commune A alone (of the world's communes A and B), and their group."""
+    group = supervision.create_group(
+        session, SYSTEM, code="P-A", name="Cụm xã A", province_code="P", commune_codes=["A"]
+    )
+    user = accounts.create_user(
+        session, SYSTEM, "staff.cum", "correct horse battery", "district_staff", None, "", "P-A"
+    )
+    session.commit()
+    return user, group
+
+
+def test_group_staff_read_the_group_communes_and_write_nothing(session, world, group_staff):
+    user, group = group_staff
+    actor = actor_for(session, user)
+    assert actor.readable_communes == {world.commune_a.id} and actor.writable_communes == frozenset()
+    assert (actor.group_id, actor.historic_binding) == (group.id, False)
+    assert not actor.sees_contacts(world.commune_a.id)
+    later = supervision.set_group_communes(session, SYSTEM, "P-A", ["A", "B"], effective=date(2099, 1, 1))
+    assert actor_for(session, user).readable_communes == {world.commune_a.id}
+    assert actor_for(session, user, on=date(2099, 1, 1)).readable_communes == {world.commune_a.id, world.commune_b.id}
+    supervision.close_group(session, SYSTEM, "P-A", effective=date(2099, 6, 1))
+    historic = actor_for(session, user, on=date(2099, 7, 1))
+    assert historic.historic_binding and historic.group_id == later.id
+    assert historic.readable_communes == {world.commune_a.id, world.commune_b.id}
+
+
+def test_staff_of_a_closed_district_keep_its_reach_read_only_and_are_told(session, world):
+    world.district.valid_to = date(2025, 7, 1)
+    user = session.scalar(select(User).where(User.username == "district-staff"))
+    actor = actor_for(session, user)
+    assert actor.historic_binding and actor.readable_communes >= {world.commune_a.id}
+    assert actor.writable_communes == frozenset()
+    assert not actor_for(
+        session, session.scalar(select(User).where(User.username == "province-staff"))
+    ).historic_binding
+
+
+def test_group_figures_equal_a_recount_of_its_communes_and_nothing_else(session, world, group_staff):
+    user, group = group_staff
+    actor = actor_for(session, user)
+    period = stats.period_of_days()
+    [commune_row] = stats.unit_figures(session, actor).rows
+    recount = stats.commune_tallies(session, [world.commune_a.id], period)[world.commune_a.id]
+    assert commune_row.code == "A" and commune_row.figures == recount
+    lenses = session.scalar(select(func.count()).select_from(Lens).where(Lens.commune_id == world.commune_a.id))
+    assert commune_row.figures.lenses_active == lenses == 1
+    [group_row] = stats.unit_figures(session, actor, level=AdminLevel.DISTRICT).rows
+    assert (group_row.code, group_row.name, group_row.parent_code) == ("P-A", "Cụm xã A", "P")
+    assert group_row.figures == recount
+    [province_row] = stats.unit_figures(session, actor, level=AdminLevel.PROVINCE).rows
+    assert province_row.figures.communes == 1 and province_row.figures.lenses_active == 1
+
+
+def test_group_staff_see_the_group_on_the_map_and_in_the_api(client, session, world, group_staff):
+    headers = _bearer(session, group_staff[0])
+    both = "105.79,20.99,105.91,21.06"
+    communes = client.get(f"/api/v1/map/communes?bbox={both}&zoom=12", headers=headers).get_json()
+    assert [feature["properties"]["code"] for feature in communes["features"]] == ["A"]
+    lenses = client.get(f"/api/v1/map/lenses?bbox={both}&zoom=17", headers=headers).get_json()
+    assert [feature["id"] for feature in lenses["features"]] == [world.objects["a"]["lens"]]
+    figures = client.get("/api/v1/stats/admin-units?level=district", headers=headers).get_json()
+    assert [(row["code"], row["name"], row["communes"]) for row in figures["rows"]] == [("P-A", "Cụm xã A", 1)]
+    assert client.get(f"/api/v1/lenses/{world.objects['b']['lens']}", headers=headers).status_code == 404
+
+
+def test_the_demo_group_staff_reach_the_five_central_wards(session, hanoi):
+    for code, name in (("00226", "Phường Văn Miếu - Quốc Tử Giám"), ("00145", "Phường Long Biên")):
+        ward = admin_unit(code, name, parent=hanoi["01"])
+        session.add(ward)
+        hanoi[code] = ward
+    session.flush()
+    created = {account.username: account for account in accounts.create_demo_accounts(session)}
+    assert created["demo.cumtrungtam"].unit_name == "Cụm phường trung tâm"
+    user = accounts.get_user(session, "demo.cumtrungtam")
+    central = {hanoi[code].id for code in ("00004", "00070", "00226", "00235", "00292")}
+    assert actor_for(session, user).readable_communes == central
+    assert hanoi["00145"].id not in central

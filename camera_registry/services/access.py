@@ -1,8 +1,14 @@
 """Who may read and write what: an actor and the communes in their reach.
 
-admin reads and writes everywhere; province and district staff read their
-unit's subtree; commune police read and write their own commune. Owner
-contact data goes only to admin and to the police of the owner's commune.
+admin reads and writes everywhere; province staff read their province's
+subtree; staff bound to a supervision group (role district_staff, shown as
+supervision group staff) read the communes of the group's version in force
+today; commune police read and write their own commune. Owner contact data
+goes only to admin and to the police of the owner's commune.
+
+A binding to a closed unit (a pre-reform district, say) or a closed group is
+historic: the account keeps that past reach, read-only, and the pages say so
+(`Actor.historic_binding`) until an administrator binds it anew.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import AdminLevel, AdminUnit, Role, User
+from ..models import AdminLevel, AdminUnit, Role, SupervisionGroup, User
 from ..timezones import local_today
 from .errors import PermissionDenied
 
@@ -27,6 +33,8 @@ class Actor:
     readable_communes: frozenset[int] | None = None  # None: every commune
     writable_communes: frozenset[int] | None = None  # None: every commune
     owner_id: int | None = None  # set: a camera owner acting through their link, with no reach at all
+    group_id: int | None = None  # the supervision group version whose communes are the reach
+    historic_binding: bool = False  # bound to a closed unit or group: a past reach, read-only
 
     @property
     def is_admin(self) -> bool:
@@ -69,13 +77,30 @@ def subtree_ids(session: Session, unit_id: int) -> frozenset[int]:
     return frozenset(session.scalars(select(tree.c.id)))
 
 
-def actor_for(session: Session, user: User) -> Actor:
+def actor_for(session: Session, user: User, on: date | None = None) -> Actor:
+    """The user's reach on `on` (today in Vietnam by default)."""
     label = f"{user.role.value}:{user.username}"
     if user.role == Role.ADMIN:
         return Actor(label, user.role, user.id, user.admin_unit_id)
+    on = on or local_today()
+    if user.supervision_group is not None:
+        group = group_in_force(session, user.supervision_group, on)
+        reach = frozenset(commune.id for commune in group.communes)
+        historic = not group.valid_on(on)
+        return Actor(label, user.role, user.id, None, reach, frozenset(), group_id=group.id, historic_binding=historic)
     reach = subtree_ids(session, user.admin_unit_id) if user.admin_unit_id else frozenset()
-    writable = reach if user.role == Role.COMMUNE_POLICE else frozenset()
-    return Actor(label, user.role, user.id, user.admin_unit_id, reach, writable)
+    historic = user.admin_unit is not None and not user.admin_unit.valid_on(on)
+    writable = reach if user.role == Role.COMMUNE_POLICE and not historic else frozenset()
+    return Actor(label, user.role, user.id, user.admin_unit_id, reach, writable, historic_binding=historic)
+
+
+def group_in_force(session: Session, group: SupervisionGroup, on: date) -> SupervisionGroup:
+    """The version of the group's code in force on `on`; else the given version, whose communes a closed
+    group's staff keep as a historic reach."""
+    current = session.scalar(
+        select(SupervisionGroup).where(SupervisionGroup.code == group.code, SupervisionGroup.valid_on(on))
+    )
+    return current or group
 
 
 def current_communes_under(session: Session, unit_id: int, on: date | None = None) -> list[AdminUnit]:

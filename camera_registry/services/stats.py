@@ -1,5 +1,9 @@
 """Figures per commune, rolled up to district and province.
 
+For staff bound to a supervision group, the district level rolls up to their
+group instead: one row, coded and named by the group, where district staff
+see their district's row (the reform left no district to sum into).
+
 A handful of grouped queries count every commune in reach at once. A parent's
 counts are the sums of its communes'; its rates are recomputed from those sums
 and its median from the pooled durations, never averaged from the children's,
@@ -29,6 +33,7 @@ from ..models import (
     RecorderStatus,
     RequestStatus,
     Site,
+    SupervisionGroup,
 )
 from ..models.base import utcnow
 from ..timezones import local_midnight, local_today
@@ -165,6 +170,9 @@ def unit_figures(
         and (parent is None or parent.id in _lineage(units, unit))
     ]
     tallies = commune_tallies(session, [unit.id for unit in communes], period, now)
+    if actor.group_id is not None and level == AdminLevel.DISTRICT:
+        rows = [_group_row(session.get(SupervisionGroup, actor.group_id), communes, tallies)] if communes else []
+        return FiguresReport(level, parent_code, period, now, rows)
     grouped: dict[int, Tally] = {}
     for commune in communes:
         row_unit = next((units[i] for i in _lineage(units, commune) if units[i].level == level), None)
@@ -181,6 +189,14 @@ def unit_figures(
         for unit_id, tally in grouped.items()
     ]
     return FiguresReport(level, parent_code, period, now, sorted(rows, key=lambda row: row.code))
+
+
+def _group_row(group: SupervisionGroup, communes: list[AdminUnit], tallies: dict[int, Tally]) -> UnitFigures:
+    """The supervision group's roll-up of its communes in reach."""
+    total = Tally()
+    for commune in communes:
+        total.add(tallies[commune.id])
+    return UnitFigures(group.code, group.name, AdminLevel.DISTRICT, group.province.code, total)
 
 
 def _lineage(units: dict[int, AdminUnit], unit: AdminUnit) -> list[int]:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import AdminLevel, AdminUnit, SupervisionGroup, User, supervision_group_communes
@@ -222,9 +222,11 @@ def _next_version(
     )
     session.add(successor)
     flush(session, "supervision_group")
-    followed = session.execute(
-        update(User).where(User.supervision_group_id == group.id).values(supervision_group_id=successor.id)
-    ).rowcount
+    bound = session.scalars(select(User).where(User.supervision_group_id == group.id)).all()
+    for user in bound:
+        user.supervision_group = successor
+    flush(session, "user")
+    followed = len(bound)
     record(
         session,
         actor,
