@@ -17,6 +17,7 @@ from .access import Actor
 from .channels.templates import MessageKind
 from .owners import OwnerCard, owner_cards
 from .requests import get_request
+from .timeline import TimelineEvent, request_timeline
 
 
 @dataclass(frozen=True)
@@ -90,11 +91,12 @@ class RequestPage:
     can_act: bool
     clips: dict[int, list[FootageClip]]  # by assignment: what owners uploaded
     deliveries: dict[int, list[Delivery]]  # by assignment: whether the owner's messages arrived
+    timeline: list[TimelineEvent]  # its history, oldest first
 
 
 def request_page(session: Session, actor: Actor, request_id: int) -> RequestPage:
-    """The request page: police of its commune see owners' phones to call (each disclosure audited), and
-    whether each owner's messages arrived."""
+    """The request page: police of its commune see owners' phones to call (each disclosure audited), whether
+    each owner's messages arrived, and the request's history."""
     request = get_request(session, actor, request_id)
     cards = owner_cards(
         session, actor, [a.owner for a in request.assignments], seen_on="request_page", request_id=request.id
@@ -112,6 +114,7 @@ def request_page(session: Session, actor: Actor, request_id: int) -> RequestPage
         actor.can_write(request.commune_id),
         clips,
         request_deliveries(session, request),
+        request_timeline(session, request),
     )
 
 

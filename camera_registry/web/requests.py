@@ -28,7 +28,7 @@ from ..services.errors import DomainError, NotAuthenticated, PermissionDenied
 from ..services.places import PlaceKind
 from ..services.upload_limits import TooDeep, load_json
 from ..timezones import LOCAL_OFFSET
-from . import tus
+from . import labels, tus
 from .auth import signed_in
 
 blueprint = Blueprint("police", __name__, url_prefix="/requests")
@@ -211,6 +211,7 @@ def _render_request(page: request_views.RequestPage, errors: dict | None = None,
         key_fingerprint=fingerprint,
         upload_messages=POLICE_UPLOAD_MESSAGES,
         upload_chunk_bytes=tus.CLIENT_CHUNK_BYTES,
+        labels=labels,
     ), status
 
 
