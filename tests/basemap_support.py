@@ -16,6 +16,8 @@ from pmtiles.tile import Compression, TileType, zxy_to_tileid
 from pmtiles.writer import Writer
 from soak_support import tile_of
 
+from camera_registry.web import basemap
+
 #: West, south, east and north of the archives: Quận Đống Đa and its neighbours.
 HANOI_BOUNDS = (105.78, 20.98, 105.88, 21.06)
 MIN_ZOOM, MAX_ZOOM = 10, 15
@@ -78,8 +80,11 @@ def solid_png(rgb: tuple[int, int, int], size: int = 256) -> bytes:
     )
 
 
-def write_pmtiles(path: Path, tile: bytes, tile_type: TileType, compression: Compression) -> Path:
-    """A PMTiles v3 archive at `path` with `tile` at every position over HANOI_BOUNDS, zoom 10 to 15."""
+def write_pmtiles(
+    path: Path, tile: bytes, tile_type: TileType, compression: Compression, attribution: str = "test tiles"
+) -> Path:
+    """A PMTiles v3 archive at `path` with `tile` at every position over HANOI_BOUNDS, zoom 10 to 15, crediting
+    `attribution` in its metadata."""
     positions = sorted(
         zxy_to_tileid(*position)
         for zoom in range(MIN_ZOOM, MAX_ZOOM + 1)
@@ -100,14 +105,22 @@ def write_pmtiles(path: Path, tile: bytes, tile_type: TileType, compression: Com
                 "max_lat_e7": north,
                 "center_zoom": 14,
             },
-            {"attribution": "test tiles", "vector_layers": []},
+            {"attribution": attribution, "vector_layers": []},
         )
     return path
 
 
-def vector_basemap(directory: Path) -> Path:
-    return write_pmtiles(directory / "hanoi.pmtiles", streets_tile(), TileType.MVT, Compression.GZIP)
+def vector_basemap(directory: Path, attribution: str = "test tiles") -> Path:
+    return write_pmtiles(directory / "hanoi.pmtiles", streets_tile(), TileType.MVT, Compression.GZIP, attribution)
 
 
 def raster_basemap(directory: Path) -> Path:
     return write_pmtiles(directory / "hanoi-raster.pmtiles", solid_png(RASTER_RGB), TileType.PNG, Compression.NONE)
+
+
+def configure_basemap(app, monkeypatch, path: Path, attribution: str = "") -> None:
+    """Point the app at a PMTiles archive as MAP_PMTILES_PATH does at start-up; monkeypatch undoes it."""
+    monkeypatch.setitem(app.config, "MAP_PMTILES_PATH", str(path))
+    monkeypatch.setitem(app.config, "MAP_PMTILES_ATTRIBUTION", attribution)
+    monkeypatch.setitem(app.extensions, basemap.EXTENSION, None)
+    basemap.load(app)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import tempfile
 
 import pytest
-from basemap_support import raster_basemap, vector_basemap
+from basemap_support import configure_basemap, raster_basemap, vector_basemap
 
 import camera_registry
 from camera_registry.geo.pmtiles import PMTilesError
@@ -19,10 +19,7 @@ URL = "/basemap.pmtiles"
 def archive(app, tmp_path, monkeypatch):
     """The app serving a tiny vector PMTiles basemap of Hà Nội: the file's path."""
     path = vector_basemap(tmp_path)
-    monkeypatch.setitem(app.config, "MAP_PMTILES_PATH", str(path))
-    monkeypatch.setitem(app.config, "MAP_PMTILES_ATTRIBUTION", "© OpenStreetMap")
-    monkeypatch.setitem(app.extensions, basemap.EXTENSION, None)
-    basemap.load(app)
+    configure_basemap(app, monkeypatch, path, "© OpenStreetMap")
     return path
 
 
@@ -104,9 +101,7 @@ def test_without_a_basemap_file_the_route_is_404(client, world):
 def test_pages_load_the_basemap_libraries_only_when_configured(client, world, app, tmp_path, monkeypatch):
     page = client.get("/map", headers=world.headers["admin"]).get_data(as_text=True)
     assert "maplibre-gl" not in page and "pmtiles-basemap" not in page
-    monkeypatch.setitem(app.config, "MAP_PMTILES_PATH", str(raster_basemap(tmp_path)))
-    monkeypatch.setitem(app.extensions, basemap.EXTENSION, None)
-    basemap.load(app)
+    configure_basemap(app, monkeypatch, raster_basemap(tmp_path))
     page = client.get("/map", headers=world.headers["admin"]).get_data(as_text=True)
     assert "vendor/maplibre-gl/maplibre-gl-csp.js" in page and "vendor/pmtiles/pmtiles.js" in page
     assert 'data-kind="raster"' in page and f'content="{URL}"' in page
@@ -163,10 +158,19 @@ def test_a_file_taken_away_after_the_start_is_404(client, world, archive):
     assert get(client, world).status_code == 404
 
 
+def test_without_an_attribution_setting_the_archive_credits_itself_as_plain_text(app, tmp_path, monkeypatch):
+    credit = (
+        '<a href="https://protomaps.com">Protomaps</a> © <a href="https://openstreetmap.org">OSM</a><script>x</script>'
+    )
+    configure_basemap(app, monkeypatch, vector_basemap(tmp_path, attribution=credit))
+    assert app.extensions[basemap.EXTENSION].attribution == "Protomaps © OSM x"
+    # The operator's setting is taken as written, as MAP_TILE_ATTRIBUTION is.
+    configure_basemap(app, monkeypatch, vector_basemap(tmp_path, attribution=credit), '<a href="/about">OSM</a>')
+    assert app.extensions[basemap.EXTENSION].attribution == '<a href="/about">OSM</a>'
+
+
 def test_the_start_says_which_basemap_is_in_use(app, tmp_path, monkeypatch, caplog):
     path = vector_basemap(tmp_path)
-    monkeypatch.setitem(app.config, "MAP_PMTILES_PATH", str(path))
-    monkeypatch.setitem(app.extensions, basemap.EXTENSION, None)
     with caplog.at_level("INFO", logger="camera_registry.basemap"):
-        basemap.load(app)
+        configure_basemap(app, monkeypatch, path)
     assert f"basemap: the PMTiles archive {path}, vector (mvt), zoom 10-15" in caplog.text

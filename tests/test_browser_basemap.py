@@ -6,11 +6,9 @@ from __future__ import annotations
 import base64
 
 import pytest
-from basemap_support import RASTER_RGB, raster_basemap, vector_basemap
+from basemap_support import RASTER_RGB, configure_basemap, raster_basemap, vector_basemap
 from browser_support import sign_in
 from conftest import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
-
-from camera_registry.web import basemap
 
 #: Protomaps' light flavour: the colours of water and land the default style paints.
 WATER_RGB, EARTH_RGB = (0x80, 0xDE, 0xEA), (0xE2, 0xDF, 0xDA)
@@ -68,15 +66,7 @@ def browser():
 @pytest.fixture()
 def serve_basemap(live_server, monkeypatch):
     """Configure the live server with a PMTiles archive, as MAP_PMTILES_PATH does at start-up."""
-    app = live_server.app
-
-    def serve(path, attribution=""):
-        monkeypatch.setitem(app.config, "MAP_PMTILES_PATH", str(path))
-        monkeypatch.setitem(app.config, "MAP_PMTILES_ATTRIBUTION", attribution)
-        monkeypatch.setitem(app.extensions, basemap.EXTENSION, None)
-        basemap.load(app)
-
-    return serve
+    return lambda path, attribution="": configure_basemap(live_server.app, monkeypatch, path, attribution)
 
 
 @pytest.fixture()
@@ -141,6 +131,9 @@ def test_the_new_request_map_draws_the_raster_basemap(
     page.wait_for_function(BASEMAP_LOADED, arg="incident-map", timeout=30_000)
 
     assert archive_reads and all(status == 206 for status, _, _ in archive_reads)
+    page.wait_for_function(
+        "() => document.querySelector('#incident-map .leaflet-control-attribution').textContent.includes('test tiles')"
+    )  # no MAP_PMTILES_ATTRIBUTION: the archive's own credit
     (red,) = pixels(page, "#incident-map", RASTER_RGB)
     assert red > 10_000
     assert csp_violations == [] and page.foreign_requests == []

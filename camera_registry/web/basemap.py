@@ -9,18 +9,22 @@ ETag and Last-Modified (304), and HEAD, and streams only the asked-for bytes fro
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Blueprint, Flask, abort, current_app, send_file
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
-from ..geo.pmtiles import PMTilesError, PMTilesHeader, read_header
+from ..geo.pmtiles import PMTilesArchive, PMTilesError, read_archive
 from .auth import signed_in
 from .security import tile_origin
 
 EXTENSION = "pmtiles_basemap"
+
+MARKUP = re.compile(r"<[^>]*>")
 
 log = logging.getLogger("camera_registry.basemap")
 
@@ -30,7 +34,7 @@ blueprint = Blueprint("basemap", __name__)
 @dataclass(frozen=True)
 class PMTilesBasemap:
     path: Path
-    header: PMTilesHeader
+    archive: PMTilesArchive
     attribution: str
 
 
@@ -44,11 +48,18 @@ def load(app: Flask) -> None:
         return
     path = Path(configured).resolve()
     try:
-        header = read_header(path)
+        archive = read_archive(path)
     except PMTilesError as error:
         raise PMTilesError(f"MAP_PMTILES_PATH: {error}") from None
-    app.extensions[EXTENSION] = PMTilesBasemap(path, header, app.config.get("MAP_PMTILES_ATTRIBUTION", ""))
-    log.info("basemap: the PMTiles archive %s, %s", path, header.describe())
+    attribution = app.config.get("MAP_PMTILES_ATTRIBUTION", "") or credit_text(archive.attribution)
+    app.extensions[EXTENSION] = PMTilesBasemap(path, archive, attribution)
+    log.info("basemap: the PMTiles archive %s, %s", path, archive.describe())
+
+
+def credit_text(attribution: str) -> str:
+    """The archive's own credit as plain text, escaped: the map shows attributions as HTML, and the file is not
+    the operator's word as MAP_PMTILES_ATTRIBUTION is."""
+    return html.escape(" ".join(html.unescape(MARKUP.sub(" ", attribution)).split()))
 
 
 def current_basemap() -> PMTilesBasemap | None:
