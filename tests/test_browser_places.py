@@ -10,6 +10,7 @@ import pytest
 from browser_support import point_in_front_of_a_lens, sign_in
 from conftest import SCREENSHOTS
 from geoalchemy2.shape import to_shape
+from playwright.sync_api import expect
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -79,9 +80,9 @@ def test_police_find_the_place_by_street_and_by_pasted_coordinates(page, live_se
     page.goto(f"{live_server.url}/requests/new")
 
     # The commune's active lenses are drawn with their fields of view before anything is placed.
-    page.wait_for_function("Number(document.getElementById('incident-map').dataset.lensesDrawn) > 0")
+    page.wait_for_selector("#incident-map[data-lenses-drawn]")  # selectors, not wait_for_function: CSP bars eval
     drawn = int(page.get_attribute("#incident-map", "data-lenses-drawn"))
-    assert drawn == _active_lenses_of_dong_da(live_server.database_url)
+    assert drawn > 0 and drawn == _active_lenses_of_dong_da(live_server.database_url)
     assert str(drawn) in page.inner_text("#reach-lenses")
 
     # An accent-less street name finds the commune's addresses; the keyboard picks one, Enter sends nothing.
@@ -116,7 +117,7 @@ def test_police_find_the_place_by_street_and_by_pasted_coordinates(page, live_se
         if problem:
             page.wait_for_selector("#place-problem:visible")
             assert problem in page.inner_text("#place-problem") and page.input_value("#incident") == ""
-    page.wait_for_function("document.getElementById('incident').value !== ''")
+    expect(page.locator("#incident")).not_to_have_value("")
     assert page.is_hidden("#place-problem")
     placed = _incident(page)["coordinates"]
     assert placed == [pytest.approx(lon, abs=1e-5), pytest.approx(lat, abs=1e-5)]
