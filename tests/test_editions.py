@@ -262,3 +262,46 @@ def test_a_date_before_the_edition_in_force_is_refused(session):
         load_edition(session, merged_and_renamed(), REFORM)
     with pytest.raises(EditionError, match="loaded on or after that day"):
         load_edition(session, merged_and_renamed(), date.today() + timedelta(days=400))
+
+
+def _as_geojson(tmp_path, edition: Edition, province: str):
+    features = [
+        _feature(
+            unit.code,
+            unit.name,
+            unit.level.value,
+            unit.parent_code,
+            mapping(unit.boundary) if unit.boundary is not None else None,
+        )
+        for unit in edition.units
+        if province in (unit.code, unit.parent_code)
+    ]
+    path = tmp_path / "later.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False))
+    return path
+
+
+def test_the_command_loads_reports_and_refuses(app, tmp_path):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["admin-units", "load", "--provinces", "01", "--effective", "2025-07-01"])
+    assert first.exit_code == 0, first.output
+    assert "127 units opened, 0 closed, 0 unchanged" in first.output
+    later = str(_as_geojson(tmp_path, merged_and_renamed(), "01"))
+
+    dry = runner.invoke(args=["admin-units", "load", later, "--effective", "2026-04-30", "--dry-run", "--json"])
+    assert dry.exit_code == 0, dry.output
+    assert json.loads(dry.output)["merged"] == {HOAN_KIEM: [HOAN_KIEM, CUA_NAM]}
+
+    loaded = runner.invoke(args=["admin-units", "load", later, "--effective", "2026-04-30"])
+    assert loaded.exit_code == 0, loaded.output
+    assert "2 units opened, 3 closed, 124 unchanged" in loaded.output
+    assert "merged:" in loaded.output and f"{HOAN_KIEM}  {HOAN_KIEM}, {CUA_NAM}" in loaded.output
+    assert "Phường Bạch Mai - Minh Khai" in loaded.output
+
+    for args, reason in (
+        ([later, "--effective", "2026-01-01"], "edition in force dates from 2026-04-30"),
+        ([str(tmp_path / "missing.geojson"), "--effective", "2026-05-01"], "no such file or directory"),
+        ([later, "--effective", "30/04/2026"], "is not a date like 2026-04-30"),
+    ):
+        refused = runner.invoke(args=["admin-units", "load", *args])
+        assert refused.exit_code != 0 and reason in refused.output, refused.output

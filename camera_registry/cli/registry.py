@@ -1,8 +1,11 @@
-"""Commands on the registry's data: re-deriving communes after boundaries change, normalising owners' stored
-phones, and importing a register."""
+"""Commands on the registry's data: loading an edition of the administrative units, re-deriving communes after
+boundaries change, normalising owners' stored phones, and importing a register."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from datetime import date, datetime
 from pathlib import Path
 
 import click
@@ -16,6 +19,74 @@ from .console import domain_errors, open_session, table
 @click.group("admin-units")
 def admin_units() -> None:
     """Administrative units and their boundaries."""
+
+
+def _effective_day(ctx, param, value: str) -> date:
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2026-04-30") from None
+
+
+@admin_units.command("load")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--effective", required=True, callback=_effective_day, help="The day the edition takes effect.")
+@click.option("--provinces", help="Load only these provinces, by code (01,25); the others are left as they are.")
+@click.option("--dry-run", is_flag=True, help="Report what the edition would change; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@with_appcontext
+def admin_units_load(path: Path | None, effective: date, provinces: str | None, dry_run: bool, as_json: bool) -> None:
+    """Load an edition of the administrative units (PATH: a statistics-office directory or a GeoJSON file; the
+    bundled edition by default) in force from --effective, and move what its changes touch."""
+    from ..services.editions import BUNDLED_EDITION, EditionError, load_edition, read_edition
+
+    wanted = [code.strip() for code in provinces.split(",") if code.strip()] if provinces else None
+    try:
+        edition = read_edition(path or BUNDLED_EDITION, provinces=wanted)
+        with open_session() as session, domain_errors():
+            report = load_edition(session, edition, effective, SYSTEM, dry_run=dry_run, provinces=wanted)
+            session.commit()
+    except EditionError as error:
+        raise click.ClickException(str(error)) from None
+    if as_json:
+        click.echo(json.dumps(dataclasses.asdict(report), ensure_ascii=False, indent=2, default=str))
+        return
+    click.echo(_edition_summary(edition.source, report))
+
+
+def _edition_summary(source: Path, report) -> str:
+    """The report as the terminal shows it: counts first, then one table per kind of change that happened."""
+    lines = [
+        f"{source.name} in force from {report.effective}" + (" (dry run: nothing written)" if report.dry_run else ""),
+        f"{len(report.opened)} units opened, {len(report.closed)} closed, {report.unchanged} unchanged",
+    ]
+    sections = (
+        ("renamed", ("code", "name before", "name after"), report.renamed),
+        ("merged", ("into", "from"), [(into, ", ".join(codes)) for into, codes in report.merged.items()]),
+        ("moved", ("records", "from", "to", "count"), [dataclasses.astuple(move) for move in report.moves]),
+        (
+            "staff rebound",
+            ("user", "from", "to"),
+            [(b.username, b.closed, ", ".join(b.successors)) for b in report.users_rebound],
+        ),
+        (
+            "staff needing an administrator (bound to a closed unit with several successors, or none)",
+            ("user", "bound to", "successors"),
+            [(b.username, b.closed, ", ".join(b.successors) or "none") for b in report.users_needing_admin],
+        ),
+        (
+            "supervision groups carried over",
+            ("group", "communes replaced", "staff"),
+            [
+                (g.code, ", ".join(f"{old} -> {'/'.join(new)}" for old, new in g.replaced.items()), g.users)
+                for g in report.groups
+            ],
+        ),
+    )
+    for title, headers, rows in sections:
+        if rows:
+            lines += ["", f"{title}:", table(headers, rows)]
+    return "\n".join(lines)
 
 
 @admin_units.command("reassign")
