@@ -77,8 +77,30 @@ def time_calls(call: Callable[[], object], runs: int, warmup: int = 3) -> Timing
         start = time.perf_counter()
         call()
         samples.append((time.perf_counter() - start) * 1000)
-    samples.sort()
-    return Timing(statistics.median(samples), samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))], runs)
+    return _timing(samples)
+
+
+def alternate_calls(calls: dict[str, Callable[[], object]], runs: int, warmup: int = 3) -> dict[str, Timing]:
+    """Each call `runs` times, taking turns (who goes first swaps every round), so a machine whose load moves
+    slows them alike: the figures to be read as ratios."""
+    names = list(calls)
+    for _ in range(warmup):
+        for name in names:
+            calls[name]()
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for round_number in range(runs):
+        for name in names if round_number % 2 == 0 else reversed(names):
+            start = time.perf_counter()
+            calls[name]()
+            samples[name].append((time.perf_counter() - start) * 1000)
+    return {name: _timing(values) for name, values in samples.items()}
+
+
+def _timing(samples: list[float]) -> Timing:
+    samples = sorted(samples)
+    return Timing(
+        statistics.median(samples), samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))], len(samples)
+    )
 
 
 def reachable_backends(backends: list[str]) -> tuple[list[str], list[str]]:

@@ -260,10 +260,10 @@ def section(lines: list[str], seconds: float, before: str, after: str, command: 
     )
 
 
-def record(text: str, path: Path = RESULTS) -> None:
-    """Put `text` in place of this benchmark's section of RESULTS.md, or after the rest when there is none."""
+def record(text: str, path: Path = RESULTS, title: str = SECTION) -> None:
+    """Put `text` in place of the section `title` of RESULTS.md, or after the rest when there is none."""
     current = path.read_text() if path.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    pattern = re.compile(rf"^{re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
     if pattern.search(current):
         current = pattern.sub(lambda _: text + "\n", current, count=1)
     else:
