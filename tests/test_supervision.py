@@ -254,3 +254,40 @@ def test_the_demo_group_staff_reach_the_five_central_wards(session, hanoi):
     central = {hanoi[code].id for code in ("00004", "00070", "00226", "00235", "00292")}
     assert actor_for(session, user).readable_communes == central
     assert hanoi["00145"].id not in central
+
+
+# --------------------------------------------------------------------------- the commands
+
+
+def test_groups_commands_define_version_list_and_close_a_group(app, session, hanoi):
+    runner = app.test_cli_runner()
+    created = runner.invoke(
+        args=["groups", "create", "--code", "HN-TT", "--name", "Cụm phường trung tâm", "--province", "01",
+              "--communes", "00004,00070", "--from", "2025-08-01"]
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    assert "created supervision group HN-TT (Cụm phường trung tâm) with 2 communes" in created.output
+    changed = runner.invoke(args=["groups", "set-communes", "HN-TT", "--communes", "00004,00292"])
+    assert changed.exit_code == 0, changed.output
+    listed = runner.invoke(args=["groups", "list", "--province", "01"]).output
+    assert "HN-TT" in listed and "00004, 00292" in listed
+    older = runner.invoke(args=["groups", "list", "--on", "2025-09-01"]).output
+    assert "00004, 00070" in older
+    bad = runner.invoke(args=["groups", "set-communes", "HN-TT", "--communes", "07999", "--effective", "2099-01-01"])
+    assert bad.exit_code == 1 and "commune_codes: 07999: Xã Chí Đám is not in Thành phố Hà Nội" in bad.output
+    assert runner.invoke(args=["groups", "close", "HN-TT", "--effective", "2099-01-01"]).exit_code == 0
+    again = runner.invoke(args=["groups", "close", "HN-TT"])
+    assert again.exit_code == 1 and "supervision group 'HN-TT' is closed" in again.output
+
+
+def test_users_create_binds_staff_to_a_group_and_refuses_a_closed_one(app, session, hanoi):
+    _group(session)
+    session.commit()
+    runner = app.test_cli_runner()
+    command = ["users", "create", "--username", "staff.cum", "--role", "district_staff", "--password-stdin"]
+    result = runner.invoke(args=[*command, "--group", "HN-TT"], input="correct horse battery\n")
+    assert result.exit_code == 0, result.output
+    assert "created district_staff staff.cum for Cụm phường trung tâm (HN-TT)" in result.output
+    assert "staff.cum  district_staff  HN-TT" in runner.invoke(args=["users", "list"]).output
+    closed = runner.invoke(args=[*command[:3], "old.staff", *command[4:], "--unit", "006"], input="x\n")
+    assert closed.exit_code == 1 and "admin_unit_code: 006 (Quận Đống Đa) is closed" in closed.output

@@ -8,7 +8,7 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup
 
-from . import accounts, database, evidence, operations, registry, sample
+from . import accounts, database, evidence, groups, operations, registry, sample
 
 
 def init_app(app: Flask) -> None:
@@ -19,6 +19,7 @@ def init_app(app: Flask) -> None:
         registry.owners,
         accounts.users,
         accounts.tokens,
+        groups.groups,
         registry.import_register,
         operations.scheduler,
         operations.backup_command,

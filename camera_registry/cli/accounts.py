@@ -24,18 +24,26 @@ def users() -> None:
 @click.option(
     "--unit",
     "unit_code",
-    help="Admin unit code: a commune for commune_police, a district for "
-    "district_staff, a province for province_staff; optional for admin.",
+    help="Admin unit code, in force today: a commune for commune_police, a province for province_staff; "
+    "optional for admin.",
+)
+@click.option(
+    "--group",
+    "group_code",
+    help="Code of an open supervision group, for district_staff (supervision group staff) instead of --unit.",
 )
 @click.option("--full-name", default="", help="The person's name, shown in the audit trail.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin (for scripts).")
 @with_appcontext
-def users_create(username: str, role: str, unit_code: str | None, full_name: str, password_stdin: bool) -> None:
+def users_create(
+    username: str, role: str, unit_code: str | None, group_code: str | None, full_name: str, password_stdin: bool
+) -> None:
     """Create an account. The password is prompted for, never taken as an option (ps and shell history show those)."""
     password = _password("Password", password_stdin)
     with committing_session() as session:
-        user = accounts.create_user(session, SYSTEM, username, password, role, unit_code, full_name)
-        where = f" for {user.admin_unit.name} ({user.admin_unit.code})" if user.admin_unit else ""
+        user = accounts.create_user(session, SYSTEM, username, password, role, unit_code, full_name, group_code)
+        binding = _binding(user)
+        where = f" for {binding.name} ({binding.code})" if binding else ""
     click.echo(f"created {role} {username}{where}")
 
 
@@ -54,6 +62,11 @@ def users_set_password(username: str, password_stdin: bool) -> None:
     click.echo(f"password of {username} changed; every session of {username} has ended")
 
 
+def _binding(user: accounts.User):
+    """What the account is bound to: its supervision group, else its unit (None for an unbound admin)."""
+    return user.supervision_group or user.admin_unit
+
+
 def _password(prompt: str, from_stdin: bool) -> str:
     """The first line of stdin (for scripts), or typed twice at a hidden prompt."""
     if from_stdin:
@@ -70,14 +83,14 @@ def users_list() -> None:
             (
                 user.username,
                 user.role.value,
-                user.admin_unit.code if user.admin_unit else "",
+                _binding(user).code if _binding(user) else "",
                 "yes" if user.active else "no",
                 user.full_name,
                 when(user.created_at),
             )
             for user in accounts.list_users(session, SYSTEM)
         ]
-    click.echo(table(("username", "role", "unit", "active", "full name", "created"), rows))
+    click.echo(table(("username", "role", "unit or group", "active", "full name", "created"), rows))
 
 
 @users.command("deactivate")
