@@ -4,6 +4,7 @@ signed-in staff only, from the configured file only."""
 from __future__ import annotations
 
 import tempfile
+import tracemalloc
 
 import pytest
 from basemap_support import configure_basemap, raster_basemap, vector_basemap
@@ -56,6 +57,31 @@ def test_a_range_past_the_end_is_416(client, world, archive):
     response = get(client, world, Range=f"bytes={size}-{size + 100}")
     assert response.status_code == 416
     assert response.headers["Content-Range"] == f"bytes */{size}"
+
+
+@pytest.mark.parametrize("range_header", ["bytes=0-9,20-29", "bytes=5-2", "bytes=abc", "items=0-5"])
+def test_a_range_it_does_not_serve_gets_the_whole_file(client, world, archive, range_header):
+    """Several ranges, a malformed one, another unit: ignored, as HTTP allows (and wants for the unit)."""
+    response = get(client, world, Range=range_header)
+    assert response.status_code == 200 and response.data == archive.read_bytes()
+
+
+def test_a_range_of_a_large_file_reads_only_its_bytes(client, world, app, tmp_path, monkeypatch):
+    large = tmp_path / "large.pmtiles"
+    large.write_bytes(vector_basemap(tmp_path).read_bytes())
+    with large.open("r+b") as archive:
+        archive.truncate(256 * 1024 * 1024)  # sparse: a quarter gigabyte that takes no disk
+        archive.seek(200_000_000)
+        archive.write(b"the tile asked for")
+    configure_basemap(app, monkeypatch, large)
+    tracemalloc.start()
+    try:
+        response = get(client, world, Range="bytes=200000000-200000017")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert response.status_code == 206 and response.data == b"the tile asked for"
+    assert peak < 4 * 1024 * 1024
 
 
 def test_head_answers_the_headers_alone(client, world, archive):

@@ -4,7 +4,8 @@ HTTP Range requests, so the maps show streets and water with no internet and no 
 The file is checked at start-up, so a wrong path stops the start with the reason rather than leaving blank
 maps. The route takes no name: the file comes from the configuration only, so no request can reach another.
 werkzeug's conditional `send_file` answers a single Range (206 and Content-Range; 416 outside the file),
-ETag and Last-Modified (304), and HEAD, and streams only the asked-for bytes from the open file.
+ETag and Last-Modified (304), and HEAD, and streams only the asked-for bytes from the open file; any other
+Range gets the whole file.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Blueprint, Flask, abort, current_app, send_file
+from flask import Blueprint, Flask, abort, current_app, request, send_file
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
+from werkzeug.http import parse_range_header
 
 from ..geo.pmtiles import PMTilesArchive, PMTilesError, read_archive
 from .auth import signed_in
@@ -72,10 +74,20 @@ def pmtiles_archive():
     basemap = current_basemap()
     if basemap is None or not basemap.path.is_file():  # none configured, or the file was taken away since the start
         abort(404)
+    if "HTTP_RANGE" in request.environ and not _one_byte_range(request.environ["HTTP_RANGE"]):
+        del request.environ["HTTP_RANGE"]  # the whole file, as HTTP wants for a Range a server does not serve
     response = send_file(basemap.path, mimetype="application/octet-stream", conditional=True, max_age=None)
     # Revalidated on every read (a cheap 304 by ETag): a replaced file is never mixed with cached ranges of the old.
     response.headers["Cache-Control"] = "private, no-cache"
     return response
+
+
+def _one_byte_range(header: str) -> bool:
+    """A single well-formed range of bytes, which send_file serves (206, or 416 past the end). Several ranges, a
+    malformed one or another unit are ignored instead of refused: HTTP lets a server ignore them (and requires it
+    for a unit it does not know), and a PMTiles reader only ever asks for one."""
+    parsed = parse_range_header(header)
+    return parsed is not None and parsed.units == "bytes" and len(parsed.ranges) == 1
 
 
 @blueprint.errorhandler(RequestedRangeNotSatisfiable)
