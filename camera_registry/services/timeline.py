@@ -137,10 +137,11 @@ def _audited(event: AuditEvent, users: dict[int, User], ranks: dict[int, int], c
     shown = {name: details[name] for name in SHOWN_DETAILS.get(event.action, ()) if details.get(name) is not None}
     if "preservation_deadline" in shown:  # audited as ISO text; shown in Vietnam time like every other moment
         shown["preservation_deadline"] = datetime.fromisoformat(shown["preservation_deadline"])
-    return TimelineEvent(event.occurred_at, _who(event, users), event.action, ranks.get(assignment_id), shown)
+    return TimelineEvent(event.occurred_at, who_did(event, users), event.action, ranks.get(assignment_id), shown)
 
 
-def _who(event: AuditEvent, users: dict[int, User]) -> Who:
+def who_did(event: AuditEvent, users: dict[int, User]) -> Who:
+    """The audit event's actor as a reader knows them; `users` holds the event's user, by id, if it has one."""
     user = users.get(event.actor_user_id)
     if user is not None:
         return Who("user", user.full_name or user.username, user.role)
