@@ -11,7 +11,21 @@ from ..http import units
 
 
 def init_app(app: Flask) -> None:
-    from . import admin_channels, auth, basemap, coverage, health, i18n, owner, receipts, requests, security, timefmt
+    from . import (
+        admin,
+        admin_channels,
+        auth,
+        basemap,
+        coverage,
+        figures,
+        health,
+        i18n,
+        owner,
+        receipts,
+        requests,
+        security,
+        timefmt,
+    )
     from .pages import blueprint
 
     units.init_app(app)  # first: a writing request's body is read before anything opens its write unit
@@ -25,5 +39,7 @@ def init_app(app: Flask) -> None:
     basemap.init_app(app)  # MAP_PMTILES_PATH checked at start-up, and /basemap.pmtiles
     app.register_blueprint(receipts.blueprint)  # the providers' delivery callbacks, /hooks/
     app.register_blueprint(admin_channels.blueprint)  # /admin/channels: the providers' configuration errors
+    app.register_blueprint(admin.blueprint)  # /admin: the admin home and the contact reads
+    app.register_blueprint(figures.blueprint)  # /figures: the figures page and its downloads
     owner.init_app(app)
     security.init_app(app)
