@@ -18,7 +18,8 @@ def test_police_sign_in_and_read_the_api_docs(page, live_server, backend):
     page.fill("input[name=username]", live_server.username)
     page.fill("input[name=password]", live_server.password)
     page.click("main button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/")
+    page.wait_for_url(f"{live_server.url}/requests")  # police land on their requests
+    page.goto(f"{live_server.url}/")
     assert page.locator("[data-actor]").inner_text() == f"commune_police:{live_server.username}"
     # The front page lists the police's own commune only: not Xã Chí Đám of Phú Thọ.
     assert page.locator("tr[data-commune]").count() == 1

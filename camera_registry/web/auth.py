@@ -31,6 +31,7 @@ from wtforms.validators import DataRequired
 from .. import db as units
 from ..http.actor import bearer_secret, csrf, current_actor, start_session
 from ..http.units import get_session, reads_then_writes
+from ..models import Role
 from ..services import accounts
 
 API_PREFIX = "/api/"
@@ -63,6 +64,10 @@ def _local_path(target: str | None) -> str:
     ):
         return "/"
     return target
+
+
+#: Where each role's work is, after a sign-in that asked for no page: staff (any other role) land on the map.
+LANDING_PAGES = {Role.COMMUNE_POLICE: "police.index", Role.ADMIN: "admin.home"}
 
 
 class LoginForm(FlaskForm):
@@ -141,7 +146,8 @@ def login():
         _count_failed_sign_in(username)
         return _login_page(form, 401, "Sai tên đăng nhập hoặc mật khẩu")
     start_session(user)
-    return redirect(_local_path(request.args.get("next")))
+    asked = request.args.get("next")
+    return redirect(_local_path(asked) if asked else url_for(LANDING_PAGES.get(user.role, "coverage.map_page")))
 
 
 @blueprint.post("/logout")
