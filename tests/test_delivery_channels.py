@@ -248,6 +248,28 @@ def test_a_zns_receipt_moves_the_message_to_delivered_once(client, world, sessio
     assert (delivered.entity_id, delivered.from_state, delivered.to_state) == (str(message.id), "sent", "delivered")
 
 
+def test_a_receipt_that_overtakes_its_sends_record_is_409_and_applies_when_the_provider_calls_again(
+    client, world, session, hooks, esms_simulator
+):
+    session.get(Owner, world.objects["a"]["owner"]).zalo = False  # SMS first
+    [assignment] = route(session, hooks).assignments
+    sessions = sessions_on(session)
+    [claimed] = write_unit(sessions, lambda unit: claim_due(unit, hooks, DAY, "deliverer-that-dies"))
+    assert send(claimed, hooks).sent  # eSMS has it; the deliverer died before recording it
+    [sms_id] = esms_simulator.messages
+    callback = urlsplit(esms_simulator.messages[sms_id]["CallbackUrl"])
+    query = {"SMSID": sms_id, "SendStatus": "5", "SendSuccess": "1", "SendFailed": "0"}
+
+    early = client.get(callback.path, query_string=query)
+    assert early.status_code == 409 and early.get_json() == {"result": "early"}
+    assert outbox(session, id=claimed.id)[0].status == MessageStatus.PENDING
+
+    assert deliver_due(sessions, hooks, now=DAY + CLAIM_LEASE + timedelta(seconds=1)) == {"sent": 1}  # eSMS: 124
+    again = client.get(callback.path, query_string=query)
+    assert again.status_code == 200 and again.get_json() == {"result": "delivered"}
+    assert outbox(session, assignment_id=assignment.id)[0].status == MessageStatus.DELIVERED
+
+
 def test_a_zns_event_with_a_bad_signature_is_refused_and_changes_nothing(client, world, session, hooks, zns_simulator):
     message = sent_zns(session, hooks)
 

@@ -8,6 +8,12 @@ queued in the same write unit (notifications.fail_message). A repeated
 receipt, a delivery after the message failed (its fallback is already on the
 way) and a receipt for a message we do not know change nothing; the last is
 logged. Each applied receipt is audited.
+
+A receipt can also overtake its send's record: the deliverer died, or is slow,
+between the provider's acceptance and the record. The message is still
+pending, so the receipt is `early`: nothing changes and the route answers
+409, so the provider calls again (eSMS up to five times), by when the
+message is recorded as sent.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from .channels.base import Receipt, ReceiptStatus
 from .notifications import MAX_DETAIL_LENGTH, NotificationSettings, fail_message, move_message
 
 log = logging.getLogger("camera_registry.receipts")
+#: A receipt for a message whose send is not recorded yet: the provider is to call again.
+EARLY = "early"
 
 
 def find_message(session: Session, receipt: Receipt) -> OutboxMessage | None:
@@ -46,7 +54,7 @@ def find_message(session: Session, receipt: Receipt) -> OutboxMessage | None:
 def apply_receipt(
     session: Session, settings: NotificationSettings, receipt: Receipt, now: datetime | None = None
 ) -> str:
-    """Apply one receipt in the caller's write unit: delivered, failed, repeated, ignored or unknown."""
+    """Apply one receipt in the caller's write unit: delivered, failed, repeated, early, ignored or unknown."""
     message = find_message(session, receipt)
     if message is None:
         log.warning(
@@ -59,6 +67,8 @@ def apply_receipt(
     wanted = MessageStatus.DELIVERED if receipt.status == ReceiptStatus.DELIVERED else MessageStatus.FAILED
     if message.status == wanted:
         return "repeated"
+    if message.status == MessageStatus.PENDING:
+        return EARLY  # its send is not recorded yet
     if message.status != MessageStatus.SENT:
         return "ignored"  # a delivery after the message failed: its fallback is already on the way
     detail = receipt.detail or f"{receipt.provider} reports it {receipt.status.value}"

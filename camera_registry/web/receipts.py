@@ -4,7 +4,8 @@
 No session and no CSRF token: a provider is no browser. A callback that is not
 authentic changes nothing: a bad ZNS signature is 401, a wrong secret path
 404, as if the route were not there. A provider without settings answers 404.
-An authentic callback whose body is not its provider's shape is 400, naming the field.
+An authentic callback whose body is not its provider's shape is 400, naming the field; one that
+overtook its send's record is 409, so the provider calls again (services/receipts.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from ..models.base import utcnow
 from ..services.channels import esms, speedsms, zns
 from ..services.channels.base import MalformedReceipt, Receipt
 from ..services.notifications import NotificationSettings
-from ..services.receipts import apply_receipt
+from ..services.receipts import EARLY, apply_receipt
 
 blueprint = Blueprint("receipts", __name__, url_prefix="/hooks")
 csrf.exempt(blueprint)
@@ -31,7 +32,7 @@ def _apply(settings: NotificationSettings, receipt: Receipt | None):
     if receipt is None:
         return jsonify({"result": "not a receipt"})
     result = units.write_unit(lambda session: apply_receipt(session, settings, receipt))
-    return jsonify({"result": result})
+    return jsonify({"result": result}), 409 if result == EARLY else 200
 
 
 @blueprint.post("/zns")
