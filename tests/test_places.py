@@ -164,7 +164,7 @@ def test_commune_police_find_their_communes_addresses_without_accents(session, a
     assert place.label == "Số 12 Phố Tây Sơn, Xã A"
     assert place.point == pytest.approx(A_POINT) and place.commune == "Xã A" and place.bounds is None
     [read] = _contact_reads(session)
-    assert read.details == {"owner_ids": [addresses.objects["a"]["owner"]]}
+    assert read.details == {"owner_ids": [addresses.objects["a"]["owner"]], "seen_on": "place_search"}
 
 
 def test_an_accented_query_finds_an_address_stored_without_accents(session, addresses):
@@ -284,14 +284,14 @@ def test_the_search_answers_places_as_json(client, addresses):
 def test_the_search_audits_the_addresses_it_shows(client, addresses, session):
     before = session.scalar(select(func.count()).select_from(AuditEvent))
     client.get("/requests/new/places?q=tay+son", headers=addresses.headers["police_a"])
-    assert [read.details for read in _contact_reads(session)] == [{"owner_ids": [addresses.objects["a"]["owner"]]}]
+    assert [read.details["owner_ids"] for read in _contact_reads(session)] == [[addresses.objects["a"]["owner"]]]
     assert session.scalar(select(func.count()).select_from(AuditEvent)) == before + 1
 
 
 @pytest.mark.parametrize(
     ("query", "reason"),
     [
-        ("", "Length must be between 1 and 200."),
+        ("", "Length must be between 1 and 2000."),
         ("q=95.5,+105.8", "Vĩ độ 95.5 nằm ngoài khoảng -90 đến 90."),
         ("q=95.5,+105.8&lang=en", "Latitude 95.5 is outside -90 to 90."),
         ("q=48.8566,2.3522", "48.8566, 2.3522 (vĩ độ, kinh độ) nằm ngoài lãnh thổ Việt Nam."),
@@ -308,6 +308,18 @@ def test_text_the_search_cannot_use_is_a_422_naming_q(client, world, query, reas
     assert list(response.json["errors"]) == [field]
     if reason:
         assert response.json["errors"][field] == [reason]
+
+
+def test_a_map_apps_long_link_is_read(client, world):
+    link = (
+        "https://www.google.com/maps/place/S%E1%BB%91+12+Ph%E1%BB%91+T%C3%A2y+S%C6%A1n,+%C4%90%E1%BB%91ng+%C4%90a,"
+        "+H%C3%A0+N%E1%BB%99i/@21.0100,105.8200,17z/data=" + "!3m1!4b1!4m6!3m5" * 20 + "!8m2!3d21.0132!4d105.8262"
+    )
+    assert len(link) > 400
+    response = client.get("/requests/new/places", query_string={"q": link}, headers=world.headers["police_a"])
+    assert response.status_code == 200
+    [place] = response.json["places"]
+    assert (place["kind"], place["point"]) == ("coordinates", [105.8262, 21.0132])
 
 
 def test_only_commune_police_use_the_new_requests_routes(client, world):

@@ -32,6 +32,8 @@ from .listing import readable
 from .owners import owner_cards
 
 MIN_QUERY_CHARACTERS = 2
+#: A map app's link to a place runs to several hundred characters.
+MAX_QUERY_LENGTH = 2_000
 DEFAULT_RESULTS, MAX_RESULTS = 8, 20
 #: Ids are matched in SQL; this many candidates of each kind are ranked, the shortest ids first.
 ID_CANDIDATES = 50
@@ -217,7 +219,11 @@ def _places(session: Session, actor: Actor, hits: list[_Hit]) -> list[Place]:
         PlaceKind.SITE: _first_recorder_points(session, Recorder.site_id, pointless_sites),
     }
     owners = list(session.scalars(select(Owner).where(Owner.id.in_(owner_ids)).order_by(Owner.id)))
-    addresses = {card.id: card.address for card in owner_cards(session, actor, owners) if card.contacts_shown}
+    addresses = {
+        card.id: card.address
+        for card in owner_cards(session, actor, owners, seen_on="place_search")
+        if card.contacts_shown
+    }
     places = []
     for hit in hits:
         commune = communes.get(hit.commune_id)

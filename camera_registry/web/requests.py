@@ -109,7 +109,7 @@ class PlaceSearchSchema(InputSchema):
     class Meta:
         unknown = ma.EXCLUDE
 
-    q = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    q = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=places.MAX_QUERY_LENGTH))
     limit = ma.fields.Integer(
         load_default=places.DEFAULT_RESULTS, validate=ma.validate.Range(min=1, max=places.MAX_RESULTS)
     )
