@@ -21,6 +21,8 @@ from camera_registry.web import basemap
 #: West, south, east and north of the archives: Quận Đống Đa and its neighbours.
 HANOI_BOUNDS = (105.78, 20.98, 105.88, 21.06)
 MIN_ZOOM, MAX_ZOOM = 10, 15
+#: The name the vector tiles give their road, which the maps must label.
+STREET_NAME = "Phố Tây Sơn"
 #: The colour of the raster tiles, red enough to be found on a screenshot.
 RASTER_RGB = (220, 40, 40)
 
@@ -34,7 +36,7 @@ def tiles_over(bounds: tuple[float, float, float, float], zoom: int) -> list[tup
 
 
 def streets_tile() -> bytes:
-    """One gzipped MVT in the Protomaps schema: land everywhere, water on its west half, a major road
+    """One gzipped MVT in the Protomaps schema: land everywhere, water on its west half, a named major road
     across and a block of buildings."""
     return gzip.compress(
         mapbox_vector_tile.encode(
@@ -48,7 +50,12 @@ def streets_tile() -> bytes:
                 },
                 {
                     "name": "roads",
-                    "features": [{"geometry": "LINESTRING (0 3000, 4096 3000)", "properties": {"kind": "major_road"}}],
+                    "features": [
+                        {
+                            "geometry": "LINESTRING (0 3000, 4096 3000)",
+                            "properties": {"kind": "major_road", "name": STREET_NAME},
+                        }
+                    ],
                 },
                 {
                     "name": "buildings",

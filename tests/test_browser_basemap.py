@@ -6,24 +6,31 @@ from __future__ import annotations
 import base64
 
 import pytest
-from basemap_support import RASTER_RGB, configure_basemap, raster_basemap, vector_basemap
+from basemap_support import RASTER_RGB, STREET_NAME, configure_basemap, raster_basemap, vector_basemap
 from browser_support import sign_in
 from conftest import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 
 #: Protomaps' light flavour: the colours of water and land the default style paints.
 WATER_RGB, EARTH_RGB = (0x80, 0xDE, 0xEA), (0xE2, 0xDF, 0xDA)
 
-# The MapLibre map inside the Leaflet map of `id`, once its style and every tile in view have loaded.
-BASEMAP_LOADED = """id => {
-  let gl = null;
-  document.getElementById(id).leafletMap.eachLayer(layer => { if (layer.getMaplibreMap) gl = layer.getMaplibreMap(); });
-  return gl !== null && gl.loaded() && gl.areTilesLoaded();
-}"""
-RENDERED_LAYERS = """id => {
-  let gl = null;
-  document.getElementById(id).leafletMap.eachLayer(layer => { if (layer.getMaplibreMap) gl = layer.getMaplibreMap(); });
-  return [...new Set(gl.queryRenderedFeatures().map(feature => feature.sourceLayer))].sort();
-}"""
+
+def on_maplibre(body: str) -> str:
+    """A function of [id, ...] for page.evaluate: `body` runs with `gl`, the MapLibre map inside the Leaflet map of
+    the element `id` (null before it is added)."""
+    return (
+        "([id, ...args]) => { let gl = null; document.getElementById(id).leafletMap.eachLayer("
+        "layer => { if (layer.getMaplibreMap) gl = layer.getMaplibreMap(); }); " + body + " }"
+    )
+
+
+# Its style and every tile in view have loaded.
+BASEMAP_LOADED = on_maplibre("return gl !== null && gl.loaded() && gl.areTilesLoaded();")
+RENDERED_LAYERS = on_maplibre("return [...new Set(gl.queryRenderedFeatures().map(f => f.sourceLayer))].sort();")
+# A label showing args[0] is placed.
+LABELLED = on_maplibre(
+    "return gl.queryRenderedFeatures().some(f => f.layer.type === 'symbol' && f.properties.name === args[0]);"
+)
+
 # How many pixels of a PNG (base64) are within 12 of each colour, read back through a 2D canvas.
 PIXELS_OF = """async ([png, colours]) => {
   const image = new Image();
@@ -105,12 +112,13 @@ def test_the_staff_map_draws_the_vector_basemap(
     serve_basemap(vector_basemap(tmp_path), attribution="© OpenStreetMap")
     sign_in(page, live_server, "staff.hanoi")
     page.goto(f"{live_server.url}/map")
-    page.wait_for_selector("path.commune[data-commune='00226']")
+    page.wait_for_selector("path.commune[data-commune='00235']")
     page.wait_for_selector("#coverage-map canvas.maplibregl-canvas")
-    page.wait_for_function(BASEMAP_LOADED, arg="coverage-map", timeout=30_000)
+    page.wait_for_function(BASEMAP_LOADED, arg=["coverage-map"], timeout=30_000)
 
     # The streets, water and buildings of the archive are drawn, read a range at a time.
-    assert {"buildings", "earth", "roads", "water"} <= set(page.evaluate(RENDERED_LAYERS, "coverage-map"))
+    assert {"buildings", "earth", "roads", "water"} <= set(page.evaluate(RENDERED_LAYERS, ["coverage-map"]))
+    page.wait_for_function(LABELLED, arg=["coverage-map", STREET_NAME])  # in the browser's own font: no glyph files
     assert archive_reads and all(status == 206 and asked and answered for status, asked, answered in archive_reads)
     assert "© OpenStreetMap" in page.inner_text("#coverage-map .leaflet-control-attribution")
     assert page.locator("path.commune").count() == 5  # the boundaries are still drawn over it
@@ -128,7 +136,7 @@ def test_the_new_request_map_draws_the_raster_basemap(
     page.goto(f"{live_server.url}/requests/new")
     page.wait_for_selector("#incident-map path.leaflet-interactive")
     page.wait_for_selector("#incident-map canvas.maplibregl-canvas")
-    page.wait_for_function(BASEMAP_LOADED, arg="incident-map", timeout=30_000)
+    page.wait_for_function(BASEMAP_LOADED, arg=["incident-map"], timeout=30_000)
 
     assert archive_reads and all(status == 206 for status, _, _ in archive_reads)
     page.wait_for_function(
@@ -142,7 +150,7 @@ def test_the_new_request_map_draws_the_raster_basemap(
 def test_without_a_basemap_the_boundaries_are_the_base(page, live_server, archive_reads):
     sign_in(page, live_server, live_server.username)
     page.goto(f"{live_server.url}/map")
-    page.wait_for_selector("path.commune[data-commune='00226']")
+    page.wait_for_selector("path.commune[data-commune='00235']")
     assert page.locator("canvas.maplibregl-canvas").count() == 0
     assert page.evaluate("typeof maplibregl") == "undefined"
 

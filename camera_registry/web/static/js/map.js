@@ -5,8 +5,16 @@ window.RegistryMap = (function () {
   var METRES_PER_DEG_LAT = 110574;
   var pmtilesProtocol = null;
 
-  // MapLibre draws the archive inside a Leaflet layer, reading it by Range requests through the pmtiles
-  // protocol. Vector tiles get Protomaps' light style without its labels: those need glyph files we do not ship.
+  // Protomaps' light style with labels in the page's language. With no glyph files in the style, MapLibre draws
+  // the letters with the browser's own sans-serif (Vietnamese diacritics included); with no sprite, the icons of
+  // points of interest and road shields are left out and their names kept.
+  function vectorLayers() {
+    var layers = basemaps.layers("basemap", basemaps.namedFlavor("light"), { lang: document.documentElement.lang || "vi" });
+    layers.forEach(function (layer) { if (layer.layout) { delete layer.layout["icon-image"]; } });
+    return layers;
+  }
+
+  // MapLibre draws the archive inside a Leaflet layer, reading it by Range requests through the pmtiles protocol.
   function pmtilesLayer(meta) {
     if (!pmtilesProtocol) {
       maplibregl.setWorkerUrl(meta.dataset.worker);  // a file of ours: the strict CSP allows no blob: worker
@@ -17,8 +25,7 @@ window.RegistryMap = (function () {
     var style = {
       version: 8,
       sources: { basemap: vector ? { type: "vector", url: url } : { type: "raster", url: url, tileSize: 256 } },
-      layers: vector ? basemaps.layers("basemap", basemaps.namedFlavor("light"))
-        : [{ id: "basemap", type: "raster", source: "basemap" }]
+      layers: vector ? vectorLayers() : [{ id: "basemap", type: "raster", source: "basemap" }]
     };
     var attribution = meta.dataset.attribution ? { customAttribution: meta.dataset.attribution } : undefined;
     return L.maplibreGL({ style: style, attributionControl: attribution });
