@@ -152,11 +152,22 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return factory
 
 
+@functools.lru_cache(maxsize=32)
+def _read_engine(engine: Engine) -> Engine:
+    """The same engine and pool, whose connections run a PostgreSQL read unit in autocommit.
+
+    Under READ COMMITTED each statement sees its own snapshot inside a transaction too, so a read loses
+    nothing; it saves the BEGIN and ROLLBACK round trips, two of a tile request's three."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def open_session(factory: sessionmaker[Session], unit: str) -> Session:
     """A new session for a READ or a WRITE unit."""
-    if unit == READ:
-        return factory(info={"unit": READ})
     bind = factory.kw.get("bind")
+    if unit == READ:
+        if isinstance(bind, Engine) and is_postgres(bind):
+            return factory(bind=_read_engine(bind), info={"unit": READ})
+        return factory(info={"unit": READ})
     if isinstance(bind, Engine) and is_sqlite(bind):
         bind = _write_engine(bind)
     return factory(bind=bind, info={"unit": WRITE})
