@@ -32,8 +32,11 @@ def test_the_admin_home_links_the_admin_pages_and_only_admins_open_it(client, wo
     for href in ("/admin/contact-reads", "/admin/channels", "/figures", "/api/docs"):
         assert f'href="{href}"' in html
     assert "Contact reads" in client.get("/admin?lang=en", headers=world.headers["admin"]).get_data(as_text=True)
+    assert 'href="/admin"' in html and 'href="/figures"' in html  # in the header
     for role in ("police_a", "district_staff", "province_staff"):
         assert client.get("/admin", headers=world.headers[role]).status_code == 403
+        header = client.get("/figures", headers=world.headers[role]).get_data(as_text=True)
+        assert 'href="/admin"' not in header and 'href="/figures"' in header
     assert client.get("/admin").status_code == 302
 
 
