@@ -49,6 +49,9 @@ class Simulator:
         self.received: list[Recorded] = []
         #: When set, every request is answered with this HTTP status and no JSON (a provider that is down).
         self.fail_with_status: int | None = None
+        #: Called with each request once it is recorded and answered here, before the answer goes back (the soak
+        #: test kills the deliverer there: the provider has the message, the deliverer never learns it).
+        self.on_receive = None
         self._lock = threading.Lock()
         simulator = self
 
@@ -63,12 +66,17 @@ class Simulator:
                     status, answer = (
                         (simulator.fail_with_status, None) if simulator.fail_with_status else simulator.answer(request)
                     )
+                if simulator.on_receive is not None:
+                    simulator.on_receive(request)
                 payload = b"down" if answer is None else json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "text/plain" if answer is None else "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "text/plain" if answer is None else "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except OSError:
+                    pass  # the caller is gone (killed mid-request): nobody to answer
 
             do_GET = do_POST = handle_request
 
@@ -91,6 +99,11 @@ class Simulator:
     def requests_to(self, path: str) -> list[Recorded]:
         with self._lock:
             return [request for request in self.received if request.path == path]
+
+    def accepted(self) -> dict:
+        """The provider's id -> the send body it accepted, safe to read while requests keep arriving."""
+        with self._lock:
+            return dict(self.messages)
 
     def close(self) -> None:
         self._server.shutdown()

@@ -424,6 +424,10 @@ class LoadPlan:
     think_seconds: float = 0.0  # pause between two calls of one client
     max_calls_per_thread: int = 100_000
     seed: int = 1
+    #: Requests due within a day: their ZNS and SMS go at once, quiet hours or not (channels/quiet_hours.py).
+    urgent: bool = False
+    #: How often an owner who opened their link also changes how they want to be reached (the contact form).
+    contact_share: float = 0.0
 
 
 class MixedLoad:
@@ -530,6 +534,8 @@ class MixedLoad:
             "window_end": (now - timedelta(hours=2)).isoformat(),
             "radius_m": self.plan.radius_m,
         }
+        if self.plan.urgent:
+            body["deadline"] = (now + timedelta(hours=20)).isoformat()
         response = client.call("POST", "/api/v1/footage-requests", "/api/v1/footage-requests", json=body)
         if response is not None and response.status_code == 201:
             with self._lock:
@@ -633,6 +639,9 @@ class MixedLoad:
         token = CSRF_FIELD.search(page.text)
         offered = set(ACTION_FIELD.findall(page.text))
         answers = [answer for answer in OWNER_ANSWERS if answer["action"] in offered]
+        if token is not None and rng.random() < self.plan.contact_share:
+            choice = {"action": "contact_preferences", "channel": rng.choice(["", "zns", "sms"])}
+            client.call("POST", f"{path}/contact", "/o/<token>/contact", data={"csrf_token": token.group(1), **choice})
         if token is None or not answers:
             self.answered_links.add(self.base_url + path)
             return
