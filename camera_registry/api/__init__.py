@@ -103,6 +103,7 @@ def init_app(app: Flask) -> None:
         requests,
         sites,
         stats,
+        supervision_groups,
         tiles,
         users,
     )
@@ -124,6 +125,7 @@ def init_app(app: Flask) -> None:
         requests.assignments_blp,
         users.blp,
         stats.blp,
+        supervision_groups.blp,
         coverage.blp,
         clips.blp,
     ):

@@ -310,6 +310,7 @@ class UserSchema(ma.Schema):
     full_name = ma.fields.String()
     role = ma.fields.Function(lambda user: user.role.value)
     admin_unit_code = ma.fields.Function(lambda user: user.admin_unit.code if user.admin_unit_id else None)
+    group_code = ma.fields.Function(lambda user: user.supervision_group.code if user.supervision_group_id else None)
     active = ma.fields.Boolean()
     created_at = ma.fields.AwareDateTime()
 
@@ -320,6 +321,9 @@ class UserCreateSchema(StrictSchema):
     role = ma.fields.String(required=True, validate=validate.OneOf([role.value for role in Role]))
     admin_unit_code = ma.fields.String(load_default=None, allow_none=True)
     full_name = ma.fields.String(load_default="")
+    group_code = ma.fields.String(
+        load_default=None, allow_none=True, metadata={"description": "an open supervision group, for district_staff"}
+    )
 
 
 class TokenSchema(ma.Schema):
