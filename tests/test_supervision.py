@@ -291,3 +291,45 @@ def test_users_create_binds_staff_to_a_group_and_refuses_a_closed_one(app, sessi
     assert "staff.cum  district_staff  HN-TT" in runner.invoke(args=["users", "list"]).output
     closed = runner.invoke(args=[*command[:3], "old.staff", *command[4:], "--unit", "006"], input="x\n")
     assert closed.exit_code == 1 and "admin_unit_code: 006 (Quận Đống Đa) is closed" in closed.output
+
+
+# --------------------------------------------------------------------------- the API
+
+
+def test_admin_defines_and_versions_groups_over_the_api_and_staff_read_them(client, session, world):
+    admin, staff = world.headers["admin"], world.headers["province_staff"]
+    body = {"code": "P-AB", "name": "Cụm A B", "province_code": "P", "commune_codes": ["A"]}
+    assert client.post("/api/v1/supervision-groups", json=body, headers=staff).status_code == 403
+    created = client.post("/api/v1/supervision-groups", json=body, headers=admin)
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["commune_codes"] == ["A"]
+    refused = client.post(
+        "/api/v1/supervision-groups", json=body | {"code": "P-X", "commune_codes": ["Z"]}, headers=admin
+    )
+    assert refused.status_code == 422 and "commune_codes" in refused.get_json()["errors"]
+    changed = client.put(
+        "/api/v1/supervision-groups/P-AB/communes",
+        json={"commune_codes": ["A", "B"], "effective": "2099-01-01"},
+        headers=admin,
+    )
+    assert changed.status_code == 201 and changed.get_json()["valid_from"] == "2099-01-01"
+    assert client.get("/api/v1/supervision-groups/P-AB", headers=staff).get_json()["commune_codes"] == ["A"]
+    later = client.get("/api/v1/supervision-groups?on=2099-02-01", headers=world.headers["police_a"]).get_json()
+    assert [(group["code"], group["commune_codes"]) for group in later] == [("P-AB", ["A", "B"])]
+    closed = client.post("/api/v1/supervision-groups/P-AB/close", json={"effective": "2099-06-01"}, headers=admin)
+    assert closed.status_code == 200 and closed.get_json()["valid_to"] == "2099-06-01"
+    assert client.get("/api/v1/supervision-groups/P-AB?on=2099-07-01", headers=staff).status_code == 404
+    assert client.get("/api/v1/supervision-groups").status_code == 401
+
+
+def test_the_users_api_binds_staff_to_a_group_and_names_a_closed_one(client, session, world, group_staff):
+    admin = world.headers["admin"]
+    body = {"username": "staff.two", "password": "violet tram lantern", "role": "district_staff", "group_code": "P-A"}
+    created = client.post("/api/v1/users", json=body, headers=admin)
+    assert created.status_code == 201, created.get_json()
+    assert (created.get_json()["group_code"], created.get_json()["admin_unit_code"]) == ("P-A", None)
+    supervision.close_group(session, SYSTEM, "P-A", effective=date(2099, 1, 1))
+    session.commit()
+    refused = client.post("/api/v1/users", json=body | {"username": "staff.three"}, headers=admin)
+    assert refused.status_code == 422
+    assert refused.get_json()["errors"]["group_code"] == ["supervision group 'P-A' is closed"]

@@ -25,7 +25,8 @@ class Users(MethodView):
     @blp.arguments(UserCreateSchema)
     @blp.response(201, UserSchema)
     def post(self, data):
-        """Create an account bound to the unit its role works in (admin)."""
+        """Create an account bound to the unit its role works in, or for district_staff to an open supervision
+        group (`group_code`) (admin); closed units and groups are refused, naming the field."""
         return committed(accounts.create_user(session(), require_actor(), **data))
 
 
