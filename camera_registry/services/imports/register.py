@@ -11,14 +11,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ...models import AdminUnit, LensKind, LensStatus, OwnerKind
 from ...timezones import local_today
 from .. import rules
 from ..access import Actor
-from ..records import commune_refusal
+from ..records import commune_refusal, unit_on
 from ..registry import commune_locator
 from .cells import LENS_KINDS, LENS_STATUSES, OWNER_KINDS, Row, positive
 from .report import ErrorLog
@@ -176,7 +175,7 @@ class Register:
         return found
 
     def _look_up_commune(self, code: str) -> int | str:
-        unit = self.session.scalar(select(AdminUnit).where(AdminUnit.code == code))
+        unit = unit_on(self.session, code, self.today)
         refusal = commune_refusal(unit, code, self.today)
         if refusal:
             return refusal
