@@ -157,7 +157,8 @@ def unit_figures(
     units = {unit.id: unit for unit in session.scalars(select(AdminUnit).options(defer(AdminUnit.boundary)))}
     parent = None
     if parent_code is not None:
-        parent = next((unit for unit in units.values() if unit.code == parent_code), None)
+        versions = [unit for unit in units.values() if unit.code == parent_code]  # one code, several versions
+        parent = max(versions, key=lambda unit: unit.valid_on(local_today(now)), default=None)
         if parent is None:
             raise NotFound(f"admin unit {parent_code} not found")
     today = local_today(now)
