@@ -26,8 +26,11 @@ from camera_registry.models import (
     Site,
     User,
 )
-from camera_registry.services.admin_units import list_admin_units
+from camera_registry.services.access import SYSTEM
+from camera_registry.services.admin_units import get_admin_unit, list_admin_units
 from camera_registry.services.editions import BUNDLED_EDITION, Edition, EditionError, load_edition, read_edition
+from camera_registry.services.records import current_commune
+from camera_registry.services.stats import unit_figures
 
 REFORM = date(2025, 7, 1)
 #: The day the derived edition takes effect: Phường Cửa Nam joins Phường Hoàn Kiếm, Bạch Mai is renamed.
@@ -305,3 +308,37 @@ def test_the_command_loads_reports_and_refuses(app, tmp_path):
     ):
         refused = runner.invoke(args=["admin-units", "load", *args])
         assert refused.exit_code != 0 and reason in refused.output, refused.output
+
+
+def test_a_code_with_a_closed_and_an_open_version_names_the_one_in_force(session, client, world, tmp_path):
+    """Lookups by code (writes, the register import, figures, the API) take the version in force, never any."""
+    west, wider = mapping(box(106.00, 21.00, 106.05, 21.05)), mapping(box(106.00, 21.00, 106.06, 21.05))
+    for name, boundary, effective in (("Tỉnh Thử", west, REFORM), ("Tỉnh Thử Mới", wider, LATER)):
+        edition = _geojson_edition(
+            tmp_path, [_feature("90", name, "province"), _feature("90001", "Xã Một", "Xã", "90", boundary)], name
+        )
+        load_edition(session, edition, effective, provinces=["90"])
+    session.commit()
+    old, new = sorted(session.scalars(select(AdminUnit).where(AdminUnit.code == "90001")), key=lambda u: u.id)
+    assert (old.valid_to, new.valid_from, new.valid_to, new.parent.name) == (LATER, LATER, None, "Tỉnh Thử Mới")
+
+    assert current_commune(session, "90001").id == new.id
+    assert get_admin_unit(session, "90001", on=date(2026, 1, 1)).id == old.id
+    figures = unit_figures(session, SYSTEM, parent_code="90")
+    assert [row.code for row in figures.rows] == ["90001"]
+
+    admin = world.headers["admin"]
+    created = client.post(
+        "/api/v1/sites", json={"code": "S-90", "name": "Điểm", "commune_code": "90001"}, headers=admin
+    )
+    assert created.status_code == 201, created.get_json()
+    assert session.get(Site, created.get_json()["id"]).commune_id == new.id
+    detail = client.get("/api/v1/admin-units/90001", headers=admin).get_json()
+    assert (detail["name"], detail["valid_from"], detail["valid_to"]) == ("Xã Một", "2026-04-30", None)
+    history = client.get("/api/v1/admin-units?parent=90&history=true", headers=admin).get_json()
+    assert [(u["code"], u["valid_from"], u["valid_to"]) for u in history] == [
+        ("90001", "2025-07-01", "2026-04-30"),
+        ("90001", "2026-04-30", None),
+    ]
+    before = client.get("/api/v1/admin-units?parent=90&on=2026-01-01", headers=admin).get_json()
+    assert [u["valid_to"] for u in before] == ["2026-04-30"]

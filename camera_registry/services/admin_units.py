@@ -19,7 +19,7 @@ from .access import Actor
 from .channels.phones import entered_phone
 from .errors import NotFound, ValidationFailed
 from .listing import Page, page_of
-from .records import add_new, apply_changes, require_unique
+from .records import add_new, apply_changes, require_unique, unit_on
 from .registry import ReassignReport, reassign_communes
 
 
@@ -46,8 +46,9 @@ def list_admin_units(
     return page_of(session, statement, page, page_size)
 
 
-def get_admin_unit(session: Session, code: str) -> AdminUnit:
-    unit = session.scalar(select(AdminUnit).where(AdminUnit.code == code))
+def get_admin_unit(session: Session, code: str, on: date | None = None) -> AdminUnit:
+    """The version of `code` in force on `on` (today by default), or its latest one when none is."""
+    unit = unit_on(session, code, on)
     if unit is None:
         raise NotFound(f"admin unit {code} not found")
     return unit
@@ -60,7 +61,7 @@ def _parent(session: Session, parent_code: str | None, level: AdminLevel) -> Adm
                 "a district or commune needs a parent", {"parent_code": ["required below province level"]}
             )
         return None
-    parent = session.scalar(select(AdminUnit).where(AdminUnit.code == parent_code))
+    parent = unit_on(session, parent_code)
     if parent is None:
         raise ValidationFailed(
             f"unknown parent {parent_code}", {"parent_code": [f"no admin unit has code {parent_code!r}"]}

@@ -14,7 +14,7 @@ import re
 from datetime import date
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -123,9 +123,21 @@ def commune_refusal(unit: AdminUnit | None, code: str, on: date) -> str | None:
     return None
 
 
+def unit_on(session: Session, code: str, on: date | None = None) -> AdminUnit | None:
+    """The version of unit `code` in force on `on` (today in Vietnam by default), else its latest version so a
+    refusal can name it: an edition closes a version and opens the next under the same code."""
+    in_force = case((AdminUnit.valid_on(on or local_today()), 0), else_=1)
+    return session.scalar(
+        select(AdminUnit)
+        .where(AdminUnit.code == code)
+        .order_by(in_force, AdminUnit.valid_from.desc().nulls_last(), AdminUnit.id.desc())
+        .limit(1)
+    )
+
+
 def current_commune(session: Session, code: str, field: str = "commune_code") -> AdminUnit:
     """The commune with `code`, in force today (Vietnam's day); closed and non-commune units are refused."""
-    unit = session.scalar(select(AdminUnit).where(AdminUnit.code == code))
+    unit = unit_on(session, code)
     refusal = commune_refusal(unit, code, local_today())
     if refusal:
         raise ValidationFailed(f"commune {code!r} refused: {refusal}", {field: [refusal]})
