@@ -99,6 +99,8 @@ window.PlaceSearch = (function () {
       search(text, true);
     });
 
+    input.addEventListener("blur", close);  // the results' own mousedown keeps the focus, so a pick still lands
+
     input.addEventListener("keydown", function (event) {
       if (event.key === "ArrowDown" && results.length) {
         event.preventDefault();
