@@ -18,12 +18,12 @@ def test_sample_load_then_if_empty_skips(app, session):
     runner = app.test_cli_runner()
     result = runner.invoke(args=["sample", "load"])
     assert result.exit_code == 0, result.output
-    assert "382 lenses" in result.output
+    assert "666 lenses" in result.output
     again = runner.invoke(args=["sample", "load", "--if-empty"])
     assert again.exit_code == 0 and "not loaded" in again.output
     refused = runner.invoke(args=["sample", "load"])
     assert refused.exit_code != 0 and "empty database" in refused.output
-    assert session.scalar(select(func.count(Lens.id))) == 382
+    assert session.scalar(select(func.count(Lens.id))) == 666
 
 
 def test_sample_generate_writes_a_dataset(app, tmp_path):
@@ -33,8 +33,6 @@ def test_sample_generate_writes_a_dataset(app, tmp_path):
             "generate",
             "--lenses",
             "300",
-            "--communes",
-            "4",
             "--sites",
             "3",
             "--seed",
@@ -56,7 +54,7 @@ def test_sample_generate_rejects_zero_lenses(app, tmp_path):
 def test_reassign_moves_lenses_after_a_boundary_change(app, session):
     runner = app.test_cli_runner()
     assert runner.invoke(args=["sample", "load"]).exit_code == 0
-    chi_dam = session.scalar(select(AdminUnit).where(AdminUnit.code == "07915"))
+    chi_dam = session.scalar(select(AdminUnit).where(AdminUnit.code == "07999"))
     # Redraw Chí Đám far away: its lenses no longer fall inside any commune.
     chi_dam.boundary = from_shape(MultiPolygon([box(107.0, 16.0, 107.1, 16.1)]), srid=4326)
     session.commit()

@@ -13,6 +13,7 @@ from import_support import TEMPLATE, csv_bytes, template_rows
 from sqlalchemy import func, select
 
 from camera_registry.models import (
+    AdminLevel,
     AdminUnit,
     AuditEvent,
     Lens,
@@ -75,18 +76,18 @@ def test_template_creates_the_register_in_its_commune(session, demo):
     report = import_register(session, TEMPLATE, TEMPLATE.name, actor=SYSTEM)
     assert report.ok and report.rows == 4 and counts(report) == TEMPLATE_COUNTS
 
-    dong_da = commune(session, "00226")
-    assert {lens(session, f"00226-L-000{n}").commune_id for n in range(1, 5)} == {dong_da.id}
-    household = session.scalar(select(Owner).where(Owner.external_id == "00226-O-001"))
+    dong_da = commune(session, "00235")
+    assert {lens(session, f"00235-L-000{n}").commune_id for n in range(1, 5)} == {dong_da.id}
+    household = session.scalar(select(Owner).where(Owner.external_id == "00235-O-001"))
     assert household.kind == OwnerKind.HOUSEHOLD and household.commune_id == dong_da.id and household.email is None
-    dome = lens(session, "00226-L-0003")
+    dome = lens(session, "00235-L-0003")
     assert dome.bearing_deg is None and dome.fov_deg == 360 and dome.kind == LensKind.DOME
     # A recorder without its own position sits at its first lens; a stated one is kept.
-    first_recorder = session.scalar(select(Recorder).where(Recorder.external_id == "00226-R-001"))
+    first_recorder = session.scalar(select(Recorder).where(Recorder.external_id == "00235-R-001"))
     assert to_shape(first_recorder.point).coords[0] == (105.8262, 21.0138)
-    assert to_shape(lens(session, "00226-L-0002").recorder.point).coords[0] == (105.8271, 21.0131)
+    assert to_shape(lens(session, "00235-L-0002").recorder.point).coords[0] == (105.8251, 21.0131)
 
-    business = session.scalar(select(Owner).where(Owner.external_id == "00226-O-002"))
+    business = session.scalar(select(Owner).where(Owner.external_id == "00235-O-002"))
     [commitment] = business.commitments
     # Dates are Vietnamese calendar days: signed from midnight, valid through the last day.
     assert commitment.signed_at == datetime(2025, 3, 14, 17, tzinfo=UTC)
@@ -135,7 +136,7 @@ def test_xlsx_with_typed_cells_imports_like_the_csv(session, demo, tmp_path):
     report = import_register(session, path, path.name, actor=SYSTEM)
     assert report.ok and report.rows == 4 and counts(report) == TEMPLATE_COUNTS
     assert session.scalar(
-        select(SharingCommitment.signed_at).join(Owner).where(Owner.external_id == "00226-O-003")
+        select(SharingCommitment.signed_at).join(Owner).where(Owner.external_id == "00235-O-003")
     ) == datetime(2025, 8, 31, 17, tzinfo=UTC)
 
 
@@ -154,7 +155,7 @@ def geojson_bytes(rows: list[dict[str, str]]) -> bytes:
 def test_geojson_points_are_lenses(session, demo):
     report = import_register(session, io.BytesIO(geojson_bytes(template_rows())), "so.geojson", actor=SYSTEM)
     assert report.ok and counts(report) == TEMPLATE_COUNTS
-    assert to_shape(lens(session, "00226-L-0004").point).coords[0] == (105.8249, 21.0152)
+    assert to_shape(lens(session, "00235-L-0004").point).coords[0] == (105.8249, 21.0152)
 
 
 def test_geojson_feature_that_is_not_a_point_is_refused(session, demo):
@@ -166,6 +167,9 @@ def test_geojson_feature_that_is_not_a_point_is_refused(session, demo):
 
 
 def test_a_bad_file_reports_every_error_and_writes_nothing(session, demo):
+    closed = AdminUnit(code="00217", name="Phường Trung Liệt", level=AdminLevel.COMMUNE, valid_to=date(2025, 7, 1))
+    session.add(closed)  # merged into Phường Đống Đa in the 2025 reform
+    session.flush()
     before = registry_size(session)
     rows = template_rows()
     household, business, dome, agency = rows
@@ -177,11 +181,11 @@ def test_a_bad_file_reports_every_error_and_writes_nothing(session, demo):
     agency["commitment_signed_at"] = "31/02/2025"
     rows += [
         {**household, "lon": "105.8262"},  # row 6: the household's lens again
-        {**household, "lon": "105.8262", "lens_external_id": "00226-L-0005", "owner_external_id": "00226-O-009"},
-        {**household, "lon": "105.8262", "lens_external_id": "00226-L-0006", "commune_code": "99999"},
-        {**household, "lens_external_id": "00226-L-0007", "lon": BA_DINH_POINT[0], "lat": BA_DINH_POINT[1]},
-        {**household, "lon": "105.8262", "lens_external_id": "00226-L-0008", "commune_code": "00217"},
-        {**household, "lon": "105.8262", "lens_external_id": "00226-L-0009", "lat": "51.5"},
+        {**household, "lon": "105.8262", "lens_external_id": "00235-L-0005", "owner_external_id": "00235-O-009"},
+        {**household, "lon": "105.8262", "lens_external_id": "00235-L-0006", "commune_code": "99999"},
+        {**household, "lens_external_id": "00235-L-0007", "lon": BA_DINH_POINT[0], "lat": BA_DINH_POINT[1]},
+        {**household, "lon": "105.8262", "lens_external_id": "00235-L-0008", "commune_code": "00217"},
+        {**household, "lon": "105.8262", "lens_external_id": "00235-L-0009", "lat": "51.5"},
     ]
     report = run(session, rows)
 
@@ -206,10 +210,10 @@ def test_a_bad_file_reports_every_error_and_writes_nothing(session, demo):
     assert found[(4, "commitment_valid_until")] == "2024-01-01 is before the signing date 2025-03-15"
     assert "'khác' is not one of: household, hộ gia đình" in found[(5, "owner_kind")]
     assert "write yyyy-mm-dd or dd/mm/yyyy" in found[(5, "commitment_signed_at")]
-    assert found[(6, "lens_external_id")].startswith("lens 00226-L-0001 is already on row 2")
+    assert found[(6, "lens_external_id")].startswith("lens 00235-L-0001 is already on row 2")
     assert (
         found[(7, "owner_external_id")]
-        == "'00226-O-009' here, but '00226-O-001' for the same recorder 00226-R-001 on row 2"
+        == "'00235-O-009' here, but '00235-O-001' for the same recorder 00235-R-001 on row 2"
     )
     assert found[(8, "commune_code")] == "no commune has code '99999'"
     assert found[(9, "lon")] == "(105.8345, 21.0365) lies outside Phường Đống Đa; it is in Phường Ba Đình"
@@ -245,7 +249,7 @@ def test_changed_rows_update_in_place(session, demo):
     household["owner_phone"] = "0987654321"
     household["bearing_deg"] = "135"
     # The business's dome moves to a second recorder of the same owner: an update, not a new lens.
-    dome.update(recorder_external_id="00226-R-004", recorder_lon="", recorder_lat="", retention_days="7")
+    dome.update(recorder_external_id="00235-R-004", recorder_lon="", recorder_lat="", retention_days="7")
     report = run(session, rows)
 
     assert report.ok, report.errors
@@ -257,27 +261,27 @@ def test_changed_rows_update_in_place(session, demo):
         "commitments": (0, 0, 2),
     }
     session.expire_all()
-    assert session.scalar(select(Owner.phone).where(Owner.external_id == "00226-O-001")) == "84987654321"
-    assert lens(session, "00226-L-0001").bearing_deg == 135
-    moved = lens(session, "00226-L-0003")
-    assert moved.recorder.external_id == "00226-R-004" and moved.recorder.owner.external_id == "00226-O-002"
-    assert session.scalar(select(func.count()).where(Lens.external_id.like("00226-L-%"))) == 4
+    assert session.scalar(select(Owner.phone).where(Owner.external_id == "00235-O-001")) == "84987654321"
+    assert lens(session, "00235-L-0001").bearing_deg == 135
+    moved = lens(session, "00235-L-0003")
+    assert moved.recorder.external_id == "00235-R-004" and moved.recorder.owner.external_id == "00235-O-002"
+    assert session.scalar(select(func.count()).where(Lens.external_id.like("00235-L-%"))) == 4
 
 
 def test_cameras_do_not_change_owner_by_import(session, demo):
     run(session, template_rows())
     household, business, dome, agency = template_rows()
-    household["recorder_external_id"] = "00226-R-003"  # the agency's recorder, with the household as owner
+    household["recorder_external_id"] = "00235-R-003"  # the agency's recorder, with the household as owner
     report = run(session, [household, agency])
     found = {(error.row, error.column): error.reason for error in report.errors}
     assert found[(2, "owner_external_id")] == (
-        "recorder 00226-R-003 belongs to owner 00226-O-003; an import does not move recorders between owners"
+        "recorder 00235-R-003 belongs to owner 00235-O-003; an import does not move recorders between owners"
     )
 
-    agency["lens_external_id"] = "00226-L-0001"  # the household's lens, now on the agency's recorder
+    agency["lens_external_id"] = "00235-L-0001"  # the household's lens, now on the agency's recorder
     report = run(session, [agency])
     assert [str(error) for error in report.errors] == [
-        "row 2, column recorder_external_id: lens 00226-L-0001 is on recorder 00226-R-001 of owner 00226-O-001; "
+        "row 2, column recorder_external_id: lens 00235-L-0001 is on recorder 00235-R-001 of owner 00235-O-001; "
         "an import moves a lens only between recorders of the same owner"
     ]
 
@@ -309,7 +313,7 @@ def test_commune_police_import_only_their_own_commune(session, demo):
     assert refused.errors[0].reason == "Phường Đống Đa is outside the communes you may change"
     assert registry_size(session) == before
 
-    dong_da_police = police_of(session, "00226")
+    dong_da_police = police_of(session, "00235")
     assert run(session, template_rows(), actor=dong_da_police).ok
     # Nor may they take over an owner another commune registered.
     ba_dinh_owner = session.scalar(
@@ -321,7 +325,7 @@ def test_commune_police_import_only_their_own_commune(session, demo):
     assert [str(error) for error in report.errors] == [
         f"row 2, column owner_external_id: owner {ba_dinh_owner.external_id} is registered in Phường Ba Đình, "
         "outside the communes you may change",
-        "row 2, column owner_external_id: recorder 00226-R-001 belongs to owner 00226-O-001; "
+        "row 2, column owner_external_id: recorder 00235-R-001 belongs to owner 00235-O-001; "
         "an import does not move recorders between owners",
     ]
 
@@ -341,7 +345,7 @@ def test_same_signing_day_updates_validity_and_another_day_is_a_renewal(session,
     history = session.execute(
         select(SharingCommitment.signed_at, SharingCommitment.valid_until)
         .join(Owner)
-        .where(Owner.external_id == "00226-O-002")
+        .where(Owner.external_id == "00235-O-002")
         .order_by(SharingCommitment.signed_at)
     ).all()
     assert [(signed.date(), until.date()) for signed, until in history] == [
@@ -361,11 +365,11 @@ def test_a_site_of_another_commune_is_refused(session, demo):
 
 def test_a_new_site_is_created_in_the_rows_commune(session, demo):
     rows = template_rows()[:1]
-    rows[0].update(site_code="00226-S9", site_name="")
+    rows[0].update(site_code="00235-S9", site_name="")
     report = run(session, rows)
     assert report.ok and counts(report)["sites"] == (1, 0, 0)
-    site = session.scalar(select(Site).where(Site.code == "00226-S9"))
-    assert site.name == "00226-S9" and site.commune_id == commune(session, "00226").id
+    site = session.scalar(select(Site).where(Site.code == "00235-S9"))
+    assert site.name == "00235-S9" and site.commune_id == commune(session, "00235").id
 
 
 def test_the_error_list_is_bounded(session, demo):
@@ -382,7 +386,7 @@ def test_the_error_list_is_bounded(session, demo):
     [
         ("register.xls", b"\xd0\xcf\x11\xe0", "use .csv (UTF-8), .xlsx or .geojson"),
         ("register.xlsx", b"not a zip", "not an XLSX workbook"),
-        ("register.csv", "commune_code\n00226\n".encode("utf-16"), "line 1 is not UTF-8 text"),
+        ("register.csv", "commune_code\n00235\n".encode("utf-16"), "line 1 is not UTF-8 text"),
         ("register.geojson", b'{"type": "Feature"}', "FeatureCollection"),
         ("register.csv", b"commune_code,site_code\n" + b"x,y\n" * 200_001, "more than 200,000 rows"),  # IMPORT_MAX_ROWS
     ],
@@ -399,12 +403,12 @@ def test_cli_imports_and_exits_non_zero_on_errors(app, session, demo, tmp_path):
     dry = runner.invoke(args=["import", str(TEMPLATE), "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert "4 rows (dry run: nothing written)" in dry.output
-    assert session.scalar(select(func.count()).where(Owner.external_id.like("00226-O-%"))) == 0
+    assert session.scalar(select(func.count()).where(Owner.external_id.like("00235-O-%"))) == 0
 
     done = runner.invoke(args=["import", str(TEMPLATE)])
     assert done.exit_code == 0, done.output
     assert "lenses       4        0        0" in done.output
-    assert session.scalar(select(func.count()).where(Lens.external_id.like("00226-L-%"))) == 4
+    assert session.scalar(select(func.count()).where(Lens.external_id.like("00235-L-%"))) == 4
 
     rows = template_rows()
     rows[1]["fov_deg"] = "400"

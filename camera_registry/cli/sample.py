@@ -9,6 +9,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from ..services import accounts
+from ..services import sample as datasets
+from ..services.sample_generator import PRESETS, generate_city
 from .console import open_session, table
 
 DEMO_CREDENTIALS_FILE = "demo-credentials.txt"
@@ -25,8 +27,6 @@ def sample() -> None:
 @with_appcontext
 def sample_load(directory: Path | None, if_empty: bool) -> None:
     """Load DIRECTORY (default: the bundled sample) into an empty registry."""
-    from ..services import sample as datasets
-
     with open_session() as session:
         if if_empty and not datasets.registry_is_empty(session):
             click.echo("registry already holds data; sample not loaded")
@@ -72,9 +72,19 @@ def _publish_demo_credentials(demo_accounts: list[accounts.DemoAccount]) -> None
 
 
 @sample.command("generate")
-@click.option("--lenses", type=click.IntRange(min=1), default=55_000, show_default=True)
-@click.option("--communes", type=click.IntRange(min=1), default=126, show_default=True)
-@click.option("--sites", type=click.IntRange(min=1), default=265, show_default=True)
+@click.option(
+    "--preset",
+    type=click.Choice(list(PRESETS)),
+    default="hanoi",
+    show_default=True,
+    help="The city: Hà Nội (55,000 lenses, 265 sites), Hồ Chí Minh City (4,258 recorders, 600 sites), or every "
+    "province with bundled boundaries (3,000,000 lenses, 8,000 sites).",
+)
+@click.option("--lenses", type=click.IntRange(min=1), help="Stop at this many lenses instead of the preset's size.")
+@click.option(
+    "--recorders", type=click.IntRange(min=1), help="Stop at this many recorders instead of the preset's size."
+)
+@click.option("--sites", type=click.IntRange(min=1), help="Sites to spread over the communes (default: the preset's).")
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option(
     "--out",
@@ -83,11 +93,13 @@ def _publish_demo_credentials(demo_accounts: list[accounts.DemoAccount]) -> None
     required=True,
     help="Directory to write the dataset to (created if missing).",
 )
-def sample_generate(lenses: int, communes: int, sites: int, seed: int, out_dir: Path) -> None:
-    """Write a deterministic city-scale dataset for benchmarks."""
-    from ..services.sample_generator import generate_city
-
-    counts = generate_city(out_dir, lenses=lenses, communes=communes, sites=sites, seed=seed)
+def sample_generate(
+    preset: str, lenses: int | None, recorders: int | None, sites: int | None, seed: int, out_dir: Path
+) -> None:
+    """Write a deterministic city-scale dataset on the real communes, for benchmarks."""
+    if lenses is not None and recorders is not None:
+        raise click.UsageError("give --lenses or --recorders, not both")
+    counts = generate_city(out_dir, preset=preset, lenses=lenses, recorders=recorders, sites=sites, seed=seed)
     click.echo(
         f"wrote {counts.communes} communes, {counts.sites} sites, {counts.owners} owners, "
         f"{counts.recorders} recorders, {counts.lenses} lenses to {out_dir}"

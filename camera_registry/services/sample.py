@@ -3,8 +3,13 @@
 A dataset is a directory of plain files, written and read as streams so a
 3,000,000-lens national set never has to fit in memory:
 
-    admin_units.geojson  FeatureCollection: code, name, level, parent_code, valid_from, valid_to,
-                         police_phone (optional: the commune police's duty phone)
+    dataset.json         the administrative units, by reference to an edition (services.editions):
+                         {"edition": "bundled" or a path relative to the directory (an edition directory
+                         or a plain GeoJSON file), "provinces": ["01", ...] (optional: all of them),
+                         "effective": "2025-07-01" (the day its units are valid from),
+                         "police_phones": {commune code: the commune police's duty phone}}
+    admin_units.geojson  without dataset.json: the units inline, as a plain GeoJSON edition (code, name,
+                         level, parent_code, police_phone), valid from 2025-07-01
     sites.csv            code, name, commune_code, lon, lat
     owners.csv           external_id, kind, name, phone, email, address
     recorders.csv        external_id, owner_external_id, site_code, lon, lat, retention_days, make, model, status
@@ -13,6 +18,8 @@ A dataset is a directory of plain files, written and read as streams so a
     commitments.csv      owner_external_id, all_recorders, recorder_external_ids (';'-separated),
                          signed_at, valid_until, channel, text_version, revoked_at
 
+The units are loaded by the editions loader (services.editions.load_edition),
+so a dataset's communes are exactly an edition's, with their full boundaries.
 Phones are written as people write them and loaded normalised (84XXXXXXXXX),
 by the rule of every other entry path; a dataset with a number that is not
 a Vietnamese mobile one is refused.
@@ -29,18 +36,21 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from itertools import islice
 from pathlib import Path
 
-from geoalchemy2.shape import from_shape
-from shapely.geometry import MultiPolygon, shape
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
-from ..models import WGS84, AdminLevel, AdminUnit
+from ..geo.communes import CommuneLocator
+from ..models import AdminLevel, AdminUnit
+from .access import SYSTEM
 from .channels.phones import MOBILE_PREFIXES, PhoneError, normalise_phone
+from .editions import load_edition
+from .editions.reader import BUNDLED_EDITION, Edition, EditionError, read_edition
 from .imports.writer import BATCH, COVERED_RECORDERS, BulkWriter, owner_commune
-from .registry import commune_locator, forget_commune_locator
+from .registry import forget_commune_locator
 
 FILES = {
     "sites": ("code", "name", "commune_code", "lon", "lat"),
@@ -80,6 +90,11 @@ FILES = {
     ),
 }
 BUNDLED_SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "demo"
+MANIFEST = "dataset.json"
+INLINE_UNITS = "admin_units.geojson"
+BUNDLED = "bundled"  # the manifest's name for the edition shipped with the package
+#: The day units of a dataset are valid from unless its manifest says otherwise: the 2025 reform.
+REFORM_DAY = date(2025, 7, 1)
 
 
 class DatasetError(ValueError):
@@ -100,6 +115,7 @@ class DatasetWriter:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self._features: list[dict] = []
+        self._manifest: dict | None = None
         self._files = {}
         self._writers = {}
 
@@ -111,9 +127,20 @@ class DatasetWriter:
             self._writers[name].writerow(columns)
         return self
 
-    def admin_unit(
-        self, code, name, level, parent_code=None, boundary=None, valid_from=None, valid_to=None, police_phone=None
-    ) -> None:
+    def edition(self, provinces: tuple[str, ...], effective: date, edition: str = BUNDLED) -> None:
+        """Take the units from an edition (the bundled one by default), only the named provinces."""
+        self._manifest = {
+            "edition": edition,
+            "provinces": list(provinces),
+            "effective": effective.isoformat(),
+            "police_phones": {},
+        }
+
+    def police_phone(self, commune_code: str, phone: str) -> None:
+        self._manifest["police_phones"][commune_code] = phone
+
+    def admin_unit(self, code, name, level, parent_code=None, boundary=None, police_phone=None) -> None:
+        """A unit written inline, for datasets whose units are in no edition."""
         self._features.append(
             {
                 "type": "Feature",
@@ -122,8 +149,6 @@ class DatasetWriter:
                     "name": name,
                     "level": level,
                     "parent_code": parent_code,
-                    "valid_from": valid_from.isoformat() if valid_from else None,
-                    "valid_to": valid_to.isoformat() if valid_to else None,
                     **({"police_phone": police_phone} if police_phone else {}),
                 },
                 "geometry": boundary.__geo_interface__ if boundary is not None else None,
@@ -136,8 +161,13 @@ class DatasetWriter:
     def __exit__(self, *exc_info) -> None:
         for handle in self._files.values():
             handle.close()
-        with open(self.directory / "admin_units.geojson", "w", encoding="utf-8") as handle:
-            json.dump({"type": "FeatureCollection", "features": self._features}, handle, ensure_ascii=False)
+        if self._manifest is not None:
+            with open(self.directory / MANIFEST, "w", encoding="utf-8") as handle:
+                json.dump(self._manifest, handle, ensure_ascii=False, indent=1)
+                handle.write("\n")
+        if self._features:
+            with open(self.directory / INLINE_UNITS, "w", encoding="utf-8") as handle:
+                json.dump({"type": "FeatureCollection", "features": self._features}, handle, ensure_ascii=False)
 
 
 def _text(value) -> str:
@@ -173,16 +203,18 @@ def load_dataset(
     tables as an imported register's would.
     """
     directory = Path(directory)
-    if not (directory / "admin_units.geojson").exists():
-        raise DatasetError(f"{directory}: no admin_units.geojson; is this a dataset directory?")
+    units = _admin_units(directory)
     if not registry_is_empty(session):
         raise DatasetError("the registry already holds admin units; sample data loads only into an empty database")
     report = LoadReport()
     notify = progress or (lambda stage, count: None)
 
-    commune_ids = _load_admin_units(session, directory / "admin_units.geojson", report)
+    commune_ids = _load_admin_units(session, units, report)
     notify("admin_units", report.admin_units)
-    locator = commune_locator(session)
+    # The edition's boundaries are the stored ones: locate against them rather than read 10 MB back.
+    locator = CommuneLocator(
+        sorted((commune_ids[unit.code], unit.boundary) for unit in units.edition.units if unit.code in commune_ids)
+    )
     writer = BulkWriter(session.connection())
     sites: dict[str, dict] = {}
 
@@ -222,35 +254,68 @@ def load_dataset(
     return report
 
 
-def _load_admin_units(session: Session, path: Path, report: LoadReport) -> dict[str, int]:
-    with open(path, encoding="utf-8") as handle:
-        features = json.load(handle)["features"]
-    ids: dict[str, int] = {}
-    for feature in features:
-        props = feature["properties"]
-        if props.get("parent_code") and props["parent_code"] not in ids:
-            raise DatasetError(f"admin_units.geojson: {props['code']}: parent {props['parent_code']} must come first")
-        boundary = None
-        if feature.get("geometry"):
-            geometry = shape(feature["geometry"])
-            boundary = from_shape(
-                geometry if isinstance(geometry, MultiPolygon) else MultiPolygon([geometry]), srid=WGS84
-            )
-        unit = AdminUnit(
-            code=props["code"],
-            name=props["name"],
-            level=AdminLevel(props["level"]),
-            parent_id=ids.get(props.get("parent_code")),
-            boundary=boundary,
-            valid_from=date.fromisoformat(props["valid_from"]) if props.get("valid_from") else None,
-            valid_to=date.fromisoformat(props["valid_to"]) if props.get("valid_to") else None,
-            police_phone=_phone("admin_units.geojson", props["code"], props.get("police_phone")),
+@dataclass(frozen=True)
+class _Units:
+    """Where a dataset's units come from: an edition, the day they are valid from, and duty phones to set
+    on them (an inline edition carries its own)."""
+
+    edition: Edition
+    effective: date
+    police_phones: dict[str, str]
+
+
+def _admin_units(directory: Path) -> _Units:
+    manifest_path = directory / MANIFEST
+    if manifest_path.exists():
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            named = manifest.get("edition", BUNDLED)
+            effective = date.fromisoformat(manifest.get("effective", REFORM_DAY.isoformat()))
+            provinces = tuple(manifest["provinces"]) if manifest.get("provinces") is not None else None
+            police_phones = dict(manifest.get("police_phones") or {})
+        except (ValueError, TypeError, AttributeError) as error:
+            raise DatasetError(f"{manifest_path}: not a dataset manifest ({error})") from None
+        source = BUNDLED_EDITION if named == BUNDLED else directory / named
+    elif (directory / INLINE_UNITS).exists():
+        source, provinces, effective, police_phones = directory / INLINE_UNITS, None, REFORM_DAY, {}
+    else:
+        raise DatasetError(f"{directory}: no {MANIFEST} or {INLINE_UNITS}; is this a dataset directory?")
+    try:
+        edition = read_units(source.resolve(), provinces)
+    except EditionError as error:
+        raise DatasetError(f"{manifest_path.name if manifest_path.exists() else INLINE_UNITS}: {error}") from None
+    return _Units(edition, effective, police_phones)
+
+
+@lru_cache(maxsize=4)
+def read_units(source: Path, provinces: tuple[str, ...] | None) -> Edition:
+    """The edition at `source` (only `provinces`), read once per process: parsing a province's real
+    boundaries takes a second, and tests load the sample many times."""
+    return read_edition(source, provinces)
+
+
+def _load_admin_units(session: Session, units: _Units, report: LoadReport) -> dict[str, int]:
+    """Load the edition's units, set their duty phones, and return the current communes' ids by code."""
+    try:
+        load_edition(session, units.edition, units.effective, actor=SYSTEM)
+    except EditionError as error:
+        raise DatasetError(f"{units.edition.source.name}: {error}") from None
+    report.admin_units = len(units.edition.units)
+    phones = {code: _phone(MANIFEST, code, phone) for code, phone in units.police_phones.items()}
+    current = {
+        unit.code: unit
+        for unit in session.scalars(
+            select(AdminUnit)
+            .options(load_only(AdminUnit.id, AdminUnit.code, AdminUnit.level))
+            .where(AdminUnit.valid_to.is_(None))
         )
-        session.add(unit)
-        session.flush()
-        ids[unit.code] = unit.id
-        report.admin_units += 1
-    return ids
+    }
+    for code, phone in phones.items():
+        if code not in current:
+            raise DatasetError(f"{MANIFEST}: police_phones: {code} is not a unit of the edition")
+        current[code].police_phone = phone
+    session.flush()
+    return {code: unit.id for code, unit in current.items() if unit.level == AdminLevel.COMMUNE}
 
 
 def _owner_communes(directory: Path, sites: dict[str, dict]) -> dict[str, int | None]:
@@ -361,5 +426,6 @@ __all__ = [
     "LoadReport",
     "invented_mobile",
     "load_dataset",
+    "read_units",
     "registry_is_empty",
 ]

@@ -1,9 +1,11 @@
-"""A deterministic city-scale dataset of the bundled sample's shape, for benchmarks.
+"""A deterministic city-scale dataset of the bundled sample's shape, for benchmarks, on real communes.
 
-Communes are cells of a jittered grid centred on Hanoi (shared corners, so
-no gaps or overlaps); sites, owners, recorders and lenses are drawn from one
-seeded generator and streamed to disk, so 3,000,000 lenses need only the
-commune grid and the sites in memory.
+The communes are a preset's provinces in the bundled edition, with their real boundaries (dataset.json names
+them; nothing is copied). Sites are spread over every commune, more of them where the programme is denser:
+in wards (Phường) rather than rural communes (Xã), and near the city centre. Owners, recorders and lenses
+are drawn from one seeded generator around the sites, each point kept inside its commune's full boundary
+(prepared geometries), and streamed to disk, so 3,000,000 lenses need only the communes and the sites in
+memory.
 """
 
 from __future__ import annotations
@@ -11,18 +13,48 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from shapely.geometry import Point, Polygon
+import shapely
 
-from .sample import DatasetWriter, invented_mobile
+from ..geo.mapview import area_km2
+from ..models import AdminLevel
+from .editions.reader import BUNDLED_EDITION, UnitRecord
+from .sample import DatasetWriter, invented_mobile, read_units
 
-CITY_CENTRE = (105.8342, 21.0278)  # Hoàn Kiếm, Hanoi
-CELL_DEG = 0.04  # about 4 km: a suburban commune after the 2025 merger
 RECORDER_MAKES = (("Hikvision", "DS-7208HGHI"), ("Dahua", "XVR5108"), ("KBVision", "KX-8108D"), ("Ezviz", "X5S"))
 REFERENCE_TIME = datetime(2026, 1, 1, tzinfo=UTC)
+EFFECTIVE = date(2025, 7, 1)
 SHARING_OWNER_SHARE = 0.9
+WARD_DENSITY = 3.0  # a ward (Phường) holds this many times the cameras per km² of a rural commune at the same distance
+DENSITY_HALF_KM = 4.0  # density halves this far from the centre, and keeps falling with the square of the distance
+
+#: City centres the density falls away from: Hoàn Kiếm, Việt Trì, Bến Thành.
+CENTRES = {"01": (105.8522, 21.0287), "25": (105.4019, 21.3227), "79": (106.6980, 10.7720)}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A city: its provinces, how many lenses or recorders, its sites, and who owns its cameras."""
+
+    provinces: tuple[str, ...]
+    lenses: int | None
+    recorders: int | None
+    sites: int
+    owner_kinds: tuple[int, int, int]  # weights of households, businesses and agencies
+    household_lenses: int  # at most, on a household's recorder
+    other_lenses: int  # at most, on a business's or agency's recorder
+
+
+PRESETS = {
+    # Hà Nội's programme: 265 model sites and over 55,000 lenses.
+    "hanoi": Preset(("01",), 55_000, None, 265, (70, 22, 8), 6, 16),
+    # Hồ Chí Minh City's: 4,258 recorders with over 30,000 lenses, more of them businesses'.
+    "hcmc": Preset(("79",), None, 4_258, 600, (50, 38, 12), 8, 18),
+    # Every province whose real boundaries are bundled (Hà Nội, Phú Thọ, Hồ Chí Minh City): the national benchmark.
+    "bundled": Preset(("01", "25", "79"), 3_000_000, None, 8_000, (70, 22, 8), 6, 16),
+}
 
 
 @dataclass(frozen=True)
@@ -34,63 +66,82 @@ class GeneratedCounts:
     lenses: int
 
 
-def generate_city(out_dir: Path, lenses: int, communes: int, sites: int, seed: int) -> GeneratedCounts:
-    if lenses < 1 or communes < 1 or sites < 1:
-        raise ValueError("lenses, communes and sites must each be at least 1")
+@dataclass(frozen=True)
+class _Site:
+    code: str
+    lon: float
+    lat: float
+    commune: UnitRecord
+
+
+def generate_city(
+    out_dir: Path,
+    preset: str = "hanoi",
+    lenses: int | None = None,
+    recorders: int | None = None,
+    sites: int | None = None,
+    seed: int = 1,
+) -> GeneratedCounts:
+    """Write the preset's city to `out_dir`; `lenses` or `recorders` (not both) replace its size."""
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {', '.join(PRESETS)}")
+    if lenses is not None and recorders is not None:
+        raise ValueError("give the number of lenses or of recorders, not both")
+    city = PRESETS[preset]
+    if lenses is None and recorders is None:
+        lenses, recorders = city.lenses, city.recorders
+    sites = city.sites if sites is None else sites
+    if (lenses is not None and lenses < 1) or (recorders is not None and recorders < 1) or sites < 1:
+        raise ValueError("lenses, recorders and sites must each be at least 1")
     rng = random.Random(seed)
-    cells = _commune_cells(rng, communes)
+    communes = [unit for unit in read_units(BUNDLED_EDITION, city.provinces).units if unit.level == AdminLevel.COMMUNE]
+    shapely.prepare([unit.boundary for unit in communes])
     with DatasetWriter(Path(out_dir)) as writer:
-        writer.admin_unit("G01", "Thành phố mẫu", "province")
-        for index, cell in enumerate(cells):
-            writer.admin_unit(_commune_code(index), f"Phường mẫu {index + 1}", "commune", "G01", cell)
+        writer.edition(city.provinces, effective=EFFECTIVE)
         site_points = []
-        for index in range(sites):
-            commune = index % communes
-            lon, lat = _point_in(rng, cells[commune], margin=0.2)
-            writer.row(
-                "sites", f"GS{index + 1:05d}", f"Điểm Camera an ninh số {index + 1}", _commune_code(commune), lon, lat
-            )
-            site_points.append((f"GS{index + 1:05d}", lon, lat, cells[commune]))
-        counts = _write_cameras(writer, rng, site_points, lenses)
-    return GeneratedCounts(communes, sites, *counts)
+        for index, commune in enumerate(_site_communes(communes, sites)):
+            code = f"GS{index + 1:05d}"
+            lon, lat = _point_in(rng, commune)
+            writer.row("sites", code, f"Điểm Camera an ninh số {index + 1}", commune.code, lon, lat)
+            site_points.append(_Site(code, lon, lat, commune))
+        counts = _write_cameras(writer, rng, city, site_points, lenses, recorders)
+    return GeneratedCounts(len(communes), sites, *counts)
 
 
-def _commune_code(index: int) -> str:
-    return f"G{index + 1:05d}"
+def density(commune: UnitRecord) -> float:
+    """Cameras per km², relative: higher in wards than in rural communes, falling away from the city centre."""
+    centre_lon, centre_lat = CENTRES[commune.parent_code]
+    middle = commune.boundary.representative_point()
+    east_km = (middle.x - centre_lon) * 111.32 * math.cos(math.radians(centre_lat))
+    north_km = (middle.y - centre_lat) * 110.574
+    kind = WARD_DENSITY if commune.name.startswith("Phường") else 1.0
+    return kind / (1 + (math.hypot(east_km, north_km) / DENSITY_HALF_KM) ** 2)
 
 
-def _commune_cells(rng: random.Random, communes: int) -> list[Polygon]:
-    """`communes` quadrilaterals from a grid whose shared vertices are jittered."""
-    columns = math.ceil(math.sqrt(communes))
-    rows = math.ceil(communes / columns)
-    origin_lon = CITY_CENTRE[0] - columns * CELL_DEG / 2
-    origin_lat = CITY_CENTRE[1] - rows * CELL_DEG / 2
-    jitter = CELL_DEG * 0.25
-    vertices = [
-        [
-            (
-                origin_lon + i * CELL_DEG + (rng.uniform(-jitter, jitter) if 0 < i < columns else 0),
-                origin_lat + j * CELL_DEG + (rng.uniform(-jitter, jitter) if 0 < j < rows else 0),
-            )
-            for j in range(rows + 1)
-        ]
-        for i in range(columns + 1)
-    ]
-    cells = []
-    for index in range(communes):
-        i, j = index % columns, index // columns
-        cells.append(Polygon([vertices[i][j], vertices[i + 1][j], vertices[i + 1][j + 1], vertices[i][j + 1]]))
-    return cells
+def _site_communes(communes: list[UnitRecord], sites: int) -> list[UnitRecord]:
+    """The commune of each site: one in every commune (as far as they go), the rest shared out by each commune's
+    weight (its area times its density) by largest remainder, so the split is exact and stable."""
+    weights = [area_km2(unit.boundary) * density(unit) for unit in communes]
+    counts = [0] * len(communes)
+    for k in sorted(range(len(communes)), key=lambda k: -weights[k])[:sites]:
+        counts[k] = 1
+    left = sites - sum(counts)
+    total = sum(weights)
+    exact = [left * weight / total for weight in weights]
+    for k in range(len(communes)):
+        counts[k] += int(exact[k])
+    for k in sorted(range(len(communes)), key=lambda k: -(exact[k] - int(exact[k])))[: sites - sum(counts)]:
+        counts[k] += 1
+    return [communes[k] for k in range(len(communes)) for _ in range(counts[k])]
 
 
-def _point_in(rng: random.Random, cell: Polygon, margin: float = 0.0) -> tuple[float, float]:
-    """A uniform point inside `cell`, kept `margin` (as a share of the cell) off its edges."""
-    shrunk = cell.buffer(-margin * math.sqrt(cell.area) / 2) if margin else cell
-    min_lon, min_lat, max_lon, max_lat = shrunk.bounds
+def _point_in(rng: random.Random, commune: UnitRecord) -> tuple[float, float]:
+    """A uniform point inside the commune's full boundary."""
+    min_lon, min_lat, max_lon, max_lat = commune.boundary.bounds
     while True:
-        lon, lat = rng.uniform(min_lon, max_lon), rng.uniform(min_lat, max_lat)
-        if shrunk.contains(Point(lon, lat)):
-            return round(lon, 7), round(lat, 7)
+        lon, lat = round(rng.uniform(min_lon, max_lon), 7), round(rng.uniform(min_lat, max_lat), 7)
+        if shapely.contains_xy(commune.boundary, lon, lat):
+            return lon, lat
 
 
 def _offset(lon: float, lat: float, distance_m: float, bearing_deg: float) -> tuple[float, float]:
@@ -100,12 +151,23 @@ def _offset(lon: float, lat: float, distance_m: float, bearing_deg: float) -> tu
     return round(lon + dlon, 7), round(lat + dlat, 7)
 
 
-def _write_cameras(writer: DatasetWriter, rng: random.Random, site_points, lenses_wanted: int) -> tuple[int, int, int]:
+def _write_cameras(
+    writer: DatasetWriter,
+    rng: random.Random,
+    city: Preset,
+    site_points: list[_Site],
+    lenses_wanted: int | None,
+    recorders_wanted: int | None,
+) -> tuple[int, int, int]:
     owners = recorders = lenses = 0
-    while lenses < lenses_wanted:
+
+    def enough() -> bool:
+        return lenses >= lenses_wanted if lenses_wanted is not None else recorders >= recorders_wanted
+
+    while not enough():
         owners += 1
         owner_id = f"GO{owners:07d}"
-        kind = rng.choices(("household", "business", "agency"), weights=(70, 22, 8))[0]
+        kind = rng.choices(("household", "business", "agency"), weights=city.owner_kinds)[0]
         writer.row(
             "owners",
             owner_id,
@@ -115,23 +177,24 @@ def _write_cameras(writer: DatasetWriter, rng: random.Random, site_points, lense
             f"chu{owners}@example.vn" if kind != "household" else None,
             f"Số {rng.randint(1, 300)}, ngõ {rng.randint(1, 200)}",
         )
-        site_code, site_lon, site_lat, cell = site_points[rng.randrange(len(site_points))]
+        site = site_points[rng.randrange(len(site_points))]
+        boundary = site.commune.boundary
         owned = []
         for _ in range(1 if kind == "household" else rng.randint(1, 3)):
-            if lenses >= lenses_wanted:
+            if enough():
                 break
             recorders += 1
             recorder_id = f"GR{recorders:07d}"
-            lon, lat = _offset(site_lon, site_lat, rng.uniform(0, 600), rng.uniform(0, 360))
-            if not cell.contains(Point(lon, lat)):
-                lon, lat = _point_in(rng, cell)
+            lon, lat = _offset(site.lon, site.lat, rng.uniform(0, 600), rng.uniform(0, 360))
+            if not shapely.contains_xy(boundary, lon, lat):
+                lon, lat = _point_in(rng, site.commune)
             make, model = RECORDER_MAKES[rng.randrange(len(RECORDER_MAKES))]
             status = "active" if rng.random() < 0.97 else "offline"
             writer.row(
                 "recorders",
                 recorder_id,
                 owner_id,
-                site_code,
+                site.code,
                 lon,
                 lat,
                 rng.choice((7, 10, 14, 15, 20, 30)),
@@ -140,9 +203,16 @@ def _write_cameras(writer: DatasetWriter, rng: random.Random, site_points, lense
                 status,
             )
             owned.append(recorder_id)
-            for _ in range(min(rng.randint(1, 16 if kind != "household" else 6), lenses_wanted - lenses)):
+            most = city.other_lenses if kind != "household" else city.household_lenses
+            count = rng.randint(1, most)
+            if lenses_wanted is not None:
+                count = min(count, lenses_wanted - lenses)
+            spots = [_offset(lon, lat, rng.uniform(0, 25), rng.uniform(0, 360)) for _ in range(count)]
+            inside = shapely.contains_xy(boundary, [spot[0] for spot in spots], [spot[1] for spot in spots])
+            for (lens_lon, lens_lat), kept in zip(spots, inside.tolist()):
                 lenses += 1
-                lens_lon, lens_lat = _offset(lon, lat, rng.uniform(0, 25), rng.uniform(0, 360))
+                if not kept:
+                    lens_lon, lens_lat = lon, lat  # a lens across the border would belong to the neighbour
                 dome = rng.random() < 0.12
                 writer.row(
                     "lenses",
