@@ -46,7 +46,7 @@ from .tiles import bench_national, bench_tiles
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-CITY = {"lenses": 55_000, "communes": 126, "sites": 265, "seed": 1}
+CITY = {"preset": "hanoi", "lenses": 55_000, "sites": 265, "seed": 1}
 RADII = (50, 200, 1000)
 INDEXED_RUNS, SCAN_RUNS = 300, 20
 POINT_REQUESTS, ROUTE_REQUESTS, WARMUP = 200, 50, 3
@@ -64,7 +64,7 @@ same PostGIS table; with --national, a viewport's map data on the 3,000,000-lens
 
 
 def city_dataset() -> tuple[Path, float]:
-    directory = DATA_DIR / "city-{lenses}-{communes}-{sites}-seed{seed}".format(**CITY)
+    directory = DATA_DIR / "{preset}-{lenses}-{sites}-seed{seed}".format(**CITY)
     start = time.perf_counter()
     generate_city(directory, **CITY)
     return directory, time.perf_counter() - start

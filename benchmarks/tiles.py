@@ -56,7 +56,7 @@ TARGET_TIPG_RATIO = 1.0
 TILE_ROUNDS = 2
 TIPG_COLLECTION = "public.lenses"
 TIPG_PROPERTIES = "id,status,kind,bearing_deg,fov_deg,range_m"  # all but `shared`, which tipg cannot derive
-NATIONAL = {"lenses": 3_000_000, "communes": 3321, "sites": 8000, "seed": 1}
+NATIONAL = {"preset": "bundled", "lenses": 3_000_000, "sites": 8000, "seed": 1}
 VIEWPORT_PX = (1280, 900)
 VIEWPORT_ZOOMS = (14, 12, 10)  # cheapest first: after a view times out, wider ones are not tried
 VIEWPORTS = 3  # a few: a slow answer on 3,000,000 lenses can take minutes
@@ -278,7 +278,7 @@ def covering_tiles(box: tuple[float, float, float, float], zoom: int) -> list[Ti
 
 def bench_national(data_dir: Path) -> list[str]:
     """The national set on PostGIS: load it, then a viewport's map data (target under 1 s)."""
-    directory = data_dir / "national-{lenses}-{communes}-{sites}-seed{seed}".format(**NATIONAL)
+    directory = data_dir / "{preset}-{lenses}-{sites}-seed{seed}".format(**NATIONAL)
     start = time.perf_counter()
     generate_city(directory, **NATIONAL)
     lines = [
