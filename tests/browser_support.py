@@ -45,7 +45,7 @@ def point_in_front_of_a_lens(database_url: str) -> tuple[float, float]:
         lens = session.scalars(
             select(Lens)
             .join(AdminUnit, Lens.commune_id == AdminUnit.id)
-            .where(AdminUnit.code == "00226", Lens.status == LensStatus.ACTIVE, Lens.bearing_deg.is_not(None))
+            .where(AdminUnit.code == "00235", Lens.status == LensStatus.ACTIVE, Lens.bearing_deg.is_not(None))
             .order_by(Lens.id)
         ).first()
         point, bearing = to_shape(lens.point), math.radians(lens.bearing_deg)

@@ -512,7 +512,7 @@ class LiveServer:
     database_url: str
     app: object
 
-    others = {"staff.hanoi": ("province_staff", "01"), "police.chidam": ("commune_police", "07915")}
+    others = {"staff.hanoi": ("province_staff", "01"), "police.chidam": ("commune_police", "07999")}
 
 
 @pytest.fixture(scope="module")
@@ -530,7 +530,7 @@ def live_server(database_server):
         with app.extensions["session_factory"]() as session:
             load_dataset(session)
             accounts.create_user(
-                session, SYSTEM, "police.dongda", password, Role.COMMUNE_POLICE, "00226", "Công an phường"
+                session, SYSTEM, "police.dongda", password, Role.COMMUNE_POLICE, "00235", "Công an phường"
             )
             for username, (role, unit) in LiveServer.others.items():
                 accounts.create_user(session, SYSTEM, username, password, role, unit)

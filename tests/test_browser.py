@@ -23,7 +23,7 @@ def test_police_sign_in_and_read_the_api_docs(page, live_server, backend):
     assert page.locator("[data-actor]").inner_text() == f"commune_police:{live_server.username}"
     # The front page lists the police's own commune only: not Xã Chí Đám of Phú Thọ.
     assert page.locator("tr[data-commune]").count() == 1
-    assert page.locator("tr[data-commune='00226']").count() == 1
+    assert page.locator("tr[data-commune='00235']").count() == 1
     page.screenshot(path=str(SCREENSHOTS / f"front-page-{backend}.png"), full_page=True)
 
     # The session cookie signs the API in, too: the docs can try requests.

@@ -14,11 +14,11 @@ def test_staff_read_the_coverage_map(page, live_server, backend):
     sign_in(page, live_server, "staff.hanoi")
     page.click("header a:has-text('Bản đồ phủ camera')")
     page.wait_for_url(f"{live_server.url}/map")
-    page.wait_for_selector("path.commune[data-commune='00226']")
+    page.wait_for_selector("path.commune[data-commune='00235']")
     page.wait_for_selector(".lens-cluster")
     # Reach: the province's five wards, not Xã Chí Đám of Phú Thọ.
     assert page.locator("path.commune").count() == 5
-    assert page.locator("path[data-commune='07915']").count() == 0
+    assert page.locator("path[data-commune='07999']").count() == 0
     assert "Tỷ lệ chia sẻ" in page.inner_text(".map-legend")
     by_rate = fills(page)
 
@@ -27,8 +27,8 @@ def test_staff_read_the_coverage_map(page, live_server, backend):
     assert "Mắt camera hoạt động / km²" in page.inner_text(".map-legend")
     assert fills(page) != by_rate
 
-    page.mouse.click(*free_point_in(page, "path[data-commune='00226']"))
-    figures = page.locator("#commune-figures[data-commune='00226']")
+    page.mouse.click(*free_point_in(page, "path[data-commune='00235']"))
+    figures = page.locator("#commune-figures[data-commune='00235']")
     figures.wait_for()
     assert "Phường Đống Đa" in figures.inner_text()
     assert "Tỷ lệ chia sẻ" in figures.inner_text() and "%" in figures.inner_text()

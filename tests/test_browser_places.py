@@ -28,7 +28,7 @@ def _active_lenses_of_dong_da(database_url: str) -> int:
             .join(Recorder, Lens.recorder_id == Recorder.id)
             .join(AdminUnit, Lens.commune_id == AdminUnit.id)
             .where(
-                AdminUnit.code == "00226",
+                AdminUnit.code == "00235",
                 Lens.status == LensStatus.ACTIVE,
                 Recorder.status == RecorderStatus.ACTIVE,
             )

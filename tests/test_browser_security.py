@@ -52,7 +52,7 @@ def hostile(live_server):
     """Every stored text the pages show, in Phường Đống Đa and above it, made hostile; a request and an owner link."""
     engine = make_engine(live_server.database_url)
     with Session(engine) as session:
-        commune = session.scalar(select(AdminUnit).where(AdminUnit.code == "00226"))
+        commune = session.scalar(select(AdminUnit).where(AdminUnit.code == "00235"))
         commune.name = "Phường " + PAYLOAD
         commune.parent.name = "Thành phố " + PAYLOAD
         session.execute(update(Site).where(Site.commune_id == commune.id).values(name="Điểm " + PAYLOAD))
@@ -153,15 +153,15 @@ def test_hostile_text_runs_on_no_page(watched, live_server, hostile, backend):
         # The map: a commune's tooltip and panel, then a lens with its recorder, site and owner.
         page.goto(f"{base}/map")
         page.wait_for_selector(".lens-cluster")
-        zoom_coverage_map(page, 15, "path.commune[data-commune='00226']")
-        page.mouse.move(*free_point_in(page, "path[data-commune='00226']"))
+        zoom_coverage_map(page, 15, "path.commune[data-commune='00235']")
+        page.mouse.move(*free_point_in(page, "path[data-commune='00235']"))
         # The commune's layer is redrawn as the map settles, so its old tooltip may still be fading out beside the
         # new one: each shows the name as text.
         tooltips = page.locator(".leaflet-tooltip", has_text="<img src=x")
         tooltips.last.wait_for()
         assert all(text.startswith("Phường <img src=x") for text in tooltips.all_inner_texts())
-        page.mouse.click(*free_point_in(page, "path[data-commune='00226']"))
-        page.locator("#commune-figures[data-commune='00226']").wait_for()
+        page.mouse.click(*free_point_in(page, "path[data-commune='00235']"))
+        page.locator("#commune-figures[data-commune='00235']").wait_for()
         zoom_coverage_map(page, 17, "path.map-lens")
         page.mouse.click(*free_point_in(page, "path.map-lens"))
         summary = page.locator("#lens-summary[data-lens]")
