@@ -47,7 +47,7 @@ from camera_registry.services.access import SYSTEM
 from camera_registry.services.sample import load_dataset
 
 MAX_EXAMPLES = 25
-ROLES = {"admin": (Role.ADMIN, None), "police": (Role.COMMUNE_POLICE, "00226")}  # Phường Đống Đa's police
+ROLES = {"admin": (Role.ADMIN, None), "police": (Role.COMMUNE_POLICE, "00235")}  # Phường Đống Đa's police
 
 
 def _served_document(app) -> dict:

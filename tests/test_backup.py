@@ -317,7 +317,7 @@ def test_the_backup_and_restore_commands(cli_app, database_server, workdir):
     paths = {entry["path"] for entry in manifest["files"]}
     assert "clips/3/c.mp4" in paths and "keys/signing.pem" in paths
     assert not any("incoming" in path for path in paths)  # partial uploads are not evidence yet
-    assert manifest["tables"]["lenses"] == 382 and all(len(entry["sha256"]) == 64 for entry in manifest["files"])
+    assert manifest["tables"]["lenses"] == 666 and all(len(entry["sha256"]) == 64 for entry in manifest["files"])
     assert oct((workdir / "b1").stat().st_mode & 0o777) == "0o700"
 
     refused = runner.invoke(args=["restore", str(workdir / "b1")])  # into the live database: refused

@@ -186,8 +186,8 @@ def test_an_import_bumps_the_version_so_an_edit_read_before_it_is_refused(client
     session.flush()
     headers = {"Authorization": f"Bearer {accounts.create_token(session, SYSTEM, admin, 'tests')[1]}"}
     session.commit()
-    lens_id = session.scalar(select(Lens.id).where(Lens.external_id == "00226-L-0001"))
-    owner_id = session.scalar(select(Owner.id).where(Owner.external_id == "00226-O-001"))
+    lens_id = session.scalar(select(Lens.id).where(Lens.external_id == "00235-L-0001"))
+    owner_id = session.scalar(select(Owner.id).where(Owner.external_id == "00235-O-001"))
     lens_etag = client.get(f"/api/v1/lenses/{lens_id}", headers=headers).headers["ETag"]
     owner_etag = client.get(f"/api/v1/owners/{owner_id}", headers=headers).headers["ETag"]
 

@@ -213,7 +213,7 @@ def test_owslib_reads_the_collections(live_server, monkeypatch):
     with app.extensions["session_factory"]() as session:
         user = accounts.get_user(session, live_server.username)
         _, secret = accounts.create_token(session, SYSTEM, user, "owslib")
-        commune = session.scalar(select(AdminUnit).where(AdminUnit.code == "00226"))
+        commune = session.scalar(select(AdminUnit).where(AdminUnit.code == "00235"))
         lenses_in_commune = session.scalar(select(func.count()).select_from(Lens).where(Lens.commune_id == commune.id))
         session.commit()
     app.extensions["engine"].dispose()
@@ -224,12 +224,12 @@ def test_owslib_reads_the_collections(live_server, monkeypatch):
     assert service.collection("lenses")["itemType"] == "feature"
     page = service.collection_items("lenses", limit=10)
     assert page["numberMatched"] == lenses_in_commune > 10 and len(page["features"]) == 10
-    assert {f["properties"]["commune_code"] for f in page["features"]} == {"00226"}
+    assert {f["properties"]["commune_code"] for f in page["features"]} == {"00235"}
     first = page["features"][0]
     assert service.collection_item("lenses", str(first["id"]))["properties"] == first["properties"]
     lon, lat = first["geometry"]["coordinates"]
     boxed = service.collection_items("lenses", bbox=[lon - 1e-6, lat - 1e-6, lon + 1e-6, lat + 1e-6])
     assert first["id"] in {f["id"] for f in boxed["features"]}
     communes = service.collection_items("admin-units")
-    assert [f["id"] for f in communes["features"]] == ["00226"]
+    assert [f["id"] for f in communes["features"]] == ["00235"]
     assert communes["features"][0]["properties"]["lenses_active"] > 0

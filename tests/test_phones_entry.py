@@ -153,7 +153,7 @@ def test_the_bundled_sample_loads_its_phones_normalised(session):
         *session.scalars(select(Owner.phone)),
         *session.scalars(select(AdminUnit.police_phone).where(AdminUnit.police_phone.is_not(None))),
     ]
-    assert len(phones) > 142 and all(re.fullmatch(r"84\d{9}", phone) for phone in phones)
+    assert len(phones) > 258 and all(re.fullmatch(r"84\d{9}", phone) for phone in phones)
 
 
 def test_a_dataset_with_a_landline_owner_is_refused(session, tmp_path):
