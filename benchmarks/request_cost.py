@@ -10,7 +10,7 @@ Per backend: a fresh database with the bundled sample and Bearer tokens
 round, the hello app (benchmarks/hello.py) under the same gunicorn settings,
 then the registry under the read mix of the soak test's readers: request
 lists and pages, owners, figures, map data and tiles, each client with its
-own token, 30 clients, closed loop. The machine is shared and its load
+own token, 30 clients, closed loop, after an unmeasured warm-up. The machine is shared and its load
 moves, so the figures are read as ratios of the two measured in turns: the
 read load's req/s as a share of hello's, beside the targets.
 """
@@ -38,6 +38,8 @@ RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 SECTION = "## Per-request cost (issue 16)"
 CLIENTS = 30
 SECONDS, ROUNDS = 15, 2
+#: Unmeasured load first: gunicorn starts its workers' apps lazily, seconds apart on a loaded machine.
+WARMUP_SECONDS = 8
 #: Issue 16: the read load's throughput as a share of hello's under the same gunicorn, per backend.
 TARGET_SHARE = {"postgis": 0.25, "spatialite": 0.20}
 TARGET_P95_MS = 150
@@ -71,11 +73,13 @@ def measure(backend: str, seconds: float, rounds: int, log_dir: Path) -> list[Ro
                     url, work / "instance", log_dir / f"{backend}-hello-{number}.log", app="benchmarks.hello:app"
                 )
                 try:
+                    hello_load(base_url, WARMUP_SECONDS, CLIENTS)
                     hello, hello_seconds = hello_load(base_url, seconds, CLIENTS)
                 finally:
                     web.stop()
                 web, base_url = start_web(url, work / "instance", log_dir / f"{backend}-reads-{number}.log")
                 try:
+                    MixedLoad(base_url, registry, LoadPlan(seconds=WARMUP_SECONDS, threads={"reader": CLIENTS})).run()
                     reads = Outcomes()
                     plan = LoadPlan(seconds=seconds, threads={"reader": CLIENTS}, seed=16 + number)
                     load = MixedLoad(base_url, registry, plan, reads)
