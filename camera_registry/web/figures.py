@@ -57,7 +57,7 @@ def _presets() -> list[tuple[str, dict]]:
 @blueprint.get("/figures")
 @signed_in
 def page():
-    asked = {key: value.strip() for key, value in request.args.items() if value.strip() and key != "lang"}
+    asked = {key: value.strip() for key, value in request.args.items() if value.strip()}  # `lang` too: links keep it
     context = {"asked": asked, "columns": COLUMNS, "levels": LEVELS, "presets": _presets()}
     try:
         query = FiguresQuerySchema().load(asked)
