@@ -214,6 +214,17 @@ def test_staff_of_a_closed_district_keep_its_reach_read_only_and_are_told(sessio
     ).historic_binding
 
 
+def test_the_pages_name_the_role_and_warn_of_a_historic_binding(client, session, world, group_staff):
+    page = client.get("/", headers=_bearer(session, group_staff[0])).get_data(as_text=True)
+    assert 'data-role="district_staff">Cán bộ giám sát cụm xã/phường<' in page and "data-historic-binding" not in page
+    world.district.valid_to = date(2025, 7, 1)
+    session.commit()
+    historic = client.get("/map", headers=world.headers["district_staff"]).get_data(as_text=True)
+    assert "Cán bộ quận, huyện (lịch sử)" in historic and "đã hết hiệu lực" in historic
+    english = client.get("/map?lang=en", headers=world.headers["district_staff"]).get_data(as_text=True)
+    assert "District staff (historical)" in english and "no longer in force" in english
+
+
 def test_group_figures_equal_a_recount_of_its_communes_and_nothing_else(session, world, group_staff):
     user, group = group_staff
     actor = actor_for(session, user)
