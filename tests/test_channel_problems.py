@@ -73,7 +73,7 @@ def test_admins_see_the_problems_on_their_page_in_vietnamese_and_english(
     assert local_time(problem.since) in html and '<td class="held-back">2</td>' in html
 
 
-def test_only_admins_see_the_page_and_its_link(client, world, session):
+def test_only_admins_see_the_page_and_the_admin_home_links_it(client, world, session):
     for role in ("police_a", "province_staff"):
         assert client.get("/admin/channels", headers=world.headers[role]).status_code == 403
         assert "/admin/channels" not in client.get("/", headers=world.headers[role]).get_data(as_text=True)
@@ -82,7 +82,7 @@ def test_only_admins_see_the_page_and_its_link(client, world, session):
 
     empty = client.get("/admin/channels?lang=en", headers=world.headers["admin"])
     assert "No channel problems" in empty.get_data(as_text=True)
-    assert 'href="/admin/channels"' in client.get("/", headers=world.headers["admin"]).get_data(as_text=True)
+    assert 'href="/admin/channels"' in client.get("/admin", headers=world.headers["admin"]).get_data(as_text=True)
 
 
 def test_readyz_names_the_problem_and_stays_ready(client, world, session, sms_only, esms_simulator):
