@@ -392,13 +392,19 @@ def test_sample_load_creates_and_prints_demo_accounts(app, session):
     assert result.exit_code == 0, result.output
     assert "DEMO accounts" in result.output and "Deactivate them before real use" in result.output
     users = {user.username: user for user in session.scalars(select(User))}
-    assert {(user.role, user.admin_unit.code if user.admin_unit else None) for user in users.values()} == {
-        (Role.ADMIN, None),
-        (Role.PROVINCE_STAFF, "01"),
-        (Role.DISTRICT_STAFF, "006"),
-        (Role.COMMUNE_POLICE, "00226"),
-        (Role.COMMUNE_POLICE, "07915"),
+    assert {
+        (user.role, user.admin_unit.code if user.admin_unit else None, user.supervision_group_id is not None)
+        for user in users.values()
+    } == {
+        (Role.ADMIN, None, False),
+        (Role.PROVINCE_STAFF, "01", False),
+        (Role.DISTRICT_STAFF, None, True),
+        (Role.COMMUNE_POLICE, "00235", False),
+        (Role.COMMUNE_POLICE, "07999", False),
     }
+    group = users["demo.cumtrungtam"].supervision_group
+    assert (group.code, group.name) == ("HN-TT", "Cụm phường trung tâm")
+    assert sorted(commune.code for commune in group.communes) == ["00004", "00070", "00226", "00235", "00292"]
     credentials = Path(app.instance_path) / "demo-credentials.txt"
     assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
     passwords = dict(
