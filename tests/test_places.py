@@ -16,7 +16,7 @@ from camera_registry.models import AuditEvent, Lens, LensStatus, Owner, OwnerKin
 from camera_registry.services import coordinates, places
 from camera_registry.services.access import SYSTEM
 from camera_registry.services.coordinates import QueryProblem, parse_coordinates
-from camera_registry.services.places import PlaceKind, fold, match_rank, reach_lenses, search_places
+from camera_registry.services.places import PlaceKind, fold, ranker, reach_lenses, search_places
 
 # --------------------------------------------------------------------------- folding and ranking
 
@@ -53,11 +53,11 @@ def test_folding_drops_accents_tone_marks_and_case(text, folded):
     ],
 )
 def test_matches_rank_whole_then_prefix_then_word_then_anywhere(text, query, rank):
-    assert match_rank(fold(text), fold(query)) == rank
+    assert ranker(fold(query))(fold(text)) == rank
 
 
 def test_an_accented_query_finds_unaccented_text():
-    assert match_rank(fold("so 12 pho tay son"), fold("Tây Sơn")) == 2
+    assert ranker(fold("Tây Sơn"))(fold("so 12 pho tay son")) == 2
 
 
 # --------------------------------------------------------------------------- coordinates as they are pasted
