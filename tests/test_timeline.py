@@ -16,7 +16,8 @@ from sqlalchemy import event, select
 from camera_registry.models import FootageClip, FootageRequest, User
 from camera_registry.services.deadlines import remind_unanswered
 from camera_registry.services.delivery import deliver_due
-from camera_registry.services.timeline import request_timeline
+from camera_registry.services.timeline import KINDS, request_timeline
+from camera_registry.web import labels
 
 CLOCK = {"recorder_time": "2026-03-12T08:00:30", "clock_checked_at": "2026-03-12T08:00:00+07:00"}
 #: From routing to the download, the steps the timeline must show in this order.
@@ -119,3 +120,7 @@ def test_the_history_takes_a_few_queries_whatever_its_length(session, world, fol
         event.remove(engine, "before_cursor_execute", count)
     assert len(events) >= len(STEPS)
     assert len(statements) <= 5
+
+
+def test_every_kind_of_the_history_has_a_label():
+    assert set(labels.TIMELINE_KINDS) == KINDS
