@@ -12,12 +12,17 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..geo.mapview import simplified_for_zoom
 from ..models import AdminUnit, Assignment, Channel, FootageClip, FootageRequest, MessageStatus, OutboxMessage
 from .access import Actor
 from .channels.templates import MessageKind
 from .owners import OwnerCard, owner_cards
 from .requests import get_request
 from .timeline import TimelineEvent, request_timeline
+
+#: The request maps draw the commune's outline simplified for this zoom, the closest they go (a pixel is about a
+#: metre): a real boundary can hold tens of thousands of vertices, and the stored one decides nothing here.
+DRAWN_ZOOM = 17
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,7 @@ def request_page(session: Session, actor: Actor, request_id: int) -> RequestPage
     cards = owner_cards(
         session, actor, [a.owner for a in request.assignments], seen_on="request_page", request_id=request.id
     )
-    boundary = to_shape(request.commune.boundary) if request.commune.boundary is not None else None
+    boundary = _drawn(request.commune)
     clips: dict[int, list[FootageClip]] = {}
     for clip in session.scalars(
         select(FootageClip).join(Assignment).where(Assignment.request_id == request.id).order_by(FootageClip.id)
@@ -119,6 +124,10 @@ def request_page(session: Session, actor: Actor, request_id: int) -> RequestPage
 
 
 def commune_of(session: Session, actor: Actor) -> tuple[AdminUnit, BaseGeometry | None]:
-    """The officer's commune and its boundary, to centre the map of a new request."""
+    """The officer's commune and its outline to draw, to centre the map of a new request."""
     commune = session.get(AdminUnit, actor.unit_id)
-    return commune, to_shape(commune.boundary) if commune.boundary is not None else None
+    return commune, _drawn(commune)
+
+
+def _drawn(commune: AdminUnit) -> BaseGeometry | None:
+    return simplified_for_zoom(to_shape(commune.boundary), DRAWN_ZOOM) if commune.boundary is not None else None
