@@ -229,6 +229,16 @@ def test_whole_and_prefix_matches_come_first_and_results_are_bounded(session, ad
     assert len(_found(session, "police-a", "rec-a", limit=places.MAX_RESULTS)) == 13
 
 
+def test_a_site_or_camera_keeps_its_own_label_beside_addresses(session, addresses):
+    """Ids of different kinds may be equal: an owner's address never takes the place of a site's name."""
+    owner_id, site_id = addresses.objects["a"]["owner"], addresses.objects["a"]["site"]
+    session.get(Owner, owner_id).address = "Site a, Phố Tây Sơn"
+    session.commit()
+    assert owner_id == site_id  # the first of each in the world fixture
+    found = {(p.kind, p.label) for p in _found(session, "police-a", "site a")}
+    assert {(PlaceKind.SITE, "Site a"), (PlaceKind.ADDRESS, "Site a, Phố Tây Sơn")} <= found
+
+
 def test_removed_recorders_are_not_found(session, addresses):
     session.get(Recorder, addresses.objects["a"]["recorder"]).status = RecorderStatus.REMOVED
     session.commit()

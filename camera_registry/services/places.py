@@ -240,9 +240,11 @@ def _places(session: Session, actor: Actor, hits: list[_Hit]) -> list[Place]:
         name = commune.name if commune else None
         if hit.kind is PlaceKind.COMMUNE:
             places.append(Place(hit.kind, hit.label, name, None, to_shape(commune.boundary).bounds))
-        elif hit.kind is not PlaceKind.ADDRESS or hit.key in addresses:
-            point = hit.point or recorder_points[hit.kind][hit.key]
-            places.append(Place(hit.kind, addresses.get(hit.key, hit.label), name, point, None))
+        elif hit.kind is PlaceKind.ADDRESS:
+            if hit.key in addresses:
+                places.append(Place(hit.kind, addresses[hit.key], name, recorder_points[hit.kind][hit.key], None))
+        else:
+            places.append(Place(hit.kind, hit.label, name, hit.point or recorder_points[hit.kind][hit.key], None))
     return places
 
 
