@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from channel_support import DAY, PHONE, channel_settings, esms_config, route, zns_config
 from notify_support import messages as outbox
 from notify_support import routed_request, run, sessions_on
 from owner_support import fresh_csrf
 from sqlalchemy import select
-from test_delivery_channels import PHONE, channel_settings, esms_config, route, zns_config
 
 from camera_registry.models import AuditEvent, Channel, LinkPurpose, MessageStatus, Owner
 from camera_registry.services.deadlines import remind_unanswered
@@ -146,7 +146,7 @@ def test_an_owner_who_prefers_sms_gets_sms_first(client, world, session, channel
     [assignment] = route(session, channels, case_ref="VV-2026-003").assignments
     [message] = outbox(session, assignment_id=assignment.id)
     assert message.channel == Channel.SMS
-    assert deliver_due(sessions_on(session), channels) == {"sent": 1}
+    assert deliver_due(sessions_on(session), channels, now=DAY) == {"sent": 1}
     [sent] = esms_simulator.requests_to(esms_simulator.path)
     assert sent.json()["Phone"] == PHONE and sent.json()["RequestId"] == message.idempotency_key
     assert zns_simulator.requests_to("/message/template") == []
@@ -159,7 +159,7 @@ def test_zns_114_clears_zalo_with_the_fallback_and_the_next_message_goes_by_sms(
     [first] = route(session, channels).assignments
     owner = first.owner
 
-    assert deliver_due(sessions_on(session), channels) == {"fell_back": 1}
+    assert deliver_due(sessions_on(session), channels, now=DAY) == {"fell_back": 1}
     zns_message, sms_message = outbox(session, assignment_id=first.id)
     assert (zns_message.status, sms_message.channel) == (MessageStatus.FAILED, Channel.SMS)
     assert preferences(session, owner) == (None, False, False)
@@ -170,7 +170,7 @@ def test_zns_114_clears_zalo_with_the_fallback_and_the_next_message_goes_by_sms(
     [second] = route(session, channels, case_ref="VV-2026-004").assignments
     [message] = outbox(session, assignment_id=second.id)
     assert message.channel == Channel.SMS
-    assert deliver_due(sessions_on(session), channels) == {"sent": 2}
+    assert deliver_due(sessions_on(session), channels, now=DAY) == {"sent": 2}
     assert len(zns_simulator.requests_to("/message/template")) == 1
 
 
@@ -178,6 +178,6 @@ def test_a_zns_refusal_for_the_night_keeps_the_owner_on_zalo(world, session, cha
     zns_simulator.phone_errors[PHONE] = -133
     [assignment] = route(session, channels).assignments
 
-    assert deliver_due(sessions_on(session), channels) == {"fell_back": 1}
+    assert deliver_due(sessions_on(session), channels, now=DAY) == {"fell_back": 1}
     assert preferences(session, assignment.owner) == (None, False, True)
     assert audited(session, "owner.zalo_cleared") == []
