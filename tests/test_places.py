@@ -12,7 +12,7 @@ from registry_support import COMMUNE_A_BOX
 from shapely import Point
 from sqlalchemy import func, select
 
-from camera_registry.models import AuditEvent, Lens, LensStatus, Owner, OwnerKind, Recorder, RecorderStatus
+from camera_registry.models import AuditEvent, Lens, LensStatus, Owner, OwnerKind, Recorder, RecorderStatus, Site
 from camera_registry.services import coordinates, places
 from camera_registry.services.access import SYSTEM
 from camera_registry.services.coordinates import QueryProblem, parse_coordinates
@@ -231,12 +231,24 @@ def test_whole_and_prefix_matches_come_first_and_results_are_bounded(session, ad
 
 def test_a_site_or_camera_keeps_its_own_label_beside_addresses(session, addresses):
     """Ids of different kinds may be equal: an owner's address never takes the place of a site's name."""
-    owner_id, site_id = addresses.objects["a"]["owner"], addresses.objects["a"]["site"]
-    session.get(Owner, owner_id).address = "Site a, Phố Tây Sơn"
+    same_id = max(session.scalar(select(func.max(Site.id))), session.scalar(select(func.max(Owner.id)))) + 1000
+    site = Site(id=same_id, code="site-x", name="Site x", commune=addresses.commune_a)
+    owner = Owner(
+        id=same_id,
+        external_id="owner-x",
+        kind=OwnerKind.HOUSEHOLD,
+        name="X",
+        commune=addresses.commune_a,
+        address="Site x, Phố Tây Sơn",
+    )
+    point = from_shape(Point(105.822, 21.022), srid=4326)
+    recorder = Recorder(
+        external_id="rec-x", owner=owner, site=site, retention_days=14, point=point, commune_id=addresses.commune_a.id
+    )
+    session.add_all([site, owner, recorder])
     session.commit()
-    assert owner_id == site_id  # the first of each in the world fixture
-    found = {(p.kind, p.label) for p in _found(session, "police-a", "site a")}
-    assert {(PlaceKind.SITE, "Site a"), (PlaceKind.ADDRESS, "Site a, Phố Tây Sơn")} <= found
+    found = {(p.kind, p.label) for p in _found(session, "police-a", "site x")}
+    assert found == {(PlaceKind.SITE, "Site x"), (PlaceKind.ADDRESS, "Site x, Phố Tây Sơn")}
 
 
 def test_removed_recorders_are_not_found(session, addresses):
