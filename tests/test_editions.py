@@ -10,7 +10,7 @@ from functools import cache
 
 import pytest
 from geoalchemy2.shape import from_shape, to_shape
-from shapely.geometry import MultiPolygon, box, mapping
+from shapely.geometry import MultiPolygon, Point, box, mapping
 from sqlalchemy import func, select
 
 from camera_registry.models import (
@@ -234,20 +234,28 @@ def test_a_dry_run_of_a_later_edition_leaves_the_registry_as_it_was(session):
     assert session.scalar(select(func.count()).select_from(AdminUnit)) == 276
 
 
-def test_a_split_leaves_its_police_for_an_administrator(session, tmp_path):
+def test_a_split_leaves_its_police_for_an_administrator_and_a_new_commune_takes_in_cameras(session, tmp_path):
     west, east = mapping(box(105.80, 21.00, 105.86, 21.05)), mapping(box(105.86, 21.00, 105.90, 21.05))
-    whole = mapping(box(105.80, 21.00, 105.90, 21.05))
+    whole, beyond = mapping(box(105.80, 21.00, 105.90, 21.05)), mapping(box(105.90, 21.00, 106.00, 21.05))
     first = _geojson_edition(
         tmp_path, [_feature("90", "Tỉnh Thử", "province"), _feature("90001", "Xã Cả", "Xã", "90", whole)]
     )
     load_edition(session, first, REFORM)
     police = _police(session, "90001", "police.ca")
+    owner = Owner(external_id="owner-far", kind=OwnerKind.HOUSEHOLD, name="Owner far")
+    outside = Recorder(
+        external_id="rec-far", owner=owner, retention_days=14, point=from_shape(Point(105.95, 21.02), srid=4326)
+    )
+    session.add_all([owner, outside])
+    session.flush()
+    assert outside.commune_id is None
     split = _geojson_edition(
         tmp_path,
         [
             _feature("90", "Tỉnh Thử", "province"),
             _feature("90002", "Xã Tây", "Xã", "90", west),
             _feature("90003", "Xã Đông", "Xã", "90", east),
+            _feature("90004", "Xã Xa", "Xã", "90", beyond),
         ],
         "split.geojson",
     )
@@ -257,6 +265,7 @@ def test_a_split_leaves_its_police_for_an_administrator(session, tmp_path):
     ]
     session.refresh(police)
     assert police.admin_unit.code == "90001" and police.admin_unit.valid_to == LATER
+    assert [(m.kind, m.source, m.target, m.count) for m in report.moves] == [("recorders", None, "90004 Xã Xa", 1)]
 
 
 def test_a_date_before_the_edition_in_force_is_refused(session):
@@ -335,6 +344,8 @@ def test_a_code_with_a_closed_and_an_open_version_names_the_one_in_force(session
     assert session.get(Site, created.get_json()["id"]).commune_id == new.id
     detail = client.get("/api/v1/admin-units/90001", headers=admin).get_json()
     assert (detail["name"], detail["valid_from"], detail["valid_to"]) == ("Xã Một", "2026-04-30", None)
+    earlier = client.get("/api/v1/admin-units/90001?on=2026-01-01", headers=admin).get_json()
+    assert (earlier["valid_from"], earlier["valid_to"]) == ("2025-07-01", "2026-04-30")
     history = client.get("/api/v1/admin-units?parent=90&history=true", headers=admin).get_json()
     assert [(u["code"], u["valid_from"], u["valid_to"]) for u in history] == [
         ("90001", "2025-07-01", "2026-04-30"),

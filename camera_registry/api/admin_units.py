@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import marshmallow as ma
 from flask.views import MethodView
 
+from ..schemas.base import StrictSchema
 from ..services import admin_units
 from ..timezones import local_today
 from .base import api_blueprint, committed, page_of, paginate, require_actor, session
@@ -14,6 +16,11 @@ from .schemas import (
     AdminUnitSchema,
     AdminUnitUpdateSchema,
 )
+
+
+class AdminUnitVersionQuerySchema(StrictSchema):
+    on = ma.fields.Date(metadata={"description": "the version in force on this day (default: today)"})
+
 
 blp = api_blueprint(
     "admin_units", __name__, "admin-units", "Administrative units (read by every role, changed by admin)"
@@ -46,10 +53,11 @@ class AdminUnits(MethodView):
 
 @blp.route("/<code>")
 class AdminUnitByCode(MethodView):
+    @blp.arguments(AdminUnitVersionQuerySchema, location="query")
     @blp.response(200, AdminUnitDetailSchema)
-    def get(self, code):
-        """One unit with its boundary."""
-        return admin_units.get_admin_unit(session(), code)
+    def get(self, query, code):
+        """One unit with its boundary: the version in force today (or on `on`), else its latest version."""
+        return admin_units.get_admin_unit(session(), code, query.get("on"))
 
     @blp.arguments(AdminUnitUpdateSchema)
     @blp.response(200, AdminUnitDetailSchema)

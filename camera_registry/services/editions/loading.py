@@ -145,7 +145,7 @@ def _load(session: Session, edition: Edition, effective: date, actor: Actor, pro
     report.opened = [unit.code for unit in edition.units if unit.code in changed]
     _repoint_children(session, current, opened, codes)
     closed = [current[code] for code in report.closed]
-    if closed:
+    if closed or report.opened:  # a new commune may also take in cameras that lay outside every commune
         _follow(session, report, closed, effective, actor)
     record(
         session,
