@@ -26,7 +26,8 @@ from camera_registry.models import (
     Site,
     User,
 )
-from camera_registry.services.access import SYSTEM
+from camera_registry.services import supervision
+from camera_registry.services.access import SYSTEM, actor_for
 from camera_registry.services.admin_units import get_admin_unit, list_admin_units
 from camera_registry.services.editions import BUNDLED_EDITION, Edition, EditionError, load_edition, read_edition
 from camera_registry.services.records import current_commune
@@ -176,6 +177,15 @@ def test_a_later_edition_closes_opens_and_moves_what_it_touches(session):
     cua_nam_police = _police(session, CUA_NAM, "police.cuanam")
     bach_mai_police = _police(session, BACH_MAI, "police.bachmai")
     request = _request_in(session, CUA_NAM)
+    supervision.create_group(
+        session,
+        SYSTEM,
+        code="HN-TT",
+        name="Cụm phường trung tâm",
+        province_code="01",
+        commune_codes=[HOAN_KIEM, CUA_NAM, BACH_MAI],
+        valid_from=REFORM,
+    )
 
     report = load_edition(session, merged_and_renamed(), LATER)
 
@@ -213,6 +223,9 @@ def test_a_later_edition_closes_opens_and_moves_what_it_touches(session):
         ("police.cuanam", (hoan_kiem_new,)),
     ]
     assert report.users_needing_admin == []
+    assert [group.code for group in report.groups] == ["HN-TT"]
+    carried = supervision.get_group(session, "HN-TT")
+    assert (carried.valid_from, {c.id for c in carried.communes}) == (LATER, {hoan_kiem.id, bach_mai.id})
 
     before = {unit.code for unit in list_admin_units(session, on=date(2026, 4, 29), page_size=500).items}
     after = {unit.code for unit in list_admin_units(session, on=LATER, page_size=500).items}
@@ -265,6 +278,8 @@ def test_a_split_leaves_its_police_for_an_administrator_and_a_new_commune_takes_
     ]
     session.refresh(police)
     assert police.admin_unit.code == "90001" and police.admin_unit.valid_to == LATER
+    reach = actor_for(session, police)
+    assert reach.historic_binding and reach.can_read(police.admin_unit_id) and not reach.can_write(police.admin_unit_id)
     assert [(m.kind, m.source, m.target, m.count) for m in report.moves] == [("recorders", None, "90004 Xã Xa", 1)]
 
 
@@ -307,6 +322,7 @@ def test_the_command_loads_reports_and_refuses(app, tmp_path):
     loaded = runner.invoke(args=["admin-units", "load", later, "--effective", "2026-04-30"])
     assert loaded.exit_code == 0, loaded.output
     assert "2 units opened, 3 closed, 124 unchanged" in loaded.output
+    assert f"closed: {HOAN_KIEM}, {CUA_NAM}, {BACH_MAI}" in loaded.output
     assert "merged:" in loaded.output and f"{HOAN_KIEM}  {HOAN_KIEM}, {CUA_NAM}" in loaded.output
     assert "Phường Bạch Mai - Minh Khai" in loaded.output
 

@@ -54,12 +54,19 @@ def admin_units_load(path: Path | None, effective: date, provinces: str | None, 
     click.echo(_edition_summary(edition.source, report))
 
 
+#: Up to this many opened or closed codes are listed by name; a first load's thousands only counted.
+SHOWN_CODES = 30
+
+
 def _edition_summary(source: Path, report) -> str:
     """The report as the terminal shows it: counts first, then one table per kind of change that happened."""
     lines = [
         f"{source.name} in force from {report.effective}" + (" (dry run: nothing written)" if report.dry_run else ""),
         f"{len(report.opened)} units opened, {len(report.closed)} closed, {report.unchanged} unchanged",
     ]
+    for title, codes in (("opened", report.opened), ("closed", report.closed)):
+        if 0 < len(codes) <= SHOWN_CODES:
+            lines.append(f"{title}: {', '.join(codes)}")
     sections = (
         ("renamed", ("code", "name before", "name after"), report.renamed),
         ("merged", ("into", "from"), [(into, ", ".join(codes)) for into, codes in report.merged.items()]),

@@ -131,7 +131,7 @@ def _load(session: Session, edition: Edition, effective: date, actor: Actor, pro
             changed.add(unit.code)
         else:
             report.unchanged += 1
-    for code, stored in current.items():
+    for code, stored in sorted(current.items()):
         if code in changed or code not in wanted:
             if stored.valid_from is not None and stored.valid_from >= effective:
                 raise EditionError(
