@@ -18,6 +18,7 @@ from ..models import AdminLevel, AdminUnit, AuditEvent, Owner, User
 from .access import Actor
 from .errors import ValidationFailed
 from .listing import Page
+from .records import unit_on
 from .stats import Period, period_of_days
 from .timeline import Who, who_did
 
@@ -58,9 +59,8 @@ def contact_reads(
     period = period_of_days(first, end)
     commune_id = None
     if commune_code is not None:
-        commune_id = session.scalar(
-            select(AdminUnit.id).where(AdminUnit.code == commune_code, AdminUnit.level == AdminLevel.COMMUNE)
-        )
+        unit = unit_on(session, commune_code)  # the version in force: the owners' communes moved to it
+        commune_id = unit.id if unit is not None and unit.level == AdminLevel.COMMUNE else None
         if commune_id is None:
             raise ValidationFailed(f"no commune {commune_code}", {"commune": [f"no commune {commune_code}"]})
     events = session.scalars(
