@@ -287,6 +287,9 @@ def test_a_date_before_the_edition_in_force_is_refused(session):
     load_edition(session, hanoi_and_phu_tho(), LATER)
     with pytest.raises(EditionError, match="edition in force dates from 2026-04-30"):
         load_edition(session, merged_and_renamed(), REFORM)
+    with pytest.raises(EditionError, match="came into force on 2026-04-30: an edition in force from 2026-04-30"):
+        load_edition(session, merged_and_renamed(), LATER)
+    assert _open(session, CUA_NAM).valid_to is None
     with pytest.raises(EditionError, match="loaded on or after that day"):
         load_edition(session, merged_and_renamed(), date.today() + timedelta(days=400))
 
