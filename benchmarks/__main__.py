@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from geoalchemy2.shape import to_shape
-from shapely.geometry import Point, shape
+from shapely.geometry import Point
 from shapely.prepared import prep
 from sqlalchemy import func, select
 
@@ -36,7 +36,7 @@ from camera_registry.services.access import SYSTEM
 from camera_registry.services.accounts import create_token, create_user
 from camera_registry.services.imports import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, import_register
 from camera_registry.services.requests import DEFAULT_RADIUS_M
-from camera_registry.services.sample import DatasetWriter, load_dataset
+from camera_registry.services.sample import MANIFEST, DatasetWriter, dataset_units, load_dataset
 from camera_registry.services.sample_generator import generate_city
 
 from . import load
@@ -238,10 +238,7 @@ def register_file(directory: Path) -> Path:
     A lens the generator jittered across its commune's edge is put at its
     recorder, which always lies inside, so every row is acceptable.
     """
-    with open(directory / "admin_units.geojson", encoding="utf-8") as handle:
-        communes = {
-            f["properties"]["code"]: prep(shape(f["geometry"])) for f in json.load(handle)["features"] if f["geometry"]
-        }
+    communes = {unit.code: prep(unit.boundary) for unit in dataset_units(directory).units if unit.boundary}
     sites = {row["code"]: row for row in _rows(directory / "sites.csv")}
     owners = {row["external_id"]: row for row in _rows(directory / "owners.csv")}
     recorders = {row["external_id"]: row for row in _rows(directory / "recorders.csv")}
@@ -343,20 +340,9 @@ def register_workbook(register: Path) -> Path:
 def communes_only(directory: Path) -> Path:
     """The city's admin units as a dataset of their own: what a registry holds before any register is imported."""
     target = directory.with_name(f"{directory.name}-communes")
-    with open(directory / "admin_units.geojson", encoding="utf-8") as handle:
-        features = json.load(handle)["features"]
+    manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
     with DatasetWriter(target) as writer:
-        for feature in features:
-            props = feature["properties"]
-            writer.admin_unit(
-                props["code"],
-                props["name"],
-                props["level"],
-                props["parent_code"],
-                shape(feature["geometry"]) if feature["geometry"] else None,
-                date.fromisoformat(props["valid_from"]) if props["valid_from"] else None,
-                date.fromisoformat(props["valid_to"]) if props["valid_to"] else None,
-            )
+        writer.edition(tuple(manifest["provinces"]), date.fromisoformat(manifest["effective"]), manifest["edition"])
     return target
 
 

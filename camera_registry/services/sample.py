@@ -287,6 +287,11 @@ def _admin_units(directory: Path) -> _Units:
     return _Units(edition, effective, police_phones)
 
 
+def dataset_units(directory: Path) -> Edition:
+    """The units a dataset names (its edition, or its inline units), read as `load_dataset` reads them."""
+    return _admin_units(Path(directory)).edition
+
+
 @lru_cache(maxsize=4)
 def read_units(source: Path, provinces: tuple[str, ...] | None) -> Edition:
     """The edition at `source` (only `provinces`), read once per process: parsing a province's real
@@ -424,6 +429,7 @@ __all__ = [
     "DatasetError",
     "DatasetWriter",
     "LoadReport",
+    "dataset_units",
     "invented_mobile",
     "load_dataset",
     "read_units",
