@@ -23,12 +23,15 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import random
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -93,22 +96,31 @@ HEADER = [
 
 def hello_load(base_url: str, seconds: float, clients: int = CLIENTS) -> tuple[Outcomes, float]:
     """`clients` threads GET / from the hello app for `seconds`."""
-    import threading
+    return closed_loop(base_url, seconds, clients, lambda client, number, rng: client.call("GET", "/", "/hello"))
 
+
+def closed_loop(
+    base_url: str,
+    seconds: float,
+    clients: int,
+    step: Callable[[Client, int, random.Random], object],
+    headers: Callable[[int], dict[str, str]] = lambda number: {},
+) -> tuple[Outcomes, float]:
+    """`clients` threads, each calling `step(client, its number, its random)` until `seconds` are up."""
     outcomes = Outcomes()
     deadline = time.monotonic() + seconds
 
-    def loop() -> None:
-        client = Client(base_url, outcomes, "hello")
+    def loop(number: int) -> None:
+        client, rng = Client(base_url, outcomes, "load", headers(number)), random.Random(number)
         try:
             for _ in range(10_000_000):
                 if time.monotonic() >= deadline:
                     break
-                client.call("GET", "/", "/hello")
+                step(client, number, rng)
         finally:
             client.close()
 
-    threads = [threading.Thread(target=loop, daemon=True) for _ in range(clients)]
+    threads = [threading.Thread(target=loop, args=(number,), daemon=True) for number in range(clients)]
     start = time.monotonic()
     for thread in threads:
         thread.start()

@@ -7,12 +7,13 @@
 
 Per backend: a fresh database with the bundled sample and Bearer tokens
 (tests/soak_support.py); gunicorn with deploy/gunicorn.conf.py. In each
-round, the hello app (benchmarks/hello.py) under the same gunicorn settings,
-then the registry under the read mix of the soak test's readers: request
-lists and pages, owners, figures, map data and tiles, each client with its
-own token, 30 clients, closed loop, after an unmeasured warm-up. The machine is shared and its load
-moves, so the figures are read as ratios of the two measured in turns: the
-read load's req/s as a share of hello's, beside the targets.
+round, in turns, each after an unmeasured warm-up, 30 clients in a closed
+loop: the hello app (benchmarks/hello.py) under the same gunicorn settings;
+the registry under the soak test's readers (request lists and pages, owners,
+figures, map data with commune boundaries, tiles); and the registry under the
+per-request mix (the same without the figures and boundaries, whose cost grows
+with the registry: issue 16 item 2). The machine is shared and its load moves,
+so each read load's req/s is read as a share of hello's, beside the targets.
 """
 
 from __future__ import annotations
@@ -29,10 +30,20 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))  # the soak test's load and servers, shared rather than copied
 
-from soak_support import LoadPlan, MixedLoad, Outcomes, log_errors, percentile, prepare_registry, start_web  # noqa: E402
+from soak_support import (  # noqa: E402
+    Client,
+    LoadPlan,
+    MixedLoad,
+    Outcomes,
+    Registry,
+    log_errors,
+    percentile,
+    prepare_registry,
+    start_web,
+)
 
 from .harness import fresh_database, reachable_backends  # noqa: E402
-from .load import deploy_size, hello_load, load_average, machine, record  # noqa: E402
+from .load import closed_loop, deploy_size, hello_load, load_average, machine, record  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 SECTION = "## Per-request cost (issue 16)"
@@ -45,64 +56,107 @@ TARGET_SHARE = {"postgis": 0.25, "spatialite": 0.20}
 TARGET_P95_MS = 150
 
 
+#: The loads of a round, in the order they run: the ceiling, the soak test's readers (figures and commune
+#: boundaries among them, which grow with the registry: issue 16 item 2), and the per-request read mix without them.
+HELLO, READS, PER_REQUEST = "hello", "reads", "per-request reads"
+
+
 @dataclass
-class Round:
-    hello: Outcomes
-    hello_seconds: float
-    reads: Outcomes
-    reads_seconds: float
+class Load:
+    outcomes: Outcomes
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return len(self.outcomes.snapshot()) / self.seconds
+
+    @property
+    def p95(self) -> float:
+        return percentile([item.seconds * 1000 for item in self.outcomes.snapshot()], 0.95)
 
 
-def _rate(outcomes: Outcomes, seconds: float) -> float:
-    return len(outcomes.snapshot()) / seconds
+def per_request_step(registry: Registry):
+    """One call of the per-request mix: request lists, owners, map data near a lens, and tiles."""
+
+    def step(client: Client, number: int, rng) -> None:
+        desk = registry.desks[number % len(registry.desks)]
+        choice = rng.randrange(6)
+        if choice == 0:
+            client.call("GET", "/api/v1/footage-requests?page=1&page_size=20", "/api/v1/footage-requests")
+        elif choice == 1:
+            client.call("GET", "/requests", "/requests")
+        elif choice == 2:
+            client.call("GET", f"/api/v1/owners?page={rng.randint(1, 3)}&page_size=20", "/api/v1/owners")
+        elif choice == 3:
+            lon, lat = rng.choice(desk.lens_points)
+            bbox = f"{lon - 0.004},{lat - 0.003},{lon + 0.004},{lat + 0.003}"
+            client.call("GET", f"/api/v1/map/lenses?bbox={bbox}&zoom=16", "/api/v1/map/lenses")
+        else:
+            z, x, y = rng.choice(registry.tiles)
+            client.call("GET", f"/tiles/lenses/{z}/{x}/{y}.mvt", "/tiles/lenses/<z>/<x>/<y>.mvt")
+
+    return step
 
 
-def _p95(outcomes: Outcomes) -> float:
-    return percentile([item.seconds * 1000 for item in outcomes.snapshot()], 0.95)
+def _run_loads(backend: str, url: str, registry: Registry, seconds: float, log_path) -> dict[str, Load]:
+    """Each load once, after an unmeasured warm-up, in its own gunicorn with the deploy settings."""
+    work = Path(tempfile.mkdtemp(prefix=f"cr-bench-cost-{backend}-"))
+
+    def reads(duration: float) -> Outcomes:
+        return MixedLoad(base_url, registry, LoadPlan(seconds=duration, threads={"reader": CLIENTS}, seed=16)).run()
+
+    def per_request(duration: float) -> Outcomes:
+        return closed_loop(base_url, duration, CLIENTS, per_request_step(registry), headers)[0]
+
+    def headers(number: int) -> dict[str, str]:
+        return registry.staff_headers if number % 2 else registry.desks[number % len(registry.desks)].headers
+
+    def hello(duration: float) -> Outcomes:
+        return hello_load(base_url, duration, CLIENTS)[0]
+
+    measured = {}
+    try:
+        for name, run in ((HELLO, hello), (READS, reads), (PER_REQUEST, per_request)):
+            app = {"app": "benchmarks.hello:app"} if name == HELLO else {}
+            web, base_url = start_web(url, work / "instance", log_path(name), **app)
+            try:
+                run(WARMUP_SECONDS)
+                start = time.monotonic()
+                outcomes = run(seconds)
+                measured[name] = Load(outcomes, time.monotonic() - start)
+            finally:
+                web.stop()
+            for line in log_errors(web.log_text()):
+                print(f"  gunicorn log: {line}", flush=True)
+            if name != HELLO:
+                for route, count, p95 in routes(outcomes):
+                    print(f"  {name} {route}: {count} answers, p95 {p95:.1f} ms", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return measured
 
 
-def measure(backend: str, seconds: float, rounds: int, log_dir: Path) -> list[Round]:
+def measure(backend: str, seconds: float, rounds: int, log_dir: Path) -> list[dict[str, Load]]:
     measured = []
     with fresh_database(backend) as engine:
         url = engine.url.render_as_string(hide_password=False)
         registry = prepare_registry(url)
-        work = Path(tempfile.mkdtemp(prefix=f"cr-bench-cost-{backend}-"))
-        try:
-            for number in range(rounds):
-                web, base_url = start_web(
-                    url, work / "instance", log_dir / f"{backend}-hello-{number}.log", app="benchmarks.hello:app"
-                )
-                try:
-                    hello_load(base_url, WARMUP_SECONDS, CLIENTS)
-                    hello, hello_seconds = hello_load(base_url, seconds, CLIENTS)
-                finally:
-                    web.stop()
-                web, base_url = start_web(url, work / "instance", log_dir / f"{backend}-reads-{number}.log")
-                try:
-                    MixedLoad(base_url, registry, LoadPlan(seconds=WARMUP_SECONDS, threads={"reader": CLIENTS})).run()
-                    reads = Outcomes()
-                    plan = LoadPlan(seconds=seconds, threads={"reader": CLIENTS}, seed=16 + number)
-                    load = MixedLoad(base_url, registry, plan, reads)
-                    start = time.monotonic()
-                    load.run()
-                    reads_seconds = time.monotonic() - start
-                finally:
-                    web.stop()
-                for crash in load.crashes[:1]:
-                    print(f"  load client crashed: {crash}", flush=True)
-                for line in log_errors(web.log_text()):
-                    print(f"  gunicorn log: {line}", flush=True)
-                for route, count, p95 in routes(reads):
-                    print(f"  {route}: {count} answers, p95 {p95:.1f} ms", flush=True)
-                measured.append(Round(hello, hello_seconds, reads, reads_seconds))
-                print(_round_line(backend, number + 1, measured[-1]), flush=True)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        for number in range(rounds):
+            loads = _run_loads(
+                backend,
+                url,
+                registry,
+                seconds,
+                lambda name: log_dir / f"{backend}-{name.replace(' ', '-')}-{number}.log",
+            )
+            measured.append(loads)
+            for line in round_lines(backend, number + 1, loads):
+                print(line, flush=True)
     return measured
 
 
 def routes(outcomes: Outcomes) -> list[tuple[str, int, float]]:
-    """Each route of the read mix: how many answers and their p95, slowest first."""
+    """Each route of a load: how many answers and their p95, slowest first."""
     by_route: dict[str, list[float]] = {}
     for item in outcomes.snapshot():
         by_route.setdefault(item.route, []).append(item.seconds * 1000)
@@ -110,36 +164,40 @@ def routes(outcomes: Outcomes) -> list[tuple[str, int, float]]:
     return sorted(found, key=lambda row: -row[2])
 
 
-def _round_line(backend: str, number: int, measured: Round) -> str:
-    hello_rate, reads_rate = (
-        _rate(measured.hello, measured.hello_seconds),
-        _rate(measured.reads, measured.reads_seconds),
-    )
-    errors = len(measured.reads.server_errors()) + len(measured.hello.server_errors())
-    return (
-        f"| {backend} | {deploy_size(backend)} | {number} | {hello_rate:.0f} | {_p95(measured.hello):.1f} | "
-        f"{reads_rate:.0f} | {_p95(measured.reads):.1f} | {reads_rate / hello_rate:.0%} | {errors} |"
-    )
+def round_lines(backend: str, number: int, loads: dict[str, Load]) -> list[str]:
+    hello = loads[HELLO].rate
+    return [
+        f"| {backend} | {deploy_size(backend)} | {number} | {name} | {load.rate:.0f} | {load.p95:.1f} | "
+        f"{load.rate / hello:.0%} | {len(load.outcomes.server_errors())} |"
+        for name, load in loads.items()
+    ]
 
 
-def summary_line(backend: str, measured: list[Round]) -> str:
-    """The whole run: the share of the ceiling, the read load's p95 and its errors, each beside its target."""
-    hello = sum(len(r.hello.snapshot()) for r in measured) / sum(r.hello_seconds for r in measured)
-    reads = sum(len(r.reads.snapshot()) for r in measured) / sum(r.reads_seconds for r in measured)
-    p95 = percentile([item.seconds * 1000 for r in measured for item in r.reads.snapshot()], 0.95)
-    errors = sum(len(r.reads.server_errors()) for r in measured)
-    share, target = reads / hello, TARGET_SHARE[backend]
-    verdict = "met" if share >= target and p95 < TARGET_P95_MS and errors == 0 else "NOT met"
-    return (
-        f"| {backend} | read load / hello, {CLIENTS} clients | {share:.0%} (target >= {target:.0%}) | "
-        f"p95 {p95:.1f} ms (target < {TARGET_P95_MS} ms) | {errors} server errors (target 0) | {verdict} |"
-    )
+def summary_lines(backend: str, measured: list[dict[str, Load]]) -> list[str]:
+    """The whole run per read load: its share of the ceiling, p95 and errors, each beside its target."""
+
+    def pooled(name: str) -> tuple[float, list[float], int]:
+        loads = [loads[name] for loads in measured]
+        rate = sum(len(load.outcomes.snapshot()) for load in loads) / sum(load.seconds for load in loads)
+        times = [item.seconds * 1000 for load in loads for item in load.outcomes.snapshot()]
+        return rate, times, sum(len(load.outcomes.server_errors()) for load in loads)
+
+    hello, _, _ = pooled(HELLO)
+    lines = []
+    for name in (READS, PER_REQUEST):
+        rate, times, errors = pooled(name)
+        share, target, p95 = rate / hello, TARGET_SHARE[backend], percentile(times, 0.95)
+        verdict = "met" if share >= target and p95 < TARGET_P95_MS and errors == 0 else "NOT met"
+        lines.append(
+            f"| {backend} | {name} / hello, {CLIENTS} clients | {share:.0%} (target >= {target:.0%}) | "
+            f"p95 {p95:.1f} ms (target < {TARGET_P95_MS} ms) | {errors} server errors (target 0) | {verdict} |"
+        )
+    return lines
 
 
 HEADER = [
-    "| backend | gunicorn workers x threads | round | hello req/s | hello p95 ms | read load req/s | read p95 ms | "
-    "read / hello | server errors |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| backend | gunicorn workers x threads | round | load | req/s | p95 ms | share of hello | server errors |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
 ]
 SUMMARY_HEADER = ["| backend | measure | ratio | p95 | errors | targets |", "| --- | --- | --- | --- | --- | --- |"]
 
@@ -150,10 +208,10 @@ def section(rounds: list[str], summaries: list[str], tiles: list[str], seconds: 
             SECTION,
             "",
             f"Measured {date.today().isoformat()} on {machine()} with `{command}`: {CLIENTS} clients, {seconds:g} s "
-            f"per load, hello and the read load taking turns. Load average (1, 5, 15 min) before: {before}; "
+            f"per load, hello and the two read loads taking turns. Load average (1, 5, 15 min) before: {before}; "
             f"after: {after}.",
             "",
-            "Targets (issue 16, item 1): the read load at least 25 % of hello's req/s on PostGIS and 20 % on "
+            "Targets (issue 16, item 1): a read load at least 25 % of hello's req/s on PostGIS and 20 % on "
             f"SpatiaLite, p95 under {TARGET_P95_MS} ms, 0 server errors; a z14 tile's p95 at most 1.0x tipg's, "
             "alternating in one run.",
             "",
@@ -204,8 +262,8 @@ def main(argv: list[str] | None = None) -> None:
     rounds, summaries = [], []
     for backend in backends:
         measured = measure(backend, args.seconds, args.rounds, log_dir)
-        rounds += [_round_line(backend, number + 1, one) for number, one in enumerate(measured)]
-        summaries.append(summary_line(backend, measured))
+        rounds += [line for number, loads in enumerate(measured) for line in round_lines(backend, number + 1, loads)]
+        summaries += summary_lines(backend, measured)
     tiles = tile_lines() if args.tiles and "postgis" in backends else []
     after = load_average()
     for line in [*SUMMARY_HEADER, *summaries, *tiles, *skipped]:
