@@ -6,10 +6,10 @@ extensions; then the `sqlean` module (an sqlite3 drop-in with extensions
 enabled) is used as the DB-API driver instead.
 
 Every session is a unit of one of two kinds (DESIGN.md §4):
-- a read unit begins deferred and may not write; what a read must leave
-  behind (the audit of contact data shown, a link's first view) is queued with
-  `after_read` and written by its own write unit once the read is over, so it
-  can never fail the read;
+- a read unit begins deferred (on PostgreSQL it runs in autocommit) and may
+  not write; what a read must leave behind (the audit of contact data shown,
+  a link's first view) is queued with `after_read` and written by its own
+  write unit once the read is over, so it can never fail the read;
 - a write unit begins with BEGIN IMMEDIATE on SQLite, taking the single write
   lock up front. A deferred transaction that reads and then writes cannot wait
   for that lock in WAL mode (it fails at once if another connection committed
