@@ -30,6 +30,7 @@ from camera_registry.services import supervision
 from camera_registry.services.access import SYSTEM, actor_for
 from camera_registry.services.admin_units import get_admin_unit, list_admin_units
 from camera_registry.services.editions import BUNDLED_EDITION, Edition, EditionError, load_edition, read_edition
+from camera_registry.services.errors import PermissionDenied
 from camera_registry.services.records import current_commune
 from camera_registry.services.stats import unit_figures
 
@@ -281,6 +282,12 @@ def test_a_split_leaves_its_police_for_an_administrator_and_a_new_commune_takes_
     reach = actor_for(session, police)
     assert reach.historic_binding and reach.can_read(police.admin_unit_id) and not reach.can_write(police.admin_unit_id)
     assert [(m.kind, m.source, m.target, m.count) for m in report.moves] == [("recorders", None, "90004 Xã Xa", 1)]
+
+
+def test_only_an_administrator_loads_an_edition(session, world):
+    staff = actor_for(session, session.scalar(select(User).where(User.username == "province-staff")))
+    with pytest.raises(PermissionDenied):
+        load_edition(session, hanoi_and_phu_tho(), REFORM, staff)
 
 
 def test_a_date_before_the_edition_in_force_is_refused(session):

@@ -93,7 +93,8 @@ def load_edition(
     *,
     provinces: Iterable[str] | None = None,
 ) -> EditionReport:
-    """Load `edition` as in force from `effective` and say what changed.
+    """Load `edition` as in force from `effective` and say what changed; only an administrator (or the system)
+    loads editions.
 
     Guarantees: the load runs in one savepoint of the caller's transaction, so an error (EditionError for a bad
     edition or date) leaves nothing of it behind, and a dry run computes the whole report and then rolls it back;
@@ -102,6 +103,7 @@ def load_edition(
     edition again changes nothing. `provinces` names the provinces the edition was read for: the open units of
     other provinces are then left alone instead of being closed as absent.
     """
+    actor.require_admin()
     savepoint = session.begin_nested()
     try:
         report = _load(session, edition, effective, actor, set(provinces) if provinces is not None else None)
