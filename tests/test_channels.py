@@ -41,9 +41,9 @@ from camera_registry.services.channels.templates import (
     ParamType,
     TemplateError,
     sms_parts,
-    strip_accents,
     validate,
 )
+from camera_registry.services.vietnamese import strip_accents
 from camera_registry.timezones import LOCAL_ZONE
 
 PHONE = "84987654321"

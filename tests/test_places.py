@@ -16,7 +16,8 @@ from camera_registry.models import AuditEvent, Lens, LensStatus, Owner, OwnerKin
 from camera_registry.services import coordinates, places
 from camera_registry.services.access import SYSTEM
 from camera_registry.services.coordinates import QueryProblem, parse_coordinates
-from camera_registry.services.places import PlaceKind, fold, ranker, reach_lenses, search_places
+from camera_registry.services.places import PlaceKind, ranker, reach_lenses, search_places
+from camera_registry.services.vietnamese import fold
 
 # --------------------------------------------------------------------------- folding and ranking
 

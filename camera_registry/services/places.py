@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import enum
 import re
-import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -30,6 +29,7 @@ from .access import Actor
 from .coordinates import QueryProblem, parse_coordinates
 from .listing import readable
 from .owners import owner_cards
+from .vietnamese import fold
 
 MIN_QUERY_CHARACTERS = 2
 #: A map app's link to a place runs to several hundred characters.
@@ -75,14 +75,6 @@ class ReachLenses:
 
 #: Vietnamese tone marks and the circumflex, breve and horn, once NFD has split them off their letters.
 _COMBINING_MARKS = re.compile("[\u0300-\u036f]")
-
-
-def fold(text: str) -> str:
-    """Text as compared: accents and tone marks dropped, đ as d, case folded, runs of spaces as one."""
-    text = text.replace("đ", "d").replace("Đ", "D")
-    if not text.isascii():
-        text = _COMBINING_MARKS.sub("", unicodedata.normalize("NFD", text))
-    return " ".join(text.casefold().split())
 
 
 def ranker(query: str) -> Callable[[str], int | None]:

@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import math
 import string
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum, StrEnum
+
+from ..vietnamese import strip_accents
 
 #: ZNS's most characters in one text paragraph.
 ZNS_PARAGRAPH_LIMIT = 400
@@ -180,13 +181,6 @@ class MessageTemplate:
 
 def _slots(text: str) -> list[str]:
     return [name for _, name, _, _ in string.Formatter().parse(text) if name]
-
-
-def strip_accents(text: str) -> str:
-    """Vietnamese without diacritics, as SMS brandname messages are usually sent (one GSM-7 part holds 160
-    characters, one UCS-2 part 70): "Công an đề nghị" becomes "Cong an de nghi"."""
-    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    return unicodedata.normalize("NFC", "".join(char for char in decomposed if not unicodedata.combining(char)))
 
 
 def sms_parts(text: str) -> int:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
 from ...models import AdminLevel
+from ..vietnamese import fold
 
 #: The edition shipped with the package (MIT licence beside it).
 BUNDLED_EDITION = Path(__file__).resolve().parents[2] / "geodata" / "vn-2026-07-25"
@@ -229,16 +229,10 @@ def _multipolygon(geometry: dict, source: Path, code: str) -> MultiPolygon:
 
 
 def _level(value, where: str) -> AdminLevel:
-    folded = _fold(_text(value) or "")
+    folded = fold(_text(value) or "")
     if folded not in _LEVELS:
         raise EditionError(f"{where}: level {value!r} is not province, district or commune")
     return _LEVELS[folded]
-
-
-def _fold(text: str) -> str:
-    """Lower case without Vietnamese diacritics: "Thành phố" -> "thanh pho"."""
-    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower().strip()
 
 
 def _required(row: dict, key: str, source: Path) -> str:
