@@ -215,6 +215,10 @@ def section(rounds: list[str], summaries: list[str], tiles: list[str], seconds: 
             f"SpatiaLite, p95 under {TARGET_P95_MS} ms, 0 server errors; a z14 tile's p95 at most 1.0x tipg's, "
             "alternating in one run.",
             "",
+            "`reads` is the soak test's readers (request lists and pages, owners, figures, map data with commune "
+            "boundaries, tiles); `per-request reads` the same without the figures and the boundaries, whose cost "
+            "grows with the registry (issue 16 item 2).",
+            "",
             *SUMMARY_HEADER,
             *summaries,
             *tiles,
