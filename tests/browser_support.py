@@ -105,8 +105,9 @@ def free_point_in(page, selector: str) -> tuple[float, float]:
 
 
 def zoom_coverage_map(page, zoom: int, shown: str) -> None:
-    """Centre the coverage map on Phường Đống Đa at `zoom`, and wait until `shown` is drawn and all has loaded."""
-    page.evaluate("zoom => document.getElementById('coverage-map').leafletMap.setView([21.0178, 105.8270], zoom)", zoom)
+    """Centre the coverage map on Phường Đống Đa (its centroid, where the sample's streets cross) at `zoom`, and wait
+    until `shown` is drawn and all has loaded."""
+    page.evaluate("zoom => document.getElementById('coverage-map').leafletMap.setView([21.0119, 105.8218], zoom)", zoom)
     page.wait_for_selector(shown)
     page.wait_for_load_state("networkidle")
 
