@@ -121,8 +121,8 @@ def longest_axis_bearing(boundary: BaseGeometry) -> float:
 def street_line(boundary: BaseGeometry, street: Street) -> LineString:
     """A straight street through the commune's centre (shifted sideways), cut to the part inside the boundary
     less a margin; where the boundary cuts it in pieces, the longest piece."""
-    centre = boundary.representative_point() if boundary.geom_type != "Polygon" else boundary.centroid
-    if not boundary.contains(centre):
+    centre = boundary.centroid
+    if not boundary.contains(centre):  # a crescent-shaped commune: any point well inside it
         centre = boundary.representative_point()
     bearing = longest_axis_bearing(boundary) if street.bearing_deg is None else street.bearing_deg
     east, north = math.sin(math.radians(bearing)), math.cos(math.radians(bearing))
