@@ -253,6 +253,32 @@ def test_group_staff_see_the_group_on_the_map_and_in_the_api(client, session, wo
     assert client.get(f"/api/v1/lenses/{world.objects['b']['lens']}", headers=headers).status_code == 404
 
 
+def test_a_new_version_of_the_group_reaches_its_staff_at_once_not_after_the_remembered_time(client, session, world):
+    """A worker remembers a credential's reach for a few seconds; a group change must not wait for that."""
+    supervision.create_group(
+        session,
+        SYSTEM,
+        code="P-A",
+        name="Cụm xã A",
+        province_code="P",
+        commune_codes=["A"],
+        valid_from=date(2026, 1, 1),
+    )
+    user = accounts.create_user(
+        session, SYSTEM, "staff.cum", "correct horse battery", "district_staff", None, "", "P-A"
+    )
+    headers = _bearer(session, user)
+
+    def codes() -> list[str]:
+        figures = client.get("/api/v1/stats/admin-units?level=commune", headers=headers).get_json()
+        return sorted(row["code"] for row in figures["rows"])
+
+    assert codes() == ["A"]
+    supervision.set_group_communes(session, SYSTEM, "P-A", ["A", "B"])
+    session.commit()
+    assert codes() == ["A", "B"]
+
+
 def test_the_demo_group_staff_reach_the_five_central_wards(session, hanoi):
     for code, name in (("00226", "Phường Văn Miếu - Quốc Tử Giám"), ("00145", "Phường Long Biên")):
         ward = admin_unit(code, name, parent=hanoi["01"])

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from ..models import AdminLevel, AdminUnit, SupervisionGroup, User, supervision_group_communes
 from ..timezones import local_today
 from .access import SYSTEM, Actor, subtree_ids
+from .accounts.remembered import forget_credentials
 from .audit import record
 from .errors import Conflict, NotFound, ValidationFailed
 from .records import flush
@@ -184,6 +185,7 @@ def close_group(session: Session, actor: Actor, code: str, effective: date | Non
     _require_after_start(group, effective)
     group.valid_to = effective
     flush(session, "supervision_group", group.id)
+    forget_credentials(session)  # its staff's remembered reach is no longer in force
     record(
         session,
         actor,
@@ -226,6 +228,7 @@ def _next_version(
     for user in bound:
         user.supervision_group = successor
     flush(session, "user")
+    forget_credentials(session)  # its staff's remembered reach names the old version's communes
     followed = len(bound)
     record(
         session,

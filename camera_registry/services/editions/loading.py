@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from ...models import WGS84, AdminUnit, Owner, Recorder, Site, User
 from ...timezones import local_today
 from ..access import SYSTEM, Actor
+from ..accounts.remembered import forget_credentials
 from ..audit import record
 from ..channels.phones import entered_phone
 from ..errors import ValidationFailed
@@ -117,6 +118,7 @@ def load_edition(
         savepoint.rollback()
     else:
         savepoint.commit()
+        forget_credentials(session)  # remembered reaches name the communes and bindings this load changed
     return report
 
 
