@@ -46,7 +46,10 @@ def load(app: Flask) -> None:
     if not configured:
         app.extensions[EXTENSION] = None
         origin = tile_origin(app.config.get("MAP_TILE_URL", ""))  # the origin only: a URL may carry a key
-        log.info("basemap: %s", f"XYZ tiles from {origin}" if origin else "none, the commune boundaries are the base")
+        if origin:
+            log.info("basemap: XYZ tiles from %s", origin)
+        else:  # the default: nothing to tell an operator, and a CLI command's error stays its only line
+            log.debug("basemap: none, the commune boundaries are the base")
         return
     path = Path(configured).resolve()
     try:
