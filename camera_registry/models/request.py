@@ -8,7 +8,8 @@ concurrent change is refused rather than lost.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 from geoalchemy2 import Geometry
 from sqlalchemy import JSON, Boolean, CheckConstraint, Float, ForeignKey, Integer, String, Text
@@ -113,6 +114,33 @@ OUTCOME_STATES: dict[str, frozenset[AssignmentStatus]] = {
     "no_footage": states_reached_by(ASSIGNMENT_TRANSITIONS, "report_no_footage"),
     "expired": states_reached_by(ASSIGNMENT_TRANSITIONS, "expire"),
 }
+#: An owner answered: consenting, declining or reporting no footage leads here (or on, to footage received).
+OWNER_ANSWERED_STATES = states_reached_by(ASSIGNMENT_TRANSITIONS, *OWNER_ANSWERS)
+
+
+class RequestOutcome(enum.StrEnum):
+    """How a request ended, told truthfully: its status says only that it is over, its assignments say how."""
+
+    OPEN = "open"  # still under way
+    RESOLVED_WITH_FOOTAGE = "resolved_with_footage"  # footage came from at least one owner
+    RESOLVED_WITHOUT_FOOTAGE = "resolved_without_footage"  # owners answered (declined, no footage), or no one to ask
+    EXPIRED_UNANSWERED = "expired_unanswered"  # asked, and no owner answered in time
+    CANCELLED = "cancelled"  # the police withdrew it
+
+
+def request_outcome(status: RequestStatus, assignment_states: Iterable[AssignmentStatus]) -> RequestOutcome:
+    """The one rule for a request's outcome, from its status and its assignments' states (the figures' SQL
+    reads those states and classifies them here too)."""
+    if status == RequestStatus.CANCELLED:
+        return RequestOutcome.CANCELLED
+    if status not in FINAL_REQUEST_STATES:
+        return RequestOutcome.OPEN
+    states = set(assignment_states)
+    if states & OUTCOME_STATES["footage_received"]:
+        return RequestOutcome.RESOLVED_WITH_FOOTAGE
+    if not states or states & OWNER_ANSWERED_STATES:
+        return RequestOutcome.RESOLVED_WITHOUT_FOOTAGE
+    return RequestOutcome.EXPIRED_UNANSWERED
 
 
 class FootageRequest(Base):
@@ -150,6 +178,10 @@ class FootageRequest(Base):
     )
 
     __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def outcome(self) -> RequestOutcome:
+        return request_outcome(self.status, (assignment.status for assignment in self.assignments))
 
 
 class Handover(enum.Enum):
@@ -192,6 +224,16 @@ class Assignment(Base):
 
     __mapper_args__ = {"version_id_col": version}
 
+    @property
+    def overwrite_deadline(self) -> datetime:
+        """When the first of its recorders overwrites the footage asked for: what the owner keeps it until.
+        `preservation_deadline` is earlier when the police's reply deadline is: that is when an answer is due."""
+        return min(item.overwrite_deadline for item in self.lenses)
+
+    @property
+    def partially_overwritten(self) -> bool:
+        return any(item.partially_overwritten for item in self.lenses)
+
 
 class AssignmentLens(Base):
     """One lens an assignment asks about, with its distance and when its footage is lost."""
@@ -208,3 +250,11 @@ class AssignmentLens(Base):
     assignment: Mapped[Assignment] = relationship(back_populates="lenses")
     lens: Mapped[Lens] = relationship()
     recorder: Mapped[Recorder] = relationship()
+
+    @property
+    def overwrite_deadline(self) -> datetime:
+        """When the recorder overwrites the footage asked for, by routing's rule without the reply deadline's cap:
+        the window's start plus the retention, or its end once the start was already gone at routing."""
+        request = self.assignment.request
+        kept_from = request.window_end if self.partially_overwritten else request.window_start
+        return kept_from + timedelta(days=self.recorder.retention_days)
