@@ -35,8 +35,10 @@ from .request import (
     AssignmentStatus,
     FootageRequest,
     Handover,
+    RequestOutcome,
     RequestStatus,
     allowed_actions,
+    request_outcome,
 )
 from .site import Site
 from .supervision_group import SupervisionGroup, supervision_group_communes
@@ -58,8 +60,10 @@ __all__ = [
     "AssignmentStatus",
     "FootageRequest",
     "Handover",
+    "RequestOutcome",
     "RequestStatus",
     "allowed_actions",
+    "request_outcome",
     "Channel",
     "ClipUpload",
     "FootageClip",
