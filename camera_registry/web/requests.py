@@ -61,6 +61,7 @@ def index():
         lines=lines.items,
         total=lines.total,
         may_file=current_actor().role == Role.COMMUNE_POLICE,
+        labels=labels,
     )
 
 
