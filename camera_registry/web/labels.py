@@ -1,11 +1,11 @@
-"""What the staff pages call the audit trail's actors and events: roles, where contacts were shown, and each
-kind of a request's timeline (services.timeline.KINDS), translated when shown."""
+"""What the staff pages call the audit trail's actors and events: roles, where contacts were shown, each
+kind of a request's timeline (services.timeline.KINDS), and how requests ended, translated when shown."""
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext
 
-from ..models import Role
+from ..models import RequestOutcome, Role
 
 ROLES = {
     Role.ADMIN: lazy_gettext("administrator"),
@@ -55,4 +55,13 @@ TIMELINE_KINDS = {
     "message.sent": lazy_gettext("Message sent"),
     "message.delivered": lazy_gettext("Message delivered"),
     "message.failed": lazy_gettext("Message not delivered"),
+}
+
+#: How a request ended (models.RequestOutcome), shown on the request list and page instead of its bare status.
+OUTCOMES = {
+    RequestOutcome.OPEN: lazy_gettext("Under way"),
+    RequestOutcome.RESOLVED_WITH_FOOTAGE: lazy_gettext("Resolved with footage"),
+    RequestOutcome.RESOLVED_WITHOUT_FOOTAGE: lazy_gettext("Resolved without footage (declined, no footage)"),
+    RequestOutcome.EXPIRED_UNANSWERED: lazy_gettext("Expired, no owner answered"),
+    RequestOutcome.CANCELLED: lazy_gettext("Cancelled"),
 }
