@@ -3,15 +3,18 @@ answer at all, or cancelled; the police's list and page show it, and flag lenses
 
 from __future__ import annotations
 
+import csv
+from collections import Counter
 from datetime import timedelta
 
 import pytest
 from geoalchemy2.shape import from_shape
 from owner_support import NOW, police_actor
 from shapely import Point
+from sqlalchemy import select
 
-from camera_registry.models import Lens, Owner, OwnerKind, Recorder, RequestOutcome, RequestStatus
-from camera_registry.services import requests
+from camera_registry.models import FootageRequest, Lens, Owner, OwnerKind, Recorder, RequestOutcome, RequestStatus
+from camera_registry.services import requests, stats
 from camera_registry.services.access import SYSTEM
 from camera_registry.services.workflow import transition_assignment, transition_request
 
@@ -147,3 +150,37 @@ def test_the_police_page_flags_lenses_already_partly_overwritten(client, session
     assert "Partly overwritten already: lens-c" in page
     vi = client.get(f"/requests/{request.id}?lang=vi", headers=world.headers["police_a"]).get_data(as_text=True)
     assert "Đã bị ghi đè một phần: lens-c" in vi
+
+
+def test_figures_count_each_outcome_as_a_recount_does_and_the_downloads_carry_them(
+    client, session, world, second_owner
+):
+    plans = {
+        "with": ("consent", "receive_footage"),
+        "without": ("decline",),
+        "expired": ("expire",),
+        "cancelled": None,
+        "open": (),
+    }
+    for actions in plans.values():
+        request = file(session)
+        if actions is None:
+            requests.cancel_request(session, police_actor(session), request.id)
+        for assignment in request.assignments:
+            step(session, assignment, *(actions or ()))
+    session.commit()
+
+    [row] = [row for row in stats.unit_figures(session, SYSTEM).rows if row.code == "A"]
+    recount = Counter(request.outcome for request in session.scalars(select(FootageRequest)))
+    assert {outcome: getattr(row.figures, name) for outcome, name in stats.OUTCOME_FIELDS.items()} == recount
+    assert set(recount.values()) == {1} and len(recount) == len(RequestOutcome)
+    assert row.figures.requests_opened == sum(recount.values()) == 5
+    assert row.figures.requests_resolved == 3  # what the status says: the expired-unanswered one among them
+
+    answer = client.get("/api/v1/stats/admin-units?format=csv", headers=world.headers["admin"])
+    lines = list(csv.reader(answer.get_data(as_text=True).lstrip("\ufeff").splitlines()))
+    header, line_a = lines[0], next(line for line in lines[1:] if line[0] == "A")
+    assert line_a[header.index("Yêu cầu hết hạn, không chủ camera nào trả lời")] == "1"
+    assert line_a[header.index("Yêu cầu đã xong, có dữ liệu")] == "1"
+    english = client.get("/api/v1/stats/admin-units?format=csv&lang=en", headers=world.headers["admin"])
+    assert "Requests resolved without footage (declined, no footage)" in english.get_data(as_text=True)

@@ -31,9 +31,11 @@ from ..models import (
     Owner,
     Recorder,
     RecorderStatus,
+    RequestOutcome,
     RequestStatus,
     Site,
     SupervisionGroup,
+    request_outcome,
 )
 from ..models.base import utcnow
 from ..timezones import local_midnight, local_today
@@ -44,6 +46,16 @@ from .errors import NotFound, ValidationFailed
 DEFAULT_PERIOD_DAYS = 30
 #: The answers that give nothing; every other answer was a consent (maybe followed by footage and closing).
 REFUSALS = (AssignmentStatus.DECLINED, AssignmentStatus.NO_FOOTAGE)
+
+
+#: The Tally field each request outcome is counted in.
+OUTCOME_FIELDS = {
+    RequestOutcome.RESOLVED_WITH_FOOTAGE: "requests_with_footage",
+    RequestOutcome.RESOLVED_WITHOUT_FOOTAGE: "requests_without_footage",
+    RequestOutcome.EXPIRED_UNANSWERED: "requests_expired_unanswered",
+    RequestOutcome.CANCELLED: "requests_cancelled",
+    RequestOutcome.OPEN: "requests_open",
+}
 
 
 @dataclass(frozen=True)
@@ -82,6 +94,12 @@ class Tally:
     sites: int = 0
     requests_opened: int = 0
     requests_resolved: int = 0
+    # How the requests opened ended (models.request_outcome); with the open ones they add up to requests_opened.
+    requests_with_footage: int = 0
+    requests_without_footage: int = 0
+    requests_expired_unanswered: int = 0
+    requests_cancelled: int = 0
+    requests_open: int = 0
     hours_to_resolution: list[float] = field(default_factory=list)
     assignments_answered: int = 0
     assignments_consented: int = 0
@@ -277,8 +295,17 @@ def commune_tallies(
         FootageRequest.routed_at >= period.start,
         FootageRequest.routed_at < period.end,
     )
-    for commune_id, status, routed_at, closed_at, lenses_routed in session.execute(
+    assignment_states: dict[int, set[AssignmentStatus]] = {}
+    for request_id, state in session.execute(
+        select(Assignment.request_id, Assignment.status)
+        .join(FootageRequest, Assignment.request_id == FootageRequest.id)
+        .where(opened_in_period)
+        .distinct()
+    ):
+        assignment_states.setdefault(request_id, set()).add(state)
+    for request_id, commune_id, status, routed_at, closed_at, lenses_routed in session.execute(
         select(
+            FootageRequest.id,
             FootageRequest.commune_id,
             FootageRequest.status,
             FootageRequest.routed_at,
@@ -288,6 +315,8 @@ def commune_tallies(
     ):
         tally = tallies[commune_id]
         tally.requests_opened += 1
+        outcome = request_outcome(status, assignment_states.get(request_id, ()))
+        setattr(tally, OUTCOME_FIELDS[outcome], getattr(tally, OUTCOME_FIELDS[outcome]) + 1)
         if status == RequestStatus.RESOLVED:
             tally.requests_resolved += 1
             if lenses_routed:  # one resolved at routing, with no one to ask, took no time worth measuring
