@@ -25,7 +25,7 @@ def test_an_owner_consents_on_a_phone(phone, live_server, backend):
     with phone.expect_navigation():
         phone.click("#consent-form button[type=submit]")
     assert phone.get_attribute("#answer", "data-answer") == "consent"
-    assert "Câu trả lời của bạn đã được ghi nhận" in phone.inner_text("#answer")
+    assert "Câu trả lời của ông/bà đã được ghi nhận" in phone.inner_text("#answer")
     assert phone.locator("#consent-form").count() == 0
     assert no_horizontal_scroll(phone)
     phone.screenshot(path=str(SCREENSHOTS / f"owner-consented-{backend}.png"), full_page=True)

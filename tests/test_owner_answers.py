@@ -175,6 +175,7 @@ def test_revoking_through_a_link_stamps_the_commitment(session, world):
 
 
 def test_an_invitation_to_sign_adds_a_commitment_over_all_recorders(session, world):
+    session.get(SharingCommitment, world.objects["a"]["commitment"]).revoked_at = NOW - timedelta(days=1)
     token, owner_id = commitment_link(session, world, commitment=False)
     assert owner_answers.open_link(session, token).actions == ("sign",)
     page = owner_answers.answer(session, token, "sign")

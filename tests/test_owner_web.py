@@ -80,7 +80,7 @@ def test_a_double_submit_shows_the_same_result_and_another_answer_is_refused(cli
     first = client.post(f"/o/{token}", data=form)
     assert first.status_code == 303 and first.headers["Location"].endswith(f"/o/{token}")
     result = client.get(f"/o/{token}")
-    assert result.status_code == 200 and "Câu trả lời của bạn đã được ghi nhận" in page_text(result)
+    assert result.status_code == 200 and "Câu trả lời của ông/bà đã được ghi nhận" in page_text(result)
     last_event = session.scalar(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1))
     again = client.post(f"/o/{token}", data=form, follow_redirects=True)  # the browser sends the same form again
     assert again.status_code == 200 and page_text(again) == page_text(result)
@@ -110,7 +110,7 @@ def test_dead_links_show_the_police_phone(client, session, world, owner_link):
     for token, status, words in (
         (expired, 410, "Đường liên kết đã hết hạn"),
         (revoked, 410, "Đường liên kết đã bị thu hồi"),
-        (used, 200, "Câu trả lời của bạn đã được ghi nhận"),
+        (used, 200, "Câu trả lời của ông/bà đã được ghi nhận"),
     ):
         response = client.get(f"/o/{token}")
         html = response.get_data(as_text=True)

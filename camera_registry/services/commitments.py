@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from ..models import AdminUnit, CommitmentChannel, Owner, Recorder, SharingCommitment, commitment_recorders
 from ..models.base import utcnow
+from ..timezones import local_today
 from .access import Actor
 from .audit import record
 from .errors import Conflict, NotFound, ValidationFailed
@@ -22,6 +23,23 @@ def active_commitment_at(moment: datetime) -> ColumnElement[bool]:
         or_(SharingCommitment.valid_until.is_(None), SharingCommitment.valid_until > moment),
         or_(SharingCommitment.revoked_at.is_(None), SharingCommitment.revoked_at > moment),
     )
+
+
+def last_day_in_force(valid_until: datetime) -> date:
+    """The last Vietnamese day a commitment holds: valid_until is exclusive, so one ending at local midnight
+    starting day D+1 holds through day D. Every page and message names the end date by this one rule."""
+    return local_today(valid_until - timedelta(microseconds=1))
+
+
+def current_commitment(session: Session, owner: Owner, moment: datetime) -> SharingCommitment | None:
+    """The commitment an owner's page is about: the newest one in force at `moment`, else the newest signed."""
+    newest = (
+        select(SharingCommitment)
+        .where(SharingCommitment.owner_id == owner.id)
+        .order_by(SharingCommitment.signed_at.desc(), SharingCommitment.id.desc())
+        .limit(1)
+    )
+    return session.scalar(newest.where(active_commitment_at(moment))) or session.scalar(newest)
 
 
 def recorder_is_shared(moment: datetime) -> ColumnElement[bool]:
@@ -122,8 +140,10 @@ def record_signature(
     text_version: str,
     signed_at: datetime | None = None,
     recorder_ids: list[int] | None = None,
+    text: str | None = None,
 ) -> SharingCommitment:
-    """Sign for `owner` without a reach check: the caller has settled that `actor` may (police reach, owner link)."""
+    """Sign for `owner` without a reach check: the caller has settled that `actor` may (police reach, owner link).
+    `text` is the full text the owner read, kept in the audit trail beside its version (an owner link)."""
     signed_at = signed_at or utcnow()
     if valid_until is not None and valid_until <= signed_at:
         raise ValidationFailed("a commitment must end after it is signed", {"valid_until": ["must be after signed_at"]})
@@ -153,7 +173,12 @@ def record_signature(
         "commitment.sign",
         "commitment",
         commitment.id,
-        details={"owner_id": owner.id, "recorder_ids": [r.id for r in recorders], "text_version": text_version},
+        details={
+            "owner_id": owner.id,
+            "recorder_ids": [r.id for r in recorders],
+            "text_version": text_version,
+            **({"text": text} if text is not None else {}),
+        },
     )
     return commitment
 
@@ -171,6 +196,7 @@ def record_renewal(
     valid_until: datetime | None,
     channel: CommitmentChannel,
     text_version: str | None = None,
+    text: str | None = None,
 ) -> SharingCommitment:
     """A renewal is a new signature with the same scope; the old row stays as history. No reach check."""
     if previous.revoked_at is not None:
@@ -186,6 +212,7 @@ def record_renewal(
         channel=channel,
         text_version=text_version or previous.text_version,
         recorder_ids=None if previous.all_recorders else [r.id for r in previous.recorders],
+        text=text,
     )
 
 
@@ -205,3 +232,16 @@ def record_revocation(
     session.flush()
     record(session, actor, "commitment.revoke", "commitment", commitment.id, note=reason)
     return commitment
+
+
+def record_owner_revocation(
+    session: Session, actor: Actor, owner: Owner, moment: datetime, reason: str | None = None
+) -> list[SharingCommitment]:
+    """The owner withdraws: every commitment of theirs in force at `moment` is revoked, since a renewal leaves
+    the row it renews in force until its own end. No reach check."""
+    in_force = session.scalars(
+        select(SharingCommitment)
+        .where(SharingCommitment.owner_id == owner.id, active_commitment_at(moment))
+        .order_by(SharingCommitment.id)
+    ).all()
+    return [record_revocation(session, actor, commitment, reason) for commitment in in_force]

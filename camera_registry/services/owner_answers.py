@@ -24,7 +24,7 @@ from ..models import ASSIGNMENT_TRANSITIONS, CommitmentChannel, Handover, LinkAn
 from ..models.base import utcnow
 from .access import owner_actor
 from .audit import record
-from .commitments import record_renewal, record_revocation, record_signature
+from .commitments import record_owner_revocation, record_renewal, record_signature
 from .errors import Conflict, ValidationFailed
 from .owner_links import LinkState, mark_used, resolve_link
 from .owner_pages import (
@@ -121,7 +121,7 @@ def answer(
             if link.purpose == LinkPurpose.ASSIGNMENT:
                 _answer_assignment(session, link, action, handover, reason, note, now)
             else:
-                _answer_commitment(session, link, action, note, now)
+                _answer_commitment(session, page, action, note, now)
             link.answer, link.answered_at = LinkAnswer(action), now
             record(
                 session,
@@ -184,24 +184,27 @@ def _answer_assignment(
         mark_used(link, now)
 
 
-def _answer_commitment(session: Session, link: OwnerLink, action: str, note: str | None, now: datetime) -> None:
+def _answer_commitment(session: Session, page: OwnerPage, action: str, note: str | None, now: datetime) -> None:
+    """Act on the owner's current commitment (a renewal since the link was sent is the one in force)."""
+    link = page.link
     if not mark_used(link, now):
         raise StaleVersion(f"owner link {link.id} was used at the same moment")
     actor = owner_actor(link.owner_id)
     if action == "sign":
-        record_signature(session, actor, link.owner, signed_at=now, **_web_terms(now))
+        record_signature(session, actor, link.owner, signed_at=now, **_web_terms(page, now))
     elif action == "renew":
-        record_renewal(session, actor, link.commitment, **_web_terms(now))
+        record_renewal(session, actor, page.commitment, **_web_terms(page, now))
     else:
-        record_revocation(session, actor, link.commitment, reason=note or None)
+        record_owner_revocation(session, actor, link.owner, now, reason=note or None)
 
 
-def _web_terms(now: datetime) -> dict:
-    """What a commitment signed or renewed on the web holds to: the current text, for the term it states."""
+def _web_terms(page: OwnerPage, now: datetime) -> dict:
+    """What a commitment signed or renewed on the web holds to: the text the page showed, for the term it states."""
     return {
         "valid_until": _years_later(now, COMMITMENT_TERM_YEARS),
         "channel": CommitmentChannel.WEB,
-        "text_version": CURRENT_TEXT_VERSION,
+        "text_version": page.commitment_text.version,
+        "text": page.commitment_text.full_text,
     }
 
 

@@ -26,6 +26,7 @@ from ..models import (
     OwnerLink,
     SharingCommitment,
 )
+from .commitments import current_commitment
 from .owner_links import LinkState, ResolvedLink
 
 ASSIGNMENT_ANSWERS = tuple(OWNER_ANSWERS)
@@ -91,6 +92,11 @@ class CommitmentText:
     title: str
     paragraphs: tuple[str, ...]
 
+    @property
+    def full_text(self) -> str:
+        """The text as the owner read it, as it is kept with their signature."""
+        return "\n\n".join((self.title, *self.paragraphs))
+
 
 @dataclass(frozen=True)
 class OwnerPage:
@@ -104,6 +110,7 @@ class OwnerPage:
     lenses: tuple[LensLine, ...] = ()
     clips: tuple[FootageClip, ...] = ()
     commitment_text: CommitmentText | None = None
+    commitment: SharingCommitment | None = None  # the owner's current one, which renewing or revoking acts on
     refusal: str | None = None
     refusal_detail: str = ""
     errors: dict[str, list[str]] = field(default_factory=dict)
@@ -138,8 +145,9 @@ def owner_page(session: Session, resolved: ResolvedLink, language: str, now: dat
     else:
         commune = link.owner.commune
         recorded = Answer(link.answer.value) if link.answer is not None else None
-        actions = _commitment_actions(link.commitment, now) if live and recorded is None else ()
-        details = {"commitment_text": commitment_text(language)}
+        current = current_commitment(session, link.owner, now)
+        actions = _commitment_actions(current, now) if live and recorded is None else ()
+        details = {"commitment_text": commitment_text(language), "commitment": current}
     if resolved.state in (LinkState.EXPIRED, LinkState.REVOKED):
         state = resolved.state
     elif actions:

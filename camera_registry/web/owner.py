@@ -32,6 +32,7 @@ from ..services import owner_answers, owner_preferences
 from ..services.channels.phones import readable_phone
 from ..services.clips import ClipRefused, ClipTooLarge
 from ..services.errors import ValidationFailed
+from ..services.notifications import last_valid_day
 from ..services.owner_answers import DEAD_STATES, PageState, Refusal
 from . import tus
 from .i18n import current_language, remember_language
@@ -69,6 +70,8 @@ class AnswerSchema(ma.Schema):
     handover = ma.fields.Enum(Handover, by_value=True, load_default=None)
     reason = ma.fields.String(load_default=None, validate=validate.OneOf(owner_answers.NO_FOOTAGE_REASONS))
     note = ma.fields.String(load_default=None, validate=validate.Length(max=owner_answers.NOTE_MAX_LENGTH))
+    #: Revoking needs its box ticked: checked here, so it holds without JavaScript.
+    confirm = ma.fields.Boolean(load_default=False, load_only=True)
 
     class Meta:
         unknown = ma.EXCLUDE  # the CSRF token
@@ -79,6 +82,13 @@ class AnswerSchema(ma.Schema):
             raise ma.ValidationError("choose how the footage is handed over", "handover")
         if data["action"] == "report_no_footage" and data["reason"] is None:
             raise ma.ValidationError("say why there is no footage", "reason")
+        if data["action"] == "revoke" and not data["confirm"]:
+            raise ma.ValidationError("tick the box to confirm revoking", "confirm")
+
+    @ma.post_load
+    def _confirmed(self, data, **kwargs):
+        del data["confirm"]  # checked above; the answer itself does not carry it
+        return data
 
 
 class ContactSchema(ma.Schema):
@@ -318,6 +328,8 @@ def filesize(size: float) -> str:
 
 
 blueprint.add_app_template_filter(readable_phone, "phone")
+#: A commitment's end date on the page is the one its messages give: its last day in force, in Vietnam.
+blueprint.add_app_template_filter(last_valid_day, "last_day_in_force")
 
 
 @blueprint.app_template_filter("clock_offset")

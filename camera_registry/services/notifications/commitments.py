@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -12,13 +12,14 @@ from ...models import (
 )
 from ...timezones import local_time
 from ..channels.templates import MessageKind
+from ..commitments import last_day_in_force
 from .outbox import Texts, _queue, owner_channels, owner_link_slot
 from .settings import ChannelPlan
 
 
 def last_valid_day(valid_until: datetime) -> str:
-    """A commitment valid until midnight starting day D+1 holds through day D, as the owner signed it."""
-    return local_time(valid_until - timedelta(microseconds=1), "%d/%m/%Y")
+    """The end date a message names: the commitment's last day in force, as the owner's page gives it."""
+    return last_day_in_force(valid_until).strftime("%d/%m/%Y")
 
 
 def _renewal_texts(commitment: SharingCommitment, link_url: str) -> Texts:
