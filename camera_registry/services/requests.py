@@ -26,6 +26,8 @@ from ..models import (
     FootageClip,
     FootageRequest,
     Handover,
+    Lens,
+    Owner,
     RequestStatus,
     Role,
 )
@@ -35,7 +37,7 @@ from .audit import record
 from .errors import NotFound, PermissionDenied, ValidationFailed
 from .listing import Page, readable
 from .notifications import announce_routed_request
-from .routing import plan_routing
+from .routing import RoutingPlan, plan_routing
 from .workflow import outcome, transition_assignment, transition_request
 
 DEFAULT_RADIUS_M = 150
@@ -130,6 +132,16 @@ def open_request(
     return request
 
 
+def _routed_rows(session: Session, plan: RoutingPlan) -> tuple[dict[int, Owner], dict[int, Lens]]:
+    """The owners and lenses a plan routes to, two queries in all: announcing each owner's message reads them,
+    and loading them one assignment and one lens at a time cost a query each."""
+    owner_ids = sorted({route.owner_id for route in plan.routes})
+    lens_ids = sorted({lens.lens_id for route in plan.routes for lens in route.lenses})
+    owners = {owner.id: owner for owner in session.scalars(select(Owner).where(Owner.id.in_(owner_ids)))}
+    lenses = {lens.id: lens for lens in session.scalars(select(Lens).where(Lens.id.in_(lens_ids)))}
+    return owners, lenses
+
+
 def submit_request(
     session: Session,
     actor: Actor,
@@ -156,10 +168,11 @@ def submit_request(
         now,
         request.deadline,
     )
+    owners, lenses = _routed_rows(session, plan)
     for rank, route in enumerate(plan.routes, start=1):
         request.assignments.append(
             Assignment(
-                owner_id=route.owner_id,
+                owner=owners[route.owner_id],
                 rank=rank,
                 status=AssignmentStatus.PENDING,
                 preservation_deadline=route.preservation_deadline,
@@ -167,7 +180,7 @@ def submit_request(
                 covered_by_commitment=route.covered_by_commitment,
                 lenses=[
                     AssignmentLens(
-                        lens_id=lens.lens_id,
+                        lens=lenses[lens.lens_id],
                         recorder_id=lens.recorder_id,
                         distance_m=lens.distance_m,
                         preservation_deadline=lens.preservation_deadline,
