@@ -218,6 +218,68 @@ def transition_assignment(
     return assignment
 
 
+def transition_assignments(
+    session: Session,
+    actor: Actor,
+    request: FootageRequest,
+    assignments: list[Assignment],
+    action: str,
+    details: dict[int, dict],
+) -> None:
+    """Make one transition that leaves the request where it is (`notify`) on many of its assignments at once.
+
+    What `transition_assignment` does for one, with one lock of the request and one of all the rows instead
+    of three queries and a flush each: a freshly routed request announces hundreds of owners together.
+    `details` holds each assignment's audit details by its id.
+    """
+    if not assignments:
+        return
+    _catch_up(session, request, assignments[0])
+    with session.no_autoflush:
+        stored = {
+            row.id: row
+            for row in session.execute(
+                select(Assignment.id, Assignment.status, Assignment.version)
+                .where(Assignment.id.in_([assignment.id for assignment in assignments]))
+                .with_for_update()
+            )
+        }
+    moves = []
+    for assignment in assignments:
+        row = stored[assignment.id]
+        if row.version != assignment.version:
+            raise _stale(
+                "assignment",
+                assignment.id,
+                f"was changed by someone else since it was read (version {assignment.version}); "
+                f"it is now {row.status.value} at version {row.version}",
+                row.version,
+                row.status,
+            )
+        target = ASSIGNMENT_TRANSITIONS.get((assignment.status, action))
+        if target is None:
+            raise IllegalTransition(
+                f"cannot {action} an assignment that is {assignment.status.value}",
+                {"action": [f"not allowed while {assignment.status.value}"]},
+                current={"version": row.version, "status": assignment.status.value},
+            )
+        moves.append((assignment, assignment.status, target))
+    for assignment, _, target in moves:
+        assignment.status = target
+    flush_versioned(session, "assignment", None)
+    for assignment, state, target in moves:
+        record(
+            session,
+            actor,
+            f"assignment.{action}",
+            "assignment",
+            assignment.id,
+            from_state=state.value,
+            to_state=target.value,
+            details=details.get(assignment.id),
+        )
+
+
 def all_final(request: FootageRequest) -> bool:
     return all(assignment.status in FINAL_ASSIGNMENT_STATES for assignment in request.assignments)
 

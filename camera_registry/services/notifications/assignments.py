@@ -16,7 +16,7 @@ from ...models.base import utcnow
 from ...timezones import local_time
 from ..access import SYSTEM
 from ..channels.templates import MessageKind
-from ..workflow import transition_assignment
+from ..workflow import transition_assignments
 from .outbox import Texts, _queue, owner_channels, owner_link_slot
 from .settings import ChannelPlan, channel_plan
 
@@ -26,17 +26,21 @@ def _police_unit(request: FootageRequest) -> str:
 
 
 def _assignment_texts(assignment: Assignment, link_url: str, number: int | None = None) -> Texts:
-    """The request, or its `number`th reminder."""
+    """The request, or its `number`th reminder. Two deadlines, told apart: the footage is kept until the recorder
+    overwrites it (`overwrite_deadline`), and the answer is due by the assignment's `preservation_deadline`, which
+    the police's reply deadline may bring forward; the link expires with it."""
     request = assignment.request
     lead = f"Nhắc lại lần {number}: " if number else ""
     unit = _police_unit(request)
     ask = "giữ lại và bàn giao" if assignment.covered_by_commitment else "đồng ý cho trích xuất"
     window = f"từ {local_time(request.window_start)} đến {local_time(request.window_end)}"
-    deadline = local_time(assignment.preservation_deadline)
+    keep_until = local_time(assignment.overwrite_deadline)
+    answer_by = local_time(assignment.preservation_deadline)
     lenses = ", ".join(item.lens.external_id for item in assignment.lenses)
     short = (
-        f"{lead}{unit} đề nghị ông/bà {ask} dữ liệu camera {window} (vụ việc {request.case_ref}), "
-        f"trước {deadline}. Trả lời tại: {link_url}"
+        f"{lead}{unit} đề nghị ông/bà {ask} dữ liệu camera {local_time(request.window_start)}-"
+        f"{local_time(request.window_end)} (vụ việc {request.case_ref}). "
+        f"Giữ đến {keep_until}, trả lời trước {answer_by}: {link_url}"
     )
     phone = request.commune.police_phone
     body = "\n".join(
@@ -49,12 +53,13 @@ def _assignment_texts(assignment: Assignment, link_url: str, number: int | None 
             f"Vụ việc: {request.case_ref}",
             f"Căn cứ pháp lý: {request.legal_basis}",
             f"Mắt camera liên quan ({len(assignment.lenses)}): {lenses}",
-            f"Cần giữ dữ liệu đến: {deadline} (sau thời điểm này đầu thu có thể ghi đè)",
+            f"Cần giữ dữ liệu đến: {keep_until} (sau thời điểm này đầu thu có thể ghi đè)",
+            *([f"Công an cần câu trả lời trước: {answer_by}"] if request.deadline is not None else []),
             "",
             "Để trả lời (đồng ý, từ chối hoặc báo không có dữ liệu), mở liên kết dành riêng cho ông/bà:",
             link_url,
             "",
-            f"Liên kết chỉ dùng cho đề nghị này và hết hạn lúc {deadline}; xin đừng chuyển cho người khác.",
+            f"Liên kết chỉ dùng cho đề nghị này và hết hạn lúc {answer_by}; xin đừng chuyển cho người khác.",
             *([f"Điện thoại trực ban {unit}: {phone}"] if phone else []),
             "Thời gian theo giờ Việt Nam (UTC+7).",
         ]
@@ -67,7 +72,8 @@ def _assignment_texts(assignment: Assignment, link_url: str, number: int | None 
         "window_start": local_time(request.window_start),
         "window_end": local_time(request.window_end),
         "case_ref": request.case_ref,
-        "deadline": deadline,
+        "keep_until": keep_until,
+        "deadline": answer_by,
         **({"number": str(number)} if number else {}),
     }
     return Texts(short, subject, body, parameters)
@@ -79,6 +85,7 @@ def _assignment_payload(assignment: Assignment, link_url: str) -> dict:
         "request_id": assignment.request_id,
         "link": link_url,
         "preservation_deadline": assignment.preservation_deadline.isoformat(),
+        "overwrite_deadline": assignment.overwrite_deadline.isoformat(),
     }
 
 
@@ -125,17 +132,12 @@ def announce_routed_request(session: Session, request: FootageRequest, base_url:
     """
     session.flush()
     plan, now = channel_plan(session), request.routed_at or utcnow()
-    notified = 0
+    link_url = owner_link_slot(base_url)
+    channels = {}
     for assignment in request.assignments:
-        if assignment.status != AssignmentStatus.PENDING or not owner_channels(assignment.owner, plan):
-            continue
-        messages = notify_assignment(session, assignment, owner_link_slot(base_url), plan, now)
-        transition_assignment(
-            session,
-            SYSTEM,
-            assignment,
-            "notify",
-            details={"channels": sorted(message.channel.value for message in messages)},
-        )
-        notified += 1
-    return notified
+        if assignment.status == AssignmentStatus.PENDING and owner_channels(assignment.owner, plan):
+            messages = notify_assignment(session, assignment, link_url, plan, now)
+            channels[assignment.id] = {"channels": sorted(message.channel.value for message in messages)}
+    notified = [assignment for assignment in request.assignments if assignment.id in channels]
+    transition_assignments(session, SYSTEM, request, notified, "notify", channels)
+    return len(notified)
