@@ -54,12 +54,13 @@ REQUEST_VALUES = {
     "window_start": "20:00 01/03/2025",
     "window_end": "21:00 01/03/2025",
     "case_ref": "HK-2025-017",
+    "keep_until": "20:00 08/03/2025",
     "deadline": "20:00 08/03/2025",
     "link": "https://camera.example.vn/o/" + "t" * 43,
 }
 REQUEST_SMS = (
-    "Cong an phuong Hoan Kiem de nghi ong/ba dong y cho trich xuat du lieu camera tu 20:00 01/03/2025 "
-    "den 21:00 01/03/2025 (vu viec HK-2025-017), truoc 20:00 08/03/2025. Tra loi tai: "
+    "Cong an phuong Hoan Kiem de nghi ong/ba dong y cho trich xuat du lieu camera 20:00 01/03/2025-"
+    "21:00 01/03/2025 (vu viec HK-2025-017). Giu den 20:00 08/03/2025, tra loi truoc 20:00 08/03/2025: "
     "https://camera.example.vn/o/" + "t" * 43
 )
 TEMPLATE_IDS = {

@@ -394,6 +394,7 @@ REQUEST_VALUES = {
     "window_start": "20:00 01/03/2026",
     "window_end": "21:00 01/03/2026",
     "case_ref": "VV-2026-001",
+    "keep_until": "20:00 15/03/2026",
     "deadline": "20:00 15/03/2026",
     "link": "https://camera.example.vn/o/" + "t" * 43,
 }

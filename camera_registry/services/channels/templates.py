@@ -204,19 +204,23 @@ _REQUEST_PARAMS = (
     Param("window_start", ParamType.TIME, "23:45 31/12/2025"),
     Param("window_end", ParamType.TIME, "23:59 31/12/2025"),
     _CASE_REF,
+    Param("keep_until", ParamType.TIME, "23:59 31/12/2025"),
     _DEADLINE,
     _LINK,
 )
 _GREETING = "Kính gửi {owner_name},\n\n"
+# Two deadlines, told apart: {keep_until} is when the recorder overwrites the footage, {deadline} when the
+# answer is due (the police's reply deadline, or the overwrite time when they set none).
 _REQUEST_ZNS = (
     "{police_unit} đề nghị ông/bà {ask} dữ liệu camera ghi lại từ {window_start} đến {window_end} "
-    "(vụ việc {case_ref}), trước {deadline}, sau thời điểm này đầu thu có thể ghi đè.\n\n"
+    "(vụ việc {case_ref}). Xin giữ dữ liệu đến {keep_until}, sau thời điểm này đầu thu có thể ghi đè, "
+    "và trả lời trước {deadline}.\n\n"
     "Để trả lời (đồng ý, từ chối hoặc báo không có dữ liệu), xin bấm nút bên dưới. "
     "Liên kết chỉ dùng cho đề nghị này; xin đừng chuyển cho người khác."
 )
 _REQUEST_SHORT = (
-    "{police_unit} đề nghị ông/bà {ask} dữ liệu camera từ {window_start} đến {window_end} "
-    "(vụ việc {case_ref}), trước {deadline}. Trả lời tại: {link}"
+    "{police_unit} đề nghị ông/bà {ask} dữ liệu camera {window_start}-{window_end} "
+    "(vụ việc {case_ref}). Giữ đến {keep_until}, trả lời trước {deadline}: {link}"
 )
 
 TEMPLATES: dict[MessageKind, MessageTemplate] = {
