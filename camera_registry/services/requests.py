@@ -28,6 +28,7 @@ from ..models import (
     Handover,
     Lens,
     Owner,
+    Recorder,
     RequestStatus,
     Role,
 )
@@ -132,14 +133,19 @@ def open_request(
     return request
 
 
-def _routed_rows(session: Session, plan: RoutingPlan) -> tuple[dict[int, Owner], dict[int, Lens]]:
-    """The owners and lenses a plan routes to, two queries in all: announcing each owner's message reads them,
-    and loading them one assignment and one lens at a time cost a query each."""
-    owner_ids = sorted({route.owner_id for route in plan.routes})
-    lens_ids = sorted({lens.lens_id for route in plan.routes for lens in route.lenses})
-    owners = {owner.id: owner for owner in session.scalars(select(Owner).where(Owner.id.in_(owner_ids)))}
-    lenses = {lens.id: lens for lens in session.scalars(select(Lens).where(Lens.id.in_(lens_ids)))}
-    return owners, lenses
+def _routed_rows(session: Session, plan: RoutingPlan) -> tuple[dict[int, Owner], dict[int, Lens], dict[int, Recorder]]:
+    """The owners, lenses and recorders a plan routes to, a query each: announcing each owner's message and
+    answering with the assignments read them, and loading them one by one cost a query per owner and per lens."""
+    routed = [lens for route in plan.routes for lens in route.lenses]
+
+    def by_id(model, ids) -> dict:
+        return {row.id: row for row in session.scalars(select(model).where(model.id.in_(sorted(set(ids)))))}
+
+    return (
+        by_id(Owner, [route.owner_id for route in plan.routes]),
+        by_id(Lens, [lens.lens_id for lens in routed]),
+        by_id(Recorder, [lens.recorder_id for lens in routed]),
+    )
 
 
 def submit_request(
@@ -168,7 +174,7 @@ def submit_request(
         now,
         request.deadline,
     )
-    owners, lenses = _routed_rows(session, plan)
+    owners, lenses, recorders = _routed_rows(session, plan)
     for rank, route in enumerate(plan.routes, start=1):
         request.assignments.append(
             Assignment(
@@ -181,7 +187,7 @@ def submit_request(
                 lenses=[
                     AssignmentLens(
                         lens=lenses[lens.lens_id],
-                        recorder_id=lens.recorder_id,
+                        recorder=recorders[lens.recorder_id],
                         distance_m=lens.distance_m,
                         preservation_deadline=lens.preservation_deadline,
                         partially_overwritten=lens.partially_overwritten,
