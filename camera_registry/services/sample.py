@@ -378,25 +378,30 @@ def _commitment(row: dict[str, str]) -> dict:
 
 
 def _load(writer, directory, file, to_record, report, locator=None, progress=None) -> None:
-    """Write one file's rows as records, batch by batch.
+    """Write one file's rows as records, streamed to the writer in one call, so it writes the whole file on
+    its bulk path (on SQLite, the spatial index built once after it) and never holds more than a batch.
 
     With `locator`, each record (a recorder or lens) gets the commune its point
     lies in, located for the whole batch at once.
     """
-    for batch in _batches(directory, file):
-        records = [to_record(row) for row in batch]
-        if locator is not None:
-            points = [record["point"] for record in records]
-            communes = locator.locate_many([point[0] for point in points], [point[1] for point in points])
-            for placed, commune_id in zip(records, communes):
-                placed["commune_id"] = commune_id
-        try:
-            writer.insert(file, records)
-        except KeyError as missing:
-            raise DatasetError(f"{file}.csv: reference to unknown external id {missing}") from None
-        setattr(report, file, getattr(report, file) + len(batch))
-        if progress:
-            progress(getattr(report, file))
+
+    def records() -> Iterator[dict]:
+        for batch in _batches(directory, file):
+            placed = [to_record(row) for row in batch]
+            if locator is not None:
+                points = [record["point"] for record in placed]
+                communes = locator.locate_many([point[0] for point in points], [point[1] for point in points])
+                for record, commune_id in zip(placed, communes):
+                    record["commune_id"] = commune_id
+            yield from placed
+            setattr(report, file, getattr(report, file) + len(batch))
+            if progress:
+                progress(getattr(report, file))
+
+    try:
+        writer.insert(file, records())
+    except KeyError as missing:
+        raise DatasetError(f"{file}.csv: reference to unknown external id {missing}") from None
 
 
 def _batches(directory: Path, file: str) -> Iterator[list[dict]]:

@@ -3,20 +3,24 @@
 Records come in register terms: one dict per site, owner, recorder, lens or
 commitment, with its own external id (a site's code) under "key", its parents
 named by their external ids and positions as (lon, lat). The writer turns
-them into table columns and writes batched Core statements, parents first: a
-city register holds tens of thousands of lenses, too many for the ORM's unit
-of work. Both callers also share here the rule for an owner's commune.
+them into table columns and writes them in batches through the driver's bulk
+path (db.copy_rows: COPY on PostgreSQL, one prepared executemany on SQLite),
+parents first: a city register holds tens of thousands of lenses, too many
+for the ORM's unit of work. Both callers also share here the rule for an
+owner's commune.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sized
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import BindParameter, Connection, Table, bindparam, insert, select, update
 
+from ...db import copy_rows, spatial_indexes_deferred
 from ...models import (
     WGS84,
     Lens,
@@ -107,27 +111,33 @@ class BulkWriter:
         self.connection = connection
         self.ids: dict[str, dict[Any, int]] = {kind: dict((known or {}).get(kind, {})) for kind in _PARENTS}
 
-    def insert(self, kind: str, records: list[dict[str, Any]]) -> None:
-        """Insert new records in batches.
+    def insert(self, kind: str, records: Iterable[dict[str, Any]]) -> None:
+        """Insert new records, read from `records` (a list, or a stream) one batch at a time.
 
-        The ids of parents are selected afterwards: RETURNING over an
-        executemany makes psycopg parse one huge statement per batch, several
-        times slower.
+        The ids of parents are selected afterwards, by key: COPY returns none.
+        On SQLite the spatial index is built after the load when it is worth
+        it (db.spatial_indexes_deferred: an empty table, or a list of records
+        at least as long as the table).
         """
         spec = _KINDS[kind]
-        for start in range(0, len(records), BATCH):
-            batch = records[start : start + BATCH]
-            rows = [self._columns(spec, record, spec.defaults) for record in batch]
-            covered = [record.get(COVERED_RECORDERS) or () for record in batch]
-            if any(covered):
-                self._insert_covering(rows, covered)
-            else:
-                self.connection.execute(insert(spec.table), rows)
-            if kind in self.ids:
-                column = spec.table.c[spec.key]
-                keys = key_list([record["key"] for record in batch])
-                found = self.connection.execute(select(column, spec.table.c.id).where(column.in_(keys)))
-                self.ids[kind].update(found.all())
+        incoming = len(records) if isinstance(records, Sized) else None
+        stream = iter(records)
+        with spatial_indexes_deferred(self.connection, spec.table, incoming):
+            while batch := list(islice(stream, BATCH)):
+                self._insert_batch(kind, spec, batch)
+
+    def _insert_batch(self, kind: str, spec: _Kind, batch: list[dict[str, Any]]) -> None:
+        rows = [self._columns(spec, record, spec.defaults) for record in batch]
+        covered = [record.get(COVERED_RECORDERS) or () for record in batch]
+        if any(covered):
+            self._insert_covering(rows, covered)
+        else:
+            copy_rows(self.connection, spec.table, rows, list(dict.fromkeys(key for row in rows for key in row)))
+        if kind in self.ids:
+            column = spec.table.c[spec.key]
+            keys = key_list([record["key"] for record in batch])
+            found = self.connection.execute(select(column, spec.table.c.id).where(column.in_(keys)))
+            self.ids[kind].update(found.all())
 
     def _insert_covering(self, rows: list[dict[str, Any]], covered: list) -> None:
         """Commitments for listed recorders need their ids for the links: RETURNING, in the records' order."""
