@@ -67,6 +67,7 @@ TEMPLATE_IDS = {
     MessageKind.REQUEST: "401001",
     MessageKind.REMINDER: "401002",
     MessageKind.RENEWAL: "401003",
+    MessageKind.INVITATION: "401004",
 }
 
 
@@ -159,6 +160,7 @@ def test_the_escalation_goes_by_sms_only_so_the_start_up_check_wants_no_zns_temp
         MessageKind.REQUEST,
         MessageKind.REMINDER,
         MessageKind.RENEWAL,
+        MessageKind.INVITATION,
     ]
     validate(TEMPLATE_IDS)
     with pytest.raises(TemplateError, match="assignment.escalation is not sent by ZNS"):

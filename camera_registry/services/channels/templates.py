@@ -50,6 +50,7 @@ class MessageKind(StrEnum):
     REQUEST = "assignment.request"
     REMINDER = "assignment.reminder"
     RENEWAL = "commitment.renewal"
+    INVITATION = "commitment.invitation"  # to sign a first commitment
     ESCALATION = "assignment.escalation"
 
 
@@ -256,6 +257,18 @@ TEMPLATES: dict[MessageKind, MessageTemplate] = {
                 "Cam kết chia sẻ dữ liệu Camera an ninh của ông/bà hết hiệu lực sau ngày {last_day}. "
                 "Gia hạn tại: {link}"
             ),
+            sms_parts=2,
+        ),
+        MessageTemplate(
+            kind=MessageKind.INVITATION,
+            params=(_OWNER_NAME, _POLICE_UNIT, _LINK),
+            zns_text=_GREETING
+            + (
+                "{police_unit} mời ông/bà tham gia chương trình Camera an ninh. "
+                "Xin đọc và ký cam kết chia sẻ dữ liệu camera bằng nút bên dưới; liên kết chỉ dành cho ông/bà."
+            ),
+            zns_button="Đọc và ký cam kết",
+            short="{police_unit} mời ông/bà ký cam kết chia sẻ dữ liệu Camera an ninh tại: {link}",
             sms_parts=2,
         ),
         MessageTemplate(
