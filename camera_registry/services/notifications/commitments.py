@@ -1,4 +1,4 @@
-"""Owners: invited to renew a sharing commitment that is running out."""
+"""Owners: invited to renew a sharing commitment that is running out, or to sign a first one."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from ...models import (
     OutboxMessage,
+    Owner,
     SharingCommitment,
 )
 from ...timezones import local_time
@@ -63,5 +64,46 @@ def invite_renewal(
         recipients=recipients,
         texts=_renewal_texts(commitment, link_url),
         payload={"commitment_id": commitment.id, "link": link_url, "valid_until": commitment.valid_until.isoformat()},
+        now=now,
+    )
+
+
+def _invitation_texts(owner: Owner, link_url: str) -> Texts:
+    police_unit = f"Công an {owner.commune.name}" if owner.commune else "Công an xã, phường"
+    phone = owner.commune.police_phone if owner.commune else None
+    body = "\n".join(
+        [
+            f"Kính gửi {owner.name},",
+            "",
+            f"{police_unit} mời ông/bà tham gia chương trình Camera an ninh: khi có vụ việc, công an đề nghị "
+            "ông/bà giữ lại và cung cấp bản sao dữ liệu camera liên quan.",
+            "Xin đọc và ký cam kết chia sẻ dữ liệu tại liên kết dành riêng cho ông/bà:",
+            link_url,
+            "",
+            "Nếu ông/bà không muốn tham gia, xin bỏ qua tin này.",
+            *([f"Điện thoại trực ban {police_unit}: {phone}"] if phone else []),
+        ]
+    )
+    short = f"{police_unit} mời ông/bà ký cam kết chia sẻ dữ liệu Camera an ninh tại: {link_url}"
+    parameters = {"owner_name": owner.name, "police_unit": police_unit}
+    return Texts(short, "Mời ký cam kết chia sẻ dữ liệu Camera an ninh", body, parameters)
+
+
+def invite_signature(
+    session: Session, owner: Owner, base_url: str, plan: ChannelPlan, now: datetime, link_expires_at: datetime
+) -> list[OutboxMessage]:
+    """Invite an owner with no commitment to sign one, through a commitment link naming none (minted when the
+    invitation is sent, valid until `link_expires_at`); by ZNS or SMS it waits out the quiet hours."""
+    recipients = owner_channels(owner, plan)
+    if not recipients:
+        return []
+    link_url = owner_link_slot(base_url)
+    return _queue(
+        session,
+        key=f"owner:{owner.id}:commitment-invitation:{now:%Y%m%dT%H%M%S}",
+        kind=MessageKind.INVITATION.value,
+        recipients=recipients,
+        texts=_invitation_texts(owner, link_url),
+        payload={"invited_owner_id": owner.id, "link": link_url, "link_expires_at": link_expires_at.isoformat()},
         now=now,
     )
