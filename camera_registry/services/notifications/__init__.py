@@ -31,7 +31,7 @@ its session (`channel_plan`): create_app puts it in every session's info.
 from __future__ import annotations
 
 from .assignments import announce_routed_request, notify_assignment, remind_assignment
-from .commitments import invite_renewal, last_valid_day
+from .commitments import invite_renewal, invite_signature, last_valid_day
 from .fallback import MAX_DETAIL_LENGTH, fail_message, move_message, queue_fallback
 from .outbox import (
     PROVIDER_CHANNELS,
@@ -65,6 +65,7 @@ __all__ = [
     "escalate_to_police",
     "fail_message",
     "invite_renewal",
+    "invite_signature",
     "last_valid_day",
     "mint_owner_link",
     "move_message",
