@@ -144,6 +144,13 @@ def mint_owner_link(session: Session, message: OutboxMessage) -> str | None:
     """
     if not needs_owner_link(message):
         return None
+    invited_owner_id = message.payload.get("invited_owner_id")
+    if invited_owner_id is not None:  # an invitation to sign a first commitment: the link names none
+        owner = session.get(Owner, invited_owner_id)
+        expires_at = datetime.fromisoformat(message.payload["link_expires_at"])
+        return (
+            issue_link(session, owner=owner, purpose=LinkPurpose.COMMITMENT, expires_at=expires_at) if owner else None
+        )
     commitment_id = message.payload.get("commitment_id")
     if commitment_id is not None:
         commitment = session.get(SharingCommitment, commitment_id)
