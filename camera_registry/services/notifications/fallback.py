@@ -17,7 +17,7 @@ from ..access import SYSTEM
 from ..audit import record
 from ..channels.templates import MessageKind
 from .assignments import _assignment_texts
-from .commitments import _renewal_texts
+from .commitments import _invitation_texts, _renewal_texts
 from .outbox import Texts, _queue, owner_route
 from .settings import ChannelPlan
 
@@ -136,6 +136,9 @@ def _render_again(session: Session, message: OutboxMessage) -> tuple[Owner, Text
     if message.kind == MessageKind.RENEWAL.value:
         commitment = session.get(SharingCommitment, message.payload.get("commitment_id"))
         return None if commitment is None else (commitment.owner, _renewal_texts(commitment, link_url), None)
+    if message.kind == MessageKind.INVITATION.value:
+        owner = session.get(Owner, message.payload.get("invited_owner_id"))
+        return None if owner is None else (owner, _invitation_texts(owner, link_url), None)
     if message.kind not in (MessageKind.REQUEST.value, MessageKind.REMINDER.value) or message.assignment_id is None:
         return None
     assignment = session.get(Assignment, message.assignment_id)
