@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import marshmallow as ma
+from flask import current_app
 from flask.views import MethodView
+from marshmallow import validate
 
-from ..services import commitments
+from ..schemas.base import StrictSchema
+from ..services import commitment_invitations, commitments
 from .base import api_blueprint, committed, page_of, paginate, require_actor, session
 from .schemas import (
     CommitmentQuerySchema,
@@ -13,6 +17,17 @@ from .schemas import (
     CommitmentSchema,
     CommitmentSignSchema,
 )
+
+
+class InvitationRequestSchema(StrictSchema):
+    owner_external_id = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class InvitationSchema(ma.Schema):
+    owner_external_id = ma.fields.String(attribute="owner.external_id")
+    channels = ma.fields.Function(lambda invitation: [message.channel.value for message in invitation.messages])
+    link_expires_at = ma.fields.AwareDateTime()
+
 
 blp = api_blueprint("commitments", __name__, "commitments", "Owners' sharing commitments (cam kết chia sẻ dữ liệu)")
 
@@ -56,3 +71,16 @@ class CommitmentRevocation(MethodView):
     def post(self, data, commitment_id):
         """Revoke from now on; the lenses it covered stop counting as shared."""
         return committed(commitments.revoke_commitment(session(), require_actor(), commitment_id, **data))
+
+
+@blp.route("/invitations")
+class CommitmentInvitations(MethodView):
+    @blp.arguments(InvitationRequestSchema)
+    @blp.response(202, InvitationSchema)
+    def post(self, data):
+        """Invite an owner with no commitment in force to sign one through a link of their own (queued now)."""
+        base_url = current_app.config["PUBLIC_BASE_URL"]
+        invitation = commitment_invitations.invite_to_sign(
+            session(), require_actor(), data["owner_external_id"], public_base_url=base_url
+        )
+        return committed(invitation)
