@@ -8,7 +8,7 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup
 
-from . import accounts, database, evidence, groups, operations, registry, sample
+from . import accounts, commitments, database, evidence, groups, operations, registry, sample
 
 
 def init_app(app: Flask) -> None:
@@ -25,6 +25,7 @@ def init_app(app: Flask) -> None:
         operations.backup_command,
         operations.restore_command,
         evidence.evidence,
+        commitments.commitments,
     ):
         app.cli.add_command(command)
 
