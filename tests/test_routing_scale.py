@@ -7,13 +7,15 @@ file the same request to few and to many owners and compare.
 
 from __future__ import annotations
 
+import random
 from contextlib import contextmanager
 
 from geoalchemy2.shape import from_shape
 from request_support import open_request
-from shapely import Point
+from shapely import LineString, Point
 from sqlalchemy import event, select
 
+from camera_registry.geo.spatial import corridor_envelopes, lenses_near
 from camera_registry.models import AssignmentStatus, AuditEvent, Lens, Owner, OwnerKind, Recorder
 
 
@@ -94,3 +96,24 @@ def test_every_announced_assignment_is_notified_and_audited_once(client, world, 
         select(AuditEvent.entity_id).where(AuditEvent.action == "assignment.notify").order_by(AuditEvent.entity_id)
     ).all()
     assert sorted(audited) == sorted(str(a["id"]) for a in filed["assignments"])
+
+
+def test_a_long_diagonal_route_finds_through_its_corridor_what_a_full_scan_finds(session, world):
+    """The index reads boxes along the route's pieces, not its whole bounding box: nothing within the radius
+    may fall between them."""
+    rng = random.Random(164)
+    recorder = session.get(Recorder, world.objects["a"]["recorder"])
+    route = LineString([(105.80, 21.00), (105.83, 21.03), (105.85, 21.029), (105.851, 21.06)])
+    for i in range(400):
+        near = route.interpolate(rng.random(), normalized=True)
+        spot = Point(near.x + rng.uniform(-0.003, 0.003), near.y + rng.uniform(-0.003, 0.003))
+        session.add(Lens(external_id=f"corridor-{i}", recorder=recorder, point=from_shape(spot, srid=4326)))
+    session.flush()
+
+    for radius_m in (20, 150, 300):
+        indexed = [(lens.id, round(distance, 3)) for lens, distance in lenses_near(session, route, radius_m)]
+        scanned = [
+            (lens.id, round(distance, 3)) for lens, distance in lenses_near(session, route, radius_m, use_index=False)
+        ]
+        assert indexed == scanned and indexed, radius_m
+    assert len(corridor_envelopes(route, 150)) > 3

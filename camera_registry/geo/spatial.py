@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 
+import shapely
 from geoalchemy2 import Geography
 from shapely import to_wkb
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import ColumnElement, Integer, LargeBinary, cast, column, func, literal, select, table
+from sqlalchemy import ColumnElement, Integer, LargeBinary, cast, column, func, literal, or_, select, table, union
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from ..db import is_sqlite
@@ -40,20 +41,58 @@ def envelope_literal(bind, envelope: Envelope) -> ColumnElement:
 
 
 def within_envelope(bind, geom_column: InstrumentedAttribute, envelope: Envelope) -> ColumnElement[bool]:
-    """Index-backed bounding-box test of `geom_column` against a lon/lat box.
+    """Index-backed bounding-box test of `geom_column` against a lon/lat box."""
+    return within_envelopes(bind, geom_column, [envelope])
+
+
+def within_envelopes(bind, geom_column: InstrumentedAttribute, envelopes: list[Envelope]) -> ColumnElement[bool]:
+    """Index-backed test that `geom_column` meets at least one of several lon/lat boxes.
 
     SpatiaLite never consults its R*Tree on its own: the candidate rowids must
-    come from the SpatialIndex virtual table. PostGIS uses GiST for `&&`.
+    come from the SpatialIndex virtual table, one search frame per box. PostGIS
+    uses GiST for each `&&` and ORs the bitmaps.
     """
     if is_sqlite(bind):
         mapped_table = geom_column.class_.__table__
-        candidates = select(_spatialite_index.c.rowid).where(
-            _spatialite_index.c.f_table_name == mapped_table.name,
-            _spatialite_index.c.f_geometry_column == geom_column.key,
-            _spatialite_index.c.search_frame == envelope_literal(bind, envelope),
-        )
-        return mapped_table.c.id.in_(candidates)
-    return geom_column.op("&&")(envelope_literal(bind, envelope))
+        frames = [
+            select(_spatialite_index.c.rowid).where(
+                _spatialite_index.c.f_table_name == mapped_table.name,
+                _spatialite_index.c.f_geometry_column == geom_column.key,
+                _spatialite_index.c.search_frame == envelope_literal(bind, envelope),
+            )
+            for envelope in envelopes
+        ]
+        return mapped_table.c.id.in_(frames[0] if len(frames) == 1 else union(*frames))
+    return or_(*(geom_column.op("&&")(envelope_literal(bind, envelope)) for envelope in envelopes))
+
+
+# A route's corridor is covered by boxes around pieces of it about this long (in degrees of latitude, ~550 m),
+# so a long or diagonal route reads the lenses along it, not every lens in its bounding box.
+_CORRIDOR_PIECE_DEG = 0.005
+# Added to the radius of a piece's box: a geodesic bows off the straight lon/lat segment by up to ~1 m over 10 km.
+_CORRIDOR_MARGIN_M = 2.0
+
+
+def corridor_envelopes(geometry: BaseGeometry, radius_m: float) -> list[Envelope]:
+    """Lon/lat boxes that together hold every point within `radius_m` of `geometry`.
+
+    A point gets one box. A line is cut into consecutive pieces whose own
+    boxes span at most _CORRIDOR_PIECE_DEG; each piece's box, widened by the
+    radius, holds what lies within the radius of that piece, so the boxes
+    together hold the whole corridor.
+    """
+    if geometry.geom_type != "LineString":
+        return [expand_bounds(geometry.bounds, radius_m)]
+    coords = shapely.get_coordinates(shapely.segmentize(geometry, _CORRIDOR_PIECE_DEG))
+    envelopes, start = [], 0
+    for end in range(1, len(coords)):
+        piece = coords[start : end + 1]
+        if end + 1 < len(coords) and (piece.max(axis=0) - piece.min(axis=0)).max() < _CORRIDOR_PIECE_DEG:
+            continue
+        (min_lon, min_lat), (max_lon, max_lat) = piece.min(axis=0), piece.max(axis=0)
+        envelopes.append(expand_bounds((min_lon, min_lat, max_lon, max_lat), radius_m + _CORRIDOR_MARGIN_M))
+        start = end
+    return envelopes
 
 
 def distance_metres(bind, a: ColumnElement, b: ColumnElement) -> ColumnElement[float]:
@@ -106,9 +145,10 @@ def within_metres(
 ) -> ColumnElement[bool]:
     """`geom_column` lies within `radius_m` metres of `geometry`.
 
-    The index narrows candidates to a lon/lat box that safely holds the
-    radius; the exact metric test then runs on those rows only. The column
-    itself is never cast in the index test, which would defeat the index.
+    The index narrows candidates to lon/lat boxes that safely hold the
+    radius (`corridor_envelopes`); the exact metric test then runs on those
+    rows only. The column itself is never cast in the index test, which
+    would defeat the index.
     """
     if is_sqlite(bind):
         exact = distance_to_metres(bind, geom_column, geometry) <= radius_m
@@ -117,7 +157,7 @@ def within_metres(
         exact = func.ST_DWithin(cast(geom_column, Geography), cast(target, Geography), radius_m)
     if not use_index:
         return exact
-    return within_envelope(bind, geom_column, expand_bounds(geometry.bounds, radius_m)) & exact
+    return within_envelopes(bind, geom_column, corridor_envelopes(geometry, radius_m)) & exact
 
 
 def grid_index(bind, coordinate: ColumnElement, origin: float, cell_deg: float) -> ColumnElement[int]:
