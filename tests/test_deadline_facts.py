@@ -9,11 +9,10 @@ import pytest
 from channel_support import DAY, channel_settings, esms_config, route
 from notify_support import messages as outbox
 from notify_support import sessions_on
-from owner_support import NOW, assignment_link, police_actor
-from shapely import Point
+from outcome_support import file_request
+from owner_support import NOW, assignment_link
 
 from camera_registry.models import Channel, Recorder
-from camera_registry.services import requests
 from camera_registry.services.channels.templates import TEMPLATES, MessageKind
 from camera_registry.services.delivery import deliver_due
 from camera_registry.timezones import local_time
@@ -57,21 +56,6 @@ def test_a_three_minute_reply_deadline_leaves_the_keep_until_at_the_recorders_we
     [sent] = esms_simulator.requests_to(esms_simulator.path)
     text = sent.json()["Content"]
     assert f"Giu den {local_time(keep_until)}, tra loi truoc {local_time(DAY + REPLY_WITHIN)}: " in text
-
-
-def file_request(session, deadline=None):
-    return requests.open_request(
-        session,
-        police_actor(session),
-        case_ref="VV-2026-088",
-        reason="Cướp giật",
-        legal_basis="Điều 145 BLTTHS",
-        incident=Point(105.8202, 21.02),
-        window_start=NOW - timedelta(hours=3),
-        window_end=NOW - timedelta(hours=2),
-        deadline=deadline,
-        public_base_url="http://127.0.0.1:5000",
-    )
 
 
 def test_the_owner_page_and_e_mail_tell_both_facts(client, session, world, week_long_recorder):

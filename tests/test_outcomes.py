@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from geoalchemy2.shape import from_shape
+from outcome_support import file_request
 from owner_support import NOW, police_actor
 from shapely import Point
 from sqlalchemy import select
@@ -40,24 +41,6 @@ def second_owner(session, world):
     session.add_all([owner, recorder, lens])
     session.flush()
     return owner
-
-
-IN_VIEW = Point(105.8202, 21.02)
-
-
-def file(session, *, incident=IN_VIEW, window_start=None, window_end=None, deadline=None):
-    return requests.open_request(
-        session,
-        police_actor(session),
-        case_ref="VV-2026-077",
-        reason="Trộm xe máy",
-        legal_basis="Điều 145 BLTTHS",
-        incident=incident,
-        window_start=window_start or NOW - timedelta(hours=3),
-        window_end=window_end or NOW - timedelta(hours=2),
-        deadline=deadline,
-        public_base_url="http://127.0.0.1:5000",
-    )
 
 
 def step(session, assignment, *actions):
@@ -97,7 +80,7 @@ def step(session, assignment, *actions):
     ids=lambda value: "-".join("+".join(plan) or "wait" for plan in value) if isinstance(value, list) else None,
 )
 def test_each_outcome_follows_from_the_assignments_final_states(session, world, second_owner, plans, status, outcome):
-    request = file(session)
+    request = file_request(session)
     assert len(request.assignments) == 2
     for assignment, actions in zip(request.assignments, plans):
         step(session, assignment, *actions)
@@ -106,14 +89,14 @@ def test_each_outcome_follows_from_the_assignments_final_states(session, world, 
 
 
 def test_a_cancelled_request_is_cancelled_whatever_its_owners_said(session, world, second_owner):
-    request = file(session)
+    request = file_request(session)
     step(session, request.assignments[0], "consent")
     requests.cancel_request(session, police_actor(session), request.id)
     assert request.outcome == OUTCOME.CANCELLED
 
 
 def test_a_request_past_its_deadline_with_footage_still_awaited_ended_without_footage(session, world):
-    request = file(session)
+    request = file_request(session)
     [assignment] = request.assignments
     step(session, assignment, "consent")
     transition_request(session, SYSTEM, request, "expire")
@@ -121,12 +104,12 @@ def test_a_request_past_its_deadline_with_footage_still_awaited_ended_without_fo
 
 
 def test_a_request_with_no_one_to_ask_ended_without_footage(session, world):
-    request = file(session, incident=Point(105.8190, 21.02))  # behind lens-a
+    request = file_request(session, incident=Point(105.8190, 21.02))  # behind lens-a
     assert request.assignments == [] and request.outcome == OUTCOME.RESOLVED_WITHOUT_FOOTAGE
 
 
 def test_the_police_list_and_page_name_the_outcome_in_both_languages(client, session, world, second_owner):
-    request = file(session)
+    request = file_request(session)
     for assignment in request.assignments:
         step(session, assignment, "expire")
     session.commit()
@@ -140,7 +123,7 @@ def test_the_police_list_and_page_name_the_outcome_in_both_languages(client, ses
 
 def test_the_police_page_flags_lenses_already_partly_overwritten(client, session, world, second_owner):
     # Owner c's recorder keeps 7 days, owner a's 14: a window from 8 to 6 days ago is partly gone on c's only.
-    request = file(session, window_start=NOW - timedelta(days=8), window_end=NOW - timedelta(days=6))
+    request = file_request(session, window_start=NOW - timedelta(days=8), window_end=NOW - timedelta(days=6))
     flags = {assignment.owner.external_id: assignment.partially_overwritten for assignment in request.assignments}
     assert flags == {"owner-a": False, "owner-c": True}
     session.commit()
@@ -163,7 +146,7 @@ def test_figures_count_each_outcome_as_a_recount_does_and_the_downloads_carry_th
         "open": (),
     }
     for actions in plans.values():
-        request = file(session)
+        request = file_request(session)
         if actions is None:
             requests.cancel_request(session, police_actor(session), request.id)
         for assignment in request.assignments:
