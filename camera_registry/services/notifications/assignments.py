@@ -16,7 +16,7 @@ from ...models.base import utcnow
 from ...timezones import local_time
 from ..access import SYSTEM
 from ..channels.templates import MessageKind
-from ..workflow import transition_assignment
+from ..workflow import transition_assignments
 from .outbox import Texts, _queue, owner_channels, owner_link_slot
 from .settings import ChannelPlan, channel_plan
 
@@ -132,17 +132,12 @@ def announce_routed_request(session: Session, request: FootageRequest, base_url:
     """
     session.flush()
     plan, now = channel_plan(session), request.routed_at or utcnow()
-    notified = 0
+    link_url = owner_link_slot(base_url)
+    channels = {}
     for assignment in request.assignments:
-        if assignment.status != AssignmentStatus.PENDING or not owner_channels(assignment.owner, plan):
-            continue
-        messages = notify_assignment(session, assignment, owner_link_slot(base_url), plan, now)
-        transition_assignment(
-            session,
-            SYSTEM,
-            assignment,
-            "notify",
-            details={"channels": sorted(message.channel.value for message in messages)},
-        )
-        notified += 1
-    return notified
+        if assignment.status == AssignmentStatus.PENDING and owner_channels(assignment.owner, plan):
+            messages = notify_assignment(session, assignment, link_url, plan, now)
+            channels[assignment.id] = {"channels": sorted(message.channel.value for message in messages)}
+    notified = [assignment for assignment in request.assignments if assignment.id in channels]
+    transition_assignments(session, SYSTEM, request, notified, "notify", channels)
+    return len(notified)
