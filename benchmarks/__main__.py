@@ -39,7 +39,7 @@ from camera_registry.services.requests import DEFAULT_RADIUS_M
 from camera_registry.services.sample import MANIFEST, DatasetWriter, dataset_units, load_dataset
 from camera_registry.services.sample_generator import generate_city
 
-from . import load
+from . import bulk_load, load
 from .harness import fresh_database, postgres_available, reachable_backends, time_calls
 from .stats_map import bench_stats_map
 from .tiles import bench_national, bench_tiles
@@ -405,6 +405,7 @@ def main() -> None:
     for backend in backends:
         lines += bench_backend(backend, directory)
         lines += bench_import(backend, register, workbook, communes)
+        lines += bulk_load.bench_bulk(backend, directory, register, communes)
     if args.national:
         ok, reason = postgres_available()
         if ok:

@@ -303,19 +303,24 @@ def copy_rows(connection: Connection, table: Table, rows: Iterable[Mapping[str, 
     dialect = connection.dialect
     names = [*columns, *(column.name for column in table.columns if column.name not in columns and _default(column))]
     if is_postgres(connection):
-        statement = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
+        quote = dialect.identifier_preparer.quote
+        statement = f"COPY {quote(table.name)} ({', '.join(quote(name) for name in names)}) FROM STDIN"
     else:
         compiled = insert(table).compile(dialect=dialect, column_keys=names)
         statement, names = str(compiled), list(compiled.positiontup)
     fill = [(name, _default(table.c[name]) or _none) for name in names]
     processors = [
-        None if isinstance(table.c[name].type, Geometry) else table.c[name].type.bind_processor(dialect)
-        for name in names
+        (position, process)
+        for position, name in enumerate(names)
+        if not isinstance(table.c[name].type, Geometry)
+        and (process := table.c[name].type.bind_processor(dialect)) is not None
     ]
 
-    def values(row: Mapping[str, Any]) -> tuple:
+    def values(row: Mapping[str, Any]) -> list:
         found = [row[name] if name in row else default() for name, default in fill]
-        return tuple(value if process is None else process(value) for value, process in zip(found, processors))
+        for position, process in processors:
+            found[position] = process(found[position])
+        return found
 
     driver = connection.connection.driver_connection
     try:
