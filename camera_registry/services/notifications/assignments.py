@@ -17,7 +17,7 @@ from ...timezones import local_time
 from ..access import SYSTEM
 from ..channels.templates import MessageKind
 from ..workflow import transition_assignments
-from .outbox import Texts, _queue, owner_channels, owner_link_slot
+from .outbox import Letter, Texts, _queue, owner_channels, owner_link_slot, queue_letters
 from .settings import ChannelPlan, channel_plan
 
 
@@ -89,13 +89,8 @@ def _assignment_payload(assignment: Assignment, link_url: str) -> dict:
     }
 
 
-def notify_assignment(
-    session: Session, assignment: Assignment, link_url: str, plan: ChannelPlan, now: datetime
-) -> list[OutboxMessage]:
-    """Ask the owner to answer an assignment through `link_url` (`owner_link_slot`), on their first channel (or,
-    without a provider, each they have); by ZNS or SMS at night only when its footage may be lost within a day."""
-    return _queue(
-        session,
+def _request_letter(assignment: Assignment, link_url: str, plan: ChannelPlan, now: datetime) -> Letter:
+    return Letter(
         key=f"assignment:{assignment.id}:request",
         kind=MessageKind.REQUEST.value,
         recipients=owner_channels(assignment.owner, plan),
@@ -105,6 +100,14 @@ def notify_assignment(
         now=now,
         deadline=assignment.preservation_deadline,
     )
+
+
+def notify_assignment(
+    session: Session, assignment: Assignment, link_url: str, plan: ChannelPlan, now: datetime
+) -> list[OutboxMessage]:
+    """Ask the owner to answer an assignment through `link_url` (`owner_link_slot`), on their first channel (or,
+    without a provider, each they have); by ZNS or SMS at night only when its footage may be lost within a day."""
+    return queue_letters(session, [_request_letter(assignment, link_url, plan, now)])[0]
 
 
 def remind_assignment(
@@ -133,11 +136,15 @@ def announce_routed_request(session: Session, request: FootageRequest, base_url:
     session.flush()
     plan, now = channel_plan(session), request.routed_at or utcnow()
     link_url = owner_link_slot(base_url)
-    channels = {}
-    for assignment in request.assignments:
-        if assignment.status == AssignmentStatus.PENDING and owner_channels(assignment.owner, plan):
-            messages = notify_assignment(session, assignment, link_url, plan, now)
-            channels[assignment.id] = {"channels": sorted(message.channel.value for message in messages)}
-    notified = [assignment for assignment in request.assignments if assignment.id in channels]
+    notified = [
+        assignment
+        for assignment in request.assignments
+        if assignment.status == AssignmentStatus.PENDING and owner_channels(assignment.owner, plan)
+    ]
+    queued = queue_letters(session, [_request_letter(assignment, link_url, plan, now) for assignment in notified])
+    channels = {
+        assignment.id: {"channels": sorted(message.channel.value for message in messages)}
+        for assignment, messages in zip(notified, queued)
+    }
     transition_assignments(session, SYSTEM, request, notified, "notify", channels)
     return len(notified)

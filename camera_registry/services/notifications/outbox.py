@@ -77,51 +77,62 @@ def owner_channels(owner: Owner, plan: ChannelPlan) -> list[tuple[Channel, str]]
     return channels
 
 
-def _queue(
-    session: Session,
-    *,
-    key: str,
-    kind: str,
-    recipients: list[tuple[Channel, str]],
-    texts: Texts,
-    payload: dict,
-    assignment: Assignment | None = None,
-    now: datetime | None = None,
-    deadline: datetime | None = None,
-    falls_back_from: OutboxMessage | None = None,
-) -> list[OutboxMessage]:
-    """One outbox row per channel, keyed `<key>:<channel>`; a key already written is skipped.
+@dataclass(frozen=True)
+class Letter:
+    """One message to queue, on each of `recipients`, keyed `<key>:<channel>`."""
+
+    key: str
+    kind: str
+    recipients: list[tuple[Channel, str]]
+    texts: Texts
+    payload: dict
+    assignment: Assignment | None = None
+    now: datetime | None = None
+    deadline: datetime | None = None
+    falls_back_from: OutboxMessage | None = None
+
+
+def _queue(session: Session, **letter) -> list[OutboxMessage]:
+    """One outbox row per channel of one `Letter` (its fields as keywords); see `queue_letters`."""
+    return queue_letters(session, [Letter(**letter)])[0]
+
+
+def queue_letters(session: Session, letters: list[Letter]) -> list[list[OutboxMessage]]:
+    """One outbox row per channel of each letter, with one query and one flush for them all; a key already
+    written is skipped. Returns each letter's rows.
 
     A ZNS or SMS row is due at the first moment the quiet hours allow for its
     kind from `now` (`deadline`: the preservation deadline of a new request); any other at once.
     """
-    keys = {channel: f"{key}:{channel.value}" for channel, _ in recipients}
-    taken = set(
-        session.scalars(
-            select(OutboxMessage.idempotency_key).where(OutboxMessage.idempotency_key.in_(list(keys.values())))
-        )
-    )
-    messages = [
-        OutboxMessage(
-            kind=kind,
-            channel=channel,
-            recipient=recipient,
-            idempotency_key=keys[channel],
-            subject=texts.subject if channel == Channel.EMAIL else "",
-            body=texts.body if channel == Channel.EMAIL else texts.short,
-            payload={**payload, "parameters": texts.parameters} if channel in PROVIDER_CHANNELS else payload,
-            assignment_id=assignment.id if assignment else None,
-            next_attempt_at=earliest_send(now or utcnow(), MessageKind(kind), deadline)
-            if channel in PROVIDER_CHANNELS
-            else utcnow(),
-            falls_back_from_id=falls_back_from.id if falls_back_from else None,
-        )
-        for channel, recipient in recipients
-        if keys[channel] not in taken
+    keys = [{channel: f"{letter.key}:{channel.value}" for channel, _ in letter.recipients} for letter in letters]
+    wanted = [key for by_channel in keys for key in by_channel.values()]
+    taken = set(session.scalars(select(OutboxMessage.idempotency_key).where(OutboxMessage.idempotency_key.in_(wanted))))
+    queued = [
+        [
+            OutboxMessage(
+                kind=letter.kind,
+                channel=channel,
+                recipient=recipient,
+                idempotency_key=by_channel[channel],
+                subject=letter.texts.subject if channel == Channel.EMAIL else "",
+                body=letter.texts.body if channel == Channel.EMAIL else letter.texts.short,
+                payload={**letter.payload, "parameters": letter.texts.parameters}
+                if channel in PROVIDER_CHANNELS
+                else letter.payload,
+                assignment_id=letter.assignment.id if letter.assignment else None,
+                next_attempt_at=earliest_send(letter.now or utcnow(), MessageKind(letter.kind), letter.deadline)
+                if channel in PROVIDER_CHANNELS
+                else utcnow(),
+                falls_back_from_id=letter.falls_back_from.id if letter.falls_back_from else None,
+            )
+            for channel, recipient in letter.recipients
+            if by_channel[channel] not in taken
+        ]
+        for letter, by_channel in zip(letters, keys)
     ]
-    session.add_all(messages)
+    session.add_all([message for messages in queued for message in messages])
     session.flush()
-    return messages
+    return queued
 
 
 def owner_link_slot(base_url: str) -> str:
@@ -175,7 +186,8 @@ def mint_owner_link(session: Session, message: OutboxMessage) -> str | None:
         owner=assignment.owner,
         purpose=LinkPurpose.ASSIGNMENT,
         assignment=assignment,
-        expires_at=assignment.preservation_deadline,
+        # An owner who agreed uploads until the recorder overwrites, not only until the answer was due.
+        expires_at=assignment.overwrite_deadline,
     )
 
 
