@@ -11,8 +11,9 @@ from notify_support import messages as outbox
 from notify_support import sessions_on
 from outcome_support import file_request
 from owner_support import NOW, assignment_link
+from sqlalchemy import select
 
-from camera_registry.models import Channel, Recorder
+from camera_registry.models import Channel, OwnerLink, Recorder
 from camera_registry.services.channels.templates import TEMPLATES, MessageKind
 from camera_registry.services.delivery import deliver_due
 from camera_registry.timezones import local_time
@@ -56,6 +57,9 @@ def test_a_three_minute_reply_deadline_leaves_the_keep_until_at_the_recorders_we
     [sent] = esms_simulator.requests_to(esms_simulator.path)
     text = sent.json()["Content"]
     assert f"Giu den {local_time(keep_until)}, tra loi truoc {local_time(DAY + REPLY_WITHIN)}: " in text
+    # The link the message carries lives until the footage is overwritten: an owner who agrees can still upload.
+    [link] = session.scalars(select(OwnerLink).where(OwnerLink.assignment_id == assignment.id)).all()
+    assert link.expires_at == keep_until
 
 
 def test_the_owner_page_and_e_mail_tell_both_facts(client, session, world, week_long_recorder):
