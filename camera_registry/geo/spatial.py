@@ -9,6 +9,7 @@ its ellipsoidal `ST_Distance(a, b, 1)`.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import shapely
 from geoalchemy2 import Geography
@@ -18,7 +19,7 @@ from sqlalchemy import ColumnElement, Integer, LargeBinary, cast, column, func, 
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from ..db import is_sqlite
-from ..models import WGS84, Lens
+from ..models import WGS84, Lens, LensStatus
 from .metric import expand_bounds
 
 Envelope = tuple[float, float, float, float]
@@ -174,6 +175,15 @@ def grid_index(bind, coordinate: ColumnElement, origin: float, cell_deg: float) 
     return cast(func.floor(offset), Integer)
 
 
+def _near(bind, columns, geometry: BaseGeometry, radius_m: float, use_index: bool):
+    distance = distance_to_metres(bind, Lens.point, geometry).label("distance_m")
+    return (
+        select(*columns, distance)
+        .where(within_metres(bind, Lens.point, geometry, radius_m, use_index=use_index))
+        .order_by(distance, Lens.id)
+    )
+
+
 def lenses_near(
     session: Session, geometry: BaseGeometry, radius_m: float, *, use_index: bool = True
 ) -> list[tuple[Lens, float]]:
@@ -182,11 +192,37 @@ def lenses_near(
     `use_index=False` runs the same exact test as a full scan; it exists for
     the benchmark that shows what the index buys.
     """
-    bind = session.get_bind()
-    distance = distance_to_metres(bind, Lens.point, geometry).label("distance_m")
-    statement = (
-        select(Lens, distance)
-        .where(within_metres(bind, Lens.point, geometry, radius_m, use_index=use_index))
-        .order_by(distance, Lens.id)
-    )
+    statement = _near(session.get_bind(), [Lens], geometry, radius_m, use_index)
     return [(lens, float(distance_m)) for lens, distance_m in session.execute(statement)]
+
+
+@dataclass(frozen=True)
+class NearbyLens:
+    """What routing reads of a lens within the radius, as plain values: a 10 km route meets hundreds of lenses,
+    and an ORM object and a parsed geometry each cost more than the query that finds them."""
+
+    id: int
+    recorder_id: int
+    status: LensStatus
+    bearing_deg: float | None
+    fov_deg: float
+    range_m: float
+    lon: float
+    lat: float
+    distance_m: float
+
+
+def nearby_lenses(session: Session, geometry: BaseGeometry, radius_m: float) -> list[NearbyLens]:
+    """The lenses `lenses_near` finds, in the same order, as `NearbyLens` values."""
+    columns = [
+        Lens.id,
+        Lens.recorder_id,
+        Lens.status,
+        Lens.bearing_deg,
+        Lens.fov_deg,
+        Lens.range_m,
+        func.ST_X(Lens.point),
+        func.ST_Y(Lens.point),
+    ]
+    statement = _near(session.get_bind(), columns, geometry, radius_m, True)
+    return [NearbyLens(*row[:-1], float(row[-1])) for row in session.execute(statement)]

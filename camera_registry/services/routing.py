@@ -11,13 +11,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from geoalchemy2.shape import to_shape
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..geo.sectors import LensView, sight
-from ..geo.spatial import lenses_near
+from ..geo.spatial import nearby_lenses
 from ..models import LensStatus, Recorder, RecorderStatus
 from .commitments import shared_recorder_ids
 from .errors import ValidationFailed
@@ -108,28 +107,25 @@ def plan_routing(
             f"an incident is a Point or a LineString, not {incident.geom_type}",
             {"incident": ["must be a Point or a LineString"]},
         )
-    nearby = lenses_near(session, incident, radius_m)
+    nearby = nearby_lenses(session, incident, radius_m)
     recorders = {
         recorder.id: recorder
         for recorder in session.scalars(
-            select(Recorder).where(Recorder.id.in_(sorted({lens.recorder_id for lens, _ in nearby})))
+            select(Recorder).where(Recorder.id.in_(sorted({lens.recorder_id for lens in nearby})))
         )
     }
 
     skipped: Counter[SkipReason] = Counter(dict.fromkeys(SkipReason, 0))
     active = []
-    for lens, distance_m in nearby:
+    for lens in nearby:
         if lens.status == LensStatus.ACTIVE and recorders[lens.recorder_id].status == RecorderStatus.ACTIVE:
-            active.append((lens, distance_m))
+            active.append(lens)
         else:
             skipped[SkipReason.INACTIVE] += 1
 
-    views = []
-    for lens, _ in active:
-        point = to_shape(lens.point)
-        views.append(LensView(point.x, point.y, lens.bearing_deg, lens.fov_deg, lens.range_m))
+    views = [LensView(lens.lon, lens.lat, lens.bearing_deg, lens.fov_deg, lens.range_m) for lens in active]
     routed = []
-    for (lens, distance_m), sighting in zip(active, sight(incident, views)):
+    for lens, sighting in zip(active, sight(incident, views)):
         recorder = recorders[lens.recorder_id]
         saved = _preservation(recorder.retention_days, window_start, window_end, now, deadline)
         if not sighting.in_view:
@@ -137,7 +133,7 @@ def plan_routing(
         elif saved is None:
             skipped[SkipReason.OVERWRITTEN] += 1
         else:
-            routed.append(RoutedLens(lens.id, recorder.id, recorder.owner_id, distance_m, *saved))
+            routed.append(RoutedLens(lens.id, recorder.id, recorder.owner_id, lens.distance_m, *saved))
 
     return RoutingPlan(considered=len(nearby), routes=_owner_routes(session, routed, now), skipped=dict(skipped))
 
