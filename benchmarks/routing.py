@@ -1,0 +1,170 @@
+"""Routing speed (issue 16, item 4): footage requests at city density, beside the 300 ms target.
+
+    python -m benchmarks.routing            # both backends
+    python -m benchmarks.routing --record   # also write its section of benchmarks/RESULTS.md
+
+Per backend: the 55,000-lens city (benchmarks/__main__.py generates it) in a
+fresh database, and commune police filing requests through the API
+(create, route, announce, answer), taking turns so a machine whose load
+moves slows them alike: a point next to a lens at 200 m (the reference), the
+same at 1,000 m, and a 10 km route across the city at the default 150 m.
+Each is printed with its p95 beside the target and as a ratio to the 200 m
+point request of the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+from geoalchemy2.shape import to_shape
+from sqlalchemy import select
+
+from camera_registry import create_app
+from camera_registry.db import make_session_factory
+from camera_registry.models import Lens
+from camera_registry.services.requests import DEFAULT_RADIUS_M
+from camera_registry.services.sample import load_dataset
+
+from .__main__ import _off_lens, city_dataset, geojson, police_commune
+from .harness import alternate_calls, fresh_database, reachable_backends
+from .load import load_average, machine, record
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))  # the API tests' request body, shared rather than copied
+
+from request_support import request_body  # noqa: E402
+
+SECTION = "## Routing speed (issue 16)"
+TARGET_P95_MS = 300
+RUNS, WARMUP = 40, 3
+ROUTE_M, ROUTE_LEGS = 10_000, 10
+#: (label, incident kind, radius in metres); the first is the reference the others are divided by.
+REQUESTS = (
+    ("200 m point (reference)", "point", 200),
+    ("1,000 m point", "point", 1000),
+    (f"{ROUTE_M / 1000:g} km route, {DEFAULT_RADIUS_M} m", "route", DEFAULT_RADIUS_M),
+)
+HEADER = [
+    "| backend | request | lenses within / routed / owners | p50 | p95 | p95 / 200 m point | target |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+]
+
+
+def city_route(rng: random.Random, xs: np.ndarray, ys: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray]:
+    """About ROUTE_M long from lens `start` across the city: legs from lens to lens, each keeping its length while
+    leading away from the start."""
+    leg = ROUTE_M / ROUTE_LEGS
+    path = [start]
+    for k in range(1, ROUTE_LEGS + 1):
+        away = np.abs(np.hypot(xs - xs[path[0]], ys - ys[path[0]]) - k * leg)
+        path.append(int(np.argmin(4 * np.abs(np.hypot(xs - xs[path[-1]], ys - ys[path[-1]]) - leg) + away)))
+    return np.asarray(_off_lens(rng, xs[path])), np.asarray(_off_lens(rng, ys[path]))
+
+
+def measure(backend: str, directory) -> list[str]:
+    with fresh_database(backend) as engine:
+        sessions = make_session_factory(engine)
+        with sessions() as session:
+            load_dataset(session, directory)
+            session.commit()
+            headers, frame, xs, ys = police_commune(session)
+            points = [to_shape(point) for point in session.scalars(select(Lens.point))]
+        # Routes start in the officer's commune and run across the city: filing checks only where they start.
+        city_xs, city_ys = frame.to_metres([p.x for p in points], [p.y for p in points])
+        rng = random.Random(16)
+
+        def incident(kind: str) -> dict:
+            if kind == "point":
+                i = rng.randrange(len(xs))
+                return geojson(frame, "Point", _off_lens(rng, [xs[i]]), _off_lens(rng, [ys[i]]))
+            start = rng.randrange(len(xs))
+            route_xs, route_ys = city_route(rng, np.append(xs[start], city_xs), np.append(ys[start], city_ys), 0)
+            return geojson(frame, "LineString", route_xs, route_ys)
+
+        answers: dict[str, list[dict]] = {label: [] for label, _, _ in REQUESTS}
+        with tempfile.TemporaryDirectory(prefix="cr-bench-routing-") as instance:
+            app = create_app(
+                {
+                    "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+                    "INSTANCE_PATH": instance,
+                    "SECRET_KEY": "bench",
+                }
+            )
+            client = app.test_client()
+
+            def filer(label: str, kind: str, radius_m: int):
+                incidents = iter([incident(kind) for _ in range(WARMUP + RUNS)])
+
+                def file():
+                    response = client.post(
+                        "/api/v1/footage-requests",
+                        headers=headers,
+                        json=request_body(case_ref="BENCH-ROUTING", incident=next(incidents), radius_m=radius_m),
+                    )
+                    if response.status_code != 201:
+                        raise SystemExit(f"{backend} {label}: {response.status_code} {response.get_data(as_text=True)}")
+                    answers[label].append(response.get_json())
+
+                return file
+
+            timings = alternate_calls({label: filer(label, kind, r) for label, kind, r in REQUESTS}, RUNS, WARMUP)
+            app.extensions["engine"].dispose()
+    reference = timings[REQUESTS[0][0]].p95_ms
+    lines = []
+    for label, _, _ in REQUESTS:
+        timing, measured = timings[label], answers[label][WARMUP:]
+        within, routed, owners = (
+            np.mean([len(a["assignments"]) if key == "owners" else a[key] for a in measured])
+            for key in ("lenses_considered", "lenses_routed", "owners")
+        )
+        verdict = "met" if timing.p95_ms < TARGET_P95_MS else "NOT met"
+        lines.append(
+            f"| {backend} | {label} | {within:.0f} / {routed:.0f} / {owners:.0f} | {timing.p50_ms:.1f} ms | "
+            f"{timing.p95_ms:.1f} ms | {timing.p95_ms / reference:.2f}x | p95 < {TARGET_P95_MS} ms: {verdict} |"
+        )
+    return lines
+
+
+def section(lines: list[str], before: str, after: str, command: str) -> str:
+    return "\n".join(
+        [
+            SECTION,
+            "",
+            f"Measured {date.today().isoformat()} on {machine()} with `{command}`: {RUNS} requests of each kind "
+            f"through the API, taking turns, on the 55,000-lens city. Load average (1, 5, 15 min) before: {before}; "
+            f"after: {after}.",
+            "",
+            f"Target (issue 16, item 4): a {ROUTE_M / 1000:g} km route and a 1,000 m radius request p95 under "
+            f"{TARGET_P95_MS} ms on both backends at city density.",
+            "",
+            *HEADER,
+            *lines,
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", choices=("spatialite", "postgis"), action="append")
+    parser.add_argument("--record", action="store_true", help="also write its section of benchmarks/RESULTS.md")
+    args = parser.parse_args(argv)
+    backends, skipped = reachable_backends(args.backend or ["spatialite", "postgis"])
+    directory, _ = city_dataset()
+    before = load_average()
+    lines = [line for backend in backends for line in measure(backend, directory)] + skipped
+    after = load_average()
+    print("\n".join([*HEADER, *lines]), flush=True)
+    print(f"load average before: {before}; after: {after}", flush=True)
+    if args.record:
+        command = "python -m benchmarks.routing" + (" " + " ".join(argv) if argv else "")
+        record(section(lines, before, after, command), title=SECTION)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
