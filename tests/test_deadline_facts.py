@@ -16,6 +16,7 @@ from sqlalchemy import select
 from camera_registry.models import Channel, OwnerLink, Recorder
 from camera_registry.services.channels.templates import TEMPLATES, MessageKind
 from camera_registry.services.delivery import deliver_due
+from camera_registry.services.notifications.police import escalate_to_police
 from camera_registry.timezones import local_time
 
 REPLY_WITHIN = timedelta(minutes=3)
@@ -93,3 +94,16 @@ def test_without_a_reply_deadline_the_owner_is_told_only_when_to_keep_the_footag
     assert 'id="answer-by"' not in page
     [email] = [message for message in outbox(session, assignment_id=assignment.id) if message.channel == Channel.EMAIL]
     assert "Công an cần câu trả lời trước" not in email.body
+
+
+def test_the_police_are_warned_of_the_overwrite_time_not_of_their_own_reply_deadline(
+    session, world, week_long_recorder, sms_only
+):
+    window_start = DAY - timedelta(hours=3)
+    [assignment] = route(
+        session, sms_only, window_start=window_start, window_end=DAY - timedelta(hours=2), deadline=DAY + REPLY_WITHIN
+    ).assignments
+    assignment.request.commune.police_phone = "84912000111"
+    [warning] = escalate_to_police(session, assignment, "https://camera.example.vn", sms_only.channel_plan)
+    keep_until = local_time(window_start + timedelta(days=RETENTION_DAYS))
+    assert f"dữ liệu có thể bị ghi đè sau {keep_until}" in warning.body

@@ -24,7 +24,7 @@ def escalate_to_police(
     phone = request.commune.police_phone
     if not phone:
         return []
-    deadline = local_time(assignment.preservation_deadline)
+    deadline = local_time(assignment.overwrite_deadline)  # when footage is lost, not when the answer was due
     page = request_page_url(base_url, request)
     short = (
         f"Phiếu #{assignment.id} (vụ việc {request.case_ref}): chủ camera {assignment.owner.name} chưa trả lời; "
@@ -48,6 +48,7 @@ def escalate_to_police(
             "request_id": request.id,
             "page": page,
             "preservation_deadline": assignment.preservation_deadline.isoformat(),
+            "overwrite_deadline": assignment.overwrite_deadline.isoformat(),
         },
         assignment=assignment,
     )
