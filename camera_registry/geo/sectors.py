@@ -8,7 +8,6 @@ Coordinates in and out are lon/lat (x, y) everywhere.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -78,13 +77,30 @@ def field_of_view(apex_xy: tuple[float, float], bearing_deg: float, fov_deg: flo
     spans 330..10 through north; fov 360 is a full disc. Arc vertices lie on
     the circle, so the polygon is inside the true sector by < 0.5 % of range.
     """
-    apex_x, apex_y = apex_xy
-    steps = max(1, math.ceil(fov_deg / MAX_ARC_STEP_DEG))
-    angles = np.radians(np.linspace(bearing_deg - fov_deg / 2, bearing_deg + fov_deg / 2, steps + 1))
-    arc = np.column_stack((apex_x + range_m * np.sin(angles), apex_y + range_m * np.cos(angles)))
-    if fov_deg >= 360:
-        return Polygon(arc[:-1])
-    return Polygon([apex_xy, *arc])
+    return fields_of_view([apex_xy[0]], [apex_xy[1]], [bearing_deg], [fov_deg], [range_m])[0]
+
+
+def fields_of_view(apex_xs, apex_ys, bearings_deg, fovs_deg, ranges_m) -> np.ndarray:
+    """`field_of_view` of many lenses, as an array of polygons built in one call: a route meets hundreds."""
+    apex_xs, apex_ys, bearings, fovs, ranges = (
+        np.asarray(values, dtype=float) for values in (apex_xs, apex_ys, bearings_deg, fovs_deg, ranges_m)
+    )
+    steps = np.maximum(1, np.ceil(fovs / MAX_ARC_STEP_DEG)).astype(int)
+    sector = fovs < 360
+    # A sector's arc runs from one side to the other and closes through the apex; a disc's ring
+    # leaves out the last arc vertex, which is its first.
+    arc_counts = steps + sector
+    lens = np.repeat(np.arange(len(fovs)), arc_counts)
+    position = np.arange(arc_counts.sum()) - np.repeat(np.cumsum(arc_counts) - arc_counts, arc_counts)
+    angles = np.radians(bearings[lens] - fovs[lens] / 2 + fovs[lens] * position / steps[lens])
+    arcs = np.column_stack(
+        (apex_xs[lens] + ranges[lens] * np.sin(angles), apex_ys[lens] + ranges[lens] * np.cos(angles))
+    )
+    apexes = np.column_stack((apex_xs[sector], apex_ys[sector]))
+    rings = np.concatenate((lens, np.flatnonzero(sector)))
+    order = np.argsort(rings, kind="stable")  # each ring's arc, then its apex
+    coords = np.concatenate((arcs, apexes))[order]
+    return shapely.polygons(shapely.linearrings(coords, indices=rings[order]))
 
 
 @dataclass(frozen=True)
@@ -124,10 +140,11 @@ def sight(incident: BaseGeometry, lenses: Sequence[LensView]) -> list[Sighting]:
     bearings = frame.grid_bearings(
         lons, lats, [np.nan if lens.bearing_deg is None else lens.bearing_deg for lens in lenses]
     )
-    sightings = []
-    for lens, x, y, bearing, distance in zip(lenses, xs.tolist(), ys.tolist(), bearings.tolist(), distances.tolist()):
-        in_view = lens.bearing_deg is None or (
-            distance <= lens.range_m and field_of_view((x, y), bearing, lens.fov_deg, lens.range_m).intersects(target)
-        )
-        sightings.append(Sighting(in_view, distance))
-    return sightings
+    ranges = np.array([lens.range_m for lens in lenses])
+    fovs = np.array([lens.fov_deg for lens in lenses])
+    no_bearing = np.isnan(bearings)
+    reached = ~no_bearing & (distances <= ranges)
+    in_view = no_bearing.copy()
+    sectors = fields_of_view(xs[reached], ys[reached], bearings[reached], fovs[reached], ranges[reached])
+    in_view[reached] = shapely.intersects(sectors, target)
+    return [Sighting(bool(seen), distance) for seen, distance in zip(in_view.tolist(), distances.tolist())]
