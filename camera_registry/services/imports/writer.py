@@ -176,17 +176,19 @@ class BulkWriter:
                 )
 
     def _columns(self, spec: _Kind, record: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
-        """A record in register terms as table columns: parents by id, points as EWKT."""
-        columns = dict(defaults)
-        for term, value in record.items():
-            parent = spec.parents.get(term)
-            if parent is not None:
-                column, parent_kind = parent
+        """A record in register terms as table columns: parents by id, points as EWKT.
+
+        The record is copied whole and only its few special terms rewritten: a city load turns 80,000
+        records, and a Python loop over every term of each was most of a second of it.
+        """
+        columns = {**defaults, **record}
+        for term, (column, parent_kind) in spec.parents.items():
+            if term in columns:
+                value = columns.pop(term)
                 columns[column] = None if value is None else self.ids[parent_kind][value]
-            elif term == "point":
-                columns["point"] = None if value is None else point_ewkt(*value)
-            elif term == "key":
-                columns[spec.key] = value
-            elif term != COVERED_RECORDERS:
-                columns[term] = value
+        if columns.get("point") is not None:
+            columns["point"] = point_ewkt(*columns["point"])
+        if "key" in columns:
+            columns[spec.key] = columns.pop("key")
+        columns.pop(COVERED_RECORDERS, None)
         return columns
