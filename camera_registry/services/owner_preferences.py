@@ -55,7 +55,8 @@ def set_contact_preferences(
     page = owner_page(session, resolve_link(session, raw_token, now), language, now)
     if page.state == PageState.UNKNOWN or page.state in DEAD_STATES:
         return replace(page, refusal=Refusal.LINK_DEAD)
-    owner = page.link.owner
+    # Locked and read as stored: the deliverer may have just cleared the owner's Zalo flag, bumping the version.
+    owner = session.get(Owner, page.link.owner_id, with_for_update=True, populate_existing=True)
     refusal = unreachable(owner, channel)
     if refusal is not None:
         return replace(page, refusal=refusal)

@@ -116,6 +116,8 @@ def queue_fallback(
 
 def _clear_zalo(session: Session, owner: Owner, refused: OutboxMessage) -> None:
     """Zalo said this phone is not on it or refuses our ZNS: later messages go by SMS first."""
+    # Locked and read as stored: the owner may be changing their preferences through their link right now.
+    owner = session.get(Owner, owner.id, with_for_update=True, populate_existing=True)
     owner.zalo = False
     record(
         session,
