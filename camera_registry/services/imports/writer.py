@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import BindParameter, Connection, Table, bindparam, insert, select, update
+from sqlalchemy import BindParameter, Connection, Table, bindparam, func, insert, select, update
 
 from ...db import copy_rows, spatial_indexes_deferred
 from ...models import (
@@ -114,7 +114,7 @@ class BulkWriter:
     def insert(self, kind: str, records: Iterable[dict[str, Any]]) -> None:
         """Insert new records, read from `records` (a list, or a stream) one batch at a time.
 
-        The ids of parents are selected afterwards, by key: COPY returns none.
+        The ids of parents are selected afterwards: COPY returns none.
         On SQLite the spatial index is built after the load when it is worth
         it (db.spatial_indexes_deferred: an empty table, or a list of records
         at least as long as the table).
@@ -127,17 +127,24 @@ class BulkWriter:
                 self._insert_batch(kind, spec, batch)
 
     def _insert_batch(self, kind: str, spec: _Kind, batch: list[dict[str, Any]]) -> None:
+        """One batch; a parent's new ids are read back as the rows above the newest id before it.
+
+        Ids only grow, and rows another writer commits meanwhile are told
+        apart by key: one range scan, not an IN of 5,000 keys for the driver
+        to parse and the database to probe.
+        """
         rows = [self._columns(spec, record, spec.defaults) for record in batch]
         covered = [record.get(COVERED_RECORDERS) or () for record in batch]
+        table = spec.table
+        newest = self.connection.scalar(select(func.coalesce(func.max(table.c.id), 0))) if kind in self.ids else 0
         if any(covered):
             self._insert_covering(rows, covered)
         else:
-            copy_rows(self.connection, spec.table, rows, list(dict.fromkeys(key for row in rows for key in row)))
+            copy_rows(self.connection, table, rows, list(dict.fromkeys(key for row in rows for key in row)))
         if kind in self.ids:
-            column = spec.table.c[spec.key]
-            keys = key_list([record["key"] for record in batch])
-            found = self.connection.execute(select(column, spec.table.c.id).where(column.in_(keys)))
-            self.ids[kind].update(found.all())
+            keys = {record["key"] for record in batch}
+            found = self.connection.execute(select(table.c[spec.key], table.c.id).where(table.c.id > newest))
+            self.ids[kind].update(row for row in found if row[0] in keys)
 
     def _insert_covering(self, rows: list[dict[str, Any]], covered: list) -> None:
         """Commitments for listed recorders need their ids for the links: RETURNING, in the records' order."""
