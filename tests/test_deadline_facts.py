@@ -3,14 +3,14 @@ reply deadline; a short reply deadline never shortens the keep-until time they a
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from channel_support import DAY, channel_settings, esms_config, route
 from notify_support import messages as outbox
 from notify_support import sessions_on
 from outcome_support import file_request
-from owner_support import NOW, assignment_link
+from owner_support import assignment_link
 from sqlalchemy import select
 
 from camera_registry.models import Channel, OwnerLink, Recorder
@@ -64,11 +64,15 @@ def test_a_three_minute_reply_deadline_leaves_the_keep_until_at_the_recorders_we
 
 
 def test_the_owner_page_and_e_mail_tell_both_facts(client, session, world, week_long_recorder):
-    [assignment] = file_request(session, deadline=NOW + REPLY_WITHIN).assignments
+    now = datetime.now(UTC)  # the reply deadline is minutes away: from now, not from when the suite began
+    window_start = now - timedelta(hours=3)
+    [assignment] = file_request(
+        session, window_start=window_start, window_end=now - timedelta(hours=2), deadline=now + REPLY_WITHIN
+    ).assignments
     token = assignment_link(session, assignment)
     session.commit()
-    keep_until = local_time(NOW - timedelta(hours=3) + timedelta(days=RETENTION_DAYS))
-    answer_by = local_time(NOW + REPLY_WITHIN)
+    keep_until = local_time(window_start + timedelta(days=RETENTION_DAYS))
+    answer_by = local_time(now + REPLY_WITHIN)
 
     page = client.get(f"/o/{token}?lang=vi").get_data(as_text=True)
     assert f'<dd id="keep-until"><strong>{keep_until}</strong>' in page
