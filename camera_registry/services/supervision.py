@@ -22,7 +22,7 @@ from .access import SYSTEM, Actor, subtree_ids
 from .accounts.remembered import forget_credentials
 from .audit import record
 from .errors import Conflict, NotFound, ValidationFailed
-from .records import flush
+from .records import flush, unit_on
 
 GROUP_CODE_MAX = 32
 GROUP_NAME_MAX = 200
@@ -38,9 +38,10 @@ class CarriedGroup:
     users: int
 
 
-def unit_on(session: Session, code: str, day: date) -> AdminUnit | None:
-    """The version of the unit `code` in force on `day`: a code names several versions over time."""
-    return session.scalar(select(AdminUnit).where(AdminUnit.code == code, AdminUnit.valid_on(day)))
+def _unit_in_force(session: Session, code: str, day: date) -> AdminUnit | None:
+    """The version of the unit `code` in force on `day`, or None: a code names several versions over time."""
+    unit = unit_on(session, code, day)
+    return unit if unit is not None and unit.valid_on(day) else None
 
 
 def list_groups(session: Session, on: date | None = None, province_code: str | None = None) -> list[SupervisionGroup]:
@@ -110,7 +111,7 @@ def create_group(
         raise Conflict(f"the supervision group code {code!r} is already used", {"code": ["is already used"]})
     if not name or len(name) > GROUP_NAME_MAX:
         errors["name"] = [f"must be 1 to {GROUP_NAME_MAX} characters"]
-    province = unit_on(session, province_code, valid_from)
+    province = _unit_in_force(session, province_code, valid_from)
     if province is None or province.level != AdminLevel.PROVINCE:
         errors["province_code"] = [f"{province_code!r} is not a province in force on {valid_from.isoformat()}"]
         communes = []
@@ -143,7 +144,7 @@ def _communes_of(
     in_province = subtree_ids(session, province.id)
     communes, problems = [], []
     for code in codes:
-        unit = unit_on(session, code, day)
+        unit = _unit_in_force(session, code, day)
         if unit is None:
             problems.append(f"{code}: no unit with this code is in force on {day.isoformat()}")
         elif unit.level != AdminLevel.COMMUNE:

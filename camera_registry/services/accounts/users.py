@@ -19,6 +19,7 @@ from ...timezones import local_today
 from .. import audit, supervision
 from ..access import SYSTEM, Actor
 from ..errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from ..records import unit_on
 from .passwords import hash_password, password_matches, password_problems
 from .remembered import forget_credentials
 
@@ -124,9 +125,7 @@ def _unit_for_role(
             errors["admin_unit_code"] = [f"is required for {role.value}: the code of a {required_level.value}"]
         return None
     today = local_today()
-    unit = supervision.unit_on(session, code, today) or session.scalar(
-        select(AdminUnit).where(AdminUnit.code == code).order_by(AdminUnit.valid_to.desc())
-    )
+    unit = unit_on(session, code, today)  # in force today, else its latest version, for the refusal to name
     if unit is None:
         errors["admin_unit_code"] = [f"no administrative unit has the code {code!r}"]
     elif not unit.valid_on(today):
