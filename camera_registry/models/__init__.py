@@ -4,7 +4,15 @@ from .admin_unit import AdminLevel, AdminUnit
 from .audit import AuditEvent, AuditTrailIsAppendOnly
 from .base import WGS84, Base
 from .clip import ClipUpload, FootageClip, UploadState
-from .commitment import CommitmentChannel, SharingCommitment, commitment_recorders
+from .commitment import CommitmentChannel, CommitmentText, SharingCommitment, commitment_recorders
+from .import_job import (
+    FINAL_IMPORT_JOB_STATES,
+    IMPORT_JOB_TRANSITIONS,
+    ImportJob,
+    ImportJobStatus,
+    ImportJobTransitionRefused,
+    import_job_transition,
+)
 from .notification import (
     FINAL_MESSAGE_STATES,
     MESSAGE_TRANSITIONS,
@@ -86,6 +94,13 @@ __all__ = [
     "AuditTrailIsAppendOnly",
     "Base",
     "CommitmentChannel",
+    "CommitmentText",
+    "FINAL_IMPORT_JOB_STATES",
+    "IMPORT_JOB_TRANSITIONS",
+    "ImportJob",
+    "ImportJobStatus",
+    "ImportJobTransitionRefused",
+    "import_job_transition",
     "Lens",
     "LensKind",
     "LensStatus",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, Column, ForeignKey, String, Table
+from sqlalchemy import Boolean, Column, ForeignKey, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UtcDateTime, enum_column
@@ -31,6 +31,21 @@ commitment_recorders = Table(
 )
 
 
+class CommitmentText(Base):
+    """The full text an owner signed, one row per version and language, stored once and never changed, so a
+    signature can always be shown beside the exact words it agreed to (the files in commitment_texts/ may
+    change; a stored text never does)."""
+
+    __tablename__ = "commitment_texts"
+    __table_args__ = (UniqueConstraint("version", "language"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[str] = mapped_column(String(32))
+    language: Mapped[str] = mapped_column(String(8))
+    body: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+
+
 class SharingCommitment(Base):
     __tablename__ = "sharing_commitments"
 
@@ -41,11 +56,14 @@ class SharingCommitment(Base):
     valid_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
     channel: Mapped[CommitmentChannel] = mapped_column(enum_column(CommitmentChannel))
     text_version: Mapped[str] = mapped_column(String(32))
+    #: The exact text signed (None for paper commitments imported from a register, and rows before 0013).
+    text_id: Mapped[int | None] = mapped_column(ForeignKey("commitment_texts.id"), index=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     #: When the owner was invited to renew (30 days before valid_until); the scheduler invites once.
     renewal_invited_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     owner: Mapped[Owner] = relationship(back_populates="commitments")
+    text: Mapped[CommitmentText | None] = relationship()
     recorders: Mapped[list[Recorder]] = relationship(secondary=commitment_recorders)
 
     def is_active_at(self, moment: datetime) -> bool:

@@ -35,6 +35,8 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     #: Carried in the login cookie; logout, deactivation and a password change bump it, ending every session.
     session_generation: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    #: The language the user chose for the pages ("vi" or "en"); None until they choose (then Vietnamese).
+    language: Mapped[str | None] = mapped_column(String(8))
 
     admin_unit: Mapped[AdminUnit | None] = relationship()
     supervision_group: Mapped[SupervisionGroup | None] = relationship()
