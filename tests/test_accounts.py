@@ -259,7 +259,7 @@ def test_login_sets_a_session_cookie_and_redirects(client, police):
     assert response.status_code == 302 and response.headers["Location"] == "/healthz"
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
-    assert "commune_police:police.dongda" in client.get("/login").get_data(as_text=True)
+    assert "Nguyễn Văn A" in client.get("/login").get_data(as_text=True)  # signed in: the header names the user
 
 
 def test_wrong_password_is_refused_with_401_and_a_message(client, police):
@@ -271,7 +271,7 @@ def test_wrong_password_is_refused_with_401_and_a_message(client, police):
 def test_login_without_csrf_token_is_refused(client, police):
     response = client.post("/login", data={"username": "police.dongda", "password": PASSWORD})
     assert response.status_code == 400
-    assert "commune_police:police.dongda" not in client.get("/login").get_data(as_text=True)
+    assert "Nguyễn Văn A" not in client.get("/login").get_data(as_text=True)
 
 
 @pytest.mark.parametrize("target", ["https://evil.example", "//evil.example", "/\\evil.example"])
@@ -286,7 +286,7 @@ def test_logout_ends_the_session(client, police):
     assert client.post("/logout").status_code == 400  # CSRF-protected
     response = client.post("/logout", data={"csrf_token": _csrf_token(page)})
     assert response.status_code == 302
-    assert "commune_police:police.dongda" not in client.get("/login").get_data(as_text=True)
+    assert "Nguyễn Văn A" not in client.get("/login").get_data(as_text=True)
 
 
 # --------------------------------------------------------------------------- actor and CSRF for the API

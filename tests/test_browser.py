@@ -20,7 +20,7 @@ def test_police_sign_in_and_read_the_api_docs(page, live_server, backend):
     page.click("main button[type=submit]")
     page.wait_for_url(f"{live_server.url}/requests")  # police land on their requests
     page.goto(f"{live_server.url}/")
-    assert page.locator("[data-actor]").inner_text() == f"commune_police:{live_server.username}"
+    assert page.locator("[data-role]").inner_text() == "Công an xã, phường"  # the role in words, not its code
     # The front page lists the police's own commune only: not Xã Chí Đám of Phú Thọ.
     assert page.locator("tr[data-commune]").count() == 1
     assert page.locator("tr[data-commune='00235']").count() == 1
@@ -38,7 +38,7 @@ def test_police_sign_in_and_read_the_api_docs(page, live_server, backend):
     assert page.foreign_requests == []
 
     page.goto(f"{live_server.url}/")
-    page.click("header button[type=submit]")  # Đăng xuất
+    page.click("header button:has-text('Đăng xuất')")
     page.wait_for_url(f"{live_server.url}/login")
     assert page.locator("header a", has_text="Đăng nhập").count() == 1
     assert page.request.get(f"{live_server.url}/api/v1/users/me").status == 401

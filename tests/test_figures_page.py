@@ -14,24 +14,25 @@ import openpyxl
 XLSX = "/api/v1/stats/admin-units?format=xlsx"
 
 
-def _workbook(client, world, query: str, role: str = "admin"):
-    answer = client.get(f"{XLSX}&{query}", headers=world.headers[role])
+def _workbook(client, world, query: str, role: str = "admin", accept_language: str = "en"):
+    """The workbook in the API's language: `?lang`, else Accept-Language, else English."""
+    answer = client.get(f"{XLSX}&{query}", headers={**world.headers[role], "Accept-Language": accept_language})
     assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
     return openpyxl.load_workbook(io.BytesIO(answer.data))
 
 
 def test_the_xlsx_sheet_is_named_for_its_period_and_its_levels_are_vietnamese(client, world):
-    month = _workbook(client, world, "level=province&from=2026-11-01&to=2026-12-01")
+    month = _workbook(client, world, "level=province&from=2026-11-01&to=2026-12-01&lang=vi")
     assert month.sheetnames == ["Số liệu 2026-11"]
     sheet = month.active
     header = [cell.value for cell in sheet[1]]
     assert header[:3] == ["Mã đơn vị", "Tên đơn vị", "Cấp"]
     assert sheet.cell(2, 3).value == "Tỉnh/Thành phố"
 
-    days = _workbook(client, world, "level=district&from=2026-11-03&to=2026-11-10")
+    days = _workbook(client, world, "level=district&from=2026-11-03&to=2026-11-10&lang=vi")
     assert days.sheetnames == ["Số liệu 2026-11-03..2026-11-09"]
     assert [row[2].value for row in days.active.iter_rows(min_row=2)] == ["Quận/Huyện (lịch sử)"]
-    communes = _workbook(client, world, "from=2026-11-03&to=2026-11-10").active
+    communes = _workbook(client, world, "from=2026-11-03&to=2026-11-10", accept_language="vi").active
     assert {row[2].value for row in communes.iter_rows(min_row=2)} == {"Xã/Phường"}
 
 

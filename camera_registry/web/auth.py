@@ -30,6 +30,7 @@ from wtforms.validators import DataRequired
 
 from .. import db as units
 from ..http.actor import bearer_secret, csrf, current_actor, start_session
+from ..http.language import keep_user_language
 from ..http.units import get_session, reads_then_writes
 from ..models import Role
 from ..services import accounts
@@ -52,7 +53,7 @@ def signed_in(view):
     return wrapper
 
 
-def _local_path(target: str | None) -> str:
+def local_path(target: str | None) -> str:
     """`target` when it is a path on this site, else "/": `next` must not send a user elsewhere."""
     # Browsers read //host, /\host and /<tab>/host as another site.
     if (
@@ -146,8 +147,9 @@ def login():
         _count_failed_sign_in(username)
         return _login_page(form, 401, "Sai tên đăng nhập hoặc mật khẩu")
     start_session(user)
+    keep_user_language(user.language)
     asked = request.args.get("next")
-    return redirect(_local_path(asked) if asked else url_for(LANDING_PAGES.get(user.role, "coverage.map_page")))
+    return redirect(local_path(asked) if asked else url_for(LANDING_PAGES.get(user.role, "coverage.map_page")))
 
 
 @blueprint.post("/logout")
@@ -169,6 +171,13 @@ def expired_form(error: CSRFError):
     return _login_page(LoginForm(formdata=None), 400, "Biểu mẫu đã hết hạn hoặc không hợp lệ. Vui lòng thử lại.")
 
 
+def _account_name() -> str:
+    """The header's name of the signed-in user: their full name, else their username."""
+    actor = current_actor()
+    user = accounts.active_user(get_session(), actor.user_id) if actor and actor.user_id is not None else None
+    return (user.full_name or user.username) if user is not None else ""
+
+
 def _protect_pages() -> None:
     if current_app.config["WTF_CSRF_ENABLED"] and not request.path.startswith(API_PREFIX):
         csrf.protect(apply_exemptions=True)
@@ -179,7 +188,7 @@ def init_app(app: Flask) -> None:
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     csrf.init_app(app)
     app.before_request(_protect_pages)
-    app.context_processor(lambda: {"actor": current_actor()})
+    app.context_processor(lambda: {"actor": current_actor(), "account_name": _account_name})
     # The failed sign-ins are counted in the limiter's store (RATELIMIT_STORAGE_URI); it limits no route itself.
     app.extensions["login_limiter"] = Limiter(_client_address, app=app)
     app.register_blueprint(blueprint)

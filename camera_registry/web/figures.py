@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext
 
 from ..http.actor import current_actor
 from ..http.figures import COLUMNS, LEVELS
+from ..http.language import current_language
 from ..http.statuses import status_of
 from ..http.units import get_session
 from ..models import AdminLevel
@@ -22,7 +23,6 @@ from ..services import stats
 from ..services.errors import DomainError
 from ..timezones import LOCAL_ZONE, local_today
 from .auth import signed_in
-from .i18n import current_language
 
 blueprint = Blueprint("figures", __name__)
 

@@ -1,48 +1,53 @@
-"""Languages of the owner's pages: Vietnamese by default, English on request.
+"""The language switch in every page's header: a CSRF-checked POST that stores the choice and returns to the page.
 
-`?lang=en` or `?lang=vi` picks the language and a cookie remembers it, so the
-forms posted from the page and the page after them keep it. Catalogs are in
-camera_registry/translations/; `make install` compiles them (pybabel compile).
+The choice goes on the signed-in user's account (so it follows them to another browser and survives signing
+out and in) and in the `lang` cookie (so the pages shown signed out keep it). The rule that picks a request's
+language is camera_registry/http/language.py.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from urllib.parse import urlencode
 
-from flask import Flask, Response, current_app, request
-from flask_babel import Babel, get_locale
+from flask import Blueprint, Flask, abort, has_request_context, redirect, request
+from flask_babel import gettext as _
 
-LANGUAGES = ("vi", "en")
-LANGUAGE_COOKIE = "lang"
+from ..http import language
+from ..http.actor import bearer_secret, current_actor
+from ..http.language import LANGUAGES, keep_user_language, set_language_cookie
+from ..http.units import get_session
+from ..services.accounts.languages import choose_language
+from .auth import local_path
 
+blueprint = Blueprint("languages", __name__)
 
-def select_language() -> str:
-    asked = request.args.get("lang")
-    if asked in LANGUAGES:
-        return asked
-    remembered = request.cookies.get(LANGUAGE_COOKIE)
-    return remembered if remembered in LANGUAGES else LANGUAGES[0]
-
-
-def current_language() -> str:
-    return get_locale().language
+#: What each language is called in the switch, in its own language.
+LANGUAGE_NAMES = {"vi": "Tiếng Việt", "en": "English"}
 
 
-def remember_language(response: Response) -> Response:
-    asked = request.args.get("lang")
-    if asked in LANGUAGES and request.cookies.get(LANGUAGE_COOKIE) != asked:
-        response.set_cookie(
-            LANGUAGE_COOKIE,
-            asked,
-            max_age=int(timedelta(days=365).total_seconds()),
-            httponly=True,
-            samesite="Lax",
-            secure=current_app.config["SESSION_COOKIE_SECURE"],
-        )
-    return response
+@blueprint.post("/language")
+def switch():
+    chosen = request.form.get("lang")
+    if chosen not in LANGUAGES:
+        abort(400, _("The language must be one of: %(languages)s.", languages=", ".join(LANGUAGES)))
+    actor = current_actor()
+    if actor is not None and actor.user_id is not None and bearer_secret() is None:
+        db = get_session()
+        choose_language(db, actor, chosen)
+        db.commit()
+        keep_user_language(chosen)
+    return set_language_cookie(redirect(local_path(request.form.get("next"))), chosen)
+
+
+def _this_page() -> str:
+    """Where the switch returns to: this page without its `?lang`, or the front page after a form's POST."""
+    if not has_request_context() or request.method != "GET":
+        return "/"
+    kept = [(name, value) for name, value in request.args.items(multi=True) if name != "lang"]
+    return f"{request.path}?{urlencode(kept)}" if kept else request.path
 
 
 def init_app(app: Flask) -> None:
-    app.config.setdefault("BABEL_DEFAULT_LOCALE", LANGUAGES[0])
-    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Asia/Ho_Chi_Minh")
-    Babel(app, locale_selector=select_language)
+    language.init_app(app)  # the language of every answer, the API's too
+    app.register_blueprint(blueprint)
+    app.context_processor(lambda: {"language_names": LANGUAGE_NAMES, "language_return": _this_page()})

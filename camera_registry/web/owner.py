@@ -25,6 +25,7 @@ from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDeco
 from wtforms.validators import ValidationError as CSRFInvalid
 
 from ..http.actor import csrf
+from ..http.language import current_language
 from ..http.statuses import status_of
 from ..http.units import get_session, reads_then_writes, write_unit
 from ..models import Channel, Handover, LinkPurpose
@@ -35,7 +36,6 @@ from ..services.errors import ValidationFailed
 from ..services.notifications import last_valid_day
 from ..services.owner_answers import DEAD_STATES, PageState, Refusal
 from . import tus
-from .i18n import current_language, remember_language
 
 blueprint = Blueprint("owner", __name__, url_prefix="/o")
 
@@ -312,11 +312,6 @@ def expired_form(error):
     return _plain_page("owner/expired_form.html", 400)
 
 
-@blueprint.context_processor
-def _language():
-    return {"language": current_language()}
-
-
 @blueprint.app_template_filter("filesize")
 def filesize(size: float) -> str:
     """Bytes as people read them: 2.0 GB, 5.3 MB."""
@@ -355,7 +350,7 @@ def private(response):
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Robots-Tag"] = "noindex"
-    return remember_language(response)
+    return response
 
 
 def client_address() -> str:
