@@ -6,19 +6,22 @@ commitments.py itself cannot import them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 
-from ..models import OutboxMessage, Owner
+from ..models import AuditEvent, CommitmentChannel, OutboxMessage, Owner, SharingCommitment
 from ..models.base import utcnow
 from .access import Actor
 from .audit import record
-from .commitments import current_commitment, last_day_in_force
-from .errors import Conflict, ValidationFailed
+from .commitments import active_commitment_at, current_commitment, last_day_in_force
+from .errors import Conflict, DomainError, ValidationFailed
+from .listing import Page, page_of, readable
 from .notifications import channel_plan, invite_signature
+from .records import unit_on
 
 #: How long an invitation's link may be used to sign.
 INVITATION_DAYS = 30
@@ -64,3 +67,114 @@ def invite_to_sign(
         details={"outbox_message_ids": [message.id for message in messages], "link_expires_at": expires_at.isoformat()},
     )
     return Invitation(owner, messages, expires_at)
+
+
+@dataclass(frozen=True)
+class InvitationResult:
+    """What inviting one owner of a batch came to: the invitation queued, or the refusal saying why not."""
+
+    owner_external_id: str
+    invitation: Invitation | None = None
+    refusal: DomainError | None = None
+
+
+def invite_many(
+    session: Session,
+    actor: Actor,
+    owner_external_ids: Iterable[str],
+    *,
+    public_base_url: str,
+    now: datetime | None = None,
+) -> list[InvitationResult]:
+    """Invite each owner in a savepoint of their own, so one refused (no phone or e-mail, a commitment in force)
+    leaves nothing behind and the others are invited all the same."""
+    results = []
+    for external_id in dict.fromkeys(owner_external_ids):
+        try:
+            with session.begin_nested():
+                invitation = invite_to_sign(session, actor, external_id, public_base_url=public_base_url, now=now)
+            results.append(InvitationResult(external_id, invitation))
+        except DomainError as refusal:
+            results.append(InvitationResult(external_id, refusal=refusal))
+    return results
+
+
+def owners_without_commitment(
+    session: Session,
+    actor: Actor,
+    *,
+    commune_code: str | None = None,
+    page: int = 1,
+    page_size: int = 50,
+    now: datetime | None = None,
+) -> Page[Owner]:
+    """The owners in the actor's reach with no commitment in force, whom an invitation to sign is for."""
+    in_force = select(SharingCommitment.owner_id).where(active_commitment_at(now or utcnow()))
+    statement = (
+        select(Owner)
+        .where(readable(actor, Owner.commune_id), Owner.id.not_in(in_force))
+        .order_by(Owner.commune_id, Owner.name, Owner.id)
+    )
+    if commune_code is not None:
+        commune = unit_on(session, commune_code)
+        if commune is None:
+            raise ValidationFailed(f"unknown commune {commune_code}", {"commune": [f"no unit has code {commune_code}"]})
+        statement = statement.where(Owner.commune_id == commune.id)
+    return page_of(session, statement, page, page_size)
+
+
+class LinkState:
+    """Where an invitation's link stands: the owner signed through it, it may still be used, or it ran out."""
+
+    SIGNED = "signed"
+    OPEN = "open"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class SentInvitation:
+    owner: Owner
+    invited_at: datetime
+    invited_by: str
+    link_expires_at: datetime
+    state: str
+    commitment: SharingCommitment | None  # the one signed on the web while the link was live
+
+
+def sent_invitations(
+    session: Session, actor: Actor, *, page: int = 1, page_size: int = 50, now: datetime | None = None
+) -> Page[SentInvitation]:
+    """The invitations sent to owners in the actor's reach, newest first, each with its link's state; read from
+    the audit trail, which keeps every invitation with its link's expiry whether or not its message went out."""
+    now = now or utcnow()
+    statement = (
+        select(AuditEvent)
+        .join(Owner, cast(Owner.id, String) == AuditEvent.entity_id)
+        .where(
+            AuditEvent.action == "commitment.invite",
+            AuditEvent.entity_type == "owner",
+            readable(actor, Owner.commune_id),
+        )
+        .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+    )
+    events = page_of(session, statement, page, page_size)
+    owners = {owner.id: owner for owner in session.scalars(select(Owner).where(Owner.id.in_(_owner_ids(events))))}
+    signed = session.scalars(
+        select(SharingCommitment)
+        .where(SharingCommitment.owner_id.in_(list(owners)), SharingCommitment.channel == CommitmentChannel.WEB)
+        .order_by(SharingCommitment.signed_at)
+    ).all()
+    lines = []
+    for event in events.items:
+        owner, expires_at = owners[int(event.entity_id)], datetime.fromisoformat(event.details["link_expires_at"])
+        commitment = next(
+            (row for row in signed if row.owner_id == owner.id and event.occurred_at <= row.signed_at < expires_at),
+            None,
+        )
+        state = LinkState.SIGNED if commitment else LinkState.EXPIRED if expires_at <= now else LinkState.OPEN
+        lines.append(SentInvitation(owner, event.occurred_at, event.actor_label, expires_at, state, commitment))
+    return Page(lines, events.total)
+
+
+def _owner_ids(events: Page[AuditEvent]) -> set[int]:
+    return {int(event.entity_id) for event in events.items}

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..models import AdminUnit, CommitmentChannel, Owner, Recorder, SharingCommitment, commitment_recorders
+from ..models import (
+    AdminUnit,
+    CommitmentChannel,
+    CommitmentText,
+    Owner,
+    Recorder,
+    SharingCommitment,
+    commitment_recorders,
+)
 from ..models.base import utcnow
 from ..timezones import local_today
 from .access import Actor
@@ -141,9 +151,11 @@ def record_signature(
     signed_at: datetime | None = None,
     recorder_ids: list[int] | None = None,
     text: str | None = None,
+    text_language: str | None = None,
 ) -> SharingCommitment:
     """Sign for `owner` without a reach check: the caller has settled that `actor` may (police reach, owner link).
-    `text` is the full text the owner read, kept in the audit trail beside its version (an owner link)."""
+    `text` is the full text the owner read in `text_language` (an owner link): stored once per version and
+    language (`stored_text`), the signature points at it, and the audit trail keeps it beside its version."""
     signed_at = signed_at or utcnow()
     if valid_until is not None and valid_until <= signed_at:
         raise ValidationFailed("a commitment must end after it is signed", {"valid_until": ["must be after signed_at"]})
@@ -164,6 +176,7 @@ def record_signature(
         valid_until=valid_until,
         channel=channel,
         text_version=text_version,
+        text=stored_text(session, text_version, text_language, text) if text is not None else None,
     )
     session.add(commitment)
     session.flush()
@@ -177,10 +190,51 @@ def record_signature(
             "owner_id": owner.id,
             "recorder_ids": [r.id for r in recorders],
             "text_version": text_version,
-            **({"text": text} if text is not None else {}),
+            **({"text": text, "text_id": commitment.text_id} if text is not None else {}),
         },
     )
     return commitment
+
+
+def text_digest(body: str) -> str:
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def _kept_text(session: Session, version: str, language: str) -> CommitmentText | None:
+    return session.scalar(
+        select(CommitmentText).where(CommitmentText.version == version, CommitmentText.language == language)
+    )
+
+
+def get_text(session: Session, text_id: int) -> CommitmentText:
+    """A stored text signed (or about to be): the same words for everyone who may read the signatures."""
+    text = session.get(CommitmentText, text_id)
+    if text is None:
+        raise NotFound(f"commitment text {text_id} not found")
+    return text
+
+
+def stored_text(session: Session, version: str, language: str | None, body: str) -> CommitmentText:
+    """The row of the text an owner read: the one kept for its version and language, else a new one.
+
+    Refused (Conflict) when the row kept for that version and language holds other words: a text edited under an
+    old version number would make the earlier signatures point at words their owners never read."""
+    language = language or "vi"
+    kept = _kept_text(session, version, language)
+    if kept is None:
+        try:
+            with session.begin_nested():
+                kept = CommitmentText(version=version, language=language, body=body, sha256=text_digest(body))
+                session.add(kept)
+            return kept
+        except IntegrityError:  # a signature at the same moment stored it first
+            kept = _kept_text(session, version, language)
+    if kept.sha256 != text_digest(body):
+        raise Conflict(
+            f"the commitment text {version} ({language}) differs from the one signed before under that version",
+            {"text_version": [f"the text of version {version} changed: give the new text a new version"]},
+        )
+    return kept
 
 
 def renew_commitment(session: Session, actor: Actor, commitment_id: int, **terms) -> SharingCommitment:
@@ -197,6 +251,7 @@ def record_renewal(
     channel: CommitmentChannel,
     text_version: str | None = None,
     text: str | None = None,
+    text_language: str | None = None,
 ) -> SharingCommitment:
     """A renewal is a new signature with the same scope; the old row stays as history. No reach check."""
     if previous.revoked_at is not None:
@@ -213,6 +268,7 @@ def record_renewal(
         text_version=text_version or previous.text_version,
         recorder_ids=None if previous.all_recorders else [r.id for r in previous.recorders],
         text=text,
+        text_language=text_language,
     )
 
 

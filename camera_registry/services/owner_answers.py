@@ -205,6 +205,7 @@ def _web_terms(page: OwnerPage, now: datetime) -> dict:
         "channel": CommitmentChannel.WEB,
         "text_version": page.commitment_text.version,
         "text": page.commitment_text.full_text,
+        "text_language": page.commitment_text.language,
     }
 
 

@@ -89,6 +89,7 @@ class LensLine:
 @dataclass(frozen=True)
 class CommitmentText:
     version: str
+    language: str  # the file's: Vietnamese when the owner's language has none
     title: str
     paragraphs: tuple[str, ...]
 
@@ -118,9 +119,10 @@ class OwnerPage:
 
 def commitment_text(language: str, version: str = CURRENT_TEXT_VERSION) -> CommitmentText:
     """The versioned text in the owner's language (Vietnamese when there is no other)."""
-    path = TEXTS_DIR / f"{version}.{language if language in TEXT_LANGUAGES else 'vi'}.md"
+    language = language if language in TEXT_LANGUAGES else "vi"
+    path = TEXTS_DIR / f"{version}.{language}.md"
     blocks = [block.strip() for block in path.read_text(encoding="utf-8").split("\n\n") if block.strip()]
-    return CommitmentText(version, blocks[0].lstrip("# ").strip(), tuple(blocks[1:]))
+    return CommitmentText(version, language, blocks[0].lstrip("# ").strip(), tuple(blocks[1:]))
 
 
 def owner_page(session: Session, resolved: ResolvedLink, language: str, now: datetime) -> OwnerPage:

@@ -33,6 +33,16 @@ ADMIN_PAGES = [
         lazy_gettext("Channel problems"),
         lazy_gettext("Zalo and SMS provider errors that hold messages back"),
     ),
+    (
+        "admin_editions.page",
+        lazy_gettext("Editions of the administrative units"),
+        lazy_gettext("The units in force, and loading a later edition after a dry run"),
+    ),
+    (
+        "admin_invitations.page",
+        lazy_gettext("Invitations to sign a commitment"),
+        lazy_gettext("Owners with no commitment in force, invited to sign one through a link"),
+    ),
     ("figures.page", lazy_gettext("Figures"), lazy_gettext("Figures per unit, with CSV and XLSX downloads")),
     ("police.index", lazy_gettext("Footage requests"), lazy_gettext("Every request and its history")),
     ("coverage.map_page", lazy_gettext("Coverage map"), lazy_gettext("Communes, lenses and their fields of view")),
