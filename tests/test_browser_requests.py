@@ -31,7 +31,8 @@ def test_police_open_a_request_on_the_map_and_follow_it(page, live_server, backe
     assert '"Point"' in page.input_value("#incident")
     page.click("main button[type=submit]")
     page.wait_for_url(f"{live_server.url}/requests/*")
-    assert page.inner_text("#request-status") == "routed"
+    assert page.get_attribute("#request-status", "data-status") == "routed"
+    assert page.inner_text("#request-status") == "Đã gửi chủ camera"
     rows = page.locator("#assignments tbody tr[data-assignment]")
     assert rows.count() >= 1
     assert page.locator(".routed-lens").count() >= 1
@@ -41,13 +42,17 @@ def test_police_open_a_request_on_the_map_and_follow_it(page, live_server, backe
     first = rows.first
     with page.expect_navigation():
         first.locator("button[value=consent]").click()
-    assert page.locator("#assignments tbody tr[data-assignment]").first.locator(".status").inner_text() == "consented"
-    assert page.inner_text("#request-status") == "in_progress"
+    first_status = page.locator("#assignments tbody tr[data-assignment]").first.locator(".status")
+    assert first_status.get_attribute("data-status") == "consented"
+    assert first_status.locator(".status-words").inner_text() == "Đồng ý cung cấp"
+    assert page.get_attribute("#request-status", "data-status") == "in_progress"
     first_id = page.locator("#assignments tbody tr[data-assignment]").first.get_attribute("data-assignment")
     receive_an_officers_copy(
         page, f"#assignments tr[data-assignment='{first_id}']", small_clip(tmp_path), "VC-117/2026"
     )
-    assert "footage_received" in page.locator("#assignments tbody tr[data-assignment]").first.inner_text()
+    first_status = page.locator("#assignments tbody tr[data-assignment]").first.locator(".status")
+    assert first_status.get_attribute("data-status") == "footage_received"
+    assert "Đã nhận dữ liệu" in first_status.inner_text()
     request_url = page.url
 
     page.goto(f"{live_server.url}/requests")
@@ -57,7 +62,7 @@ def test_police_open_a_request_on_the_map_and_follow_it(page, live_server, backe
     page.click("header button:has-text('Đăng xuất')")
     sign_in(page, live_server, "staff.hanoi")
     page.goto(request_url)
-    assert page.inner_text("#request-status") in ("in_progress", "resolved")
+    assert page.get_attribute("#request-status", "data-status") in ("in_progress", "resolved")
     assert page.locator("#assignments form").count() == 0 and page.locator("#cancel-request").count() == 0
     page.click("header button:has-text('Đăng xuất')")
     sign_in(page, live_server, "police.chidam")

@@ -17,6 +17,7 @@ from geoalchemy2.shape import to_shape
 from shapely.geometry import mapping
 
 from ..http.actor import csrf, current_actor, require_csrf_for_cookie_auth
+from ..http.messages import translated_errors
 from ..http.statuses import status_of
 from ..http.units import get_session, reads_then_writes
 from ..models import ASSIGNMENT_TRANSITIONS, REQUEST_TRANSITIONS, Role, allowed_actions
@@ -25,6 +26,7 @@ from ..schemas.requests import POLICE_ACTIONS, AssignmentActionSchema, FootageRe
 from ..services import evidence, places, request_views, requests, uploads
 from ..services.coordinates import QueryProblem
 from ..services.errors import DomainError, NotAuthenticated, PermissionDenied
+from ..services.messages import refusal
 from ..services.places import PlaceKind
 from ..services.upload_limits import TooDeep, load_json
 from ..timezones import LOCAL_OFFSET
@@ -44,9 +46,9 @@ def _form_data(schema: ma.Schema, local_times: tuple[str, ...] = ()) -> dict:
         try:
             data["incident"] = load_json(data["incident"], current_app.config["JSON_MAX_DEPTH"])
         except TooDeep as error:
-            raise ma.ValidationError({"incident": [f"the geometry is {error}"]}) from None
+            raise ma.ValidationError({"incident": [refusal("the geometry is %(reason)s", reason=error.args[0])]}) from None
         except ValueError:
-            raise ma.ValidationError({"incident": ["draw the incident on the map"]}) from None
+            raise ma.ValidationError({"incident": [refusal("draw the incident on the map")]}) from None
     if "draft" in data:
         data["draft"] = data["draft"] == "1"
     return schema.load(data)
@@ -90,10 +92,10 @@ def new():
             get_session().commit()
             return redirect(url_for("police.show", request_id=created.id), code=303)
         except ma.ValidationError as error:
-            errors, status = error.messages, status_of(error)
+            errors, status = translated_errors(error.messages), status_of(error)
         except DomainError as error:
             get_session().rollback()
-            errors, status = error.errors or {"_": [error.message]}, status_of(error)
+            errors, status = translated_errors(error.errors or {"_": [error.message]}), status_of(error)
     commune, boundary = request_views.commune_of(get_session(), actor)
     return render_template(
         "requests/new.html",
@@ -136,7 +138,7 @@ def find_place():
         query = PlaceSearchSchema().load(request.args)
         found = places.search_places(get_session(), actor, query["q"], query["limit"])
     except ma.ValidationError as error:
-        return jsonify(errors=error.messages), status_of(error)
+        return jsonify(errors=translated_errors(error.messages)), status_of(error)
     except QueryProblem as problem:
         return jsonify(errors={"q": [gettext(problem.template, **problem.values)]}), status_of(problem)
     return jsonify(
@@ -210,28 +212,31 @@ def _render_request(page: request_views.RequestPage, errors: dict | None = None,
         allowed=allowed_actions(REQUEST_TRANSITIONS, page.request.status),
         may_download=may_download,
         key_fingerprint=fingerprint,
-        upload_messages=POLICE_UPLOAD_MESSAGES,
+        upload_messages={key: str(message) for key, message in POLICE_UPLOAD_MESSAGES.items()},
         upload_chunk_bytes=tus.CLIENT_CHUNK_BYTES,
         labels=labels,
     ), status
 
 
-#: The officers' upload widget speaks Vietnamese, as the police pages do.
+#: The officers' upload widget's words (clip-upload.js), in the page's language; "%(percent)s" and "%(size)s" are
+#: left for the script to fill in.
 POLICE_UPLOAD_MESSAGES = {
-    "choose_file": "Hãy chọn tệp video trước.",
-    "clock_needed": "Hãy nhập giờ đang hiện trên đầu thu, hoặc đánh dấu đồng hồ đầu thu đúng giờ.",
-    "too_large": "Tệp quá lớn so với giới hạn tải lên.",
-    "uploading": "Đang tải lên: %(percent)s của %(size)s.",
-    "paused": "Đã tạm dừng. Bấm Tiếp tục để tải tiếp.",
-    "offline": "Mất kết nối mạng; khi có mạng lại sẽ tự tải tiếp, phần đã gửi không mất.",
-    "resuming": "Đã có mạng lại: đang tải tiếp.",
-    "failed": "Việc tải lên bị dừng. Bấm Tiếp tục để thử lại.",
-    "done": "Đã lưu bản sao.",
-    "status_403": "Phiếu này không nhận thêm dữ liệu.",
-    "status_410": "Không thể tải tiếp lần tải này; hãy tải lại từ đầu.",
-    "status_413": "Tệp quá lớn so với giới hạn tải lên.",
-    "status_415": "Không nhận loại tệp này (chỉ nhận video hoặc tệp xuất từ đầu thu).",
-    "status_400": "Kiểm tra lại giờ của đầu thu rồi thử lại.",
+    "choose_file": lazy_gettext("Choose the video file first."),
+    "clock_needed": lazy_gettext("Type the time your recorder shows now, or tick that its clock is correct."),
+    "too_large": lazy_gettext("The file is larger than the upload limit."),
+    "uploading": lazy_gettext("Uploading: %(percent)s of %(size)s."),
+    "paused": lazy_gettext("Paused. Press Continue to go on from where it stopped."),
+    "offline": lazy_gettext(
+        "The connection dropped. The upload goes on by itself when the network is back; nothing sent is lost."
+    ),
+    "resuming": lazy_gettext("The network is back: continuing the upload."),
+    "failed": lazy_gettext("The upload stopped. Press Continue to try again from where it stopped."),
+    "done": lazy_gettext("The copy is stored."),
+    "status_403": lazy_gettext("This assignment takes no more footage."),
+    "status_410": lazy_gettext("This upload can no longer be continued. Please start it again."),
+    "status_413": lazy_gettext("The file is larger than the upload limit."),
+    "status_415": lazy_gettext("This file type is not accepted (only videos or recorder exports)."),
+    "status_400": lazy_gettext("Please check the recorder's time and try again."),
 }
 
 
@@ -270,11 +275,11 @@ def _act(request_id: int, change, schema: ma.Schema):
         session.commit()
         return redirect(url_for("police.show", request_id=request_id), code=303)
     except ma.ValidationError as error:
-        errors, status = error.messages, status_of(error)
+        errors, status = translated_errors(error.messages), status_of(error)
     except PermissionDenied:
         raise  # not this reader's to change: the plain page of a refusal, not the request again
     except DomainError as error:
-        errors, status = {**error.errors, "_": [error.message]}, status_of(error)
+        errors, status = translated_errors({**error.errors, "_": [error.message]}), status_of(error)
     session.rollback()
     page = request_views.request_page(session, actor, request_id)
     session.commit()

@@ -4,8 +4,9 @@
 window.PlaceSearch = (function () {
   var WAIT_MS = 250, MIN_CHARACTERS = 2;
 
-  // `pick(place)` gets the chosen result: {kind, what, label, commune, point: [lon, lat] | null, bounds | null}.
-  function attach(input, list, problem, pick) {
+  // `pick(place)` gets the chosen result: {kind, what, label, commune, point: [lon, lat] | null, bounds | null};
+  // `strings` are the page's words for no result (`nothing`) and for a search that did not answer (`failed`).
+  function attach(input, list, problem, strings, pick) {
     var results = [], active = -1, asked = 0, timer = null;
 
     function close() {
@@ -42,7 +43,7 @@ window.PlaceSearch = (function () {
 
     function show(places) {
       close();
-      if (!places.length) { say(list.dataset.nothing); return; }
+      if (!places.length) { say(strings.nothing); return; }
       results = places;
       places.forEach(function (place, i) {
         var item = document.createElement("li"), what = document.createElement("small");
@@ -71,7 +72,7 @@ window.PlaceSearch = (function () {
           if (ticket !== asked) { return; }
           if (!answer.ok) {
             close();
-            say(answer.body.errors && answer.body.errors.q ? answer.body.errors.q.join(" ") : list.dataset.failed);
+            say(answer.body.errors && answer.body.errors.q ? answer.body.errors.q.join(" ") : strings.failed);
             return;
           }
           say("");
@@ -79,7 +80,7 @@ window.PlaceSearch = (function () {
           if (pickCoordinates && places.length && places[0].kind === "coordinates") { choose(places[0]); return; }
           show(places);
         })
-        .catch(function () { if (ticket === asked) { close(); say(list.dataset.failed); } });
+        .catch(function () { if (ticket === asked) { close(); say(strings.failed); } });
     }
 
     input.addEventListener("input", function () {

@@ -2,6 +2,7 @@
 // The search box finds the place (a point result drops the point, or the next route point); the commune's
 // active lenses are drawn with their fields of view, so the officer sees what the incident will meet.
 (function () {
+  var strings = JSON.parse(document.getElementById("request-new-strings").textContent);
   var element = document.getElementById("incident-map"), field = document.getElementById("incident");
   var map = RegistryMap.create(element), drawn = L.layerGroup().addTo(map), vertices = [];
   element.leafletMap = map;  // lets the browser test turn lon/lat into a click position
@@ -34,7 +35,7 @@
   document.getElementById("clear-incident").addEventListener("click", function () { vertices = []; render(); });
 
   PlaceSearch.attach(document.getElementById("place-search"), document.getElementById("place-results"),
-    document.getElementById("place-problem"), function (place) {
+    document.getElementById("place-problem"), strings, function (place) {
       if (place.bounds) {
         map.fitBounds([[place.bounds[1], place.bounds[0]], [place.bounds[3], place.bounds[2]]]);
         return;
@@ -59,8 +60,8 @@
         L.circleMarker([lens[1], lens[0]], dot).addTo(map);
       });
       element.dataset.lensesDrawn = data.lenses.length;
-      note.textContent = note.dataset.drawn.replace("{count}", data.lenses.length)
-        + (data.truncated ? " " + note.dataset.truncated : "");
+      note.textContent = strings.drawn.replace("{count}", data.lenses.length)
+        + (data.truncated ? " " + strings.truncated : "");
     });
   if (field.value) {
     var shape = JSON.parse(field.value);

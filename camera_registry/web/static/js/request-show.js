@@ -1,5 +1,6 @@
 // The request's incident, search radius, and the routed lenses with their fields of view.
 (function () {
+  var strings = JSON.parse(document.getElementById("request-show-strings").textContent);
   var element = document.getElementById("request-map"), data = JSON.parse(element.dataset.features);
   var map = RegistryMap.create(element), layers = L.featureGroup().addTo(map);
   var first = data.incident.type === "Point" ? data.incident.coordinates : data.incident.coordinates[0];
@@ -17,7 +18,8 @@
     var lon = lens.point.coordinates[0], lat = lens.point.coordinates[1];
     RegistryMap.sector(lon, lat, lens.bearing, lens.fov, lens.range).addTo(layers);
     L.circleMarker([lat, lon], { radius: 4, color: "#0b3d6b", className: "routed-lens" })
-      .bindTooltip(RegistryMap.text("span", "Phiếu " + lens.rank + " · " + Math.round(lens.distance) + " m")).addTo(layers);
+      .bindTooltip(RegistryMap.text("span",
+      strings.lens.replace("{rank}", lens.rank).replace("{distance}", Math.round(lens.distance)))).addTo(layers);
   });
   map.fitBounds(layers.getBounds().pad(0.3));
 })();
