@@ -2,7 +2,7 @@
 #   make run     system packages, venv, migrate, sample data, serve on 127.0.0.1:5000 with the scheduler
 #   make test    pytest on SpatiaLite, then on PostGIS (TEST_DATABASE=... runs one backend)
 #   make lint    ruff: lint and format check (make test runs it first)
-#   make bench   the benchmark suite
+#   make bench   the benchmark suite, every figure beside its target (make bench-quick: under 3 minutes)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -13,7 +13,7 @@ TEST_BACKENDS := $(if $(TEST_DATABASE),$(TEST_DATABASE),spatialite postgis)
 
 ASSETS := camera_registry/web/static/vendor/.installed
 
-.PHONY: venv install assets system-deps deps-run deps-test run test lint bench
+.PHONY: venv install assets system-deps deps-run deps-test run test lint bench bench-quick
 
 # The owner pages' message catalogs: the .po files are in git, the compiled .mo files are build output.
 CATALOGS := $(wildcard camera_registry/translations/*/LC_MESSAGES/messages.po)
@@ -67,6 +67,7 @@ test: deps-test $(STAMP) $(ASSETS) $(MO_FILES)
 	    TEST_DATABASE=$$backend $(BIN)/pytest --junitxml=build/test-$$backend.xml $(PYTEST_ARGS) || status=1; \
 	done; exit $$status
 
-bench: $(STAMP)
+# bench: the full run, every figure beside its target (RESULTS.md keeps one); bench-quick: all reduced, < 3 min.
+bench bench-quick: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'  # tipg, served beside our tiles
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks $(if $(filter bench-quick,$@),--quick)

@@ -32,7 +32,7 @@ from camera_registry.services.imports import import_register
 from camera_registry.services.sample import load_dataset
 from camera_registry.services.sample_generator import generate_city
 
-from .harness import fresh_database, reachable_backends
+from .harness import FIGURE_HEADER, FULL, Figure, at_most, fresh_database, reachable_backends
 
 SECTION = "## Bulk loads beside COPY (issue 16, item 3)"
 TARGET_RATIO = 3.0
@@ -40,7 +40,6 @@ TARGETS = (
     f"Targets (issue 16, item 3): the 55,000-lens sample load and a 55,000-row register import within "
     f"{TARGET_RATIO:g}x the limit measured in the same run, on both backends."
 )
-HEADER = ["| backend | load | its time | the limit | ratio | target |", "| --- | --- | --- | --- | --- | --- |"]
 
 #: (table, its column names, the driver's rows), parents first.
 Written = list[tuple[Table, list[str], list[tuple]]]
@@ -112,7 +111,7 @@ def _timed(call: Callable[[], object]) -> float:
 
 def bench_pair(
     backend: str, label: str, prepare: Callable[[Engine], None], load: Callable[[Engine], None], rounds: int
-) -> str:
+) -> Figure:
     """`load` into a fresh database made ready by `prepare`, and the limit of writing what it wrote, in turns."""
     loads, limits, written = [], [], None
     for round_number in range(rounds):
@@ -126,13 +125,8 @@ def bench_pair(
                 else:
                     limits.append(_timed(lambda: write_straight(engine, written)))
     load_s, limit_s = min(loads), min(limits)
-    ratio = load_s / limit_s
     path = "COPY" if backend == "postgis" else "executemany, one transaction"
-    verdict = "met" if ratio <= TARGET_RATIO else "NOT met"
-    return (
-        f"| {backend} | {label} | {load_s:.2f} s | {path}: {limit_s:.2f} s | {ratio:.1f}x | "
-        f"at most {TARGET_RATIO:g}x: {verdict} |"
-    )
+    return at_most(backend, label, f"{load_s:.2f} s", load_s / limit_s, f"{path} ({limit_s:.2f} s)", TARGET_RATIO)
 
 
 def _load_dataset(directory: Path) -> Callable[[Engine], None]:
@@ -155,11 +149,15 @@ def _import(register: Path) -> Callable[[Engine], None]:
     return load
 
 
-def bench_bulk(backend: str, directory: Path, register: Path, communes: Path, rounds: int = 2) -> list[str]:
+def bench_bulk(backend: str, directory: Path, register: Path, communes: Path, rounds: int = 2) -> list[Figure]:
     """The city's sample load and its register's import, each beside its limit."""
+    with open(directory / "lenses.csv", encoding="utf-8") as handle:
+        lenses = sum(1 for _ in handle) - 1
     return [
-        bench_pair(backend, "sample load, 55,000 lenses", lambda engine: None, _load_dataset(directory), rounds),
-        bench_pair(backend, "import 55,000-row register (CSV)", _load_dataset(communes), _import(register), rounds),
+        bench_pair(backend, f"sample load, {lenses:,} lenses", lambda engine: None, _load_dataset(directory), rounds),
+        bench_pair(
+            backend, f"import {lenses:,}-row register (CSV)", _load_dataset(communes), _import(register), rounds
+        ),
     ]
 
 
@@ -174,16 +172,16 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     # A directory of its own: another benchmark may be rewriting the suite's city in benchmarks/data.
     directory = Path(tempfile.mkdtemp(prefix="cr-bench-bulk-")) / "city"
-    generate_city(directory, **suite.CITY)
+    generate_city(directory, **FULL.city())
     register, communes = suite.register_file(directory), suite.communes_only(directory)
     before = load_average()
-    print(TARGETS, *HEADER, sep="\n", flush=True)
+    print(TARGETS, *FIGURE_HEADER, sep="\n", flush=True)
     backends, skipped = reachable_backends(args.backend or ["spatialite", "postgis"])
     lines = []
     for backend in backends:
-        for line in bench_bulk(backend, directory, register, communes, args.rounds):
-            lines.append(line)
-            print(line, flush=True)
+        for figure in bench_bulk(backend, directory, register, communes, args.rounds):
+            lines.append(figure.line)
+            print(figure.line, flush=True)
     after = load_average()
     print(*skipped, f"load average before: {before}; after: {after}", sep="\n", flush=True)
     if args.record:
@@ -198,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
                     "",
                     TARGETS,
                     "",
-                    *HEADER,
+                    *FIGURE_HEADER,
                     *lines,
                     *skipped,
                     "",

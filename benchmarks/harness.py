@@ -1,4 +1,4 @@
-"""Fresh databases per backend and a timing helper for the benchmark suite."""
+"""Fresh databases per backend, timing helpers, the run's scale and its figures for the benchmark suite."""
 
 from __future__ import annotations
 
@@ -67,6 +67,98 @@ class Timing:
     p50_ms: float
     p95_ms: float
     runs: int
+
+    @property
+    def measured(self) -> str:
+        return f"p50 {self.p50_ms:.1f} ms, p95 {self.p95_ms:.1f} ms"
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How much a run does: the full one recorded in RESULTS.md, or the quick one for the developer's loop
+    (a smaller city, a tenth of the calls, short loads). Quick figures say whether something broke or slowed
+    grossly; the targets stay the full run's."""
+
+    name: str
+    lenses: int
+    sites: int
+    share: float  # of each benchmark's calls
+    load_seconds: float  # of each load under gunicorn
+    warmup_seconds: float
+
+    def calls(self, full: int, least: int = 5) -> int:
+        return full if self.share == 1 else max(least, round(full * self.share))
+
+    def city(self) -> dict:
+        return {"preset": "hanoi", "lenses": self.lenses, "sites": self.sites, "seed": 1}
+
+
+FULL = Scale("full", lenses=55_000, sites=265, share=1, load_seconds=45, warmup_seconds=8)
+QUICK = Scale("quick", lenses=6_000, sites=30, share=0.1, load_seconds=6, warmup_seconds=2)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One measured figure as `make bench` prints it: the value, its ratio to a peer or limit measured in the
+    same run (or to the target's limit), the target, and whether it is met (None: a peer's figure, no target)."""
+
+    backend: str
+    measure: str
+    measured: str
+    ratio: float | None
+    against: str
+    target: str
+    passed: bool | None
+
+    @property
+    def line(self) -> str:
+        ratio = f"{self.ratio:.2f}x {self.against}" if self.ratio is not None else self.against
+        verdict = "" if self.passed is None else "PASS" if self.passed else "FAIL"
+        return f"| {self.backend} | {self.measure} | {self.measured} | {ratio} | {self.target} | {verdict} |"
+
+
+FIGURE_HEADER = [
+    "| backend | measure | measured | ratio | target | verdict |",
+    "| --- | --- | --- | --- | --- | --- |",
+]
+
+
+def under(
+    backend: str, measure: str, value: float, limit: float, *, unit: str = "ms", what: str = "p95", measured=None
+) -> Figure:
+    """A figure whose target is a limit on `value`: its ratio is to that limit."""
+    return Figure(
+        backend,
+        measure,
+        measured or f"{what} {value:.1f} {unit}",
+        value / limit,
+        f"the {limit:g} {unit} limit",
+        f"{what} < {limit:g} {unit}",
+        value < limit,
+    )
+
+
+def timed_under(backend: str, measure: str, timing: Timing, limit_ms: float) -> Figure:
+    """A latency figure: its p95 against a limit in milliseconds."""
+    return under(backend, measure, timing.p95_ms, limit_ms, measured=timing.measured)
+
+
+def seconds_under(backend: str, measure: str, seconds: float, limit_s: float) -> Figure:
+    return under(backend, measure, seconds, limit_s, unit="s", what="time", measured=f"{seconds:.2f} s")
+
+
+def at_most(backend: str, measure: str, measured: str, ratio: float, against: str, limit: float) -> Figure:
+    """A figure whose target is a ratio to a peer measured in the same run."""
+    return Figure(backend, measure, measured, ratio, against, f"at most {limit:g}x", ratio <= limit)
+
+
+def at_least(backend: str, measure: str, measured: str, ratio: float, against: str, limit: float) -> Figure:
+    return Figure(backend, measure, measured, ratio, against, f"at least {limit:g}x", ratio >= limit)
+
+
+def peer(backend: str, measure: str, measured: str, note: str = "") -> Figure:
+    """A figure that others are divided by, with no target of its own."""
+    return Figure(backend, measure, measured, None, note, "", None)
 
 
 def time_calls(call: Callable[[], object], runs: int, warmup: int = 3) -> Timing:

@@ -53,7 +53,7 @@ from soak_support import (  # noqa: E402
     start_web,
 )
 
-from .harness import fresh_database, reachable_backends  # noqa: E402
+from .harness import Figure, fresh_database, reachable_backends  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 SECTION = "## Mixed load under gunicorn (issue 9)"
@@ -292,6 +292,30 @@ def run(backends: list[str], seconds: float, sizes: list, rounds: int = 1) -> tu
     for backend in backends:
         lines += [figures.line for figures in bench_backend(backend, seconds, sizes, rounds, log_dir)]
     return lines, skipped
+
+
+def suite_figures(backends: list[str], seconds: float) -> list[Figure]:
+    """What `make bench` shows of it: per backend, the mixed load under the deploy settings beside hello's."""
+    log_dir = REPO / "build" / "bench-load"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    figures = []
+    for backend in backends:
+        hello, mixed = bench_backend(backend, seconds, [None], 1, log_dir)
+        rates = [len(run.outcomes.snapshot()) / run.seconds for run in (hello, mixed)]
+        latencies = [item.seconds * 1000 for item in mixed.outcomes.snapshot()]
+        errors = len(mixed.outcomes.server_errors())
+        figures.append(
+            Figure(
+                backend,
+                f"mixed load under gunicorn {mixed.size}, {CLIENTS} clients, {seconds:g} s",
+                f"{rates[1]:.0f} req/s, p95 {percentile(latencies, 0.95):.0f} ms, {errors} server errors",
+                rates[1] / rates[0],
+                f"hello's {rates[0]:.0f} req/s",
+                "0 server errors",
+                errors == 0,
+            )
+        )
+    return figures
 
 
 def main(argv: list[str] | None = None) -> None:

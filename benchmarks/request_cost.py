@@ -42,7 +42,7 @@ from soak_support import (  # noqa: E402
     start_web,
 )
 
-from .harness import fresh_database, reachable_backends  # noqa: E402
+from .harness import FIGURE_HEADER, FULL, Figure, Scale, fresh_database, reachable_backends  # noqa: E402
 from .load import closed_loop, deploy_size, hello_load, load_average, machine, record  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -98,7 +98,9 @@ def per_request_step(registry: Registry):
     return step
 
 
-def _run_loads(backend: str, url: str, registry: Registry, seconds: float, log_path) -> dict[str, Load]:
+def _run_loads(
+    backend: str, url: str, registry: Registry, seconds: float, log_path, warmup_seconds: float
+) -> dict[str, Load]:
     """Each load once, after an unmeasured warm-up, in its own gunicorn with the deploy settings."""
     work = Path(tempfile.mkdtemp(prefix=f"cr-bench-cost-{backend}-"))
 
@@ -120,7 +122,7 @@ def _run_loads(backend: str, url: str, registry: Registry, seconds: float, log_p
             app = {"app": "benchmarks.hello:app"} if name == HELLO else {}
             web, base_url = start_web(url, work / "instance", log_path(name), **app)
             try:
-                run(WARMUP_SECONDS)
+                run(warmup_seconds)
                 start = time.monotonic()
                 outcomes = run(seconds)
                 measured[name] = Load(outcomes, time.monotonic() - start)
@@ -136,7 +138,9 @@ def _run_loads(backend: str, url: str, registry: Registry, seconds: float, log_p
     return measured
 
 
-def measure(backend: str, seconds: float, rounds: int, log_dir: Path) -> list[dict[str, Load]]:
+def measure(
+    backend: str, seconds: float, rounds: int, log_dir: Path, warmup_seconds: float = WARMUP_SECONDS
+) -> list[dict[str, Load]]:
     measured = []
     with fresh_database(backend) as engine:
         url = engine.url.render_as_string(hide_password=False)
@@ -148,6 +152,7 @@ def measure(backend: str, seconds: float, rounds: int, log_dir: Path) -> list[di
                 registry,
                 seconds,
                 lambda name: log_dir / f"{backend}-{name.replace(' ', '-')}-{number}.log",
+                warmup_seconds,
             )
             measured.append(loads)
             for line in round_lines(backend, number + 1, loads):
@@ -173,7 +178,7 @@ def round_lines(backend: str, number: int, loads: dict[str, Load]) -> list[str]:
     ]
 
 
-def summary_lines(backend: str, measured: list[dict[str, Load]]) -> list[str]:
+def summary_figures(backend: str, measured: list[dict[str, Load]]) -> list[Figure]:
     """The whole run per read load: its share of the ceiling, p95 and errors, each beside its target."""
 
     def pooled(name: str) -> tuple[float, list[float], int]:
@@ -183,23 +188,28 @@ def summary_lines(backend: str, measured: list[dict[str, Load]]) -> list[str]:
         return rate, times, sum(len(load.outcomes.server_errors()) for load in loads)
 
     hello, _, _ = pooled(HELLO)
-    lines = []
+    figures = []
     for name in (READS, PER_REQUEST):
         rate, times, errors = pooled(name)
         share, target, p95 = rate / hello, TARGET_SHARE[backend], percentile(times, 0.95)
-        verdict = "met" if share >= target and p95 < TARGET_P95_MS and errors == 0 else "NOT met"
-        lines.append(
-            f"| {backend} | {name} / hello, {CLIENTS} clients | {share:.0%} (target >= {target:.0%}) | "
-            f"p95 {p95:.1f} ms (target < {TARGET_P95_MS} ms) | {errors} server errors (target 0) | {verdict} |"
+        figures.append(
+            Figure(
+                backend,
+                f"{name} under gunicorn, {CLIENTS} clients",
+                f"{rate:.0f} req/s, p95 {p95:.1f} ms, {errors} server errors",
+                share,
+                f"hello's {hello:.0f} req/s",
+                f"at least {target:g}x hello's req/s, p95 < {TARGET_P95_MS} ms, 0 server errors",
+                share >= target and p95 < TARGET_P95_MS and errors == 0,
+            )
         )
-    return lines
+    return figures
 
 
 HEADER = [
     "| backend | gunicorn workers x threads | round | load | req/s | p95 ms | share of hello | server errors |",
     "| --- | --- | --- | --- | --- | --- | --- | --- |",
 ]
-SUMMARY_HEADER = ["| backend | measure | ratio | p95 | errors | targets |", "| --- | --- | --- | --- | --- | --- |"]
 
 
 def section(rounds: list[str], summaries: list[str], tiles: list[str], seconds: float, before, after, command) -> str:
@@ -219,7 +229,7 @@ def section(rounds: list[str], summaries: list[str], tiles: list[str], seconds: 
             "boundaries, tiles); `per-request reads` the same without the figures and the boundaries, whose cost "
             "grows with the registry (issue 16 item 2).",
             "",
-            *SUMMARY_HEADER,
+            *FIGURE_HEADER,
             *summaries,
             *tiles,
             "",
@@ -238,7 +248,7 @@ def tile_lines() -> list[str]:
     from .__main__ import city_dataset
     from .tiles import bench_tiles
 
-    directory, _ = city_dataset()
+    directory, _ = city_dataset(FULL)
     with fresh_database("postgis") as engine:
         sessions = make_session_factory(engine)
         with sessions() as session:
@@ -247,8 +257,20 @@ def tile_lines() -> list[str]:
         with engine.connect() as connection:
             connection.exec_driver_sql("ANALYZE")
             connection.commit()
-        lines = bench_tiles("postgis", engine.url.render_as_string(hide_password=False), sessions)
-    return [line for line in lines if "tipg" in line]
+        figures = bench_tiles("postgis", engine.url.render_as_string(hide_password=False), sessions)
+    return [figure.line for figure in figures if "tipg" in figure.measure]
+
+
+def suite_figures(backends: list[str], scale: Scale) -> list[Figure]:
+    """What `make bench` shows of it: one round per backend, its loads as long as the scale's."""
+    log_dir = Path(tempfile.mkdtemp(prefix="cr-bench-cost-logs-"))
+    return [
+        figure
+        for backend in backends
+        for figure in summary_figures(
+            backend, measure(backend, scale.load_seconds, 1, log_dir, warmup_seconds=scale.warmup_seconds)
+        )
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -267,10 +289,10 @@ def main(argv: list[str] | None = None) -> None:
     for backend in backends:
         measured = measure(backend, args.seconds, args.rounds, log_dir)
         rounds += [line for number, loads in enumerate(measured) for line in round_lines(backend, number + 1, loads)]
-        summaries += summary_lines(backend, measured)
+        summaries += [figure.line for figure in summary_figures(backend, measured)]
     tiles = tile_lines() if args.tiles and "postgis" in backends else []
     after = load_average()
-    for line in [*SUMMARY_HEADER, *summaries, *tiles, *skipped]:
+    for line in [*FIGURE_HEADER, *summaries, *tiles, *skipped]:
         print(line, flush=True)
     print(f"load average before: {before}; after: {after}; gunicorn logs in {log_dir}", flush=True)
     if args.record:

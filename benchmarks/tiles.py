@@ -47,7 +47,7 @@ from camera_registry.services.accounts import create_token, create_user
 from camera_registry.services.sample import load_dataset
 from camera_registry.services.sample_generator import generate_city
 
-from .harness import alternate_calls, fresh_database, time_calls
+from .harness import FULL, Figure, Scale, alternate_calls, at_most, fresh_database, peer, time_calls, timed_under, under
 
 ZOOM = 14
 TARGET_TILE_MS = 50
@@ -191,14 +191,11 @@ def fetch_tile(http: requests.Session, url: str) -> None:
         raise SystemExit(f"{response.url}: {response.status_code} {response.text[:200]}")
 
 
-def _tile_line(backend: str, label: str, timing, note: str) -> str:
-    return (
-        f"| {backend} | z{ZOOM} tile over HTTP, {label} | p50 {timing.p50_ms:.1f} ms | p95 {timing.p95_ms:.1f} ms "
-        f"| | {note} |"
-    )
+def _tile_figure(backend: str, label: str, timing) -> Figure:
+    return timed_under(backend, f"z{ZOOM} tile over HTTP, {label}", timing, TARGET_TILE_MS)
 
 
-def bench_tiles(backend: str, url: str, sessions) -> list[str]:
+def bench_tiles(backend: str, url: str, sessions, scale: Scale = FULL) -> list[Figure]:
     """Every z14 tile holding a lens from this app; on PostGIS beside tipg, the two alternating tile by tile."""
     headers = admin_header(sessions)
     tiles = sorted(
@@ -213,17 +210,19 @@ def bench_tiles(backend: str, url: str, sessions) -> list[str]:
         lenses_per_tile = sum(len(_lens_ids(http.get(our_tile(tile)).content)) for tile in tiles) / len(tiles)
         label = f"this app ({len(tiles)} tiles, avg {lenses_per_tile:.0f} lenses)"
         if backend != "postgis":
-            return [_tile_line(backend, label, time_tiles(http, our_tile, tiles), f"target p95 < {TARGET_TILE_MS} ms")]
-        return _beside_tipg(backend, url, tiles, http, our_tile, label)
+            return [_tile_figure(backend, label, time_tiles(http, our_tile, tiles))]
+        return _beside_tipg(backend, url, tiles, http, our_tile, label, 1 if scale.share < 1 else TILE_ROUNDS)
 
 
-def _beside_tipg(backend: str, url: str, tiles: list[Tile], http: requests.Session, our_tile, label: str) -> list[str]:
+def _beside_tipg(
+    backend: str, url: str, tiles: list[Tile], http: requests.Session, our_tile, label: str, rounds: int
+) -> list[Figure]:
     """Ours and tipg's on the same tiles, alternating (which goes first swaps every tile): the p95 ratio."""
     version = importlib.metadata.version("tipg") if importlib.util.find_spec("tipg") else "?"
     with tipg_serving(url) as (base, reason), requests.Session() as tipg_http:
         if base is None:
-            alone = _tile_line(backend, label, time_tiles(http, our_tile, tiles), f"target p95 < {TARGET_TILE_MS} ms")
-            return [alone, f"| {backend} | z{ZOOM} tile over HTTP, tipg | skipped | | | {reason} |"]
+            alone = _tile_figure(backend, label, time_tiles(http, our_tile, tiles))
+            return [alone, peer(backend, f"z{ZOOM} tile over HTTP, tipg", "skipped", reason)]
 
         def tipg_tile(tile: Tile) -> str:
             return (
@@ -242,20 +241,26 @@ def _beside_tipg(backend: str, url: str, tiles: list[Tile], http: requests.Sessi
                 "ours": lambda: fetch_tile(http, our_tile(next(cycles["ours"]))),
                 "tipg": lambda: fetch_tile(tipg_http, tipg_tile(next(cycles["tipg"]))),
             },
-            runs=TILE_ROUNDS * len(tiles),
+            runs=rounds * len(tiles),
             warmup=len(tiles),
         )
-    ratio = timings["ours"].p95_ms / timings["tipg"].p95_ms
+    ours, theirs = timings["ours"], timings["tipg"]
     return [
-        _tile_line(backend, f"{label}, alternating with tipg", timings["ours"], f"target p95 < {TARGET_TILE_MS} ms"),
-        _tile_line(
+        _tile_figure(backend, f"{label}, alternating with tipg", ours),
+        peer(
             backend,
-            f"tipg {version}, same table and tiles",
-            timings["tipg"],
+            f"z{ZOOM} tile over HTTP, tipg {version}, same table and tiles",
+            theirs.measured,
             "the same lenses inside the first 50 tiles",
         ),
-        f"| {backend} | z{ZOOM} tile p95, this app / tipg, alternating in one run | {ratio:.2f}x | | | "
-        f"target <= {TARGET_TIPG_RATIO:.1f}x: {'met' if ratio <= TARGET_TIPG_RATIO else 'NOT met'} |",
+        at_most(
+            backend,
+            f"z{ZOOM} tile p95, this app against tipg, alternating in one run",
+            f"p95 {ours.p95_ms:.1f} ms",
+            ours.p95_ms / theirs.p95_ms,
+            f"tipg's p95 ({theirs.p95_ms:.1f} ms)",
+            TARGET_TIPG_RATIO,
+        ),
     ]
 
 
@@ -276,13 +281,13 @@ def covering_tiles(box: tuple[float, float, float, float], zoom: int) -> list[Ti
     ]
 
 
-def bench_national(data_dir: Path) -> list[str]:
+def bench_national(data_dir: Path) -> list[Figure]:
     """The national set on PostGIS: load it, then a viewport's map data (target under 1 s)."""
     directory = data_dir / "{preset}-{lenses}-{sites}-seed{seed}".format(**NATIONAL)
     start = time.perf_counter()
     generate_city(directory, **NATIONAL)
     lines = [
-        f"| (none) | generate {NATIONAL['lenses']:,}-lens national set | {time.perf_counter() - start:.1f} s | | | |"
+        peer("(none)", f"generate {NATIONAL['lenses']:,}-lens national set", f"{time.perf_counter() - start:.1f} s")
     ]
     with fresh_database("postgis") as engine:
         sessions = make_session_factory(engine)
@@ -296,8 +301,12 @@ def bench_national(data_dir: Path) -> list[str]:
             # 3,000,000 fresh rows, took over 120 s for one map view (0.03 s with them).
             connection.commit()
         lines.append(
-            f"| postgis | load {report.lenses:,} lenses | {time.perf_counter() - start:.1f} s | | | "
-            "too slow for every run: `--national` |"
+            peer(
+                "postgis",
+                f"load {report.lenses:,} lenses",
+                f"{time.perf_counter() - start:.1f} s",
+                "too slow for every run: `--national`",
+            )
         )
         centres = lens_points(sessions, VIEWPORTS, seed=9)
         headers = admin_header(sessions)
@@ -313,7 +322,7 @@ def bench_national(data_dir: Path) -> list[str]:
     return lines
 
 
-def _viewport_line(http: requests.Session, map_api: str, centres, zoom: int) -> tuple[str, bool]:
+def _viewport_line(http: requests.Session, map_api: str, centres, zoom: int) -> tuple[Figure, bool]:
     """What /map asks for one view: its lenses (clustered below zoom 16) and its communes with figures;
     False when a view took longer than VIEWPORT_TIMEOUT_S."""
     views, sizes = itertools.cycle(centres), []
@@ -332,17 +341,18 @@ def _viewport_line(http: requests.Session, map_api: str, centres, zoom: int) -> 
     try:
         timing = time_calls(load_view, len(centres), warmup=1)
     except requests.Timeout:
-        return (
-            f"| postgis | {label} | over {VIEWPORT_TIMEOUT_S} s | | | target < {TARGET_VIEWPORT_S * 1000:.0f} ms |",
-            False,
-        )
-    return (
-        f"| postgis | {label} (max {max(sizes) / 1024:.0f} KiB) | p50 {timing.p50_ms:.0f} ms | "
-        f"p95 {timing.p95_ms:.0f} ms | | target < {TARGET_VIEWPORT_S * 1000:.0f} ms |"
-    ), True
+        limit_ms = TARGET_VIEWPORT_S * 1000
+        return under(
+            "postgis", label, VIEWPORT_TIMEOUT_S * 1000, limit_ms, measured=f"over {VIEWPORT_TIMEOUT_S} s"
+        ), False
+    return _viewport_figure(f"{label} (max {max(sizes) / 1024:.0f} KiB)", timing), True
 
 
-def _tiles_viewport_line(http: requests.Session, ours: str, centres, parallel: int) -> str:
+def _viewport_figure(label: str, timing) -> Figure:
+    return timed_under("postgis", label, timing, TARGET_VIEWPORT_S * 1000)
+
+
+def _tiles_viewport_line(http: requests.Session, ours: str, centres, parallel: int) -> Figure:
     """The z14 tiles covering a zoom-14 view, `parallel` at a time (a browser fetches about 6 at once)."""
     views, counts = itertools.cycle(centres), []
 
@@ -357,7 +367,4 @@ def _tiles_viewport_line(http: requests.Session, ours: str, centres, parallel: i
 
     timing = time_calls(load_tiles, len(centres), warmup=1)
     how = "one after another" if parallel == 1 else f"{parallel} at a time"
-    return (
-        f"| postgis | national viewport at zoom {ZOOM}: its {max(counts)} z{ZOOM} vector tiles, {how} "
-        f"| p50 {timing.p50_ms:.0f} ms | p95 {timing.p95_ms:.0f} ms | | target < {TARGET_VIEWPORT_S * 1000:.0f} ms |"
-    )
+    return _viewport_figure(f"national viewport at zoom {ZOOM}: its {max(counts)} z{ZOOM} vector tiles, {how}", timing)
