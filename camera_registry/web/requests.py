@@ -46,7 +46,9 @@ def _form_data(schema: ma.Schema, local_times: tuple[str, ...] = ()) -> dict:
         try:
             data["incident"] = load_json(data["incident"], current_app.config["JSON_MAX_DEPTH"])
         except TooDeep as error:
-            raise ma.ValidationError({"incident": [refusal("the geometry is %(reason)s", reason=error.args[0])]}) from None
+            raise ma.ValidationError(
+                {"incident": [refusal("the geometry is %(reason)s", reason=error.args[0])]}
+            ) from None
         except ValueError:
             raise ma.ValidationError({"incident": [refusal("draw the incident on the map")]}) from None
     if "draft" in data:
@@ -71,7 +73,7 @@ def _filing_officer():
     """The signed-in commune police officer: only they file requests, and so use the new request's map."""
     actor = current_actor()
     if actor.role != Role.COMMUNE_POLICE:
-        raise PermissionDenied("footage requests are filed by commune police")
+        raise PermissionDenied(refusal("footage requests are filed by commune police"))
     return actor
 
 
@@ -352,7 +354,7 @@ def _police_intake(request_id: int, assignment_id: int):
     def intake():
         actor = current_actor()
         if actor is None:
-            raise NotAuthenticated("sign in to upload footage")
+            raise NotAuthenticated(refusal("sign in to upload footage"))
         require_csrf_for_cookie_auth()  # the session cookie is ambient: X-CSRFToken on writes, as for the API
         return uploads.police_intake(get_session(), actor, assignment_id, request_id=request_id)
 
