@@ -81,6 +81,18 @@ def owner_link_on(live_server) -> str:
     return token
 
 
+def on_live_database(live_server, work):
+    """`work(session)` on the live server's own database, committed; its result."""
+    engine = make_engine(live_server.database_url)
+    try:
+        with Session(engine) as session:
+            result = work(session)
+            session.commit()
+            return result
+    finally:
+        engine.dispose()
+
+
 def sign_in(page, live_server, username):
     page.goto(f"{live_server.url}/login")
     page.fill("input[name=username]", username)

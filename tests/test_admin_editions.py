@@ -93,7 +93,7 @@ def test_the_page_shows_the_units_in_force_and_the_bundled_edition(client, world
     html = client.get("/admin/editions", headers=world.headers["admin"]).get_data(as_text=True)
     row = re.search(r'<tr data-from="">(.*?)</tr>', html, re.S).group(1)
     assert re.findall(r"<td>(\d+)</td>", row) == ["1", "1", "2"] and "P Tỉnh Thử" in row
-    assert "vn-2026-07-25: 34 tỉnh" in html or "vn-2026-07-25: 34" in html
+    assert "vn-2026-07-25: 34 tỉnh, thành phố; có ranh giới cho 01, 25, 79." in html
     english = client.get("/admin/editions?lang=en", headers=world.headers["admin"]).get_data(as_text=True)
     assert "Editions of the administrative units" in english and "Dry run" in english
 
@@ -117,6 +117,8 @@ def test_an_uploaded_edition_is_dry_run_writing_nothing_then_loaded_as_confirmed
     assert (_units(session), _loads(session)) == (before + 3, 1)
     assert session.scalar(select(AdminUnit.valid_from).where(AdminUnit.code == "90001")).isoformat() == FIRST
     assert 'data-from="2026-01-01"' in client.get("/admin/editions", headers=admin).get_data(as_text=True)
+    again = _post(client, admin, "load", source="upload", effective=FIRST, provinces="90", staged=_staged(html))
+    assert again.status_code == 422 and "staged" in _refused_fields(again.get_data(as_text=True))  # loaded: dropped
 
     later = _upload(client, admin, LATER_EDITION, LATER, provinces="90").get_data(as_text=True)
     renamed = re.search(r'id="report-renamed">(.*?)</table>', later, re.S).group(1)

@@ -153,6 +153,8 @@ def _signed_through_a_link(client, session, world, tag, lang):
     raw_token = mint_owner_link(session, invitation.messages[0])
     session.commit()
     assert _signs(client, raw_token, lang).status_code == 303
+    shown = client.get(f"/o/{raw_token}?lang={lang}").get_data(as_text=True)
+    assert 'id="signed-text"' in shown and commitment_text(lang).paragraphs[-1] in shown  # the owner sees it too
     session.expire_all()
     return session.scalars(
         select(SharingCommitment)

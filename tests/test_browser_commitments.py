@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from browser_support import on_live_database
 from conftest import SCREENSHOTS
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from camera_registry.db import make_engine
 from camera_registry.models import AdminUnit, LinkPurpose, Owner, SharingCommitment
 from camera_registry.services.access import SYSTEM
 from camera_registry.services.commitment_invitations import invite_to_sign
@@ -17,17 +16,6 @@ from camera_registry.services.commitments import active_commitment_at, last_day_
 from camera_registry.services.notifications import mint_owner_link
 from camera_registry.services.owner_links import issue_link
 from camera_registry.timezones import local_today
-
-
-def on_live_database(live_server, work):
-    engine = make_engine(live_server.database_url)
-    try:
-        with Session(engine) as session:
-            result = work(session)
-            session.commit()
-            return result
-    finally:
-        engine.dispose()
 
 
 def owners_of_dong_da(session, *, in_force: bool):

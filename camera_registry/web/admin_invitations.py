@@ -107,15 +107,18 @@ def _refused(actor, asked: dict, error):
         return render_template("admin/invitations.html", asked=asked, errors=errors, results=[]), status_of(error)
 
 
+def _answer(actor, asked: dict, results=None):
+    """The page, with what an invitation came to; filters it refuses are a 4xx naming them."""
+    try:
+        return _render(actor, asked, results=results)
+    except (ma.ValidationError, DomainError) as error:
+        return _refused(actor, asked, error)
+
+
 @blueprint.get("")
 @signed_in
 def page():
-    actor = _admin()
-    asked = _asked()
-    try:
-        return _render(actor, asked)
-    except (ma.ValidationError, DomainError) as error:
-        return _refused(actor, asked, error)
+    return _answer(_admin(), _asked())
 
 
 @blueprint.post("")
@@ -131,7 +134,7 @@ def invite():
         get_session(), actor, chosen["owner"], public_base_url=current_app.config["PUBLIC_BASE_URL"]
     )
     get_session().commit()
-    return _render(actor, asked, results=results)
+    return _answer(actor, asked, results)
 
 
 @blueprint.get("/texts/<int:text_id>")

@@ -111,6 +111,8 @@ def _step(dry_run: bool):
         get_session().rollback()  # the load rolled itself back; nothing else of the request may stay either
     else:
         get_session().commit()
+        if staged:
+            staging.forget_staged(_staging_directory(), staged)
     return _render(report=report, chosen=dict(chosen, staged=staged))
 
 

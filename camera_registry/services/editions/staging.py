@@ -66,6 +66,11 @@ def staged_path(directory: Path, staged: str) -> Path:
     return path
 
 
+def forget_staged(directory: Path, staged: str) -> None:
+    """Drop a staged upload once loaded: its edition is in the registry now, and the file would only pile up."""
+    staged_path(directory, staged).unlink(missing_ok=True)
+
+
 def load_chosen(
     session: Session,
     actor: Actor,
