@@ -14,6 +14,7 @@ def init_app(app: Flask) -> None:
     from . import (
         admin,
         admin_channels,
+        admin_users,
         admin_invitations,
         admin_units,
         auth,
@@ -42,6 +43,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(receipts.blueprint)  # the providers' delivery callbacks, /hooks/
     app.register_blueprint(admin_channels.blueprint)  # /admin/channels: the providers' configuration errors
     app.register_blueprint(admin.blueprint)  # /admin: the admin home and the contact reads
+    app.register_blueprint(admin_users.blueprint)  # /admin/users: staff accounts and their API tokens
     app.register_blueprint(admin_units.blueprint)  # /admin/editions: the admin units' editions, dry-run and load
     app.register_blueprint(admin_invitations.blueprint)  # /admin/invitations: owners invited to sign a commitment
     app.register_blueprint(figures.blueprint)  # /figures: the figures page and its downloads

@@ -24,6 +24,11 @@ blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 #: The admin home's links: (endpoint, title, what it is for).
 ADMIN_PAGES = [
     (
+        "admin_users.users",
+        lazy_gettext("Staff accounts"),
+        lazy_gettext("Accounts, their roles, units or groups, passwords and API tokens"),
+    ),
+    (
         "admin.contact_reads_page",
         lazy_gettext("Contact reads"),
         lazy_gettext("Who read owners' contact data, and where"),

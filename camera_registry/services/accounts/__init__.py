@@ -4,6 +4,14 @@ Callers import them from here, as `accounts.create_user` and so on. The caller o
 """
 
 from ...models import User  # what these functions return, as callers name it (accounts.User)
+from .administration import (
+    find_users,
+    generated_password,
+    last_sign_ins,
+    rebind_user,
+    reset_password,
+    user_token,
+)
 from .credentials import session_actor, token_actor
 from .login_sessions import end_sessions, record_login, session_user
 from .passwords import (
@@ -71,17 +79,23 @@ __all__ = [
     "create_user",
     "deactivate_user",
     "end_sessions",
+    "find_users",
     "forget_credentials",
+    "generated_password",
     "get_user",
+    "last_sign_ins",
     "list_own_tokens",
     "list_tokens",
     "list_users",
     "own_account",
     "password_problems",
+    "rebind_user",
     "record_login",
+    "reset_password",
     "revoke_token",
     "session_actor",
     "session_user",
     "token_actor",
     "token_state",
+    "user_token",
 ]

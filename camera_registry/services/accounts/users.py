@@ -74,12 +74,7 @@ def create_user(
         errors["password"] = problems
     if len(full_name) > FULL_NAME_MAX:
         errors["full_name"] = [f"must be at most {FULL_NAME_MAX} characters"]
-    try:
-        role = Role(role)
-    except ValueError:
-        errors["role"] = [f"{role!r} is not a role; use one of {', '.join(r.value for r in Role)}"]
-    group = _group_for_role(session, role, group_code, admin_unit_code, errors) if group_code else None
-    unit = None if group_code else _unit_for_role(session, role, admin_unit_code, errors)
+    role, unit, group = role_binding(session, role, admin_unit_code, group_code, errors)
     if errors:
         raise ValidationFailed("the user cannot be created", errors)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
@@ -111,6 +106,24 @@ def create_user(
         },
     )
     return user
+
+
+def role_binding(
+    session: Session,
+    role: Role | str,
+    admin_unit_code: str | None,
+    group_code: str | None,
+    errors: dict[str, list[str]],
+) -> tuple[Role | str, AdminUnit | None, SupervisionGroup | None]:
+    """The role, and the unit or (district_staff) supervision group it is bound to, each checked; reasons go
+    into `errors`, naming the field."""
+    try:
+        role = Role(role)
+    except ValueError:
+        errors["role"] = [f"{role!r} is not a role; use one of {', '.join(r.value for r in Role)}"]
+    group = _group_for_role(session, role, group_code, admin_unit_code, errors) if group_code else None
+    unit = None if group_code else _unit_for_role(session, role, admin_unit_code, errors)
+    return role, unit, group
 
 
 def _unit_for_role(
