@@ -43,7 +43,7 @@ from typing import Any, TypeVar
 import pyproj  # noqa: F401  isort: skip
 from geoalchemy2 import Geometry
 from geoalchemy2.admin.dialects.sqlite import init_spatialite
-from sqlalchemy import Column, Connection, Engine, Table, create_engine, event, func, insert, select
+from sqlalchemy import Column, Connection, Engine, Table, create_engine, event, func, insert, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -150,6 +150,7 @@ def _write_engine(engine: Engine) -> Engine:
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     factory = sessionmaker(bind=engine, expire_on_commit=False)
     event.listen(factory, "before_flush", _refuse_flush_in_read)
+    event.listen(factory, "before_flush", _number_new_sqlite_rows)
     event.listen(factory, "do_orm_execute", _refuse_dml_in_read)
     return factory
 
@@ -183,6 +184,40 @@ def _refuse_flush_in_read(session: Session, flush_context, instances) -> None:
     if is_read_unit(session) and (session.new or session.dirty or session.deleted):
         changed = [type(obj).__name__ for obj in (*session.new, *session.dirty, *session.deleted)]
         raise ReadUnitWrote(f"a read unit tried to write {', '.join(sorted(set(changed)))}")
+
+
+#: New rows of one table in a flush from which SQLite gets their ids up front.
+NUMBERED_ROWS = 2
+
+
+def _number_new_sqlite_rows(session: Session, flush_context, instances) -> None:
+    """On SQLite, give a table's new rows their ids before the flush when it adds several, from the largest id
+    stored: the ORM then writes them with one executemany, where it otherwise sends one INSERT ... RETURNING per
+    row (SQLite's RETURNING cannot say which id went to which row). A routed request adds hundreds of
+    assignments, audit events and messages at once. Taken ids cannot clash: a write unit holds the database's
+    write lock from its BEGIN, and any other transaction that wrote meanwhile makes this one's write fail."""
+    if not session.new or not is_sqlite(session.get_bind()):
+        return
+    new_rows: dict[Table, tuple[str, list]] = {}
+    for obj in session.new:
+        mapper = inspect(obj).mapper
+        if mapper.inherits is not None or len(mapper.primary_key) != 1:
+            continue
+        column = mapper.primary_key[0]
+        # Only an id the database would number: not a key taken from a parent row, nor a text key.
+        if column.table is not mapper.local_table or mapper.local_table.autoincrement_column is not column:
+            continue
+        key = mapper.get_property_by_column(column).key
+        new_rows.setdefault(mapper.local_table, (key, []))[1].append(obj)
+    for table, (key, rows) in new_rows.items():
+        numbered = [getattr(obj, key) for obj in rows if getattr(obj, key) is not None]
+        unnumbered = [obj for obj in rows if getattr(obj, key) is None]
+        if len(unnumbered) < NUMBERED_ROWS:
+            continue
+        (id_column,) = table.primary_key.columns
+        stored = session.connection().scalar(select(func.coalesce(func.max(id_column), 0)))
+        for number, obj in enumerate(unnumbered, start=max([stored, *numbered]) + 1):
+            setattr(obj, key, number)
 
 
 def _refuse_dml_in_read(state) -> None:

@@ -181,6 +181,9 @@ def submit_request(
                 owner=owners[route.owner_id],
                 rank=rank,
                 status=AssignmentStatus.PENDING,
+                # Given here, not left to the column's server default: the ORM then need not read it back, and
+                # inserts a request's assignments together (db.py numbers them on SQLite).
+                reminder_count=0,
                 preservation_deadline=route.preservation_deadline,
                 distance_m=route.distance_m,
                 covered_by_commitment=route.covered_by_commitment,
