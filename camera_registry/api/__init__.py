@@ -31,8 +31,8 @@ SETTINGS = {
     },
 }
 
-PLAIN_ERROR_PAGE = """<!doctype html><html lang="vi"><meta charset="utf-8"><title>{{ code }}</title>
-<h1>{{ code }} — {{ name }}</h1><p>{{ description }}</p><p><a href="/">Trang chủ</a></p></html>"""
+#: A page's error (not the API's): web/templates/error.html, found by name so the API needs nothing of the pages.
+PLAIN_ERROR_PAGE = '{% include "error.html" %}'
 
 
 class RegistryApi(Api):
@@ -81,7 +81,7 @@ def _database_error(error: DBAPIError):
                 PLAIN_ERROR_PAGE,
                 code=503,
                 name="Service Unavailable",
-                description="Hệ thống đang bận, vui lòng thử lại sau giây lát.",
+                description=None,  # the page's title says it all
             ),
             503,
         )

@@ -18,6 +18,7 @@ from ..services import contact_reads
 from ..services.errors import DomainError
 from . import labels
 from .auth import signed_in
+from .i18n import form_errors
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -99,10 +100,8 @@ def contact_reads_page():
             page=query["page"],
             page_size=CONTACT_READS_PER_PAGE,
         )
-    except ma.ValidationError as error:
-        return render_template("admin/contact_reads.html", errors=error.messages, asked=asked), status_of(error)
-    except DomainError as error:
-        return render_template("admin/contact_reads.html", errors=error.errors, asked=asked), status_of(error)
+    except (ma.ValidationError, DomainError) as error:
+        return render_template("admin/contact_reads.html", errors=form_errors(error), asked=asked), status_of(error)
     pages = -(-found.lines.total // CONTACT_READS_PER_PAGE)
     return render_template(
         "admin/contact_reads.html",

@@ -21,6 +21,8 @@ import time
 from functools import wraps
 
 from flask import Blueprint, Flask, current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext, ngettext
 from flask_limiter import Limiter
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
@@ -72,8 +74,8 @@ LANDING_PAGES = {Role.COMMUNE_POLICE: "police.index", Role.ADMIN: "admin.home"}
 
 
 class LoginForm(FlaskForm):
-    username = StringField("Tên đăng nhập", validators=[DataRequired("Nhập tên đăng nhập.")])
-    password = PasswordField("Mật khẩu", validators=[DataRequired("Nhập mật khẩu.")])
+    username = StringField(lazy_gettext("Username"), validators=[DataRequired(lazy_gettext("Enter your username."))])
+    password = PasswordField(lazy_gettext("Password"), validators=[DataRequired(lazy_gettext("Enter your password."))])
 
 
 def _login_page(form: LoginForm, status: int, message: str | None = None):
@@ -122,8 +124,11 @@ def _too_many_sign_ins(form: LoginForm, wait_seconds: float):
     page, status = _login_page(
         form,
         429,
-        f"Đăng nhập sai quá nhiều lần. Vì an toàn, việc đăng nhập tạm thời bị "
-        f"chặn; vui lòng thử lại sau {minutes} phút.",
+        ngettext(
+            "Too many failed sign-ins. For safety, signing in is blocked for a while; try again in %(num)d minute.",
+            "Too many failed sign-ins. For safety, signing in is blocked for a while; try again in %(num)d minutes.",
+            minutes,
+        ),
     )
     return page, status, {"Retry-After": str(minutes * 60)}
 
@@ -145,7 +150,7 @@ def login():
     units.after_read(db, lambda writer: accounts.record_login(writer, username, address, user_id))
     if user is None:
         _count_failed_sign_in(username)
-        return _login_page(form, 401, "Sai tên đăng nhập hoặc mật khẩu")
+        return _login_page(form, 401, _("Wrong username or password"))
     start_session(user)
     keep_user_language(user.language)
     asked = request.args.get("next")
@@ -168,7 +173,7 @@ def logout():
 
 @blueprint.errorhandler(CSRFError)
 def expired_form(error: CSRFError):
-    return _login_page(LoginForm(formdata=None), 400, "Biểu mẫu đã hết hạn hoặc không hợp lệ. Vui lòng thử lại.")
+    return _login_page(LoginForm(formdata=None), 400, _("The form has expired or is not valid. Please try again."))
 
 
 def _account_name() -> str:

@@ -23,6 +23,7 @@ from ..services import stats
 from ..services.errors import DomainError
 from ..timezones import LOCAL_ZONE, local_today
 from .auth import signed_in
+from .i18n import form_errors
 
 blueprint = Blueprint("figures", __name__)
 
@@ -70,8 +71,7 @@ def page():
             level=query["level"],
         )
     except (ma.ValidationError, DomainError) as error:
-        errors = error.messages if isinstance(error, ma.ValidationError) else error.errors or {"_": [error.message]}
-        return render_template("figures.html", **context, errors=errors), status_of(error)
+        return render_template("figures.html", **context, errors=form_errors(error)), status_of(error)
     first, end = (moment.astimezone(LOCAL_ZONE).date() for moment in (report.period.start, report.period.end))
     filters = {
         "from": first.isoformat(),

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+import marshmallow as ma
 from flask import Blueprint, Flask, abort, has_request_context, redirect, request
 from flask_babel import gettext as _
 
 from ..http import language
 from ..http.actor import bearer_secret, current_actor
 from ..http.language import LANGUAGES, keep_user_language, set_language_cookie
+from ..http.messages import translated_errors
 from ..http.units import get_session
 from ..services.accounts.languages import choose_language
+from ..services.errors import DomainError
 from .auth import local_path
 
 blueprint = Blueprint("languages", __name__)
@@ -37,6 +40,12 @@ def switch():
         db.commit()
         keep_user_language(chosen)
     return set_language_cookie(redirect(local_path(request.form.get("next"))), chosen)
+
+
+def form_errors(error: ma.ValidationError | DomainError) -> dict[str, list[str]]:
+    """What a page shows of a refusal, in the page's language: the reasons by field ("_": the whole form's)."""
+    errors = error.messages if isinstance(error, ma.ValidationError) else error.errors or {"_": [error.message]}
+    return translated_errors(errors)
 
 
 def _this_page() -> str:

@@ -2,7 +2,12 @@
 // when zoomed out and as field-of-view wedges when zoomed in. All data comes from /api/v1/map.
 // Data goes into the page as text only (textContent, or elements handed to Leaflet), never as HTML:
 // a unit, site or owner name is whatever somebody typed.
+// The words come from the page (map.html's JSON block "coverage-map-strings"), in the page's language.
 (function () {
+  var strings = JSON.parse(document.getElementById("coverage-map-strings").textContent);
+  function say(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (all, name) { return values[name]; });
+  }
   var element = document.getElementById("coverage-map");
   var map = RegistryMap.create(element);
   element.leafletMap = map;  // lets the browser test find places on the map
@@ -11,15 +16,13 @@
 
   var COLOURS = ["#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641"];
   var MODES = {
-    sharing_rate: { title: "Tỷ lệ chia sẻ dữ liệu", breaks: [0.5, 0.7, 0.8, 0.9], format: percent },
-    lens_density: { title: "Mắt camera hoạt động / km²", breaks: [5, 20, 50, 100], format: number }
+    sharing_rate: { title: strings.sharing_rate, breaks: [0.5, 0.7, 0.8, 0.9], format: percent },
+    lens_density: { title: strings.lens_density, breaks: [5, 20, 50, 100], format: number }
   };
-  var KINDS = { household: "Hộ gia đình", agency: "Cơ quan", business: "Doanh nghiệp" };
-  var STATUSES = { active: "Đang hoạt động", offline: "Mất kết nối", removed: "Đã gỡ" };
 
   function number(value, digits) {
     return value === null || value === undefined ? "—"
-      : value.toLocaleString("vi-VN", { maximumFractionDigits: digits === undefined ? 1 : digits });
+      : value.toLocaleString(strings.number_locale, { maximumFractionDigits: digits === undefined ? 1 : digits });
   }
   function percent(value) { return value === null || value === undefined ? "—" : number(value * 100) + " %"; }
   function mode() { return document.querySelector("input[name=mode]:checked").value; }
@@ -57,9 +60,10 @@
     var spec = MODES[mode()], rows = [RegistryMap.text("strong", spec.title)];
     COLOURS.forEach(function (c, i) {
       var low = i ? spec.format(spec.breaks[i - 1]) : null, high = i < spec.breaks.length ? spec.format(spec.breaks[i]) : null;
-      rows.push(legendRow(c, low === null ? "dưới " + high : high === null ? "từ " + low : low + " – " + high));
+      rows.push(legendRow(c, low === null ? say(strings.below, { value: high })
+        : high === null ? say(strings.from, { value: low }) : low + " – " + high));
     });
-    rows.push(legendRow("#bdbdbd", "chưa có mắt camera hoạt động"));
+    rows.push(legendRow("#bdbdbd", strings.no_active_lens));
     legend.div.replaceChildren.apply(legend.div, rows);
     legend.div.dataset.mode = mode();
   }
@@ -106,7 +110,7 @@
     badge.className = "lens-cluster";
     badge.style.width = badge.style.height = size + "px";
     badge.style.background = shared >= 0.8 ? "#1a7f37" : shared >= 0.5 ? "#b26b00" : "#b00020";
-    badge.title = p.lenses + " mắt camera, " + p.shared_lenses + " có cam kết";
+    badge.title = say(strings.cluster, { lenses: p.lenses, shared: p.shared_lenses });
     var icon = L.divIcon({ className: "", iconSize: [size, size], html: badge });
     L.marker([lat, lon], { icon: icon }).on("click", function () { map.setView([lat, lon], map.getZoom() + 2); }).addTo(points);
   }
@@ -132,35 +136,37 @@
   }
 
   function showCommune(f) {
+    var words = strings.commune;
     panel("commune-figures", f.name, [
-      ["Mắt camera đang hoạt động", number(f.lenses_active, 0)], ["Mắt camera mất kết nối", number(f.lenses_offline, 0)],
-      ["Có cam kết chia sẻ", number(f.shared_active_lenses, 0)], ["Tỷ lệ chia sẻ", percent(f.sharing_rate)],
-      ["Mật độ (mắt/km²)", number(f.lens_density)], ["Diện tích (km²)", number(f.area_km2)],
-      ["Đầu thu", number(f.recorders, 0)], ["Chủ camera: hộ gia đình", number(f.owners_household, 0)],
-      ["Chủ camera: cơ quan", number(f.owners_agency, 0)], ["Chủ camera: doanh nghiệp", number(f.owners_business, 0)],
-      ["Điểm mô hình", number(f.sites, 0)], ["Yêu cầu trích xuất (30 ngày)", number(f.requests_opened, 0)],
-      ["Đã giải quyết", number(f.requests_resolved, 0)], ["Thời gian giải quyết (giờ, trung vị)", number(f.median_hours_to_resolution)],
-      ["Tỷ lệ chủ camera đồng ý", percent(f.consent_rate)], ["Tỷ lệ quá hạn không trả lời", percent(f.expired_share)]
+      [words.lenses_active, number(f.lenses_active, 0)], [words.lenses_offline, number(f.lenses_offline, 0)],
+      [words.shared_active_lenses, number(f.shared_active_lenses, 0)], [words.sharing_rate, percent(f.sharing_rate)],
+      [words.lens_density, number(f.lens_density)], [words.area_km2, number(f.area_km2)],
+      [words.recorders, number(f.recorders, 0)], [words.owners_household, number(f.owners_household, 0)],
+      [words.owners_agency, number(f.owners_agency, 0)], [words.owners_business, number(f.owners_business, 0)],
+      [words.sites, number(f.sites, 0)], [words.requests_opened, number(f.requests_opened, 0)],
+      [words.requests_resolved, number(f.requests_resolved, 0)], [words.median_hours, number(f.median_hours_to_resolution)],
+      [words.consent_rate, percent(f.consent_rate)], [words.expired_share, percent(f.expired_share)]
     ]).dataset.commune = f.code;
   }
 
   function showLens(id) {
     fetch(urls.lenses + "/" + id).then(function (response) { return response.json(); }).then(function (s) {
-      var lens = s.lens, recorder = s.recorder, owner = s.owner;
+      var lens = s.lens, recorder = s.recorder, owner = s.owner, words = strings.lens;
       var rows = [
-        ["Trạng thái", STATUSES[lens.status]],
-        ["Hướng, góc nhìn, tầm xa", (lens.bearing_deg === null ? "quay toàn cảnh" : number(lens.bearing_deg, 0) + "°") + ", " +
+        [words.status, strings.statuses[lens.status]],
+        [words.view, (lens.bearing_deg === null ? words.all_round : number(lens.bearing_deg, 0) + "°") + ", " +
           number(lens.fov_deg, 0) + "°, " + number(lens.range_m, 0) + " m"],
-        ["Đầu thu", recorder.external_id + (recorder.make ? " (" + recorder.make + " " + (recorder.model || "") + ")" : "")],
-        ["Lưu trữ", recorder.retention_days + " ngày"], ["Cam kết chia sẻ", recorder.shared ? "có" : "chưa"],
-        ["Điểm mô hình", s.site_name || "—"], ["Chủ camera", owner.name + " (" + KINDS[owner.kind] + ")"]
+        [words.recorder, recorder.external_id + (recorder.make ? " (" + recorder.make + " " + (recorder.model || "") + ")" : "")],
+        [words.retention, say(words.days, { days: recorder.retention_days })],
+        [words.commitment, recorder.shared ? words.yes : words.not_yet],
+        [words.site, s.site_name || "—"], [words.owner, owner.name + " (" + strings.kinds[owner.kind] + ")"]
       ];
       if (owner.contacts_shown) {
-        rows.push(["Điện thoại", owner.phone || "—"], ["Thư điện tử", owner.email || "—"], ["Địa chỉ", owner.address || "—"]);
+        rows.push([words.phone, owner.phone || "—"], [words.email, owner.email || "—"], [words.address, owner.address || "—"]);
       } else {
-        rows.push(["Liên hệ", "chỉ công an xã, phường của chủ camera được xem"]);
+        rows.push([words.contacts, words.contacts_hidden]);
       }
-      panel("lens-summary", "Mắt camera " + lens.external_id, rows).dataset.lens = lens.id;
+      panel("lens-summary", say(words.title, { id: lens.external_id }), rows).dataset.lens = lens.id;
     });
   }
 
