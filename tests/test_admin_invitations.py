@@ -109,7 +109,7 @@ def test_inviting_several_owners_shows_each_result_and_refusal(client, session, 
     without_commitment(session, world)
     unreachable_owner(session, world)
     session.commit()
-    answered = _invite(client, world, "owner-a", "owner-silent", "owner-b")
+    answered = _invite(client, world, "owner-a", "owner-silent", "owner-b", query="?lang=en")
     html = answered.get_data(as_text=True)
     assert answered.status_code == 200
     results = dict(re.findall(r'<li data-owner="([^"]+)" class="(invited|refused)">', html))
