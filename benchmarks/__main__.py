@@ -41,7 +41,7 @@ from camera_registry.services.requests import DEFAULT_RADIUS_M
 from camera_registry.services.sample import MANIFEST, DatasetWriter, dataset_units, load_dataset
 from camera_registry.services.sample_generator import generate_city
 
-from . import bulk_load, load, request_cost, routing, stats_map
+from . import bulk_load, load, stats_map
 from .harness import (
     FIGURE_HEADER,
     FULL,
@@ -163,16 +163,17 @@ def bench_backend(backend: str, directory: Path, scale: Scale) -> list[Figure]:
 
 
 def stats_map_figures(backend: str, lines: list[str]) -> list[Figure]:
-    """benchmarks/stats_map.py's table lines (| backend | measure | p50 | p95 | | target |) as figures: each p95
-    against the limit its target names."""
+    """benchmarks/stats_map.py's table lines (| backend | measure | p50 | p95 | ... | target |) as figures: each
+    p95 against the limit its target names, a line without one as a peer's."""
     figures = []
     for line in lines:
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        p95, limit = re.search(r"p95 ([\d.]+) ms", cells[3]), re.search(r"< ([\d.]+) ms", cells[5])
+        measured = ", ".join(cell for cell in cells[2:4] if cell)
+        p95, limit = re.search(r"p95 ([\d.]+) ms", line), re.search(r"< ([\d.]+) ms", cells[-1])
         if p95 is None or limit is None:
-            figures.append(peer(backend, cells[1], f"{cells[2]}, {cells[3]}", cells[5]))
-            continue
-        figures.append(under(backend, cells[1], float(p95[1]), float(limit[1]), measured=f"{cells[2]}, {cells[3]}"))
+            figures.append(peer(backend, cells[1], measured, cells[-1]))
+        else:
+            figures.append(under(backend, cells[1], float(p95[1]), float(limit[1]), measured=measured))
     return figures
 
 
@@ -439,6 +440,8 @@ def show(*figures: Figure) -> list[Figure]:
 
 def suite(backends: list[str], scale: Scale, national: bool, load_seconds: float) -> tuple[list[Figure], list[str]]:
     """Every benchmark on every reachable backend: the figures, and what was skipped with why."""
+    from . import request_cost, routing  # they read this module's city and incidents: imported once it is loaded
+
     directory, generate_s = city_dataset(scale)
     register, communes = register_file(directory), communes_only(directory)
     workbook = register_workbook(register)
