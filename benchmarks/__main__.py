@@ -403,8 +403,8 @@ def communes_only(directory: Path) -> Path:
 
 
 def bench_import(backend: str, register: Path, workbook: Path, communes: Path, scale: Scale) -> list[Figure]:
-    """Import the whole register into a registry holding only communes, again unchanged (as CSV and as XLSX),
-    then with every lens changed."""
+    """Import the whole register into a registry holding only communes, then (not in a quick run) again
+    unchanged, as CSV and as XLSX, and with every lens changed."""
     figures = []
     with fresh_database(backend) as engine:
         sessions = make_session_factory(engine)
@@ -416,7 +416,7 @@ def bench_import(backend: str, register: Path, workbook: Path, communes: Path, s
             ("re-import it unchanged", register),
             ("re-import it unchanged, as XLSX", workbook),
             ("import it with every lens changed", changed_register(register)),
-        ):
+        )[: 1 if scale.quick else None]:
             start = time.perf_counter()
             with sessions() as session:
                 report = import_register(session, path, path.name, actor=SYSTEM)
@@ -452,7 +452,7 @@ def suite(backends: list[str], scale: Scale, national: bool, load_seconds: float
     for backend in backends:
         figures += bench_backend(backend, directory, scale)
         figures += bench_import(backend, register, workbook, communes, scale)
-        rounds = 1 if scale is QUICK else 2
+        rounds = 1 if scale.quick else 2
         figures += show(*bulk_load.bench_bulk(backend, directory, register, communes, rounds=rounds))
         figures += show(*routing.measure(backend, directory, scale))
     if national:
@@ -500,7 +500,7 @@ def main() -> None:
         command = " ".join(["python -m benchmarks", *(flag for flag, on in flags.items() if on)])
         text = "\n".join(
             [
-                f"{SECTION[:-1]}, {scale.name} run)" if scale is QUICK else SECTION,
+                f"{SECTION[:-1]}, {scale.name} run)" if scale.quick else SECTION,
                 "",
                 f"Measured {date.today().isoformat()} on {load.machine()} with `{command}` "
                 f"({scale.lenses:,}-lens city) in {minutes:.1f} min. Load average (1, 5, 15 min) before: {before}; "

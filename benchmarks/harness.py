@@ -86,6 +86,10 @@ class Scale:
     load_seconds: float  # of each load under gunicorn
     warmup_seconds: float
 
+    @property
+    def quick(self) -> bool:
+        return self.share < 1
+
     def calls(self, full: int, least: int = 5) -> int:
         return full if self.share == 1 else max(least, round(full * self.share))
 
@@ -94,7 +98,7 @@ class Scale:
 
 
 FULL = Scale("full", lenses=55_000, sites=265, share=1, load_seconds=45, warmup_seconds=8)
-QUICK = Scale("quick", lenses=6_000, sites=30, share=0.1, load_seconds=6, warmup_seconds=2)
+QUICK = Scale("quick", lenses=6_000, sites=30, share=0.1, load_seconds=4, warmup_seconds=1)
 
 
 @dataclass(frozen=True)

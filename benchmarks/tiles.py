@@ -211,7 +211,7 @@ def bench_tiles(backend: str, url: str, sessions, scale: Scale = FULL) -> list[F
         label = f"this app ({len(tiles)} tiles, avg {lenses_per_tile:.0f} lenses)"
         if backend != "postgis":
             return [_tile_figure(backend, label, time_tiles(http, our_tile, tiles))]
-        return _beside_tipg(backend, url, tiles, http, our_tile, label, 1 if scale.share < 1 else TILE_ROUNDS)
+        return _beside_tipg(backend, url, tiles, http, our_tile, label, 1 if scale.quick else TILE_ROUNDS)
 
 
 def _beside_tipg(
