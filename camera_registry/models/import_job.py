@@ -1,8 +1,9 @@
 """Register imports run in the background: an admin uploads a file on the admin pages, a job row records it,
 a worker imports it and writes its progress here, and the page follows the row until it settles.
 
-The uploaded file is kept on disk (`stored_path`) until the job settles; the report, with its row errors,
-is kept on the row so the page can show it later.
+The uploaded file is kept on disk (`stored_path`, under the upload directory) until the job settles; the
+report, with its row errors, is kept on the row so the page can show it later. services/import_jobs.py runs
+the jobs: `started_at` names a worker's run and `leased_until` ends it unless renewed.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ class ImportJobStatus(enum.Enum):
     RUNNING = "running"
     #: The file was imported (or, for a dry run, checked) without a row error.
     IMPORTED = "imported"
-    #: Row errors: nothing was written; the report lists them.
+    #: Row errors (the report lists them), or the file refused as a whole (`error` says why): nothing was written.
     REJECTED = "rejected"
     #: The job could not run to a report (the file vanished, the worker stopped for good).
     FAILED = "failed"

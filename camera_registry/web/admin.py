@@ -49,6 +49,11 @@ ADMIN_PAGES = [
         lazy_gettext("Invitations to sign a commitment"),
         lazy_gettext("Owners with no commitment in force, invited to sign one through a link"),
     ),
+    (
+        "admin_imports.page",
+        lazy_gettext("Register imports"),
+        lazy_gettext("Upload commune registers and follow their imports"),
+    ),
     ("figures.page", lazy_gettext("Figures"), lazy_gettext("Figures per unit, with CSV and XLSX downloads")),
     ("police.index", lazy_gettext("Footage requests"), lazy_gettext("Every request and its history")),
     ("coverage.map_page", lazy_gettext("Coverage map"), lazy_gettext("Communes, lenses and their fields of view")),

@@ -51,14 +51,20 @@ def import_register(
     dry_run: bool = False,
     progress: Callable[[int, int], None] | None = None,
     limits: UploadLimits | None = None,
+    reading: Session | None = None,
 ) -> ImportReport:
     """Check a register file and, when every row is acceptable and this is no dry run, write it.
 
     Writes happen in the caller's transaction, all or nothing. `progress(done,
-    total)` follows the rows as they are read; `total` is an estimate until the
-    last call. Raises ValidationFailed when the file itself cannot be read or
-    holds more rows than `limits` allow, and PayloadTooLarge when it would
-    expand past them (checked before it is read into memory).
+    total)` follows the rows as they are read, every BATCH rows; `total` is an
+    estimate until the last call, made once every row is read and before the
+    registry is compared or written. Given `reading` (a read unit), the rows
+    are read and checked there, so `session` takes SQLite's write lock only to
+    compare and write, and progress can be recorded beside the reading; its
+    transaction ends once the rows are read.
+    Raises ValidationFailed when the file itself cannot be read or holds more
+    rows than `limits` allow, and PayloadTooLarge when it would expand past
+    them (checked before it is read into memory).
     """
     limits = limits or UploadLimits()
     if actor.writable_communes is not None and not actor.writable_communes:
@@ -72,7 +78,7 @@ def import_register(
             raise too_many_rows(limits.max_rows)
         if not header_is_complete(table.columns, errors):
             return _finish(report, errors)
-        register = Register(session, actor, table.columns, errors)
+        register = Register(reading or session, actor, table.columns, errors)
         for number, cells in table.rows:
             if cells is not None and not any(cells.values()):
                 continue  # a blank line between blocks of a register
@@ -83,6 +89,10 @@ def import_register(
                 register.add_row(number, cells)
             if report.rows % BATCH == 0:
                 notify(report.rows, max(table.total, report.rows))
+    notify(report.rows, report.rows)
+    if reading is not None:
+        reading.rollback()  # the reading is over: its snapshot goes before the write lock is taken
+        register.session = session
     register.check_places()
     plan = Plan(session, actor, register, errors)
     plan.compare()
@@ -103,7 +113,6 @@ def import_register(
                 **report.counts(),
             },
         )
-    notify(report.rows, report.rows)
     return _finish(report, errors)
 
 

@@ -45,13 +45,18 @@ class Table:
     close: Callable[[], None] = lambda: None
 
 
-@contextmanager
-def open_table(source: BinaryIO | Path, filename: str, errors: ErrorLog, limits: UploadLimits) -> Iterator[Table]:
-    suffix = Path(filename).suffix.lower()
-    reader = _READERS.get(suffix)
+def reader_for(filename: str):
+    """The reader of a register file by its name's suffix; ValidationFailed for any other file."""
+    reader = _READERS.get(Path(filename).suffix.lower())
     if reader is None:
         reason = f"{filename!r} is not a register file: use .csv (UTF-8), .xlsx or .geojson"
         raise ValidationFailed(reason, {"file": [reason]})
+    return reader
+
+
+@contextmanager
+def open_table(source: BinaryIO | Path, filename: str, errors: ErrorLog, limits: UploadLimits) -> Iterator[Table]:
+    reader = reader_for(filename)
     with open(source, "rb") if isinstance(source, Path) else nullcontext(source) as stream:
         table = reader(stream, errors, limits)
         try:
