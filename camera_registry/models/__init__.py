@@ -5,6 +5,7 @@ from .audit import AuditEvent, AuditTrailIsAppendOnly
 from .base import WGS84, Base
 from .clip import ClipUpload, FootageClip, UploadState
 from .commitment import CommitmentChannel, CommitmentText, SharingCommitment, commitment_recorders
+from .commune_figures import CommuneFigureMark, CommuneFigures, CommuneShape
 from .import_job import (
     FINAL_IMPORT_JOB_STATES,
     IMPORT_JOB_TRANSITIONS,
@@ -95,6 +96,9 @@ __all__ = [
     "Base",
     "CommitmentChannel",
     "CommitmentText",
+    "CommuneFigureMark",
+    "CommuneFigures",
+    "CommuneShape",
     "FINAL_IMPORT_JOB_STATES",
     "IMPORT_JOB_TRANSITIONS",
     "ImportJob",

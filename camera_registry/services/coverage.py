@@ -7,25 +7,27 @@ GROUP BY; closer in, each lens comes with what its field-of-view wedge needs.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
 from geoalchemy2.shape import to_shape
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from ..geo.mapview import area_km2, grid_cell_deg, simplified_for_zoom
 from ..geo.spatial import Envelope, grid_index, within_envelope
-from ..models import AdminLevel, AdminUnit, Lens, LensStatus, Owner, OwnerKind, Recorder, Site
+from ..models import AdminLevel, AdminUnit, CommuneShape, Lens, LensStatus, Owner, OwnerKind, Recorder, Site
 from ..models.base import utcnow
 from ..timezones import local_today
 from .access import Actor
 from .cameras import get_lens
 from .commitments import mark_shared
+from .commune_figures import drawn_zoom, shared_recorders
 from .listing import readable
 from .owners import OwnerCard, owner_cards
-from .stats import Tally, commune_tallies, period_of_days, shared_recorders
+from .stats import Tally, commune_tallies, period_of_days
 
 LENS_MIN_ZOOM = 16
 MAX_LENSES = 2_000
@@ -145,10 +147,21 @@ def _with_owner(statement: Select, lens_filter: LensFilter) -> Select:
 
 
 @dataclass(frozen=True)
+class DrawnBoundary:
+    """A boundary stored simplified and serialised (commune_shapes): GeoJSON writers read it as a geometry."""
+
+    geojson: str
+
+    @property
+    def __geo_interface__(self) -> dict:
+        return json.loads(self.geojson)
+
+
+@dataclass(frozen=True)
 class MapCommune:
     code: str
     name: str
-    boundary: BaseGeometry
+    boundary: BaseGeometry | DrawnBoundary
     area_km2: float
     figures: Tally
 
@@ -162,39 +175,52 @@ def map_communes(
     session: Session, actor: Actor, bbox: Envelope, zoom: float, now: datetime | None = None
 ) -> list[MapCommune]:
     """Current communes in reach meeting `bbox`, boundaries simplified for `zoom`, with their figures
-    (requests: those opened in the default period, the last 30 days)."""
+    (requests: those opened in the default period, the last 30 days).
+
+    Boundaries come as stored for the next whole zoom (commune_shapes); one not stored yet is simplified here.
+    """
     now = now or utcnow()
-    communes = _current_communes(session, actor, now, within_envelope(session.get_bind(), AdminUnit.boundary, bbox))
-    tallies = commune_tallies(session, [unit.id for unit in communes], period_of_days(today=local_today(now)), now)
-    shapes = [to_shape(unit.boundary) for unit in communes]
+    rows = session.execute(
+        select(AdminUnit.id, AdminUnit.code, AdminUnit.name, CommuneShape.geojson, CommuneShape.area_km2)
+        .join(
+            CommuneShape,
+            and_(CommuneShape.commune_id == AdminUnit.id, CommuneShape.zoom == drawn_zoom(zoom)),
+            isouter=True,
+        )
+        .where(*_current(actor, now), within_envelope(session.get_bind(), AdminUnit.boundary, bbox))
+        .order_by(AdminUnit.code)
+    ).all()
+    tallies = commune_tallies(session, [row.id for row in rows], period_of_days(today=local_today(now)), now)
+    undrawn = [row.id for row in rows if row.geojson is None]
+    boundaries = select(AdminUnit.id, AdminUnit.boundary).where(AdminUnit.id.in_(undrawn))
+    shapes = {unit_id: to_shape(boundary) for unit_id, boundary in session.execute(boundaries)} if undrawn else {}
     return [
-        MapCommune(unit.code, unit.name, simplified_for_zoom(shape, zoom), area_km2(shape), tallies[unit.id])
-        for unit, shape in zip(communes, shapes)
+        MapCommune(row.code, row.name, DrawnBoundary(row.geojson), row.area_km2, tallies[row.id])
+        if row.geojson is not None
+        else MapCommune(
+            row.code, row.name, simplified_for_zoom(shapes[row.id], zoom), area_km2(shapes[row.id]), tallies[row.id]
+        )
+        for row in rows
     ]
 
 
 def reach_extent(session: Session, actor: Actor, now: datetime | None = None) -> Envelope | None:
     """The lon/lat box of the current communes in reach: where the map opens."""
-    bounds = [to_shape(unit.boundary).bounds for unit in _current_communes(session, actor, now or utcnow())]
+    units = session.scalars(select(AdminUnit).where(*_current(actor, now or utcnow())))
+    bounds = [to_shape(unit.boundary).bounds for unit in units]
     if not bounds:
         return None
     return (min(b[0] for b in bounds), min(b[1] for b in bounds), max(b[2] for b in bounds), max(b[3] for b in bounds))
 
 
-def _current_communes(session: Session, actor: Actor, now: datetime, *conditions) -> list[AdminUnit]:
+def _current(actor: Actor, now: datetime) -> list[ColumnElement[bool]]:
     """Communes in reach with a boundary, valid on today's date in Vietnam."""
-    today = local_today(now)
-    units = session.scalars(
-        select(AdminUnit)
-        .where(
-            AdminUnit.level == AdminLevel.COMMUNE,
-            AdminUnit.boundary.is_not(None),
-            readable(actor, AdminUnit.id),
-            *conditions,
-        )
-        .order_by(AdminUnit.code)
-    )
-    return [unit for unit in units if unit.valid_on(today)]
+    return [
+        AdminUnit.level == AdminLevel.COMMUNE,
+        AdminUnit.boundary.is_not(None),
+        readable(actor, AdminUnit.id),
+        AdminUnit.valid_on(local_today(now)),
+    ]
 
 
 @dataclass(frozen=True)
