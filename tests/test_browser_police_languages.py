@@ -8,7 +8,7 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
-from browser_support import click_map_at, point_in_front_of_a_lens, sign_in
+from browser_support import click_map_at, free_point_in, point_in_front_of_a_lens, sign_in
 from conftest import SCREENSHOTS
 from flask_babel import force_locale
 
@@ -60,6 +60,7 @@ WORDS = {
         "history": "Diễn biến của yêu cầu",
         "routed": "Gửi yêu cầu đến chủ camera",
         "considered": "xét ",
+        "lens": "Phiếu ",
     },
     "en": {
         "new": "New footage request",
@@ -69,6 +70,7 @@ WORDS = {
         "history": "History of the request",
         "routed": "Sent to the camera owners",
         "considered": "considered ",
+        "lens": "Assignment ",
     },
 }
 VIETNAMESE_LETTERS = re.compile(r"[ăâđêôơưĂÂĐÊÔƠƯàáảãạèéẻẽẹìíỉĩịòóỏõọùúủũụỳýỷỹỵ]")
@@ -147,6 +149,8 @@ def test_police_draft_send_and_follow_a_request_in_their_language(page, live_ser
     assert page.inner_text("#assignments-heading") == words["assignments"]
     assert page.inner_text("#timeline-heading") == words["history"]
     assert words["routed"] in page.inner_text("#timeline")
+    page.mouse.move(*free_point_in(page, "path.routed-lens"))  # the map's tooltip, from the page's JSON block
+    assert re.fullmatch(rf"{words['lens']}\d+ · \d+ m", page.locator(".leaflet-tooltip").inner_text())
     rows = page.locator("#assignments tbody tr[data-assignment]")
     assert rows.count() >= 1
     for i in range(rows.count()):
