@@ -178,7 +178,7 @@ def test_a_job_whose_file_vanished_fails(session, world, factory, settings):
         path.unlink()
     assert import_jobs.run_imports(factory, settings) == {"failed": 1}
     job = job_of(session, job_id)
-    assert job.status == ImportJobStatus.FAILED and job.error == "the uploaded file is no longer there"
+    assert job.status == ImportJobStatus.FAILED and job.error == import_jobs.FILE_GONE
 
 
 def test_a_leased_job_is_not_claimed_twice(session, world, factory, settings):
@@ -406,3 +406,15 @@ def test_try_it_out_sends_the_docs_pages_csrf_token_for_a_signed_in_browser(clie
 
 def test_the_docs_page_carries_no_token_for_a_visitor_signed_out(client):
     assert DOCS_TOKEN.search(client.get("/api/docs").get_data(as_text=True)) is None
+
+
+def test_a_failed_jobs_page_says_why_in_the_readers_language(client, world, app, instance):
+    admin = world.headers["admin"]
+    job_id = upload(client, admin, register(GOOD_ROW.format(n=1))).get_json()["id"]
+    for path in (instance / "imports").iterdir():
+        path.unlink()
+    run_queued(app)
+    vietnamese = client.get(f"/admin/imports/{job_id}?lang=vi", headers=admin).get_data(as_text=True)
+    assert "Tệp đã tải lên không còn nữa; vui lòng tải lên lại." in vietnamese and "Thất bại" in vietnamese
+    english = client.get(f"/admin/imports/{job_id}?lang=en", headers=admin).get_data(as_text=True)
+    assert "The uploaded file is no longer there; upload it again." in english

@@ -47,6 +47,10 @@ log = logging.getLogger("camera_registry.import_jobs")
 LEASE = timedelta(minutes=2)
 #: The bytes copied at a time from the received upload to the job's file.
 COPY_BYTES = 1 * MB
+#: Why a job failed, as its row keeps it; the pages say it in the reader's language.
+FILE_GONE = "the uploaded file is no longer there"
+STOPPED_ON_DATABASE_ERROR = "the import stopped on a database error"
+STOPPED_ON_UNEXPECTED_ERROR = "the import stopped on an unexpected error"
 
 
 @dataclass(frozen=True)
@@ -212,7 +216,7 @@ def run_job(session_factory: sessionmaker, settings: ImportJobSettings, lease: L
         actor = actor_for(session, job_row.user)
     path = settings.upload_dir / (job_row.stored_path or "")
     if not job_row.stored_path or not path.is_file():
-        return _settle_apart(session_factory, lease, "fail", error="the uploaded file is no longer there")
+        return _settle_apart(session_factory, lease, "fail", error=FILE_GONE)
     reading = open_session(session_factory, READ)
     writing = open_session(session_factory, WRITE)
     try:
@@ -240,11 +244,11 @@ def run_job(session_factory: sessionmaker, settings: ImportJobSettings, lease: L
             log.warning("import job %d: %s; it runs again once its lease ends", lease.job_id, error.orig)
             return ImportJobStatus.RUNNING
         log.exception("import job %d failed", lease.job_id)
-        status = _settle_apart(session_factory, lease, "fail", error="the import stopped on a database error")
+        status = _settle_apart(session_factory, lease, "fail", error=STOPPED_ON_DATABASE_ERROR)
     except Exception:  # noqa: BLE001 - a job that cannot run must settle, not be retried for ever
         writing.rollback()
         log.exception("import job %d failed", lease.job_id)
-        status = _settle_apart(session_factory, lease, "fail", error="the import stopped on an unexpected error")
+        status = _settle_apart(session_factory, lease, "fail", error=STOPPED_ON_UNEXPECTED_ERROR)
     else:
         status = import_job_transition(ImportJobStatus.RUNNING, action)
     finally:

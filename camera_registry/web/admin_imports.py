@@ -43,6 +43,12 @@ ENTITY_NAMES = {
     "lenses": lazy_gettext("Lenses"),
     "commitments": lazy_gettext("Commitments"),
 }
+#: Why a job failed, in the reader's language; a file refused as a whole is shown as the import refused it.
+JOB_ERRORS = {
+    import_jobs.FILE_GONE: lazy_gettext("The uploaded file is no longer there; upload it again."),
+    import_jobs.STOPPED_ON_DATABASE_ERROR: lazy_gettext("The import stopped on a database error; upload it again."),
+    import_jobs.STOPPED_ON_UNEXPECTED_ERROR: lazy_gettext("The import stopped on an unexpected error."),
+}
 #: Row errors shown on a job's page; the rest are counted ("and N more").
 ROW_ERRORS_SHOWN = 200
 
@@ -146,6 +152,7 @@ def job_page(job_id: int):
         status_names=STATUS_NAMES,
         settled=job.status in FINAL_IMPORT_JOB_STATES,
         percent=_percent(job),
+        error=JOB_ERRORS.get(job.error, job.error),
         counts=[(ENTITY_NAMES[name], report[name]) for name in ENTITIES if name in report],
         row_errors=listed[:ROW_ERRORS_SHOWN],
         hidden_errors=hidden,
