@@ -8,6 +8,7 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from ..db import is_retryable, report_retryable
+from ..http.messages import http_error_message, translated
 from ..http.statuses import as_domain_error, status_of
 from ..services.errors import DomainError
 from .errors import ErrorSchema, domain_error, error_body, http_error
@@ -50,7 +51,7 @@ class RegistryApi(Api):
 
             return http_exception(error)
         return render_template_string(
-            PLAIN_ERROR_PAGE, code=error.code, name=error.name, description=error.description
+            PLAIN_ERROR_PAGE, code=error.code, name=error.name, description=http_error_message(error)
         ), error.code
 
 
@@ -59,7 +60,7 @@ def _domain_error(error: DomainError):
         return domain_error(error)
     status = status_of(error)
     return render_template_string(
-        PLAIN_ERROR_PAGE, code=status, name=error.code.replace("_", " "), description=error.message
+        PLAIN_ERROR_PAGE, code=status, name=error.code.replace("_", " "), description=translated(error.message)
     ), status
 
 

@@ -18,6 +18,7 @@ from ..schemas.fields import MAX_INT
 from ..services.access import Actor
 from ..services.errors import NotAuthenticated
 from ..services.listing import Page
+from ..services.messages import refusal
 
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 500
 #: No list has 2^31 pages; beyond this the offset would overflow the databases' integers (a 500 before).
@@ -52,7 +53,7 @@ class ApiBlueprint(Blueprint):
 def require_actor() -> Actor:
     actor = current_actor()
     if actor is None:
-        raise NotAuthenticated("sign in, or send 'Authorization: Bearer <token>'")
+        raise NotAuthenticated(refusal("sign in, or send 'Authorization: Bearer <token>'"))
     return actor
 
 

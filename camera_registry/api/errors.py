@@ -10,8 +10,10 @@ import marshmallow as ma
 from flask import g, jsonify
 from werkzeug.exceptions import HTTPException
 
+from ..http.messages import http_error_message, translated, translated_errors
 from ..http.statuses import status_of
 from ..services.errors import DomainError
+from ..services.messages import field_refusal
 
 CODE_OF_STATUS = {
     400: "bad_request",
@@ -77,7 +79,14 @@ def error_body(
 
 
 def domain_error(error: DomainError):
-    return error_body(status_of(error), error.message, error.errors, error.code, getattr(error, "current", None))
+    """`error` in the request's language: its message and every reason."""
+    return error_body(
+        status_of(error),
+        translated(error.message),
+        translated_errors(error.errors),
+        error.code,
+        getattr(error, "current", None),
+    )
 
 
 def _flatten(errors, prefix: str = "") -> dict[str, list[str]]:
@@ -95,12 +104,15 @@ def _flatten(errors, prefix: str = "") -> dict[str, list[str]]:
 
 
 def describe_http_error(error: HTTPException) -> tuple[str, dict[str, list[str]]]:
-    """The message and per-field reasons of an HTTP error (webargs puts them in `data`)."""
+    """The message and per-field reasons of an HTTP error (webargs puts them in `data`), in the request's
+    language."""
     data = getattr(error, "data", None) or {}
-    errors = _flatten(data.get("messages") or data.get("errors") or {})
+    errors = translated_errors(_flatten(data.get("messages") or data.get("errors") or {}))
     if errors:
-        return "; ".join(f"{field}: {' '.join(reasons)}" for field, reasons in errors.items()), errors
-    return data.get("message") or error.description or error.name, errors
+        return "; ".join(
+            translated(field_refusal(field, " ".join(reasons))) for field, reasons in errors.items()
+        ), errors
+    return translated(data["message"]) if data.get("message") else http_error_message(error), errors
 
 
 def with_error_headers(response, error: HTTPException):

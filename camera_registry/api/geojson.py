@@ -8,6 +8,7 @@ import json
 from flask import Flask, Response, current_app, request
 
 from ..services.errors import ValidationFailed
+from ..services.messages import refusal
 from ..services.upload_limits import TooDeep, check_json_depth, load_json
 
 GEOJSON = "application/geo+json"
@@ -28,7 +29,8 @@ def refuse_deep_json() -> None:
     try:
         load_json(body, current_app.config["JSON_MAX_DEPTH"])
     except TooDeep as error:
-        raise ValidationFailed(f"the JSON body is {error}", {"json": [str(error)]}) from None
+        (reason,) = error.args
+        raise ValidationFailed(refusal("the JSON body is %(reason)s", reason=reason), {"json": [reason]}) from None
     except ValueError:
         return  # not JSON at all: the view's parser answers that in its own words
 

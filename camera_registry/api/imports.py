@@ -10,6 +10,7 @@ from flask_smorest.fields import Upload
 from ..schemas.base import StrictSchema
 from ..services import imports
 from ..services.errors import ValidationFailed
+from ..services.messages import refusal
 from ..services.upload_limits import UploadLimits
 from .base import api_blueprint, committed, require_actor, session
 
@@ -46,8 +47,18 @@ def rejected(report: imports.ImportReport) -> ValidationFailed:
     errors: dict[str, list[str]] = {}
     for error in report.errors:
         errors.setdefault(f"row {error.row}, column {error.column}", []).append(error.reason)
-    more = f" (and {report.errors_not_listed} more not listed)" if report.errors_not_listed else ""
-    return ValidationFailed(f"{report.error_count} errors in {report.filename}{more}; nothing was imported", errors)
+    more = (
+        refusal(" (and %(count)s more not listed)", count=report.errors_not_listed) if report.errors_not_listed else ""
+    )
+    return ValidationFailed(
+        refusal(
+            "%(count)s errors in %(file)s%(more)s; nothing was imported",
+            count=report.error_count,
+            file=report.filename,
+            more=more,
+        ),
+        errors,
+    )
 
 
 @blp.route("")

@@ -14,11 +14,13 @@ from flask_smorest import Blueprint
 from marshmallow import validate
 from werkzeug.exceptions import HTTPException, NotAcceptable
 
+from ..http.messages import translated
 from ..http.statuses import status_of
 from ..schemas.base import StrictSchema
 from ..schemas.fields import NumberList
 from ..services import features
 from ..services.errors import DomainError
+from ..services.messages import refusal
 from .base import require_actor, session
 from .errors import describe_http_error, with_error_headers
 from .schemas import FeatureCollectionSchema, FeatureSchema, OgcDocumentSchema
@@ -85,7 +87,7 @@ class OgcItemsQuerySchema(OgcFormatSchema):
             min_lon, min_lat, max_lon, max_lat = data["bbox"]
             if not (-180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90):
                 raise ma.ValidationError(
-                    "bbox must be minlon,minlat,maxlon,maxlat in degrees, min not above max", "bbox"
+                    refusal("bbox must be minlon,minlat,maxlon,maxlat in degrees, min not above max"), "bbox"
                 )
 
     @ma.post_load
@@ -115,7 +117,7 @@ def _exception(status: int, description: str) -> Response:
 
 @blp.errorhandler(DomainError)
 def _domain_error(error: DomainError):
-    return _exception(status_of(error), error.message)
+    return _exception(status_of(error), translated(error.message))
 
 
 @blp.errorhandler(HTTPException)

@@ -20,6 +20,7 @@ from ..schemas.base import StrictSchema
 from ..schemas.fields import GeoJSONGeometry, NumberList, id_field
 from ..services.accounts import TOKEN_MAX_DAYS
 from ..services.channels.phones import PhoneError, normalise_phone
+from ..services.messages import refusal
 from ..services.rules import RETENTION_DAYS, VIETNAM_EXTENT
 
 MAX_RADIUS_M = 5_000
@@ -141,7 +142,7 @@ def _phone(value: str) -> None:
         try:
             normalise_phone(value)
         except PhoneError as error:
-            raise ma.ValidationError(str(error)) from None
+            raise ma.ValidationError(error.args[0]) from None
 
 
 class OwnerCreateSchema(StrictSchema):
@@ -172,16 +173,18 @@ class PlaceQuerySchema(CommuneFilterSchema):
     @ma.validates_schema
     def _consistent(self, data, **kwargs):
         if ("near" in data) != ("radius_m" in data):
-            raise ma.ValidationError("near and radius_m go together", "near" if "near" not in data else "radius_m")
+            raise ma.ValidationError(
+                refusal("near and radius_m go together"), "near" if "near" not in data else "radius_m"
+            )
         if "bbox" in data:
             min_lon, min_lat, max_lon, max_lat = data["bbox"]
             if min_lon >= max_lon or min_lat >= max_lat:
-                raise ma.ValidationError("bbox must be minlon,minlat,maxlon,maxlat with min below max", "bbox")
+                raise ma.ValidationError(refusal("bbox must be minlon,minlat,maxlon,maxlat with min below max"), "bbox")
         if "near" in data:
             lon, lat = data["near"]
             west, south, east, north = VIETNAM_EXTENT
             if not (west <= lon <= east and south <= lat <= north):
-                raise ma.ValidationError("near must be lon,lat inside Vietnam's extent", "near")
+                raise ma.ValidationError(refusal("near must be lon,lat inside Vietnam's extent"), "near")
 
 
 class RecorderSchema(ma.Schema):

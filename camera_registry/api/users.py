@@ -9,6 +9,7 @@ from ..http.actor import keep_own_session
 from ..schemas.base import StrictSchema
 from ..services import accounts
 from ..services.errors import ValidationFailed
+from ..services.messages import field_refusal, joined
 from .base import api_blueprint, committed, require_actor, session
 from .schemas import NewTokenSchema, TokenCreateSchema, TokenSchema, UserCreateSchema, UserSchema
 
@@ -76,7 +77,7 @@ class MyPassword(MethodView):
             if "password" not in refused.errors:
                 raise
             reasons = refused.errors["password"]
-            raise ValidationFailed(f"new_password: {' '.join(reasons)}", {"new_password": reasons}) from None
+            raise ValidationFailed(field_refusal("new_password", joined(reasons)), {"new_password": reasons}) from None
         committed(user)
         keep_own_session(user)
 

@@ -22,6 +22,7 @@ from werkzeug.http import parse_etags
 
 from ..schemas.base import InputSchema
 from ..services.errors import ValidationFailed
+from ..services.messages import refusal
 from .base import committed
 from .errors import ErrorSchema
 
@@ -97,14 +98,14 @@ def expected_version(version: int | None, headers: dict) -> int | None:
         strong = list(tags.as_set(include_weak=False))
         if len(strong) != 1 or tags.as_set(include_weak=True) != set(strong) or not strong[0].isdigit():
             raise ValidationFailed(
-                'If-Match takes the one strong ETag you read, e.g. "3"',
-                {"If-Match": ['send the ETag as read, e.g. "3", or *']},
+                refusal('If-Match takes the one strong ETag you read, e.g. "3"'),
+                {"If-Match": [refusal('send the ETag as read, e.g. "3", or *')]},
             )
         matched = int(strong[0])
     if version is not None and matched is not None and version != matched:
         raise ValidationFailed(
-            f"version {version} and If-Match {raw.strip()} disagree",
-            {"version": [f"differs from If-Match {raw.strip()}"]},
+            refusal("version %(version)s and If-Match %(tag)s disagree", version=version, tag=raw.strip()),
+            {"version": [refusal("differs from If-Match %(tag)s", tag=raw.strip())]},
         )
     return matched if matched is not None else version
 

@@ -14,6 +14,7 @@ from geoalchemy2.shape import to_shape
 from shapely.geometry import mapping, shape
 from werkzeug.routing import IntegerConverter, UnicodeConverter, ValidationError
 
+from ..services.messages import refusal
 from ..services.rules import check_lon_lat
 
 #: The largest value an INTEGER column holds on PostgreSQL (4 bytes; SQLite's hold 8). No id or version is
@@ -33,13 +34,15 @@ DATE_YEARS = (1900, 2999)
 def plausible_date(value) -> None:
     """A marshmallow validator for Date and DateTime fields: a year in DATE_YEARS."""
     if not DATE_YEARS[0] <= value.year <= DATE_YEARS[1]:
-        raise ma.ValidationError(f"must be a date between the years {DATE_YEARS[0]} and {DATE_YEARS[1]}")
+        raise ma.ValidationError(
+            refusal("must be a date between the years %(first)s and %(last)s", first=DATE_YEARS[0], last=DATE_YEARS[1])
+        )
 
 
 def storable_text(value: str) -> None:
     """A marshmallow validator: text both databases can store."""
     if isinstance(value, str) and UNSTORABLE_TEXT.search(value):
-        raise ma.ValidationError("text may not contain NUL (\\u0000) or unpaired surrogate characters")
+        raise ma.ValidationError(refusal("text may not contain NUL (\\u0000) or unpaired surrogate characters"))
 
 
 def id_field(**kwargs) -> ma.fields.Integer:
@@ -96,22 +99,32 @@ class GeoJSONGeometry(ma.fields.Field):
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, dict) or "type" not in value:
-            raise ma.ValidationError("malformed GeoJSON: expected an object with 'type' and 'coordinates'")
+            raise ma.ValidationError(refusal("malformed GeoJSON: expected an object with 'type' and 'coordinates'"))
         if value["type"] not in self.allowed:
-            raise ma.ValidationError(f"GeoJSON type must be {' or '.join(self.allowed)}, not {value['type']!r}")
+            raise ma.ValidationError(
+                refusal(
+                    "GeoJSON type must be %(allowed)s, not %(type)s",
+                    allowed=" or ".join(self.allowed),
+                    type=repr(value["type"]),
+                )
+            )
         try:
             geometry = shape(value)
         except Exception as exc:  # noqa: BLE001 - Shapely raises many kinds for bad coordinates
-            raise ma.ValidationError(f"malformed GeoJSON {value['type']}: {exc}") from None
+            raise ma.ValidationError(
+                refusal("malformed GeoJSON %(type)s: %(error)s", type=value["type"], error=str(exc))
+            ) from None
         coordinates = shapely.get_coordinates(geometry)
         if geometry.is_empty or not all(math.isfinite(c) for c in coordinates.ravel()):
-            raise ma.ValidationError("malformed GeoJSON: empty geometry or coordinates that are not numbers")
+            raise ma.ValidationError(refusal("malformed GeoJSON: empty geometry or coordinates that are not numbers"))
         for lon, lat in coordinates:
             reason = check_lon_lat(float(lon), float(lat))
             if reason:
                 raise ma.ValidationError(reason)
         if not geometry.is_valid:
-            raise ma.ValidationError(f"invalid {value['type']}: {shapely.is_valid_reason(geometry)}")
+            raise ma.ValidationError(
+                refusal("invalid %(type)s: %(reason)s", type=value["type"], reason=shapely.is_valid_reason(geometry))
+            )
         return geometry
 
 
@@ -127,7 +140,10 @@ class NumberList(ma.fields.Field):
         try:
             numbers = [float(part) for part in str(value).split(",")]
         except ValueError:
-            raise ma.ValidationError(f"expected {self.count} comma-separated numbers") from None
+            raise ma.ValidationError(self._refusal()) from None
         if len(numbers) != self.count or not all(math.isfinite(n) for n in numbers):
-            raise ma.ValidationError(f"expected {self.count} comma-separated numbers")
+            raise ma.ValidationError(self._refusal())
         return numbers
+
+    def _refusal(self):
+        return refusal("expected %(count)s comma-separated numbers", count=self.count)

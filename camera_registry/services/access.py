@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from ..models import AdminLevel, AdminUnit, Role, SupervisionGroup, User
 from ..timezones import local_today
 from .errors import PermissionDenied
+from .messages import domain_term, refusal
 
 
 @dataclass(frozen=True)
@@ -49,14 +50,18 @@ class Actor:
     def sees_contacts(self, commune_id: int | None) -> bool:
         return self.is_admin or (self.role == Role.COMMUNE_POLICE and self.can_write(commune_id))
 
-    def require_write(self, commune_id: int | None, what: str = "this record") -> None:
+    def require_write(self, commune_id: int | None, what: str = domain_term("this record")) -> None:
         if not self.can_write(commune_id):
-            raise PermissionDenied(f"{self.label} may not change {what} outside their own commune")
+            raise PermissionDenied(
+                refusal("%(actor)s may not change %(what)s outside their own commune", actor=self.label, what=what)
+            )
 
     def require_admin(self) -> None:
         if not self.is_admin:
-            what = self.role.value if self.role else "a camera owner"
-            raise PermissionDenied(f"only an administrator may do this ({self.label} is {what})")
+            what = domain_term(self.role.value if self.role else "a camera owner")
+            raise PermissionDenied(
+                refusal("only an administrator may do this (%(actor)s is %(what)s)", actor=self.label, what=what)
+            )
 
 
 SYSTEM = Actor(label="system")

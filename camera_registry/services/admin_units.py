@@ -19,6 +19,7 @@ from .access import Actor
 from .channels.phones import entered_phone
 from .errors import NotFound, ValidationFailed
 from .listing import Page, page_of
+from .messages import domain_term, refusal
 from .records import add_new, apply_changes, require_unique, unit_on
 from .registry import ReassignReport, reassign_communes
 
@@ -50,7 +51,7 @@ def get_admin_unit(session: Session, code: str, on: date | None = None) -> Admin
     """The version of `code` in force on `on` (today by default), or its latest one when none is."""
     unit = unit_on(session, code, on)
     if unit is None:
-        raise NotFound(f"admin unit {code} not found")
+        raise NotFound.of("admin unit", code)
     return unit
 
 
@@ -58,13 +59,15 @@ def _parent(session: Session, parent_code: str | None, level: AdminLevel) -> Adm
     if parent_code is None:
         if level != AdminLevel.PROVINCE:
             raise ValidationFailed(
-                "a district or commune needs a parent", {"parent_code": ["required below province level"]}
+                refusal("a district or commune needs a parent"),
+                {"parent_code": [refusal("required below province level")]},
             )
         return None
     parent = unit_on(session, parent_code)
     if parent is None:
         raise ValidationFailed(
-            f"unknown parent {parent_code}", {"parent_code": [f"no admin unit has code {parent_code!r}"]}
+            refusal("unknown parent %(code)s", code=parent_code),
+            {"parent_code": [refusal("no admin unit has code %(code)s", code=repr(parent_code))]},
         )
     allowed = {
         AdminLevel.DISTRICT: {AdminLevel.PROVINCE},
@@ -72,7 +75,16 @@ def _parent(session: Session, parent_code: str | None, level: AdminLevel) -> Adm
     }
     if parent.level not in allowed.get(level, set()):
         raise ValidationFailed(
-            "parent level does not fit", {"parent_code": [f"a {level.value} cannot sit under a {parent.level.value}"]}
+            refusal("parent level does not fit"),
+            {
+                "parent_code": [
+                    refusal(
+                        "a %(level)s cannot sit under a %(parent)s",
+                        level=domain_term(level.value),
+                        parent=domain_term(parent.level.value),
+                    )
+                ]
+            },
         )
     return parent
 
@@ -139,4 +151,7 @@ def update_admin_unit(
 
 def _check_validity(valid_from: date | None, valid_to: date | None) -> None:
     if valid_from and valid_to and valid_to <= valid_from:
-        raise ValidationFailed("validity ends before it starts", {"valid_to": ["must be after valid_from"]})
+        raise ValidationFailed(
+            refusal("validity ends before it starts"),
+            {"valid_to": [refusal("must be after %(other)s", other=domain_term("valid_from"))]},
+        )

@@ -22,6 +22,7 @@ from .access import Actor
 from .commitments import mark_shared
 from .errors import ValidationFailed
 from .listing import Page, page_of, readable
+from .messages import Message, domain_term, field_refusal, joined, refusal
 from .records import add_new, apply_changes, get_readable, get_writable, require_unique
 from .rules import check_bearing, check_fov, check_lon_lat, check_range, check_retention
 
@@ -112,10 +113,10 @@ def _shared(session: Session, camera):
     return mark_shared(session, [camera])[0]
 
 
-def _check(reasons: dict[str, str | None]) -> None:
+def _check(reasons: dict[str, Message | None]) -> None:
     errors = {field: [reason] for field, reason in reasons.items() if reason}
     if errors:
-        raise ValidationFailed("; ".join(f"{field}: {r[0]}" for field, r in errors.items()), errors)
+        raise ValidationFailed(joined([field_refusal(field, r[0]) for field, r in errors.items()], "; "), errors)
 
 
 def _point(point: Point, field: str = "point"):
@@ -128,9 +129,10 @@ def _placed_in_reach(session: Session, actor: Actor, obj, what: str) -> None:
     session.flush()
     if obj.commune_id is None and not actor.is_admin:
         raise ValidationFailed(
-            f"{what} lies outside every current commune", {"point": ["lies outside every current commune boundary"]}
+            refusal("%(what)s lies outside every current commune", what=domain_term(what)),
+            {"point": [refusal("lies outside every current commune boundary")]},
         )
-    actor.require_write(obj.commune_id, f"{what} placed in another commune")
+    actor.require_write(obj.commune_id, refusal("%(what)s placed in another commune", what=domain_term(what)))
 
 
 def _reference(session: Session, actor: Actor, model, record_id: int | None, field: str, what: str):
@@ -138,7 +140,7 @@ def _reference(session: Session, actor: Actor, model, record_id: int | None, fie
         return None
     obj = session.get(model, record_id)
     if obj is None or not actor.can_read(obj.commune_id):
-        raise ValidationFailed(f"unknown {what} {record_id}", {field: [f"no {what} {record_id} in your reach"]})
+        raise ValidationFailed.unknown(field, what, record_id)
     return obj
 
 

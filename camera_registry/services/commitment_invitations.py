@@ -20,6 +20,7 @@ from .audit import record
 from .commitments import active_commitment_at, current_commitment, last_day_in_force
 from .errors import Conflict, DomainError, ValidationFailed
 from .listing import Page, page_of, readable
+from .messages import refusal
 from .notifications import channel_plan, invite_signature
 from .records import unit_on
 
@@ -41,22 +42,25 @@ def invite_to_sign(
     now = now or utcnow()
     owner = session.scalar(select(Owner).where(Owner.external_id == owner_external_id))
     if owner is None or not actor.can_read(owner.commune_id):
-        raise ValidationFailed(
-            f"unknown owner {owner_external_id}", {"owner": [f"no owner {owner_external_id} in your reach"]}
-        )
-    actor.require_write(owner.commune_id, f"commitments of owner {owner_external_id}")
+        raise ValidationFailed.unknown("owner", "owner", owner_external_id)
+    actor.require_write(owner.commune_id, refusal("commitments of owner %(owner)s", owner=owner_external_id))
     current = current_commitment(session, owner, now)
     if current is not None and current.is_active_at(now):
-        until = f" until {last_day_in_force(current.valid_until):%d/%m/%Y}" if current.valid_until else ""
+        until = (
+            refusal(" until %(day)s", day=f"{last_day_in_force(current.valid_until):%d/%m/%Y}")
+            if current.valid_until
+            else ""
+        )
         raise Conflict(
-            f"owner {owner_external_id} already has a commitment in force",
-            {"owner": [f"has a commitment in force{until}: invite them to renew it instead"]},
+            refusal("owner %(owner)s already has a commitment in force", owner=owner_external_id),
+            {"owner": [refusal("has a commitment in force%(until)s: invite them to renew it instead", until=until)]},
         )
     expires_at = now + timedelta(days=INVITATION_DAYS)
     messages = invite_signature(session, owner, public_base_url, channel_plan(session), now, expires_at)
     if not messages:
         raise ValidationFailed(
-            f"owner {owner_external_id} cannot be reached", {"owner": ["has no phone or e-mail to send the link to"]}
+            refusal("owner %(owner)s cannot be reached", owner=owner_external_id),
+            {"owner": [refusal("has no phone or e-mail to send the link to")]},
         )
     record(
         session,
@@ -118,7 +122,10 @@ def owners_without_commitment(
     if commune_code is not None:
         commune = unit_on(session, commune_code)
         if commune is None:
-            raise ValidationFailed(f"unknown commune {commune_code}", {"commune": [f"no unit has code {commune_code}"]})
+            raise ValidationFailed(
+                refusal("unknown commune %(code)s", code=commune_code),
+                {"commune": [refusal("no unit has code %(code)s", code=commune_code)]},
+            )
         statement = statement.where(Owner.commune_id == commune.id)
     return page_of(session, statement, page, page_size)
 

@@ -24,6 +24,7 @@ from .access import Actor
 from .audit import record
 from .errors import Conflict, NotFound, ValidationFailed
 from .listing import Page, page_of, readable
+from .messages import domain_term, record_name, refusal
 
 
 def active_commitment_at(moment: datetime) -> ColumnElement[bool]:
@@ -120,9 +121,9 @@ def list_commitments(
 def _commitment(session: Session, actor: Actor, commitment_id: int, *, write: bool) -> SharingCommitment:
     commitment = session.get(SharingCommitment, commitment_id)
     if commitment is None or not actor.can_read(commitment.owner.commune_id):
-        raise NotFound(f"commitment {commitment_id} not found")
+        raise NotFound.of("commitment", commitment_id)
     if write:
-        actor.require_write(commitment.owner.commune_id, f"commitment {commitment_id}")
+        actor.require_write(commitment.owner.commune_id, record_name("commitment", commitment_id))
     return commitment
 
 
@@ -135,8 +136,8 @@ def sign_commitment(session: Session, actor: Actor, *, owner_id: int, **terms) -
     actor's reach; `terms` are the keywords of `record_signature` (validity, channel, text, recorders)."""
     owner = session.get(Owner, owner_id)
     if owner is None or not actor.can_read(owner.commune_id):
-        raise ValidationFailed(f"unknown owner {owner_id}", {"owner_id": [f"no owner {owner_id} in your reach"]})
-    actor.require_write(owner.commune_id, f"commitments of owner {owner_id}")
+        raise ValidationFailed.unknown("owner_id", "owner", owner_id)
+    actor.require_write(owner.commune_id, refusal("commitments of owner %(owner)s", owner=owner_id))
     return record_signature(session, actor, owner, **terms)
 
 
@@ -158,14 +159,25 @@ def record_signature(
     language (`stored_text`), the signature points at it, and the audit trail keeps it beside its version."""
     signed_at = signed_at or utcnow()
     if valid_until is not None and valid_until <= signed_at:
-        raise ValidationFailed("a commitment must end after it is signed", {"valid_until": ["must be after signed_at"]})
+        raise ValidationFailed(
+            refusal("a commitment must end after it is signed"),
+            {"valid_until": [refusal("must be after %(other)s", other=domain_term("signed_at"))]},
+        )
     recorders = []
     for recorder_id in recorder_ids or []:
         recorder = session.get(Recorder, recorder_id)
         if recorder is None or recorder.owner_id != owner.id:
             raise ValidationFailed(
-                f"recorder {recorder_id} is not this owner's",
-                {"recorder_ids": [f"recorder {recorder_id} does not belong to owner {owner.id}"]},
+                refusal("recorder %(recorder)s is not this owner's", recorder=recorder_id),
+                {
+                    "recorder_ids": [
+                        refusal(
+                            "recorder %(recorder)s does not belong to owner %(owner)s",
+                            recorder=recorder_id,
+                            owner=owner.id,
+                        )
+                    ]
+                },
             )
         recorders.append(recorder)
     commitment = SharingCommitment(
@@ -210,7 +222,7 @@ def get_text(session: Session, text_id: int) -> CommitmentText:
     """A stored text signed (or about to be): the same words for everyone who may read the signatures."""
     text = session.get(CommitmentText, text_id)
     if text is None:
-        raise NotFound(f"commitment text {text_id} not found")
+        raise NotFound.of("commitment text", text_id)
     return text
 
 
@@ -231,8 +243,16 @@ def stored_text(session: Session, version: str, language: str | None, body: str)
             kept = _kept_text(session, version, language)
     if kept.sha256 != text_digest(body):
         raise Conflict(
-            f"the commitment text {version} ({language}) differs from the one signed before under that version",
-            {"text_version": [f"the text of version {version} changed: give the new text a new version"]},
+            refusal(
+                "the commitment text %(version)s (%(language)s) differs from the one signed before under that version",
+                version=version,
+                language=language,
+            ),
+            {
+                "text_version": [
+                    refusal("the text of version %(version)s changed: give the new text a new version", version=version)
+                ]
+            },
         )
     return kept
 
@@ -256,8 +276,10 @@ def record_renewal(
     """A renewal is a new signature with the same scope; the old row stays as history. No reach check."""
     if previous.revoked_at is not None:
         raise Conflict(
-            f"commitment {previous.id} was revoked; sign a new one instead",
-            {"commitment": ["revoked commitments cannot be renewed"]},
+            refusal(
+                "%(commitment)s was revoked; sign a new one instead", commitment=record_name("commitment", previous.id)
+            ),
+            {"commitment": [refusal("revoked commitments cannot be renewed")]},
         )
     return record_signature(
         session,
@@ -283,7 +305,10 @@ def record_revocation(
 ) -> SharingCommitment:
     """Stamp `revoked_at` (the row stays as history). No reach check."""
     if commitment.revoked_at is not None:
-        raise Conflict(f"commitment {commitment.id} is already revoked", {"commitment": ["already revoked"]})
+        raise Conflict(
+            refusal("%(commitment)s is already revoked", commitment=record_name("commitment", commitment.id)),
+            {"commitment": [refusal("already revoked")]},
+        )
     commitment.revoked_at = utcnow()
     session.flush()
     record(session, actor, "commitment.revoke", "commitment", commitment.id, note=reason)

@@ -18,6 +18,7 @@ from ..models import AdminLevel, AdminUnit, AuditEvent, Owner, User
 from .access import Actor
 from .errors import ValidationFailed
 from .listing import Page
+from .messages import refusal
 from .records import unit_on
 from .stats import Period, period_of_days
 from .timeline import Who, who_did
@@ -62,7 +63,8 @@ def contact_reads(
         unit = unit_on(session, commune_code)  # the version in force: the owners' communes moved to it
         commune_id = unit.id if unit is not None and unit.level == AdminLevel.COMMUNE else None
         if commune_id is None:
-            raise ValidationFailed(f"no commune {commune_code}", {"commune": [f"no commune {commune_code}"]})
+            reason = refusal("no commune %(code)s", code=commune_code)
+            raise ValidationFailed(reason, {"commune": [reason]})
     events = session.scalars(
         select(AuditEvent)
         .where(AuditEvent.action == ACTION, AuditEvent.occurred_at >= period.start, AuditEvent.occurred_at < period.end)

@@ -1,6 +1,9 @@
-"""Domain errors. The HTTP layer maps each to one status code (camera_registry/http/statuses.py)."""
+"""Domain errors. The HTTP layer maps each to one status code (camera_registry/http/statuses.py) and says its
+message and reasons in the reader's language: give them as Messages (camera_registry.services.messages)."""
 
 from __future__ import annotations
+
+from .messages import domain_term, record_name, refusal
 
 
 class DomainError(Exception):
@@ -8,7 +11,7 @@ class DomainError(Exception):
 
     code = "domain_error"
 
-    def __init__(self, message: str, errors: dict[str, list[str]] | None = None):
+    def __init__(self, message: str, errors: dict[str, list] | None = None):
         super().__init__(message)
         self.message = message
         self.errors = errors or {}
@@ -19,6 +22,15 @@ class ValidationFailed(DomainError):
 
     code = "validation_failed"
 
+    @classmethod
+    def unknown(cls, field: str, what: str, record_id: object) -> ValidationFailed:
+        """`field` names a record that is missing or out of the actor's reach: "unknown owner 12"."""
+        name = domain_term(what)
+        return cls(
+            refusal("unknown %(what)s %(id)s", what=name, id=record_id),
+            {field: [refusal("no %(what)s %(id)s in your reach", what=name, id=record_id)]},
+        )
+
 
 class PayloadTooLarge(DomainError):
     """An upload would expand past what the service takes (a compression bomb, too many cells); `errors` says which."""
@@ -28,6 +40,11 @@ class PayloadTooLarge(DomainError):
 
 class NotFound(DomainError):
     code = "not_found"
+
+    @classmethod
+    def of(cls, what: str, record_id: object) -> NotFound:
+        """A record missing or out of the actor's reach: "footage request 12 not found"."""
+        return cls(refusal("%(record)s not found", record=record_name(what, record_id)))
 
 
 class Conflict(DomainError):

@@ -27,6 +27,7 @@ from .access import Actor
 from .commitments import recorder_is_shared
 from .errors import NotFound
 from .listing import readable
+from .messages import refusal
 from .rules import VIETNAM_EXTENT
 from .stats import Tally, commune_tallies, period_of_days
 
@@ -284,7 +285,13 @@ def _collection(collection_id: str) -> Collection:
     try:
         return COLLECTIONS[collection_id]
     except KeyError:
-        raise NotFound(f"no collection {collection_id!r}; there are {', '.join(COLLECTIONS)}") from None
+        raise NotFound(
+            refusal(
+                "no collection %(collection)s; there are %(collections)s",
+                collection=repr(collection_id),
+                collections=", ".join(COLLECTIONS),
+            )
+        ) from None
 
 
 def collections(base_url: str) -> dict:
@@ -344,7 +351,13 @@ def item(session: Session, actor: Actor, base_url: str, collection_id: str, feat
         wanted = None
     rows = session.execute(found.rows(actor).where(found.key == wanted)).all() if wanted is not None else []
     if not rows:
-        raise NotFound(f"no feature {feature_id!r} in collection {found.id!r}")
+        raise NotFound(
+            refusal(
+                "no feature %(feature)s in collection %(collection)s",
+                feature=repr(feature_id),
+                collection=repr(found.id),
+            )
+        )
     href = f"{base_url}/collections/{found.id}"
     feature = found.features(session, rows)[0]
     feature["links"] = [

@@ -26,6 +26,7 @@ from .access import owner_actor
 from .audit import record
 from .commitments import record_owner_revocation, record_renewal, record_signature
 from .errors import Conflict, ValidationFailed
+from .messages import refusal
 from .owner_links import LinkState, mark_used, resolve_link
 from .owner_pages import (
     ASSIGNMENT_ANSWERS,
@@ -158,11 +159,18 @@ def _refusal(page: OwnerPage, action: str, handover: Handover | None) -> str | N
 
 def _check_answer(action: str, handover: Handover | None, reason: str | None, note: str | None) -> None:
     if action == "consent" and not isinstance(handover, Handover):
-        raise ValidationFailed("choose how the footage is handed over", {"handover": ["required to consent"]})
+        raise ValidationFailed(
+            refusal("choose how the footage is handed over"), {"handover": [refusal("required to consent")]}
+        )
     if action == "report_no_footage" and reason not in NO_FOOTAGE_REASONS:
-        raise ValidationFailed("say why there is no footage", {"reason": [f"one of {', '.join(NO_FOOTAGE_REASONS)}"]})
+        raise ValidationFailed(
+            refusal("say why there is no footage"),
+            {"reason": [refusal("one of %(choices)s", choices=", ".join(NO_FOOTAGE_REASONS))]},
+        )
     if note is not None and len(note) > NOTE_MAX_LENGTH:
-        raise ValidationFailed("the note is too long", {"note": [f"at most {NOTE_MAX_LENGTH} characters"]})
+        raise ValidationFailed(
+            refusal("the note is too long"), {"note": [refusal("at most %(most)s characters", most=NOTE_MAX_LENGTH)]}
+        )
 
 
 def _answer_assignment(

@@ -23,6 +23,7 @@ from ..timezones import local_today
 from .access import Actor
 from .audit import record
 from .errors import Conflict, NotFound, ValidationFailed
+from .messages import Message, domain_term, record_name, refusal
 from .workflow import StaleVersion, flush_versioned
 
 M = TypeVar("M")
@@ -32,7 +33,7 @@ def get_readable(session: Session, actor: Actor, model: type[M], record_id: int,
     """The record, or NotFound when it is missing or out of the actor's reach (no hint which)."""
     obj = session.get(model, record_id)
     if obj is None or not actor.can_read(obj.commune_id):
-        raise NotFound(f"{what} {record_id} not found")
+        raise NotFound.of(what, record_id)
     return obj
 
 
@@ -48,8 +49,8 @@ def get_writable(
     """
     obj = session.get(model, record_id, with_for_update=True, populate_existing=True)
     if obj is None or not actor.can_read(obj.commune_id):
-        raise NotFound(f"{what} {record_id} not found")
-    actor.require_write(obj.commune_id, f"{what} {record_id}")
+        raise NotFound.of(what, record_id)
+    actor.require_write(obj.commune_id, record_name(what, record_id))
     check_version(obj, expected_version, what)
     return obj
 
@@ -57,9 +58,14 @@ def get_writable(
 def check_version(obj, expected_version: int | None, what: str) -> None:
     if expected_version is not None and expected_version != obj.version:
         raise StaleVersion(
-            f"{what} {obj.id} was changed by someone else: it is at version {obj.version}, you sent "
-            f"{expected_version}; reload it and try again",
-            {"version": [f"stale: current version is {obj.version}"]},
+            refusal(
+                "%(record)s was changed by someone else: it is at version %(version)s, you sent %(sent)s; "
+                "reload it and try again",
+                record=record_name(what, obj.id),
+                version=obj.version,
+                sent=expected_version,
+            ),
+            {"version": [refusal("stale: current version is %(version)s", version=obj.version)]},
             current={"version": obj.version},
         )
 
@@ -91,12 +97,12 @@ def duplicate_key_conflict(error: IntegrityError) -> Conflict | None:
         return (
             None
             if sqlstate != UNIQUE_VIOLATION
-            else Conflict("a concurrent write stored the same unique value; reload and try again")
+            else Conflict(refusal("a concurrent write stored the same unique value; reload and try again"))
         )
     fields = [name.strip().split(".")[-1] for name in match["fields"].split(",")]
     return Conflict(
-        f"{', '.join(fields)} is already used (stored at the same moment by another write)",
-        {field: ["already used"] for field in fields},
+        refusal("%(fields)s is already used (stored at the same moment by another write)", fields=", ".join(fields)),
+        {field: [refusal("already used")] for field in fields},
     )
 
 
@@ -104,22 +110,33 @@ def require_unique(session: Session, model, field: str, value: Any, what: str, e
     column = getattr(model, field)
     existing = session.scalar(select(model.id).where(column == value))
     if existing is not None and existing != exclude_id:
+        used_by = record_name(what, existing)
         raise Conflict(
-            f"{field} {value!r} is already used by {what} {existing}", {field: [f"already used by {what} {existing}"]}
+            refusal(
+                "%(field)s %(value)s is already used by %(record)s", field=field, value=repr(value), record=used_by
+            ),
+            {field: [refusal("already used by %(record)s", record=used_by)]},
         )
 
 
-def commune_refusal(unit: AdminUnit | None, code: str, on: date) -> str | None:
+def commune_refusal(unit: AdminUnit | None, code: str, on: date) -> Message | None:
     """Why the unit found for `code` cannot be a record's commune on `on`, or None when it can.
 
     The register import and the API's writes refuse the same codes with the same words.
     """
     if unit is None:
-        return f"no commune has code {code!r}"
+        return refusal("no commune has code %(code)s", code=repr(code))
     if unit.level != AdminLevel.COMMUNE:
-        return f"{code} is {unit.name}, a {unit.level.value}, not a commune"
+        return refusal(
+            "%(code)s is %(name)s, a %(level)s, not a commune",
+            code=code,
+            name=unit.name,
+            level=domain_term(unit.level.value),
+        )
     if not unit.valid_on(on):
-        return f"{unit.name} ({code}) is not a current commune; use the commune that replaced it"
+        return refusal(
+            "%(name)s (%(code)s) is not a current commune; use the commune that replaced it", name=unit.name, code=code
+        )
     return None
 
 
@@ -138,9 +155,11 @@ def unit_on(session: Session, code: str, on: date | None = None) -> AdminUnit | 
 def current_commune(session: Session, code: str, field: str = "commune_code") -> AdminUnit:
     """The commune with `code`, in force today (Vietnam's day); closed and non-commune units are refused."""
     unit = unit_on(session, code)
-    refusal = commune_refusal(unit, code, local_today())
-    if refusal:
-        raise ValidationFailed(f"commune {code!r} refused: {refusal}", {field: [refusal]})
+    reason = commune_refusal(unit, code, local_today())
+    if reason:
+        raise ValidationFailed(
+            refusal("commune %(code)s refused: %(reason)s", code=repr(code), reason=reason), {field: [reason]}
+        )
     return unit
 
 

@@ -37,6 +37,7 @@ from .access import Actor
 from .audit import record
 from .errors import NotFound, PermissionDenied, ValidationFailed
 from .listing import Page, readable
+from .messages import domain_term, field_refusal, record_name, refusal
 from .notifications import announce_routed_request
 from .routing import RoutingPlan, plan_routing
 from .workflow import outcome, transition_assignment, transition_request
@@ -48,7 +49,7 @@ SHA256_HEX_LENGTH = 64
 
 
 def _refuse(field: str, reason: str) -> ValidationFailed:
-    return ValidationFailed(f"{field}: {reason}", {field: [reason]})
+    return ValidationFailed(field_refusal(field, reason), {field: [reason]})
 
 
 def _check_request(
@@ -63,24 +64,31 @@ def _check_request(
 ) -> AdminUnit:
     """The officer's commune, once every rule on the new request holds."""
     if actor.role != Role.COMMUNE_POLICE or actor.unit_id is None:
-        raise PermissionDenied("footage requests are filed by commune police")
+        raise PermissionDenied(refusal("footage requests are filed by commune police"))
     if not isinstance(incident, (Point, LineString)):
-        raise _refuse("incident", "must be a GeoJSON Point or a LineString (the route taken)")
+        raise _refuse("incident", refusal("must be a GeoJSON Point or a LineString (the route taken)"))
     if window_end <= window_start:
-        raise _refuse("window_end", "must be after window_start")
+        raise _refuse("window_end", refusal("must be after %(other)s", other=domain_term("window_start")))
     if window_end > now:
-        raise _refuse("window_end", "is in the future: request footage of what has already happened")
+        raise _refuse("window_end", refusal("is in the future: request footage of what has already happened"))
     if window_end - window_start > MAX_WINDOW:
-        raise _refuse("window_end", f"the window may span at most {MAX_WINDOW.days} days")
+        raise _refuse("window_end", refusal("the window may span at most %(days)s days", days=MAX_WINDOW.days))
     if not 0 < radius_m <= MAX_RADIUS_M:
-        raise _refuse("radius_m", f"must be above 0 and at most {MAX_RADIUS_M} metres")
+        raise _refuse("radius_m", refusal("must be above 0 and at most %(most)s metres", most=MAX_RADIUS_M))
     if deadline is not None and deadline <= now:
-        raise _refuse("deadline", "must be in the future")
+        raise _refuse("deadline", refusal("must be in the future"))
     commune = session.get(AdminUnit, actor.unit_id)
     if commune.boundary is not None:
         boundary = to_shape(commune.boundary)
         if not boundary.intersects(incident) and metres_between(incident, boundary) > radius_m:
-            raise _refuse("incident", f"lies outside {commune.name} and farther than radius_m ({radius_m:g} m) from it")
+            raise _refuse(
+                "incident",
+                refusal(
+                    "lies outside %(commune)s and farther than radius_m (%(radius)s m) from it",
+                    commune=commune.name,
+                    radius=f"{radius_m:g}",
+                ),
+            )
     return commune
 
 
@@ -267,13 +275,13 @@ def get_request(session: Session, actor: Actor, request_id: int) -> FootageReque
         )
     )
     if request is None or not actor.can_read(request.commune_id):
-        raise NotFound(f"footage request {request_id} not found")
+        raise NotFound.of("footage request", request_id)
     return request
 
 
 def _writable_request(session: Session, actor: Actor, request_id: int) -> FootageRequest:
     request = get_request(session, actor, request_id)
-    actor.require_write(request.commune_id, f"footage request {request_id}")
+    actor.require_write(request.commune_id, record_name("footage request", request_id))
     return request
 
 
@@ -314,8 +322,8 @@ def act_on_assignment(
         or not actor.can_read(assignment.request.commune_id)
         or (request_id is not None and assignment.request_id != request_id)
     ):
-        raise NotFound(f"assignment {assignment_id} not found")
-    actor.require_write(assignment.request.commune_id, f"assignment {assignment_id}")
+        raise NotFound.of("assignment", assignment_id)
+    actor.require_write(assignment.request.commune_id, record_name("assignment", assignment_id))
     return apply_assignment_action(session, actor, assignment, action, **step)
 
 
@@ -344,17 +352,17 @@ def apply_assignment_action(
         if clip_id is not None:
             clip = session.get(FootageClip, clip_id)
             if clip is None or clip.assignment_id != assignment.id or clip.deleted_at is not None:
-                raise _refuse("clip_id", "is not a stored clip of this assignment")
+                raise _refuse("clip_id", refusal("is not a stored clip of this assignment"))
             if evidence_sha256 and evidence_sha256.strip().lower() != clip.sha256:
-                raise _refuse("evidence_sha256", "differs from the stored clip's SHA-256; leave it out")
+                raise _refuse("evidence_sha256", refusal("differs from the stored clip's SHA-256; leave it out"))
             evidence_ref, evidence_sha256 = evidence_ref or f"clip:{clip.id}", clip.sha256
         elif session.scalar(select(func.count(FootageClip.id)).where(FootageClip.assignment_id == assignment.id)):
-            raise _refuse("clip_id", "name the stored clip that was received: the evidence's hash is its hash")
+            raise _refuse("clip_id", refusal("name the stored clip that was received: the evidence's hash is its hash"))
         if not evidence_ref:
-            raise _refuse("evidence_ref", "is required: where the copy is kept (exhibit number, storage path)")
+            raise _refuse("evidence_ref", refusal("is required: where the copy is kept (exhibit number, storage path)"))
         digest = (evidence_sha256 or "").strip().lower()
         if len(digest) != SHA256_HEX_LENGTH or any(c not in "0123456789abcdef" for c in digest):
-            raise _refuse("evidence_sha256", "must be the 64 hexadecimal characters of the copy's SHA-256")
+            raise _refuse("evidence_sha256", refusal("must be the 64 hexadecimal characters of the copy's SHA-256"))
         assignment.evidence_ref, assignment.evidence_sha256 = evidence_ref, digest
     if note:
         assignment.answer_note = note

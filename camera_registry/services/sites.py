@@ -15,6 +15,7 @@ from .access import Actor
 from .audit import record
 from .errors import Conflict
 from .listing import Page, page_of, readable
+from .messages import refusal
 from .records import add_new, apply_changes, flush, get_readable, get_writable, require_unique, with_commune_id
 
 
@@ -57,8 +58,8 @@ def delete_site(session: Session, actor: Actor, site_id: int, *, expected_versio
     recorders = session.scalar(select(func.count()).where(Recorder.site_id == site.id))
     if recorders:
         raise Conflict(
-            f"site {site.code} still groups {recorders} recorders; move them first",
-            {"recorders": [f"{recorders} recorders belong to this site"]},
+            refusal("site %(code)s still groups %(count)s recorders; move them first", code=site.code, count=recorders),
+            {"recorders": [refusal("%(count)s recorders belong to this site", count=recorders)]},
         )
     record(session, actor, "site.delete", "site", site.id, details={"code": site.code})
     session.delete(site)

@@ -22,6 +22,7 @@ from .access import SYSTEM, Actor, subtree_ids
 from .accounts.remembered import forget_credentials
 from .audit import record
 from .errors import Conflict, NotFound, ValidationFailed
+from .messages import Message, domain_term, refusal
 from .records import flush, unit_on
 
 GROUP_CODE_MAX = 32
@@ -59,7 +60,13 @@ def get_group(session: Session, code: str, on: date | None = None) -> Supervisio
         select(SupervisionGroup).where(SupervisionGroup.code == code, SupervisionGroup.valid_on(on or local_today()))
     )
     if group is None:
-        raise NotFound(f"no supervision group {code!r} is in force on {(on or local_today()).isoformat()}")
+        raise NotFound(
+            refusal(
+                "no supervision group %(code)s is in force on %(day)s",
+                code=repr(code),
+                day=(on or local_today()).isoformat(),
+            )
+        )
     return group
 
 
@@ -70,11 +77,13 @@ def open_version(session: Session, code: str) -> SupervisionGroup | None:
     )
 
 
-def group_refusal(session: Session, code: str) -> str | None:
+def group_refusal(session: Session, code: str) -> Message | None:
     """Why group `code` cannot change or take staff (closed, or unknown), or None when its open version can."""
     if open_version(session, code) is not None:
         return None
-    return f"supervision group {code!r} {'is closed' if _known(session, code) else 'does not exist'}"
+    if _known(session, code):
+        return refusal("supervision group %(code)s is closed", code=repr(code))
+    return refusal("supervision group %(code)s does not exist", code=repr(code))
 
 
 def _known(session: Session, code: str) -> bool:
@@ -85,8 +94,8 @@ def open_group(session: Session, code: str, field: str = "code") -> SupervisionG
     """The open version of group `code`; a closed group is a Conflict, an unknown one NotFound."""
     group = open_version(session, code)
     if group is None:
-        refusal = group_refusal(session, code)
-        raise (Conflict if _known(session, code) else NotFound)(refusal, {field: [refusal]})
+        reason = group_refusal(session, code)
+        raise (Conflict if _known(session, code) else NotFound)(reason, {field: [reason]})
     return group
 
 
@@ -106,19 +115,26 @@ def create_group(
     code, name = code.strip(), name.strip()
     errors: dict[str, list[str]] = {}
     if not code or len(code) > GROUP_CODE_MAX:
-        errors["code"] = [f"must be 1 to {GROUP_CODE_MAX} characters"]
+        errors["code"] = [refusal("must be 1 to %(most)s characters", most=GROUP_CODE_MAX)]
     elif _known(session, code):
-        raise Conflict(f"the supervision group code {code!r} is already used", {"code": ["is already used"]})
+        raise Conflict(
+            refusal("the supervision group code %(code)s is already used", code=repr(code)),
+            {"code": [refusal("is already used")]},
+        )
     if not name or len(name) > GROUP_NAME_MAX:
-        errors["name"] = [f"must be 1 to {GROUP_NAME_MAX} characters"]
+        errors["name"] = [refusal("must be 1 to %(most)s characters", most=GROUP_NAME_MAX)]
     province = _unit_in_force(session, province_code, valid_from)
     if province is None or province.level != AdminLevel.PROVINCE:
-        errors["province_code"] = [f"{province_code!r} is not a province in force on {valid_from.isoformat()}"]
+        errors["province_code"] = [
+            refusal(
+                "%(code)s is not a province in force on %(day)s", code=repr(province_code), day=valid_from.isoformat()
+            )
+        ]
         communes = []
     else:
         communes = _communes_of(session, province, commune_codes, valid_from, errors)
     if errors:
-        raise ValidationFailed("the supervision group cannot be created", errors)
+        raise ValidationFailed(refusal("the supervision group cannot be created"), errors)
     group = SupervisionGroup(code=code, name=name, province=province, communes=communes, valid_from=valid_from)
     session.add(group)
     flush(session, "supervision_group")
@@ -139,18 +155,29 @@ def _communes_of(
     """The communes named by `codes`, each in force on `day` under `province`; reasons go into `errors`."""
     codes = list(dict.fromkeys(code.strip() for code in codes if code.strip()))
     if not codes:
-        errors["commune_codes"] = ["name at least one commune"]
+        errors["commune_codes"] = [refusal("name at least one commune")]
         return []
     in_province = subtree_ids(session, province.id)
     communes, problems = [], []
     for code in codes:
         unit = _unit_in_force(session, code, day)
         if unit is None:
-            problems.append(f"{code}: no unit with this code is in force on {day.isoformat()}")
+            problems.append(
+                refusal("%(code)s: no unit with this code is in force on %(day)s", code=code, day=day.isoformat())
+            )
         elif unit.level != AdminLevel.COMMUNE:
-            problems.append(f"{code}: {unit.name} is a {unit.level.value}, not a commune")
+            problems.append(
+                refusal(
+                    "%(code)s: %(name)s is a %(level)s, not a commune",
+                    code=code,
+                    name=unit.name,
+                    level=domain_term(unit.level.value),
+                )
+            )
         elif unit.id not in in_province:
-            problems.append(f"{code}: {unit.name} is not in {province.name}")
+            problems.append(
+                refusal("%(code)s: %(name)s is not in %(province)s", code=code, name=unit.name, province=province.name)
+            )
         else:
             communes.append(unit)
     if problems:
@@ -170,9 +197,14 @@ def set_group_communes(
     errors: dict[str, list[str]] = {}
     communes = _communes_of(session, group.province, commune_codes, effective, errors)
     if errors:
-        raise ValidationFailed(f"the communes of supervision group {code!r} cannot be changed", errors)
+        raise ValidationFailed(
+            refusal("the communes of supervision group %(code)s cannot be changed", code=repr(code)), errors
+        )
     if {c.id for c in communes} == {c.id for c in group.communes}:
-        raise Conflict(f"supervision group {code!r} already has these communes", {"commune_codes": ["unchanged"]})
+        raise Conflict(
+            refusal("supervision group %(code)s already has these communes", code=repr(code)),
+            {"commune_codes": [refusal("unchanged")]},
+        )
     successor, _ = _next_version(session, actor, group, group.province, communes, effective)
     return successor
 
@@ -203,8 +235,16 @@ def close_group(session: Session, actor: Actor, code: str, effective: date | Non
 def _require_after_start(group: SupervisionGroup, effective: date) -> None:
     if group.valid_from is not None and effective <= group.valid_from:
         raise ValidationFailed(
-            f"supervision group {group.code!r} is in force from {group.valid_from.isoformat()}",
-            {"effective": [f"must be after {group.valid_from.isoformat()}, when the current version began"]},
+            refusal(
+                "supervision group %(code)s is in force from %(day)s",
+                code=repr(group.code),
+                day=group.valid_from.isoformat(),
+            ),
+            {
+                "effective": [
+                    refusal("must be after %(day)s, when the current version began", day=group.valid_from.isoformat())
+                ]
+            },
         )
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from .errors import PayloadTooLarge, ValidationFailed
+from .messages import Message, refusal
 
 MB = 1024 * 1024
 #: Members smaller than this when inflated are not judged by their ratio: tiny XML parts compress oddly well.
@@ -59,8 +60,20 @@ class UploadLimits:
         )
 
 
-def too_large(reason: str, field: str = "file") -> PayloadTooLarge:
-    return PayloadTooLarge(f"the file is too large to import: {reason}", {field: [reason]})
+def too_large(reason: Message, field: str = "file") -> PayloadTooLarge:
+    return PayloadTooLarge(refusal("the file is too large to import: %(reason)s", reason=reason), {field: [reason]})
+
+
+def too_many_rows(max_rows: int) -> ValidationFailed:
+    reason = refusal(
+        "the file holds more than %(rows)s rows; split the register into smaller files", rows=f"{max_rows:,}"
+    )
+    return ValidationFailed(reason, {"file": [reason]})
+
+
+def unreadable(reason: Message) -> ValidationFailed:
+    """The file is no register the service can read; `reason` says why."""
+    return ValidationFailed(refusal("the file cannot be read: %(reason)s", reason=reason), {"file": [reason]})
 
 
 # --------------------------------------------------------------------------- JSON nesting
@@ -70,8 +83,8 @@ class TooDeep(ValueError):
     """JSON nested deeper than allowed."""
 
 
-def depth_reason(max_depth: int) -> str:
-    return f"nested deeper than {max_depth} levels of arrays and objects"
+def depth_reason(max_depth: int) -> Message:
+    return refusal("nested deeper than %(depth)s levels of arrays and objects", depth=max_depth)
 
 
 def check_json_depth(value: Any, max_depth: int) -> None:
@@ -139,7 +152,13 @@ def _limit_mb(limits: UploadLimits) -> str:
 def _check_declared(members: list[zipfile.ZipInfo], limits: UploadLimits) -> None:
     declared = sum(info.file_size for info in members)
     if declared > limits.max_uncompressed_bytes:
-        raise too_large(f"the workbook would expand to {declared / MB:,.0f} MB, more than {_limit_mb(limits)}")
+        raise too_large(
+            refusal(
+                "the workbook would expand to %(size)s MB, more than %(limit)s",
+                size=f"{declared / MB:,.0f}",
+                limit=_limit_mb(limits),
+            )
+        )
     for info in members:
         _check_ratio(info.filename, info.file_size, info.compress_size, limits)
 
@@ -147,8 +166,12 @@ def _check_declared(members: list[zipfile.ZipInfo], limits: UploadLimits) -> Non
 def _check_ratio(name: str, inflated: int, compressed: int, limits: UploadLimits) -> None:
     if inflated > RATIO_GRACE_BYTES and inflated > limits.max_compression_ratio * max(compressed, 1):
         raise too_large(
-            f"part {name} of the workbook expands more than {limits.max_compression_ratio:g} times "
-            "(a compression bomb, or not a spreadsheet)"
+            refusal(
+                "part %(part)s of the workbook expands more than %(ratio)s times (a compression bomb, or not a "
+                "spreadsheet)",
+                part=name,
+                ratio=f"{limits.max_compression_ratio:g}",
+            )
         )
 
 
@@ -157,10 +180,7 @@ def _inflate_member(stream: BinaryIO, info: zipfile.ZipInfo, limits: UploadLimit
     stream.seek(info.header_offset)
     header = stream.read(30)
     if len(header) < 30 or header[:4] != b"PK\x03\x04":
-        raise ValidationFailed(
-            "the file cannot be read: not an XLSX workbook (a damaged zip)",
-            {"file": ["not an XLSX workbook (a damaged zip)"]},
-        )
+        raise unreadable(refusal("not an XLSX workbook (a damaged zip)"))
     name_length, extra_length = struct.unpack("<HH", header[26:30])
     stream.seek(info.header_offset + 30 + name_length + extra_length)
     if info.compress_type == zipfile.ZIP_STORED:
@@ -168,8 +188,9 @@ def _inflate_member(stream: BinaryIO, info: zipfile.ZipInfo, limits: UploadLimit
     elif info.compress_type == zipfile.ZIP_DEFLATED:
         inflater = zlib.decompressobj(-zlib.MAX_WBITS)
     else:
-        reason = f"part {info.filename} of the workbook uses a compression Excel does not write"
-        raise ValidationFailed(f"the file cannot be read: {reason}", {"file": [reason]})
+        raise unreadable(
+            refusal("part %(part)s of the workbook uses a compression Excel does not write", part=info.filename)
+        )
     worksheet = info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")
     counter = _TagCounter(limits) if worksheet else None
     size, remaining = 0, info.compress_size
@@ -187,7 +208,7 @@ def _inflate_member(stream: BinaryIO, info: zipfile.ZipInfo, limits: UploadLimit
                 chunk = inflater.unconsumed_tail
             size += len(data)
             if size > allowed:
-                raise too_large(f"the workbook expands to more than {_limit_mb(limits)}")
+                raise too_large(refusal("the workbook expands to more than %(limit)s", limit=_limit_mb(limits)))
             _check_ratio(info.filename, size, info.compress_size, limits)
             if counter is not None:
                 counter.feed(data)
@@ -213,7 +234,6 @@ class _TagCounter:
         self.rows += sum(1 for match in ROW_TAG.finditer(text) if match.end() > skip)
         self.tail = text[-TAG_TAIL:]
         if self.rows > self.limits.max_rows + 1:  # the header row
-            reason = f"the file holds more than {self.limits.max_rows:,} rows; split the register into smaller files"
-            raise ValidationFailed(reason, {"file": [reason]})
+            raise too_many_rows(self.limits.max_rows)
         if self.cells > self.limits.max_cells:
-            raise too_large(f"a sheet holds more than {self.limits.max_cells:,} cells")
+            raise too_large(refusal("a sheet holds more than %(cells)s cells", cells=f"{self.limits.max_cells:,}"))

@@ -44,6 +44,7 @@ from ..models.base import utcnow
 from .access import Actor
 from .audit import record
 from .errors import Conflict
+from .messages import domain_term, joined, record_name, refusal
 
 
 class StateConflict(Conflict):
@@ -81,18 +82,36 @@ def flush_versioned(session: Session, entity_type: str, entity_id: int | None) -
         # Not reached while the row is locked (`locked_row`, records.get_writable); kept so a missed lock still
         # answers 409.
         raise StaleVersion(
-            f"{entity_type} {entity_id} was changed at the same moment by someone else; reload it",
-            {"version": ["changed concurrently"]},
+            refusal(
+                "%(record)s was changed at the same moment by someone else; reload it",
+                record=record_name(entity_type, entity_id),
+            ),
+            {"version": [refusal("changed concurrently")]},
         ) from None
 
 
 def _stale(entity_type: str, entity_id: int, message: str, version: int | None, status=None) -> StaleVersion:
     current = {"version": version, **({"status": status.value} if status is not None else {})}
     return StaleVersion(
-        f"{entity_type} {entity_id} {message}; reload it and try again",
-        {"version": [f"stale: current version is {version}"]},
+        refusal(
+            "%(record)s %(what)s; reload it and try again", record=record_name(entity_type, entity_id), what=message
+        ),
+        {"version": [refusal("stale: current version is %(version)s", version=version)]},
         current=current,
     )
+
+
+def _changed_since_read(seen_version: int, state, version: int):
+    return refusal(
+        "was changed by someone else since it was read (version %(seen)s); it is now %(status)s at version %(version)s",
+        seen=seen_version,
+        status=domain_term(state.value),
+        version=version,
+    )
+
+
+def _not_allowed_while(state):
+    return refusal("not allowed while %(status)s", status=domain_term(state.value))
 
 
 def _apply(
@@ -115,8 +134,7 @@ def _apply(
         raise _stale(
             entity_type,
             entity_id,
-            f"was changed by someone else since it was read (version "
-            f"{seen_version}); it is now {stored_state.value} at version {stored_version}",
+            _changed_since_read(seen_version, stored_state, stored_version),
             stored_version,
             stored_state,
         )
@@ -124,8 +142,12 @@ def _apply(
         raise _stale(
             entity_type,
             entity_id,
-            f"was changed by someone else: it is {stored_state.value} at version "
-            f"{stored_version}, you sent {expected_version}",
+            refusal(
+                "was changed by someone else: it is %(status)s at version %(version)s, you sent %(sent)s",
+                status=domain_term(stored_state.value),
+                version=stored_version,
+                sent=expected_version,
+            ),
             stored_version,
             stored_state,
         )
@@ -134,8 +156,14 @@ def _apply(
     if target is None:
         allowed = allowed_actions(table, state)
         raise IllegalTransition(
-            f"cannot {action} a {entity_type} that is {state.value}; allowed now: {', '.join(allowed) or 'nothing'}",
-            {"action": [f"not allowed while {state.value}"], "allowed_actions": allowed},
+            refusal(
+                "cannot %(action)s a %(what)s that is %(status)s; allowed now: %(allowed)s",
+                action=domain_term(action),
+                what=domain_term(entity_type),
+                status=domain_term(state.value),
+                allowed=joined([domain_term(name) for name in allowed], ", ") if allowed else domain_term("nothing"),
+            ),
+            {"action": [_not_allowed_while(state)], "allowed_actions": allowed},
             current={"version": stored_version, "status": state.value},
         )
     obj.status = target
@@ -254,16 +282,19 @@ def transition_assignments(
             raise _stale(
                 "assignment",
                 assignment.id,
-                f"was changed by someone else since it was read (version {assignment.version}); "
-                f"it is now {row.status.value} at version {row.version}",
+                _changed_since_read(assignment.version, row.status, row.version),
                 row.version,
                 row.status,
             )
         target = ASSIGNMENT_TRANSITIONS.get((assignment.status, action))
         if target is None:
             raise IllegalTransition(
-                f"cannot {action} an assignment that is {assignment.status.value}",
-                {"action": [f"not allowed while {assignment.status.value}"]},
+                refusal(
+                    "cannot %(action)s an assignment that is %(status)s",
+                    action=domain_term(action),
+                    status=domain_term(assignment.status.value),
+                ),
+                {"action": [_not_allowed_while(assignment.status)]},
                 current={"version": row.version, "status": assignment.status.value},
             )
         moves.append((assignment, assignment.status, target))

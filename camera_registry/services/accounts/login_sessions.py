@@ -9,6 +9,7 @@ from ...models import User
 from .. import audit
 from ..access import Actor
 from ..errors import NotFound
+from ..messages import domain_term, refusal
 from .users import active_user, new_session_generation, require_self_or_admin
 
 #: Names a refused sign-in in the audit trail; it is never given to a service as the one acting.
@@ -26,10 +27,10 @@ def session_user(session: Session, user_id: object, generation: object) -> User 
 
 def end_sessions(session: Session, actor: Actor, user_id: int) -> User:
     """End every login session of the user (logout: on every device). Audited."""
-    require_self_or_admin(actor, user_id, "end the sessions")
+    require_self_or_admin(actor, user_id, domain_term("end the sessions"))
     user = session.get(User, user_id)
     if user is None:
-        raise NotFound(f"no user has the id {user_id}", {"user_id": ["no such user"]})
+        raise NotFound(refusal("no user has the id %(id)s", id=user_id), {"user_id": [refusal("no such user")]})
     new_session_generation(user)
     audit.record(session, actor, "user.signed_out", "user", user.id, details={"username": user.username})
     return user

@@ -23,6 +23,7 @@ from zxcvbn import zxcvbn
 
 from ...db import after_read
 from ...models import User
+from ..messages import Message, refusal
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256  # NIST asks for at least 64; Argon2 takes any length
@@ -85,31 +86,34 @@ def authenticate_password(session: Session, username: str, password: str) -> Use
 _WEAKNESS_REASONS = (
     (
         lambda m: m.get("dictionary_name") == "user_inputs",
-        "must not be built from the username, the person's name or the name of this service",
+        refusal("must not be built from the username, the person's name or the name of this service"),
     ),
-    (lambda m: m.get("dictionary_name") == "passwords" and m["whole"], "is one of the most commonly used passwords"),
-    (lambda m: m["pattern"] == "repeat", "repeats the same characters (like 'aaaa' or 'abcabc')"),
-    (lambda m: m["pattern"] == "sequence", "is a sequence of characters (like 'abcdef' or '123456')"),
-    (lambda m: m["pattern"] == "spatial", "is a row of keys on the keyboard (like 'qwerty' or 'asdfgh')"),
-    (lambda m: m["pattern"] == "date", "is mostly a date"),
-    (lambda m: m["pattern"] == "dictionary", "is a common password or word with little added to it"),
+    (
+        lambda m: m.get("dictionary_name") == "passwords" and m["whole"],
+        refusal("is one of the most commonly used passwords"),
+    ),
+    (lambda m: m["pattern"] == "repeat", refusal("repeats the same characters (like 'aaaa' or 'abcabc')")),
+    (lambda m: m["pattern"] == "sequence", refusal("is a sequence of characters (like 'abcdef' or '123456')")),
+    (lambda m: m["pattern"] == "spatial", refusal("is a row of keys on the keyboard (like 'qwerty' or 'asdfgh')")),
+    (lambda m: m["pattern"] == "date", refusal("is mostly a date")),
+    (lambda m: m["pattern"] == "dictionary", refusal("is a common password or word with little added to it")),
 )
-_GUESSABLE = "is too easy to guess: use a longer phrase of several uncommon words"
+_GUESSABLE = refusal("is too easy to guess: use a longer phrase of several uncommon words")
 _zxcvbn_lock = threading.Lock()  # zxcvbn keeps the user inputs in a module-level dictionary
 
 
-def password_problems(password: str, username: str = "", full_name: str = "") -> list[str]:
+def password_problems(password: str, username: str = "", full_name: str = "") -> list[Message]:
     """Why `password` may not be used (empty when it may), as reasons for the `password` field."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        return [f"must be at least {MIN_PASSWORD_LENGTH} characters long"]
+        return [refusal("must be at least %(least)s characters long", least=MIN_PASSWORD_LENGTH)]
     if len(password) > MAX_PASSWORD_LENGTH:
-        return [f"must be at most {MAX_PASSWORD_LENGTH} characters long"]
+        return [refusal("must be at most %(most)s characters long", most=MAX_PASSWORD_LENGTH)]
     own_names = [
         name for name in (username, *re.split(r"[\s._-]+", username), full_name, *full_name.split()) if len(name) >= 3
     ]
     folded = password.casefold()
     if any(name.casefold() in folded for name in (username, full_name) if len(name) >= 3):
-        return ["must not contain the username or the person's name"]
+        return [refusal("must not contain the username or the person's name")]
     with _zxcvbn_lock:
         result = zxcvbn(password[:PASSWORD_SCORED_CHARACTERS], user_inputs=[*own_names, *SERVICE_WORDS])
     if result["score"] >= MIN_PASSWORD_SCORE:

@@ -20,6 +20,7 @@ from ...models.base import utcnow
 from .. import audit
 from ..access import Actor
 from ..errors import Conflict, NotFound, ValidationFailed
+from ..messages import domain_term, refusal
 from .remembered import forget_credentials
 from .users import own_account, require_self_or_admin
 
@@ -49,17 +50,23 @@ def create_token(
     session: Session, actor: Actor, user: User, name: str, expires_in_days: int | None = None
 ) -> tuple[ApiToken, str]:
     """A new Bearer token for `user`; the raw secret is returned once and never stored."""
-    require_self_or_admin(actor, user.id, "create tokens")
+    require_self_or_admin(actor, user.id, domain_term("create tokens"))
     errors: dict[str, list[str]] = {}
     name = name.strip()
     if not name or len(name) > TOKEN_NAME_MAX:
-        errors["name"] = [f"must be 1 to {TOKEN_NAME_MAX} characters, saying where the token is used"]
+        errors["name"] = [
+            refusal("must be 1 to %(most)s characters, saying where the token is used", most=TOKEN_NAME_MAX)
+        ]
     if expires_in_days is not None and not 1 <= expires_in_days <= TOKEN_MAX_DAYS:
-        errors["expires_in_days"] = [f"must be between 1 and {TOKEN_MAX_DAYS} days, or left out for no expiry"]
+        errors["expires_in_days"] = [
+            refusal("must be between 1 and %(most)s days, or left out for no expiry", most=TOKEN_MAX_DAYS)
+        ]
     if errors:
-        raise ValidationFailed("the token cannot be created", errors)
+        raise ValidationFailed(refusal("the token cannot be created"), errors)
     if not user.active:
-        raise Conflict(f"{user.username} is deactivated", {"username": ["is deactivated"]})
+        raise Conflict(
+            refusal("%(username)s is deactivated", username=user.username), {"username": [refusal("is deactivated")]}
+        )
 
     raw_secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = utcnow()
@@ -137,10 +144,12 @@ def revoke_token(session: Session, actor: Actor, token_id: int) -> ApiToken:
     """Revocation stamps `revoked_at`; the row stays for the record."""
     token = session.get(ApiToken, token_id)
     if token is None:
-        raise NotFound(f"no token has the id {token_id}", {"token_id": ["no such token"]})
-    require_self_or_admin(actor, token.user_id, "revoke the tokens")
+        raise NotFound(refusal("no token has the id %(id)s", id=token_id), {"token_id": [refusal("no such token")]})
+    require_self_or_admin(actor, token.user_id, domain_term("revoke the tokens"))
     if token.revoked_at is not None:
-        raise Conflict(f"token {token_id} was already revoked", {"token_id": ["is already revoked"]})
+        raise Conflict(
+            refusal("token %(id)s was already revoked", id=token_id), {"token_id": [refusal("is already revoked")]}
+        )
     token.revoked_at = utcnow()
     forget_credentials(session)
     audit.record(

@@ -19,6 +19,7 @@ from ...timezones import local_today
 from .. import audit, supervision
 from ..access import SYSTEM, Actor
 from ..errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from ..messages import domain_term, refusal
 from ..records import unit_on
 from .passwords import hash_password, password_matches, password_problems
 from .remembered import forget_credentials
@@ -69,16 +70,19 @@ def create_user(
     actor.require_admin()
     errors: dict[str, list[str]] = {}
     if not USERNAME_PATTERN.fullmatch(username):
-        errors["username"] = ["must be 3 to 64 characters: lowercase letters a-z, digits, '.', '_' or '-'"]
+        errors["username"] = [refusal("must be 3 to 64 characters: lowercase letters a-z, digits, '.', '_' or '-'")]
     if problems := password_problems(password, username, full_name):
         errors["password"] = problems
     if len(full_name) > FULL_NAME_MAX:
-        errors["full_name"] = [f"must be at most {FULL_NAME_MAX} characters"]
+        errors["full_name"] = [refusal("must be at most %(most)s characters", most=FULL_NAME_MAX)]
     role, unit, group = role_binding(session, role, admin_unit_code, group_code, errors)
     if errors:
-        raise ValidationFailed("the user cannot be created", errors)
+        raise ValidationFailed(refusal("the user cannot be created"), errors)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise Conflict(f"the username {username!r} is already taken", {"username": ["is already taken"]})
+        raise Conflict(
+            refusal("the username %(username)s is already taken", username=repr(username)),
+            {"username": [refusal("is already taken")]},
+        )
 
     user = User(
         username=username,
@@ -120,7 +124,11 @@ def role_binding(
     try:
         role = Role(role)
     except ValueError:
-        errors["role"] = [f"{role!r} is not a role; use one of {', '.join(r.value for r in Role)}"]
+        errors["role"] = [
+            refusal(
+                "%(role)s is not a role; use one of %(roles)s", role=repr(role), roles=", ".join(r.value for r in Role)
+            )
+        ]
     group = _group_for_role(session, role, group_code, admin_unit_code, errors) if group_code else None
     unit = None if group_code else _unit_for_role(session, role, admin_unit_code, errors)
     return role, unit, group
@@ -133,21 +141,40 @@ def _unit_for_role(
     required_level = UNIT_LEVEL_OF_ROLE.get(role) if isinstance(role, Role) else None
     if not code:
         if role == Role.DISTRICT_STAFF:
-            errors["group_code"] = [f"is required for {role.value}: the code of a supervision group"]
+            errors["group_code"] = [
+                refusal("is required for %(role)s: the code of a supervision group", role=domain_term(role.value))
+            ]
         elif required_level is not None:
-            errors["admin_unit_code"] = [f"is required for {role.value}: the code of a {required_level.value}"]
+            errors["admin_unit_code"] = [
+                refusal(
+                    "is required for %(role)s: the code of a %(level)s",
+                    role=domain_term(role.value),
+                    level=domain_term(required_level.value),
+                )
+            ]
         return None
     today = local_today()
     unit = unit_on(session, code, today)  # in force today, else its latest version, for the refusal to name
     if unit is None:
-        errors["admin_unit_code"] = [f"no administrative unit has the code {code!r}"]
+        errors["admin_unit_code"] = [refusal("no administrative unit has the code %(code)s", code=repr(code))]
     elif not unit.valid_on(today):
         errors["admin_unit_code"] = [
-            f"{code} ({unit.name}) is closed or not yet in force; bind the account to a unit in force today"
+            refusal(
+                "%(code)s (%(name)s) is closed or not yet in force; bind the account to a unit in force today",
+                code=code,
+                name=unit.name,
+            )
         ]
     elif required_level is not None and unit.level != required_level:
         errors["admin_unit_code"] = [
-            f"{role.value} must be bound to a {required_level.value}; {code} ({unit.name}) is a {unit.level.value}"
+            refusal(
+                "%(role)s must be bound to a %(level)s; %(code)s (%(name)s) is a %(actual)s",
+                role=domain_term(role.value),
+                level=domain_term(required_level.value),
+                code=code,
+                name=unit.name,
+                actual=domain_term(unit.level.value),
+            )
         ]
     return unit
 
@@ -157,11 +184,13 @@ def _group_for_role(
 ) -> SupervisionGroup | None:
     """The open supervision group `code`, for district_staff without a unit; reasons go into `errors`."""
     if role != Role.DISTRICT_STAFF:
-        errors["group_code"] = [f"only {Role.DISTRICT_STAFF.value} is bound to a supervision group"]
+        errors["group_code"] = [
+            refusal("only %(role)s is bound to a supervision group", role=domain_term(Role.DISTRICT_STAFF.value))
+        ]
     if unit_code:
-        errors["admin_unit_code"] = ["give a unit or a supervision group, not both"]
-    if refusal := supervision.group_refusal(session, code):
-        errors["group_code"] = [refusal]
+        errors["admin_unit_code"] = [refusal("give a unit or a supervision group, not both")]
+    if reason := supervision.group_refusal(session, code):
+        errors["group_code"] = [reason]
         return None
     return supervision.open_version(session, code)
 
@@ -169,7 +198,9 @@ def _group_for_role(
 def get_user(session: Session, username: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
-        raise NotFound(f"no user is called {username!r}", {"username": ["no such user"]})
+        raise NotFound(
+            refusal("no user is called %(username)s", username=repr(username)), {"username": [refusal("no such user")]}
+        )
     return user
 
 
@@ -182,7 +213,7 @@ def active_user(session: Session, user_id: int) -> User | None:
 def own_account(session: Session, actor: Actor) -> User:
     user = active_user(session, actor.user_id) if actor.user_id is not None else None
     if user is None:
-        raise NotFound("the system actor has no account")
+        raise NotFound(refusal("the system actor has no account"))
     return user
 
 
@@ -195,7 +226,7 @@ def new_session_generation(user: User) -> None:
 
 def require_self_or_admin(actor: Actor, user_id: int, what: str) -> None:
     if not (actor.is_admin or actor.user_id == user_id):
-        raise PermissionDenied(f"{actor.label} may not {what} of another user")
+        raise PermissionDenied(refusal("%(actor)s may not %(what)s of another user", actor=actor.label, what=what))
 
 
 def list_users(session: Session, actor: Actor) -> list[User]:
@@ -208,9 +239,15 @@ def deactivate_user(session: Session, actor: Actor, username: str) -> User:
     actor.require_admin()
     user = get_user(session, username)
     if not user.active:
-        raise Conflict(f"{username} is already deactivated", {"username": ["is already deactivated"]})
+        raise Conflict(
+            refusal("%(username)s is already deactivated", username=username),
+            {"username": [refusal("is already deactivated")]},
+        )
     if actor.user_id == user.id:
-        raise Conflict("an administrator cannot deactivate their own account", {"username": ["is your own account"]})
+        raise Conflict(
+            refusal("an administrator cannot deactivate their own account"),
+            {"username": [refusal("is your own account")]},
+        )
     user.active = False
     new_session_generation(user)  # reactivating the account later must not revive a cookie
     audit.record(
@@ -234,14 +271,17 @@ def change_password(
 
     Every login session of the user ends. Audited, never with a password."""
     user = get_user(session, username)
-    require_self_or_admin(actor, user.id, "change the password")
+    require_self_or_admin(actor, user.id, domain_term("change the password"))
     own = actor.user_id == user.id
     if (own or not actor.is_admin) and (
         current_password is None or not password_matches(user.password_hash, current_password)
     ):
-        raise ValidationFailed("the current password is wrong", {"current_password": ["is not your current password"]})
+        raise ValidationFailed(
+            refusal("the current password is wrong"),
+            {"current_password": [refusal("is not your current password")]},
+        )
     if problems := password_problems(new_password, user.username, user.full_name):
-        raise ValidationFailed("the password cannot be used", {"password": problems})
+        raise ValidationFailed(refusal("the password cannot be used"), {"password": problems})
     user.password_hash = hash_password(new_password)
     new_session_generation(user)
     audit.record(

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 
 from ..errors import ValidationFailed
+from ..messages import domain_term, refusal
 
 #: The two digits after the leading 0 of every 10-digit mobile number, and the network they belong to.
 MOBILE_PREFIXES: dict[str, str] = {
@@ -65,15 +66,15 @@ def _national(raw: str) -> str:
     """The number as dialled inside Vietnam (leading 0), from any of the usual ways of writing it."""
     digits = _SEPARATORS.sub("", raw or "")
     if not digits:
-        raise PhoneError("no phone number given")
+        raise PhoneError(refusal("no phone number given"))
     if digits.startswith("+"):
         digits = digits[1:]
         if not digits.startswith("84"):
-            raise PhoneError(f"not a Vietnamese number: country code +{digits[:3]}")
+            raise PhoneError(refusal("not a Vietnamese number: country code +%(code)s", code=digits[:3]))
     elif digits.startswith("0084"):
         digits = digits[2:]
     if not digits.isdigit():
-        raise PhoneError(f"a phone number has digits only, not {raw.strip()!r}")
+        raise PhoneError(refusal("a phone number has digits only, not %(raw)s", raw=repr(raw.strip())))
     if digits.startswith("84") and len(digits) in (11, 12):
         digits = digits[2:]
     if digits.startswith("0"):
@@ -81,7 +82,7 @@ def _national(raw: str) -> str:
     if len(digits) in (9, 10):
         # A spreadsheet that read the number as an integer dropped its leading 0.
         return "0" + digits
-    raise PhoneError(f"10 digits expected, got {len(digits)}")
+    raise PhoneError(refusal("10 digits expected, got %(count)s", count=len(digits)))
 
 
 def normalise_phone(raw: str) -> str:
@@ -89,13 +90,17 @@ def normalise_phone(raw: str) -> str:
     national = _national(raw)
     if national.startswith("02"):
         area = national[:3] if national.startswith(THREE_DIGIT_AREA_CODES) else national[:4]
-        raise PhoneError(f"not a Vietnamese mobile number: landline prefix {area}")
+        raise PhoneError(refusal("not a Vietnamese mobile number: landline prefix %(area)s", area=area))
     if len(national) == 11 and national[:4] in OLD_PREFIXES:
-        raise PhoneError(f"old 11-digit prefix {national[:4]} became {OLD_PREFIXES[national[:4]]}")
+        raise PhoneError(
+            refusal("old 11-digit prefix %(old)s became %(new)s", old=national[:4], new=OLD_PREFIXES[national[:4]])
+        )
     if len(national) != 10:
-        raise PhoneError(f"10 digits expected, got {len(national)}")
+        raise PhoneError(refusal("10 digits expected, got %(count)s", count=len(national)))
     if national[1:3] not in MOBILE_PREFIXES:
-        raise PhoneError(f"not a Vietnamese mobile number: no network uses prefix {national[:3]}")
+        raise PhoneError(
+            refusal("not a Vietnamese mobile number: no network uses prefix %(prefix)s", prefix=national[:3])
+        )
     return "84" + national[1:]
 
 
@@ -107,7 +112,9 @@ def entered_phone(raw: str | None, field: str) -> str | None:
     try:
         return normalise_phone(raw)
     except PhoneError as error:
-        raise ValidationFailed(f"{field} is not a Vietnamese mobile number", {field: [str(error)]}) from None
+        raise ValidationFailed(
+            refusal("%(field)s is not a Vietnamese mobile number", field=domain_term(field)), {field: [error.args[0]]}
+        ) from None
 
 
 def readable_phone(phone: str) -> str:

@@ -12,14 +12,15 @@ from ...models import FootageClip, FootageRequest, Role
 from ..access import Actor
 from ..audit import record
 from ..errors import NotFound, PermissionDenied
+from ..messages import refusal
 
 
 def may_take_footage(actor: Actor, request: FootageRequest) -> None:
     """The officers who may see the request (its commune's police) and administrators; staff read figures."""
     if not actor.can_read(request.commune_id):
-        raise NotFound(f"footage request {request.id} not found")
+        raise NotFound.of("footage request", request.id)
     if not (actor.is_admin or actor.role == Role.COMMUNE_POLICE):
-        raise PermissionDenied(f"{actor.label} may not take footage out of the service")
+        raise PermissionDenied(refusal("%(actor)s may not take footage out of the service", actor=actor.label))
 
 
 @dataclass(frozen=True)
@@ -34,13 +35,15 @@ def clip_download(
     """A clip for an officer to download; the download is audited (who, when, which clip, its hash, the range)."""
     clip = session.get(FootageClip, clip_id)
     if clip is None or clip.assignment.request_id != request_id:
-        raise NotFound(f"clip {clip_id} not found")
+        raise NotFound.of("clip", clip_id)
     may_take_footage(actor, clip.assignment.request)
     if clip.deleted_at is not None:
-        raise NotFound(f"clip {clip_id} was deleted under the retention rule; its record and hash stay")
+        raise NotFound(
+            refusal("clip %(id)s was deleted under the retention rule; its record and hash stay", id=clip_id)
+        )
     path = storage_dir / clip.stored_path
     if not path.is_file():
-        raise NotFound(f"clip {clip_id} is missing from the clip store")
+        raise NotFound(refusal("clip %(id)s is missing from the clip store", id=clip_id))
     details = {
         "request_id": request_id,
         "assignment_id": clip.assignment_id,

@@ -181,13 +181,13 @@ def build_package(
     now = now or utcnow()
     request = session.get(FootageRequest, request_id)
     if request is None:
-        raise NotFound(f"footage request {request_id} not found")
+        raise NotFound.of("footage request", request_id)
     may_take_footage(actor, request)
     assignments = list(request.assignments)
     if assignment_id is not None:
         assignments = [a for a in assignments if a.id == assignment_id]
         if not assignments:
-            raise NotFound(f"assignment {assignment_id} not found")
+            raise NotFound.of("assignment", assignment_id)
     clips = list(
         session.scalars(
             select(FootageClip)

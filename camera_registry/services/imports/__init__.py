@@ -33,10 +33,11 @@ from sqlalchemy.orm import Session
 from .. import audit
 from ..access import Actor
 from ..errors import PermissionDenied
-from ..upload_limits import UploadLimits
+from ..messages import refusal
+from ..upload_limits import UploadLimits, too_many_rows
 from .cells import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, header_is_complete
 from .plan import Plan
-from .readers import MAX_ROWS, open_table, too_many_rows
+from .readers import MAX_ROWS, open_table
 from .register import Register
 from .report import ENTITIES, LISTED_ERRORS, EntityCounts, ErrorLog, ImportReport, RowError
 from .writer import BATCH
@@ -68,7 +69,7 @@ def import_register(
     """
     limits = limits or UploadLimits()
     if actor.writable_communes is not None and not actor.writable_communes:
-        raise PermissionDenied(f"{actor.label} may read the registry but not import into it")
+        raise PermissionDenied(refusal("%(actor)s may read the registry but not import into it", actor=actor.label))
     report = ImportReport(filename=filename, dry_run=dry_run)
     errors = ErrorLog()
     notify = progress or (lambda done, total: None)

@@ -16,6 +16,7 @@ from typing import Any
 from ...models import LensKind, LensStatus, OwnerKind
 from .. import rules
 from ..channels.phones import PhoneError, normalise_phone
+from ..messages import Message, refusal
 from .report import ErrorLog
 
 REQUIRED_COLUMNS = (
@@ -56,6 +57,9 @@ OWNER_KINDS = {
     "business": OwnerKind.BUSINESS,
     "doanh nghiệp": OwnerKind.BUSINESS,
 }
+#: The reason of an empty cell that a column needs.
+REQUIRED = refusal("is required")
+
 LENS_KINDS = {kind.value: kind for kind in LensKind}
 LENS_STATUSES = {status.value: status for status in LensStatus}
 
@@ -82,7 +86,7 @@ class Row:
         self.errors = errors
         self.refusals = 0
 
-    def refuse(self, column: str, reason: str) -> None:
+    def refuse(self, column: str, reason: Message) -> None:
         self.errors.add(self.row, column, reason)
         self.refusals += 1
 
@@ -90,17 +94,20 @@ class Row:
         value = self.cells.get(column, "")
         if not value:
             if required:
-                self.refuse(column, "is required")
+                self.refuse(column, REQUIRED)
             return None
         if len(value) > max_length:
-            self.refuse(column, f"is {len(value)} characters long; at most {max_length} fit")
+            self.refuse(
+                column,
+                refusal("is %(length)s characters long; at most %(most)s fit", length=len(value), most=max_length),
+            )
             return None
         return value
 
     def email(self) -> str | None:
         value = self.text("owner_email", 254)
         if value is not None and ("@" not in value or " " in value):
-            self.refuse("owner_email", f"{value!r} is not an e-mail address")
+            self.refuse("owner_email", refusal("%(value)s is not an e-mail address", value=repr(value)))
             return None
         return value
 
@@ -112,7 +119,7 @@ class Row:
         try:
             return normalise_phone(value)
         except PhoneError as error:
-            self.refuse("owner_phone", f"{value!r}: {error}")
+            self.refuse("owner_phone", refusal("%(value)s: %(reason)s", value=repr(value), reason=error.args[0]))
             return None
 
     def number(
@@ -121,7 +128,7 @@ class Row:
         value = self.cells.get(column, "")
         if not value:
             if required:
-                self.refuse(column, "is required")
+                self.refuse(column, REQUIRED)
             return None
         # A Vietnamese-locale sheet writes a decimal comma: 105,826.
         written = value.replace(",", ".") if "," in value and "." not in value else value
@@ -130,7 +137,7 @@ class Row:
         except ValueError:
             number = math.nan
         if not math.isfinite(number):
-            self.refuse(column, f"{value!r} is not a number")
+            self.refuse(column, refusal("%(value)s is not a number", value=repr(value)))
             return None
         reason = check(number) if check else None
         if reason:
@@ -143,7 +150,7 @@ class Row:
         if number is None:
             return None
         if not number.is_integer():
-            self.refuse(column, f"{self.cells[column]!r} is not a whole number")
+            self.refuse(column, refusal("%(value)s is not a whole number", value=repr(self.cells[column])))
             return None
         reason = check(int(number))
         if reason:
@@ -155,11 +162,13 @@ class Row:
         value = self.cells.get(column, "")
         if not value:
             if default is None:
-                self.refuse(column, "is required")
+                self.refuse(column, REQUIRED)
             return default
         chosen = choices.get(unicodedata.normalize("NFC", value).lower())
         if chosen is None:
-            self.refuse(column, f"{value!r} is not one of: {', '.join(choices)}")
+            self.refuse(
+                column, refusal("%(value)s is not one of: %(choices)s", value=repr(value), choices=", ".join(choices))
+            )
         return chosen
 
     def day(self, column: str) -> date | None:
@@ -172,7 +181,7 @@ class Row:
                 return date(int(year), int(month), int(day))
             return date.fromisoformat(value)
         except ValueError:
-            self.refuse(column, f"{value!r} is not a date; write yyyy-mm-dd or dd/mm/yyyy")
+            self.refuse(column, refusal("%(value)s is not a date; write yyyy-mm-dd or dd/mm/yyyy", value=repr(value)))
             return None
 
     def position(self, lon_column: str, lat_column: str, *, required: bool) -> tuple[float, float] | None:
@@ -180,7 +189,8 @@ class Row:
         if not required and not (lon_text and lat_text):
             if lon_text or lat_text:
                 self.refuse(
-                    lat_column if lon_text else lon_column, f"give both {lon_column} and {lat_column}, or neither"
+                    lat_column if lon_text else lon_column,
+                    refusal("give both %(lon)s and %(lat)s, or neither", lon=lon_column, lat=lat_column),
                 )
             return None
         lon, lat = self.number(lon_column), self.number(lat_column)
@@ -194,5 +204,5 @@ class Row:
         return lon, lat
 
 
-def positive(number: float) -> str | None:
-    return None if number > 0 else f"{number} must be above 0"
+def positive(number: float) -> Message | None:
+    return None if number > 0 else refusal("%(number)s must be above 0", number=number)

@@ -21,6 +21,7 @@ from ...models import CommitmentChannel, Lens, Owner, Recorder, SharingCommitmen
 from ...timezones import local_midnight, local_today
 from ..access import Actor
 from ..errors import Conflict
+from ..messages import domain_term, record_name, refusal
 from .register import Entry, Register, same
 from .report import ENTITIES, EntityCounts, ErrorLog
 from .writer import BATCH, BulkWriter, key_list
@@ -99,8 +100,12 @@ class Plan:
     def _refuse_unwritable(self, entry: Entry, column: str, what: str, commune_id: int | None) -> bool:
         if self.actor.can_write(commune_id):
             return False
-        where = self.register.commune_name(commune_id) if commune_id is not None else "no commune"
-        self.errors.add(entry.row, column, f"{what} is registered in {where}, outside the communes you may change")
+        where = self.register.commune_name(commune_id) if commune_id is not None else domain_term("no commune")
+        self.errors.add(
+            entry.row,
+            column,
+            refusal("%(what)s is registered in %(where)s, outside the communes you may change", what=what, where=where),
+        )
         return True
 
     def _compare_sites(self) -> None:
@@ -114,8 +119,12 @@ class Plan:
                 self.errors.add(
                     entry.row,
                     "site_code",
-                    f"site {code} belongs to {self.register.commune_name(found['commune_id'])}, "
-                    f"not {self.register.commune_name(entry.values['commune_id'])}",
+                    refusal(
+                        "site %(code)s belongs to %(commune)s, not %(other)s",
+                        code=code,
+                        commune=self.register.commune_name(found["commune_id"]),
+                        other=self.register.commune_name(entry.values["commune_id"]),
+                    ),
                 )
                 continue
             values = dict(entry.values) if found is not None else {"name": code, **entry.values}
@@ -169,7 +178,7 @@ class Plan:
             values = dict(entry.values)
             if found is not None:
                 if self._refuse_unwritable(
-                    entry, "recorder_external_id", f"recorder {external_id}", found["commune_id"]
+                    entry, "recorder_external_id", record_name("recorder", external_id), found["commune_id"]
                 ):
                     continue
                 if found["owner_external_id"] != values["owner_external_id"]:
@@ -177,8 +186,12 @@ class Plan:
                     self.errors.add(
                         entry.row,
                         "owner_external_id",
-                        f"recorder {external_id} belongs to owner {found['owner_external_id']}; "
-                        "an import does not move recorders between owners",
+                        refusal(
+                            "recorder %(recorder)s belongs to owner %(owner)s; an import does not move recorders "
+                            "between owners",
+                            recorder=external_id,
+                            owner=found["owner_external_id"],
+                        ),
                     )
                     continue
             elif "point" not in values:
@@ -219,7 +232,9 @@ class Plan:
             recorder_id = entry.values["recorder_external_id"]
             recorder = self.register.recorders.get(recorder_id)
             if found is not None:
-                if self._refuse_unwritable(entry, "lens_external_id", f"lens {external_id}", found["commune_id"]):
+                if self._refuse_unwritable(
+                    entry, "lens_external_id", record_name("lens", external_id), found["commune_id"]
+                ):
                     continue
                 if (
                     recorder is not None
@@ -229,9 +244,13 @@ class Plan:
                     self.errors.add(
                         entry.row,
                         "recorder_external_id",
-                        f"lens {external_id} is on recorder {found['recorder_external_id']} of owner "
-                        f"{found['owner_external_id']}; an import moves a lens only between recorders "
-                        "of the same owner",
+                        refusal(
+                            "lens %(lens)s is on recorder %(recorder)s of owner %(owner)s; an import moves a lens "
+                            "only between recorders of the same owner",
+                            lens=external_id,
+                            recorder=found["recorder_external_id"],
+                            owner=found["owner_external_id"],
+                        ),
                     )
                     continue
             self._sort(self.changes["lenses"], external_id, entry.values, found)
@@ -279,5 +298,5 @@ class Plan:
                     writer.insert(name, self.changes[name].create)
                     writer.update(name, self.changes[name].update)
         except IntegrityError:
-            raise Conflict("the registry changed while the file was imported; import it again") from None
+            raise Conflict(refusal("the registry changed while the file was imported; import it again")) from None
         self.session.expire_all()

@@ -19,22 +19,14 @@ from typing import BinaryIO
 from python_calamine import CalamineError, CalamineWorkbook
 
 from ..errors import ValidationFailed
-from ..upload_limits import TooDeep, UploadLimits, check_workbook, load_json
+from ..messages import refusal
+from ..upload_limits import TooDeep, UploadLimits, check_workbook, load_json, unreadable
 from .report import ErrorLog
 
 #: The default bound on data rows (IMPORT_MAX_ROWS); `import_register` takes the configured UploadLimits.
 MAX_ROWS = UploadLimits.max_rows
 #: Cells one CSV line may hold: a register has 26 columns; a line of a million commas is not a register.
 MAX_CSV_CELLS = 500
-
-
-def too_many_rows(max_rows: int) -> ValidationFailed:
-    reason = f"the file holds more than {max_rows:,} rows; split the register into smaller files"
-    return ValidationFailed(reason, {"file": [reason]})
-
-
-def _unreadable(reason: str) -> ValidationFailed:
-    return ValidationFailed(f"the file cannot be read: {reason}", {"file": [reason]})
 
 
 @dataclass
@@ -49,7 +41,7 @@ def reader_for(filename: str):
     """The reader of a register file by its name's suffix; ValidationFailed for any other file."""
     reader = _READERS.get(Path(filename).suffix.lower())
     if reader is None:
-        reason = f"{filename!r} is not a register file: use .csv (UTF-8), .xlsx or .geojson"
+        reason = refusal("%(file)s is not a register file: use .csv (UTF-8), .xlsx or .geojson", file=repr(filename))
         raise ValidationFailed(reason, {"file": [reason]})
     return reader
 
@@ -87,7 +79,7 @@ def _read_csv(stream: BinaryIO, errors: ErrorLog, limits: UploadLimits) -> Table
     lines = _utf8_lines(stream, delimiters=",;")
     header_line = next(lines, None)
     if header_line is None:
-        raise _unreadable("the file is empty")
+        raise unreadable(refusal("the file is empty"))
     # Excel in a Vietnamese locale saves CSV with ';' between cells.
     delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
     columns = [_column_name(name) for name in next(csv.reader([header_line], delimiter=delimiter), [])]
@@ -98,7 +90,7 @@ def _read_csv(stream: BinaryIO, errors: ErrorLog, limits: UploadLimits) -> Table
             for number, cells in enumerate(reader, start=2):
                 yield number, {column: cell.strip() for column, cell in zip(columns, cells) if column}
         except csv.Error as error:
-            raise _unreadable(f"row {reader.line_num}: {error}") from None
+            raise unreadable(refusal("row %(row)s: %(error)s", row=reader.line_num, error=str(error))) from None
 
     return Table(columns, rows(), max(total, 0))
 
@@ -108,10 +100,16 @@ def _utf8_lines(stream: BinaryIO, delimiters: str) -> Iterator[str]:
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError:
-            raise _unreadable(f"line {number} is not UTF-8 text; save the sheet as 'CSV UTF-8'") from None
+            raise unreadable(
+                refusal("line %(line)s is not UTF-8 text; save the sheet as 'CSV UTF-8'", line=number)
+            ) from None
         if max(text.count(delimiter) for delimiter in delimiters) >= MAX_CSV_CELLS:
-            raise _unreadable(
-                f"line {number} holds more than {MAX_CSV_CELLS} cells; a register has one column per field"
+            raise unreadable(
+                refusal(
+                    "line %(line)s holds more than %(cells)s cells; a register has one column per field",
+                    line=number,
+                    cells=MAX_CSV_CELLS,
+                )
             )
         yield text.removeprefix("\ufeff") if number == 1 else text
 
@@ -136,9 +134,9 @@ def _read_xlsx(stream: BinaryIO, errors: ErrorLog, limits: UploadLimits) -> Tabl
         values = sheet.iter_rows()
         header = next(values, None)
     except CalamineError as error:
-        raise _unreadable(f"not an XLSX workbook ({error})") from None
+        raise unreadable(refusal("not an XLSX workbook (%(error)s)", error=str(error))) from None
     if not header or not any(_cell_text(cell) for cell in header):
-        raise _unreadable(f"the first sheet ({sheet.name}) is empty")
+        raise unreadable(refusal("the first sheet (%(sheet)s) is empty", sheet=sheet.name))
     columns = [_column_name(name) for name in header]
 
     rows = (
@@ -153,12 +151,12 @@ def _read_geojson(stream: BinaryIO, errors: ErrorLog, limits: UploadLimits) -> T
     try:
         document = load_json(stream.read(), limits.max_json_depth)
     except TooDeep as error:
-        raise _unreadable(f"not GeoJSON: {error}") from None
+        raise unreadable(refusal("not GeoJSON: %(error)s", error=error.args[0])) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise _unreadable(f"not GeoJSON ({error})") from None
+        raise unreadable(refusal("not GeoJSON (%(error)s)", error=str(error))) from None
     features = document.get("features") if isinstance(document, dict) else None
     if not isinstance(features, list) or document.get("type") != "FeatureCollection":
-        raise _unreadable("GeoJSON must be a FeatureCollection of Point features, one per lens")
+        raise unreadable(refusal("GeoJSON must be a FeatureCollection of Point features, one per lens"))
     properties = [feature.get("properties") if isinstance(feature, dict) else None for feature in features]
     properties = [found if isinstance(found, dict) else {} for found in properties]
     columns = list(dict.fromkeys([*(_column_name(key) for found in properties for key in found), "lon", "lat"]))
@@ -169,7 +167,9 @@ def _read_geojson(stream: BinaryIO, errors: ErrorLog, limits: UploadLimits) -> T
             coordinates = geometry.get("coordinates") if isinstance(geometry, dict) else None
             if geometry is None or geometry.get("type") != "Point" or not _is_position(coordinates):
                 kind = geometry.get("type") if isinstance(geometry, dict) else "no geometry"
-                errors.add(number, "geometry", f"each feature must be a Point at the lens, not {kind}")
+                errors.add(
+                    number, "geometry", refusal("each feature must be a Point at the lens, not %(kind)s", kind=kind)
+                )
                 yield number, None
                 continue
             cells = {_column_name(key): _cell_text(value) for key, value in found.items()}

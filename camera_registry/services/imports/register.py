@@ -17,6 +17,7 @@ from ...models import AdminUnit, LensKind, LensStatus, OwnerKind
 from ...timezones import local_today
 from .. import rules
 from ..access import Actor
+from ..messages import Message, domain_term, refusal
 from ..records import commune_refusal, unit_on
 from ..registry import commune_locator
 from .cells import LENS_KINDS, LENS_STATUSES, OWNER_KINDS, Row, positive
@@ -170,15 +171,18 @@ class Register:
             row.refuse("commune_code", found)
             return None
         if not self.actor.can_write(found):
-            row.refuse("commune_code", f"{self.commune_names[found]} is outside the communes you may change")
+            row.refuse(
+                "commune_code",
+                refusal("%(commune)s is outside the communes you may change", commune=self.commune_names[found]),
+            )
             return None
         return found
 
-    def _look_up_commune(self, code: str) -> int | str:
+    def _look_up_commune(self, code: str) -> int | Message:
         unit = unit_on(self.session, code, self.today)
-        refusal = commune_refusal(unit, code, self.today)
-        if refusal:
-            return refusal
+        reason = commune_refusal(unit, code, self.today)
+        if reason:
+            return reason
         self.commune_names[unit.id] = unit.name
         return unit.id
 
@@ -196,13 +200,19 @@ class Register:
                 self.errors.add(
                     number,
                     _FILE_COLUMNS[kind][column],
-                    f"{self._shown(column, value)} here, but {self._shown(column, entry.values[column])} "
-                    f"for the same {kind} {label} on row {entry.row}",
+                    refusal(
+                        "%(value)s here, but %(before)s for the same %(kind)s %(label)s on row %(row)s",
+                        value=self._shown(column, value),
+                        before=self._shown(column, entry.values[column]),
+                        kind=domain_term(kind),
+                        label=label,
+                        row=entry.row,
+                    ),
                 )
 
     def _shown(self, column: str, value: Any) -> str:
         if value is None:
-            return "blank"
+            return domain_term("blank")
         if column == "commune_id":
             return self.commune_names[value]
         if isinstance(value, (OwnerKind, LensKind, LensStatus)):
@@ -225,12 +235,19 @@ class Register:
         for (entry, column, commune_id), point, located in zip(placed, points, found):
             if located != commune_id:
                 where = (
-                    f"it is in {self.commune_name(located)}" if located is not None else "it is in no current commune"
+                    refusal("it is in %(commune)s", commune=self.commune_name(located))
+                    if located is not None
+                    else refusal("it is in no current commune")
                 )
                 self.errors.add(
                     entry.row,
                     column,
-                    f"{self._shown('point', point)} lies outside {self.commune_names[commune_id]}; {where}",
+                    refusal(
+                        "%(point)s lies outside %(commune)s; %(where)s",
+                        point=self._shown("point", point),
+                        commune=self.commune_names[commune_id],
+                        where=where,
+                    ),
                 )
 
     def commune_name(self, commune_id: int) -> str:

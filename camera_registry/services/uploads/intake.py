@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from ...models import AssignmentStatus, FootageClip, Role
+from .. import messages
 from ..access import Actor
 from ..errors import NotFound, PermissionDenied
 
@@ -42,9 +43,11 @@ def police_intake(session: Session, actor: Actor, assignment_id: int, *, request
         or (request_id is not None and assignment.request_id != request_id)
         or not actor.can_read(assignment.request.commune_id)
     ):
-        raise NotFound(f"assignment {assignment_id} not found")
+        raise NotFound.of("assignment", assignment_id)
     if not (actor.is_admin or actor.role == Role.COMMUNE_POLICE) or not actor.can_write(assignment.request.commune_id):
-        raise PermissionDenied(f"{actor.label} may not add footage to assignment {assignment_id}")
+        raise PermissionDenied(
+            messages.refusal("%(actor)s may not add footage to assignment %(id)s", actor=actor.label, id=assignment_id)
+        )
 
     def refusal(writer: Session) -> str | None:
         current = writer.get(Assignment, assignment_id)
