@@ -10,7 +10,7 @@ from conftest import PASSWORD
 from sqlalchemy import select
 
 from camera_registry.models import ApiToken, AuditEvent, Role, User
-from camera_registry.services import accounts
+from camera_registry.services import accounts, supervision
 from camera_registry.services.access import SYSTEM
 
 ADMIN_PASSWORD = "quiet orchard telescope"
@@ -159,6 +159,19 @@ def test_a_new_account_may_take_the_password_the_admin_typed_and_a_district_staf
     assert created.status_code == 200 and 'id="typed-password"' in created.get_data(as_text=True)
     assert "amber kettle horizon" not in created.get_data(as_text=True)
     sign_in(app.test_client(), "staff.p", "amber kettle horizon")
+
+    supervision.create_group(
+        session, SYSTEM, code="P-AB", name="Cụm A và B", province_code="P", commune_codes=["A", "B"]
+    )
+    session.commit()
+    grouped = post(admin_client, "/admin/users/new", username="staff.ab", role="district_staff", group_code="P-AB")
+    assert grouped.status_code == 200 and user_named(session, "staff.ab").supervision_group.code == "P-AB"
+    listed = admin_client.get("/admin/users?binding=P-AB").get_data(as_text=True)
+    assert re.findall(r'<tr data-username="([^"]+)"', listed) == ["staff.ab"] and "Cụm A và B" in listed
+    moved = post(admin_client, "/admin/users/staff.p/binding", role="district_staff", group_code="P-AB")
+    assert moved.status_code == 303
+    staff = user_named(session, "staff.p")
+    assert (staff.role, staff.admin_unit, staff.supervision_group.code) == (Role.DISTRICT_STAFF, None, "P-AB")
 
 
 @pytest.mark.parametrize(
@@ -333,3 +346,5 @@ def test_a_refused_token_names_the_field_and_another_users_token_is_not_found(ad
     others = session.scalar(select(ApiToken.id).join(User).where(User.username == "police-b"))
     assert admin_client.get(f"/admin/users/police.dongda/tokens/{others}/revoke").status_code == 404
     assert post(admin_client, f"/admin/users/police.dongda/tokens/{others}/revoke").status_code == 404
+    assert admin_client.get("/admin/users/nobody").status_code == 404
+    assert post(admin_client, "/admin/users/nobody/tokens", name="x").status_code == 404
