@@ -10,11 +10,12 @@ from datetime import timedelta
 
 import pytest
 from import_support import GOOD_ROW, register
+from registry_support import COMMUNE_A_BOX, admin_unit
 from sqlalchemy import event, func, select
 
 from camera_registry.db import make_engine, make_session_factory, write_unit
 from camera_registry.jobs import JOBS
-from camera_registry.models import AuditEvent, Lens, Role, User
+from camera_registry.models import AdminLevel, AuditEvent, Lens, Role, User
 from camera_registry.models.base import utcnow
 from camera_registry.models.import_job import ImportJob, ImportJobStatus
 from camera_registry.services import accounts, import_jobs
@@ -71,7 +72,7 @@ def many_rows(count: int) -> bytes:
     """`count` lenses of one new owner in commune A, each at its own point."""
     rows = [
         f"A,site-a,owner-many,household,Hộ nhiều,0912000222,rec-many,14,lens-many-{n},"
-        f"{105.81 + n * 0.000003:.6f},21.02,90,90,30,active,,"
+        f"{105.81 + n % 10_000 * 0.000003:.6f},{21.01 + n // 10_000 * 0.001:.3f},90,90,30,active,,"
         for n in range(count)
     ]
     return register(*rows)
@@ -232,6 +233,45 @@ def test_two_workers_at_once_claim_a_job_once(own_database_url):
         for thread in threads:
             thread.join()
         assert len([claim for claim in claims if claim is not None]) == 1
+    finally:
+        engine.dispose()
+
+
+def test_on_real_connections_the_progress_is_seen_while_the_rows_are_read(own_database_url, tmp_path):
+    """The import's own transaction holds no write lock while it reads (SQLite's only writer): each progress
+    write commits at once, and another connection sees the bar move before the job settles."""
+    engine = make_engine(own_database_url)
+    sessions = make_session_factory(engine)
+    settings = import_jobs.ImportJobSettings(tmp_path, 64 * 1024 * 1024, UploadLimits())
+    rows = 3 * BATCH + 1
+    try:
+        with sessions() as session:
+            province = admin_unit("P", "Tỉnh Thử", AdminLevel.PROVINCE)
+            session.add_all([province, admin_unit("A", "Xã A", parent=province, bounds=COMMUNE_A_BOX)])
+            session.add(User(username="admin-real", password_hash="!", role=Role.ADMIN))
+            session.commit()
+        job_id = queue(sessions, settings, many_rows(rows), username="admin-real")
+        seen, done = set(), threading.Event()
+
+        def watch():
+            while not done.is_set():
+                with engine.connect() as connection:
+                    seen.add(connection.scalar(select(ImportJob.rows_done).where(ImportJob.id == job_id)))
+                done.wait(0.005)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            outcome = import_jobs.run_imports(sessions, settings)
+        finally:
+            done.set()
+            watcher.join()
+        with sessions() as session:
+            job = session.get(ImportJob, job_id)
+            assert outcome == {"imported": 1}, (job.error, job.report and job.report["errors"][:3])
+        assert seen & {BATCH, 2 * BATCH, 3 * BATCH}, seen
+        with sessions() as session:
+            assert session.scalar(select(func.count()).select_from(Lens)) == rows
     finally:
         engine.dispose()
 
