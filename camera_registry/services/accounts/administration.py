@@ -81,13 +81,15 @@ def rebind_user(
     The new reach holds from the next request: what was remembered of the account's credentials is forgotten.
     An administrator cannot change their own role or binding (another admin must), so no one locks the last
     administrator out by mistake."""
-    actor.require_admin()
-    user = get_user(session, username)
-    if actor.user_id == user.id:
-        raise Conflict(
+    user = _another_account(
+        session,
+        actor,
+        username,
+        Conflict(
             refusal("an administrator cannot change their own role or binding"),
             {"role": [refusal("is your own account's role: another administrator changes it")]},
-        )
+        ),
+    )
     errors: dict[str, list[str]] = {}
     role, unit, group = role_binding(session, role, admin_unit_code, group_code, errors)
     if errors:
@@ -101,6 +103,15 @@ def rebind_user(
     audit.record(
         session, actor, "user.rebound", "user", user.id, details={"username": username, "from": before, "to": after}
     )
+    return user
+
+
+def _another_account(session: Session, actor: Actor, username: str, own_refused: Conflict) -> User:
+    """The account an administrator acts on, which must not be their own (`own_refused` says why)."""
+    actor.require_admin()
+    user = get_user(session, username)
+    if actor.user_id == user.id:
+        raise own_refused
     return user
 
 
@@ -127,13 +138,15 @@ def reset_password(
     one, returned to be shown once (admin). Every login session of the user ends; its tokens stay.
 
     Administrators change their own password with their current one, never by a reset."""
-    actor.require_admin()
-    user = get_user(session, username)
-    if actor.user_id == user.id:
-        raise Conflict(
+    user = _another_account(
+        session,
+        actor,
+        username,
+        Conflict(
             refusal("an administrator changes their own password with the current one, not by a reset"),
             {"username": [refusal("is your own account: change its password with the current one")]},
-        )
+        ),
+    )
     generated = generated_password(user.username, user.full_name) if new_password is None else None
     change_password(session, actor, username, generated or new_password)
     return user, generated
