@@ -38,6 +38,7 @@ from .access import SYSTEM, Actor, actor_for
 from .errors import DomainError, NotFound
 from .imports import ImportReport, import_register
 from .imports.readers import reader_for
+from .messages import refusal
 from .upload_limits import MB, UploadLimits, too_large
 from .uploads.protocol import WriteUnit
 
@@ -142,7 +143,7 @@ def job(session: Session, actor: Actor, job_id: int) -> ImportJob:
     actor.require_admin()
     found = session.get(ImportJob, job_id)
     if found is None:
-        raise NotFound(f"import job {job_id} does not exist")
+        raise NotFound(refusal("import job %(id)s does not exist", id=job_id))
     return found
 
 
