@@ -14,9 +14,10 @@ def init_app(app: Flask) -> None:
     from . import (
         admin,
         admin_channels,
-        admin_users,
+        admin_imports,
         admin_invitations,
         admin_units,
+        admin_users,
         auth,
         basemap,
         coverage,
@@ -43,6 +44,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(receipts.blueprint)  # the providers' delivery callbacks, /hooks/
     app.register_blueprint(admin_channels.blueprint)  # /admin/channels: the providers' configuration errors
     app.register_blueprint(admin.blueprint)  # /admin: the admin home and the contact reads
+    app.register_blueprint(admin_imports.blueprint)  # /admin/imports: register uploads imported in the background
     app.register_blueprint(admin_users.blueprint)  # /admin/users: staff accounts and their API tokens
     app.register_blueprint(admin_units.blueprint)  # /admin/editions: the admin units' editions, dry-run and load
     app.register_blueprint(admin_invitations.blueprint)  # /admin/invitations: owners invited to sign a commitment
