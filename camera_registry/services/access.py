@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from ..models import AdminLevel, AdminUnit, Role, SupervisionGroup, User
 from ..timezones import local_today
 from .errors import PermissionDenied
-from .messages import domain_term, refusal
+from .messages import Message, domain_term, refusal
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,12 @@ class Actor:
     owner_id: int | None = None  # set: a camera owner acting through their link, with no reach at all
     group_id: int | None = None  # the supervision group version whose communes are the reach
     historic_binding: bool = False  # bound to a closed unit or group: a past reach, read-only
+
+    @property
+    def name(self) -> Message:
+        """The label as a refusal names the actor, its kind ("province_staff", "owner") in the reader's words."""
+        kind, _, who = self.label.partition(":")
+        return refusal("%(kind)s:%(who)s", kind=domain_term(kind), who=who) if who else domain_term(kind)
 
     @property
     def is_admin(self) -> bool:
@@ -53,14 +59,14 @@ class Actor:
     def require_write(self, commune_id: int | None, what: str = domain_term("this record")) -> None:
         if not self.can_write(commune_id):
             raise PermissionDenied(
-                refusal("%(actor)s may not change %(what)s outside their own commune", actor=self.label, what=what)
+                refusal("%(actor)s may not change %(what)s outside their own commune", actor=self.name, what=what)
             )
 
     def require_admin(self) -> None:
         if not self.is_admin:
             what = domain_term(self.role.value if self.role else "a camera owner")
             raise PermissionDenied(
-                refusal("only an administrator may do this (%(actor)s is %(what)s)", actor=self.label, what=what)
+                refusal("only an administrator may do this (%(actor)s is %(what)s)", actor=self.name, what=what)
             )
 
 

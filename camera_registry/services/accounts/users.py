@@ -226,7 +226,7 @@ def new_session_generation(user: User) -> None:
 
 def require_self_or_admin(actor: Actor, user_id: int, what: str) -> None:
     if not (actor.is_admin or actor.user_id == user_id):
-        raise PermissionDenied(refusal("%(actor)s may not %(what)s of another user", actor=actor.label, what=what))
+        raise PermissionDenied(refusal("%(actor)s may not %(what)s of another user", actor=actor.name, what=what))
 
 
 def list_users(session: Session, actor: Actor) -> list[User]:

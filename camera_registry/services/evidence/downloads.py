@@ -20,7 +20,7 @@ def may_take_footage(actor: Actor, request: FootageRequest) -> None:
     if not actor.can_read(request.commune_id):
         raise NotFound.of("footage request", request.id)
     if not (actor.is_admin or actor.role == Role.COMMUNE_POLICE):
-        raise PermissionDenied(refusal("%(actor)s may not take footage out of the service", actor=actor.label))
+        raise PermissionDenied(refusal("%(actor)s may not take footage out of the service", actor=actor.name))
 
 
 @dataclass(frozen=True)

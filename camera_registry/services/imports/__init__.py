@@ -69,7 +69,7 @@ def import_register(
     """
     limits = limits or UploadLimits()
     if actor.writable_communes is not None and not actor.writable_communes:
-        raise PermissionDenied(refusal("%(actor)s may read the registry but not import into it", actor=actor.label))
+        raise PermissionDenied(refusal("%(actor)s may read the registry but not import into it", actor=actor.name))
     report = ImportReport(filename=filename, dry_run=dry_run)
     errors = ErrorLog()
     notify = progress or (lambda done, total: None)

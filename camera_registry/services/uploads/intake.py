@@ -46,7 +46,7 @@ def police_intake(session: Session, actor: Actor, assignment_id: int, *, request
         raise NotFound.of("assignment", assignment_id)
     if not (actor.is_admin or actor.role == Role.COMMUNE_POLICE) or not actor.can_write(assignment.request.commune_id):
         raise PermissionDenied(
-            messages.refusal("%(actor)s may not add footage to assignment %(id)s", actor=actor.label, id=assignment_id)
+            messages.refusal("%(actor)s may not add footage to assignment %(id)s", actor=actor.name, id=assignment_id)
         )
 
     def refusal(writer: Session) -> str | None:
