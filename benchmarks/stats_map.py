@@ -179,17 +179,26 @@ def section(lines: list[str], before: str, after: str, command: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    global RUNS  # as `make bench` sets it for a quick run
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", choices=("spatialite", "postgis"), action="append")
     parser.add_argument("--lenses", type=int, action="append", help=f"city sizes (default {SIZES})")
+    parser.add_argument("--runs", type=int, default=RUNS, help=f"calls of each (default {RUNS})")
     parser.add_argument("--record", action="store_true", help="also write its section of benchmarks/RESULTS.md")
     args = parser.parse_args(argv)
+    RUNS = args.runs
     backends, skipped = reachable_backends(args.backend or ["spatialite", "postgis"])
     before = load_average()
-    lines = [line for backend in backends for lenses in args.lenses or SIZES for line in measure(backend, lenses)]
-    lines += growth(lines) + skipped
+    lines = []
+    for backend in backends:
+        for lenses in args.lenses or SIZES:
+            measured = measure(backend, lenses)
+            print("\n".join(measured), flush=True)  # as each city is done: a 550,000-lens load takes minutes
+            lines += measured
+    summary = growth(lines) + skipped
+    print("\n".join(summary), flush=True)
+    lines += summary
     after = load_average()
-    print("\n".join(lines), flush=True)
     print(f"load average before: {before}; after: {after}", flush=True)
     if args.record:
         command = "python -m benchmarks.stats_map" + (" " + " ".join(argv) if argv else "")

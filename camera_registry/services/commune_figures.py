@@ -129,17 +129,15 @@ def registry_counts(session: Session, commune_ids: Collection[int], now: datetim
     if not ids:
         return {}
     pending = set(session.scalars(select(CommuneFigureMark.commune_id).where(CommuneFigureMark.commune_id.in_(ids))))
-    stored = session.scalars(
-        select(CommuneFigures).where(
+    stored = session.execute(
+        select(CommuneFigures.commune_id, *(getattr(CommuneFigures, name) for name in REGISTRY_FIELDS)).where(
             CommuneFigures.commune_id.in_(ids),
             CommuneFigures.counted_at <= now,
             or_(CommuneFigures.exact_until.is_(None), CommuneFigures.exact_until > now),
         )
     )
     counts = {
-        row.commune_id: {name: getattr(row, name) for name in REGISTRY_FIELDS}
-        for row in stored
-        if row.commune_id not in pending
+        commune_id: dict(zip(REGISTRY_FIELDS, figures)) for commune_id, *figures in stored if commune_id not in pending
     }
     counts.update(count_registry(session, [commune_id for commune_id in ids if commune_id not in counts], now))
     return counts
