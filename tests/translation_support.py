@@ -16,6 +16,10 @@ import unicodedata
 from collections.abc import Iterable
 from html.parser import HTMLParser
 
+from sqlalchemy import String, Text, select
+
+from camera_registry.models import AdminUnit, FootageRequest, Owner, Site, SupervisionGroup, User
+
 #: English a Vietnamese page must not show: everyday words, library and validation wording, the codes of
 #: statuses, reasons and roles, and the defaults of libraries. Matched as whole words, whatever their case.
 _SINGLE_WORDS = """
@@ -150,3 +154,13 @@ def texts_of(value) -> list[str]:
     if isinstance(value, (list, tuple)):
         return [text for item in value for text in texts_of(item)]
     return []
+
+
+def registry_words(session) -> list[str]:
+    """The registry's own words: names of places, sites, owners and people, and what the police typed."""
+    texts = []
+    for model in (AdminUnit, Site, Owner, User, FootageRequest, SupervisionGroup):
+        columns = [column for column in model.__table__.columns if isinstance(column.type, (String, Text))]
+        for row in session.execute(select(*columns)):
+            texts.extend(value for value in row if isinstance(value, str) and len(value) > 1)
+    return texts

@@ -33,6 +33,8 @@ window.RegistryMap = (function () {
 
   function create(element) {
     var map = L.map(element, { zoomSnap: 0.5 }), pmtilesBasemap = document.querySelector("meta[name=pmtiles-basemap]");
+    // The library's name only: its default prefix links out (these machines are offline) under an English title.
+    map.attributionControl.setPrefix("Leaflet");
     if (pmtilesBasemap) {
       pmtilesLayer(pmtilesBasemap).addTo(map);
     } else if (element.dataset.tiles) {
