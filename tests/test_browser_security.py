@@ -175,7 +175,7 @@ def test_hostile_text_runs_on_no_page(watched, live_server, hostile, backend):
         page.wait_for_selector(".swagger-ui .opblock-tag", timeout=15_000)
         assert_nothing_ran(page, "API docs", inline_scripts=1)
         page.goto(f"{base}/")
-        page.click("header button[type=submit]")
+        page.click("header button:has-text('Đăng xuất')")
         page.wait_for_url(f"{base}/login")
 
     visit(page, f"{base}/o/{hostile['token']}", "owner page")

@@ -406,7 +406,8 @@ def test_a_file_over_the_upload_limit_is_refused_with_the_limit(client, world, s
 
 def test_a_file_that_is_no_register_is_refused_naming_the_field(client, world, instance):
     refused = upload(client, world.headers["admin"], b"hello", name="notes.txt")
-    assert refused.status_code == 422 and "is not a register file" in refused.get_json()["errors"]["file"][0]
+    # The page's script shows the reason as it comes, so it comes in the page's language (Vietnamese here).
+    assert refused.status_code == 422 and "không phải tệp sổ đăng ký" in refused.get_json()["errors"]["file"][0]
 
 
 # --------------------------------------------------------------------------- Swagger UI's "Try it out"
@@ -458,3 +459,17 @@ def test_a_failed_jobs_page_says_why_in_the_readers_language(client, world, app,
     assert "Tệp đã tải lên không còn nữa; vui lòng tải lên lại." in vietnamese and "Thất bại" in vietnamese
     english = client.get(f"/admin/imports/{job_id}?lang=en", headers=admin).get_data(as_text=True)
     assert "The uploaded file is no longer there; upload it again." in english
+
+
+def test_a_rejected_jobs_row_errors_are_said_in_each_readers_language(client, world, app, instance):
+    """The job keeps its row errors' msgids, so each later reader reads them in their own language."""
+    admin = world.headers["admin"]
+    bad = GOOD_ROW.format(n=1).replace(",90,90,30,", ",400,90,30,")
+    job_id = upload(client, admin, register(bad)).get_json()["id"]
+    run_queued(app)
+    reasons = {}
+    for language in ("vi", "en"):
+        html = client.get(f"/admin/imports/{job_id}?lang={language}", headers=admin).get_data(as_text=True)
+        reasons[language] = re.search(r'<table class="list" id="row-errors">(.*?)</table>', html, re.S).group(1)
+    assert "bearing 400.0 must be at least 0 and below 360 degrees" in reasons["en"]
+    assert "hướng 400.0 phải từ 0 đến dưới 360 độ" in reasons["vi"]

@@ -38,7 +38,7 @@ from .access import SYSTEM, Actor, actor_for
 from .errors import DomainError, NotFound
 from .imports import ImportReport, import_register
 from .imports.readers import reader_for
-from .messages import refusal
+from .messages import refusal, stored
 from .upload_limits import MB, UploadLimits, too_large
 from .uploads.protocol import WriteUnit
 
@@ -311,6 +311,6 @@ def report_as_json(report: ImportReport) -> dict:
     return {
         "rows": report.rows,
         **report.counts(),
-        "errors": [{"row": e.row, "column": e.column, "reason": e.reason} for e in report.errors],
+        "errors": [{"row": e.row, "column": e.column, "reason": stored(e.reason)} for e in report.errors],
         "errors_not_listed": report.errors_not_listed,
     }

@@ -52,3 +52,18 @@ def joined(parts: list, separator: str = " ") -> Message:
 def field_refusal(field: str, reason: str) -> Message:
     """The one-line message of a single field's reason: "window_end: must be after window_start"."""
     return refusal("%(field)s: %(reason)s", field=domain_term(field), reason=reason)
+
+
+def stored(text: object) -> object:
+    """`text` as JSON that keeps a Message's msgid and parameters, so what is kept (an import job's row errors)
+    is said again in a later reader's language; any other value as it is."""
+    if isinstance(text, Message):
+        return {"msgid": text.msgid, "params": {name: stored(value) for name, value in text.params.items()}}
+    return text
+
+
+def restored(value: object) -> object:
+    """The Message `stored` kept (plain values as they are)."""
+    if isinstance(value, dict) and set(value) == {"msgid", "params"}:
+        return Message(value["msgid"], {name: restored(param) for name, param in value["params"].items()})
+    return value

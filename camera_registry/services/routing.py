@@ -20,6 +20,7 @@ from ..geo.spatial import nearby_lenses
 from ..models import LensStatus, Recorder, RecorderStatus
 from .commitments import shared_recorder_ids
 from .errors import ValidationFailed
+from .messages import refusal
 
 INCIDENT_KINDS = ("Point", "LineString")
 
@@ -104,8 +105,8 @@ def plan_routing(
     """
     if incident.is_empty or incident.geom_type not in INCIDENT_KINDS:
         raise ValidationFailed(
-            f"an incident is a Point or a LineString, not {incident.geom_type}",
-            {"incident": ["must be a Point or a LineString"]},
+            refusal("an incident is a Point or a LineString, not %(kind)s", kind=incident.geom_type),
+            {"incident": [refusal("must be a Point or a LineString")]},
         )
     nearby = nearby_lenses(session, incident, radius_m)
     recorders = {

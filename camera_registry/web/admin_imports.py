@@ -17,12 +17,14 @@ from flask_babel import lazy_gettext
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..http.actor import current_actor
+from ..http.messages import translated, translated_errors
 from ..http.statuses import status_of
 from ..http.units import get_session, reads_then_writes, write_unit
 from ..models.import_job import FINAL_IMPORT_JOB_STATES, ImportJob, ImportJobStatus
 from ..services import import_jobs
 from ..services.errors import DomainError
 from ..services.imports import ENTITIES
+from ..services.messages import restored
 from ..services.upload_limits import MB
 from .auth import signed_in
 
@@ -90,6 +92,7 @@ def _list_page(errors: dict | None = None, status: int = 200):
 
 
 def _refused(errors: dict, status: int):
+    errors = translated_errors(errors)
     if _wants_json():
         return jsonify({"errors": errors}), status
     return _list_page(errors, status)
@@ -154,7 +157,7 @@ def job_page(job_id: int):
         percent=_percent(job),
         error=JOB_ERRORS.get(job.error, job.error),
         counts=[(ENTITY_NAMES[name], report[name]) for name in ENTITIES if name in report],
-        row_errors=listed[:ROW_ERRORS_SHOWN],
+        row_errors=[{**error, "reason": translated(restored(error["reason"]))} for error in listed[:ROW_ERRORS_SHOWN]],
         hidden_errors=hidden,
     )
 
