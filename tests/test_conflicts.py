@@ -238,7 +238,8 @@ def test_the_police_page_answers_409_to_a_stale_answer(client, world, app, monke
         headers=world.headers["police_a"],
     )
     assert page.status_code == 409, page.get_data(as_text=True)[:500]
-    assert "đã cũ: phiên bản hiện tại là" in page.get_data(as_text=True)  # the page's language: Vietnamese
+    # The page's language, Vietnamese, for the reason and for the field it names (not the code "version").
+    assert "phiên bản: đã cũ: phiên bản hiện tại là" in page.get_data(as_text=True)
 
 
 # --------------------------------------------------------------------------- a database of its own, for the races

@@ -6,7 +6,8 @@ is remembered in the cookie; the header's switch (web/i18n.py) also stores it on
 The user's stored language is copied into the login session when they sign in or switch, so choosing it
 costs no query and an error page can still tell it.
 
-API (/api/...): `?lang` > the best match of Accept-Language > English, for machine clients.
+API (/api/..., and the OGC API and tiles for GIS tools): `?lang` > the best match of Accept-Language > English,
+for machine clients.
 
 Catalogs are in camera_registry/translations/; `make install` compiles them (pybabel compile).
 """
@@ -24,7 +25,8 @@ LANGUAGES = PAGE_LANGUAGES
 LANGUAGE_COOKIE = "lang"
 #: The login session's copy of the signed-in user's stored language.
 SESSION_LANGUAGE_KEY = "language"
-API_PREFIX = "/api/"
+#: Where machine clients read: the REST API, the OGC API, the vector tiles.
+API_PREFIXES = ("/api/", "/ogc", "/tiles/")
 API_LANGUAGE = "en"
 COOKIE_DAYS = 365
 
@@ -38,7 +40,7 @@ def select_language() -> str:
     """The language of this request's answer (Flask-Babel's locale selector)."""
     if asked := _asked():
         return asked
-    if request.path.startswith(API_PREFIX):
+    if request.path.startswith(API_PREFIXES):
         return request.accept_languages.best_match(LANGUAGES) or API_LANGUAGE
     for stored in (session.get(SESSION_LANGUAGE_KEY), request.cookies.get(LANGUAGE_COOKIE)):
         if stored in LANGUAGES:
@@ -74,7 +76,7 @@ def set_language_cookie(response: Response, language: str) -> Response:
 
 def _remember_asked_language(response: Response) -> Response:
     asked = _asked()
-    if asked and not request.path.startswith(API_PREFIX):
+    if asked and not request.path.startswith(API_PREFIXES):
         set_language_cookie(response, asked)
     return response
 

@@ -16,10 +16,11 @@ from flask_babel import gettext as _
 from ..http import language
 from ..http.actor import bearer_secret, current_actor
 from ..http.language import LANGUAGES, keep_user_language, set_language_cookie
-from ..http.messages import translated_errors
+from ..http.messages import translated, translated_errors
 from ..http.units import get_session
 from ..services.accounts.languages import choose_language
 from ..services.errors import DomainError
+from ..services.messages import domain_term
 from .auth import local_path
 
 blueprint = Blueprint("languages", __name__)
@@ -48,6 +49,11 @@ def form_errors(error: ma.ValidationError | DomainError) -> dict[str, list[str]]
     return translated_errors(errors)
 
 
+def field_name(name: str) -> str:
+    """A field as a page names it beside its reason: words in Vietnamese, the API's identifier in English."""
+    return translated(domain_term(name))
+
+
 def _this_page() -> str:
     """Where the switch returns to: this page without its `?lang`, or the front page after a form's POST."""
     if not has_request_context() or request.method != "GET":
@@ -59,4 +65,6 @@ def _this_page() -> str:
 def init_app(app: Flask) -> None:
     language.init_app(app)  # the language of every answer, the API's too
     app.register_blueprint(blueprint)
-    app.context_processor(lambda: {"language_names": LANGUAGE_NAMES, "language_return": _this_page()})
+    app.context_processor(
+        lambda: {"language_names": LANGUAGE_NAMES, "language_return": _this_page(), "field_name": field_name}
+    )
