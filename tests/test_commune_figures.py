@@ -15,9 +15,11 @@ from import_support import GOOD_ROW, register
 from request_support import act, open_request
 from shapely.geometry import MultiPolygon
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import sessionmaker
 
 from camera_registry.models import AdminLevel, AdminUnit, CommuneFigureMark, CommuneFigures, CommuneShape, Lens
 from camera_registry.models.base import utcnow
+from camera_registry.services import commune_figures
 from camera_registry.services.access import SYSTEM
 from camera_registry.services.commune_figures import REGISTRY_FIELDS, count_registry, refresh, registry_counts
 from camera_registry.services.coverage import DrawnBoundary, map_communes
@@ -272,3 +274,27 @@ def test_the_sample_load_and_an_edition_moving_its_cameras_keep_the_summary_a_re
     moved = assert_summary_is_a_recount(session)
     assert moved[ids[busiest]]["lenses_active"] == 0 < loaded[ids[busiest]]["lenses_active"]
     assert session.scalar(select(func.count(Lens.id)).where(Lens.commune_id == ids[busiest])) == 0
+
+
+def test_the_scheduler_job_draws_boundaries_a_few_per_write_and_a_bounded_number_per_run(
+    world, session, db_connection, monkeypatch
+):
+    """Simplifying a boundary for every zoom takes tens of milliseconds: the job simplifies outside any write and
+    stores a few per write unit, up to a bound per run, so no write holds SQLite's lock for long."""
+    monkeypatch.setattr(commune_figures, "SHAPES_PER_UNIT", 1)
+    monkeypatch.setattr(commune_figures, "SHAPES_PER_RUN", 2)
+    session.commit()
+    sessions = sessionmaker(bind=db_connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    bounded = (
+        select(func.count())
+        .select_from(AdminUnit)
+        .where(AdminUnit.level == AdminLevel.COMMUNE, AdminUnit.boundary.is_not(None))
+    )
+    communes = session.scalar(bounded)
+    runs = [commune_figures.refresh_commune_figures(sessions, None, utcnow()) for _ in range(communes)]
+    assert runs[0]["communes_recounted"] > 0
+    drawn_per_run = [run.get("boundaries_drawn", 0) for run in runs]
+    assert drawn_per_run == [min(2, max(0, communes - 2 * run)) for run in range(communes)]
+    assert commune_figures.refresh_commune_figures(sessions, None, utcnow()) == {}
+    drawn = session.scalar(select(func.count(func.distinct(CommuneShape.commune_id))))
+    assert drawn == communes

@@ -160,7 +160,7 @@ def test_figures_count_each_outcome_as_a_recount_does_and_the_downloads_carry_th
     assert row.figures.requests_opened == sum(recount.values()) == 5
     assert row.figures.requests_resolved == 3  # what the status says: the expired-unanswered one among them
 
-    answer = client.get("/api/v1/stats/admin-units?format=csv", headers=world.headers["admin"])
+    answer = client.get("/api/v1/stats/admin-units?format=csv&lang=vi", headers=world.headers["admin"])
     lines = list(csv.reader(answer.get_data(as_text=True).lstrip("\ufeff").splitlines()))
     header, line_a = lines[0], next(line for line in lines[1:] if line[0] == "A")
     assert line_a[header.index("Yêu cầu hết hạn, không chủ camera nào trả lời")] == "1"

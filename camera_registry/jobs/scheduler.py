@@ -32,7 +32,7 @@ from sqlalchemy.orm import sessionmaker
 from .. import metrics
 from ..db import write_unit
 from ..models.base import utcnow
-from ..services import backup, deadlines, delivery, evidence, import_jobs, uploads
+from ..services import backup, commune_figures, deadlines, delivery, evidence, import_jobs, uploads
 from ..services.leases import hold_lease, release_lease
 from ..services.notifications import NotificationSettings, check_templates
 
@@ -62,6 +62,8 @@ JOBS: dict[str, tuple[Job, int]] = {
     "apply_clip_retention": (evidence.apply_retention, 3600),
     # Registers uploaded on /admin/imports: picked up within seconds, imported one after another.
     "run_imports": (import_jobs.run_imports, 2),
+    # Per-commune figures and drawn boundaries (services/commune_figures.py) recounted where writes marked them.
+    "refresh_commune_figures": (commune_figures.refresh_commune_figures, 30),
 }
 
 

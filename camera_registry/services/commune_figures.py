@@ -23,7 +23,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Subquery, and_, case, delete, func, insert, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..db import write_unit
+from ..db import READ, open_session, write_unit
 from ..geo.mapview import area_km2, simplified_for_zoom
 from ..models import (
     AdminLevel,
@@ -54,6 +54,9 @@ REGISTRY_FIELDS = (
 )
 #: The whole zooms a boundary is stored simplified for; a map between two draws the next finer one.
 SHAPE_ZOOMS = range(5, 18)
+#: Boundaries the scheduler's job stores per write unit, and per run (the rest wait for its next run; until
+#: then the map simplifies those boundaries itself).
+SHAPES_PER_UNIT, SHAPES_PER_RUN = 10, 100
 
 
 def drawn_zoom(zoom: float) -> int | None:
@@ -143,7 +146,7 @@ def registry_counts(session: Session, commune_ids: Collection[int], now: datetim
     return counts
 
 
-def refresh(session: Session, now: datetime) -> Counter:
+def refresh(session: Session, now: datetime, *, draw: bool = True) -> Counter:
     """Recount the communes marked, overtaken by a commitment's start or end, or never counted; draw the
     boundaries not yet stored. The marks are taken by one DELETE, so a mark a writer commits meanwhile stays for
     the next run."""
@@ -168,7 +171,7 @@ def refresh(session: Session, now: datetime) -> Counter:
                 for commune_id, figures in counts.items()
             ],
         )
-    return Counter(communes_recounted=len(ids), boundaries_drawn=_draw_missing_shapes(session))
+    return Counter(communes_recounted=len(ids), boundaries_drawn=_draw_missing_shapes(session) if draw else 0)
 
 
 def _next_commitment_changes(session: Session, commune_ids: Iterable[int], now: datetime) -> dict[int, datetime]:
@@ -201,17 +204,31 @@ def _next_commitment_changes(session: Session, commune_ids: Iterable[int], now: 
     return changes
 
 
+def _missing_boundaries(session: Session, limit: int | None = None) -> list[tuple[int, BaseGeometry]]:
+    """Commune boundaries without their shapes yet (the first `limit` by id)."""
+    drawn = select(CommuneShape.commune_id)
+    query = (
+        select(AdminUnit.id, AdminUnit.boundary)
+        .where(AdminUnit.level == AdminLevel.COMMUNE, AdminUnit.boundary.is_not(None), AdminUnit.id.not_in(drawn))
+        .order_by(AdminUnit.id)
+        .limit(limit)
+    )
+    return [(unit_id, to_shape(boundary)) for unit_id, boundary in session.execute(query)]
+
+
+def _store_shapes(session: Session, rows: list[dict]) -> None:
+    """Store drawn shapes in place of any drawn meanwhile for the same communes."""
+    ids = sorted({row["commune_id"] for row in rows})
+    session.execute(delete(CommuneShape).where(CommuneShape.commune_id.in_(ids)))
+    session.execute(insert(CommuneShape), rows)
+
+
 def _draw_missing_shapes(session: Session) -> int:
     """Store every commune boundary without its shapes yet, simplified for each of SHAPE_ZOOMS."""
-    drawn = select(CommuneShape.commune_id)
-    units = session.execute(
-        select(AdminUnit.id, AdminUnit.boundary).where(
-            AdminUnit.level == AdminLevel.COMMUNE, AdminUnit.boundary.is_not(None), AdminUnit.id.not_in(drawn)
-        )
-    ).all()
-    for unit_id, boundary in units:
-        session.execute(insert(CommuneShape), _shapes_of(unit_id, to_shape(boundary)))
-    return len(units)
+    missing = _missing_boundaries(session)
+    if missing:
+        _store_shapes(session, [row for unit_id, shape in missing for row in _shapes_of(unit_id, shape)])
+    return len(missing)
 
 
 def _shapes_of(unit_id: int, shape: BaseGeometry) -> list[dict]:
@@ -229,5 +246,17 @@ def _shapes_of(unit_id: int, shape: BaseGeometry) -> list[dict]:
 
 
 def refresh_commune_figures(sessions: sessionmaker, settings, now: datetime) -> Counter:
-    """The scheduler's job: one `refresh` in a write unit of its own."""
-    return write_unit(sessions, lambda session: refresh(session, now))
+    """The scheduler's job: the recount in a write unit of its own, then up to SHAPES_PER_RUN boundaries not yet
+    stored, simplified outside any transaction and stored SHAPES_PER_UNIT at a time, so no write holds SQLite's
+    lock for long (simplifying a ward's boundary for every zoom takes tens of milliseconds)."""
+    counts = write_unit(sessions, lambda session: refresh(session, now, draw=False))
+    counts["boundaries_drawn"] = 0
+    while counts["boundaries_drawn"] < SHAPES_PER_RUN:
+        with open_session(sessions, READ) as session:
+            missing = _missing_boundaries(session, SHAPES_PER_UNIT)
+        if not missing:
+            break
+        rows = [row for unit_id, shape in missing for row in _shapes_of(unit_id, shape)]
+        write_unit(sessions, lambda session, rows=rows: _store_shapes(session, rows))
+        counts["boundaries_drawn"] += len(missing)
+    return +counts  # nothing done is an empty count, as the other jobs report it
