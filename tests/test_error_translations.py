@@ -254,3 +254,10 @@ def test_every_reason_marshmallow_gives_is_in_the_catalogs():
             unknown.append(text)
     assert unknown == []
     assert len(set(LIBRARY_REASONS)) == len(LIBRARY_REASONS)
+
+
+def test_a_figures_period_that_ends_before_it_starts_is_refused_in_each_language(client, world):
+    asked = "/api/v1/stats/admin-units?from=2026-05-01&to=2026-04-01"
+    for language, reason in (("vi", "phải sau từ ngày"), ("en", "must be after from")):
+        answer = client.get(asked, headers={**world.headers["admin"], "Accept-Language": language})
+        assert answer.status_code == 422 and reason in answer.get_json()["errors"]["to"][0], answer.get_json()

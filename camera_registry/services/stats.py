@@ -36,6 +36,7 @@ from ..timezones import local_midnight, local_today
 from .access import Actor
 from .commune_figures import registry_counts
 from .errors import NotFound, ValidationFailed
+from .messages import domain_term, refusal
 
 DEFAULT_PERIOD_DAYS = 30
 #: The answers that give nothing; every other answer was a consent (maybe followed by footage and closing).
@@ -69,7 +70,10 @@ def period_of_days(first: date | None = None, end: date | None = None, today: da
     end = end or (today or local_today()) + timedelta(days=1)
     first = first or end - timedelta(days=DEFAULT_PERIOD_DAYS)
     if first >= end:
-        raise ValidationFailed("the period must end after it starts", {"to": ["must be after from"]})
+        raise ValidationFailed(
+            refusal("the period must end after it starts"),
+            {"to": [refusal("must be after %(other)s", other=domain_term("from"))]},
+        )
     return Period(local_midnight(first), local_midnight(end))
 
 
@@ -172,7 +176,7 @@ def unit_figures(
         versions = [unit for unit in units.values() if unit.code == parent_code]  # one code, several versions
         parent = max(versions, key=lambda unit: unit.valid_on(local_today(now)), default=None)
         if parent is None:
-            raise NotFound(f"admin unit {parent_code} not found")
+            raise NotFound.of("admin unit", parent_code)
     today = local_today(now)
     communes = [
         unit
