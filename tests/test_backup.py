@@ -223,6 +223,10 @@ def test_restore_drill(registry_db, database_server, workdir):
             assert set(restored_rows) <= set(source_rows), table
             assert len(restored_rows) == manifest.tables[table], table
             extra = len(source_rows) - len(restored_rows)
+            if table == "commune_figure_marks":
+                # Each later site marks its commune for the figures' recount (a mark per write, until a refresh).
+                assert (extra > 0) == bool(later), table
+                continue
             assert extra == (len(later) if table in ("sites", "audit_events") else 0), table
 
         # Every clip's hash: the file restored, the database's record and the original upload agree.
