@@ -139,15 +139,8 @@ def _pages(app, arguments) -> list[tuple[str, str]]:
     return sorted(set(pages))
 
 
-#: Known, narrow gaps, each to delete once it is fixed: the services' refusals of a staff member (403) name them
-#: by their audit label, `role:username` (services/access.py and five other raise sites).
-KNOWN_GAPS = (re.compile(r"\b(?:admin|province_staff|district_staff|commune_police):[\w.-]+"),)
-
-
 def _problems(html: str, language: str, data: list[str]) -> list[str]:
     text = visible_text(html)
-    for gap in KNOWN_GAPS:
-        text = gap.sub(" ", text)
     return english_words(text, data) if language == "vi" else vietnamese_words(text, data)
 
 
