@@ -297,4 +297,4 @@ def test_the_police_form_refuses_a_deep_incident(client, world, app):
     finally:
         app.config["WTF_CSRF_ENABLED"] = True
     assert response.status_code == 422, response.status_code
-    assert "nested deeper than 64 levels" in response.get_data(as_text=True)
+    assert "lồng sâu quá 64 cấp mảng và đối tượng" in response.get_data(as_text=True)  # the page's Vietnamese
