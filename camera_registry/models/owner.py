@@ -36,6 +36,9 @@ class Owner(Base):
     preferred_channel: Mapped[Channel | None] = mapped_column(enum_column(Channel))
     #: The owner asked for no reminders or renewal invitations; requests still reach them.
     non_urgent_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: The language the owner's messages are written in and their link's page opens in ("vi" or "en");
+    #: None: Vietnamese.
+    language: Mapped[str | None] = mapped_column(String(8))
     # The commune whose register lists the owner: it decides who may see and edit them.
     commune_id: Mapped[int | None] = mapped_column(ForeignKey("admin_units.id"), index=True)
     #: Bumped on every change; a write names the version it read and a stale one is refused (409).
