@@ -3,6 +3,16 @@
 from .admin_unit import AdminLevel, AdminUnit
 from .audit import AuditEvent, AuditTrailIsAppendOnly
 from .base import WGS84, Base
+from .breach import (
+    BREACH_TRANSITIONS,
+    FINAL_BREACH_STATES,
+    Breach,
+    BreachDataCategory,
+    BreachStatus,
+    BreachTransitionRefused,
+    breach_owners,
+    breach_transition,
+)
 from .clip import ClipUpload, FootageClip, UploadState
 from .commitment import CommitmentChannel, CommitmentText, SharingCommitment, commitment_recorders
 from .commune_figures import CommuneFigureMark, CommuneFigures, CommuneShape
@@ -94,6 +104,14 @@ __all__ = [
     "AuditEvent",
     "AuditTrailIsAppendOnly",
     "Base",
+    "BREACH_TRANSITIONS",
+    "FINAL_BREACH_STATES",
+    "Breach",
+    "BreachDataCategory",
+    "BreachStatus",
+    "BreachTransitionRefused",
+    "breach_owners",
+    "breach_transition",
     "CommitmentChannel",
     "CommitmentText",
     "CommuneFigureMark",
