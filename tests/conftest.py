@@ -665,9 +665,9 @@ def esms_simulator():
     """eSMS's brandname send on 127.0.0.1, with every message kind's SMS template registered."""
     from provider_simulators import EsmsSimulator
 
-    from camera_registry.services.channels.templates import TEMPLATES
+    from camera_registry.services.channels.templates import registered_sms_templates
 
-    simulator = EsmsSimulator([template.sms_template for template in TEMPLATES.values()])
+    simulator = EsmsSimulator(registered_sms_templates())
     yield simulator
     simulator.close()
 

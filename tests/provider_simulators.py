@@ -14,7 +14,6 @@ import base64
 import hashlib
 import json
 import re
-import string
 import threading
 import time
 import uuid
@@ -213,11 +212,9 @@ class ZnsSimulator(Simulator):
 
 
 def _pattern(template: str) -> re.Pattern:
-    """A registered brandname template as eSMS matches it: fixed text exactly, each {slot} any text."""
-    parts = [
-        re.escape(literal) + ("(.+?)" if name else "") for literal, name, _, _ in string.Formatter().parse(template)
-    ]
-    return re.compile("".join(parts), re.DOTALL)
+    """A registered brandname template as eSMS matches it: fixed text exactly, each %(slot)s any text."""
+    literals = re.split(r"%\(\w+\)s", template)
+    return re.compile("(.+?)".join(re.escape(literal) for literal in literals), re.DOTALL)
 
 
 class EsmsSimulator(Simulator):

@@ -190,6 +190,22 @@ def test_bad_phone_and_email_are_refused(client, world):
     assert set(response.get_json()["errors"]) == {"phone", "email"}
 
 
+def test_an_owners_message_language_is_set_and_read_through_the_api(client, world):
+    body = {"external_id": "O-3", "kind": "household", "name": "Hộ ông Smith", "commune_code": "A", "language": "en"}
+    created = post(client, world, "/api/v1/owners", body)
+    assert created.status_code == 201 and created.get_json()["language"] == "en"
+    owner = created.get_json()
+    changed = client.patch(
+        f"/api/v1/owners/{owner['id']}",
+        headers={**world.headers["police_a"], "If-Match": f'"{owner["version"]}"'},
+        json={"language": None},
+    )
+    assert changed.status_code == 200, changed.get_json()
+    assert changed.get_json()["language"] is None
+    refused = post(client, world, "/api/v1/owners", {**body, "external_id": "O-4", "language": "fr"})
+    assert refused.status_code == 422 and refused.get_json()["errors"] == {"language": ["Must be one of: vi, en."]}
+
+
 def test_lens_filters_bbox_near_and_geojson(client, world):
     headers = world.headers["admin"]
     near = client.get("/api/v1/lenses?near=105.8201,21.02&radius_m=50", headers=headers).get_json()

@@ -15,6 +15,7 @@ from urllib.parse import unquote
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from translation_support import has_vietnamese
 
 from camera_registry.services.channels import esms, speedsms, zns
 from camera_registry.services.channels.base import (
@@ -40,7 +41,10 @@ from camera_registry.services.channels.templates import (
     Param,
     ParamType,
     TemplateError,
+    _slots,
+    registered_sms_templates,
     sms_parts,
+    templates_in,
     validate,
 )
 from camera_registry.services.vietnamese import strip_accents
@@ -63,12 +67,14 @@ REQUEST_SMS = (
     "21:00 01/03/2025 (vu viec HK-2025-017). Giu den 20:00 08/03/2025, tra loi truoc 20:00 08/03/2025: "
     "https://camera.example.vn/o/" + "t" * 43
 )
-TEMPLATE_IDS = {
+VIETNAMESE_IDS = {
     MessageKind.REQUEST: "401001",
     MessageKind.REMINDER: "401002",
     MessageKind.RENEWAL: "401003",
     MessageKind.INVITATION: "401004",
 }
+ENGLISH_IDS = {kind: f"50{template_id[2:]}" for kind, template_id in VIETNAMESE_IDS.items()}
+TEMPLATE_IDS = {"vi": VIETNAMESE_IDS, "en": ENGLISH_IDS}
 
 
 def request_to(phone: str = PHONE, key: str = "assignment:7:request:sms", **changes) -> Outgoing:
@@ -150,7 +156,33 @@ def test_every_retired_11_digit_number_names_its_new_prefix(old, subscriber):
 def test_every_message_kind_passes_the_start_up_check_with_its_zns_template():
     validate()
     validate(TEMPLATE_IDS)
+    validate({"vi": VIETNAMESE_IDS})  # English templates are optional: English readers then go by SMS
     assert set(TEMPLATES) == set(MessageKind)
+
+
+def test_every_message_kind_is_written_in_vietnamese_and_in_english():
+    vietnamese, english = templates_in("vi"), templates_in("en")
+    for kind in MessageKind:
+        assert has_vietnamese(vietnamese[kind].short) and not has_vietnamese(english[kind].short), kind
+        assert _slots(vietnamese[kind].short) == _slots(english[kind].short), kind
+        if english[kind].by_zns:
+            assert has_vietnamese(vietnamese[kind].zns_text + vietnamese[kind].zns_button), kind
+            assert not has_vietnamese(english[kind].zns_text + english[kind].zns_button), kind
+    assert (
+        english[MessageKind.REQUEST]
+        .sms_text({**REQUEST_VALUES, "ask": "allow a copy of"})
+        .startswith(
+            "Cong an phuong Hoan Kiem asks you to allow a copy of camera footage 20:00 01/03/2025-21:00 01/03/2025"
+        )
+    )
+    registered = registered_sms_templates()
+    assert len(registered) == 2 * len(MessageKind) and len(set(registered)) == len(registered)
+
+
+def test_the_start_up_check_wants_every_english_zns_template_or_none():
+    with pytest.raises(TemplateError) as refused:
+        validate({"vi": VIETNAMESE_IDS, "en": {**ENGLISH_IDS, MessageKind.RENEWAL: ""}})
+    assert str(refused.value) == "commitment.renewal: no ZNS template id (CHANNEL_ZNS_TEMPLATE_RENEWAL_EN)"
 
 
 def test_the_escalation_goes_by_sms_only_so_the_start_up_check_wants_no_zns_template_for_it():
@@ -171,7 +203,7 @@ def test_the_start_up_check_names_a_kind_without_its_zns_template_id():
     with pytest.raises(
         TemplateError, match=r"commitment\.renewal: no ZNS template id \(CHANNEL_ZNS_TEMPLATE_RENEWAL\)"
     ):
-        validate({**TEMPLATE_IDS, MessageKind.RENEWAL: ""})
+        validate({**TEMPLATE_IDS, "vi": {**VIETNAMESE_IDS, MessageKind.RENEWAL: ""}})
 
 
 def test_a_name_longer_than_zns_allows_is_refused_at_start_up():
@@ -183,8 +215,9 @@ def test_a_name_longer_than_zns_allows_is_refused_at_start_up():
     templates = {**TEMPLATES, MessageKind.REQUEST: dataclasses.replace(request, params=too_long)}
     with pytest.raises(TemplateError) as refused:
         validate(templates=templates.values())
-    assert str(refused.value) == (
-        "assignment.request: owner_name may have 31 characters; ZNS allows 30 for a Tên khách hàng"
+    assert str(refused.value) == "; ".join(
+        f"assignment.request ({language}): owner_name may have 31 characters; ZNS allows 30 for a Tên khách hàng"
+        for language in ("vi", "en")
     )
 
 
@@ -192,9 +225,9 @@ def test_the_start_up_check_refuses_a_link_in_zns_content_and_an_sms_longer_than
     renewal = TEMPLATES[MessageKind.RENEWAL]
     broken = dataclasses.replace(
         renewal,
-        zns_text=renewal.zns_text + " {link}",
+        zns_text=renewal.zns_text + " %(link)s",
         params=(*renewal.params, Param("note", ParamType.CUSTOM_LABEL, "x")),
-        short=renewal.short + " {missing}",
+        short=renewal.short + " %(missing)s",
     )
     with pytest.raises(TemplateError) as refused:
         validate(templates=[*(t for t in TEMPLATES.values() if t.kind != MessageKind.RENEWAL), broken])
@@ -217,11 +250,10 @@ def test_zns_data_shortens_a_long_name_and_refuses_a_long_case_number():
 
 
 def test_sms_text_is_the_notification_short_text_without_accents():
-    assert TEMPLATES[MessageKind.REQUEST].sms_text(REQUEST_VALUES) == REQUEST_SMS
+    assert templates_in("vi")[MessageKind.REQUEST].sms_text(REQUEST_VALUES) == REQUEST_SMS
     assert strip_accents("Đề nghị ông/bà giữ lại dữ liệu") == "De nghi ong/ba giu lai du lieu"
     assert all(
-        strip_accents(template.sms_template) == template.sms_template and "{link}" in template.sms_template
-        for template in TEMPLATES.values()
+        strip_accents(template) == template and "%(link)s" in template for template in registered_sms_templates()
     )
 
 
@@ -290,6 +322,18 @@ def test_zns_sends_the_documented_request_and_is_accepted_with_zalos_msg_id(zns_
     assert outcome.sent
 
 
+def test_zns_sends_an_english_readers_message_with_the_english_template(zns_simulator):
+    english = dataclasses.replace(request_to(key="assignment:8:request:zns"), language="en")
+    zns_provider(zns_simulator).send(english)
+    without = zns_provider(zns_simulator, template_ids={"vi": VIETNAMESE_IDS}).send(english)
+
+    [sent] = zns_simulator.requests_to("/message/template")
+    assert sent.json()["template_id"] == ENGLISH_IDS[MessageKind.REQUEST]
+    assert without == Outcome(
+        OutcomeKind.CONFIG_ERROR, detail="no ZNS template id: set CHANNEL_ZNS_TEMPLATE_REQUEST_EN"
+    )
+
+
 @pytest.mark.parametrize(
     ("code", "kind", "detail"),
     [
@@ -355,7 +399,9 @@ def test_a_refused_refresh_token_is_a_configuration_error_and_nothing_is_stored(
 
 
 def test_zns_without_a_template_id_or_with_a_too_long_case_number_sends_nothing(zns_simulator):
-    without = zns_provider(zns_simulator, template_ids={**TEMPLATE_IDS, MessageKind.REQUEST: ""}).send(request_to())
+    without = zns_provider(zns_simulator, template_ids={"vi": {**VIETNAMESE_IDS, MessageKind.REQUEST: ""}}).send(
+        request_to()
+    )
     too_long = zns_provider(zns_simulator).send(request_to(case_ref="C" * 31))
 
     assert without == Outcome(OutcomeKind.CONFIG_ERROR, detail="no ZNS template id: set CHANNEL_ZNS_TEMPLATE_REQUEST")
@@ -436,9 +482,10 @@ def test_zns_settings_come_from_the_environment_with_zalos_real_endpoints():
     assert settings.base_url == "https://business.openapi.zalo.me"
     assert settings.oauth_url == "https://oauth.zaloapp.com"
     assert settings.tokens == zns.Tokens("access", "refresh")
-    assert settings.template_ids[MessageKind.REQUEST] == "401001"
-    assert settings.template_ids[MessageKind.RENEWAL] == ""
-    assert MessageKind.ESCALATION not in settings.template_ids
+    assert settings.template_ids["vi"][MessageKind.REQUEST] == "401001"
+    assert settings.template_ids["vi"][MessageKind.RENEWAL] == ""
+    assert settings.template_ids["en"][MessageKind.REQUEST] == ""
+    assert MessageKind.ESCALATION not in settings.template_ids["vi"]
     assert settings.timeout_seconds == 4
     assert "app-secret" not in repr(settings) and "refresh" not in repr(settings)
 

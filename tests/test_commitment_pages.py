@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po
 from owner_support import NOW, commitment_link, fresh_csrf
 from sqlalchemy import select
 
 from camera_registry.models import AuditEvent, OutboxMessage, OwnerLink, SharingCommitment
-from camera_registry.services.channels.templates import TEMPLATES
+from camera_registry.services.channels.templates import templates_in
 from camera_registry.services.commitments import shared_recorder_ids
 from camera_registry.services.notifications import invite_renewal
 from camera_registry.services.owner_answers import commitment_text
@@ -126,14 +126,16 @@ def test_signing_for_the_first_time_keeps_the_text_read_with_the_signature(clien
 
 
 def owner_msgids() -> set[str]:
-    """Every message id the owner's pages use, as babel.cfg extracts them."""
+    """Every message id the owner's pages and messages use, as babel.cfg extracts them."""
     method_map = [
         ("camera_registry/web/owner.py", "python"),
+        ("camera_registry/services/notifications/**.py", "python"),
         ("camera_registry/web/templates/owner/**.html", "jinja2"),
     ]
+    keywords = {**DEFAULT_KEYWORDS, "say": (2,)}
     return {
         message if isinstance(message, str) else message[0]
-        for _, _, message, _, _ in extract_from_dir(str(ROOT), method_map=method_map)
+        for _, _, message, _, _ in extract_from_dir(str(ROOT), method_map=method_map, keywords=keywords)
     }
 
 
@@ -144,7 +146,7 @@ def test_owners_are_addressed_as_ong_ba_on_pages_in_messages_and_in_the_texts():
         msgid for msgid in owner_msgids() if catalog.get(msgid) and INFORMAL_YOU.search(catalog.get(msgid).string)
     )
     assert informal == []
-    for template in TEMPLATES.values():
+    for template in templates_in("vi").values():
         assert not INFORMAL_YOU.search(f"{template.zns_text or ''} {template.short}"), template.kind
     for path in (ROOT / "camera_registry/commitment_texts").glob("*.md"):
         assert not INFORMAL_YOU.search(path.read_text(encoding="utf-8")), path.name

@@ -19,7 +19,7 @@ from camera_registry.db import make_engine, make_session_factory, write_unit
 from camera_registry.models import AuditEvent, Channel, MessageStatus, OutboxMessage, Owner, OwnerLink, ProviderToken
 from camera_registry.services.channels import speedsms, zns
 from camera_registry.services.channels.base import Outcome, OutcomeKind, Outgoing
-from camera_registry.services.channels.templates import MessageKind
+from camera_registry.services.channels.templates import ZNS_KINDS, MessageKind
 from camera_registry.services.deadlines import escalate_near_deadline, fall_back_unreceipted, remind_unanswered
 from camera_registry.services.delivery import CLAIM_LEASE, claim_due, deliver_due, send
 from camera_registry.services.delivery.zns_tokens import DatabaseTokenStore
@@ -77,6 +77,28 @@ def test_an_owner_on_zalo_gets_one_zns_which_is_accepted_and_sent(world, session
     assert message.provider_message_id in zns_simulator.messages
     token = body["template_data"]["link"].rsplit("/o/", 1)[1]
     assert resolve_link(session, token).state == LinkState.LIVE
+
+
+def test_an_english_reader_goes_by_sms_in_english_until_zalo_approved_english_templates(
+    app, world, session, zns_and_sms, zns_simulator, esms_simulator
+):
+    session.get(Owner, world.objects["a"]["owner"]).language = "en"
+    [assignment] = route(session, zns_and_sms).assignments
+    [message] = outbox(session, assignment_id=assignment.id)
+    assert message.channel == Channel.SMS and message.payload["language"] == "en"
+    assert deliver_due(sessions_on(session), zns_and_sms, now=DAY) == {"sent": 1}
+    [sent] = esms_simulator.received
+    assert sent.json()["Content"].startswith("Police of Xa A asks you to keep and hand over camera footage")
+
+    english_ids = {f"CHANNEL_ZNS_TEMPLATE_{kind.name}_EN": f"tpl-{kind.name.lower()}-en" for kind in ZNS_KINDS}
+    both = channel_settings(app, **zns_config(zns_simulator), **esms_config(esms_simulator), **english_ids)
+    [again] = route(session, both, case_ref="VV-2026-780").assignments
+    [message] = outbox(session, assignment_id=again.id)
+    assert message.channel == Channel.ZNS
+    assert deliver_due(sessions_on(session), both, now=DAY) == {"sent": 1}
+    [zns_sent] = zns_simulator.requests_to("/message/template")
+    assert zns_sent.json()["template_id"] == "tpl-request-en"
+    assert zns_sent.json()["template_data"]["police_unit"] == "Police of Xã A"
 
 
 def test_zns_refused_with_114_fails_and_the_sms_goes_with_the_same_kind_superseding_the_link(

@@ -10,6 +10,7 @@ from email.header import decode_header, make_header
 
 from conftest import WEBHOOK_SECRET
 from notify_support import BASE_URL, IN_VIEW, messages, routed_request, sessions_on
+from translation_support import has_vietnamese
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -83,6 +84,29 @@ def test_a_routed_request_tells_its_owner_on_each_channel(
     assert mailed != token and resolve_link(session, mailed).link.assignment_id == assignment["id"]  # its own link
     notify = session.scalar(select(AuditEvent).where(AuditEvent.action == "assignment.notify"))
     assert (notify.entity_id, notify.from_state, notify.to_state) == (str(assignment["id"]), "pending", "notified")
+
+
+def test_an_owner_who_reads_english_is_written_to_in_english_and_others_in_vietnamese(
+    world, session, notification_settings, webhook_receiver, smtp_receiver
+):
+    session.get(Owner, world.objects["a"]["owner"]).language = "en"
+    [assignment] = routed_request(session, case_ref="VV-2026-778").assignments
+    webhook, email = messages(session, assignment_id=assignment.id)
+    assert webhook.payload["language"] == email.payload["language"] == "en"
+    assert webhook.body.startswith("Police of Xã A asks you to keep and hand over camera footage")
+    assert email.subject == "Request for camera footage – case VV-2026-778"
+    deliver_due(sessions_on(session), notification_settings)
+    [mail] = smtp_receiver.messages
+    body = mail.get_content()
+    assert body.startswith("Dear Owner a,") and "Legal basis: Điều 145" in body
+    assert "Times are Vietnam time (UTC+7)." in body and "giờ Việt Nam" not in body
+    assert f"How your personal data is kept and used: {BASE_URL}/privacy?lang=en" in body
+    assert not has_vietnamese(webhook_receiver.received[0].json()["text"].replace("Xã", ""))
+
+    [other] = routed_request(session, commune="b", case_ref="VV-2026-779").assignments
+    [vietnamese] = messages(session, assignment_id=other.id, channel=Channel.EMAIL)
+    assert vietnamese.payload["language"] == "vi" and vietnamese.body.startswith("Kính gửi Owner b,")
+    assert f"Cách dữ liệu cá nhân của ông/bà được lưu giữ và sử dụng: {BASE_URL}/privacy\n" in vietnamese.body + "\n"
 
 
 def test_messages_roll_back_with_the_routing(world, session):

@@ -66,8 +66,9 @@ def test_the_owner_puts_sms_first_and_opts_out_and_a_repeat_changes_nothing(clie
     assert preferences(session, owner) == (Channel.SMS, True, True)
     [event] = audited(session, "owner.contact_preferences")
     assert (event.entity_type, event.entity_id, event.actor_label) == ("owner", str(owner.id), f"owner:{owner.id}")
-    assert event.details["from"] == {"preferred_channel": None, "non_urgent_opt_out": False, "zalo": True}
-    assert event.details["to"] == {"preferred_channel": "sms", "non_urgent_opt_out": True, "zalo": True}
+    unchanged = {"zalo": True, "language": None}
+    assert event.details["from"] == {"preferred_channel": None, "non_urgent_opt_out": False, **unchanged}
+    assert event.details["to"] == {"preferred_channel": "sms", "non_urgent_opt_out": True, **unchanged}
     shown = client.get(f"/o/{token}").get_data(as_text=True)
     assert 'value="sms" checked' in shown and 'name="non_urgent_opt_out" value="1" checked' in shown
 
@@ -181,3 +182,29 @@ def test_a_zns_refusal_for_the_night_keeps_the_owner_on_zalo(world, session, cha
     assert deliver_due(sessions_on(session), channels, now=DAY) == {"fell_back": 1}
     assert preferences(session, assignment.owner) == (None, False, True)
     assert audited(session, "owner.zalo_cleared") == []
+
+
+def test_the_owner_chooses_english_messages_and_their_page_opens_in_english(app, world, session):
+    owner, token = assignment_link(session)
+    client = app.test_client()
+    form = {"csrf_token": fresh_csrf(client, token), "action": "contact_preferences", "message_language": "en"}
+    assert client.post(f"/o/{token}/contact", data=form).status_code == 303
+    session.expire_all()
+    assert session.get(Owner, owner.id).language == "en"
+    [event] = audited(session, "owner.contact_preferences")
+    assert (event.details["from"]["language"], event.details["to"]["language"]) == (None, "en")
+
+    fresh = app.test_client()  # another phone: no cookie, yet the owner's language
+    page = fresh.get(f"/o/{token}").get_data(as_text=True)
+    assert '<html lang="en"' in page and "How we contact you" in page
+    assert 'name="message_language" value="en" checked' in page
+    assert '<html lang="vi"' in fresh.get(f"/o/{token}?lang=vi").get_data(as_text=True)  # the switch still wins
+
+    refused = client.post(
+        f"/o/{token}/contact",
+        data={**form, "csrf_token": fresh_csrf(client, token), "message_language": "fr"},
+        query_string={"lang": "en"},
+    )
+    assert refused.status_code == 422 and 'data-error="message_language"' in refused.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Owner, owner.id).language == "en"

@@ -68,7 +68,7 @@ from camera_registry.db import make_engine
 from camera_registry.models import Channel, MessageStatus, OutboxMessage, Owner, ProviderToken
 from camera_registry.models.base import utcnow
 from camera_registry.services.channels.phones import normalise_phone
-from camera_registry.services.channels.templates import TEMPLATES, ZNS_KINDS
+from camera_registry.services.channels.templates import ZNS_KINDS, registered_sms_templates
 
 THREADS = {"create": 1, "writer": 2, "reader": 3, "owner": 2}
 PHASE_1 = LoadPlan(
@@ -164,7 +164,7 @@ class Providers:
 
     def __init__(self) -> None:
         self.zns = ZnsSimulator()
-        self.esms = EsmsSimulator([template.sms_template for template in TEMPLATES.values()])
+        self.esms = EsmsSimulator(registered_sms_templates())
         self.smtp = SmtpReceiver(free_port())
 
     def settings(self) -> dict[str, str]:

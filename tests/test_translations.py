@@ -17,8 +17,10 @@ import pytest
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
+from breach_support import recorded_breach
 from owner_support import assignment_link, commitment_link, routed_assignment
 from sqlalchemy import select
+from subject_request_support import completed_access_request
 from translation_support import english_words, registry_words, vietnamese_words, visible_text
 from werkzeug.exceptions import default_exceptions
 
@@ -27,7 +29,14 @@ from camera_registry.models import User
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGS = ROOT / "camera_registry" / "translations"
 #: The markers the code translates with: Flask-Babel's, and the domain's (camera_registry/services/messages.py).
-KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "lazy_ngettext": (1, 2), "refusal": None, "domain_term": None}
+KEYWORDS = {
+    **DEFAULT_KEYWORDS,
+    "lazy_gettext": None,
+    "lazy_ngettext": (1, 2),
+    "refusal": None,
+    "domain_term": None,
+    "say": (2,),  # the messages to owners and duty phones (camera_registry/services/wording.py)
+}
 PLACEHOLDER = re.compile(r"%\((\w+)\)[-#0 +]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]")
 
 
@@ -97,18 +106,25 @@ def _arguments(session, world) -> dict[str, dict]:
     session.commit()
     admin = session.scalar(select(User).where(User.username == "admin"))
     request_args = {"request_id": assignment.request_id}
+    breach_args = {"breach_id": recorded_breach(session, admin)}
     return {
         "police.show": request_args,
         "police.download_clip": {**request_args, "clip_id": 0},
         "police.evidence_package": {**request_args, "assignment_id": assignment.id},
         "owner.show": {"token": token},
         "owner.show renewal": {"token": renewal},
+        "owner.data_page": {"token": token},
+        "owner.data_page renewal": {"token": renewal},
+        "owner.data_export": {"token": token, "request_id": completed_access_request(session, assignment.owner_id)},
         "admin_users.user_page": {"username": admin.username},
         "admin_users.deactivate": {"username": admin.username},
         "admin_users.revoke_token": {"username": admin.username, "token_id": 0},
         "admin_imports.job_page": {"job_id": 0},
         "admin_imports.job_status": {"job_id": 0},
         "admin_invitations.signed_text": {"text_id": 0},
+        "admin_breaches.show": breach_args,
+        "admin_breaches.report": breach_args,
+        "admin_breaches.report_json": breach_args,
     }
 
 

@@ -22,6 +22,7 @@ from ..services.accounts import TOKEN_MAX_DAYS
 from ..services.channels.phones import PhoneError, normalise_phone
 from ..services.messages import refusal
 from ..services.rules import RETENTION_DAYS, VIETNAM_EXTENT
+from ..services.wording import MESSAGE_LANGUAGES
 
 MAX_RADIUS_M = 5_000
 
@@ -133,6 +134,9 @@ class OwnerSchema(ma.Schema):
     email = ma.fields.String(allow_none=True)
     address = ma.fields.String(allow_none=True)
     contacts_shown = ma.fields.Boolean(metadata={"description": "false: your role may not see contact data"})
+    language = ma.fields.String(
+        allow_none=True, metadata={"description": "the language of the owner's messages; null: Vietnamese"}
+    )
     version = _version_out()
 
 
@@ -153,6 +157,12 @@ class OwnerCreateSchema(StrictSchema):
     phone = ma.fields.String(allow_none=True, load_default=None, validate=_phone)
     email = ma.fields.Email(allow_none=True, load_default=None)
     address = ma.fields.String(allow_none=True, load_default=None, validate=validate.Length(max=500))
+    language = ma.fields.String(
+        allow_none=True,
+        load_default=None,
+        validate=validate.OneOf(MESSAGE_LANGUAGES),
+        metadata={"description": "the language of the owner's messages and link page (vi, en); null: Vietnamese"},
+    )
 
 
 OwnerUpdateSchema = _partial(OwnerCreateSchema, versioned=True)

@@ -1,6 +1,7 @@
 """The language of every answer, by one rule for the pages and one for the API.
 
-Pages: `?lang=vi|en` > the signed-in user's stored language > the `lang` cookie > Vietnamese. The pages never
+Pages: `?lang=vi|en` > the signed-in user's stored language > the `lang` cookie > the reader's language when
+the page knows its reader (an owner link's page: the owner's message language) > Vietnamese. The pages never
 follow Accept-Language: browsers here send en-US, and the programme is Vietnamese first. A `?lang` on a page
 is remembered in the cookie; the header's switch (web/i18n.py) also stores it on the user's account.
 The user's stored language is copied into the login session when they sign in or switch, so choosing it
@@ -16,8 +17,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Flask, Response, current_app, request, session
-from flask_babel import Babel, get_locale
+from flask import Flask, Response, current_app, g, request, session
+from flask_babel import Babel, get_locale, refresh
 
 from ..services.accounts.languages import PAGE_LANGUAGES
 
@@ -28,6 +29,8 @@ SESSION_LANGUAGE_KEY = "language"
 #: Where machine clients read: the REST API, the OGC API, the vector tiles.
 API_PREFIXES = ("/api/", "/ogc", "/tiles/")
 API_LANGUAGE = "en"
+#: Where a view names its reader's own language (set_reader_language).
+READER_LANGUAGE = "reader_language"
 COOKIE_DAYS = 365
 
 
@@ -42,10 +45,16 @@ def select_language() -> str:
         return asked
     if request.path.startswith(API_PREFIXES):
         return request.accept_languages.best_match(LANGUAGES) or API_LANGUAGE
-    for stored in (session.get(SESSION_LANGUAGE_KEY), request.cookies.get(LANGUAGE_COOKIE)):
+    for stored in (session.get(SESSION_LANGUAGE_KEY), request.cookies.get(LANGUAGE_COOKIE), g.get(READER_LANGUAGE)):
         if stored in LANGUAGES:
             return stored
     return LANGUAGES[0]
+
+
+def set_reader_language(language: str | None) -> None:
+    """Name the language of the page's reader, known once the view found them (None: not known)."""
+    g.setdefault(READER_LANGUAGE, language)
+    refresh()
 
 
 def current_language() -> str:

@@ -82,19 +82,31 @@ def resolve_link(session: Session, raw_token: str, now: datetime | None = None) 
     return ResolvedLink(LinkState.LIVE, link)
 
 
+def link_owner_language(session: Session, raw_token: str) -> str | None:
+    """The message language of the owner a token's link was sent to (None: unknown token, or none chosen), so
+    their page opens in the language their messages are written in."""
+    return session.scalar(
+        select(Owner.language)
+        .join(OwnerLink, OwnerLink.owner_id == Owner.id)
+        .where(OwnerLink.token_hash == token_hash(raw_token))
+    )
+
+
 def revoke_links(
     session: Session,
     *,
     assignment: Assignment | None = None,
     commitment: SharingCommitment | None = None,
+    owner: Owner | None = None,
     now: datetime | None = None,
 ) -> int:
-    """Revoke every live link of an assignment or a commitment; returns how many."""
-    condition = (
-        (OwnerLink.assignment_id == assignment.id)
-        if assignment is not None
-        else (OwnerLink.commitment_id == commitment.id)
-    )
+    """Revoke every live link of an assignment, a commitment, or (an owner anonymised) an owner; returns how many."""
+    if owner is not None:
+        condition = OwnerLink.owner_id == owner.id
+    elif assignment is not None:
+        condition = OwnerLink.assignment_id == assignment.id
+    else:
+        condition = OwnerLink.commitment_id == commitment.id
     result = session.execute(
         update(OwnerLink)
         .where(condition, OwnerLink.revoked_at.is_(None), OwnerLink.used_at.is_(None))

@@ -1,4 +1,5 @@
-"""How an owner asks to be reached, through their live link: a first channel, and no non-urgent messages.
+"""How an owner asks to be reached, through their live link: a first channel, no non-urgent messages, and the
+language their messages are written in.
 
 The outbox reads these on every message (notifications/outbox.py owner_route;
 deadlines.py skips reminders and renewal invitations for an owner who opted
@@ -43,11 +44,13 @@ def set_contact_preferences(
     raw_token: str,
     channel: Channel | None,
     non_urgent_opt_out: bool,
+    message_language: str | None = None,
     *,
     language: str = "vi",
     now: datetime | None = None,
 ) -> OwnerPage:
-    """Record the link's owner's first channel and opt-out, in the caller's write unit, audited; the page again.
+    """Record the link's owner's first channel, opt-out and the language of their messages (None: unchanged), in
+    the caller's write unit, audited; the page again.
 
     Choosing Zalo says the phone is on Zalo again, after ZNS had said it was not.
     """
@@ -62,6 +65,8 @@ def set_contact_preferences(
         return replace(page, refusal=refusal)
     before = _preferences(owner)
     owner.preferred_channel, owner.non_urgent_opt_out = channel, non_urgent_opt_out
+    if message_language is not None:
+        owner.language = message_language
     if channel == Channel.ZNS:
         owner.zalo = True
     after = _preferences(owner)
@@ -72,4 +77,9 @@ def set_contact_preferences(
 
 def _preferences(owner: Owner) -> dict:
     channel = owner.preferred_channel.value if owner.preferred_channel else None
-    return {"preferred_channel": channel, "non_urgent_opt_out": owner.non_urgent_opt_out, "zalo": owner.zalo}
+    return {
+        "preferred_channel": channel,
+        "non_urgent_opt_out": owner.non_urgent_opt_out,
+        "zalo": owner.zalo,
+        "language": owner.language,
+    }

@@ -38,6 +38,8 @@ class OwnerCard:
     address: str | None
     contacts_shown: bool
     version: int
+    #: The language the owner's messages are written in (None: Vietnamese).
+    language: str | None = None
 
 
 def owner_cards(
@@ -63,6 +65,7 @@ def owner_cards(
             **{name: getattr(o, name) if o.id in shown_ids else None for name in CONTACT_FIELDS},
             contacts_shown=o.id in shown_ids,
             version=o.version,
+            language=o.language,
         )
         for o in owners
     ]
@@ -102,6 +105,7 @@ def create_owner(
     phone: str | None = None,
     email: str | None = None,
     address: str | None = None,
+    language: str | None = None,
 ) -> OwnerCard:
     values = with_commune_id(
         session,
@@ -114,6 +118,7 @@ def create_owner(
             "phone": entered_phone(phone, "phone"),
             "email": email,
             "address": address,
+            "language": language,
         },
         "owners",
     )

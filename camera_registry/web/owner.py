@@ -25,16 +25,17 @@ from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDeco
 from wtforms.validators import ValidationError as CSRFInvalid
 
 from ..http.actor import csrf
-from ..http.language import current_language
+from ..http.language import current_language, set_reader_language
 from ..http.statuses import status_of
 from ..http.units import get_session, reads_then_writes, write_unit
 from ..models import Channel, Handover, LinkPurpose
-from ..services import owner_answers, owner_preferences
+from ..services import owner_answers, owner_links, owner_preferences
 from ..services.channels.phones import readable_phone
 from ..services.clips import ClipRefused, ClipTooLarge
 from ..services.errors import ValidationFailed
 from ..services.notifications import last_valid_day
 from ..services.owner_answers import DEAD_STATES, PageState, Refusal
+from ..services.wording import MESSAGE_LANGUAGES
 from . import tus
 
 blueprint = Blueprint("owner", __name__, url_prefix="/o")
@@ -92,10 +93,12 @@ class AnswerSchema(ma.Schema):
 
 
 class ContactSchema(ma.Schema):
-    """The contact form: an empty channel is "no preference", an unticked opt-out box is not sent."""
+    """The contact form: an empty channel is "no preference", an unticked opt-out box is not sent; a form
+    without a message language (an older page) keeps the owner's."""
 
     channel = ma.fields.Enum(Channel, by_value=True, load_default=None)
     non_urgent_opt_out = ma.fields.Boolean(load_default=False)
+    message_language = ma.fields.String(load_default=None, validate=validate.OneOf(MESSAGE_LANGUAGES))
 
     class Meta:
         unknown = ma.EXCLUDE  # the CSRF token and the form's action
@@ -117,21 +120,28 @@ def _render(page: owner_answers.OwnerPage, status: int | None = None):
     return render_template(template, page=page, token=request.view_args.get("token")), status
 
 
+def _page_language(token: str) -> str:
+    """The page's language by the pages' rule, the owner's message language coming before Vietnamese."""
+    set_reader_language(owner_links.link_owner_language(get_session(), token))
+    return current_language()
+
+
 @blueprint.get("/<token>")
 def show(token: str):
-    return _render(owner_answers.open_link(get_session(), token, language=current_language()))
+    return _render(owner_answers.open_link(get_session(), token, language=_page_language(token)))
 
 
 @blueprint.post("/<token>")
 def submit(token: str):
     session = get_session()
+    language = _page_language(token)
     form = {key: value.strip() for key, value in request.form.items() if value.strip()}
     try:
-        page = owner_answers.answer(session, token, **AnswerSchema().load(form), language=current_language())
+        page = owner_answers.answer(session, token, **AnswerSchema().load(form), language=language)
     except (ma.ValidationError, ValidationFailed) as error:
         session.rollback()
         errors = error.messages if isinstance(error, ma.ValidationError) else error.errors
-        page = replace(owner_answers.open_link(session, token, language=current_language()), errors=errors)
+        page = replace(owner_answers.open_link(session, token, language=language), errors=errors)
         session.commit()
         return _render(page, status_of(error))
     if page.refusal is not None:
@@ -144,14 +154,15 @@ def submit(token: str):
 @blueprint.post("/<token>/contact")
 def contact(token: str):
     session = get_session()
+    language = _page_language(token)
     form = {key: value.strip() for key, value in request.form.items() if value.strip()}
     try:
         choice = ContactSchema().load(form)
     except ma.ValidationError as error:
-        page = replace(owner_answers.open_link(session, token, language=current_language()), errors=error.messages)
+        page = replace(owner_answers.open_link(session, token, language=language), errors=error.messages)
         session.commit()
         return _render(page, status_of(error))
-    page = owner_preferences.set_contact_preferences(session, token, **choice, language=current_language())
+    page = owner_preferences.set_contact_preferences(session, token, **choice, language=language)
     if page.refusal is not None:
         session.rollback()
         return _render(page)
@@ -244,7 +255,7 @@ def upload_clip(token: str):
         storage_dir=Path(storage),
         max_bytes=max_bytes,
         write=write_unit,
-        language=current_language(),
+        language=_page_language(token),
     )
     if page.refusal is not None:
         return _render(page)

@@ -26,6 +26,7 @@ from typing import Protocol
 
 import requests
 
+from ..wording import MESSAGE_LANGUAGES
 from .templates import TEMPLATES, MessageKind, TemplateError
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
@@ -59,13 +60,15 @@ class Outcome:
 @dataclass(frozen=True)
 class Outgoing:
     """One message to one phone: `phone` already normalised (phones.normalise_phone), `parameters` the values
-    of its kind's template (templates.TEMPLATES), `idempotency_key` ours, sent as the provider's own key."""
+    of its kind's template (templates.TEMPLATES) in the recipient's `language`, `idempotency_key` ours, sent as
+    the provider's own key."""
 
     idempotency_key: str
     phone: str
     kind: MessageKind
     parameters: Mapping[str, str] = field(default_factory=dict)
     callback_url: str = ""
+    language: str = MESSAGE_LANGUAGES[0]
 
 
 class ReceiptStatus(StrEnum):
@@ -132,7 +135,7 @@ class SmsGateway:
 
     def send(self, outgoing: Outgoing) -> Outcome:
         try:
-            content = TEMPLATES[outgoing.kind].sms_text(outgoing.parameters)
+            content = TEMPLATES[outgoing.kind].in_language(outgoing.language).sms_text(outgoing.parameters)
         except TemplateError as error:
             return Outcome(OutcomeKind.CONFIG_ERROR, detail=str(error))
         return self.submit(outgoing, content)

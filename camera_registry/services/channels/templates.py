@@ -25,12 +25,14 @@ Limits, from Zalo:
 from __future__ import annotations
 
 import math
-import string
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum, StrEnum
 
+from ..messages import N_
 from ..vietnamese import strip_accents
+from ..wording import MESSAGE_LANGUAGES, say
 
 #: ZNS's most characters in one text paragraph.
 ZNS_PARAGRAPH_LIMIT = 400
@@ -86,15 +88,17 @@ class Param:
 
 @dataclass(frozen=True)
 class MessageTemplate:
-    """One message kind as both channels send it.
+    """One message kind as both channels send it, its texts English msgids said in the reader's language.
 
     `zns_text` is the ZNS content (paragraphs separated by blank lines), its
-    {slots} Zalo's <params>; `zns_button` the label of its button, whose URL
+    %(slots)s Zalo's <params>; `zns_button` the label of its button, whose URL
     is the `link` parameter; both None for a kind that never goes by ZNS (the
     escalation goes to the commune police's duty phone by SMS, or the webhook
-    gateway: notifications/police.py). `short` is the Vietnamese short text; the SMS is
+    gateway: notifications/police.py). `short` is the short text; the SMS is
     that text filled in and stripped of accents (`sms_template` is what is
-    registered with the gateway), at most `sms_parts` SMS long.
+    registered with the gateway, one per language), at most `sms_parts` SMS long.
+    `in_language` gives the template with its texts in one language, as it is
+    registered with Zalo and the gateway.
     """
 
     kind: MessageKind
@@ -103,6 +107,7 @@ class MessageTemplate:
     zns_button: str | None
     short: str
     sms_parts: int
+    language: str = "en"
 
     @property
     def by_zns(self) -> bool:
@@ -111,6 +116,13 @@ class MessageTemplate:
     @property
     def sms_template(self) -> str:
         return strip_accents(self.short)
+
+    def in_language(self, language: str) -> MessageTemplate:
+        if language == self.language:
+            return self
+        texts = {name: getattr(self, name) for name in ("zns_text", "zns_button", "short")}
+        said = {name: say(language, text) if text is not None else None for name, text in texts.items()}
+        return replace(self, language=language, **said)
 
     def _values(self, values: Mapping[str, str]) -> dict[str, str]:
         missing = [param.name for param in self.params if not str(values.get(param.name) or "").strip()]
@@ -134,54 +146,62 @@ class MessageTemplate:
             data[param.name] = value[: limit - 1].rstrip() + "…"
         return data
 
+    def short_text(self, values: Mapping[str, str]) -> str:
+        """The short text filled in, accents kept: the webhook gateway's text."""
+        return self.short % self._values(values)
+
     def sms_text(self, values: Mapping[str, str]) -> str:
-        return strip_accents(self.short.format_map(self._values(values)))
+        return strip_accents(self.short_text(values))
 
     def problems(self) -> list[str]:
         """What a provider would refuse in this template, filled with its plausible values."""
         names = [param.name for param in self.params]
+        where = f"{self.kind.value} ({self.language})"
         found = []
         texts = (("ZNS text", self.zns_text),) if self.by_zns else ()
         for label, text in (*texts, ("short text", self.short)):
             unknown = set(_slots(text)) - set(names)
             if unknown:
-                found.append(f"{self.kind.value}: {label} uses undeclared {', '.join(sorted(unknown))}")
+                found.append(f"{where}: {label} uses undeclared {', '.join(sorted(unknown))}")
         if "link" not in names:
-            found.append(f"{self.kind.value}: no link parameter" + (" for the ZNS button" if self.by_zns else ""))
+            found.append(f"{where}: no link parameter" + (" for the ZNS button" if self.by_zns else ""))
         if self.by_zns:
-            found.extend(self._zns_problems())
+            found.extend(self._zns_problems(where))
         if found:
             return found
         plausible = {param.name: param.plausible for param in self.params}
-        paragraphs = self.zns_text.format_map(plausible).split("\n\n") if self.by_zns else []
+        paragraphs = (self.zns_text % plausible).split("\n\n") if self.by_zns else []
         found.extend(
-            f"{self.kind.value}: a ZNS paragraph of {len(paragraph)} characters (at most {ZNS_PARAGRAPH_LIMIT})"
+            f"{where}: a ZNS paragraph of {len(paragraph)} characters (at most {ZNS_PARAGRAPH_LIMIT})"
             for paragraph in paragraphs
             if len(paragraph) > ZNS_PARAGRAPH_LIMIT
         )
         try:
             parts = sms_parts(self.sms_text(plausible))
         except TemplateError as error:
-            return [*found, f"{self.kind.value}: {error}"]
+            return [*found, f"{where}: {error}"]
         if parts > self.sms_parts:
-            found.append(f"{self.kind.value}: the SMS takes {parts} parts, more than the {self.sms_parts} stated")
+            found.append(f"{where}: the SMS takes {parts} parts, more than the {self.sms_parts} stated")
         return found
 
-    def _zns_problems(self) -> list[str]:
+    def _zns_problems(self, where: str) -> list[str]:
         found = []
         if "link" in _slots(self.zns_text):
-            found.append(f"{self.kind.value}: ZNS content may not hold a link; it goes on the button")
+            found.append(f"{where}: ZNS content may not hold a link; it goes on the button")
         for param in self.params:
             if len(param.plausible) > param.type.limit:
                 found.append(
-                    f"{self.kind.value}: {param.name} may have {len(param.plausible)} characters; "
+                    f"{where}: {param.name} may have {len(param.plausible)} characters; "
                     f"ZNS allows {param.type.limit} for a {param.type.label}"
                 )
         return found
 
 
+SLOT = re.compile(r"%\((\w+)\)s")
+
+
 def _slots(text: str) -> list[str]:
-    return [name for _, name, _, _ in string.Formatter().parse(text) if name]
+    return SLOT.findall(text)
 
 
 def sms_parts(text: str) -> int:
@@ -209,20 +229,10 @@ _REQUEST_PARAMS = (
     _DEADLINE,
     _LINK,
 )
-_GREETING = "Kính gửi {owner_name},\n\n"
-# Two deadlines, told apart: {keep_until} is when the recorder overwrites the footage, {deadline} when the
-# answer is due (the police's reply deadline, or the overwrite time when they set none).
-_REQUEST_ZNS = (
-    "{police_unit} đề nghị ông/bà {ask} dữ liệu camera ghi lại từ {window_start} đến {window_end} "
-    "(vụ việc {case_ref}). Xin giữ dữ liệu đến {keep_until}, sau thời điểm này đầu thu có thể ghi đè, "
-    "và trả lời trước {deadline}.\n\n"
-    "Để trả lời (đồng ý, từ chối hoặc báo không có dữ liệu), xin bấm nút bên dưới. "
-    "Liên kết chỉ dùng cho đề nghị này; xin đừng chuyển cho người khác."
-)
-_REQUEST_SHORT = (
-    "{police_unit} đề nghị ông/bà {ask} dữ liệu camera {window_start}-{window_end} "
-    "(vụ việc {case_ref}). Giữ đến {keep_until}, trả lời trước {deadline}: {link}"
-)
+# Two deadlines, told apart: %(keep_until)s is when the recorder overwrites the footage, %(deadline)s when the
+# answer is due (the police's reply deadline, or the overwrite time when they set none). Each kind's texts are
+# whole msgids (the catalogs hold each as it is registered), so a reminder repeats the request's words.
+_REQUEST_BUTTON = N_("Answer the request")
 
 TEMPLATES: dict[MessageKind, MessageTemplate] = {
     template.kind: template
@@ -230,45 +240,63 @@ TEMPLATES: dict[MessageKind, MessageTemplate] = {
         MessageTemplate(
             kind=MessageKind.REQUEST,
             params=_REQUEST_PARAMS,
-            zns_text=_GREETING + _REQUEST_ZNS,
-            zns_button="Trả lời đề nghị",
-            short=_REQUEST_SHORT,
+            zns_text=N_(
+                "Dear %(owner_name)s,\n\n"
+                "%(police_unit)s asks you to %(ask)s the camera footage recorded from %(window_start)s to "
+                "%(window_end)s (case %(case_ref)s). Please keep the footage until %(keep_until)s, after which the "
+                "recorder may overwrite it, and answer by %(deadline)s.\n\n"
+                "To answer (agree, decline or report that you have no footage), press the button below. "
+                "The link is for this request only; please do not pass it on."
+            ),
+            zns_button=_REQUEST_BUTTON,
+            short=N_(
+                "%(police_unit)s asks you to %(ask)s camera footage %(window_start)s-%(window_end)s "
+                "(case %(case_ref)s). Keep it until %(keep_until)s, answer by %(deadline)s: %(link)s"
+            ),
             sms_parts=2,
         ),
         MessageTemplate(
             kind=MessageKind.REMINDER,
             params=(*_REQUEST_PARAMS, Param("number", ParamType.QUANTITY, "12")),
-            zns_text=_GREETING + "Nhắc lại lần {number}: " + _REQUEST_ZNS,
-            zns_button="Trả lời đề nghị",
-            short="Nhắc lại lần {number}: " + _REQUEST_SHORT,
+            zns_text=N_(
+                "Dear %(owner_name)s,\n\n"
+                "Reminder %(number)s: %(police_unit)s asks you to %(ask)s the camera footage recorded from "
+                "%(window_start)s to %(window_end)s (case %(case_ref)s). Please keep the footage until "
+                "%(keep_until)s, after which the recorder may overwrite it, and answer by %(deadline)s.\n\n"
+                "To answer (agree, decline or report that you have no footage), press the button below. "
+                "The link is for this request only; please do not pass it on."
+            ),
+            zns_button=_REQUEST_BUTTON,
+            short=N_(
+                "Reminder %(number)s: %(police_unit)s asks you to %(ask)s camera footage "
+                "%(window_start)s-%(window_end)s (case %(case_ref)s). Keep it until %(keep_until)s, "
+                "answer by %(deadline)s: %(link)s"
+            ),
             sms_parts=3,
         ),
         MessageTemplate(
             kind=MessageKind.RENEWAL,
             params=(_OWNER_NAME, Param("last_day", ParamType.TIME, "31/12/2025"), _LINK),
-            zns_text=_GREETING
-            + (
-                "Cam kết chia sẻ dữ liệu Camera an ninh của ông/bà hết hiệu lực sau ngày {last_day}. "
-                "Để tiếp tục tham gia chương trình, xin đọc và gia hạn cam kết bằng nút bên dưới; "
-                "tại đó ông/bà cũng có thể không gia hạn hoặc rút lại cam kết."
+            zns_text=N_(
+                "Dear %(owner_name)s,\n\n"
+                "Your Camera an ninh footage-sharing commitment ends after %(last_day)s. To stay in the "
+                "programme, please read and renew the commitment with the button below; there you may also "
+                "let it end or withdraw it."
             ),
-            zns_button="Gia hạn cam kết",
-            short=(
-                "Cam kết chia sẻ dữ liệu Camera an ninh của ông/bà hết hiệu lực sau ngày {last_day}. "
-                "Gia hạn tại: {link}"
-            ),
+            zns_button=N_("Renew the commitment"),
+            short=N_("Your Camera an ninh footage-sharing commitment ends after %(last_day)s. Renew it at: %(link)s"),
             sms_parts=2,
         ),
         MessageTemplate(
             kind=MessageKind.INVITATION,
             params=(_OWNER_NAME, _POLICE_UNIT, _LINK),
-            zns_text=_GREETING
-            + (
-                "{police_unit} mời ông/bà tham gia chương trình Camera an ninh. "
-                "Xin đọc và ký cam kết chia sẻ dữ liệu camera bằng nút bên dưới; liên kết chỉ dành cho ông/bà."
+            zns_text=N_(
+                "Dear %(owner_name)s,\n\n"
+                "%(police_unit)s invites you to join the Camera an ninh programme. Please read and sign the "
+                "footage-sharing commitment with the button below; the link is for you alone."
             ),
-            zns_button="Đọc và ký cam kết",
-            short="{police_unit} mời ông/bà ký cam kết chia sẻ dữ liệu Camera an ninh tại: {link}",
+            zns_button=N_("Read and sign the commitment"),
+            short=N_("%(police_unit)s invites you to sign the Camera an ninh footage-sharing commitment at: %(link)s"),
             sms_parts=2,
         ),
         MessageTemplate(
@@ -276,37 +304,62 @@ TEMPLATES: dict[MessageKind, MessageTemplate] = {
             params=(Param("assignment_id", ParamType.CODE, "1234567890"), _CASE_REF, _OWNER_NAME, _DEADLINE, _LINK),
             zns_text=None,
             zns_button=None,
-            short=(
-                "Phiếu #{assignment_id} (vụ việc {case_ref}): chủ camera {owner_name} chưa trả lời; "
-                "dữ liệu có thể bị ghi đè sau {deadline}. Xem: {link}"
+            short=N_(
+                "Assignment #%(assignment_id)s (case %(case_ref)s): camera owner %(owner_name)s has not answered; "
+                "the footage may be overwritten after %(deadline)s. See: %(link)s"
             ),
             sms_parts=2,
         ),
     )
 }
 
-#: The kinds that go by ZNS, each with its approved template (CHANNEL_ZNS_TEMPLATE_<NAME>).
+
+def templates_in(language: str) -> dict[MessageKind, MessageTemplate]:
+    """Every kind's template with its texts in `language`, as registered with Zalo and the SMS gateway."""
+    return {kind: template.in_language(language) for kind, template in TEMPLATES.items()}
+
+
+def registered_sms_templates() -> list[str]:
+    """The SMS texts to register with the brandname gateway: every kind's, in every language."""
+    return [template.sms_template for language in MESSAGE_LANGUAGES for template in templates_in(language).values()]
+
+
+#: The kinds that go by ZNS, each with its approved template per language (CHANNEL_ZNS_TEMPLATE_<NAME>, and
+#: CHANNEL_ZNS_TEMPLATE_<NAME>_EN for owners who read English).
 ZNS_KINDS = tuple(kind for kind in MessageKind if TEMPLATES[kind].by_zns)
 
 
+def zns_template_setting(kind: MessageKind, language: str) -> str:
+    """The setting that names `kind`'s approved ZNS template in `language`; Vietnamese's has no suffix."""
+    suffix = "" if language == MESSAGE_LANGUAGES[0] else f"_{language.upper()}"
+    return f"CHANNEL_ZNS_TEMPLATE_{kind.name}{suffix}"
+
+
 def validate(
-    zns_template_ids: Mapping[MessageKind, str] | None = None,
+    zns_template_ids: Mapping[str, Mapping[MessageKind, str]] | None = None,
     templates: Iterable[MessageTemplate] | None = None,
 ) -> None:
-    """Check every message kind at start-up; TemplateError listing all that a provider would refuse.
+    """Check every message kind in every language at start-up; TemplateError listing all that a provider would
+    refuse.
 
-    With `zns_template_ids` (ZnsSettings.template_ids), also that each kind sent by ZNS has its approved ZNS
-    template; a kind that never goes by ZNS needs none.
+    With `zns_template_ids` (ZnsSettings.template_ids: by language, then kind), also that each kind sent by ZNS
+    has its approved Vietnamese ZNS template, and that another language has a template for every such kind or
+    for none (its owners then get SMS or e-mail); a kind that never goes by ZNS needs none.
     """
     registry = {template.kind: template for template in (TEMPLATES.values() if templates is None else templates)}
     problems = [f"{kind.value}: no template" for kind in MessageKind if kind not in registry]
     for template in registry.values():
-        problems.extend(template.problems())
+        for language in MESSAGE_LANGUAGES:
+            problems.extend(template.in_language(language).problems())
     if zns_template_ids is not None:
-        problems.extend(
-            f"{kind.value}: no ZNS template id (CHANNEL_ZNS_TEMPLATE_{kind.name})"
-            for kind, template in registry.items()
-            if template.by_zns and not (zns_template_ids.get(kind) or "").strip()
-        )
+        by_zns = [kind for kind, template in registry.items() if template.by_zns]
+        for language in MESSAGE_LANGUAGES:
+            ids = zns_template_ids.get(language) or {}
+            missing = [kind for kind in by_zns if not (ids.get(kind) or "").strip()]
+            if language != MESSAGE_LANGUAGES[0] and len(missing) == len(by_zns):
+                continue
+            problems.extend(
+                f"{kind.value}: no ZNS template id ({zns_template_setting(kind, language)})" for kind in missing
+            )
     if problems:
         raise TemplateError("; ".join(problems))

@@ -41,8 +41,9 @@ from typing import Protocol
 
 import requests
 
+from ..wording import MESSAGE_LANGUAGES
 from .base import ErrorCodes, Outcome, OutcomeKind, Outgoing, Receipt, ReceiptStatus, exchange, timeout_from_env
-from .templates import TEMPLATES, ZNS_KINDS, MessageKind, TemplateError
+from .templates import TEMPLATES, ZNS_KINDS, MessageKind, TemplateError, zns_template_setting
 
 NAME = "zns"
 DEFAULT_BASE_URL = "https://business.openapi.zalo.me"
@@ -119,13 +120,14 @@ class TokenStore(Protocol):
 @dataclass(frozen=True)
 class ZnsSettings:
     """ZNS from the environment (docs/channels.md): the app, the Official Account's webhook secret, the
-    first token pair (refreshed ones are stored by the caller), and one approved template per kind sent by ZNS."""
+    first token pair (refreshed ones are stored by the caller), and the approved template of each kind sent by
+    ZNS, by language: Vietnamese's are required, another language's are all set or none."""
 
     app_id: str
     secret_key: str = field(repr=False)
     oa_secret_key: str = field(repr=False)
     tokens: Tokens
-    template_ids: Mapping[MessageKind, str]
+    template_ids: Mapping[str, Mapping[MessageKind, str]]
     base_url: str = DEFAULT_BASE_URL
     oauth_url: str = DEFAULT_OAUTH_URL
     timeout_seconds: float = 10.0
@@ -137,7 +139,10 @@ class ZnsSettings:
             secret_key=environ.get("CHANNEL_ZNS_SECRET_KEY", ""),
             oa_secret_key=environ.get("CHANNEL_ZNS_OA_SECRET_KEY", ""),
             tokens=Tokens(environ.get("CHANNEL_ZNS_ACCESS_TOKEN", ""), environ.get("CHANNEL_ZNS_REFRESH_TOKEN", "")),
-            template_ids={kind: environ.get(f"CHANNEL_ZNS_TEMPLATE_{kind.name}", "") for kind in ZNS_KINDS},
+            template_ids={
+                language: {kind: environ.get(zns_template_setting(kind, language), "") for kind in ZNS_KINDS}
+                for language in MESSAGE_LANGUAGES
+            },
             base_url=(environ.get("CHANNEL_ZNS_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
             oauth_url=(environ.get("CHANNEL_ZNS_OAUTH_URL") or DEFAULT_OAUTH_URL).rstrip("/"),
             timeout_seconds=timeout_from_env(environ),
@@ -192,11 +197,10 @@ class ZnsProvider:
         self.http = http or requests.Session()
 
     def send(self, outgoing: Outgoing) -> Outcome:
-        template_id = (self.settings.template_ids.get(outgoing.kind) or "").strip()
+        template_id = (self.settings.template_ids.get(outgoing.language, {}).get(outgoing.kind) or "").strip()
         if not template_id:
-            return Outcome(
-                OutcomeKind.CONFIG_ERROR, detail=f"no ZNS template id: set CHANNEL_ZNS_TEMPLATE_{outgoing.kind.name}"
-            )
+            setting = zns_template_setting(outgoing.kind, outgoing.language)
+            return Outcome(OutcomeKind.CONFIG_ERROR, detail=f"no ZNS template id: set {setting}")
         try:
             data = TEMPLATES[outgoing.kind].zns_data(outgoing.parameters)
         except TemplateError as error:

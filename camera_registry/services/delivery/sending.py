@@ -21,6 +21,7 @@ from ..notifications import (
     NotificationSettings,
     needs_owner_link,
     template_values,
+    written_in,
 )
 
 SEND_TIMEOUT_SECONDS = 10
@@ -97,7 +98,14 @@ def _send_by_provider(
     if provider.name == esms.NAME and settings.sms.callback_secret:
         callback = esms.callback_url(settings.sms, message.idempotency_key)
     return provider.send(
-        Outgoing(message.idempotency_key, phone, MessageKind(message.kind), template_values(message), callback)
+        Outgoing(
+            message.idempotency_key,
+            phone,
+            MessageKind(message.kind),
+            template_values(message),
+            callback,
+            written_in(message),
+        )
     )
 
 

@@ -46,6 +46,7 @@ from .outbox import (
     request_page_url,
     template_values,
     with_owner_link,
+    written_in,
 )
 from .police import escalate_to_police
 from .settings import CHANNEL_PLAN, ChannelPlan, ChannelSetupError, NotificationSettings, channel_plan, check_templates
@@ -80,4 +81,5 @@ __all__ = [
     "request_page_url",
     "template_values",
     "with_owner_link",
+    "written_in",
 ]

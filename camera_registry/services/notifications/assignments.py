@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from ...models import (
+    AdminUnit,
     Assignment,
     AssignmentStatus,
     FootageRequest,
@@ -15,58 +16,33 @@ from ...models import (
 from ...models.base import utcnow
 from ...timezones import local_time
 from ..access import SYSTEM
-from ..channels.templates import MessageKind
+from ..channels.templates import TEMPLATES, MessageKind
+from ..wording import message_language, say
 from ..workflow import transition_assignments
-from .outbox import Letter, Texts, _queue, owner_channels, owner_link_slot, queue_letters
+from .outbox import Letter, Texts, _queue, footer, owner_channels, owner_link_slot, queue_letters
 from .settings import ChannelPlan, channel_plan
 
 
-def _police_unit(request: FootageRequest) -> str:
-    return f"Công an {request.commune.name}"
+def police_unit(language: str, commune: AdminUnit | None) -> str:
+    """Who asks, as a message names them: the commune's police."""
+    if commune is None:
+        return say(language, "The commune or ward police")
+    return say(language, "Police of %(commune)s", commune=commune.name)
 
 
 def _assignment_texts(assignment: Assignment, link_url: str, number: int | None = None) -> Texts:
-    """The request, or its `number`th reminder. Two deadlines, told apart: the footage is kept until the recorder
-    overwrites it (`overwrite_deadline`), and the answer is due by the assignment's `preservation_deadline`, which
-    the police's reply deadline may bring forward; the link expires with it."""
-    request = assignment.request
-    lead = f"Nhắc lại lần {number}: " if number else ""
-    unit = _police_unit(request)
-    ask = "giữ lại và bàn giao" if assignment.covered_by_commitment else "đồng ý cho trích xuất"
-    window = f"từ {local_time(request.window_start)} đến {local_time(request.window_end)}"
+    """The request, or its `number`th reminder, in the owner's language. Two deadlines, told apart: the footage
+    is kept until the recorder overwrites it (`overwrite_deadline`), and the answer is due by the assignment's
+    `preservation_deadline`, which the police's reply deadline may bring forward; the link expires with it."""
+    request, owner = assignment.request, assignment.owner
+    language = message_language(owner.language)
+    unit = police_unit(language, request.commune)
+    ask = say(language, "keep and hand over") if assignment.covered_by_commitment else say(language, "allow a copy of")
     keep_until = local_time(assignment.overwrite_deadline)
     answer_by = local_time(assignment.preservation_deadline)
     lenses = ", ".join(item.lens.external_id for item in assignment.lenses)
-    short = (
-        f"{lead}{unit} đề nghị ông/bà {ask} dữ liệu camera {local_time(request.window_start)}-"
-        f"{local_time(request.window_end)} (vụ việc {request.case_ref}). "
-        f"Giữ đến {keep_until}, trả lời trước {answer_by}: {link_url}"
-    )
-    phone = request.commune.police_phone
-    body = "\n".join(
-        [
-            f"Kính gửi {assignment.owner.name},",
-            "",
-            *([lead.strip(), ""] if lead else []),
-            f"{unit} đề nghị ông/bà {ask} dữ liệu camera ghi lại {window}.",
-            "",
-            f"Vụ việc: {request.case_ref}",
-            f"Căn cứ pháp lý: {request.legal_basis}",
-            f"Mắt camera liên quan ({len(assignment.lenses)}): {lenses}",
-            f"Cần giữ dữ liệu đến: {keep_until} (sau thời điểm này đầu thu có thể ghi đè)",
-            *([f"Công an cần câu trả lời trước: {answer_by}"] if request.deadline is not None else []),
-            "",
-            "Để trả lời (đồng ý, từ chối hoặc báo không có dữ liệu), mở liên kết dành riêng cho ông/bà:",
-            link_url,
-            "",
-            f"Liên kết chỉ dùng cho đề nghị này và hết hạn lúc {answer_by}; xin đừng chuyển cho người khác.",
-            *([f"Điện thoại trực ban {unit}: {phone}"] if phone else []),
-            "Thời gian theo giờ Việt Nam (UTC+7).",
-        ]
-    )
-    subject = f"{lead}Đề nghị trích xuất dữ liệu camera – vụ việc {request.case_ref}"
     parameters = {
-        "owner_name": assignment.owner.name,
+        "owner_name": owner.name,
         "police_unit": unit,
         "ask": ask,
         "window_start": local_time(request.window_start),
@@ -76,7 +52,54 @@ def _assignment_texts(assignment: Assignment, link_url: str, number: int | None 
         "deadline": answer_by,
         **({"number": str(number)} if number else {}),
     }
-    return Texts(short, subject, body, parameters)
+    kind = MessageKind.REMINDER if number else MessageKind.REQUEST
+    short = TEMPLATES[kind].in_language(language).short_text({**parameters, "link": link_url})
+    lead = say(language, "Reminder %(number)s:", number=number) if number else ""
+    phone = request.commune.police_phone
+    body = "\n".join(
+        [
+            say(language, "Dear %(name)s,", name=owner.name),
+            "",
+            *([lead, ""] if lead else []),
+            say(
+                language,
+                "%(police_unit)s asks you to %(ask)s the camera footage recorded from %(start)s to %(end)s.",
+                police_unit=unit,
+                ask=ask,
+                start=parameters["window_start"],
+                end=parameters["window_end"],
+            ),
+            "",
+            say(language, "Case: %(case_ref)s", case_ref=request.case_ref),
+            say(language, "Legal basis: %(legal_basis)s", legal_basis=request.legal_basis),
+            say(language, "Lenses concerned (%(count)s): %(lenses)s", count=len(assignment.lenses), lenses=lenses),
+            say(
+                language,
+                "Keep the footage until: %(keep_until)s (after that the recorder may overwrite it)",
+                keep_until=keep_until,
+            ),
+            *(
+                [say(language, "The police need your answer by: %(answer_by)s", answer_by=answer_by)]
+                if request.deadline is not None
+                else []
+            ),
+            "",
+            say(language, "To answer (agree, decline or report that you have no footage), open the link made for you:"),
+            link_url,
+            "",
+            say(
+                language,
+                "The link is for this request only and expires at %(answer_by)s; please do not pass it on.",
+                answer_by=answer_by,
+            ),
+            *footer(language, unit, phone, link_url),
+            say(language, "Times are Vietnam time (UTC+7)."),
+        ]
+    )
+    subject = say(language, "Request for camera footage – case %(case_ref)s", case_ref=request.case_ref)
+    if lead:
+        subject = f"{lead} {subject}"
+    return Texts(short, subject, body, parameters, language)
 
 
 def _assignment_payload(assignment: Assignment, link_url: str) -> dict:

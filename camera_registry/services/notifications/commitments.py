@@ -12,9 +12,11 @@ from ...models import (
     SharingCommitment,
 )
 from ...timezones import local_time
-from ..channels.templates import MessageKind
+from ..channels.templates import TEMPLATES, MessageKind
 from ..commitments import last_day_in_force
-from .outbox import Texts, _queue, owner_channels, owner_link_slot
+from ..wording import message_language, say
+from .assignments import police_unit
+from .outbox import Texts, _queue, footer, owner_channels, owner_link_slot
 from .settings import ChannelPlan
 
 
@@ -25,27 +27,35 @@ def last_valid_day(valid_until: datetime) -> str:
 
 def _renewal_texts(commitment: SharingCommitment, link_url: str) -> Texts:
     owner = commitment.owner
+    language = message_language(owner.language)
     last_day = last_valid_day(commitment.valid_until)
-    short = (
-        f"Cam kết chia sẻ dữ liệu Camera an ninh của ông/bà hết hiệu lực sau ngày {last_day}. Gia hạn tại: {link_url}"
-    )
+    parameters = {"owner_name": owner.name, "last_day": last_day}
+    short = TEMPLATES[MessageKind.RENEWAL].in_language(language).short_text({**parameters, "link": link_url})
     phone = owner.commune.police_phone if owner.commune else None
     body = "\n".join(
         [
-            f"Kính gửi {owner.name},",
+            say(language, "Dear %(name)s,", name=owner.name),
             "",
-            f"Cam kết chia sẻ dữ liệu camera ông/bà đã ký ngày {local_time(commitment.signed_at, '%d/%m/%Y')} "
-            f"có hiệu lực đến hết ngày {last_day}.",
-            "Để tiếp tục tham gia chương trình Camera an ninh, xin đọc và gia hạn cam kết tại liên kết dành riêng "
-            "cho ông/bà:",
+            say(
+                language,
+                "The camera footage-sharing commitment you signed on %(signed)s is in force until the end of "
+                "%(last_day)s.",
+                signed=local_time(commitment.signed_at, "%d/%m/%Y"),
+                last_day=last_day,
+            ),
+            say(
+                language,
+                "To stay in the Camera an ninh programme, please read and renew the commitment at the link made "
+                "for you:",
+            ),
             link_url,
             "",
-            "Tại liên kết này ông/bà cũng có thể không gia hạn hoặc rút lại cam kết.",
-            *([f"Điện thoại trực ban Công an {owner.commune.name}: {phone}"] if phone else []),
+            say(language, "At this link you may also let the commitment end or withdraw it."),
+            *footer(language, police_unit(language, owner.commune), phone, link_url),
         ]
     )
-    parameters = {"owner_name": owner.name, "last_day": last_day}
-    return Texts(short, "Mời gia hạn cam kết chia sẻ dữ liệu Camera an ninh", body, parameters)
+    subject = say(language, "Please renew your Camera an ninh footage-sharing commitment")
+    return Texts(short, subject, body, parameters, language)
 
 
 def invite_renewal(
@@ -69,24 +79,30 @@ def invite_renewal(
 
 
 def _invitation_texts(owner: Owner, link_url: str) -> Texts:
-    police_unit = f"Công an {owner.commune.name}" if owner.commune else "Công an xã, phường"
+    language = message_language(owner.language)
+    unit = police_unit(language, owner.commune)
     phone = owner.commune.police_phone if owner.commune else None
+    parameters = {"owner_name": owner.name, "police_unit": unit}
+    short = TEMPLATES[MessageKind.INVITATION].in_language(language).short_text({**parameters, "link": link_url})
     body = "\n".join(
         [
-            f"Kính gửi {owner.name},",
+            say(language, "Dear %(name)s,", name=owner.name),
             "",
-            f"{police_unit} mời ông/bà tham gia chương trình Camera an ninh: khi có vụ việc, công an đề nghị "
-            "ông/bà giữ lại và cung cấp bản sao dữ liệu camera liên quan.",
-            "Xin đọc và ký cam kết chia sẻ dữ liệu tại liên kết dành riêng cho ông/bà:",
+            say(
+                language,
+                "%(police_unit)s invites you to join the Camera an ninh programme: when a case arises, the police "
+                "ask you to keep and hand over a copy of the camera footage concerned.",
+                police_unit=unit,
+            ),
+            say(language, "Please read and sign the footage-sharing commitment at the link made for you:"),
             link_url,
             "",
-            "Nếu ông/bà không muốn tham gia, xin bỏ qua tin này.",
-            *([f"Điện thoại trực ban {police_unit}: {phone}"] if phone else []),
+            say(language, "If you do not wish to take part, please ignore this message."),
+            *footer(language, unit, phone, link_url),
         ]
     )
-    short = f"{police_unit} mời ông/bà ký cam kết chia sẻ dữ liệu Camera an ninh tại: {link_url}"
-    parameters = {"owner_name": owner.name, "police_unit": police_unit}
-    return Texts(short, "Mời ký cam kết chia sẻ dữ liệu Camera an ninh", body, parameters)
+    subject = say(language, "Invitation to sign the Camera an ninh footage-sharing commitment")
+    return Texts(short, subject, body, parameters, language)
 
 
 def invite_signature(

@@ -22,6 +22,7 @@ from ...models.base import utcnow
 from ..channels.quiet_hours import earliest_send
 from ..channels.templates import MessageKind
 from ..owner_links import issue_link, revoke_links
+from ..wording import MESSAGE_LANGUAGES, message_language, say
 from .settings import ChannelPlan
 
 #: Where the token of an owner's link goes in a queued message: "/o/" + TOKEN_SLOT, filled in at send time.
@@ -35,26 +36,48 @@ def owner_link_url(base_url: str, raw_token: str) -> str:
     return f"{base_url.rstrip('/')}/o/{raw_token}"
 
 
+def privacy_notice_url(link_url: str, language: str) -> str:
+    """The privacy notice on the site an owner's link points to, in the owner's language."""
+    site = link_url.split("/o/", 1)[0]
+    return f"{site}/privacy" + ("" if language == MESSAGE_LANGUAGES[0] else f"?lang={language}")
+
+
+def footer(language: str, police_unit: str, phone: str | None, link_url: str) -> list[str]:
+    """An owner e-mail's last lines: the police's duty phone, and where the owner reads how their data is kept
+    and how to ask about it (Law 91/2025/QH15 asks every message to say where)."""
+    return [
+        *(
+            [say(language, "Duty phone of %(police_unit)s: %(phone)s", police_unit=police_unit, phone=phone)]
+            if phone
+            else []
+        ),
+        say(language, "How your personal data is kept and used: %(url)s", url=privacy_notice_url(link_url, language)),
+    ]
+
+
 def request_page_url(base_url: str, request: FootageRequest) -> str:
     return f"{base_url.rstrip('/')}/requests/{request.id}"
 
 
 @dataclass(frozen=True)
 class Texts:
-    """One message in both shapes: `short` for the webhook gateway, `subject` and `body` for e-mail, and
-    `parameters` for the ZNS and SMS templates of its kind (channels/templates.py; the link is added when sent)."""
+    """One message in both shapes, in its recipient's `language`: `short` for the webhook gateway, `subject` and
+    `body` for e-mail, and `parameters` for the ZNS and SMS templates of its kind (channels/templates.py; the link
+    is added when sent)."""
 
     short: str
     subject: str
     body: str
     parameters: dict = field(default_factory=dict)
+    language: str = MESSAGE_LANGUAGES[0]
 
 
 def owner_route(owner: Owner, plan: ChannelPlan) -> list[tuple[Channel, str]]:
     """The channels that can reach an owner, in the order they are tried: their preferred one first, then ZNS
-    for a phone on Zalo, SMS for a phone, e-mail for an address; only those with a provider configured."""
+    for a phone on Zalo (when Zalo approved our templates in the owner's language), SMS for a phone, e-mail for
+    an address; only those with a provider configured."""
     route = []
-    if owner.phone and owner.zalo and plan.zns:
+    if owner.phone and owner.zalo and plan.zns and message_language(owner.language) in plan.zns_languages:
         route.append((Channel.ZNS, owner.phone))
     if owner.phone and plan.sms:
         route.append((Channel.SMS, owner.phone))
@@ -116,9 +139,9 @@ def queue_letters(session: Session, letters: list[Letter]) -> list[list[OutboxMe
                 idempotency_key=by_channel[channel],
                 subject=letter.texts.subject if channel == Channel.EMAIL else "",
                 body=letter.texts.body if channel == Channel.EMAIL else letter.texts.short,
-                payload={**letter.payload, "parameters": letter.texts.parameters}
+                payload={**letter.payload, "language": letter.texts.language, "parameters": letter.texts.parameters}
                 if channel in PROVIDER_CHANNELS
-                else letter.payload,
+                else {**letter.payload, "language": letter.texts.language},
                 assignment_id=letter.assignment.id if letter.assignment else None,
                 next_attempt_at=earliest_send(letter.now or utcnow(), MessageKind(letter.kind), letter.deadline)
                 if channel in PROVIDER_CHANNELS
@@ -197,6 +220,11 @@ def with_owner_link(message: OutboxMessage, raw_token: str) -> None:
     slot, token = f"/o/{TOKEN_SLOT}", f"/o/{raw_token}"
     message.body = message.body.replace(slot, token)
     message.payload = {**message.payload, "link": message.payload["link"].replace(slot, token)}
+
+
+def written_in(message: OutboxMessage) -> str:
+    """The language a queued message was written in (messages queued before languages were Vietnamese)."""
+    return message_language((message.payload or {}).get("language"))
 
 
 def template_values(message: OutboxMessage) -> dict[str, str]:

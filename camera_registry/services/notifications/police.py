@@ -10,9 +10,13 @@ from ...models import (
     OutboxMessage,
 )
 from ...timezones import local_time
-from ..channels.templates import MessageKind
+from ..channels.templates import TEMPLATES, MessageKind
+from ..wording import MESSAGE_LANGUAGES, say
 from .outbox import Texts, _queue, request_page_url
 from .settings import ChannelPlan
+
+#: A duty phone is the commune police's, shared by its officers: Vietnamese, whatever one officer reads.
+POLICE_LANGUAGE = MESSAGE_LANGUAGES[0]
 
 
 def escalate_to_police(
@@ -26,17 +30,15 @@ def escalate_to_police(
         return []
     deadline = local_time(assignment.overwrite_deadline)  # when footage is lost, not when the answer was due
     page = request_page_url(base_url, request)
-    short = (
-        f"Phiếu #{assignment.id} (vụ việc {request.case_ref}): chủ camera {assignment.owner.name} chưa trả lời; "
-        f"dữ liệu có thể bị ghi đè sau {deadline}. Xem: {page}"
-    )
     parameters = {
         "assignment_id": str(assignment.id),
         "case_ref": request.case_ref,
         "owner_name": assignment.owner.name,
         "deadline": deadline,
     }
-    texts = Texts(short, f"Chủ camera chưa trả lời – vụ việc {request.case_ref}", short, parameters)
+    short = TEMPLATES[MessageKind.ESCALATION].in_language(POLICE_LANGUAGE).short_text({**parameters, "link": page})
+    subject = say(POLICE_LANGUAGE, "Camera owner has not answered – case %(case_ref)s", case_ref=request.case_ref)
+    texts = Texts(short, subject, short, parameters, POLICE_LANGUAGE)
     return _queue(
         session,
         key=f"assignment:{assignment.id}:escalation",

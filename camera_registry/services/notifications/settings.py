@@ -12,9 +12,10 @@ from ..channels.esms import NAME as esms_name
 from ..channels.esms import EsmsSettings
 from ..channels.speedsms import NAME as speedsms_name
 from ..channels.speedsms import SpeedSmsSettings
-from ..channels.templates import TemplateError
+from ..channels.templates import ZNS_KINDS, TemplateError
 from ..channels.templates import validate as validate_templates
 from ..channels.zns import ZnsSettings
+from ..wording import MESSAGE_LANGUAGES
 
 #: The key of the ChannelPlan in a session's info.
 CHANNEL_PLAN = "channel_plan"
@@ -22,10 +23,12 @@ CHANNEL_PLAN = "channel_plan"
 
 @dataclass(frozen=True)
 class ChannelPlan:
-    """Which phone channels have a provider configured: they decide an owner's first channel and the next."""
+    """Which phone channels have a provider configured: they decide an owner's first channel and the next.
+    `zns_languages`: the languages Zalo approved our templates in; an owner reading another goes by SMS."""
 
     zns: bool = False
     sms: bool = False
+    zns_languages: frozenset[str] = frozenset(MESSAGE_LANGUAGES[:1])
 
     @property
     def by_provider(self) -> bool:
@@ -105,7 +108,14 @@ class NotificationSettings:
 
     @property
     def channel_plan(self) -> ChannelPlan:
-        return ChannelPlan(zns=self.zns is not None, sms=self.sms is not None)
+        if self.zns is None:
+            return ChannelPlan(sms=self.sms is not None)
+        approved = frozenset(
+            language
+            for language, ids in self.zns.template_ids.items()
+            if all((ids.get(kind) or "").strip() for kind in ZNS_KINDS)
+        )
+        return ChannelPlan(zns=True, sms=self.sms is not None, zns_languages=approved)
 
     @property
     def receipt_wait(self) -> timedelta:
