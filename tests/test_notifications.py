@@ -10,9 +10,9 @@ from email.header import decode_header, make_header
 
 from conftest import WEBHOOK_SECRET
 from notify_support import BASE_URL, IN_VIEW, messages, routed_request, sessions_on
-from translation_support import has_vietnamese
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from translation_support import has_vietnamese
 
 from camera_registry.models import (
     AssignmentStatus,
