@@ -104,6 +104,7 @@ def init_app(app: Flask) -> None:
         requests,
         sites,
         stats,
+        subject_requests,
         supervision_groups,
         tiles,
         users,
@@ -129,6 +130,7 @@ def init_app(app: Flask) -> None:
         supervision_groups.blp,
         coverage.blp,
         clips.blp,
+        subject_requests.blp,
     ):
         api.register_blueprint(blueprint)
     for blueprint in (ogc.blp, tiles.blp):  # the open GIS formats, outside /api/v1, with their own error shapes

@@ -60,6 +60,15 @@ from .request import (
     request_outcome,
 )
 from .site import Site
+from .subject_request import (
+    FINAL_SUBJECT_REQUEST_STATES,
+    OPEN_SUBJECT_REQUEST_STATES,
+    SUBJECT_REQUEST_TRANSITIONS,
+    SubjectRequest,
+    SubjectRequestChannel,
+    SubjectRequestKind,
+    SubjectRequestStatus,
+)
 from .supervision_group import SupervisionGroup, supervision_group_communes
 from .user import ApiToken, Role, User
 
@@ -133,6 +142,13 @@ __all__ = [
     "Role",
     "SharingCommitment",
     "Site",
+    "FINAL_SUBJECT_REQUEST_STATES",
+    "OPEN_SUBJECT_REQUEST_STATES",
+    "SUBJECT_REQUEST_TRANSITIONS",
+    "SubjectRequest",
+    "SubjectRequestChannel",
+    "SubjectRequestKind",
+    "SubjectRequestStatus",
     "SupervisionGroup",
     "User",
     "WGS84",

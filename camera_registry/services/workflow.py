@@ -34,10 +34,12 @@ from ..models import (
     OUTCOME_STATES,
     OWNER_ANSWERS,
     REQUEST_TRANSITIONS,
+    SUBJECT_REQUEST_TRANSITIONS,
     Assignment,
     AssignmentStatus,
     FootageRequest,
     RequestStatus,
+    SubjectRequest,
     allowed_actions,
 )
 from ..models.base import utcnow
@@ -212,6 +214,33 @@ def transition_request(
     closing = {"closed_at": utcnow()} if closes else None
     _apply(session, actor, request, REQUEST_TRANSITIONS, action, "request", expected_version, note, details, closing)
     return request
+
+
+def transition_subject_request(
+    session: Session,
+    actor: Actor,
+    subject_request: SubjectRequest,
+    action: str,
+    *,
+    expected_version: int | None = None,
+    note: str | None = None,
+    details: dict | None = None,
+    changes: dict[str, Any] | None = None,
+) -> SubjectRequest:
+    """Move a data-subject request (services/subject_requests.py says what each step does besides)."""
+    _apply(
+        session,
+        actor,
+        subject_request,
+        SUBJECT_REQUEST_TRANSITIONS,
+        action,
+        "subject_request",
+        expected_version,
+        note,
+        details,
+        changes,
+    )
+    return subject_request
 
 
 def transition_assignment(
