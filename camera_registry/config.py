@@ -68,6 +68,8 @@ def from_environment() -> dict:
         # Arrays and objects nested deeper than this in any JSON body or GeoJSON file are refused (422);
         # GeoJSON needs fewer than 10.
         "JSON_MAX_DEPTH": int(os.environ.get("JSON_MAX_DEPTH", "64")),
+        # The largest area (km²) a footage request's incident polygon may cover (docs/requests.md).
+        "AREA_REQUEST_MAX_KM2": float(os.environ.get("AREA_REQUEST_MAX_KM2", "0.5")),
         # Owner links (/o/<token>): requests per minute per address and route, the limiter's store
         # (memory:// is per process; redis://... shares it between gunicorn workers), and how many
         # proxies (nginx) stand in front, so the owner's address is read from X-Forwarded-For.
@@ -126,4 +128,9 @@ def from_environment() -> dict:
         **{name: value for name, value in os.environ.items() if name.startswith("CHANNEL_")},
         # A sent ZNS with no delivery receipt after this long is sent again by SMS.
         "NOTIFY_RECEIPT_WAIT_MINUTES": float(os.environ.get("NOTIFY_RECEIPT_WAIT_MINUTES", "15")),
+        # Who holds owners' personal data and answers for it (the privacy notice, /privacy, and the breach
+        # notifications to A05): the controller's name and how to reach it; empty: the pages name the police unit
+        # that runs the register and the commune police (docs/privacy.md).
+        "PRIVACY_CONTROLLER_NAME": os.environ.get("PRIVACY_CONTROLLER_NAME", "").strip(),
+        "PRIVACY_CONTROLLER_CONTACT": os.environ.get("PRIVACY_CONTROLLER_CONTACT", "").strip(),
     }

@@ -71,14 +71,9 @@ def test_overwritten_footage_is_recorded_not_routed(client, world):
         ({"deadline": iso(NOW - timedelta(minutes=1))}, "deadline", "future"),
         ({"incident": {"type": "Point", "coordinates": [105.89, 21.03]}}, "incident", "outside Xã A"),
         (
-            {
-                "incident": {
-                    "type": "Polygon",
-                    "coordinates": [[[105.82, 21.02], [105.83, 21.02], [105.83, 21.03], [105.82, 21.02]]],
-                }
-            },
+            {"incident": {"type": "MultiPoint", "coordinates": [[105.82, 21.02], [105.83, 21.02]]}},
             "incident",
-            "Point or LineString",
+            "Point or LineString or Polygon",
         ),
         ({"window_start": "yesterday"}, "window_start", "Not a valid datetime"),
     ],

@@ -2,7 +2,7 @@
 
 `plan_routing` is checked against a brute-force oracle written without the
 code under test: geodesic distances and azimuths from pyproj's Geod, with
-line incidents sampled every 0.5 m.
+line incidents and the outlines of area incidents sampled every 0.5 m.
 """
 
 from __future__ import annotations
@@ -258,8 +258,12 @@ def plan(
 # --------------------------------------------------------------------------- plan_routing: rules
 
 
-def test_an_incident_must_be_a_point_or_a_line(session):
-    for incident in (INCIDENT.buffer(0.001), shapely.MultiPoint([INCIDENT, at(10, 0)]), Point()):
+def test_an_incident_must_be_a_point_a_line_or_a_polygon(session):
+    for incident in (
+        shapely.MultiPolygon([INCIDENT.buffer(0.001)]),
+        shapely.MultiPoint([INCIDENT, at(10, 0)]),
+        Point(),
+    ):
         with pytest.raises(ValidationFailed) as refused:
             plan(session, incident)
         assert "incident" in refused.value.errors
@@ -585,11 +589,11 @@ def random_city(session) -> City:
 
 
 def incident_samples(incident) -> tuple[np.ndarray, np.ndarray]:
-    """The incident as points at most 0.5 m apart along its geodesic segments."""
+    """The incident as points at most 0.5 m apart along its geodesic segments (an area's: its outline's)."""
     if isinstance(incident, Point):
         return np.array([incident.x]), np.array([incident.y])
     lons, lats = [], []
-    coords = list(incident.coords)
+    coords = list((incident.exterior if isinstance(incident, Polygon) else incident).coords)
     for (lon1, lat1), (lon2, lat2) in zip(coords, coords[1:]):
         # By a point count, not a step: pyproj divides by zero when a segment is shorter than the step.
         length = GEOD.inv(lon1, lat1, lon2, lat2)[2]
@@ -613,14 +617,24 @@ def incident_samples(incident) -> tuple[np.ndarray, np.ndarray]:
 
 
 def possible_outcomes(
-    lens: CityLens, samples: tuple[np.ndarray, np.ndarray], half_step: float, radius_m: float, window_end: datetime
+    lens: CityLens,
+    samples: tuple[np.ndarray, np.ndarray],
+    half_step: float,
+    radius_m: float,
+    window_end: datetime,
+    inside: bool = False,
 ) -> set[str]:
     """What the rule may do with this lens: one outcome when clear, several when it sits on an edge.
 
     'none' means outside the radius (not considered). Lenses on an edge (within
     0.5 m of the radius or range, 0.2° of a side, or where the 0.5 m sampling
-    leaves doubt) are allowed any of the outcomes on either side.
+    leaves doubt) are allowed any of the outcomes on either side. A lens
+    `inside` an area incident is at distance 0 and sees part of it, whichever
+    way it faces; outside, an area meets a sector that reaches its outline
+    (a sector wholly inside the area starts at a lens inside it).
     """
+    if inside:
+        samples, half_step = (np.array([lens.lon]), np.array([lens.lat])), 0.0
     sample_lons, sample_lats = samples
     approx = np.hypot((sample_lons - lens.lon) * M_PER_DEG_LON, (sample_lats - lens.lat) * M_PER_DEG_LAT)
     near = approx <= approx.min() + PREFILTER_MARGIN_M
@@ -644,7 +658,9 @@ def possible_outcomes(
         return outcomes
     if not lens.working:
         return outcomes | {"inactive"}
-    seen = {True} if lens.bearing is None else sector_states(lens, sample_lons, sample_lats, approx, half_step)
+    seen = (
+        {True} if lens.bearing is None or inside else sector_states(lens, sample_lons, sample_lats, approx, half_step)
+    )
     if False in seen:
         outcomes.add("out_of_view")
     if True in seen:
@@ -688,9 +704,28 @@ offsets = st.floats(-CITY_HALF_SIDE_M - 100, CITY_HALF_SIDE_M + 100)
 city_points = st.builds(
     lambda east, north: (CITY_CENTRE.x + east / M_PER_DEG_LON, CITY_CENTRE.y + north / M_PER_DEG_LAT), offsets, offsets
 )
+
+
+@st.composite
+def city_areas(draw) -> Polygon:
+    """A star-shaped area (corners at increasing angles round a centre, so its outline never crosses itself),
+    its corners 15-400 m from the centre: up to about the 0.5 km² an area request may cover."""
+    centre_lon, centre_lat = draw(city_points)
+    corners = draw(st.integers(3, 7))
+    angles = sorted(draw(st.lists(st.floats(0, 2 * math.pi, exclude_max=True), min_size=corners, max_size=corners)))
+    radii = draw(st.lists(st.floats(15, 400), min_size=corners, max_size=corners))
+    return Polygon(
+        [
+            (centre_lon + r * math.sin(a) / M_PER_DEG_LON, centre_lat + r * math.cos(a) / M_PER_DEG_LAT)
+            for a, r in zip(angles, radii)
+        ]
+    )
+
+
 incidents = st.one_of(
     city_points.map(Point),
     st.lists(city_points, min_size=2, max_size=4, unique=True).map(LineString),
+    city_areas().filter(lambda area: area.is_valid),
 )
 
 
@@ -713,8 +748,13 @@ def test_plan_matches_a_brute_force_oracle(session, random_city):
 
         samples = incident_samples(incident)
         half_step = 0.0 if isinstance(incident, Point) else HALF_STEP_M
+        area = isinstance(incident, Polygon)
+        lenses = random_city.lenses
+        within_area = shapely.contains_xy(incident, [lens.lon for lens in lenses], [lens.lat for lens in lenses])
+        inside = {lens.id: bool(area and seen) for lens, seen in zip(lenses, within_area)}
         outcomes = {
-            lens.id: possible_outcomes(lens, samples, half_step, radius_m, window_end) for lens in random_city.lenses
+            lens.id: possible_outcomes(lens, samples, half_step, radius_m, window_end, inside[lens.id])
+            for lens in random_city.lenses
         }
         by_id = {lens.id: lens for lens in random_city.lenses}
 
@@ -740,6 +780,7 @@ def test_plan_matches_a_brute_force_oracle(session, random_city):
                 lens, window_start, window_end, deadline
             )
             assert routed_lens.distance_m <= radius_m + EDGE_M
+            assert routed_lens.distance_m < 0.01 or not inside[lens_id], "a lens inside the area is 0 m from it"
         for route in result.routes:
             assert {lens.owner_id for lens in route.lenses} == {route.owner_id}
             assert route.preservation_deadline == min(lens.preservation_deadline for lens in route.lenses)
@@ -757,10 +798,20 @@ def test_plan_matches_a_brute_force_oracle(session, random_city):
                 "inactive": bounds("inactive")[0],
                 "borderline": sum(len(o) > 1 for o in outcomes.values()),
                 "considered": considered_high,
+                "routed inside an area": sum(inside[i] for i in certain),
+                "routed from outside an area": len(certain) - sum(inside[i] for i in certain) if area else 0,
             }
         )
 
     check()
     # The comparison only means something if every outcome was really exercised.
-    assert min(totals[k] for k in ("routed", "out_of_view", "overwritten", "inactive")) > 0, totals
+    exercised = (
+        "routed",
+        "out_of_view",
+        "overwritten",
+        "inactive",
+        "routed inside an area",
+        "routed from outside an area",
+    )
+    assert min(totals[k] for k in exercised) > 0, totals
     assert totals["borderline"] < 0.1 * totals["considered"], totals

@@ -23,6 +23,7 @@ from ..schemas.base import StrictSchema
 from ..schemas.fields import GeoJSONGeometry
 from ..schemas.requests import POLICE_ACTIONS, AssignmentActionSchema, FootageRequestCreateSchema, VersionSchema
 from ..services import request_views, requests
+from ..services.routing import INCIDENT_KINDS
 from ..services.workflow import outcome
 from .base import api_blueprint, committed, page_of, paginate, require_actor, session
 from .schemas import DeliverySchema
@@ -91,7 +92,7 @@ class FootageRequestSchema(ma.Schema):
     case_ref = ma.fields.String()
     reason = ma.fields.String()
     legal_basis = ma.fields.String()
-    incident = GeoJSONGeometry(allowed=("Point", "LineString"))
+    incident = GeoJSONGeometry(allowed=INCIDENT_KINDS)
     window_start = ma.fields.AwareDateTime()
     window_end = ma.fields.AwareDateTime()
     radius_m = ma.fields.Float()
@@ -163,10 +164,16 @@ class FootageRequests(MethodView):
     @requests_blp.arguments(FootageRequestCreateSchema)
     @requests_blp.response(201, FootageRequestDetailSchema)
     def post(self, data):
-        """Open a request for an incident in (or within radius_m of) your commune; it is routed at once."""
+        """Open a request for an incident in (or within radius_m of) your commune; it is routed at once. The incident
+        is a Point, a LineString (the route taken) or a Polygon (an area of at most AREA_REQUEST_MAX_KM2, 0.5 km² by
+        default, with no holes)."""
         return committed(
             requests.open_request(
-                session(), require_actor(), **data, public_base_url=current_app.config["PUBLIC_BASE_URL"]
+                session(),
+                require_actor(),
+                **data,
+                public_base_url=current_app.config["PUBLIC_BASE_URL"],
+                max_area_km2=current_app.config["AREA_REQUEST_MAX_KM2"],
             )
         )
 

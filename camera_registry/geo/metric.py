@@ -1,12 +1,15 @@
-"""Metres <-> degrees near a latitude, for envelopes that must not miss anything."""
+"""Metres <-> degrees near a latitude, for envelopes that must not miss anything; metric distances and areas."""
 
 from __future__ import annotations
 
 import math
 
+from pyproj import Geod
 from shapely.geometry.base import BaseGeometry
 
 from .sectors import LocalFrame
+
+_WGS84 = Geod(ellps="WGS84")
 
 # Shortest lengths of a degree on the WGS84 ellipsoid, so a bounding box
 # built from them is always at least as large as the metric radius.
@@ -27,3 +30,9 @@ def metres_between(a: BaseGeometry, b: BaseGeometry) -> float:
     """Shortest distance in metres between two lon/lat geometries a few kilometres apart."""
     frame = LocalFrame.around(a)
     return frame.project(a).distance(frame.project(b))
+
+
+def area_km2(geometry: BaseGeometry) -> float:
+    """Area in square kilometres of a lon/lat polygon on the WGS84 ellipsoid, whichever way its rings run."""
+    area_m2, _ = _WGS84.geometry_area_perimeter(geometry)
+    return abs(area_m2) / 1e6

@@ -123,8 +123,11 @@ class Sighting:
 
 
 def sight(incident: BaseGeometry, lenses: Sequence[LensView]) -> list[Sighting]:
-    """For each lens, whether `incident` (a lon/lat Point or LineString) meets its sector.
+    """For each lens, whether `incident` (a lon/lat Point, LineString or Polygon) meets its sector.
 
+    Meeting is sharing any point, edges included: a polygon meets the sector
+    of every lens standing inside it, and of every lens whose view reaches
+    its outline or holds it whole; distance to a polygon is 0 inside it.
     A lens without a bearing is in view whatever the distance: the caller's
     radius alone decides (DESIGN.md §5). Sectors are only built for lenses
     within range, since a sector never reaches past its range.

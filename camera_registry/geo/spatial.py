@@ -15,7 +15,7 @@ import shapely
 from geoalchemy2 import Geography
 from shapely import to_wkb
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import ColumnElement, Integer, LargeBinary, cast, column, func, literal, or_, select, table, union
+from sqlalchemy import ColumnElement, Integer, LargeBinary, case, cast, column, func, literal, or_, select, table, union
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from ..db import is_sqlite
@@ -125,7 +125,8 @@ def distance_to_metres(bind, point_column: ColumnElement, geometry: BaseGeometry
     wrong point and overstates the distance by up to ~1.5 % (15 m at 1 km),
     dropping lenses near a route. So on SpatiaLite the nearest point is found
     with longitudes scaled to the local metre ratio, and the geodesic is
-    measured to that point (within a centimetre of PostGIS for city-sized shapes).
+    measured to that point (within a centimetre of PostGIS for city-sized shapes);
+    a point inside a polygon (an area request) is 0 m from it.
     """
     target = geometry_literal(geometry)
     if not is_sqlite(bind):
@@ -138,7 +139,11 @@ def distance_to_metres(bind, point_column: ColumnElement, geometry: BaseGeometry
     )
     # SpatiaLite 5.0's ST_ClosestPoint answers NULL for a point lying on the line itself;
     # its own distance (zero there) stands in, so a lens on the route is not dropped.
-    return func.coalesce(func.ST_Distance(point_column, nearest, 1), func.ST_Distance(point_column, target, 1))
+    distance = func.coalesce(func.ST_Distance(point_column, nearest, 1), func.ST_Distance(point_column, target, 1))
+    if geometry.geom_type != "Polygon":
+        return distance
+    # From inside a polygon, ST_ClosestPoint answers the nearest point of its outline, not the point itself.
+    return case((func.ST_Intersects(point_column, target) == 1, 0.0), else_=distance)
 
 
 def within_metres(

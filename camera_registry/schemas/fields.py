@@ -14,7 +14,7 @@ from geoalchemy2.shape import to_shape
 from shapely.geometry import mapping, shape
 from werkzeug.routing import IntegerConverter, UnicodeConverter, ValidationError
 
-from ..services.messages import refusal
+from ..services.messages import N_, refusal
 from ..services.rules import check_lon_lat
 
 #: The largest value an INTEGER column holds on PostgreSQL (4 bytes; SQLite's hold 8). No id or version is
@@ -123,9 +123,25 @@ class GeoJSONGeometry(ma.fields.Field):
                 raise ma.ValidationError(reason)
         if not geometry.is_valid:
             raise ma.ValidationError(
-                refusal("invalid %(type)s: %(reason)s", type=value["type"], reason=shapely.is_valid_reason(geometry))
+                refusal("invalid %(type)s: %(reason)s", type=value["type"], reason=_invalid_reason(geometry))
             )
         return geometry
+
+
+#: GEOS's reasons a shape drawn by hand most often has, in words a reader's language has (the rest stay GEOS's).
+_DRAWN_SHAPE_FAULTS = {
+    "Self-intersection": N_("its outline crosses or touches itself near %(place)s"),
+    "Ring Self-intersection": N_("its outline crosses or touches itself near %(place)s"),
+    "Too few points in geometry component": N_("it has too few distinct points near %(place)s"),
+}
+
+
+def _invalid_reason(geometry) -> str:
+    """GEOS's reason, "Self-intersection[105.8 21.0]", as a refusal naming the place (lon, lat) when it is known."""
+    reason = shapely.is_valid_reason(geometry)
+    fault, _, place = reason.partition("[")
+    msgid = _DRAWN_SHAPE_FAULTS.get(fault)
+    return refusal(msgid, place=place.rstrip("]").replace(" ", ", ")) if msgid else reason
 
 
 class NumberList(ma.fields.Field):

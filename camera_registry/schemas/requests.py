@@ -7,6 +7,7 @@ from marshmallow import validate
 
 from ..models import Handover
 from ..services import requests
+from ..services.routing import INCIDENT_KINDS
 from .base import StrictSchema
 from .fields import GeoJSONGeometry
 
@@ -18,7 +19,14 @@ class FootageRequestCreateSchema(StrictSchema):
     case_ref = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
     reason = ma.fields.String(required=True, validate=validate.Length(min=1, max=2000))
     legal_basis = ma.fields.String(required=True, validate=validate.Length(min=1, max=500))
-    incident = GeoJSONGeometry(allowed=("Point", "LineString"), required=True)
+    incident = GeoJSONGeometry(
+        allowed=INCIDENT_KINDS,
+        required=True,
+        metadata={
+            "description": "GeoJSON Point, LineString (the route taken) or Polygon (an area: one outline, no holes, "
+            "at most AREA_REQUEST_MAX_KM2, 0.5 km² by default), WGS84 lon/lat"
+        },
+    )
     window_start = ma.fields.AwareDateTime(required=True)
     window_end = ma.fields.AwareDateTime(required=True)
     radius_m = ma.fields.Float(

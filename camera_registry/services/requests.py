@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from geoalchemy2.shape import from_shape, to_shape
-from shapely.geometry import LineString, Point
+from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from ..geo.metric import metres_between
+from ..geo.metric import area_km2, metres_between
 from ..models import (
     OPEN_ASSIGNMENT_STATES,
     WGS84,
@@ -45,6 +45,8 @@ from .workflow import outcome, transition_assignment, transition_request
 DEFAULT_RADIUS_M = 150
 MAX_RADIUS_M = 2000
 MAX_WINDOW = timedelta(days=7)
+#: The largest area an area request may draw (AREA_REQUEST_MAX_KM2): wider, it would ask a whole ward's owners.
+AREA_REQUEST_MAX_KM2 = 0.5
 SHA256_HEX_LENGTH = 64
 
 
@@ -61,12 +63,17 @@ def _check_request(
     radius_m: float,
     deadline: datetime | None,
     now: datetime,
+    max_area_km2: float,
 ) -> AdminUnit:
     """The officer's commune, once every rule on the new request holds."""
     if actor.role != Role.COMMUNE_POLICE or actor.unit_id is None:
         raise PermissionDenied(refusal("footage requests are filed by commune police"))
-    if not isinstance(incident, (Point, LineString)):
-        raise _refuse("incident", refusal("must be a GeoJSON Point or a LineString (the route taken)"))
+    if not isinstance(incident, (Point, LineString, Polygon)):
+        raise _refuse(
+            "incident", refusal("must be a GeoJSON Point, a LineString (the route taken) or a Polygon (an area)")
+        )
+    if isinstance(incident, Polygon):
+        _check_area(incident, max_area_km2)
     if window_end <= window_start:
         raise _refuse("window_end", refusal("must be after %(other)s", other=domain_term("window_start")))
     if window_end > now:
@@ -92,6 +99,22 @@ def _check_request(
     return commune
 
 
+def _check_area(area: Polygon, max_area_km2: float) -> None:
+    """An area request's polygon: one outline (the schema has checked that it is valid), bounded in size."""
+    if area.interiors:
+        raise _refuse("incident", refusal("an area may not have holes: draw its outline only"))
+    size = area_km2(area)
+    if size > max_area_km2:
+        raise _refuse(
+            "incident",
+            refusal(
+                "the area is %(area)s km², more than the %(most)s km² an area request may cover",
+                area=f"{size:.2f}",
+                most=f"{max_area_km2:g}",
+            ),
+        )
+
+
 def open_request(
     session: Session,
     actor: Actor,
@@ -106,11 +129,14 @@ def open_request(
     deadline: datetime | None = None,
     draft: bool = False,
     public_base_url: str,
+    max_area_km2: float = AREA_REQUEST_MAX_KM2,
     now: datetime | None = None,
 ) -> FootageRequest:
-    """File a request; unless kept as a draft it is opened, routed and announced in the same transaction."""
+    """File a request; unless kept as a draft it is opened, routed and announced in the same transaction.
+
+    The incident is a point, a route (LineString) or an area (Polygon) of at most `max_area_km2`."""
     now = now or utcnow()
-    commune = _check_request(session, actor, incident, window_start, window_end, radius_m, deadline, now)
+    commune = _check_request(session, actor, incident, window_start, window_end, radius_m, deadline, now, max_area_km2)
     request = FootageRequest(
         commune=commune,
         created_by_id=actor.user_id,

@@ -22,7 +22,8 @@ from .commitments import shared_recorder_ids
 from .errors import ValidationFailed
 from .messages import refusal
 
-INCIDENT_KINDS = ("Point", "LineString")
+#: A place, a route taken, or an area (one polygon, no holes): routing meets each with the same rule.
+INCIDENT_KINDS = ("Point", "LineString", "Polygon")
 
 
 class SkipReason(enum.StrEnum):
@@ -105,8 +106,8 @@ def plan_routing(
     """
     if incident.is_empty or incident.geom_type not in INCIDENT_KINDS:
         raise ValidationFailed(
-            refusal("an incident is a Point or a LineString, not %(kind)s", kind=incident.geom_type),
-            {"incident": [refusal("must be a Point or a LineString")]},
+            refusal("an incident is a Point, a LineString or a Polygon, not %(kind)s", kind=incident.geom_type),
+            {"incident": [refusal("must be a Point, a LineString or a Polygon")]},
         )
     nearby = nearby_lenses(session, incident, radius_m)
     recorders = {

@@ -90,6 +90,7 @@ def new():
                 actor,
                 **_form_data(FootageRequestCreateSchema(), ("window_start", "window_end", "deadline")),
                 public_base_url=current_app.config["PUBLIC_BASE_URL"],
+                max_area_km2=current_app.config["AREA_REQUEST_MAX_KM2"],
             )
             get_session().commit()
             return redirect(url_for("police.show", request_id=created.id), code=303)
