@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from ..models import AuditEvent, OutboxMessage
 from .access import Actor
+from .messages import restored
 
 CONFIG_ERROR = "notification.config_error"
 LOOKBACK = timedelta(days=30)
@@ -30,7 +31,7 @@ class ChannelProblem:
     provider: str | None  # zns, esms, speedsms
     kind: str  # the message kind, which names its template
     code: str | None  # the provider's error code, when it gave one
-    detail: str  # what the provider's answer means, in words
+    detail: str  # what the provider's answer means, in words (a Message when we worded it)
     since: datetime
     last_seen: datetime
     held_back: int
@@ -65,7 +66,7 @@ def channel_problems(session: Session, now: datetime) -> list[ChannelProblem]:
         if fixed_at is not None and fixed_at >= occurred_at:
             continue
         key = (channel, details.get("provider"), kind, details.get("code"))
-        grouped.setdefault(key, []).append((occurred_at, note or ""))
+        grouped.setdefault(key, []).append((occurred_at, restored(details.get("said")) or note or ""))
     problems = [
         ChannelProblem(channel, provider, kind, code, seen[-1][1], seen[0][0], seen[-1][0], len(seen))
         for (channel, provider, kind, code), seen in grouped.items()

@@ -6,9 +6,12 @@ Admins only: anyone else signed in gets the plain 403 page, anyone signed out th
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flask import Blueprint, render_template
 
 from ..http.actor import current_actor
+from ..http.messages import translated
 from ..http.units import get_session
 from ..models.base import utcnow
 from ..services import channel_problems
@@ -21,4 +24,5 @@ blueprint = Blueprint("admin_channels", __name__, url_prefix="/admin")
 @signed_in
 def channels():
     problems = channel_problems.current_problems(get_session(), current_actor(), utcnow())
-    return render_template("admin/channels.html", problems=problems)
+    said = [replace(problem, detail=translated(problem.detail)) for problem in problems]
+    return render_template("admin/channels.html", problems=said)

@@ -26,6 +26,7 @@ from typing import Protocol
 
 import requests
 
+from ..messages import N_, Message, refusal
 from ..wording import MESSAGE_LANGUAGES
 from .templates import TEMPLATES, MessageKind, TemplateError
 
@@ -103,6 +104,10 @@ class Provider(Protocol):
     def send(self, outgoing: Outgoing) -> Outcome: ...
 
 
+#: Said of a code a provider answered that its documentation does not list.
+SEE_THE_TABLE = N_("see the provider's error table")
+
+
 @dataclass(frozen=True)
 class ErrorCodes:
     """A provider's documented error codes by outcome; a code in none of them is a CONFIG_ERROR, so an answer
@@ -114,14 +119,16 @@ class ErrorCodes:
     config: Mapping[object, str] = field(default_factory=dict)
 
     def outcome(self, code: object, message: str = "") -> Outcome:
-        if code in self.refused:
-            return Outcome(
-                OutcomeKind.REFUSED_FALL_BACK, detail=f"{self.label} {code}: {self.refused[code]}", code=code
-            )
-        if code in self.transient:
-            return Outcome(OutcomeKind.TRANSIENT, detail=f"{self.label} {code}: {self.transient[code]}", code=code)
-        reason = self.config.get(code) or message or "see the provider's error table"
-        return Outcome(OutcomeKind.CONFIG_ERROR, detail=f"{self.label} {code}: {reason}", code=code)
+        """What `code` means, said as a Message (an admin reads it in their language); `message` is the provider's
+        own words for a code we do not know, shown as they are."""
+        for kind, meanings in ((OutcomeKind.REFUSED_FALL_BACK, self.refused), (OutcomeKind.TRANSIENT, self.transient)):
+            if code in meanings:
+                return Outcome(kind, detail=self._said(code, refusal(meanings[code])), code=code)
+        reason = refusal(self.config[code]) if code in self.config else message or refusal(SEE_THE_TABLE)
+        return Outcome(OutcomeKind.CONFIG_ERROR, detail=self._said(code, reason), code=code)
+
+    def _said(self, code: object, reason: str) -> Message:
+        return refusal("%(provider)s %(code)s: %(reason)s", provider=self.label, code=code, reason=reason)
 
 
 class SmsGateway:
@@ -137,7 +144,7 @@ class SmsGateway:
         try:
             content = TEMPLATES[outgoing.kind].in_language(outgoing.language).sms_text(outgoing.parameters)
         except TemplateError as error:
-            return Outcome(OutcomeKind.CONFIG_ERROR, detail=str(error))
+            return Outcome(OutcomeKind.CONFIG_ERROR, detail=error.args[0])
         return self.submit(outgoing, content)
 
     def submit(self, outgoing: Outgoing, content: str) -> Outcome:
@@ -154,12 +161,17 @@ def exchange(http: requests.Session, method: str, url: str, *, timeout: float, *
     try:
         response = http.request(method, url, timeout=timeout, **kwargs)
     except requests.RequestException as error:
-        return Outcome(OutcomeKind.TRANSIENT, detail=f"no answer from the provider ({type(error).__name__})")
+        return Outcome(
+            OutcomeKind.TRANSIENT, detail=refusal("no answer from the provider (%(error)s)", error=type(error).__name__)
+        )
     status = response.status_code
     if status >= 500 or status == 429:
-        return Outcome(OutcomeKind.TRANSIENT, detail=f"the provider answered HTTP {status}")
+        return Outcome(OutcomeKind.TRANSIENT, detail=refusal("the provider answered HTTP %(status)s", status=status))
     if status in (401, 403):
-        return Outcome(OutcomeKind.CONFIG_ERROR, detail=f"the provider refused our credentials (HTTP {status})")
+        return Outcome(
+            OutcomeKind.CONFIG_ERROR,
+            detail=refusal("the provider refused our credentials (HTTP %(status)s)", status=status),
+        )
     try:
         answer = response.json()
     except ValueError:
@@ -167,8 +179,14 @@ def exchange(http: requests.Session, method: str, url: str, *, timeout: float, *
     if isinstance(answer, dict):
         return answer
     if status < 300:
-        return Outcome(OutcomeKind.TRANSIENT, detail=f"the provider answered HTTP {status} without a JSON object")
-    return Outcome(OutcomeKind.CONFIG_ERROR, detail=f"the provider answered HTTP {status}: check its base URL")
+        return Outcome(
+            OutcomeKind.TRANSIENT,
+            detail=refusal("the provider answered HTTP %(status)s without a JSON object", status=status),
+        )
+    return Outcome(
+        OutcomeKind.CONFIG_ERROR,
+        detail=refusal("the provider answered HTTP %(status)s: check its base URL", status=status),
+    )
 
 
 def callback_token(secret: str, scope: str) -> str:

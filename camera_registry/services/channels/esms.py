@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import quote
 
+from ..messages import N_
 from .base import (
     ErrorCodes,
     Outcome,
@@ -47,17 +48,17 @@ DUPLICATE_REQUEST = "124"
 ERROR_CODES = ErrorCodes(
     "eSMS",
     # This phone cannot get our SMS: send by the next channel.
-    refused={"99": "eSMS blocks this phone number", "108": "eSMS finds the phone number malformed"},
+    refused={"99": N_("eSMS blocks this phone number"), "108": N_("eSMS finds the phone number malformed")},
     config={
-        "101": "wrong ApiKey or SecretKey",
-        "102": "no price list for this account",
-        "103": "not enough balance to send: top up the eSMS account",
-        "104": "the brandname does not exist for this account",
-        "118": "message type not supported",
-        "140": "this server's IP address is not whitelisted at eSMS",
-        "146": "the text matches no customer-care template registered for the brandname",
-        "177": "the brandname is not registered with this phone's network",
-        "300": "message type missing",
+        "101": N_("wrong ApiKey or SecretKey"),
+        "102": N_("no price list for this account"),
+        "103": N_("not enough balance to send: top up the eSMS account"),
+        "104": N_("the brandname does not exist for this account"),
+        "118": N_("message type not supported"),
+        "140": N_("this server's IP address is not whitelisted at eSMS"),
+        "146": N_("the text matches no customer-care template registered for the brandname"),
+        "177": N_("the brandname is not registered with this phone's network"),
+        "300": N_("message type missing"),
     },
 )
 SENT = "5"

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ..messages import N_
 from .base import (
     ErrorCodes,
     MalformedReceipt,
@@ -44,16 +45,16 @@ SEND_PATH = "/sms/send"
 BRANDNAME = 3
 ERROR_CODES = ErrorCodes(
     "SpeedSMS",
-    refused={"105": "SpeedSMS finds the phone number invalid"},
-    transient={"500": "internal error at SpeedSMS"},
+    refused={"105": N_("SpeedSMS finds the phone number invalid")},
+    transient={"500": N_("internal error at SpeedSMS")},
     config={
-        "007": "this server's IP address is locked at SpeedSMS",
-        "008": "the SpeedSMS account is blocked",
-        "009": "the SpeedSMS account may not use the API",
-        "101": "invalid or missing parameters",
-        "110": "the content's encoding is not supported",
-        "113": "the content is too long",
-        "300": "not enough balance to send: top up the SpeedSMS account",
+        "007": N_("this server's IP address is locked at SpeedSMS"),
+        "008": N_("the SpeedSMS account is blocked"),
+        "009": N_("the SpeedSMS account may not use the API"),
+        "101": N_("invalid or missing parameters"),
+        "110": N_("the content's encoding is not supported"),
+        "113": N_("the content is too long"),
+        "300": N_("not enough balance to send: top up the SpeedSMS account"),
     },
 )
 DELIVERED = 0

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from enum import Enum, StrEnum
 
-from ..messages import N_
+from ..messages import N_, refusal
 from ..vietnamese import strip_accents
 from ..wording import MESSAGE_LANGUAGES, say
 
@@ -127,7 +127,9 @@ class MessageTemplate:
     def _values(self, values: Mapping[str, str]) -> dict[str, str]:
         missing = [param.name for param in self.params if not str(values.get(param.name) or "").strip()]
         if missing:
-            raise TemplateError(f"{self.kind.value}: no value for {', '.join(missing)}")
+            raise TemplateError(
+                refusal("%(kind)s: no value for %(names)s", kind=self.kind.value, names=", ".join(missing))
+            )
         return {param.name: str(values[param.name]).strip() for param in self.params}
 
     def zns_data(self, values: Mapping[str, str]) -> dict[str, str]:
@@ -208,7 +210,9 @@ def sms_parts(text: str) -> int:
     """How many SMS `text` takes in GSM-7; TemplateError for a character GSM-7 cannot carry."""
     outside = sorted({char for char in text if char not in GSM7_BASIC and char not in GSM7_EXTENSION})
     if outside:
-        raise TemplateError(f"the SMS has characters GSM-7 cannot carry: {''.join(outside)!r}")
+        raise TemplateError(
+            refusal("the SMS has characters GSM-7 cannot carry: %(chars)s", chars=repr("".join(outside)))
+        )
     units = sum(2 if char in GSM7_EXTENSION else 1 for char in text)
     return 1 if units <= SMS_SINGLE_LIMIT else math.ceil(units / SMS_PART_LIMIT)
 

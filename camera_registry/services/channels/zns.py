@@ -41,6 +41,7 @@ from typing import Protocol
 
 import requests
 
+from ..messages import N_, refusal
 from ..wording import MESSAGE_LANGUAGES
 from .base import ErrorCodes, Outcome, OutcomeKind, Outgoing, Receipt, ReceiptStatus, exchange, timeout_from_env
 from .templates import TEMPLATES, ZNS_KINDS, MessageKind, TemplateError, zns_template_setting
@@ -59,33 +60,33 @@ ERROR_CODES = ErrorCodes(
     "ZNS error",
     # This owner cannot be reached by ZNS now: send by the next channel.
     refused={
-        -108: "Zalo finds the phone number invalid",
-        -110: "the owner's Zalo version cannot show ZNS",
-        -114: "the owner is inactive on Zalo, refuses ZNS, or is not on Zalo",
-        -118: "no Zalo account for this phone, or it is disabled",
-        -119: "this Zalo account cannot receive ZNS",
-        -133: "Zalo does not send this ZNS at night",
-        -139: "the owner refused this kind of ZNS",
-        -141: "the owner refused ZNS from this Official Account",
-        -144: "the Official Account's daily ZNS quota is used up",
-        -147: "this template's daily quota is used up",
+        -108: N_("Zalo finds the phone number invalid"),
+        -110: N_("the owner's Zalo version cannot show ZNS"),
+        -114: N_("the owner is inactive on Zalo, refuses ZNS, or is not on Zalo"),
+        -118: N_("no Zalo account for this phone, or it is disabled"),
+        -119: N_("this Zalo account cannot receive ZNS"),
+        -133: N_("Zalo does not send this ZNS at night"),
+        -139: N_("the owner refused this kind of ZNS"),
+        -141: N_("the owner refused ZNS from this Official Account"),
+        -144: N_("the Official Account's daily ZNS quota is used up"),
+        -147: N_("this template's daily quota is used up"),
     },
-    transient={-100: "unknown error at Zalo"},
+    transient={-100: N_("unknown error at Zalo")},
     config={
-        -101: "the Zalo app is invalid",
-        -102: "the Zalo app does not exist",
-        -103: "the Zalo app is not activated",
-        -104: "the Zalo app's secret key is invalid",
-        -105: "the Zalo app is not linked to an Official Account",
-        -106: "method not supported",
-        -107: "message id invalid",
-        -109: "the ZNS template id is invalid",
-        -111: "the template data is empty",
-        -112: "the template data does not match the template",
-        -115: "out of ZNS quota: top up the Official Account's ZCA balance",
-        -116: "the content is invalid",
-        -117: "the Official Account or app may not use this template",
-        -131: "the ZNS template is not approved",
+        -101: N_("the Zalo app is invalid"),
+        -102: N_("the Zalo app does not exist"),
+        -103: N_("the Zalo app is not activated"),
+        -104: N_("the Zalo app's secret key is invalid"),
+        -105: N_("the Zalo app is not linked to an Official Account"),
+        -106: N_("method not supported"),
+        -107: N_("message id invalid"),
+        -109: N_("the ZNS template id is invalid"),
+        -111: N_("the template data is empty"),
+        -112: N_("the template data does not match the template"),
+        -115: N_("out of ZNS quota: top up the Official Account's ZCA balance"),
+        -116: N_("the content is invalid"),
+        -117: N_("the Official Account or app may not use this template"),
+        -131: N_("the ZNS template is not approved"),
     },
 )
 
@@ -155,6 +156,7 @@ class TokenRefreshFailed(Exception):
 
     def __init__(self, detail: str, transient: bool = False) -> None:
         super().__init__(detail)
+        self.detail = detail  # a Message when we worded it, said in the admin's language
         self.transient = transient
 
 
@@ -176,8 +178,12 @@ def refresh_tokens(settings: ZnsSettings, refresh_token: str, http: requests.Ses
     if isinstance(answer, Outcome):
         raise TokenRefreshFailed(answer.detail, transient=answer.kind == OutcomeKind.TRANSIENT)
     if not answer.get("access_token") or not answer.get("refresh_token"):
-        reason = answer.get("error_description") or answer.get("error_name") or "no token in the answer"
-        raise TokenRefreshFailed(f"Zalo refused the refresh token (error {answer.get('error')}: {reason})")
+        reason = answer.get("error_description") or answer.get("error_name") or refusal("no token in the answer")
+        raise TokenRefreshFailed(
+            refusal(
+                "Zalo refused the refresh token (error %(error)s: %(reason)s)", error=answer.get("error"), reason=reason
+            )
+        )
     try:
         expires_at = datetime.now(UTC) + timedelta(seconds=int(answer.get("expires_in")))
     except (TypeError, ValueError):
@@ -200,7 +206,9 @@ class ZnsProvider:
         template_id = (self.settings.template_ids.get(outgoing.language, {}).get(outgoing.kind) or "").strip()
         if not template_id:
             setting = zns_template_setting(outgoing.kind, outgoing.language)
-            return Outcome(OutcomeKind.CONFIG_ERROR, detail=f"no ZNS template id: set {setting}")
+            return Outcome(
+                OutcomeKind.CONFIG_ERROR, detail=refusal("no ZNS template id: set %(setting)s", setting=setting)
+            )
         try:
             data = TEMPLATES[outgoing.kind].zns_data(outgoing.parameters)
         except TemplateError as error:
@@ -221,9 +229,10 @@ class ZnsProvider:
             )
         except TokenRefreshFailed as error:
             kind = OutcomeKind.TRANSIENT if error.transient else OutcomeKind.CONFIG_ERROR
-            return Outcome(kind, detail=f"the ZNS access token expired and its refresh failed: {error}")
+            detail = refusal("the ZNS access token expired and its refresh failed: %(reason)s", reason=error.detail)
+            return Outcome(kind, detail=detail)
         return self._post(body, tokens) or Outcome(
-            OutcomeKind.CONFIG_ERROR, detail="Zalo refused a freshly refreshed access token"
+            OutcomeKind.CONFIG_ERROR, detail=refusal("Zalo refused a freshly refreshed access token")
         )
 
     def _post(self, body: dict, tokens: Tokens) -> Outcome | None:

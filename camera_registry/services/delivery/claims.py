@@ -20,6 +20,7 @@ from ...models import Channel, MessageStatus, OutboxMessage, message_transition
 from ...models.base import utcnow
 from ..channels.base import Outcome, OutcomeKind
 from ..channels.zns import not_on_zalo
+from ..messages import stored
 from ..notifications import (
     NotificationSettings,
     fail_message,
@@ -265,7 +266,10 @@ def _settle(
         # What the channel problems page groups by (services/channel_problems.py).
         provider = provider_name(message.channel, settings)
         code = None if answer.code is None else str(answer.code)
-        _give_up(session, message, "notification.config_error", provider=provider, code=code)
+        # The provider's words kept as a msgid, so the channel problems page says them in each admin's language.
+        _give_up(
+            session, message, "notification.config_error", provider=provider, code=code, said=stored(answer.detail)
+        )
         return "config_error"
     off_zalo = message.channel == Channel.ZNS and not_on_zalo(answer)
     fallback = fail_message(session, message, "refuse", answer.detail, settings.channel_plan, now, off_zalo=off_zalo)

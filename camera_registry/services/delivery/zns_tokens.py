@@ -37,6 +37,7 @@ from ...models import ProviderToken
 from ...models.base import utcnow
 from ..channels import zns
 from ..leases import hold_lease, release_lease
+from ..messages import refusal
 
 log = logging.getLogger("camera_registry.delivery")
 
@@ -73,7 +74,9 @@ class DatabaseTokenStore:
             ):
                 break
             if time.monotonic() >= waited_until:
-                raise zns.TokenRefreshFailed("another process is renewing the ZNS access token", transient=True)
+                raise zns.TokenRefreshFailed(
+                    refusal("another process is renewing the ZNS access token"), transient=True
+                )
             time.sleep(POLL_SECONDS)
         try:
             return self._keep(self._refresh_under_lease(refused, refresh))
