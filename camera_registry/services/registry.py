@@ -105,7 +105,7 @@ class ReassignReport:
 def reassign_communes(session: Session) -> ReassignReport:
     """Re-derive the commune of every recorder and lens, after boundaries change, counting who moved where."""
     forget_commune_locator(session)
-    locator = commune_locator(session)
+    locator = None  # read the boundaries only when there is a camera to place: a first edition has none
     report = ReassignReport()
     for model, counter, kind in ((Recorder, "recorders_changed", "recorders"), (Lens, "lenses_changed", "lenses")):
         last_id = 0
@@ -119,6 +119,8 @@ def reassign_communes(session: Session) -> ReassignReport:
             if not rows:
                 break
             last_id = rows[-1].id
+            if locator is None:
+                locator = commune_locator(session)
             points = [to_shape(row.point) for row in rows]
             derived = locator.locate_many([p.x for p in points], [p.y for p in points])
             changes = []

@@ -299,6 +299,8 @@ def _label(unit: AdminUnit) -> str:
 
 def _successors(session: Session, closed: list[AdminUnit], effective: date) -> dict[int, list[int]]:
     """Each closed unit's id -> the open units of its level over its territory, largest overlap first."""
+    if not closed:
+        return {}  # a first edition closes nothing: no need to read every boundary back
     in_force = session.execute(
         select(AdminUnit.id, AdminUnit.code, AdminUnit.level, AdminUnit.boundary).where(AdminUnit.valid_on(effective))
     ).all()
@@ -355,6 +357,8 @@ def _move_sites(session: Session, successors: dict[int, list[int]]) -> Counter:
     """Sites of a closed commune: to the commune holding their point, else to its first successor."""
     rows = session.execute(select(Site.id, Site.commune_id, Site.point).where(Site.commune_id.in_(successors))).all()
     pointed = [row for row in rows if row.point is not None]
+    if not pointed:  # no site to place: spare reading every boundary back
+        return _move_to(session, Site, "sites", rows, {}, successors)
     points = [to_shape(row.point) for row in pointed]
     located = dict(
         zip(
