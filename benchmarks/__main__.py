@@ -82,7 +82,8 @@ same PostGIS table; with --national, a viewport's map data on the 3,000,000-lens
 Issue 16: a read load under gunicorn at least 25 % (PostGIS) / 20 % (SpatiaLite) of hello's req/s, p95 under
 150 ms, 0 server errors, a z14 tile's p95 at most 1.0x tipg's (item 1); the sample load and the register
 import within 3x COPY / one-transaction executemany (item 3); a 10 km route and a 1,000 m point request
-p95 under 300 ms (item 4). Issue 9: the mixed load under gunicorn with 0 server errors."""
+p95 under 300 ms (item 4). Issue 9: the mixed load under gunicorn with 0 server errors. Issue 18: an area
+request (a 0.49 km² hexagon, radius 150 m) p95 under 300 ms (item 2)."""
 
 
 def city_dataset(scale: Scale = FULL) -> tuple[Path, float]:

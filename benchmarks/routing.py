@@ -1,21 +1,24 @@
-"""Routing speed (issue 16, item 4): footage requests at city density, beside the 300 ms target.
+"""Routing speed (issue 16, item 4; issue 18, item 2): footage requests at city density, beside the 300 ms target.
 
     python -m benchmarks.routing            # both backends
+    python -m benchmarks.routing --quick    # fewer requests on the smaller city of `make bench-quick`
     python -m benchmarks.routing --record   # also write its section of benchmarks/RESULTS.md
 
 Per backend: the 55,000-lens city (benchmarks/__main__.py generates it) in a
 fresh database, and commune police filing requests through the API
 (create, route, announce, answer), taking turns so a machine whose load
 moves slows them alike: a point next to a lens at 200 m (the reference), the
-same at 1,000 m, and a 10 km route across the city at the default 150 m.
-Each is printed with its p95 beside the target; the 200 m point, with its
-p95 against the 1,000 m point's and the route's (they divide by it).
+same at 1,000 m, a 10 km route across the city at the default 150 m, and
+an area request: a hexagon of 0.49 km² (just under the 0.5 km² limit)
+around a lens, at 150 m. Each is printed with its p95 beside the target and
+against the 200 m point's (the others divide by it).
 `make bench` runs it too (`measure`), fewer requests on a smaller city with --quick.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import sys
 import tempfile
@@ -33,7 +36,7 @@ from camera_registry.services.requests import DEFAULT_RADIUS_M
 from camera_registry.services.sample import load_dataset
 
 from .__main__ import _off_lens, city_dataset, geojson, police_commune
-from .harness import FIGURE_HEADER, FULL, Figure, Scale, alternate_calls, fresh_database, reachable_backends
+from .harness import FIGURE_HEADER, FULL, QUICK, Figure, Scale, alternate_calls, fresh_database, reachable_backends
 from .load import load_average, machine, record
 
 REPO = Path(__file__).resolve().parent.parent
@@ -45,11 +48,15 @@ SECTION = "## Routing speed (issue 16)"
 TARGET_P95_MS = 300
 RUNS, WARMUP = 40, 3
 ROUTE_M, ROUTE_LEGS = 10_000, 10
+#: An area request's hexagon: (3√3 / 2) R² = 0.49 km² for a circumradius R of 434 m.
+AREA_KM2, AREA_CORNERS = 0.49, 6
+AREA_CORNER_M = math.sqrt(AREA_KM2 * 1e6 / (AREA_CORNERS / 2 * math.sin(2 * math.pi / AREA_CORNERS)))
 #: (label, incident kind, radius in metres); the first is the reference the others are divided by.
 REQUESTS = (
     ("200 m point (reference)", "point", 200),
     ("1,000 m point", "point", 1000),
     (f"{ROUTE_M / 1000:g} km route, {DEFAULT_RADIUS_M} m", "route", DEFAULT_RADIUS_M),
+    (f"{AREA_KM2:g} km² area, {DEFAULT_RADIUS_M} m", "area", DEFAULT_RADIUS_M),
 )
 
 
@@ -80,6 +87,14 @@ def measure(backend: str, directory, scale: Scale = FULL) -> list[Figure]:
             if kind == "point":
                 i = rng.randrange(len(xs))
                 return geojson(frame, "Point", _off_lens(rng, [xs[i]]), _off_lens(rng, [ys[i]]))
+            if kind == "area":
+                i, turn = rng.randrange(len(xs)), rng.uniform(0, 2 * math.pi)
+                angles = turn + 2 * math.pi * np.arange(AREA_CORNERS + 1) / AREA_CORNERS  # closed: last = first
+                ring = geojson(
+                    frame, "LineString", xs[i] + AREA_CORNER_M * np.sin(angles), ys[i] + AREA_CORNER_M * np.cos(angles)
+                )
+                ring["coordinates"][-1] = ring["coordinates"][0]
+                return {"type": "Polygon", "coordinates": [ring["coordinates"]]}
             start = rng.randrange(len(xs))
             route_xs, route_ys = city_route(rng, np.append(xs[start], city_xs), np.append(ys[start], city_ys), 0)
             return geojson(frame, "LineString", route_xs, route_ys)
@@ -147,7 +162,7 @@ def section(lines: list[str], before: str, after: str, command: str) -> str:
             f"after: {after}.",
             "",
             f"Target (issue 16, item 4): a {ROUTE_M / 1000:g} km route and a 1,000 m radius request p95 under "
-            f"{TARGET_P95_MS} ms on both backends at city density.",
+            f"{TARGET_P95_MS} ms on both backends at city density; (issue 18, item 2) an area request too.",
             "",
             *FIGURE_HEADER,
             *lines,
@@ -159,11 +174,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", choices=("spatialite", "postgis"), action="append")
     parser.add_argument("--record", action="store_true", help="also write its section of benchmarks/RESULTS.md")
+    parser.add_argument("--quick", action="store_true", help="fewer requests on the quick suite's smaller city")
     args = parser.parse_args(argv)
     backends, skipped = reachable_backends(args.backend or ["spatialite", "postgis"])
-    directory, _ = city_dataset()
+    scale = QUICK if args.quick else FULL
+    directory, _ = city_dataset(scale)
     before = load_average()
-    lines = [figure.line for backend in backends for figure in measure(backend, directory)] + skipped
+    lines = [figure.line for backend in backends for figure in measure(backend, directory, scale)] + skipped
     after = load_average()
     print("\n".join([*FIGURE_HEADER, *lines]), flush=True)
     print(f"load average before: {before}; after: {after}", flush=True)
