@@ -255,9 +255,9 @@ def test_the_page_marks_notified_and_closes_and_refuses_a_late_notice_without_a_
     assert session.get(Breach, breach.id).status is BreachStatus.CLOSED
 
 
-def test_the_export_for_a05_is_in_vietnamese_with_the_notification_fields(client, world, session, app):
-    app.config["PRIVACY_CONTROLLER_NAME"] = "Công an tỉnh Thử"
-    app.config["PRIVACY_CONTROLLER_CONTACT"] = "Phòng PA05, 0243 000 000"
+def test_the_export_for_a05_is_in_vietnamese_with_the_notification_fields(client, world, session, app, monkeypatch):
+    monkeypatch.setitem(app.config, "PRIVACY_CONTROLLER_NAME", "Công an tỉnh Thử")
+    monkeypatch.setitem(app.config, "PRIVACY_CONTROLLER_CONTACT", "Phòng PA05, 0243 000 000")
     _record(client, world, likely_consequences="Calls pretending to be the police")
     breach = session.scalars(select(Breach)).one()
 
