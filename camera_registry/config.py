@@ -84,6 +84,10 @@ def from_environment() -> dict:
         # Clips are deleted this many days after their request resolved, was cancelled or expired (the manifest
         # and the audit trail stay).
         "CLIP_RETENTION_DAYS": float(os.environ.get("CLIP_RETENTION_DAYS", "365")),
+        # An owner with no recorder in the programme and no open data-subject request is anonymised this many days after
+        # register last did anything with them (services/owner_retention.py; 0: never). Law 91/2025/QH15 keeps
+        # personal data no longer than its purpose needs: an owner without cameras in the programme has none.
+        "OWNER_RETENTION_DAYS": float(os.environ.get("OWNER_RETENTION_DAYS", "730")),
         # The installation's Ed25519 key that signs evidence packages (empty: <instance>/evidence_signing_key.pem);
         # generated on first use, kept outside the database.
         "EVIDENCE_SIGNING_KEY": os.environ.get("EVIDENCE_SIGNING_KEY", ""),

@@ -32,7 +32,16 @@ from sqlalchemy.orm import sessionmaker
 from .. import metrics
 from ..db import write_unit
 from ..models.base import utcnow
-from ..services import backup, commune_figures, deadlines, delivery, evidence, import_jobs, uploads
+from ..services import (
+    backup,
+    commune_figures,
+    deadlines,
+    delivery,
+    evidence,
+    import_jobs,
+    owner_retention,
+    uploads,
+)
 from ..services.leases import hold_lease, release_lease
 from ..services.notifications import NotificationSettings, check_templates
 
@@ -60,6 +69,9 @@ JOBS: dict[str, tuple[Job, int]] = {
     "clean_abandoned_uploads": (uploads.clean_abandoned_uploads, 600),
     # Clips are deleted CLIP_RETENTION_DAYS after their request ended (their records and the audit trail stay).
     "apply_clip_retention": (evidence.apply_retention, 3600),
+    # Owners with no active recorder and no open data-subject request, anonymised OWNER_RETENTION_DAYS after the
+    # register last did anything with them.
+    "apply_owner_retention": (owner_retention.apply_owner_retention, 3600),
     # Registers uploaded on /admin/imports: picked up within seconds, imported one after another.
     "run_imports": (import_jobs.run_imports, 2),
     # Per-commune figures and drawn boundaries (services/commune_figures.py) recounted where writes marked them.
