@@ -13,9 +13,11 @@ from ..http import units
 def init_app(app: Flask) -> None:
     from . import (
         admin,
+        admin_breaches,
         admin_channels,
         admin_imports,
         admin_invitations,
+        admin_subject_requests,
         admin_units,
         admin_users,
         auth,
@@ -25,6 +27,8 @@ def init_app(app: Flask) -> None:
         health,
         i18n,
         owner,
+        owner_data,
+        privacy,
         receipts,
         requests,
         security,
@@ -48,6 +52,10 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(admin_users.blueprint)  # /admin/users: staff accounts and their API tokens
     app.register_blueprint(admin_units.blueprint)  # /admin/editions: the admin units' editions, dry-run and load
     app.register_blueprint(admin_invitations.blueprint)  # /admin/invitations: owners invited to sign a commitment
+    app.register_blueprint(admin_breaches.blueprint)  # /admin/breaches: personal data breaches and the A05 report
+    app.register_blueprint(privacy.blueprint)  # /privacy: the owners' privacy notice, public
     app.register_blueprint(figures.blueprint)  # /figures: the figures page and its downloads
+    app.register_blueprint(admin_subject_requests.blueprint)  # /admin/subject-requests: owners' data requests
+    owner_data.init_app(app)  # /o/<token>/data: the owner's data-subject requests, on the owner blueprint
     owner.init_app(app)
     security.init_app(app)

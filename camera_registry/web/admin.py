@@ -54,6 +54,16 @@ ADMIN_PAGES = [
         lazy_gettext("Register imports"),
         lazy_gettext("Upload commune registers and follow their imports"),
     ),
+    (
+        "admin_breaches.page",
+        lazy_gettext("Personal data breaches"),
+        lazy_gettext("Record a breach, follow its 72-hour clock and print the notification to A05"),
+    ),
+    (
+        "admin_subject_requests.page",
+        lazy_gettext("Data-subject requests"),
+        lazy_gettext("Owners' requests to see, correct, restrict or delete their data, with their legal clocks"),
+    ),
     ("figures.page", lazy_gettext("Figures"), lazy_gettext("Figures per unit, with CSV and XLSX downloads")),
     ("police.index", lazy_gettext("Footage requests"), lazy_gettext("Every request and its history")),
     ("coverage.map_page", lazy_gettext("Coverage map"), lazy_gettext("Communes, lenses and their fields of view")),
