@@ -36,6 +36,7 @@ def test_english_on_request(client, session):
 def test_the_controller_and_the_periods_come_from_the_settings(client, app, monkeypatch):
     monkeypatch.setitem(app.config, "PRIVACY_CONTROLLER_NAME", "Công an tỉnh Thử")
     monkeypatch.setitem(app.config, "PRIVACY_CONTROLLER_CONTACT", "Phòng PA05, 0243 000 000")
+    monkeypatch.setitem(app.config, "OWNER_RETENTION_DAYS", 365.0)
     monkeypatch.setitem(app.config, "CLIP_RETENTION_DAYS", 90.0)
     monkeypatch.setitem(app.config, "CLIP_UPLOAD_EXPIRY_HOURS", 12.0)
     monkeypatch.setitem(app.config, "BACKUP_DIR", "/var/backups/camera-registry")
@@ -44,13 +45,16 @@ def test_the_controller_and_the_periods_come_from_the_settings(client, app, monk
     html = client.get("/privacy?lang=en").get_data(as_text=True)
     assert "The controller of your data is Công an tỉnh Thử." in html and "Phòng PA05, 0243 000 000" in html
     assert "deleted 90 days after" in html and "after 12 hours without progress" in html
+    assert "made anonymous 365 days after the register last did anything with you" in html
     assert "the last 14 copies are kept, about 7 days" in html
 
 
-def test_no_backup_line_where_no_backup_runs(client, app, monkeypatch):
+def test_no_line_for_what_this_deployment_does_not_run(client, app, monkeypatch):
     monkeypatch.setitem(app.config, "BACKUP_DIR", "")
+    monkeypatch.setitem(app.config, "OWNER_RETENTION_DAYS", 0.0)
     html = client.get("/privacy?lang=en").get_data(as_text=True)
-    assert 'id="retention-backups"' not in html and 'id="retention-clips"' in html
+    assert 'id="retention-backups"' not in html and 'id="retention-owners"' not in html
+    assert 'id="retention-clips"' in html
 
 
 @pytest.mark.parametrize("language", ["vi", "en"])

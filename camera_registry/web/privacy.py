@@ -20,6 +20,8 @@ blueprint = Blueprint("privacy", __name__)
 class Retention:
     """How long what the registry keeps is kept, as configured."""
 
+    #: An owner with no recorder left in the programme is anonymised this long after their last activity; 0: never.
+    owner_days: float
     clip_days: float
     upload_expiry_hours: float
     #: None: no scheduled backup on this deployment.
@@ -30,6 +32,7 @@ class Retention:
 def retention_of(config) -> Retention:
     backups = bool(config["BACKUP_DIR"])
     return Retention(
+        owner_days=config["OWNER_RETENTION_DAYS"],
         clip_days=config["CLIP_RETENTION_DAYS"],
         upload_expiry_hours=config["CLIP_UPLOAD_EXPIRY_HOURS"],
         backup_days=config["BACKUP_KEEP"] * config["BACKUP_INTERVAL_HOURS"] / 24 if backups else None,
