@@ -10,6 +10,7 @@ import openpyxl
 import pytest
 from geoalchemy2.shape import to_shape
 from import_support import TEMPLATE, csv_bytes, template_rows
+from sample_support import SampleOnce
 from sqlalchemy import func, select
 
 from camera_registry.models import (
@@ -28,14 +29,27 @@ from camera_registry.models import (
 from camera_registry.services.access import SYSTEM, Actor
 from camera_registry.services.errors import ValidationFailed
 from camera_registry.services.imports import LISTED_ERRORS, import_register
-from camera_registry.services.sample import load_dataset
 
 BA_DINH_POINT = ("105.8345", "21.0365")  # inside Phường Ba Đình, outside Phường Đống Đa
 
 
+@pytest.fixture(scope="module")
+def sample(engine):
+    loaded = SampleOnce(engine)
+    yield loaded
+    loaded.close()
+
+
 @pytest.fixture()
-def demo(session):
-    return load_dataset(session)
+def db_connection(sample):
+    """Every test here runs on the bundled sample, loaded once for the module, in a savepoint of its own."""
+    with sample.savepoint() as connection:
+        yield connection
+
+
+@pytest.fixture()
+def demo(sample):
+    return sample.report
 
 
 def run(session, rows: list[dict[str, str]], *, actor: Actor = SYSTEM, dry_run: bool = False):
