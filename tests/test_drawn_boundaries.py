@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import shapely
 from geoalchemy2.shape import to_shape
+from sample_support import SampleOnce
 from sqlalchemy import select
 
 from camera_registry.geo.mapview import degrees_per_pixel
@@ -15,14 +16,27 @@ from camera_registry.services.access import SYSTEM, actor_for
 from camera_registry.services.coverage import map_communes
 from camera_registry.services.editions import BUNDLED_EDITION
 from camera_registry.services.request_views import DRAWN_ZOOM, commune_of
-from camera_registry.services.sample import load_dataset, read_units
+from camera_registry.services.sample import read_units
 
 METRES_PER_DEGREE = 111_320  # along the equator: an upper bound for a longitude degree in Vietnam
 
 
+@pytest.fixture(scope="module")
+def sample(engine):
+    loaded = SampleOnce(engine)
+    yield loaded
+    loaded.close()
+
+
+@pytest.fixture()
+def db_connection(sample):
+    """Every test here runs on the bundled sample, loaded once for the module, in a savepoint of its own."""
+    with sample.savepoint() as connection:
+        yield connection
+
+
 @pytest.fixture()
 def chi_dam(session):
-    load_dataset(session)
     unit = session.scalar(select(AdminUnit).where(AdminUnit.code == "07999"))
     user = accounts.create_user(session, SYSTEM, "police.chidam", "a-long-password-1", Role.COMMUNE_POLICE, "07999")
     return unit, to_shape(unit.boundary), actor_for(session, user)
