@@ -96,6 +96,7 @@ def init_app(app: Flask) -> None:
         cameras,
         clips,
         commitments,
+        consents,
         coverage,
         geojson,
         imports,
@@ -131,6 +132,7 @@ def init_app(app: Flask) -> None:
         coverage.blp,
         clips.blp,
         subject_requests.blp,
+        consents.blp,
     ):
         api.register_blueprint(blueprint)
     for blueprint in (ogc.blp, tiles.blp):  # the open GIS formats, outside /api/v1, with their own error shapes

@@ -7,6 +7,7 @@ from flask import current_app
 from flask.views import MethodView
 from marshmallow import validate
 
+from ..models import ConsentChannel
 from ..schemas.base import StrictSchema
 from ..services import commitment_invitations, commitments
 from .base import api_blueprint, committed, page_of, paginate, require_actor, session
@@ -17,6 +18,29 @@ from .schemas import (
     CommitmentSchema,
     CommitmentSignSchema,
 )
+
+
+def _consent_channel():
+    """How the owner gave what the officer records; left out, the commitment's channel (paper) says."""
+    return ma.fields.Enum(
+        ConsentChannel,
+        by_value=True,
+        load_default=None,
+        validate=validate.OneOf([ConsentChannel.PAPER, ConsentChannel.ON_SITE]),
+        metadata={"description": "paper, or on_site: the owner told the officer in person (for the consent record)"},
+    )
+
+
+class OfficerSignSchema(CommitmentSignSchema):
+    consent_channel = _consent_channel()
+
+
+class OfficerRenewSchema(CommitmentRenewSchema):
+    consent_channel = _consent_channel()
+
+
+class OfficerRevokeSchema(CommitmentRevokeSchema):
+    consent_channel = _consent_channel()
 
 
 class InvitationRequestSchema(StrictSchema):
@@ -41,7 +65,7 @@ class Commitments(MethodView):
         """Commitments of owners in your reach; `active=true` for those in force now."""
         return page_of(pagination_parameters, commitments.list_commitments, session(), require_actor(), **query)
 
-    @blp.arguments(CommitmentSignSchema)
+    @blp.arguments(OfficerSignSchema)
     @blp.response(201, CommitmentSchema)
     def post(self, data):
         """Record a signed commitment (all the owner's recorders, or `recorder_ids`)."""
@@ -57,7 +81,7 @@ class CommitmentById(MethodView):
 
 @blp.route("/<int:commitment_id>/renew")
 class CommitmentRenewal(MethodView):
-    @blp.arguments(CommitmentRenewSchema)
+    @blp.arguments(OfficerRenewSchema)
     @blp.response(201, CommitmentSchema)
     def post(self, data, commitment_id):
         """Renew: a new signature with the same scope; the old commitment stays in the history."""
@@ -66,7 +90,7 @@ class CommitmentRenewal(MethodView):
 
 @blp.route("/<int:commitment_id>/revoke")
 class CommitmentRevocation(MethodView):
-    @blp.arguments(CommitmentRevokeSchema)
+    @blp.arguments(OfficerRevokeSchema)
     @blp.response(200, CommitmentSchema)
     def post(self, data, commitment_id):
         """Revoke from now on; the lenses it covered stop counting as shared."""

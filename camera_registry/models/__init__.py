@@ -16,6 +16,7 @@ from .breach import (
 from .clip import ClipUpload, FootageClip, UploadState
 from .commitment import CommitmentChannel, CommitmentText, SharingCommitment, commitment_recorders
 from .commune_figures import CommuneFigureMark, CommuneFigures, CommuneShape
+from .consent import ConsentChannel, ConsentPurpose, ConsentRecord
 from .import_job import (
     FINAL_IMPORT_JOB_STATES,
     IMPORT_JOB_TRANSITIONS,
@@ -123,6 +124,9 @@ __all__ = [
     "breach_transition",
     "CommitmentChannel",
     "CommitmentText",
+    "ConsentChannel",
+    "ConsentPurpose",
+    "ConsentRecord",
     "CommuneFigureMark",
     "CommuneFigures",
     "CommuneShape",

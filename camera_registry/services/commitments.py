@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select
@@ -13,18 +15,35 @@ from ..models import (
     AdminUnit,
     CommitmentChannel,
     CommitmentText,
+    ConsentChannel,
+    ConsentPurpose,
+    ConsentRecord,
     Owner,
+    OwnerLink,
     Recorder,
     SharingCommitment,
     commitment_recorders,
 )
 from ..models.base import utcnow
+from ..models.consent import device_facts
 from ..timezones import local_today
 from .access import Actor
 from .audit import record
 from .errors import Conflict, NotFound, ValidationFailed
 from .listing import Page, page_of, readable
 from .messages import domain_term, record_name, refusal
+
+
+@dataclass(frozen=True)
+class ConsentWay:
+    """How the owner gave or withdrew their consent, for its consent record: the channel, and the link and the
+    device facts (a plain dict of models.consent.DEVICE_FACTS) for the web, or the register import that brought it.
+    None where a function takes one: the commitment's own channel, as an officer recorded it."""
+
+    channel: ConsentChannel
+    link: OwnerLink | None = None
+    device: Mapping[str, str | None] | None = None
+    import_job_id: int | None = None
 
 
 def active_commitment_at(moment: datetime) -> ColumnElement[bool]:
@@ -131,14 +150,21 @@ def get_commitment(session: Session, actor: Actor, commitment_id: int) -> Sharin
     return _commitment(session, actor, commitment_id, write=False)
 
 
-def sign_commitment(session: Session, actor: Actor, *, owner_id: int, **terms) -> SharingCommitment:
+def _officer_way(consent_channel: ConsentChannel | None) -> ConsentWay | None:
+    """An officer records what the owner gave on paper or said on site; None: as the commitment's channel says."""
+    return ConsentWay(consent_channel) if consent_channel is not None else None
+
+
+def sign_commitment(
+    session: Session, actor: Actor, *, owner_id: int, consent_channel: ConsentChannel | None = None, **terms
+) -> SharingCommitment:
     """Record a signed commitment covering all the owner's recorders, or the listed ones, for an owner in the
     actor's reach; `terms` are the keywords of `record_signature` (validity, channel, text, recorders)."""
     owner = session.get(Owner, owner_id)
     if owner is None or not actor.can_read(owner.commune_id):
         raise ValidationFailed.unknown("owner_id", "owner", owner_id)
     actor.require_write(owner.commune_id, refusal("commitments of owner %(owner)s", owner=owner_id))
-    return record_signature(session, actor, owner, **terms)
+    return record_signature(session, actor, owner, way=_officer_way(consent_channel), **terms)
 
 
 def record_signature(
@@ -153,10 +179,13 @@ def record_signature(
     recorder_ids: list[int] | None = None,
     text: str | None = None,
     text_language: str | None = None,
+    way: ConsentWay | None = None,
+    purpose: ConsentPurpose = ConsentPurpose.COMMITMENT_SIGNED,
 ) -> SharingCommitment:
     """Sign for `owner` without a reach check: the caller has settled that `actor` may (police reach, owner link).
     `text` is the full text the owner read in `text_language` (an owner link): stored once per version and
-    language (`stored_text`), the signature points at it, and the audit trail keeps it beside its version."""
+    language (`stored_text`), the signature points at it, and the audit trail keeps it beside its version.
+    The signature's consent record is written with it (`way`: how it was given)."""
     signed_at = signed_at or utcnow()
     if valid_until is not None and valid_until <= signed_at:
         raise ValidationFailed(
@@ -205,7 +234,41 @@ def record_signature(
             **({"text": text, "text_id": commitment.text_id} if text is not None else {}),
         },
     )
+    record_consent(session, actor, commitment, purpose, signed_at, way)
     return commitment
+
+
+def record_consent(
+    session: Session,
+    actor: Actor,
+    commitment: SharingCommitment,
+    purpose: ConsentPurpose,
+    given_at: datetime,
+    way: ConsentWay | None = None,
+) -> ConsentRecord:
+    """The consent record of a commitment signed, renewed or withdrawn. Its notice is the commitment's stored
+    text; a paper commitment recorded without one keeps its version alone."""
+    way = way or ConsentWay(ConsentChannel.of_commitment(commitment.channel))
+    text = commitment.text
+    consent = ConsentRecord(
+        owner_id=commitment.owner_id,
+        purpose=purpose,
+        channel=way.channel,
+        given_at=given_at,
+        notice_version=commitment.text_version,
+        notice_text=text.body if text else None,
+        notice_sha256=text.sha256 if text else None,
+        language=text.language if text else commitment.owner.language or "vi",
+        commitment_text=text,
+        commitment_id=commitment.id,
+        owner_link_id=way.link.id if way.link else None,
+        recorded_by_user_id=actor.user_id,
+        import_job_id=way.import_job_id,
+        **(device_facts(way.device) if way.link else {}),
+    )
+    session.add(consent)
+    session.flush()
+    return consent
 
 
 def text_digest(body: str) -> str:
@@ -257,9 +320,12 @@ def stored_text(session: Session, version: str, language: str | None, body: str)
     return kept
 
 
-def renew_commitment(session: Session, actor: Actor, commitment_id: int, **terms) -> SharingCommitment:
+def renew_commitment(
+    session: Session, actor: Actor, commitment_id: int, consent_channel: ConsentChannel | None = None, **terms
+) -> SharingCommitment:
     """Renew a commitment in the actor's reach; `terms` are the keywords of `record_renewal`."""
-    return record_renewal(session, actor, _commitment(session, actor, commitment_id, write=True), **terms)
+    commitment = _commitment(session, actor, commitment_id, write=True)
+    return record_renewal(session, actor, commitment, way=_officer_way(consent_channel), **terms)
 
 
 def record_renewal(
@@ -272,6 +338,7 @@ def record_renewal(
     text_version: str | None = None,
     text: str | None = None,
     text_language: str | None = None,
+    way: ConsentWay | None = None,
 ) -> SharingCommitment:
     """A renewal is a new signature with the same scope; the old row stays as history. No reach check."""
     if previous.revoked_at is not None:
@@ -291,19 +358,30 @@ def record_renewal(
         recorder_ids=None if previous.all_recorders else [r.id for r in previous.recorders],
         text=text,
         text_language=text_language,
+        way=way,
+        purpose=ConsentPurpose.COMMITMENT_RENEWED,
     )
 
 
 def revoke_commitment(
-    session: Session, actor: Actor, commitment_id: int, reason: str | None = None
+    session: Session,
+    actor: Actor,
+    commitment_id: int,
+    reason: str | None = None,
+    consent_channel: ConsentChannel | None = None,
 ) -> SharingCommitment:
-    return record_revocation(session, actor, _commitment(session, actor, commitment_id, write=True), reason)
+    commitment = _commitment(session, actor, commitment_id, write=True)
+    return record_revocation(session, actor, commitment, reason, _officer_way(consent_channel))
 
 
 def record_revocation(
-    session: Session, actor: Actor, commitment: SharingCommitment, reason: str | None = None
+    session: Session,
+    actor: Actor,
+    commitment: SharingCommitment,
+    reason: str | None = None,
+    way: ConsentWay | None = None,
 ) -> SharingCommitment:
-    """Stamp `revoked_at` (the row stays as history). No reach check."""
+    """Stamp `revoked_at` (the row stays as history) and write the withdrawal's consent record. No reach check."""
     if commitment.revoked_at is not None:
         raise Conflict(
             refusal("%(commitment)s is already revoked", commitment=record_name("commitment", commitment.id)),
@@ -312,11 +390,17 @@ def record_revocation(
     commitment.revoked_at = utcnow()
     session.flush()
     record(session, actor, "commitment.revoke", "commitment", commitment.id, note=reason)
+    record_consent(session, actor, commitment, ConsentPurpose.COMMITMENT_WITHDRAWN, commitment.revoked_at, way)
     return commitment
 
 
 def record_owner_revocation(
-    session: Session, actor: Actor, owner: Owner, moment: datetime, reason: str | None = None
+    session: Session,
+    actor: Actor,
+    owner: Owner,
+    moment: datetime,
+    reason: str | None = None,
+    way: ConsentWay | None = None,
 ) -> list[SharingCommitment]:
     """The owner withdraws: every commitment of theirs in force at `moment` is revoked, since a renewal leaves
     the row it renews in force until its own end. No reach check."""
@@ -325,4 +409,4 @@ def record_owner_revocation(
         .where(SharingCommitment.owner_id == owner.id, active_commitment_at(moment))
         .order_by(SharingCommitment.id)
     ).all()
-    return [record_revocation(session, actor, commitment, reason) for commitment in in_force]
+    return [record_revocation(session, actor, commitment, reason, way) for commitment in in_force]

@@ -14,17 +14,27 @@ pages reach everything through it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from ..db import after_read
-from ..models import ASSIGNMENT_TRANSITIONS, CommitmentChannel, Handover, LinkAnswer, LinkPurpose, OwnerLink
+from ..models import (
+    ASSIGNMENT_TRANSITIONS,
+    CommitmentChannel,
+    ConsentChannel,
+    Handover,
+    LinkAnswer,
+    LinkPurpose,
+    OwnerLink,
+)
 from ..models.base import utcnow
 from .access import owner_actor
 from .audit import record
-from .commitments import record_owner_revocation, record_renewal, record_signature
+from .commitments import ConsentWay, record_owner_revocation, record_renewal, record_signature
+from .consents import record_footage_consent
 from .errors import Conflict, ValidationFailed
 from .messages import refusal
 from .owner_links import LinkState, mark_used, resolve_link
@@ -107,8 +117,12 @@ def answer(
     note: str | None = None,
     language: str = "vi",
     now: datetime | None = None,
+    device: Mapping[str, str | None] | None = None,
 ) -> OwnerPage:
-    """Take one answer through a link; a repeat of the recorded answer is a no-op showing the same result."""
+    """Take one answer through a link; a repeat of the recorded answer is a no-op showing the same result.
+
+    A consent given or withdrawn writes its consent record in the same unit: the notice this page showed in
+    `language`, and `device` (models.consent.DEVICE_FACTS, from the request)."""
     now = now or utcnow()
     resolved = resolve_link(session, raw_token, now)
     page = owner_page(session, resolved, language, now)
@@ -120,9 +134,11 @@ def answer(
     try:
         with session.begin_nested():  # a submit racing this one leaves nothing half-done here
             if link.purpose == LinkPurpose.ASSIGNMENT:
-                _answer_assignment(session, link, action, handover, reason, note, now)
+                _answer_assignment(session, page, action, handover, reason, note, now)
+                if action == "consent":
+                    record_footage_consent(session, page, handover, language, now, device)
             else:
-                _answer_commitment(session, page, action, note, now)
+                _answer_commitment(session, page, action, note, now, ConsentWay(ConsentChannel.WEB_LINK, link, device))
             link.answer, link.answered_at = LinkAnswer(action), now
             record(
                 session,
@@ -175,13 +191,14 @@ def _check_answer(action: str, handover: Handover | None, reason: str | None, no
 
 def _answer_assignment(
     session: Session,
-    link: OwnerLink,
+    page: OwnerPage,
     action: str,
     handover: Handover | None,
     reason: str | None,
     note: str | None,
     now: datetime,
 ) -> None:
+    link = page.link
     if action == "report_no_footage":
         note = f"{reason}: {note}" if note else reason
     apply_assignment_action(
@@ -192,18 +209,20 @@ def _answer_assignment(
         mark_used(link, now)
 
 
-def _answer_commitment(session: Session, page: OwnerPage, action: str, note: str | None, now: datetime) -> None:
+def _answer_commitment(
+    session: Session, page: OwnerPage, action: str, note: str | None, now: datetime, way: ConsentWay
+) -> None:
     """Act on the owner's current commitment (a renewal since the link was sent is the one in force)."""
     link = page.link
     if not mark_used(link, now):
         raise StaleVersion(f"owner link {link.id} was used at the same moment")
     actor = owner_actor(link.owner_id)
     if action == "sign":
-        record_signature(session, actor, link.owner, signed_at=now, **_web_terms(page, now))
+        record_signature(session, actor, link.owner, signed_at=now, way=way, **_web_terms(page, now))
     elif action == "renew":
-        record_renewal(session, actor, page.commitment, **_web_terms(page, now))
+        record_renewal(session, actor, page.commitment, way=way, **_web_terms(page, now))
     else:
-        record_owner_revocation(session, actor, link.owner, now, reason=note or None)
+        record_owner_revocation(session, actor, link.owner, now, reason=note or None, way=way)
 
 
 def _web_terms(page: OwnerPage, now: datetime) -> dict:

@@ -24,6 +24,7 @@ SEEN_ON = {
     "map": lazy_gettext("on the coverage map"),
     "owners_api": lazy_gettext("through the owners API"),
     "place_search": lazy_gettext("in the place search"),
+    "consents_api": lazy_gettext("through the consents API"),
     None: lazy_gettext("not recorded"),
 }
 

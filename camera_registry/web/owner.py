@@ -137,7 +137,9 @@ def submit(token: str):
     language = _page_language(token)
     form = {key: value.strip() for key, value in request.form.items() if value.strip()}
     try:
-        page = owner_answers.answer(session, token, **AnswerSchema().load(form), language=language)
+        page = owner_answers.answer(
+            session, token, **AnswerSchema().load(form), language=language, device=_device_facts()
+        )
     except (ma.ValidationError, ValidationFailed) as error:
         session.rollback()
         errors = error.messages if isinstance(error, ma.ValidationError) else error.errors
@@ -149,6 +151,16 @@ def submit(token: str):
         return _render(page)
     session.commit()
     return redirect(url_for(".show", token=token), code=303)
+
+
+def _device_facts() -> dict[str, str]:
+    """What a consent through the link keeps of the device (models.consent.DEVICE_FACTS): its browser, the
+    address as the rate limit sees it, and the languages it asked for."""
+    return {
+        "user_agent": request.headers.get("User-Agent", ""),
+        "client_address": client_address(),
+        "accept_language": request.headers.get("Accept-Language", ""),
+    }
 
 
 @blueprint.post("/<token>/contact")
