@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import hashlib
 import html
+import io
 import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from import_support import GOOD_ROW, register
 from notify_support import run
 from owner_support import NOW, assignment_link, commitment_link, fresh_csrf, police_actor, routed_assignment
 from sqlalchemy import func, select
 
+from camera_registry.db import make_session_factory, write_unit
 from camera_registry.models import (
     AssignmentStatus,
     AuditEvent,
@@ -26,9 +29,12 @@ from camera_registry.models import (
     SharingCommitment,
     User,
 )
-from camera_registry.services import commitments
+from camera_registry.services import commitments, import_jobs
+from camera_registry.services.access import SYSTEM, actor_for
 from camera_registry.services.consents import FOOTAGE_NOTICE_VERSION, HANDOVER_LABELS
 from camera_registry.services.deadlines import expire_overdue
+from camera_registry.services.imports import import_register
+from camera_registry.services.upload_limits import UploadLimits
 from camera_registry.services.wording import say
 
 DEVICE = {"User-Agent": "Mozilla/5.0 (Linux; Android 14) Zalo", "Accept-Language": "vi-VN,vi;q=0.9"}
@@ -277,3 +283,47 @@ def test_the_consents_api(client, session, world):
     assert client.get("/api/v1/owners/999999/consents", headers=world.headers["admin"]).status_code == 404
     session.expire_all()
     assert session.scalar(reads) == before + 2  # refusals disclose nothing
+
+
+# --------------------------------------------------------------------------- paper commitments from a register
+
+
+@pytest.fixture()
+def factory(db_connection):
+    """Sessions on the test's connection, as the app's: read and write units, committing savepoints."""
+    sessions = make_session_factory(db_connection.engine)
+    sessions.configure(bind=db_connection, join_transaction_mode="create_savepoint")
+    return sessions
+
+
+def test_an_imported_paper_commitment_keeps_a_consent_from_its_import_job(session, world, factory, tmp_path):
+    settings = import_jobs.ImportJobSettings(
+        upload_dir=tmp_path / "imports", max_bytes=1024 * 1024, limits=UploadLimits()
+    )
+    admin = session.scalar(select(User).where(User.username == "admin"))
+    signed = GOOD_ROW.format(n=1)[: -len(",,")] + ",2025-03-15,2028-03-14"
+    job_id = import_jobs.queue_import(
+        lambda work: write_unit(factory, work),
+        actor_for(session, admin),
+        io.BytesIO(register(signed)),
+        "register.csv",
+        dry_run=False,
+        settings=settings,
+    )
+    assert import_jobs.run_imports(factory, settings) == {"imported": 1}
+    [consent] = consents(session)
+    commitment = session.get(SharingCommitment, consent.commitment_id)
+    assert commitment.owner.external_id == "owner-new" and consent.owner_id == commitment.owner_id
+    assert (consent.purpose, consent.channel) == (ConsentPurpose.COMMITMENT_SIGNED, ConsentChannel.PAPER)
+    assert consent.import_job_id == job_id and consent.recorded_by_user_id == admin.id
+    assert consent.given_at == commitment.signed_at and consent.notice_version == "import"
+    assert consent.owner_link_id is None and consent.user_agent is None
+
+    # Imported again: the same commitment, no new consent; another signing day is a renewal.
+    assert import_register(session, io.BytesIO(register(signed)), "again.csv", actor=SYSTEM).ok
+    assert len(consents(session)) == 1
+    renewed = GOOD_ROW.format(n=1)[: -len(",,")] + ",2026-10-01,2029-09-30"
+    assert import_register(session, io.BytesIO(register(renewed)), "renewed.csv", actor=SYSTEM).ok
+    [_, again] = consents(session)
+    assert again.purpose == ConsentPurpose.COMMITMENT_RENEWED and again.import_job_id is None
+    assert again.recorded_by_user_id is None and again.commitment_id != commitment.id

@@ -230,6 +230,7 @@ def run_job(session_factory: sessionmaker, settings: ImportJobSettings, lease: L
             progress=lambda done, total: _record_progress(session_factory, lease, done, total),
             limits=settings.limits,
             reading=reading,
+            import_job_id=job_row.id,
         )
         action = "import" if report.ok else "reject"
         if not _settle(writing, lease, action, report=report_as_json(report)):

@@ -53,6 +53,7 @@ def import_register(
     progress: Callable[[int, int], None] | None = None,
     limits: UploadLimits | None = None,
     reading: Session | None = None,
+    import_job_id: int | None = None,
 ) -> ImportReport:
     """Check a register file and, when every row is acceptable and this is no dry run, write it.
 
@@ -63,6 +64,7 @@ def import_register(
     are read and checked there, so `session` takes SQLite's write lock only to
     compare and write, and progress can be recorded beside the reading; its
     transaction ends once the rows are read.
+    Each new commitment gets its consent record (on paper, from `import_job_id` when a job runs the import).
     Raises ValidationFailed when the file itself cannot be read or holds more
     rows than `limits` allow, and PayloadTooLarge when it would expand past
     them (checked before it is read into memory).
@@ -95,7 +97,7 @@ def import_register(
         reading.rollback()  # the reading is over: its snapshot goes before the write lock is taken
         register.session = session
     register.check_places()
-    plan = Plan(session, actor, register, errors)
+    plan = Plan(session, actor, register, errors, import_job_id)
     plan.compare()
     for name in ENTITIES:
         setattr(report, name, plan.counts(name))

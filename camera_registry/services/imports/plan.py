@@ -13,11 +13,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ...models import CommitmentChannel, Lens, Owner, Recorder, SharingCommitment, Site
+from ...models import (
+    CommitmentChannel,
+    ConsentChannel,
+    ConsentPurpose,
+    ConsentRecord,
+    Lens,
+    Owner,
+    Recorder,
+    SharingCommitment,
+    Site,
+)
 from ...timezones import local_midnight, local_today
 from ..access import Actor
 from ..errors import Conflict
@@ -55,13 +65,18 @@ def _last_day(valid_until: datetime | None) -> date | None:
 class Plan:
     """What the file changes in the registry, found by reading the stored records in batches."""
 
-    def __init__(self, session: Session, actor: Actor, register: Register, errors: ErrorLog):
+    def __init__(
+        self, session: Session, actor: Actor, register: Register, errors: ErrorLog, import_job_id: int | None = None
+    ):
         self.session = session
         self.actor = actor
         self.register = register
         self.errors = errors
+        self.import_job_id = import_job_id  # the consent records of new paper commitments name it as their source
         self.changes = {name: _Changes() for name in ENTITIES}
         self.recorders_refused_a_new_owner: set[str] = set()  # their lenses need no error of their own
+        #: The new commitments' consents, by (owner external id, signed at): signed, or renewed on another day.
+        self.consents: dict[tuple[str, datetime], ConsentPurpose] = {}
 
     def counts(self, name: str) -> EntityCounts:
         changes = self.changes[name]
@@ -275,6 +290,9 @@ class Plan:
             match = next((found for found in stored[owner] if found[1] == signed), None)
             end = _start_of(valid_until + timedelta(days=1)) if valid_until else None
             if match is None:
+                self.consents[(owner, _start_of(signed))] = (
+                    ConsentPurpose.COMMITMENT_RENEWED if stored[owner] else ConsentPurpose.COMMITMENT_SIGNED
+                )
                 changes.create.append(
                     {
                         "owner_external_id": owner,
@@ -293,10 +311,42 @@ class Plan:
         """Insert and update in batches, parents first; any clash with a concurrent writer undoes it all."""
         try:
             with self.session.begin_nested():
-                writer = BulkWriter(self.session.connection(), {name: self.changes[name].ids for name in ENTITIES})
+                connection = self.session.connection()
+                newest = connection.scalar(select(func.coalesce(func.max(SharingCommitment.id), 0)))
+                writer = BulkWriter(connection, {name: self.changes[name].ids for name in ENTITIES})
                 for name in ENTITIES:
                     writer.insert(name, self.changes[name].create)
                     writer.update(name, self.changes[name].update)
+                self._write_consents(newest)
         except IntegrityError:
             raise Conflict(refusal("the registry changed while the file was imported; import it again")) from None
         self.session.expire_all()
+
+    def _write_consents(self, newest: int) -> None:
+        """One consent record per new commitment, on paper, from this import: the commitments above the newest id
+        before the write that this file created (a web signature meanwhile is none of them)."""
+        if not self.consents:
+            return
+        connection = self.session.connection()
+        created = connection.execute(
+            select(SharingCommitment.id, SharingCommitment.owner_id, SharingCommitment.signed_at, Owner.external_id)
+            .join(Owner, SharingCommitment.owner_id == Owner.id)
+            .where(SharingCommitment.id > newest, SharingCommitment.text_version == IMPORT_TEXT_VERSION)
+        )
+        rows = [
+            {
+                "owner_id": owner_id,
+                "purpose": self.consents[key],
+                "channel": ConsentChannel.PAPER,
+                "given_at": signed_at,
+                "notice_version": IMPORT_TEXT_VERSION,
+                "language": "vi",  # a commune's register is kept in Vietnamese
+                "commitment_id": commitment_id,
+                "recorded_by_user_id": self.actor.user_id,
+                "import_job_id": self.import_job_id,
+            }
+            for commitment_id, owner_id, signed_at, external_id in created
+            if (key := (external_id, signed_at.astimezone(UTC))) in self.consents
+        ]
+        for start in range(0, len(rows), BATCH):
+            connection.execute(insert(ConsentRecord), rows[start : start + BATCH])
