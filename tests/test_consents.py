@@ -21,6 +21,7 @@ from camera_registry.db import make_session_factory, write_unit
 from camera_registry.models import (
     AssignmentStatus,
     AuditEvent,
+    CommitmentChannel,
     ConsentChannel,
     ConsentPurpose,
     ConsentRecord,
@@ -78,6 +79,7 @@ def test_agreeing_on_the_page_keeps_the_notice_the_page_showed(client, session, 
     assignment, token = owner_link
     shown = visible_text(client.get(f"/o/{token}"))
     assert answer(client, token, "consent", handover=handover).status_code == 303
+    assert answer(client, token, "consent", handover=handover).status_code in (303, 410)  # a double tap: no second
     [consent] = consents(session)
     assert consent.purpose == ConsentPurpose.FOOTAGE_HANDOVER_AGREED and consent.owner_id == assignment.owner_id
     assert consent.assignment_id == assignment.id and consent.commitment_id is None
@@ -93,6 +95,18 @@ def test_agreeing_on_the_page_keeps_the_notice_the_page_showed(client, session, 
     agreed, choice = lines[-1].split(": ")  # what "agree" means: the form's heading and the choice ticked
     assert agreed in shown and choice in shown
     assert choice == say("vi", HANDOVER_LABELS[Handover(handover)])
+
+
+def test_an_owner_reading_english_agrees_to_the_english_notice(client, session, owner_link):
+    assignment, token = owner_link
+    assignment.owner.language = "en"
+    session.commit()
+    shown = visible_text(client.get(f"/o/{token}"))
+    assert answer(client, token, "consent", handover="police_copy").status_code == 303
+    [consent] = consents(session)
+    assert consent.language == "en" and consent.notice_text.startswith("Footage request from the police\n")
+    assert consent.notice_text.endswith("I agree to hand over a copy: An officer comes to copy it")
+    assert all(part in shown for line in consent.notice_text.split("\n") for part in line.split(": ", 1))
 
 
 @pytest.mark.parametrize(("action", "fields"), [("decline", {}), ("report_no_footage", {"reason": "camera_off"})])
@@ -212,7 +226,7 @@ def test_the_services_write_the_record_in_the_signatures_unit(session, world):
         police_actor(session),
         owner_id=owner_id,
         valid_until=None,
-        channel=commitments.CommitmentChannel.PAPER,
+        channel=CommitmentChannel.PAPER,
         text_version="2025.1",
     )
     [record] = consents(session, owner_id)

@@ -65,6 +65,9 @@ def footage_notice(page: OwnerPage, handover: Handover, language: str) -> str:
     ]
     if request.deadline is not None:
         lines.append(f"{say(language, 'Please answer by')}: {local_time(assignment.preservation_deadline)}")
+        lines.append(
+            say(language, "The police need your answer by then; keep the recordings until the time above all the same.")
+        )
     lines.append(say(language, "Which cameras"))
     for lens in page.lenses:
         where = f", {lens.site_name}" if lens.site_name else ""

@@ -134,7 +134,7 @@ def answer(
     try:
         with session.begin_nested():  # a submit racing this one leaves nothing half-done here
             if link.purpose == LinkPurpose.ASSIGNMENT:
-                _answer_assignment(session, page, action, handover, reason, note, now)
+                _answer_assignment(session, link, action, handover, reason, note, now)
                 if action == "consent":
                     record_footage_consent(session, page, handover, language, now, device)
             else:
@@ -191,14 +191,13 @@ def _check_answer(action: str, handover: Handover | None, reason: str | None, no
 
 def _answer_assignment(
     session: Session,
-    page: OwnerPage,
+    link: OwnerLink,
     action: str,
     handover: Handover | None,
     reason: str | None,
     note: str | None,
     now: datetime,
 ) -> None:
-    link = page.link
     if action == "report_no_footage":
         note = f"{reason}: {note}" if note else reason
     apply_assignment_action(
