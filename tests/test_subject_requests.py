@@ -16,6 +16,7 @@ from sqlalchemy import select
 from camera_registry.models import (
     SUBJECT_REQUEST_TRANSITIONS,
     AuditEvent,
+    ConsentRecord,
     OutboxMessage,
     Owner,
     OwnerLink,
@@ -260,6 +261,8 @@ def test_the_owner_files_a_request_on_their_data_page(client, world, session, ow
 
 def test_the_owner_reads_the_export_of_a_completed_access_request(client, world, session, owner_link):
     _, token = owner_link
+    consent = {"csrf_token": data_csrf(client, token), "action": "consent", "handover": "police_copy"}
+    assert client.post(f"/o/{token}", data=consent).status_code == 303
     form = {"csrf_token": data_csrf(client, token), "kind": "access"}
     assert client.post(f"/o/{token}/data", data=form).status_code == 303
     found = session.scalar(select(SubjectRequest))
@@ -271,6 +274,7 @@ def test_the_owner_reads_the_export_of_a_completed_access_request(client, world,
     page = client.get(f"/o/{token}/data/{found.id}/export")
     text = page.get_data(as_text=True)
     assert page.status_code == 200 and "Owner a" in text and "lens-a" in text and "1 Road a" in text
+    assert "Ông/bà đã đồng ý giao dữ liệu camera" in text
     as_json = client.get(f"/o/{token}/data/{found.id}/export", query_string={"format": "json"}).get_json()
     assert as_json["owner"]["email"] == "a@example.vn"
     assert {message["kind"] for message in as_json["messages"]} <= {"assignment.request", "assignment.reminder"}
@@ -289,7 +293,6 @@ def figures(session):
 def test_deletion_anonymises_the_owner_and_leaves_the_figures_as_they_were(client, world, session, owner_link):
     assignment, token = owner_link
     owner_id = world.objects["a"]["owner"]
-    before = figures(session)
     messages_before = session.scalars(select(OutboxMessage).where(OutboxMessage.assignment_id == assignment.id)).all()
     assert messages_before and any(
         "0912345678" in message.recipient or "@" in message.recipient for message in messages_before
@@ -299,6 +302,9 @@ def test_deletion_anonymises_the_owner_and_leaves_the_figures_as_they_were(clien
     )
     trail_before = session.execute(facts.order_by(AuditEvent.id)).all()
 
+    consent = {"csrf_token": data_csrf(client, token), "action": "consent", "handover": "police_copy"}
+    assert client.post(f"/o/{token}", data=consent, headers={"User-Agent": "Phone of Owner a"}).status_code == 303
+    before = figures(session)
     form = {"csrf_token": data_csrf(client, token), "kind": "deletion", "details": "Tên tôi là Owner a"}
     assert client.post(f"/o/{token}/data", data=form).status_code == 303
     found = session.scalar(select(SubjectRequest))
@@ -327,6 +333,9 @@ def test_deletion_anonymises_the_owner_and_leaves_the_figures_as_they_were(clien
         )
         assert message.recipient == subject_requests.SCRUBBED and "parameters" not in (message.payload or {})
     assert session.get(SubjectRequest, found.id).details == ""
+    [consented] = session.scalars(select(ConsentRecord).where(ConsentRecord.owner_id == owner_id))
+    assert consented.given_at is not None and consented.notice_sha256  # the proof of the act stays
+    assert (consented.user_agent, consented.client_address, consented.accept_language) == (None, None, None)
 
     shown = client.get(f"/api/v1/owners/{owner_id}", headers=world.headers["admin"]).get_json()
     assert (shown["name"], shown["phone"], shown["email"], shown["address"]) == (ANONYMISED_NAME, None, None, None)

@@ -97,19 +97,28 @@ def revoke_links(
     *,
     assignment: Assignment | None = None,
     commitment: SharingCommitment | None = None,
-    owner: Owner | None = None,
     now: datetime | None = None,
 ) -> int:
-    """Revoke every live link of an assignment, a commitment, or (an owner anonymised) an owner; returns how many."""
-    if owner is not None:
-        condition = OwnerLink.owner_id == owner.id
-    elif assignment is not None:
-        condition = OwnerLink.assignment_id == assignment.id
-    else:
-        condition = OwnerLink.commitment_id == commitment.id
+    """Revoke every live link of an assignment or a commitment; returns how many."""
+    condition = (
+        (OwnerLink.assignment_id == assignment.id)
+        if assignment is not None
+        else (OwnerLink.commitment_id == commitment.id)
+    )
     result = session.execute(
         update(OwnerLink)
         .where(condition, OwnerLink.revoked_at.is_(None), OwnerLink.used_at.is_(None))
+        .values(revoked_at=now or utcnow())
+    )
+    return result.rowcount
+
+
+def revoke_owner_links(session: Session, owner: Owner, now: datetime | None = None) -> int:
+    """Revoke every link of an owner who is anonymised, used ones too (a used link still shows its page); returns
+    how many."""
+    result = session.execute(
+        update(OwnerLink)
+        .where(OwnerLink.owner_id == owner.id, OwnerLink.revoked_at.is_(None))
         .values(revoked_at=now or utcnow())
     )
     return result.rowcount

@@ -14,7 +14,8 @@ What completing does, by kind:
   `non_urgent_opt_out`); footage requests still reach them, since the police ask for footage under the Criminal
   Procedure Code, a use the law allows without consent. A completed restriction request is the stored fact;
 - deletion: the owner is anonymised (`erase_owner`): name and contacts replaced, their links revoked, the
-  messages sent to them scrubbed, their words in these requests cleared. Recorders, lenses, commitments and
+  messages sent to them scrubbed, their words in these requests cleared, the device facts of their consents
+  cleared (the consents themselves stay, as proof). Recorders, lenses, commitments and
   assignments stay (the figures count them; the assignments are part of police cases), as do the audit trail's
   facts (ids, kinds, times), which never held the contact values.
 
@@ -37,6 +38,7 @@ from ..models import (
     SUBJECT_REQUEST_TRANSITIONS,
     Assignment,
     AuditEvent,
+    ConsentRecord,
     FootageClip,
     MessageStatus,
     OutboxMessage,
@@ -56,7 +58,7 @@ from .channels.templates import MessageKind
 from .errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from .listing import Page, page_of
 from .messages import domain_term, refusal
-from .owner_links import resolve_link, revoke_links
+from .owner_links import resolve_link, revoke_owner_links
 from .owner_pages import DEAD_STATES, OwnerPage, PageState, owner_page
 from .owners import ANONYMISED_NAME, anonymise_owner, update_owner
 from .records import get_writable
@@ -418,7 +420,7 @@ def erase_owner(session: Session, actor: Actor, owner_id: int, now: datetime) ->
     anonymise_owner(session, actor, owner_id)  # name and contacts, audited as owner.anonymise
     owner = session.get(Owner, owner_id)
     owner.zalo, owner.preferred_channel, owner.language, owner.non_urgent_opt_out = False, None, None, True
-    links = revoke_links(session, owner=owner, now=now)
+    links = revoke_owner_links(session, owner, now)
     messages = _messages_of(session, owner)
     for message in messages:
         if message.status == MessageStatus.PENDING:  # nothing more goes out to an address that is gone
@@ -430,6 +432,9 @@ def erase_owner(session: Session, actor: Actor, owner_id: int, now: datetime) ->
         message.payload = {name: value for name, value in (message.payload or {}).items() if name != "parameters"}
     for own in session.scalars(select(SubjectRequest).where(SubjectRequest.owner_id == owner_id)):
         own.details = ""
+    # A consent's proof keeps the act (when, which notice, how); the device it came from goes with the owner.
+    for consent in session.scalars(select(ConsentRecord).where(ConsentRecord.owner_id == owner_id)):
+        consent.user_agent = consent.client_address = consent.accept_language = None
     session.flush()
     return {"links_revoked": links, "messages_scrubbed": len(messages)}
 
@@ -508,6 +513,20 @@ def owner_export(session: Session, owner_id: int) -> dict:
                 "text": commitment.text.body if commitment.text else None,
             }
             for commitment in sorted(owner.commitments, key=lambda commitment: commitment.id)
+        ],
+        "consents": [
+            {
+                "purpose": consent.purpose.value,
+                "channel": consent.channel.value,
+                "given_at": _iso(consent.given_at),
+                "notice_version": consent.notice_version,
+                "notice_text": consent.notice_text,
+                "user_agent": consent.user_agent,
+                "client_address": consent.client_address,
+            }
+            for consent in session.scalars(
+                select(ConsentRecord).where(ConsentRecord.owner_id == owner.id).order_by(ConsentRecord.id)
+            )
         ],
         "assignments": [
             {
