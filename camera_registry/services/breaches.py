@@ -18,12 +18,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db import after_read
-from ..models import BREACH_TRANSITIONS, Breach, BreachDataCategory, Owner
+from ..models import Breach, BreachDataCategory, Owner
 from .access import Actor
 from .audit import record
 from .errors import NotFound, ValidationFailed
 from .messages import field_refusal, refusal
-from .workflow import _apply as apply_transition
+from .workflow import transition_breach
 
 #: From discovery to the notification to A05.
 NOTIFICATION_WINDOW = timedelta(hours=72)
@@ -175,8 +175,8 @@ def update_breach(
     """Correct a record's facts (what was learnt since) until it is closed."""
     breach = get_breach(session, actor, breach_id)
     checked = _checked_facts(session, facts, now)
-    apply_transition(
-        session, actor, breach, BREACH_TRANSITIONS, "update", ENTITY, expected_version, None, _details(checked), checked
+    transition_breach(
+        session, actor, breach, "update", expected_version=expected_version, details=_details(checked), changes=checked
     )
     return breach
 
@@ -206,9 +206,7 @@ def mark_notified(
         "notification_reference": (reference or "").strip() or None,
         "late_reason": late_reason,
     }
-    apply_transition(
-        session, actor, breach, BREACH_TRANSITIONS, "notify", ENTITY, expected_version, None, None, changes
-    )
+    transition_breach(session, actor, breach, "notify", expected_version=expected_version, changes=changes)
     return breach
 
 
@@ -220,7 +218,7 @@ def close_breach(
     if breach.measures is None:
         raise _refused("measures", refusal("write down the measures taken before closing the record"))
     changes = {"closed_at": now}
-    apply_transition(session, actor, breach, BREACH_TRANSITIONS, "close", ENTITY, expected_version, None, None, changes)
+    transition_breach(session, actor, breach, "close", expected_version=expected_version, changes=changes)
     return breach
 
 

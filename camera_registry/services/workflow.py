@@ -29,6 +29,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..models import (
     ASSIGNMENT_TRANSITIONS,
+    BREACH_TRANSITIONS,
     FINAL_ASSIGNMENT_STATES,
     FINAL_REQUEST_STATES,
     OUTCOME_STATES,
@@ -37,6 +38,7 @@ from ..models import (
     SUBJECT_REQUEST_TRANSITIONS,
     Assignment,
     AssignmentStatus,
+    Breach,
     FootageRequest,
     RequestStatus,
     SubjectRequest,
@@ -214,6 +216,21 @@ def transition_request(
     closing = {"closed_at": utcnow()} if closes else None
     _apply(session, actor, request, REQUEST_TRANSITIONS, action, "request", expected_version, note, details, closing)
     return request
+
+
+def transition_breach(
+    session: Session,
+    actor: Actor,
+    breach: Breach,
+    action: str,
+    *,
+    expected_version: int | None = None,
+    details: dict | None = None,
+    changes: dict[str, Any] | None = None,
+) -> Breach:
+    """Move a breach record (services/breaches.py says what each step records besides)."""
+    _apply(session, actor, breach, BREACH_TRANSITIONS, action, "breach", expected_version, None, details, changes)
+    return breach
 
 
 def transition_subject_request(
