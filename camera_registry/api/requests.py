@@ -10,6 +10,7 @@ from __future__ import annotations
 import marshmallow as ma
 from flask import current_app
 from flask.views import MethodView
+from flask_smorest.fields import Upload
 
 from ..models import (
     ASSIGNMENT_TRANSITIONS,
@@ -22,7 +23,7 @@ from ..models import (
 from ..schemas.base import StrictSchema
 from ..schemas.fields import GeoJSONGeometry
 from ..schemas.requests import POLICE_ACTIONS, AssignmentActionSchema, FootageRequestCreateSchema, VersionSchema
-from ..services import request_views, requests
+from ..services import request_views, requests, tracks
 from ..services.routing import INCIDENT_KINDS
 from ..services.workflow import outcome
 from .base import api_blueprint, committed, page_of, paginate, require_actor, session
@@ -51,6 +52,11 @@ class AssignmentLensSchema(ma.Schema):
     distance_m = ma.fields.Float()
     preservation_deadline = ma.fields.AwareDateTime()
     partially_overwritten = ma.fields.Boolean()
+    window_start = ma.fields.Function(
+        lambda item: item.asked_window[0].isoformat(),
+        metadata={"description": "the footage asked of this lens: its own window on a timed route, else the request's"},
+    )
+    window_end = ma.fields.Function(lambda item: item.asked_window[1].isoformat())
     point = GeoJSONGeometry(allowed=("Point",), attribute="lens.point")
     bearing_deg = ma.fields.Float(attribute="lens.bearing_deg", allow_none=True)
     fov_deg = ma.fields.Float(attribute="lens.fov_deg")
@@ -67,6 +73,8 @@ class AssignmentSchema(ma.Schema):
     status = ma.fields.Enum(AssignmentStatus, by_value=True)
     version = ma.fields.Integer()
     preservation_deadline = ma.fields.AwareDateTime()
+    window_start = ma.fields.AwareDateTime(metadata={"description": "the earliest of its lenses' windows"})
+    window_end = ma.fields.AwareDateTime(metadata={"description": "the latest of its lenses' windows"})
     distance_m = ma.fields.Float()
     covered_by_commitment = ma.fields.Boolean()
     handover = ma.fields.Enum(Handover, by_value=True, allow_none=True)
@@ -97,6 +105,10 @@ class FootageRequestSchema(ma.Schema):
     window_end = ma.fields.AwareDateTime()
     radius_m = ma.fields.Float()
     deadline = ma.fields.AwareDateTime(allow_none=True)
+    route_timing = ma.fields.Dict(
+        allow_none=True,
+        metadata={"description": "a timed route's times (one per point, null where unknown), speed_kmh and margin"},
+    )
     status = ma.fields.Enum(RequestStatus, by_value=True)
     version = ma.fields.Integer()
     created_at = ma.fields.AwareDateTime()
@@ -176,6 +188,27 @@ class FootageRequests(MethodView):
                 max_area_km2=current_app.config["AREA_REQUEST_MAX_KM2"],
             )
         )
+
+
+class TrackFileSchema(ma.Schema):
+    track = Upload(required=True, metadata={"description": "a GPX file, or GeoJSON with properties.coordTimes"})
+
+
+class TimedRouteSchema(ma.Schema):
+    incident = GeoJSONGeometry(allowed=("LineString",), attribute="route")
+    route_times = ma.fields.List(ma.fields.AwareDateTime(allow_none=True), attribute="times")
+
+
+@requests_blp.route("/track")
+class TrackReading(MethodView):
+    @requests_blp.arguments(TrackFileSchema, location="files")
+    @requests_blp.response(200, TimedRouteSchema)
+    def post(self, files):
+        """Read a GPS track (GPX `<trkpt>` with `<time>`, or a GeoJSON LineString with `properties.coordTimes`) into
+        the `incident` and `route_times` of a timed route, to send on to POST /api/v1/footage-requests. Nothing
+        is stored; a file that is neither, or has bad points, is refused with 422 naming `track`."""
+        require_actor()
+        return tracks.read_track(files["track"].read(), current_app.config["JSON_MAX_DEPTH"])
 
 
 @requests_blp.route("/<int:request_id>")

@@ -170,6 +170,9 @@ class FootageRequest(Base):
     lenses_routed: Mapped[int] = mapped_column(Integer, default=0)
     #: Lenses within the radius that were not routed, by reason (inactive, out_of_view, overwritten).
     lenses_skipped: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: A timed route's times at its vertices, speed range and margin (services/route_timing.py), kept so that a
+    #: draft is routed with them when opened; null for an untimed incident.
+    route_timing: Mapped[dict | None] = mapped_column(JSON)
 
     commune: Mapped[AdminUnit] = relationship()
     created_by: Mapped[User | None] = relationship()
@@ -225,6 +228,15 @@ class Assignment(Base):
     __mapper_args__ = {"version_id_col": version}
 
     @property
+    def window_start(self) -> datetime:
+        """The start of the footage asked for: the earliest of its lenses' windows (a timed route narrows each)."""
+        return min(item.asked_window[0] for item in self.lenses)
+
+    @property
+    def window_end(self) -> datetime:
+        return max(item.asked_window[1] for item in self.lenses)
+
+    @property
     def overwrite_deadline(self) -> datetime:
         """When the first of its recorders overwrites the footage asked for: what the owner keeps it until.
         `preservation_deadline` is earlier when the police's reply deadline is: that is when an answer is due."""
@@ -246,6 +258,10 @@ class AssignmentLens(Base):
     distance_m: Mapped[float] = mapped_column(Float)
     preservation_deadline: Mapped[datetime] = mapped_column(UtcDateTime())
     partially_overwritten: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: When a timed route put the target in this lens's view (margin included, within the request's window);
+    #: null: the request's window (an untimed incident).
+    window_start: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    window_end: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     assignment: Mapped[Assignment] = relationship(back_populates="lenses")
     lens: Mapped[Lens] = relationship()
@@ -255,6 +271,13 @@ class AssignmentLens(Base):
     def overwrite_deadline(self) -> datetime:
         """When the recorder overwrites the footage asked for, by routing's rule without the reply deadline's cap:
         the window's start plus the retention, or its end once the start was already gone at routing."""
-        request = self.assignment.request
-        kept_from = request.window_end if self.partially_overwritten else request.window_start
-        return kept_from + timedelta(days=self.recorder.retention_days)
+        start, end = self.asked_window
+        return (end if self.partially_overwritten else start) + timedelta(days=self.recorder.retention_days)
+
+    @property
+    def asked_window(self) -> tuple[datetime, datetime]:
+        """The footage asked of this lens: its own window on a timed route, else the request's."""
+        if self.window_start is None:
+            request = self.assignment.request
+            return request.window_start, request.window_end
+        return self.window_start, self.window_end

@@ -6,13 +6,25 @@ import marshmallow as ma
 from marshmallow import validate
 
 from ..models import Handover
-from ..services import requests
+from ..services import requests, route_timing
 from ..services.routing import INCIDENT_KINDS
 from .base import StrictSchema
 from .fields import GeoJSONGeometry
 
 #: The assignment actions the police take or record; `expire` and `withdraw` are the service's own.
 POLICE_ACTIONS = ("consent", "decline", "report_no_footage", "receive_footage", "close")
+
+
+class SpeedRangeSchema(StrictSchema):
+    min = ma.fields.Float(
+        metadata={"description": f"km/h, above 0; default {route_timing.DEFAULT_MIN_SPEED_KMH:g}"},
+    )
+    max = ma.fields.Float(
+        metadata={
+            "description": f"km/h, at most {route_timing.MAX_SPEED_KMH:g}; "
+            f"default {route_timing.DEFAULT_MAX_SPEED_KMH:g}"
+        },
+    )
 
 
 class FootageRequestCreateSchema(StrictSchema):
@@ -35,6 +47,27 @@ class FootageRequestCreateSchema(StrictSchema):
     )
     deadline = ma.fields.AwareDateTime(load_default=None, allow_none=True)
     draft = ma.fields.Boolean(load_default=False, metadata={"description": "keep as a draft; open it later"})
+    route_times = ma.fields.List(
+        ma.fields.AwareDateTime(allow_none=True),
+        load_default=None,
+        metadata={
+            "description": "a timed route: one ISO time per point of the LineString incident, null where unknown; "
+            "at least two, rising, within the window. Each lens is then asked only for when the target could "
+            "have been in its view"
+        },
+    )
+    speed_kmh = ma.fields.Nested(
+        SpeedRangeSchema,
+        load_default=None,
+        metadata={"description": "a timed route: the speeds the target moved at, {min, max} in km/h"},
+    )
+    margin_minutes = ma.fields.Float(
+        load_default=None,
+        metadata={
+            "description": f"a timed route: minutes added before and after each lens's window, 0 to "
+            f"{route_timing.MAX_MARGIN_MINUTES:g}; default {route_timing.DEFAULT_MARGIN_MINUTES:g}"
+        },
+    )
 
 
 class VersionSchema(StrictSchema):

@@ -39,6 +39,14 @@ from .errors import NotFound, PermissionDenied, ValidationFailed
 from .listing import Page, readable
 from .messages import domain_term, field_refusal, record_name, refusal
 from .notifications import announce_routed_request
+from .route_timing import (
+    DEFAULT_MARGIN_MINUTES,
+    DEFAULT_MAX_SPEED_KMH,
+    DEFAULT_MIN_SPEED_KMH,
+    MAX_MARGIN_MINUTES,
+    MAX_SPEED_KMH,
+    RouteTiming,
+)
 from .routing import RoutingPlan, plan_routing
 from .workflow import outcome, transition_assignment, transition_request
 
@@ -115,6 +123,53 @@ def _check_area(area: Polygon, max_area_km2: float) -> None:
         )
 
 
+def _route_timing(
+    incident: BaseGeometry,
+    route_times: list[datetime | None] | None,
+    speed_kmh: dict | None,
+    margin_minutes: float | None,
+    window_start: datetime,
+    window_end: datetime,
+) -> RouteTiming | None:
+    """A timed route's timing once its rules hold; None for an untimed incident."""
+    if route_times is None:
+        for field, given in (("speed_kmh", speed_kmh), ("margin_minutes", margin_minutes)):
+            if given is not None:
+                raise _refuse(field, refusal("only applies to a timed route: give route_times too"))
+        return None
+    if not isinstance(incident, LineString):
+        raise _refuse("route_times", refusal("only a route (a LineString incident) has times at its points"))
+    vertices = len(incident.coords)
+    if len(route_times) != vertices:
+        raise _refuse(
+            "route_times",
+            refusal(
+                "has %(given)s times for the route's %(vertices)s points: give one per point, null where unknown",
+                given=len(route_times),
+                vertices=vertices,
+            ),
+        )
+    known = [t for t in route_times if t is not None]
+    if len(known) < 2:
+        raise _refuse("route_times", refusal("give the times of at least two points of the route"))
+    if any(later <= earlier for earlier, later in zip(known, known[1:])):
+        raise _refuse("route_times", refusal("each time must be later than the one before it along the route"))
+    if known[0] < window_start or known[-1] > window_end:
+        raise _refuse(
+            "route_times", refusal("must lie within the window, from %(other)s", other=domain_term("window_start"))
+        )
+    speed = {"min": DEFAULT_MIN_SPEED_KMH, "max": DEFAULT_MAX_SPEED_KMH, **(speed_kmh or {})}
+    if not 0 < speed["min"] <= speed["max"] <= MAX_SPEED_KMH:
+        raise _refuse(
+            "speed_kmh",
+            refusal("min must be above 0 and at most max, and max at most %(most)s km/h", most=f"{MAX_SPEED_KMH:g}"),
+        )
+    margin = DEFAULT_MARGIN_MINUTES if margin_minutes is None else margin_minutes
+    if not 0 <= margin <= MAX_MARGIN_MINUTES:
+        raise _refuse("margin_minutes", refusal("must be from 0 to %(most)s minutes", most=f"{MAX_MARGIN_MINUTES:g}"))
+    return RouteTiming(tuple(route_times), speed["min"], speed["max"], margin)
+
+
 def open_request(
     session: Session,
     actor: Actor,
@@ -130,13 +185,19 @@ def open_request(
     draft: bool = False,
     public_base_url: str,
     max_area_km2: float = AREA_REQUEST_MAX_KM2,
+    route_times: list[datetime | None] | None = None,
+    speed_kmh: dict | None = None,
+    margin_minutes: float | None = None,
     now: datetime | None = None,
 ) -> FootageRequest:
     """File a request; unless kept as a draft it is opened, routed and announced in the same transaction.
 
-    The incident is a point, a route (LineString) or an area (Polygon) of at most `max_area_km2`."""
+    The incident is a point, a route (LineString) or an area (Polygon) of at most `max_area_km2`. A route may
+    be timed: `route_times` parallel to its points (None where unknown), with a speed range (`speed_kmh`
+    min/max) and a margin; each lens is then asked only for when the target could have been in its view."""
     now = now or utcnow()
     commune = _check_request(session, actor, incident, window_start, window_end, radius_m, deadline, now, max_area_km2)
+    timing = _route_timing(incident, route_times, speed_kmh, margin_minutes, window_start, window_end)
     request = FootageRequest(
         commune=commune,
         created_by_id=actor.user_id,
@@ -150,6 +211,7 @@ def open_request(
         deadline=deadline,
         status=RequestStatus.DRAFT,
         lenses_skipped={},
+        route_timing=None if timing is None else timing.stored(),
     )
     session.add(request)
     session.flush()
@@ -207,6 +269,7 @@ def submit_request(
         request.window_end,
         now,
         request.deadline,
+        None if request.route_timing is None else RouteTiming.restored(request.route_timing),
     )
     owners, lenses, recorders = _routed_rows(session, plan)
     for rank, route in enumerate(plan.routes, start=1):
@@ -228,6 +291,8 @@ def submit_request(
                         distance_m=lens.distance_m,
                         preservation_deadline=lens.preservation_deadline,
                         partially_overwritten=lens.partially_overwritten,
+                        window_start=lens.window_start,
+                        window_end=lens.window_end,
                     )
                     for lens in route.lenses
                 ],

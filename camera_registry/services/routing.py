@@ -21,6 +21,7 @@ from ..models import LensStatus, Recorder, RecorderStatus
 from .commitments import shared_recorder_ids
 from .errors import ValidationFailed
 from .messages import refusal
+from .route_timing import RouteTiming, lens_windows
 
 #: A place, a route taken, or an area (one polygon, no holes): routing meets each with the same rule.
 INCIDENT_KINDS = ("Point", "LineString", "Polygon")
@@ -30,7 +31,7 @@ class SkipReason(enum.StrEnum):
     """Why a lens within the radius gets no request, checked in this order."""
 
     INACTIVE = "inactive"  # the lens or its recorder is not active: it recorded nothing
-    OUT_OF_VIEW = "out_of_view"  # it faces elsewhere: the incident misses its sector
+    OUT_OF_VIEW = "out_of_view"  # the incident misses its sector, or a timed route passed it outside the window
     OVERWRITTEN = "overwritten"  # it may have seen the incident, but the whole window is gone
 
 
@@ -42,6 +43,9 @@ class RoutedLens:
     distance_m: float
     preservation_deadline: datetime
     partially_overwritten: bool
+    # A timed route's: when the target could have been in view (None: the request's window).
+    window_start: datetime | None = None
+    window_end: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -97,12 +101,15 @@ def plan_routing(
     window_end: datetime,
     now: datetime,
     deadline: datetime | None = None,
+    timing: RouteTiming | None = None,
 ) -> RoutingPlan:
     """The lenses that could have seen `incident` in the window, grouped into owner routes.
 
     Candidates come from one index-backed radius query, their recorders from
     one more; the sector test runs in Python. Inputs are the caller's to
-    validate, except the incident's kind, which the geometry needs.
+    validate, except the incident's kind, which the geometry needs. With the
+    `timing` of a route, each lens is asked only for when the target could have
+    been in its view (services/route_timing.py), and its deadlines follow that window.
     """
     if incident.is_empty or incident.geom_type not in INCIDENT_KINDS:
         raise ValidationFailed(
@@ -126,16 +133,26 @@ def plan_routing(
             skipped[SkipReason.INACTIVE] += 1
 
     views = [LensView(lens.lon, lens.lat, lens.bearing_deg, lens.fov_deg, lens.range_m) for lens in active]
+    seen = [sighting.in_view for sighting in sight(incident, views)]
+    windows = [None] * len(active)
+    if timing is not None:
+        timed = [i for i, in_view in enumerate(seen) if in_view]
+        found = lens_windows(incident, timing, [views[i] for i in timed], radius_m, window_start, window_end)
+        for i, lens_found in zip(timed, found):
+            seen[i] = bool(lens_found)
+            windows[i] = (lens_found[0][0], lens_found[-1][1]) if lens_found else None
     routed = []
-    for lens, sighting in zip(active, sight(incident, views)):
+    for lens, in_view, window in zip(active, seen, windows):
         recorder = recorders[lens.recorder_id]
-        saved = _preservation(recorder.retention_days, window_start, window_end, now, deadline)
-        if not sighting.in_view:
+        saved = _preservation(recorder.retention_days, *(window or (window_start, window_end)), now, deadline)
+        if not in_view:
             skipped[SkipReason.OUT_OF_VIEW] += 1
         elif saved is None:
             skipped[SkipReason.OVERWRITTEN] += 1
         else:
-            routed.append(RoutedLens(lens.id, recorder.id, recorder.owner_id, lens.distance_m, *saved))
+            routed.append(
+                RoutedLens(lens.id, recorder.id, recorder.owner_id, lens.distance_m, *saved, *(window or (None, None)))
+            )
 
     return RoutingPlan(considered=len(nearby), routes=_owner_routes(session, routed, now), skipped=dict(skipped))
 
