@@ -59,7 +59,7 @@ def footage_notice(page: OwnerPage, handover: Handover, language: str) -> str:
         f"{say(language, 'Legal basis')}: {request.legal_basis}",
         f"{say(language, 'Case number')}: {request.case_ref}",
         f"{say(language, 'Time window (Vietnam time)')}: "
-        f"{local_time(request.window_start)} – {local_time(request.window_end)}",
+        f"{local_time(assignment.window_start)} – {local_time(assignment.window_end)}",  # this owner's lenses' span
         f"{say(language, 'Keep the recordings until')}: {local_time(assignment.overwrite_deadline)}",
         say(language, "Your recorder may overwrite them after that; please do not let it."),
     ]
