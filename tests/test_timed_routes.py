@@ -9,19 +9,24 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from owner_support import POLICE_PHONE, assignment_link, police_actor
 from request_support import NOW as REQUEST_NOW
 from request_support import iso, open_request, request_body
 from shapely import LineString
+from shapely.geometry import shape
 from sqlalchemy import func, select
 from test_routing import DAY, INCIDENT, NOW, at, make_lens, make_owner, make_recorder
 from translation_support import english_words
 
-from camera_registry.models import AssignmentLens, AuditEvent, FootageRequest
+from camera_registry.models import AssignmentLens, AuditEvent, FootageRequest, OutboxMessage
+from camera_registry.services import requests
 from camera_registry.services.route_timing import RouteTiming
 from camera_registry.services.routing import plan_routing
+from camera_registry.timezones import local_time
 
 # --------------------------------------------------------------------------- routing with times
 
@@ -237,3 +242,58 @@ def test_a_bad_track_is_refused_in_vietnamese(client, world):
     assert response.status_code == 422
     reasons = " ".join(response.get_json()["errors"]["track"])
     assert english_words(reasons.replace("GPX", "").replace("GeoJSON", "")) == [], reasons
+
+
+# --------------------------------------------------------------------------- what owners and the evidence see
+
+
+@pytest.fixture()
+def timed_assignment(session, world):
+    """Owner a asked about lens-a by a timed route of commune A's police; its link, committed."""
+    world.commune_a.police_phone = POLICE_PHONE
+    request = requests.open_request(
+        session,
+        police_actor(session),
+        case_ref="VV-2026-118",
+        reason="Cướp giật",
+        legal_basis="Điều 145 BLTTHS",
+        incident=shape(NORTHWARD),
+        window_start=REQUEST_NOW - timedelta(hours=3),
+        window_end=REQUEST_NOW - timedelta(hours=2),
+        route_times=[PASSED, None, PASSED + timedelta(seconds=60)],
+        public_base_url="http://127.0.0.1:5000",
+    )
+    [assignment] = request.assignments
+    token = assignment_link(session, assignment)
+    session.commit()
+    return assignment, token
+
+
+def test_the_owner_page_and_messages_give_the_lens_window_not_the_request_window(client, session, timed_assignment):
+    assignment, token = timed_assignment
+    [lens] = assignment.lenses
+    assert assignment.request.window_start < lens.window_start < lens.window_end < assignment.request.window_end
+    html = client.get(f"/o/{token}?lang=en").get_data(as_text=True)
+    asked = f"{local_time(lens.window_start)} – {local_time(lens.window_end)}"
+    assert f"Recordings asked for: {asked}" in html
+    assert f'<dd id="window">{asked}</dd>' in html
+    assert local_time(assignment.request.window_start) not in html
+    [message] = session.scalars(select(OutboxMessage).where(OutboxMessage.assignment_id == assignment.id)).all()[:1]
+    assert (
+        local_time(lens.window_start) in message.body
+        and local_time(assignment.request.window_start) not in message.body
+    )
+
+
+def test_the_evidence_manifest_records_each_lens_window(app, client, world, timed_assignment, tmp_path, monkeypatch):
+    monkeypatch.setitem(app.config, "CLIP_STORAGE_DIR", str(tmp_path / "clips"))
+    monkeypatch.setitem(app.config, "EVIDENCE_SIGNING_KEY", str(tmp_path / "keys" / "evidence.pem"))
+    assignment, _ = timed_assignment
+    [lens] = assignment.lenses
+    response = client.get(f"/requests/{assignment.request_id}/evidence.zip", headers=world.headers["police_a"])
+    assert response.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+    [entry] = manifest["assignments"][0]["lenses"]
+    assert datetime.fromisoformat(entry["window_start"]) == lens.window_start
+    assert datetime.fromisoformat(entry["window_end"]) == lens.window_end

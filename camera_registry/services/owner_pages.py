@@ -84,6 +84,8 @@ class LensLine:
     bearing_deg: float | None
     preservation_deadline: datetime
     partially_overwritten: bool
+    window_start: datetime  # the footage asked of this lens: its own window on a timed route, else the request's
+    window_end: datetime
 
 
 @dataclass(frozen=True)
@@ -201,6 +203,7 @@ def _lens_lines(assignment: Assignment) -> tuple[LensLine, ...]:
                 item.lens.bearing_deg,
                 item.preservation_deadline,
                 item.partially_overwritten,
+                *item.asked_window,
             )
         )
     return tuple(lines)

@@ -84,6 +84,9 @@ def _lens_entry(item: AssignmentLens) -> dict:
         "distance_m": item.distance_m,
         "preservation_deadline": _time(item.preservation_deadline),
         "partially_overwritten": item.partially_overwritten,
+        # The footage asked of this lens: a timed route's window for it, else the request's.
+        "window_start": _time(item.asked_window[0]),
+        "window_end": _time(item.asked_window[1]),
     }
 
 

@@ -45,8 +45,9 @@ def _assignment_texts(assignment: Assignment, link_url: str, number: int | None 
         "owner_name": owner.name,
         "police_unit": unit,
         "ask": ask,
-        "window_start": local_time(request.window_start),
-        "window_end": local_time(request.window_end),
+        # The assignment's window: its lenses' together, narrower than the request's on a timed route.
+        "window_start": local_time(assignment.window_start),
+        "window_end": local_time(assignment.window_end),
         "case_ref": request.case_ref,
         "keep_until": keep_until,
         "deadline": answer_by,
