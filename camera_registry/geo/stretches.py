@@ -44,29 +44,34 @@ def stretches_in_view(route: LineString, lenses: Sequence[LensView], all_round_m
     bearings = frame.grid_bearings(
         lons, lats, [np.nan if lens.bearing_deg is None else lens.bearing_deg for lens in lenses]
     )
-    stretches = []
-    for i, lens in enumerate(lenses):
-        if np.isnan(bearings[i]):
-            reach = max(all_round_m, shapely.distance(shapely.Point(xs[i], ys[i]), target))
-            stretches.append(_stretches_in_disc(xs[i], ys[i], reach, starts, ends, offsets))
-            continue
-        view = fields_of_view([xs[i]], [ys[i]], [bearings[i]], [lens.fov_deg], [lens.range_m])[0]
-        stretches.append(_stretches_in_polygon(view, segments, starts, offsets))
-    return stretches
+    all_round = np.isnan(bearings)
+    pieces: list[list[Stretch]] = [[] for _ in lenses]
+    for i in np.flatnonzero(all_round):
+        reach = max(all_round_m, shapely.distance(shapely.Point(xs[i], ys[i]), target))
+        pieces[i] = _pieces_in_disc(xs[i], ys[i], reach, starts, ends, offsets)
+    facing = np.flatnonzero(~all_round)
+    if not facing.size:
+        return [_joined(found) for found in pieces]
+    views = fields_of_view(
+        xs[facing],
+        ys[facing],
+        bearings[facing],
+        [lenses[i].fov_deg for i in facing],
+        [lenses[i].range_m for i in facing],
+    )
+    # Every (view, segment) pair that meets, found through a tree of the segments, cut in one call.
+    view_index, segment_index = shapely.STRtree(segments).query(views, predicate="intersects")
+    parts, part_of = shapely.get_parts(
+        shapely.intersection(segments[segment_index], views[view_index]), return_index=True
+    )
+    for part, pair in zip(parts, part_of.tolist()):
+        k = segment_index[pair]
+        along = offsets[k] + np.hypot(*(shapely.get_coordinates(part) - starts[k]).T)
+        pieces[facing[view_index[pair]]].append((float(along.min()), float(along.max())))
+    return [_joined(found) for found in pieces]
 
 
-def _stretches_in_polygon(view, segments, starts: np.ndarray, offsets: np.ndarray) -> list[Stretch]:
-    """Each segment's pieces inside the polygon, as metres along the route, touching pieces joined."""
-    meeting = np.flatnonzero(shapely.intersects(segments, view))
-    pieces = []
-    for index, part in zip(meeting, shapely.intersection(segments[meeting], view)):
-        for piece in shapely.get_parts(part):
-            along = offsets[index] + np.hypot(*(shapely.get_coordinates(piece) - starts[index]).T)
-            pieces.append((float(along.min()), float(along.max())))
-    return _joined(pieces)
-
-
-def _stretches_in_disc(x: float, y: float, radius: float, starts, ends, offsets) -> list[Stretch]:
+def _pieces_in_disc(x: float, y: float, radius: float, starts, ends, offsets) -> list[Stretch]:
     """Each segment's piece within `radius` of (x, y), solved exactly: |start + t (end - start) - centre| = r."""
     delta = ends - starts
     relative = starts - (x, y)
@@ -84,7 +89,7 @@ def _stretches_in_disc(x: float, y: float, radius: float, starts, ends, offsets)
         if low <= high:
             length = offsets[k + 1] - offsets[k]
             pieces.append((float(offsets[k] + low * length), float(offsets[k] + high * length)))
-    return _joined(pieces)
+    return pieces
 
 
 def _joined(pieces: list[Stretch]) -> list[Stretch]:

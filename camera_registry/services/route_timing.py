@@ -18,7 +18,7 @@ import numpy as np
 from shapely.geometry import LineString
 
 from ..geo.sectors import LensView
-from ..geo.stretches import Stretch, stretches_in_view, vertex_metres
+from ..geo.stretches import stretches_in_view, vertex_metres
 
 #: Walking pace to a motorbike in town traffic: the speeds a target is assumed to have moved at, km/h.
 DEFAULT_MIN_SPEED_KMH = 3.0
@@ -120,18 +120,15 @@ def lens_windows(
     """For each lens, when the target could have been in its view: one window per stretch of the route it sees,
     each widened by the margin, joined where they overlap (a route entering the view twice close in time gives
     one), clipped to the request's window. An empty list: the target was never in view within the window."""
-    vertex_m = vertex_metres(route)
+    stretches = stretches_in_view(route, lenses, radius_m)
+    ends = np.array([stretch for found in stretches for stretch in found], dtype=float).reshape(-1, 2)
     margin = timing.margin_minutes * 60
-    windows = []
-    for stretches in stretches_in_view(route, lenses, radius_m):
-        windows.append(merged_windows(_stretch_times(vertex_m, timing, stretches, margin), window_start, window_end))
+    vertex_m = vertex_metres(route)
+    early = passing_band(vertex_m, timing, ends[:, 0])[0] - margin
+    late = passing_band(vertex_m, timing, ends[:, 1])[1] + margin
+    windows, first = [], 0
+    for found in stretches:
+        last = first + len(found)
+        windows.append(merged_windows(list(zip(early[first:last], late[first:last])), window_start, window_end))
+        first = last
     return windows
-
-
-def _stretch_times(vertex_m, timing: RouteTiming, stretches: list[Stretch], margin: float) -> list[tuple[float, float]]:
-    if not stretches:
-        return []
-    ends = np.asarray(stretches, dtype=float)
-    early, _ = passing_band(vertex_m, timing, ends[:, 0])
-    _, late = passing_band(vertex_m, timing, ends[:, 1])
-    return list(zip((early - margin).tolist(), (late + margin).tolist()))
