@@ -8,9 +8,10 @@ Per backend: the 55,000-lens city (benchmarks/__main__.py generates it) in a
 fresh database, and commune police filing requests through the API
 (create, route, announce, answer), taking turns so a machine whose load
 moves slows them alike: a point next to a lens at 200 m (the reference), the
-same at 1,000 m, a 10 km route across the city at the default 150 m, and
+same at 1,000 m, a 10 km route across the city at the default 150 m,
 an area request: a hexagon of 0.49 km² (just under the 0.5 km² limit)
-around a lens, at 150 m. Each is printed with its p95 beside the target and
+around a lens, at 150 m, and a timed 5 km route at 150 m (times at its start,
+middle and end, 30 km/h, so each lens gets its own window). Each is printed with its p95 beside the target and
 against the 200 m point's (the others divide by it).
 `make bench` runs it too (`measure`), fewer requests on a smaller city with --quick.
 """
@@ -22,7 +23,7 @@ import math
 import random
 import sys
 import tempfile
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,8 @@ SECTION = "## Routing speed (issue 16)"
 TARGET_P95_MS = 300
 RUNS, WARMUP = 40, 3
 ROUTE_M, ROUTE_LEGS = 10_000, 10
+#: A timed route (issue 18, item 1): half as long, timed where it starts, half-way and where it ends.
+TIMED_ROUTE_M, TIMED_ROUTE_KMH = 5_000, 30
 #: An area request's hexagon: (3√3 / 2) R² = 0.49 km² for a circumradius R of 434 m.
 AREA_KM2, AREA_CORNERS = 0.49, 6
 AREA_CORNER_M = math.sqrt(AREA_KM2 * 1e6 / (AREA_CORNERS / 2 * math.sin(2 * math.pi / AREA_CORNERS)))
@@ -57,13 +60,16 @@ REQUESTS = (
     ("1,000 m point", "point", 1000),
     (f"{ROUTE_M / 1000:g} km route, {DEFAULT_RADIUS_M} m", "route", DEFAULT_RADIUS_M),
     (f"{AREA_KM2:g} km² area, {DEFAULT_RADIUS_M} m", "area", DEFAULT_RADIUS_M),
+    (f"timed {TIMED_ROUTE_M / 1000:g} km route, {DEFAULT_RADIUS_M} m", "timed_route", DEFAULT_RADIUS_M),
 )
 
 
-def city_route(rng: random.Random, xs: np.ndarray, ys: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray]:
-    """About ROUTE_M long from lens `start` across the city: legs from lens to lens, each keeping its length while
-    leading away from the start."""
-    leg = ROUTE_M / ROUTE_LEGS
+def city_route(
+    rng: random.Random, xs: np.ndarray, ys: np.ndarray, start: int, length_m: float = ROUTE_M
+) -> tuple[np.ndarray, np.ndarray]:
+    """About `length_m` long from lens `start` across the city: ROUTE_LEGS legs from lens to lens, each keeping
+    its length while leading away from the start."""
+    leg = length_m / ROUTE_LEGS
     path = [start]
     for k in range(1, ROUTE_LEGS + 1):
         away = np.abs(np.hypot(xs - xs[path[0]], ys - ys[path[0]]) - k * leg)
@@ -82,6 +88,24 @@ def measure(backend: str, directory, scale: Scale = FULL) -> list[Figure]:
         # Routes start in the officer's commune and run across the city: filing checks only where they start.
         city_xs, city_ys = frame.to_metres([p.x for p in points], [p.y for p in points])
         rng = random.Random(16)
+
+        def fields(kind: str) -> dict:
+            """The incident of a request of `kind`, and a timed route's times."""
+            if kind != "timed_route":
+                return {"incident": incident(kind)}
+            start = rng.randrange(len(xs))
+            route_xs, route_ys = city_route(
+                rng, np.append(xs[start], city_xs), np.append(ys[start], city_ys), 0, TIMED_ROUTE_M
+            )
+            along = np.concatenate(([0.0], np.cumsum(np.hypot(np.diff(route_xs), np.diff(route_ys)))))
+            body = request_body()
+            passed = datetime.fromisoformat(body["window_start"]) + timedelta(minutes=10)
+            timed = {0, ROUTE_LEGS // 2, ROUTE_LEGS}
+            times = [
+                (passed + timedelta(seconds=m / (TIMED_ROUTE_KMH / 3.6))).isoformat() if k in timed else None
+                for k, m in enumerate(along.tolist())
+            ]
+            return {"incident": geojson(frame, "LineString", route_xs, route_ys), "route_times": times}
 
         def incident(kind: str) -> dict:
             if kind == "point":
@@ -111,13 +135,13 @@ def measure(backend: str, directory, scale: Scale = FULL) -> list[Figure]:
             client = app.test_client()
 
             def filer(label: str, kind: str, radius_m: int):
-                incidents = iter([incident(kind) for _ in range(WARMUP + runs)])
+                incidents = iter([fields(kind) for _ in range(WARMUP + runs)])
 
                 def file():
                     response = client.post(
                         "/api/v1/footage-requests",
                         headers=headers,
-                        json=request_body(case_ref="BENCH-ROUTING", incident=next(incidents), radius_m=radius_m),
+                        json=request_body(case_ref="BENCH-ROUTING", radius_m=radius_m, **next(incidents)),
                     )
                     if response.status_code != 201:
                         raise SystemExit(f"{backend} {label}: {response.status_code} {response.get_data(as_text=True)}")
@@ -162,7 +186,8 @@ def section(lines: list[str], before: str, after: str, command: str) -> str:
             f"after: {after}.",
             "",
             f"Target (issue 16, item 4): a {ROUTE_M / 1000:g} km route and a 1,000 m radius request p95 under "
-            f"{TARGET_P95_MS} ms on both backends at city density; (issue 18, item 2) an area request too.",
+            f"{TARGET_P95_MS} ms on both backends at city density; (issue 18, items 2 and 1) an area request and a "
+            f"timed {TIMED_ROUTE_M / 1000:g} km route too.",
             "",
             *FIGURE_HEADER,
             *lines,
