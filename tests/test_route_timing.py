@@ -1,4 +1,5 @@
-"""Timed routes: when the target could have been in each lens's view, against a brute-force oracle.
+"""Timed routes: when the target could have been in each lens's view, against a brute-force oracle; the windows
+alone, and the routing rule using them on the run's backend.
 
 The oracle does not use the code under test: it samples the route every metre along its geodesics (pyproj),
 tests each sample against the lens's field of view drawn with Shapely in an azimuthal frame centred on the
@@ -14,10 +15,12 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 from pyproj import Geod, Transformer
-from shapely import LineString, Polygon, contains_xy
+from shapely import LineString, Point, Polygon, contains_xy
+from test_routing import make_lens, make_owner, make_recorder
 
 from camera_registry.geo.sectors import LensView
 from camera_registry.services.route_timing import RouteTiming, lens_windows, passing_band
+from camera_registry.services.routing import plan_routing
 
 GEOD = Geod(ellps="WGS84")
 ORIGIN = (105.85, 21.02)
@@ -232,3 +235,42 @@ def test_a_stop_between_two_times_at_one_place_spans_the_stop():
     times = (T0, T0 + timedelta(seconds=10), T0 + timedelta(minutes=5), T0 + timedelta(minutes=5, seconds=10))
     early, late = passing_band(vertex_m, RouteTiming(times, 3, 60), np.array([100.0]))
     assert (early[0], late[0]) == (T0.timestamp() + 10, T0.timestamp() + 300)
+
+
+# --------------------------------------------------------------------------- plan_routing against the oracle
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_plan_routing_asks_each_lens_for_the_oracles_window(session, seed):
+    """The routing rule on a timed route, on the run's backend: a lens is routed when the oracle sees the target
+    in its view within the window, its window spans the oracle's, and its deadline is its window's start plus
+    the retention."""
+    rng = random.Random(100 + seed)
+    vertices, timing, views, start, end = random_case(rng)
+    radius_m = 150.0
+    owner = make_owner(session, f"timed-{seed}")
+    recorder = make_recorder(session, owner, f"timed-{seed}", retention_days=14)
+    lenses = [
+        make_lens(
+            session, recorder, f"{seed}-{k}", Point(view.lon, view.lat), view.bearing_deg, view.fov_deg, view.range_m
+        )
+        for k, view in enumerate(views)
+    ]
+    session.flush()
+    plan = plan_routing(session, LineString(vertices), radius_m, start, end, T0 + timedelta(days=1), timing=timing)
+    routed = {lens.lens_id: lens for route in plan.routes for lens in route.lenses}
+    assert routed and plan.considered == len(lenses) and plan.skipped["overwritten"] == 0
+    lons, lats, along, vertex_m = samples_every_metre(vertices)
+    for lens, view in zip(lenses, views):
+        outer = oracle_windows((lons, lats, along), vertex_m, timing, oracle_view(view, radius_m, 1.0, 0.5), start, end)
+        inner = oracle_windows((lons, lats, along), vertex_m, timing, oracle_view(view, radius_m, 0.995), start, end)
+        if not outer:
+            assert lens.id not in routed, view
+            continue
+        if inner:
+            assert lens.id in routed, view
+        if lens.id in routed:
+            got = routed[lens.id]
+            assert outer[0][0] - SECOND <= got.window_start.timestamp() <= (inner or outer)[0][0] + SECOND, view
+            assert (inner or outer)[-1][1] - SECOND <= got.window_end.timestamp() <= outer[-1][1] + SECOND, view
+            assert got.preservation_deadline == got.window_start + timedelta(days=14)
