@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from camera_registry.db import make_session_factory, write_unit
 from camera_registry.models import (
+    Assignment,
     AssignmentStatus,
     AuditEvent,
     CommitmentChannel,
@@ -32,7 +33,7 @@ from camera_registry.models import (
 )
 from camera_registry.services import commitments, import_jobs
 from camera_registry.services.access import SYSTEM, actor_for
-from camera_registry.services.consents import FOOTAGE_NOTICE_VERSION, HANDOVER_LABELS
+from camera_registry.services.consents import FOOTAGE_NOTICE_VERSION, HANDOVER_LABELS, footage_notice
 from camera_registry.services.deadlines import expire_overdue
 from camera_registry.services.imports import import_register
 from camera_registry.services.upload_limits import UploadLimits
@@ -233,6 +234,34 @@ def test_the_services_write_the_record_in_the_signatures_unit(session, world):
     assert record.commitment_id == commitment.id and record.channel == ConsentChannel.PAPER
     session.rollback()
     assert consents(session, owner_id) == []
+
+
+@pytest.mark.parametrize(("given", "channel"), [(None, ConsentChannel.PHONE), ("on_site", ConsentChannel.ON_SITE)])
+def test_an_officer_records_a_footage_consent_taken_by_phone_or_on_site(client, session, world, given, channel):
+    assignment = routed_assignment(session, world)
+    session.commit()
+    police_id = session.scalar(select(User.id).where(User.username == "police-a"))
+    body = {"handover": "police_copy", **({"consent_channel": given} if given else {})}
+    response = client.post(f"/api/v1/assignments/{assignment.id}/consent", json=body, headers=world.headers["police_a"])
+    assert response.status_code == 200, response.get_json()
+    [consent] = consents(session)
+    assert (consent.purpose, consent.channel) == (ConsentPurpose.FOOTAGE_HANDOVER_AGREED, channel)
+    assert consent.assignment_id == assignment.id and consent.recorded_by_user_id == police_id
+    assert consent.owner_link_id is None and consent.user_agent is None and consent.client_address is None
+    assert consent.notice_text == footage_notice(session.get(Assignment, assignment.id), Handover.POLICE_COPY, "vi")
+    assert consent.given_at == session.get(Assignment, assignment.id).answered_at
+
+
+def test_an_officer_cannot_record_a_footage_consent_as_given_on_the_web(client, session, world):
+    assignment = routed_assignment(session, world)
+    session.commit()
+    response = client.post(
+        f"/api/v1/assignments/{assignment.id}/consent",
+        json={"handover": "police_copy", "consent_channel": "web_link"},
+        headers=world.headers["police_a"],
+    )
+    assert response.status_code == 422 and "consent_channel" in response.get_json()["errors"]
+    assert consents(session) == [] and session.get(Assignment, assignment.id).status != AssignmentStatus.CONSENTED
 
 
 # --------------------------------------------------------------------------- silence

@@ -28,11 +28,13 @@ class ConsentPurpose(enum.Enum):
 
 class ConsentChannel(enum.Enum):
     """How the owner said it. A commitment's own channel (paper, web) says where its text was signed; an
-    officer may also take a consent or a withdrawal by word on site, which no commitment channel names."""
+    officer may also take a consent or a withdrawal by word, on site or by phone, which no commitment channel
+    names."""
 
     PAPER = "paper"
     WEB_LINK = "web_link"
     ON_SITE = "on_site"
+    PHONE = "phone"  # the owner answered a footage request by phone, and the officer recorded it
 
     @classmethod
     def of_commitment(cls, channel: CommitmentChannel) -> ConsentChannel:

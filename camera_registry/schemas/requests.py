@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from ..models import Handover
+from ..models import ConsentChannel, Handover
 from ..services import requests, route_timing
 from ..services.routing import INCIDENT_KINDS
 from .base import StrictSchema
@@ -82,6 +82,13 @@ class VersionSchema(StrictSchema):
 
 class AssignmentActionSchema(VersionSchema):
     handover = ma.fields.Enum(Handover, by_value=True, load_default=None)
+    consent_channel = ma.fields.Enum(
+        ConsentChannel,
+        by_value=True,
+        load_default=None,
+        validate=validate.OneOf([ConsentChannel.PHONE, ConsentChannel.ON_SITE, ConsentChannel.PAPER]),
+        metadata={"description": "consent: how the owner gave it, for the consent record (phone when left out)"},
+    )
     evidence_ref = ma.fields.String(load_default=None, validate=validate.Length(max=200))
     clip_id = ma.fields.Integer(
         load_default=None,

@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
+from geoalchemy2.shape import to_shape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db import after_read
-from ..models import ConsentChannel, ConsentPurpose, ConsentRecord, Handover, Owner
+from ..models import Assignment, ConsentChannel, ConsentPurpose, ConsentRecord, Handover, Owner, OwnerLink
 from ..models.consent import device_facts
 from ..timezones import local_time
 from .access import Actor
@@ -25,7 +26,6 @@ from .audit import record
 from .commitments import text_digest
 from .errors import NotFound, PermissionDenied
 from .messages import refusal
-from .owner_pages import OwnerPage
 from .wording import say
 
 #: The wording of the footage-consent notice; a new version whenever its sentences or facts change.
@@ -41,12 +41,11 @@ READ_ACTION = "owner.contacts_read"
 SEEN_ON = "consents_api"
 
 
-def footage_notice(page: OwnerPage, handover: Handover, language: str) -> str:
+def footage_notice(assignment: Assignment, handover: Handover, language: str) -> str:
     """The consent notice of an assignment's page as plain text: the same facts, in the same words and order as
-    the page (web/templates/owner/assignment.html), ending with the choice the owner agreed to."""
-    assignment = page.link.assignment
+    the page (web/templates/owner/assignment.html, from services.owner_pages), ending with the choice agreed to."""
     request = assignment.request
-    unit = say(language, "Police of %(commune)s", commune=page.police.unit_name)
+    unit = say(language, "Police of %(commune)s", commune=request.commune.name)
     ask = (
         "Under the sharing commitment you signed, %(unit)s asks you to keep the recordings below and hand over a copy."
         if assignment.covered_by_commitment
@@ -69,15 +68,14 @@ def footage_notice(page: OwnerPage, handover: Handover, language: str) -> str:
             say(language, "The police need your answer by then; keep the recordings until the time above all the same.")
         )
     lines.append(say(language, "Which cameras"))
-    for lens in page.lenses:
-        where = f", {lens.site_name}" if lens.site_name else ""
-        lines.append(
-            f"{say(language, 'Camera %(name)s', name=lens.external_id)}{where}: {lens.lat:.6f}, {lens.lon:.6f}"
-        )
+    for item in assignment.lenses:
+        lens, site, point = item.lens, item.recorder.site, to_shape(item.lens.point)
+        where = f", {site.name}" if site else ""
+        lines.append(f"{say(language, 'Camera %(name)s', name=lens.external_id)}{where}: {point.y:.6f}, {point.x:.6f}")
         if lens.bearing_deg is not None:
             direction = say(language, DIRECTIONS[int((lens.bearing_deg + 22.5) // 45) % 8])
             lines.append(say(language, "facing %(direction)s", direction=direction))
-        if lens.partially_overwritten:
+        if item.partially_overwritten:
             lines.append(say(language, "Part of the window may already be overwritten on this camera."))
     lines.append(f"{say(language, 'I agree to hand over a copy')}: {say(language, HANDOVER_LABELS[handover])}")
     return "\n".join(lines)
@@ -85,27 +83,31 @@ def footage_notice(page: OwnerPage, handover: Handover, language: str) -> str:
 
 def record_footage_consent(
     session: Session,
-    page: OwnerPage,
-    handover: Handover,
+    assignment: Assignment,
     language: str,
     given_at: datetime,
-    device: Mapping[str, str | None] | None,
+    channel: ConsentChannel,
+    *,
+    actor: Actor,
+    link: OwnerLink | None = None,
+    device: Mapping[str, str | None] | None = None,
 ) -> ConsentRecord:
-    """The owner agreed on their link's page to hand over footage: the notice that page showed, kept in full."""
-    link = page.link
-    notice = footage_notice(page, handover, language)
+    """The owner agreed to hand over the assignment's footage: on their link's page (`link`, `device`), or to an
+    officer (`actor`) by phone or on site, who had the same facts to say. The notice is kept in full."""
+    notice = footage_notice(assignment, assignment.handover, language)
     consent = ConsentRecord(
-        owner_id=link.owner_id,
+        owner_id=assignment.owner_id,
         purpose=ConsentPurpose.FOOTAGE_HANDOVER_AGREED,
-        channel=ConsentChannel.WEB_LINK,
+        channel=channel,
         given_at=given_at,
         notice_version=FOOTAGE_NOTICE_VERSION,
         notice_text=notice,
         notice_sha256=text_digest(notice),
         language=language,
-        assignment_id=link.assignment_id,
-        owner_link_id=link.id,
-        **device_facts(device),
+        assignment_id=assignment.id,
+        owner_link_id=link.id if link else None,
+        recorded_by_user_id=actor.user_id,
+        **(device_facts(device) if link else {}),
     )
     session.add(consent)
     session.flush()

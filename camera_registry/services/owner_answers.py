@@ -136,7 +136,16 @@ def answer(
             if link.purpose == LinkPurpose.ASSIGNMENT:
                 _answer_assignment(session, link, action, handover, reason, note, now)
                 if action == "consent":
-                    record_footage_consent(session, page, handover, language, now, device)
+                    record_footage_consent(
+                        session,
+                        link.assignment,
+                        language,
+                        now,
+                        ConsentChannel.WEB_LINK,
+                        actor=actor,
+                        link=link,
+                        device=device,
+                    )
             else:
                 _answer_commitment(session, page, action, note, now, ConsentWay(ConsentChannel.WEB_LINK, link, device))
             link.answer, link.answered_at = LinkAnswer(action), now

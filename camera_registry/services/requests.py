@@ -23,6 +23,7 @@ from ..models import (
     Assignment,
     AssignmentLens,
     AssignmentStatus,
+    ConsentChannel,
     FootageClip,
     FootageRequest,
     Handover,
@@ -35,6 +36,7 @@ from ..models import (
 from ..models.base import utcnow
 from .access import Actor
 from .audit import record
+from .consents import record_footage_consent
 from .errors import NotFound, PermissionDenied, ValidationFailed
 from .listing import Page, readable
 from .messages import domain_term, field_refusal, record_name, refusal
@@ -48,6 +50,7 @@ from .route_timing import (
     RouteTiming,
 )
 from .routing import RoutingPlan, plan_routing
+from .wording import message_language
 from .workflow import outcome, transition_assignment, transition_request
 
 DEFAULT_RADIUS_M = 150
@@ -401,10 +404,18 @@ def cancel_request(
 
 
 def act_on_assignment(
-    session: Session, actor: Actor, assignment_id: int, action: str, *, request_id: int | None = None, **step
+    session: Session,
+    actor: Actor,
+    assignment_id: int,
+    action: str,
+    *,
+    request_id: int | None = None,
+    consent_channel: ConsentChannel | None = None,
+    **step,
 ) -> Assignment:
     """Record what an owner answered (by phone, to the police) or what the police did next, once the actor's
     reach allows it; `step` holds the keywords of `apply_assignment_action` (version, note, evidence).
+    A consent gets its consent record, by `consent_channel` (by phone unless told: on site, on paper).
 
     A caller that names the request too (the pages' URLs do) finds only that request's assignments."""
     assignment = session.get(Assignment, assignment_id)
@@ -415,7 +426,13 @@ def act_on_assignment(
     ):
         raise NotFound.of("assignment", assignment_id)
     actor.require_write(assignment.request.commune_id, record_name("assignment", assignment_id))
-    return apply_assignment_action(session, actor, assignment, action, **step)
+    apply_assignment_action(session, actor, assignment, action, **step)
+    if action == "consent":
+        language = message_language(assignment.owner.language)
+        record_footage_consent(
+            session, assignment, language, assignment.answered_at, consent_channel or ConsentChannel.PHONE, actor=actor
+        )
+    return assignment
 
 
 def apply_assignment_action(

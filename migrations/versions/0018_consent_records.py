@@ -18,7 +18,7 @@ branch_labels = None
 depends_on = None
 
 PURPOSES = ("commitment_signed", "commitment_renewed", "commitment_withdrawn", "footage_handover_agreed")
-CHANNELS = ("paper", "web_link", "on_site")
+CHANNELS = ("paper", "web_link", "on_site", "phone")
 #: Each reference: (column, table it points at).
 REFERENCES = (
     ("owner_id", "owners"),
