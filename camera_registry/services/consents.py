@@ -75,6 +75,8 @@ def footage_notice(assignment: Assignment, handover: Handover, language: str) ->
         if lens.bearing_deg is not None:
             direction = say(language, DIRECTIONS[int((lens.bearing_deg + 22.5) // 45) % 8])
             lines.append(say(language, "facing %(direction)s", direction=direction))
+        start, end = (local_time(moment) for moment in item.asked_window)
+        lines.append(say(language, "Recordings asked for: %(start)s – %(end)s", start=start, end=end))
         if item.partially_overwritten:
             lines.append(say(language, "Part of the window may already be overwritten on this camera."))
     lines.append(f"{say(language, 'I agree to hand over a copy')}: {say(language, HANDOVER_LABELS[handover])}")
