@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from camera_registry.db import make_engine
 from camera_registry.models import AdminUnit, Lens, LensStatus
-from camera_registry.services import requests
+from camera_registry.services import accounts, requests
+from camera_registry.services.access import SYSTEM
 
 PHONE = {"width": 360, "height": 740}
 #: The duty phone `owner_link_on` gives Phường Đống Đa's police, which the owner's page must show.
@@ -91,6 +92,14 @@ def on_live_database(live_server, work):
             return result
     finally:
         engine.dispose()
+
+
+def admin_on(live_server, username: str) -> str:
+    """An admin account `username` on the live server (its password is the live server's), for a module's walk."""
+    with live_server.app.extensions["session_factory"]() as session:
+        accounts.create_user(session, SYSTEM, username, live_server.password, "admin", None)
+        session.commit()
+    return username
 
 
 def sign_in(page, live_server, username):

@@ -11,11 +11,10 @@ import re
 import threading
 
 import pytest
-from browser_support import point_in_front_of_a_lens, sign_in
+from browser_support import admin_on, point_in_front_of_a_lens, sign_in
 from import_support import HEADER
 
-from camera_registry.services import accounts, import_jobs
-from camera_registry.services.access import SYSTEM
+from camera_registry.services import import_jobs
 
 ADMIN = "admin.imports"
 WORDS = {
@@ -26,10 +25,7 @@ WORDS = {
 
 @pytest.fixture(scope="module")
 def admin(live_server):
-    with live_server.app.extensions["session_factory"]() as session:
-        accounts.create_user(session, SYSTEM, ADMIN, live_server.password, "admin", None)
-        session.commit()
-    return ADMIN
+    return admin_on(live_server, ADMIN)
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,8 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from browser_support import sign_in
+from browser_support import admin_on, sign_in
 
-from camera_registry.services import accounts
-from camera_registry.services.access import SYSTEM
 from camera_registry.timezones import LOCAL_ZONE
 
 ADMIN = "admin.breaches"
@@ -23,10 +21,7 @@ WORDS = {
 
 @pytest.fixture(scope="module")
 def admin(live_server):
-    with live_server.app.extensions["session_factory"]() as session:
-        accounts.create_user(session, SYSTEM, ADMIN, live_server.password, "admin", None)
-        session.commit()
-    return ADMIN
+    return admin_on(live_server, ADMIN)
 
 
 @pytest.mark.parametrize("language", ["vi", "en"])
