@@ -61,6 +61,7 @@ lint: $(STAMP)
 # Lint first, then every backend, each even when an earlier step failed; the target fails if any did.
 # The two backends run at once (16% quicker on two cores: their tests wait on browsers, sockets and the scheduler),
 # each into build/test-<backend>.log, printed whole with its exit status as it ends; one backend runs in the open.
+# Background jobs start with Ctrl-C ignored, so a Ctrl-C on make stops them through the trap.
 test: deps-test $(STAMP) $(ASSETS) $(MO_FILES)
 	@mkdir -p build
 	@status=0; $(MAKE) --no-print-directory lint || status=1; \
@@ -71,6 +72,7 @@ test: deps-test $(STAMP) $(ASSETS) $(MO_FILES)
 	    exit $$status; \
 	fi; \
 	declare -A backend_of; \
+	trap 'kill $${!backend_of[@]} 2>/dev/null; exit 130' INT TERM; \
 	for backend in $(TEST_BACKENDS); do \
 	    echo "=== pytest on $$backend: started, output in build/test-$$backend.log ==="; \
 	    TEST_DATABASE=$$backend $(BIN)/pytest --junitxml=build/test-$$backend.xml $(PYTEST_ARGS) \

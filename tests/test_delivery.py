@@ -13,6 +13,7 @@ from __future__ import annotations
 import _thread
 import dataclasses
 import logging
+import signal
 import threading
 import time
 import uuid
@@ -181,8 +182,17 @@ def test_a_send_whose_record_meets_a_lock_is_recorded_later_not_sent_again(
     assert arrived(webhook_receiver, smtp_receiver) == Counter(keys)
 
 
+@pytest.fixture()
+def ctrl_c():
+    """Ctrl-C raising KeyboardInterrupt, as in a terminal: a shell's background job (make test runs the two
+    backends so) starts with SIGINT ignored, and then _thread.interrupt_main() does nothing."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def test_a_run_stopped_mid_batch_gives_back_the_claims_it_did_not_use(
-    fresh, notification_settings, webhook_receiver, smtp_receiver
+    fresh, notification_settings, webhook_receiver, smtp_receiver, ctrl_c
 ):
     keys = queue(fresh.sessions, 4)
     # Ctrl-C while the deliverer waits for the gateway's answer to the first message.
