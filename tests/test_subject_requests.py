@@ -259,6 +259,14 @@ def test_the_owner_files_a_request_on_their_data_page(client, world, session, ow
     assert event.actor_label == f"owner:{found.owner_id}"
 
 
+def test_the_data_page_opens_in_the_owners_message_language(app, world, session, owner_link):
+    assignment, token = owner_link
+    session.get(Owner, assignment.owner_id).language = "en"
+    session.flush()
+    page = app.test_client().get(f"/o/{token}/data").get_data(as_text=True)  # no cookie: the owner's language
+    assert '<html lang="en"' in page and "Your personal data" in page
+
+
 def test_the_owner_reads_the_export_of_a_completed_access_request(client, world, session, owner_link):
     _, token = owner_link
     consent = {"csrf_token": data_csrf(client, token), "action": "consent", "handover": "police_copy"}

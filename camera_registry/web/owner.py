@@ -120,7 +120,7 @@ def _render(page: owner_answers.OwnerPage, status: int | None = None):
     return render_template(template, page=page, token=request.view_args.get("token")), status
 
 
-def _page_language(token: str) -> str:
+def page_language(token: str) -> str:
     """The page's language by the pages' rule, the owner's message language coming before Vietnamese."""
     set_reader_language(owner_links.link_owner_language(get_session(), token))
     return current_language()
@@ -128,13 +128,13 @@ def _page_language(token: str) -> str:
 
 @blueprint.get("/<token>")
 def show(token: str):
-    return _render(owner_answers.open_link(get_session(), token, language=_page_language(token)))
+    return _render(owner_answers.open_link(get_session(), token, language=page_language(token)))
 
 
 @blueprint.post("/<token>")
 def submit(token: str):
     session = get_session()
-    language = _page_language(token)
+    language = page_language(token)
     form = {key: value.strip() for key, value in request.form.items() if value.strip()}
     try:
         page = owner_answers.answer(
@@ -166,7 +166,7 @@ def _device_facts() -> dict[str, str]:
 @blueprint.post("/<token>/contact")
 def contact(token: str):
     session = get_session()
-    language = _page_language(token)
+    language = page_language(token)
     form = {key: value.strip() for key, value in request.form.items() if value.strip()}
     try:
         choice = ContactSchema().load(form)
@@ -267,7 +267,7 @@ def upload_clip(token: str):
         storage_dir=Path(storage),
         max_bytes=max_bytes,
         write=write_unit,
-        language=_page_language(token),
+        language=page_language(token),
     )
     if page.refusal is not None:
         return _render(page)

@@ -13,7 +13,6 @@ import marshmallow as ma
 from flask import Flask, jsonify, redirect, render_template, request, url_for
 from marshmallow import validate
 
-from ..http.language import current_language
 from ..http.statuses import status_of
 from ..http.units import get_session
 from ..models import AssignmentStatus, SubjectRequestKind
@@ -24,7 +23,7 @@ from ..services.errors import DomainError
 from ..timezones import local_time
 from . import labels
 from .i18n import field_name, form_errors
-from .owner import STATE_STATUS, blueprint
+from .owner import STATE_STATUS, blueprint, page_language
 
 
 class DataRequestSchema(InputSchema):
@@ -37,7 +36,7 @@ class DataRequestSchema(InputSchema):
 
 def _page(token: str, errors: dict | None = None, status: int | None = None):
     session = get_session()
-    page = subject_requests.live_link_page(session, token, current_language(), utcnow())
+    page = subject_requests.live_link_page(session, token, page_language(token), utcnow())
     if not subject_requests.link_acts(page):
         return render_template("owner/dead.html", page=page, token=token), STATE_STATUS[page.state]
     owner_requests = subject_requests.owner_requests(session, page.link.owner_id)
@@ -75,6 +74,7 @@ def file_data_request(token: str):
 def data_export(token: str, request_id: int):
     """The export as a page in the owner's language, or as JSON with ?format=json."""
     export = subject_requests.export_for_owner(get_session(), token, request_id)
+    page_language(token)  # the page in the owner's language, as their link's page
     if request.args.get("format") == "json":
         response = jsonify(export)
         response.headers["Content-Disposition"] = f'attachment; filename="personal-data-{request_id}.json"'
