@@ -267,9 +267,11 @@ def test_the_scheduler_runs_every_job_through_the_runner(world, session_factory,
     runner = JobRunner(session_factory, settings, "only")
     scheduler = build_scheduler(runner, BackgroundScheduler)
     assert {job.id for job in scheduler.get_jobs()} == {*JOBS, "lease_heartbeat"}
-    # The world's communes are counted, and their boundaries drawn, once; then no job has anything to do.
+    # The world's communes are counted, their boundaries drawn and their coverage computed, once; then no job
+    # has anything to do.
     first = runner.run("refresh_commune_figures", NOW)
     assert first["communes_recounted"] > 0 and first["boundaries_drawn"] > 0
+    assert runner.run("refresh_commune_coverage", NOW)["coverage_stored"] > 0
     assert all(runner.run(name, NOW) == {} for name in JOBS)
 
 

@@ -34,6 +34,7 @@ from ..db import write_unit
 from ..models.base import utcnow
 from ..services import (
     backup,
+    commune_coverage,
     commune_figures,
     deadlines,
     delivery,
@@ -76,6 +77,8 @@ JOBS: dict[str, tuple[Job, int]] = {
     "run_imports": (import_jobs.run_imports, 2),
     # Per-commune figures and drawn boundaries (services/commune_figures.py) recounted where writes marked them.
     "refresh_commune_figures": (commune_figures.refresh_commune_figures, 30),
+    # How much of each commune the lenses see (services/commune_coverage.py), recomputed where changes marked it.
+    "refresh_commune_coverage": (commune_coverage.refresh_commune_coverage, 60),
 }
 
 

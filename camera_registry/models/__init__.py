@@ -15,6 +15,7 @@ from .breach import (
 )
 from .clip import ClipUpload, FootageClip, UploadState
 from .commitment import CommitmentChannel, CommitmentText, SharingCommitment, commitment_recorders
+from .commune_coverage import CommuneCoverage, CoverageDrawing, CoverageMark
 from .commune_figures import CommuneFigureMark, CommuneFigures, CommuneShape
 from .consent import ConsentChannel, ConsentPurpose, ConsentRecord
 from .import_job import (
@@ -60,6 +61,7 @@ from .request import (
     allowed_actions,
     request_outcome,
 )
+from .road import Road
 from .site import Site
 from .subject_request import (
     FINAL_SUBJECT_REQUEST_STATES,
@@ -127,6 +129,9 @@ __all__ = [
     "ConsentChannel",
     "ConsentPurpose",
     "ConsentRecord",
+    "CommuneCoverage",
+    "CoverageDrawing",
+    "CoverageMark",
     "CommuneFigureMark",
     "CommuneFigures",
     "CommuneShape",
@@ -143,6 +148,7 @@ __all__ = [
     "OwnerKind",
     "Recorder",
     "RecorderStatus",
+    "Road",
     "Role",
     "SharingCommitment",
     "Site",

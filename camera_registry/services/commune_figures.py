@@ -31,6 +31,7 @@ from ..models import (
     CommuneFigureMark,
     CommuneFigures,
     CommuneShape,
+    CoverageMark,
     Lens,
     LensStatus,
     Owner,
@@ -151,6 +152,9 @@ def refresh(session: Session, now: datetime, *, draw: bool = True) -> Counter:
     boundaries not yet stored. The marks are taken by one DELETE, so a mark a writer commits meanwhile stays for
     the next run."""
     marked = set(session.scalars(delete(CommuneFigureMark).returning(CommuneFigureMark.commune_id)))
+    if marked:
+        # The same writes change what the lenses see: the coverage refresh takes these on (and their neighbours).
+        session.execute(insert(CoverageMark), [{"commune_id": commune_id} for commune_id in sorted(marked)])
     overtaken = set(session.scalars(select(CommuneFigures.commune_id).where(CommuneFigures.exact_until <= now)))
     uncounted = set(
         session.scalars(
@@ -180,16 +184,7 @@ def _next_commitment_changes(session: Session, commune_ids: Iterable[int], now: 
     ids = sorted(commune_ids)
     if not ids:
         return {}
-    signed, ends, revoked = SharingCommitment.signed_at, SharingCommitment.valid_until, SharingCommitment.revoked_at
-    # An end after the revocation, or a revocation after the end, changes nothing.
-    edges = [
-        func.min(case((and_(moment > now, *unless), moment), else_=None))
-        for moment, unless in (
-            (signed, ()),
-            (ends, (or_(revoked.is_(None), revoked > ends),)),
-            (revoked, (or_(ends.is_(None), ends > revoked),)),
-        )
-    ]
+    edges = commitment_edges(now)
     per_owner = select(Lens.commune_id, Recorder.owner_id).join(Recorder, Lens.recorder_id == Recorder.id)
     per_owner = per_owner.where(Lens.commune_id.in_(ids)).distinct().subquery()
     changes = {}
@@ -202,6 +197,21 @@ def _next_commitment_changes(session: Session, commune_ids: Iterable[int], now: 
         if future:
             changes[commune_id] = min(future)
     return changes
+
+
+def commitment_edges(now: datetime) -> list:
+    """Aggregates over grouped commitments: the first start, end and revocation after `now` of each group (None
+    where there is none), the moments its recorders' sharing may change with no write."""
+    signed, ends, revoked = SharingCommitment.signed_at, SharingCommitment.valid_until, SharingCommitment.revoked_at
+    # An end after the revocation, or a revocation after the end, changes nothing.
+    return [
+        func.min(case((and_(moment > now, *unless), moment), else_=None))
+        for moment, unless in (
+            (signed, ()),
+            (ends, (or_(revoked.is_(None), revoked > ends),)),
+            (revoked, (or_(ends.is_(None), ends > revoked),)),
+        )
+    ]
 
 
 def _missing_boundaries(session: Session, limit: int | None = None) -> list[tuple[int, BaseGeometry]]:

@@ -11,6 +11,8 @@ from .messages import Message, refusal
 # Vietnam's mainland and islands (Hoàng Sa, Trường Sa included), lon/lat.
 VIETNAM_EXTENT = (102.14, 8.18, 117.84, 23.39)
 RETENTION_DAYS = (1, 365)
+#: The longest range a lens may be given: how far a field of view can reach across a commune's edge.
+MAX_RANGE_M = 500
 
 
 def check_lon_lat(lon: float, lat: float) -> Message | None:
@@ -44,7 +46,7 @@ def check_fov(fov_deg: float) -> Message | None:
 
 
 def check_range(range_m: float) -> Message | None:
-    if not 0 < range_m <= 500:
+    if not 0 < range_m <= MAX_RANGE_M:
         return refusal("range %(range)s must be above 0 and at most 500 metres", range=range_m)
     return None
 

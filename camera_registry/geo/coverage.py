@@ -1,0 +1,171 @@
+"""How much of a commune lies inside at least one lens's field of view, and how much of its road length.
+
+Pure geometry: the caller hands in the commune's boundary, the lenses that may see into it and its roads, all
+lon/lat. Each lens's field of view is the one `sectors.fields_of_view` draws (what routing tests incidents
+against); a lens without a bearing watches all round, a disc of its range. The sectors are united and clipped
+to the boundary in a LocalFrame centred on the commune: a commune spans kilometres, where that frame measures
+areas and lengths to better than a millionth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from .metric import expand_bounds
+from .sectors import LocalFrame, fields_of_view
+
+Envelope = tuple[float, float, float, float]
+POLYGON = shapely.GeometryType.POLYGON
+
+
+@dataclass(frozen=True)
+class SeeingLenses:
+    """Active lenses as parallel arrays: position (lon/lat), bearing (NaN: none, all round), field-of-view
+    angle and range, and whether an active commitment covers the lens's recorder."""
+
+    lons: np.ndarray
+    lats: np.ndarray
+    bearings: np.ndarray
+    fovs: np.ndarray
+    ranges: np.ndarray
+    shared: np.ndarray
+
+    @classmethod
+    def of(cls, lons, lats, bearings, fovs, ranges, shared) -> SeeingLenses:
+        return cls(
+            *(np.asarray(values, dtype=float) for values in (lons, lats, bearings, fovs, ranges)),
+            np.asarray(shared, dtype=bool),
+        )
+
+    def take(self, index) -> SeeingLenses:
+        return SeeingLenses(
+            self.lons[index],
+            self.lats[index],
+            self.bearings[index],
+            self.fovs[index],
+            self.ranges[index],
+            self.shared[index],
+        )
+
+    def __len__(self) -> int:
+        return len(self.lons)
+
+
+@dataclass(frozen=True)
+class Cover:
+    """A commune's area and the part of it inside at least one active field of view, and one shared; its road
+    length the same way (None: no road crosses it). `seen` and `shared_seen` are those parts, lon/lat."""
+
+    area_km2: float
+    seen_km2: float
+    shared_seen_km2: float
+    road_km: float | None
+    road_seen_km: float | None
+    road_shared_seen_km: float | None
+    seen: BaseGeometry
+    shared_seen: BaseGeometry
+
+
+def reaching(bounds: Sequence[Envelope], lons, lats, reach_m: float) -> list[np.ndarray]:
+    """For each lon/lat box, the indices of the points within `reach_m` of it (a superset of the lenses whose
+    field of view, at most `reach_m` long, can reach into what the box holds)."""
+    tree = shapely.STRtree(shapely.points(np.asarray(lons, dtype=float), np.asarray(lats, dtype=float)))
+    boxes = [shapely.box(*expand_bounds(box, reach_m)) for box in bounds]
+    if not boxes:
+        return []
+    boxes_hit, points = tree.query(boxes, predicate="intersects")
+    order = np.argsort(boxes_hit, kind="stable")
+    return np.split(points[order], np.searchsorted(boxes_hit[order], np.arange(1, len(boxes))))
+
+
+def commune_cover(boundary: BaseGeometry, lenses: SeeingLenses, roads: Sequence[BaseGeometry] = ()) -> Cover:
+    """The union of the lenses' fields of view clipped to `boundary`, its area, and the roads' length inside
+    `boundary` and inside that union; for all active lenses, and for the shared ones only.
+
+    Lenses farther from the boundary than their range are left out (they see nothing of it); the others are
+    counted wherever they stand, so a neighbour's lens at the edge adds what it sees across it.
+    """
+    frame = LocalFrame.around(boundary)
+    territory = frame.project(boundary)
+    shapely.prepare(territory)
+    xs, ys = frame.to_metres(lenses.lons, lenses.lats)
+    near = shapely.dwithin(shapely.points(xs, ys), territory, lenses.ranges)
+    lenses, xs, ys = lenses.take(near), xs[near], ys[near]
+    all_round = np.isnan(lenses.bearings)
+    bearings = frame.grid_bearings(lenses.lons, lenses.lats, np.where(all_round, 0.0, lenses.bearings))
+    sectors = fields_of_view(xs, ys, bearings, np.where(all_round, 360.0, lenses.fovs), lenses.ranges)
+    shared_parts = _clipped(_union(sectors[lenses.shared]), territory)
+    seen_parts = _clipped(_union(sectors), territory)
+    seen, shared_seen = (_assembled(parts) for parts in (seen_parts, shared_parts))
+    road_km = road_seen_km = road_shared_seen_km = None
+    if len(roads):
+        inside = shapely.intersection(frame.project(shapely.multilinestrings(list(roads))), territory)
+        if inside.length > 0:
+            road_km = inside.length / 1000
+            road_seen_km, road_shared_seen_km = (
+                shapely.intersection(inside, union).length / 1000 for union in (seen, shared_seen)
+            )
+    back = lambda geometry: shapely.transform(geometry, frame.to_lon_lat, interleaved=False)  # noqa: E731
+    return Cover(
+        area_km2=territory.area / 1e6,
+        seen_km2=seen.area / 1e6,
+        shared_seen_km2=shared_seen.area / 1e6,
+        road_km=road_km,
+        road_seen_km=road_seen_km,
+        road_shared_seen_km=road_shared_seen_km,
+        seen=back(seen),
+        shared_seen=back(shared_seen),
+    )
+
+
+def _union(polygons: np.ndarray) -> np.ndarray:
+    """The union of many polygons, as an array of disjoint parts.
+
+    Lenses cluster around their sites: the polygons fall into groups whose bounding boxes meet no other group's.
+    Each group is united on its own and the groups are kept side by side, which spares GEOS merging far-apart
+    pieces level after level of its cascade (on the 55,000-lens city: half the time of one union of them all).
+    """
+    groups = _groups(polygons)
+    order = np.argsort(groups, kind="stable")
+    cuts = np.flatnonzero(np.diff(groups[order])) + 1
+    return np.array(
+        [group[0] if len(group) == 1 else shapely.union_all(group) for group in np.split(polygons[order], cuts)]
+    )
+
+
+def _groups(polygons: np.ndarray) -> np.ndarray:
+    """A label per polygon, equal for two polygons joined by a chain of overlapping bounding boxes."""
+    if not len(polygons):
+        return np.zeros(0, dtype=int)
+    meets, met = shapely.STRtree(polygons).query(polygons)
+    order = np.argsort(meets, kind="stable")
+    meets, met = meets[order], met[order]
+    starts = np.searchsorted(meets, np.arange(len(polygons)))  # every polygon meets itself: no group is empty
+    labels = np.arange(len(polygons))
+    while True:
+        lowered = np.minimum(labels, np.minimum.reduceat(labels[met], starts))
+        while not np.array_equal(jumped := lowered[lowered], lowered):
+            lowered = jumped
+        if np.array_equal(lowered, labels):
+            return labels
+        labels = lowered
+
+
+def _clipped(parts: np.ndarray, territory: BaseGeometry) -> np.ndarray:
+    """The parts of a union inside `territory` (prepared); a part wholly inside is kept as it is."""
+    inside = shapely.contains(territory, parts)
+    clipped = parts.copy()
+    clipped[~inside] = shapely.intersection(parts[~inside], territory)
+    return clipped[~shapely.is_empty(clipped)]
+
+
+def _assembled(parts: np.ndarray) -> BaseGeometry:
+    """Disjoint parts as one MultiPolygon, without a union: clipping can leave stray edges and points where a
+    sector touches the boundary, which have no area and are dropped."""
+    polygons = shapely.get_parts(shapely.get_parts(parts))
+    return shapely.multipolygons(polygons[shapely.get_type_id(polygons) == POLYGON])

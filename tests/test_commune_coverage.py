@@ -1,0 +1,384 @@
+"""Coverage per commune (services/commune_coverage.py, geo/coverage.py) against a brute-force oracle written
+apart from geo/sectors.py: points every 2 m over a small commune, and every metre along its roads, each tested
+against each lens on the ellipsoid (pyproj.Geod's distance and azimuth). And after every kind of write, the
+incremental refresh stores what a full recompute gives.
+
+Tolerance: a field of view is drawn with its arc as chords at most 10° apart (inside the true sector by < 0.5 %
+of the range) and the oracle's grid counts 2 m cells whole, so area shares agree within 0.01 of the commune and
+road shares within 0.005 of its road length."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from geoalchemy2.shape import from_shape
+from pyproj import Geod
+from registry_support import admin_unit
+from shapely import LineString, MultiPolygon, Point, box
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import sessionmaker
+
+from camera_registry.models import (
+    AdminLevel,
+    CommitmentChannel,
+    CommuneCoverage,
+    CoverageMark,
+    Lens,
+    LensStatus,
+    Owner,
+    OwnerKind,
+    Recorder,
+    SharingCommitment,
+)
+from camera_registry.models.base import utcnow
+from camera_registry.services import commune_coverage, commune_figures
+from camera_registry.services.commune_coverage import (
+    compute_now,
+    coverage_figures,
+    coverage_shapes,
+    recompute_coverage,
+    refresh_coverage,
+)
+
+GEOD = Geod(ellps="WGS84")
+#: Two small communes side by side (about 311 m x 277 m each), S west of T.
+S_BOX = (105.9000, 21.1000, 105.9030, 21.1025)
+T_BOX = (105.9030, 21.1000, 105.9060, 21.1025)
+GRID_M = 2.0
+AREA_TOLERANCE, ROAD_TOLERANCE = 0.01, 0.005
+
+
+@dataclass
+class Town:
+    s: object
+    t: object
+    owners: dict
+    recorders: dict
+
+
+def _owner(session, commune, tag: str, shared: bool, now: datetime) -> Owner:
+    owner = Owner(external_id=f"cov-owner-{tag}", kind=OwnerKind.HOUSEHOLD, name=f"Chủ {tag}", commune=commune)
+    session.add(owner)
+    if shared:
+        session.add(
+            SharingCommitment(
+                owner=owner,
+                all_recorders=True,
+                signed_at=now - timedelta(days=10),
+                valid_until=now + timedelta(days=300),
+                channel=CommitmentChannel.PAPER,
+                text_version="2025.1",
+            )
+        )
+    return owner
+
+
+@pytest.fixture()
+def town(session) -> Town:
+    province = admin_unit("CP", "Tỉnh Phủ", AdminLevel.PROVINCE)
+    s = admin_unit("CS", "Xã S", parent=province, bounds=S_BOX)
+    t = admin_unit("CT", "Xã T", parent=province, bounds=T_BOX)
+    session.add_all([province, s, t])
+    now = utcnow()
+    owners = {"shared": _owner(session, s, "shared", True, now), "private": _owner(session, s, "private", False, now)}
+    recorders = {}
+    for tag, (owner, commune, lon, lat) in {
+        "s": (owners["shared"], s, 105.9010, 21.1010),
+        "p": (owners["private"], s, 105.9020, 21.1015),
+        "t": (owners["shared"], t, 105.9040, 21.1012),
+    }.items():
+        recorders[tag] = Recorder(
+            external_id=f"cov-rec-{tag}",
+            owner=owner,
+            commune=commune,
+            retention_days=14,
+            point=from_shape(Point(lon, lat), srid=4326),
+        )
+    session.add_all(recorders.values())
+    session.flush()
+    return Town(s, t, owners, recorders)
+
+
+def add_lens(session, town, tag, recorder, lon, lat, bearing, fov=90.0, range_m=40.0, commune=None, **extra):
+    lens = Lens(
+        external_id=f"cov-lens-{tag}",
+        recorder=town.recorders[recorder],
+        commune=commune or town.recorders[recorder].commune,
+        point=from_shape(Point(lon, lat), srid=4326),
+        bearing_deg=bearing,
+        fov_deg=fov,
+        range_m=range_m,
+        **extra,
+    )
+    session.add(lens)
+    session.flush()
+    return lens
+
+
+def some_lenses(session, town) -> dict[str, Lens]:
+    """Shared and private lenses in S, one all round, and one in T by the border looking west into S."""
+    return {
+        "north": add_lens(session, town, "north", "s", 105.9010, 21.1010, 0.0),
+        "wide": add_lens(session, town, "wide", "s", 105.9012, 21.1008, 200.0, fov=120.0, range_m=60.0),
+        "round": add_lens(session, town, "round", "s", 105.9005, 21.1020, None, range_m=25.0),
+        "private": add_lens(session, town, "private", "p", 105.9020, 21.1015, 135.0, fov=60.0, range_m=50.0),
+        "across": add_lens(session, town, "across", "t", 105.9032, 21.1012, 270.0, fov=80.0, range_m=45.0),
+    }
+
+
+# --------------------------------------------------------------------------- the oracle
+
+
+def _in_view(lons, lats, lens: Lens, lon: float, lat: float) -> np.ndarray:
+    """Which points lie in the lens's view: within its range and, with a bearing, within half its angle of it."""
+    azimuths, _, distances = GEOD.inv(np.full_like(lons, lon), np.full_like(lats, lat), lons, lats)
+    seen = distances <= lens.range_m
+    if lens.bearing_deg is not None and lens.fov_deg < 360:
+        off = (azimuths - lens.bearing_deg + 180.0) % 360.0 - 180.0
+        seen &= np.abs(off) <= lens.fov_deg / 2
+    return seen
+
+
+def _lens_lon_lat(lens: Lens) -> tuple[float, float]:
+    from geoalchemy2.shape import to_shape
+
+    point = to_shape(lens.point)
+    return point.x, point.y
+
+
+def oracle_area_shares(bounds, lenses, shared) -> tuple[float, float]:
+    """The share of the box's grid points (every GRID_M metres) seen by any lens, and by any shared one."""
+    min_lon, min_lat, max_lon, max_lat = bounds
+    _, _, width = GEOD.inv(min_lon, min_lat, max_lon, min_lat)
+    _, _, height = GEOD.inv(min_lon, min_lat, min_lon, max_lat)
+    lon_steps = np.linspace(min_lon, max_lon, int(width / GRID_M) + 1)[:-1]
+    lat_steps = np.linspace(min_lat, max_lat, int(height / GRID_M) + 1)[:-1]
+    lon_steps = lon_steps + (lon_steps[1] - lon_steps[0]) / 2
+    lat_steps = lat_steps + (lat_steps[1] - lat_steps[0]) / 2
+    lons, lats = (grid.ravel() for grid in np.meshgrid(lon_steps, lat_steps))
+    return _shares(lons, lats, lenses, shared)
+
+
+def _shares(lons, lats, lenses, shared) -> tuple[float, float]:
+    seen, seen_shared = np.zeros(len(lons), bool), np.zeros(len(lons), bool)
+    for lens in lenses:
+        view = _in_view(lons, lats, lens, *_lens_lon_lat(lens))
+        seen |= view
+        if lens.id in shared:
+            seen_shared |= view
+    return seen.mean(), seen_shared.mean()
+
+
+def oracle_road_shares(road: LineString, lenses, shared) -> tuple[float, float]:
+    """The share of points every metre along the road (inside the commune) seen by any lens, by a shared one."""
+    (lon0, lat0), (lon1, lat1) = road.coords
+    _, _, length = GEOD.inv(lon0, lat0, lon1, lat1)
+    points = np.array(GEOD.npts(lon0, lat0, lon1, lat1, int(length)))
+    return _shares(points[:, 0], points[:, 1], lenses, shared)
+
+
+def active(lenses) -> list[Lens]:
+    return [lens for lens in lenses.values() if lens.status == LensStatus.ACTIVE]
+
+
+def shared_ids(town, lenses) -> set[int]:
+    return {lens.id for lens in active(lenses) if lens.recorder.owner is town.owners["shared"]}
+
+
+# --------------------------------------------------------------------------- against the oracle
+
+
+def test_area_shares_agree_with_the_brute_force_oracle(session, town):
+    lenses = some_lenses(session, town)
+    figures = coverage_figures(session, [town.s.id, town.t.id], utcnow())
+    for commune, bounds in ((town.s, S_BOX), (town.t, T_BOX)):
+        seen, seen_shared = oracle_area_shares(bounds, active(lenses), shared_ids(town, lenses))
+        got = figures[commune.id]
+        assert got.seen_share == pytest.approx(seen, abs=AREA_TOLERANCE)
+        assert got.shared_seen_share == pytest.approx(seen_shared, abs=AREA_TOLERANCE)
+        assert got.road_km is None and got.road_seen_share is None
+        assert not got.stale
+    assert figures[town.s.id].seen_share > figures[town.s.id].shared_seen_share > 0.05
+    assert figures[town.s.id].area_km2 == pytest.approx(0.311 * 0.2775, rel=0.01)
+
+
+def test_a_neighbours_lens_by_the_border_sees_into_the_commune(session, town):
+    across = add_lens(session, town, "across", "t", 105.9032, 21.1012, 270.0, fov=80.0, range_m=45.0)
+    (computed,) = compute_now(session, [town.s.id], utcnow())
+    seen, seen_shared = oracle_area_shares(S_BOX, [across], {across.id})
+    assert seen > 0.005
+    assert computed.cover.seen_km2 / computed.cover.area_km2 == pytest.approx(seen, abs=AREA_TOLERANCE)
+    assert computed.cover.shared_seen_km2 == pytest.approx(computed.cover.seen_km2)
+
+
+@pytest.mark.parametrize("status", [LensStatus.OFFLINE, LensStatus.REMOVED])
+def test_lenses_not_active_see_nothing(session, town, status):
+    lenses = some_lenses(session, town)
+    for lens in lenses.values():
+        lens.status = status
+    session.flush()
+    figures = coverage_figures(session, [town.s.id], utcnow())[town.s.id]
+    assert figures.seen_km2 == figures.shared_seen_km2 == 0
+    assert figures.seen_share == 0
+
+
+def test_the_shared_part_follows_the_commitment_and_changes_when_it_ends_with_no_write(session, town):
+    lenses = some_lenses(session, town)
+    now = utcnow()
+    commitment = session.scalar(select(SharingCommitment).where(SharingCommitment.owner == town.owners["shared"]))
+    ends = now + timedelta(hours=1)
+    commitment.valid_until = ends
+    session.flush()
+    commune_figures.refresh(session, now)
+    refresh_coverage(session, now)
+    stored = session.get(CommuneCoverage, town.s.id)
+    assert stored.exact_until == ends
+    before = coverage_figures(session, [town.s.id], now)[town.s.id]
+    assert before.shared_seen_km2 > 0 and not before.stale
+    later = now + timedelta(hours=2)
+    waiting = coverage_figures(session, [town.s.id], later)[town.s.id]
+    assert waiting.stale and waiting.shared_seen_km2 == before.shared_seen_km2
+    assert refresh_coverage(session, later)["coverage_stored"] == 2
+    after = coverage_figures(session, [town.s.id], later)[town.s.id]
+    assert not after.stale and after.shared_seen_km2 == 0 and after.seen_km2 == pytest.approx(before.seen_km2)
+    seen, _ = oracle_area_shares(S_BOX, active(lenses), set())
+    assert after.seen_share == pytest.approx(seen, abs=AREA_TOLERANCE)
+
+
+# --------------------------------------------------------------------------- the incremental refresh
+
+
+def stored_figures(session) -> dict[int, tuple]:
+    return {
+        row.commune_id: (row.seen_km2, row.shared_seen_km2, row.road_km, row.road_seen_km, row.road_shared_seen_km)
+        for row in session.scalars(select(CommuneCoverage))
+    }
+
+
+def assert_refresh_is_a_recompute(session, now=None) -> dict[int, tuple]:
+    """The scheduler's two refreshes, then the stored rows against a computation from scratch."""
+    now = now or utcnow()
+    commune_figures.refresh(session, now)
+    refresh_coverage(session, now)
+    assert session.scalar(select(func.count()).select_from(CoverageMark)) == 0
+    kept = stored_figures(session)
+    fresh = {
+        computed.commune_id: (
+            computed.cover.seen_km2,
+            computed.cover.shared_seen_km2,
+            computed.cover.road_km,
+            computed.cover.road_seen_km,
+            computed.cover.road_shared_seen_km,
+        )
+        for computed in compute_now(session, list(kept), now)
+    }
+    assert kept.keys() == fresh.keys()
+    for commune_id, figures in fresh.items():
+        assert kept[commune_id] == pytest.approx(figures, abs=1e-12), commune_id
+    assert all(not figures.stale for figures in coverage_figures(session, list(kept), now).values())
+    return kept
+
+
+def _move(session, lens, lon, lat, commune=None):
+    lens.point = from_shape(Point(lon, lat), srid=4326)
+    if commune is not None:
+        lens.commune = commune
+
+
+WRITES = {
+    "lens added": lambda s, town, lenses: add_lens(s, town, "new", "s", 105.9015, 21.1005, 45.0),
+    "lens moved": lambda s, town, lenses: _move(s, lenses["north"], 105.9025, 21.1020),
+    "lens moved across the border": lambda s, town, lenses: _move(s, lenses["north"], 105.9035, 21.1010, town.t),
+    "lens re-aimed": lambda s, town, lenses: setattr(lenses["across"], "bearing_deg", 90.0),
+    "lens offline": lambda s, town, lenses: setattr(lenses["across"], "status", LensStatus.OFFLINE),
+    "lens removed": lambda s, town, lenses: setattr(lenses["wide"], "status", LensStatus.REMOVED),
+    "recorder changing owner": lambda s, town, lenses: setattr(town.recorders["p"], "owner", town.owners["shared"]),
+    "commitment signed": lambda s, town, lenses: s.add(
+        SharingCommitment(
+            owner=town.owners["private"],
+            all_recorders=True,
+            signed_at=utcnow() - timedelta(minutes=1),
+            channel=CommitmentChannel.PAPER,
+            text_version="2025.1",
+        )
+    ),
+    "commitment revoked": lambda s, town, lenses: s.execute(
+        update(SharingCommitment)
+        .where(SharingCommitment.owner_id == town.owners["shared"].id)
+        .values(revoked_at=utcnow() - timedelta(minutes=1))
+    ),
+    "boundary changed": lambda s, town, lenses: setattr(
+        town.s, "boundary", from_shape(MultiPolygon([box(105.9000, 21.1000, 105.9030, 21.1015)]), srid=4326)
+    ),
+}
+
+
+@pytest.mark.parametrize("write", WRITES, ids=list(WRITES))
+def test_after_each_kind_of_write_the_refresh_stores_a_recompute(session, town, write):
+    lenses = some_lenses(session, town)
+    before = assert_refresh_is_a_recompute(session)
+    WRITES[write](session, town, lenses)
+    session.flush()
+    pending = coverage_figures(session, [town.s.id, town.t.id], utcnow())
+    assert any(figures.stale for figures in pending.values())
+    after = assert_refresh_is_a_recompute(session)
+    assert after != before
+
+
+def test_a_refresh_with_nothing_changed_computes_nothing(session, town):
+    some_lenses(session, town)
+    assert_refresh_is_a_recompute(session)
+    assert refresh_coverage(session, utcnow()) == {}
+
+
+def test_a_commune_marked_again_while_computed_is_left_for_the_next_refresh(session, town, db_connection, monkeypatch):
+    """The refresh stores nothing a change made old meanwhile: a mark newer than what it read keeps the commune
+    (and its neighbours) as it was, stale, for the next run. The change is written between the refresh's read
+    and its store, as another writer's would be."""
+    lenses = some_lenses(session, town)
+    before = assert_refresh_is_a_recompute(session)
+    lenses["north"].bearing_deg = 90.0
+    session.commit()
+    sessions = sessionmaker(bind=db_connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    compute = commune_coverage._compute
+
+    def compute_then_another_write(reading):
+        computed = compute(reading)
+        lenses["north"].bearing_deg = 180.0
+        session.commit()
+        commune_figures.refresh(session, utcnow())
+        session.commit()
+        return computed
+
+    commune_figures.refresh(session, utcnow())
+    monkeypatch.setattr(commune_coverage, "_compute", compute_then_another_write)
+    counts = refresh_coverage(sessions, utcnow())
+    monkeypatch.undo()
+    assert counts["coverage_computed"] == 2 and counts["coverage_stored"] == 0
+    assert stored_figures(session) == before
+    assert all(figures.stale for figures in coverage_figures(session, [town.s.id, town.t.id], utcnow()).values())
+    assert assert_refresh_is_a_recompute(session) != before
+
+
+def test_the_full_recompute_stores_every_commune(session, town):
+    some_lenses(session, town)
+    assert recompute_coverage(session, None, utcnow())["coverage_stored"] == 2
+    assert set(stored_figures(session)) == {town.s.id, town.t.id}
+
+
+def test_the_map_layer_sends_each_communes_unions_simplified_for_the_zoom(session, town):
+    some_lenses(session, town)
+    now = datetime.now(UTC)
+    recompute_coverage(session, None, now)
+    shapes = {shape.commune_id: shape for shape in coverage_shapes(session, (105.89, 21.09, 105.91, 21.11), 16)}
+    assert set(shapes) == {town.s.id, town.t.id}
+    s = shapes[town.s.id]
+    assert s.seen["type"] == s.shared_seen["type"] == "MultiPolygon"
+    from shapely.geometry import shape
+
+    assert shape(s.shared_seen).area < shape(s.seen).area
+    assert shape(s.seen).within(box(*S_BOX).buffer(1e-6))
+    assert coverage_shapes(session, (106.5, 21.5, 106.6, 21.6), 16) == []
