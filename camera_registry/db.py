@@ -219,13 +219,15 @@ def _number_new_rows(session: Session, flush_context, instances) -> None:
         if len(unnumbered) < NUMBERED_ROWS:
             continue
         numbered = [getattr(obj, key) for obj in rows if getattr(obj, key) is not None]
-        for obj, number in zip(unnumbered, _new_ids(session, table, len(unnumbered), numbered)):
+        for obj, number in zip(unnumbered, new_ids(session, table, len(unnumbered), numbered)):
             setattr(obj, key, number)
 
 
-def _new_ids(session: Session, table: Table, count: int, numbered: list[int]) -> list[int]:
-    """`count` unused ids of `table`, rising: on SQLite after the largest stored (or given), on PostgreSQL from
-    its sequence."""
+def new_ids(session: Session, table: Table, count: int, numbered: Sequence[int] = ()) -> list[int]:
+    """`count` unused ids of `table`, rising, for rows the caller inserts itself in this write unit: on SQLite
+    after the largest stored (or `numbered`, given to rows not yet written), on PostgreSQL from its sequence."""
+    if not count:
+        return []
     connection = session.connection()
     (id_column,) = table.primary_key.columns
     if is_sqlite(connection):

@@ -12,9 +12,11 @@ from datetime import datetime, timedelta
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
+from ..db import new_ids
 from ..geo.metric import area_km2, metres_between
 from ..models import (
     OPEN_ASSIGNMENT_STATES,
@@ -247,6 +249,73 @@ def _routed_rows(session: Session, plan: RoutingPlan) -> tuple[dict[int, Owner],
     )
 
 
+def _store_routes(session: Session, request: FootageRequest, plan: RoutingPlan) -> None:
+    """One assignment per owner route, and its lenses, written with one INSERT for each table (the assignments'
+    ids taken first), then read back and joined to the owners, lenses and recorders already loaded: the request
+    then holds them as if the ORM had flushed them, which for a route's hundreds of objects cost more CPU than
+    routing did (cascades, history, a unit of work)."""
+    owners, lenses, recorders = _routed_rows(session, plan)
+    ids = new_ids(session, Assignment.__table__, len(plan.routes))
+    if not ids:
+        set_committed_value(request, "assignments", [])
+        return
+    session.execute(
+        insert(Assignment.__table__),
+        [
+            {
+                "id": assignment_id,
+                "request_id": request.id,
+                "owner_id": route.owner_id,
+                "rank": rank,
+                "status": AssignmentStatus.PENDING,
+                "version": 1,
+                "reminder_count": 0,
+                "preservation_deadline": route.preservation_deadline,
+                "distance_m": route.distance_m,
+                "covered_by_commitment": route.covered_by_commitment,
+            }
+            for rank, (assignment_id, route) in enumerate(zip(ids, plan.routes), start=1)
+        ],
+    )
+    session.execute(
+        insert(AssignmentLens.__table__),
+        [
+            {
+                "assignment_id": assignment_id,
+                "lens_id": lens.lens_id,
+                "recorder_id": lens.recorder_id,
+                "distance_m": lens.distance_m,
+                "preservation_deadline": lens.preservation_deadline,
+                "partially_overwritten": lens.partially_overwritten,
+                "window_start": lens.window_start,
+                "window_end": lens.window_end,
+            }
+            for assignment_id, route in zip(ids, plan.routes)
+            for lens in route.lenses
+        ],
+    )
+    assignments = session.scalars(
+        select(Assignment).where(Assignment.request_id == request.id).order_by(Assignment.rank)
+    ).all()
+    items: dict[int, list[AssignmentLens]] = {assignment.id: [] for assignment in assignments}
+    for item in session.scalars(
+        select(AssignmentLens)
+        .join(Assignment)
+        .where(Assignment.request_id == request.id)
+        .order_by(AssignmentLens.assignment_id, AssignmentLens.distance_m, AssignmentLens.lens_id)
+    ):
+        items[item.assignment_id].append(item)
+    for assignment in assignments:
+        set_committed_value(assignment, "request", request)
+        set_committed_value(assignment, "owner", owners[assignment.owner_id])
+        set_committed_value(assignment, "lenses", items[assignment.id])
+        for item in items[assignment.id]:
+            set_committed_value(item, "assignment", assignment)
+            set_committed_value(item, "lens", lenses[item.lens_id])
+            set_committed_value(item, "recorder", recorders[item.recorder_id])
+    set_committed_value(request, "assignments", list(assignments))
+
+
 def submit_request(
     session: Session,
     actor: Actor,
@@ -274,33 +343,7 @@ def submit_request(
         request.deadline,
         None if request.route_timing is None else RouteTiming.restored(request.route_timing),
     )
-    owners, lenses, recorders = _routed_rows(session, plan)
-    for rank, route in enumerate(plan.routes, start=1):
-        request.assignments.append(
-            Assignment(
-                owner=owners[route.owner_id],
-                rank=rank,
-                status=AssignmentStatus.PENDING,
-                # Given here, not left to the column's server default: the ORM then need not read it back, and
-                # inserts a request's assignments together (db.py numbers them on SQLite).
-                reminder_count=0,
-                preservation_deadline=route.preservation_deadline,
-                distance_m=route.distance_m,
-                covered_by_commitment=route.covered_by_commitment,
-                lenses=[
-                    AssignmentLens(
-                        lens=lenses[lens.lens_id],
-                        recorder=recorders[lens.recorder_id],
-                        distance_m=lens.distance_m,
-                        preservation_deadline=lens.preservation_deadline,
-                        partially_overwritten=lens.partially_overwritten,
-                        window_start=lens.window_start,
-                        window_end=lens.window_end,
-                    )
-                    for lens in route.lenses
-                ],
-            )
-        )
+    _store_routes(session, request, plan)
     request.lenses_considered = plan.considered
     request.lenses_routed = plan.routed
     request.lenses_skipped = dict(plan.skipped)
