@@ -9,6 +9,10 @@ road shares within 0.005 of its road length."""
 
 from __future__ import annotations
 
+import json
+import threading
+import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -17,10 +21,12 @@ import pytest
 from geoalchemy2.shape import from_shape
 from pyproj import Geod
 from registry_support import admin_unit
-from shapely import LineString, MultiPolygon, Point, box
+from shapely import LineString, MultiPolygon, Point, box, clip_by_rect
+from shapely.geometry import mapping
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import sessionmaker
 
+from camera_registry.db import READ, make_engine, make_session_factory, open_session, write_unit
 from camera_registry.models import (
     AdminLevel,
     CommitmentChannel,
@@ -31,6 +37,7 @@ from camera_registry.models import (
     Owner,
     OwnerKind,
     Recorder,
+    Road,
     SharingCommitment,
 )
 from camera_registry.models.base import utcnow
@@ -42,6 +49,7 @@ from camera_registry.services.commune_coverage import (
     recompute_coverage,
     refresh_coverage,
 )
+from camera_registry.services.roads import clear_roads, load_roads
 
 GEOD = Geod(ellps="WGS84")
 #: Two small communes side by side (about 311 m x 277 m each), S west of T.
@@ -78,6 +86,10 @@ def _owner(session, commune, tag: str, shared: bool, now: datetime) -> Owner:
 
 @pytest.fixture()
 def town(session) -> Town:
+    return make_town(session)
+
+
+def make_town(session) -> Town:
     province = admin_unit("CP", "Tỉnh Phủ", AdminLevel.PROVINCE)
     s = admin_unit("CS", "Xã S", parent=province, bounds=S_BOX)
     t = admin_unit("CT", "Xã T", parent=province, bounds=T_BOX)
@@ -172,12 +184,19 @@ def _shares(lons, lats, lenses, shared) -> tuple[float, float]:
     return seen.mean(), seen_shared.mean()
 
 
-def oracle_road_shares(road: LineString, lenses, shared) -> tuple[float, float]:
-    """The share of points every metre along the road (inside the commune) seen by any lens, by a shared one."""
-    (lon0, lat0), (lon1, lat1) = road.coords
-    _, _, length = GEOD.inv(lon0, lat0, lon1, lat1)
-    points = np.array(GEOD.npts(lon0, lat0, lon1, lat1, int(length)))
-    return _shares(points[:, 0], points[:, 1], lenses, shared)
+def oracle_road_shares(roads: list[LineString], bounds, lenses, shared) -> tuple[float, float]:
+    """The share of points every metre along the roads, inside the box, seen by any lens, and by a shared one."""
+    lons, lats = [], []
+    for road in roads:
+        (lon0, lat0), (lon1, lat1) = road.coords
+        _, _, length = GEOD.inv(lon0, lat0, lon1, lat1)
+        points = np.array(GEOD.npts(lon0, lat0, lon1, lat1, int(length)))
+        lons.append(points[:, 0])
+        lats.append(points[:, 1])
+    lons, lats = np.concatenate(lons), np.concatenate(lats)
+    min_lon, min_lat, max_lon, max_lat = bounds
+    inside = (lons >= min_lon) & (lons <= max_lon) & (lats >= min_lat) & (lats <= max_lat)
+    return _shares(lons[inside], lats[inside], lenses, shared)
 
 
 def active(lenses) -> list[Lens]:
@@ -248,6 +267,115 @@ def test_the_shared_part_follows_the_commitment_and_changes_when_it_ends_with_no
     assert after.seen_share == pytest.approx(seen, abs=AREA_TOLERANCE)
 
 
+#: Two streets: one along S past its lenses, one from S across the border into T.
+ROADS = [
+    LineString([(105.9001, 21.1011), (105.9029, 21.1011)]),
+    LineString([(105.9008, 21.1003), (105.9055, 21.1022)]),
+]
+
+
+def road_file(roads=ROADS, **properties) -> dict:
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"name": f"Phố {i}", "highway": "residential", **properties},
+                "geometry": mapping(road),
+            }
+            for i, road in enumerate(roads)
+        ],
+    }
+
+
+def test_road_shares_agree_with_the_brute_force_oracle(session, town):
+    lenses = some_lenses(session, town)
+    counts = load_roads(session, road_file(), "test extract", utcnow())
+    assert counts == {"roads_loaded": 2, "communes_marked": 2}
+    figures = coverage_figures(session, [town.s.id, town.t.id], utcnow())
+    for commune, bounds in ((town.s, S_BOX), (town.t, T_BOX)):
+        seen, seen_shared = oracle_road_shares(ROADS, bounds, active(lenses), shared_ids(town, lenses))
+        got = figures[commune.id]
+        assert got.road_seen_share == pytest.approx(seen, abs=ROAD_TOLERANCE)
+        assert got.road_shared_seen_share == pytest.approx(seen_shared, abs=ROAD_TOLERANCE)
+    inside_s = sum(GEOD.geometry_length(clip_by_rect(road, *S_BOX)) for road in ROADS) / 1000
+    assert figures[town.s.id].road_km == pytest.approx(inside_s, rel=1e-3)
+    assert figures[town.s.id].road_seen_share > figures[town.s.id].road_shared_seen_share > 0
+
+
+def test_a_multilinestring_road_is_stored_a_line_a_part_with_its_name_and_kind(session, town):
+    document = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"name": "Đường Láng", "highway": "primary", "oneway": "yes"},
+                "geometry": {"type": "MultiLineString", "coordinates": [list(road.coords) for road in ROADS]},
+            }
+        ],
+    }
+    assert load_roads(session, document, "osm", utcnow())["roads_loaded"] == 2
+    assert set(session.execute(select(Road.name, Road.kind, Road.source))) == {("Đường Láng", "primary", "osm")}
+    assert clear_roads(session)["roads_removed"] == 2
+    assert session.scalar(select(func.count()).select_from(Road)) == 0
+
+
+BAD_FEATURES = {
+    "a point": ({"type": "Point", "coordinates": [105.9, 21.1]}, "not Point"),
+    "no geometry": (None, "not nothing"),
+    "one position": ({"type": "LineString", "coordinates": [[105.9, 21.1]]}, "at least two positions"),
+    "lat before lon": ({"type": "LineString", "coordinates": [[21.1, 105.9], [21.2, 105.9]]}, "outside Vietnam"),
+    "text coordinates": ({"type": "LineString", "coordinates": [["105.9", 21.1], [105.91, 21.1]]}, "not a position"),
+}
+
+
+@pytest.mark.parametrize("bad", BAD_FEATURES, ids=list(BAD_FEATURES))
+def test_the_cli_refuses_a_bad_road_naming_the_feature_and_writes_nothing(app, session, town, tmp_path, bad):
+    geometry, reason = BAD_FEATURES[bad]
+    document = road_file()
+    document["features"].insert(1, {"type": "Feature", "properties": {}, "geometry": geometry})
+    path = tmp_path / "roads.geojson"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    result = app.test_cli_runner().invoke(args=["roads", "load", str(path)])
+    assert result.exit_code != 0
+    assert "features[1].geometry" in result.output and reason in result.output, result.output
+    assert session.scalar(select(func.count()).select_from(Road)) == 0
+    assert session.scalar(select(func.count()).select_from(CoverageMark)) == 0
+
+
+def test_the_cli_loads_replaces_and_clears_roads_and_refreshes_coverage(app, session, town, tmp_path):
+    some_lenses(session, town)
+    session.commit()
+    runner = app.test_cli_runner()
+    path = tmp_path / "roads.geojson"
+    path.write_text(json.dumps(road_file()), encoding="utf-8")
+    loaded = runner.invoke(args=["roads", "load", str(path), "--source", "OSM Hà Nội 2026-11-30"])
+    assert loaded.exit_code == 0 and "roads loaded 2" in loaded.output, loaded.output
+    again = runner.invoke(args=["roads", "load", str(path), "--replace"])
+    assert again.exit_code == 0 and "roads removed 2" in again.output, again.output
+    assert set(session.scalars(select(Road.source))) == {"roads.geojson"}
+    refreshed = runner.invoke(args=["coverage", "refresh"])
+    assert refreshed.exit_code == 0 and "coverage stored 2" in refreshed.output, refreshed.output
+    assert session.get(CommuneCoverage, town.s.id).road_km > 0
+    assert runner.invoke(args=["coverage", "refresh"]).output.strip() == "nothing to do"
+    assert "coverage stored 2" in runner.invoke(args=["coverage", "refresh", "--all"]).output
+    cleared = runner.invoke(args=["roads", "clear"])
+    assert cleared.exit_code == 0 and "roads removed 2" in cleared.output
+    runner.invoke(args=["coverage", "refresh"])
+    session.expire_all()
+    assert session.get(CommuneCoverage, town.s.id).road_km is None
+
+
+def test_the_cli_refuses_a_file_that_is_not_geojson(app, tmp_path):
+    path = tmp_path / "roads.geojson"
+    path.write_text("not json", encoding="utf-8")
+    result = app.test_cli_runner().invoke(args=["roads", "load", str(path)])
+    assert result.exit_code != 0 and "is not a GeoJSON file" in result.output
+    path.write_text(json.dumps({"type": "Feature"}), encoding="utf-8")
+    result = app.test_cli_runner().invoke(args=["roads", "load", str(path)])
+    assert result.exit_code != 0 and "FeatureCollection" in result.output
+
+
 # --------------------------------------------------------------------------- the incremental refresh
 
 
@@ -310,6 +438,7 @@ WRITES = {
         .where(SharingCommitment.owner_id == town.owners["shared"].id)
         .values(revoked_at=utcnow() - timedelta(minutes=1))
     ),
+    "roads loaded": lambda s, town, lenses: load_roads(s, road_file(), "test", utcnow()),
     "boundary changed": lambda s, town, lenses: setattr(
         town.s, "boundary", from_shape(MultiPolygon([box(105.9000, 21.1000, 105.9030, 21.1015)]), srid=4326)
     ),
@@ -382,3 +511,57 @@ def test_the_map_layer_sends_each_communes_unions_simplified_for_the_zoom(sessio
     assert shape(s.shared_seen).area < shape(s.seen).area
     assert shape(s.seen).within(box(*S_BOX).buffer(1e-6))
     assert coverage_shapes(session, (106.5, 21.5, 106.6, 21.6), 16) == []
+
+
+def test_reads_while_the_refresh_and_writers_run_never_fail(own_database_url):
+    """Real connections at once (on SQLite, one writer at a time): a writer re-aims a lens, the scheduler's jobs
+    recount and recompute, and readers read the figures and the map layer throughout; no read fails or writes."""
+    engine = make_engine(own_database_url)
+    sessions = make_session_factory(engine)
+    try:
+        with sessions() as session:
+            town = make_town(session)
+            lens_id = some_lenses(session, town)["north"].id
+            communes = [town.s.id, town.t.id]
+            session.commit()
+        stop, failures, reads = threading.Event(), [], Counter()
+
+        def keep_doing(work):
+            def loop():
+                while not stop.is_set():
+                    try:
+                        work()
+                    except Exception as error:  # noqa: BLE001 - every failure is the finding
+                        failures.append(repr(error))
+
+            return threading.Thread(target=loop)
+
+        def write():
+            def reaim(session):
+                lens = session.get(Lens, lens_id)
+                lens.bearing_deg = (lens.bearing_deg + 37.0) % 360
+
+            write_unit(sessions, reaim)
+
+        def refresh():
+            now = utcnow()
+            commune_figures.refresh_commune_figures(sessions, None, now)
+            refresh_coverage(sessions, now)
+
+        def read():
+            with open_session(sessions, READ) as session:
+                figures = coverage_figures(session, communes, utcnow())
+                coverage_shapes(session, (105.89, 21.09, 105.91, 21.11), 15)
+            reads["stale" if any(f.stale for f in figures.values()) else "current"] += 1
+
+        threads = [keep_doing(write), keep_doing(refresh), keep_doing(read), keep_doing(read)]
+        for thread in threads:
+            thread.start()
+        time.sleep(3)
+        stop.set()
+        for thread in threads:
+            thread.join()
+        assert failures == []
+        assert sum(reads.values()) > 10
+    finally:
+        engine.dispose()

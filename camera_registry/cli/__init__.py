@@ -8,7 +8,7 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup
 
-from . import accounts, commitments, database, evidence, groups, operations, registry, sample
+from . import accounts, commitments, coverage, database, evidence, groups, operations, registry, sample
 
 
 def init_app(app: Flask) -> None:
@@ -26,6 +26,8 @@ def init_app(app: Flask) -> None:
         operations.restore_command,
         evidence.evidence,
         commitments.commitments,
+        coverage.roads,
+        coverage.coverage,
     ):
         app.cli.add_command(command)
 

@@ -57,6 +57,8 @@ from .rules import MAX_RANGE_M
 DRAWING_ZOOMS = (11, 14, 17)
 #: Communes stored per write unit: a commune's rows are its figures and a drawing per band.
 COMMUNES_PER_UNIT = 10
+#: The figures a stored row and a computed cover both carry, by the same names.
+FIGURE_FIELDS = ("area_km2", "seen_km2", "shared_seen_km2", "road_km", "road_seen_km", "road_shared_seen_km")
 
 Target = Session | sessionmaker
 
@@ -219,16 +221,10 @@ def _drawings(computed: _Computed) -> list[dict]:
 
 
 def _row(computed: _Computed, now: datetime) -> dict:
-    cover = computed.cover
     min_lon, min_lat, max_lon, max_lat = computed.bounds
     return {
         "commune_id": computed.commune_id,
-        "area_km2": cover.area_km2,
-        "seen_km2": cover.seen_km2,
-        "shared_seen_km2": cover.shared_seen_km2,
-        "road_km": cover.road_km,
-        "road_seen_km": cover.road_seen_km,
-        "road_shared_seen_km": cover.road_shared_seen_km,
+        **{name: getattr(computed.cover, name) for name in FIGURE_FIELDS},
         "min_lon": min_lon,
         "min_lat": min_lat,
         "max_lon": max_lon,
@@ -367,31 +363,16 @@ def coverage_figures(session: Session, commune_ids: Collection[int], now: dateti
         return {}
     waiting = _waiting(session, now)
     figures = {
-        row.commune_id: CoverageFigures(
-            row.area_km2,
-            row.seen_km2,
-            row.shared_seen_km2,
-            row.road_km,
-            row.road_seen_km,
-            row.road_shared_seen_km,
-            row.computed_at,
-            row.commune_id in waiting,
-        )
+        row.commune_id: _figures(row, row.computed_at, row.commune_id in waiting)
         for row in session.scalars(select(CommuneCoverage).where(CommuneCoverage.commune_id.in_(ids)))
     }
     for computed in compute_now(session, [i for i in ids if i not in figures], now):
-        cover = computed.cover
-        figures[computed.commune_id] = CoverageFigures(
-            cover.area_km2,
-            cover.seen_km2,
-            cover.shared_seen_km2,
-            cover.road_km,
-            cover.road_seen_km,
-            cover.road_shared_seen_km,
-            now,
-            False,
-        )
+        figures[computed.commune_id] = _figures(computed.cover, now, False)
     return figures
+
+
+def _figures(source: CommuneCoverage | Cover, computed_at: datetime, stale: bool) -> CoverageFigures:
+    return CoverageFigures(*(getattr(source, name) for name in FIGURE_FIELDS), computed_at, stale)
 
 
 def drawing_zoom(zoom: float) -> int:
