@@ -12,13 +12,17 @@ same at 1,000 m, a 10 km route across the city at the default 150 m,
 an area request: a hexagon of 0.49 km² (just under the 0.5 km² limit)
 around a lens, at 150 m, and a timed 5 km route at 150 m (times at its start,
 middle and end, 30 km/h, so each lens gets its own window). Each is printed with its p95 beside the target and
-against the 200 m point's (the others divide by it).
+against the 200 m point's (the others divide by it), and with the CPU time the benchmark's process spent on it
+(`time.process_time`: the app's share, which other processes' load inflates less than the latency; on PostGIS
+the server's share is not in it). Before the requests the garbage collector is given what loading the app made
+(`gc.freeze()`), as each gunicorn worker does (deploy/gunicorn.conf.py).
 `make bench` runs it too (`measure`), fewer requests on a smaller city with --quick.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import random
 import sys
@@ -183,7 +187,13 @@ def measure(backend: str, directory, scale: Scale = FULL) -> list[Figure]:
                 return file
 
             runs = scale.calls(RUNS)
-            timings = alternate_calls({label: filer(label, kind, r) for label, kind, r in REQUESTS}, runs, WARMUP)
+            # As each gunicorn worker does once it has loaded the app (deploy/gunicorn.conf.py post_worker_init).
+            gc.collect()
+            gc.freeze()
+            try:
+                timings = alternate_calls({label: filer(label, kind, r) for label, kind, r in REQUESTS}, runs, WARMUP)
+            finally:
+                gc.unfreeze()
             app.extensions["engine"].dispose()
     reference = timings[REQUESTS[0][0]]
     figures = []
