@@ -7,8 +7,10 @@ later row that says otherwise is refused, naming the row that said it first.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -23,6 +25,33 @@ from ..registry import commune_locator
 from .cells import LENS_KINDS, LENS_STATUSES, OWNER_KINDS, Row, positive
 from .report import ErrorLog
 from .writer import owner_commune
+
+#: The cells each part of a row is read from (the commune code decides a site's and an owner's commune).
+_PART_CELLS = {
+    "site": ("commune_code", "site_code", "site_name"),
+    "owner": (
+        "commune_code",
+        "owner_external_id",
+        "owner_kind",
+        "owner_name",
+        "owner_phone",
+        "owner_email",
+        "owner_address",
+    ),
+    "recorder": (
+        "recorder_external_id",
+        "owner_external_id",
+        "site_code",
+        "retention_days",
+        "recorder_make",
+        "recorder_model",
+        "recorder_lon",
+        "recorder_lat",
+    ),
+    "commitment": ("owner_external_id", "commitment_signed_at", "commitment_valid_until"),
+}
+#: The cell holding the key a part hands to the next: the site's code, the owner's and the recorder's ids.
+_PART_KEYS = {"site": "site_code", "owner": "owner_external_id", "recorder": "recorder_external_id"}
 
 # The file column a clerk fixes when a stored or repeated value disagrees.
 _FILE_COLUMNS = {
@@ -73,6 +102,7 @@ class Register:
         self.commune_names: dict[int, str] = {}
         self._lens_rows: dict[str, int] = {}
         self._communes: dict[str, int | str] = {}  # code -> id, or why the code is refused
+        self._accepted: set[tuple[str, ...]] = set()  # the parts of rows read without a refusal, by their cells
 
     def add_row(self, number: int, cells: dict[str, str]) -> None:
         row = Row(number, cells, self.errors)
@@ -87,29 +117,58 @@ class Register:
         elif lens_id:
             self._lens_rows[lens_id] = number
 
+        site_code = self._read_once(row, "site", lambda: self._site(row, commune_id))
+        owner_id = self._read_once(row, "owner", lambda: self._owner(row, commune_id))
+        recorder_id = self._read_once(row, "recorder", lambda: self._recorder(row, owner_id, site_code))
+        self._lens(row, lens_id, recorder_id, commune_id)
+        self._read_once(row, "commitment", lambda: self._commitment(row, owner_id))
+
+    def _read_once(self, row: Row, part: str, read: Callable[[], str | None]) -> str | None:
+        """Read one part of a row (its site, owner, recorder or commitment), unless an earlier row stated it in
+        the very same cells and nothing in it was refused: read again, it would note nothing new and refuse
+        nothing. A register repeats its owners' and recorders' columns on each of their lenses' rows; reading
+        them on every row was most of the time a 55,000-row import spent checking.
+
+        What a part reads depends only on its cells (the commune code among them), so the shortcut answers
+        what reading would: the part's key, as its cell holds it.
+        """
+        stated = (part, *map(row.cells.get, _PART_CELLS[part], repeat("")))
+        if stated in self._accepted:
+            return row.cells[_PART_KEYS[part]] if part in _PART_KEYS else None
+        refusals, errors = row.refusals, self.errors.count
+        key = read()
+        if row.refusals == refusals and self.errors.count == errors:
+            self._accepted.add(stated)
+        return key
+
+    def _site(self, row: Row, commune_id: int | None) -> str | None:
         before = row.refusals
         site_code = row.text("site_code", 64, required=True)
         site = {"commune_id": commune_id}
         if "site_name" in self.stated and (site_name := row.text("site_name", 200)):
             site["name"] = site_name
         if row.refusals == before and commune_id is not None:
-            self._note("site", self.sites, site_code, number, site)
+            self._note("site", self.sites, site_code, row.row, site)
+        return site_code
 
+    def _owner(self, row: Row, commune_id: int | None) -> str | None:
         before = row.refusals
         owner_id = row.text("owner_external_id", 64, required=True)
         owner = {
             "kind": row.choice("owner_kind", OWNER_KINDS),
             "name": row.text("owner_name", 200, required=True),
             "phone": row.phone(),
-            "commune_id": owner_commune(site),
+            "commune_id": owner_commune({"commune_id": commune_id}),
         }
         if "owner_email" in self.stated:
             owner["email"] = row.email()
         if "owner_address" in self.stated:
             owner["address"] = row.text("owner_address", 500)
         if row.refusals == before and commune_id is not None:
-            self._note("owner", self.owners, owner_id, number, owner)
+            self._note("owner", self.owners, owner_id, row.row, owner)
+        return owner_id
 
+    def _recorder(self, row: Row, owner_id: str | None, site_code: str | None) -> str | None:
         before = row.refusals
         recorder_id = row.text("recorder_external_id", 64, required=True)
         recorder = {
@@ -126,8 +185,10 @@ class Register:
         ):
             recorder["point"] = recorder_point
         if row.refusals == before and owner_id and site_code:
-            self._note("recorder", self.recorders, recorder_id, number, recorder)
+            self._note("recorder", self.recorders, recorder_id, row.row, recorder)
+        return recorder_id
 
+    def _lens(self, row: Row, lens_id: str | None, recorder_id: str | None, commune_id: int | None) -> None:
         before = row.refusals
         lens = {
             "recorder_external_id": recorder_id,
@@ -143,13 +204,14 @@ class Register:
         if "lens_kind" in self.stated:
             lens["kind"] = row.choice("lens_kind", LENS_KINDS, default=LensKind.FIXED)
         if row.refusals == before and lens_id and recorder_id and commune_id is not None:
-            self.lenses[lens_id] = Entry(number, lens)
+            self.lenses[lens_id] = Entry(row.row, lens)
             self.first_lens_point.setdefault(recorder_id, lens["point"])
 
+    def _commitment(self, row: Row, owner_id: str | None) -> None:
         before = row.refusals
         signed = row.day("commitment_signed_at")
         valid_until = row.day("commitment_valid_until")
-        if valid_until and not signed and not cells.get("commitment_signed_at"):
+        if valid_until and not signed and not row.cells.get("commitment_signed_at"):
             row.refuse("commitment_signed_at", "is required when commitment_valid_until is given")
         if signed and signed > self.today:
             row.refuse("commitment_signed_at", f"{signed.isoformat()} lies in the future")
@@ -158,7 +220,7 @@ class Register:
                 "commitment_valid_until", f"{valid_until.isoformat()} is before the signing date {signed.isoformat()}"
             )
         if row.refusals == before and signed and owner_id:
-            self._note("commitment", self.commitments, (owner_id, signed), number, {"valid_until": valid_until})
+            self._note("commitment", self.commitments, (owner_id, signed), row.row, {"valid_until": valid_until})
 
     def _commune(self, row: Row) -> int | None:
         code = row.text("commune_code", 32, required=True)
