@@ -472,7 +472,7 @@ def test_a_commune_marked_again_while_computed_is_left_for_the_next_refresh(sess
     lenses["north"].bearing_deg = 90.0
     session.commit()
     sessions = sessionmaker(bind=db_connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    compute = commune_coverage._compute
+    compute = commune_coverage.compute_covers
 
     def compute_then_another_write(reading):
         computed = compute(reading)
@@ -483,7 +483,7 @@ def test_a_commune_marked_again_while_computed_is_left_for_the_next_refresh(sess
         return computed
 
     commune_figures.refresh(session, utcnow())
-    monkeypatch.setattr(commune_coverage, "_compute", compute_then_another_write)
+    monkeypatch.setattr(commune_coverage, "compute_covers", compute_then_another_write)
     counts = refresh_coverage(sessions, utcnow())
     monkeypatch.undo()
     assert counts["coverage_computed"] == 2 and counts["coverage_stored"] == 0
