@@ -7,11 +7,13 @@ Every helper drives the real pages or the services on the live server's own data
 from __future__ import annotations
 
 import math
+import time
 from datetime import UTC, datetime, timedelta
 
 from clip_support import MP4_HEAD
 from geoalchemy2.shape import to_shape
 from owner_support import assignment_link, police_actor
+from playwright.sync_api import Error as PlaywrightError
 from shapely import Point
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -37,6 +39,30 @@ FREE_POINT_IN = """selector => {
   }
   return null;
 }"""
+
+
+def wait_until(page, expression: str, arg=None, timeout: float = 30) -> None:
+    """Poll `expression` (or a function of `arg`) in the page until it is truthy.
+
+    Not wait_for_function: that compiles its predicate with eval inside the page, which our pages' CSP forbids, so it
+    fails whenever a poll lands on a fresh document (after a language switch, say). page.evaluate goes through the
+    DevTools protocol and needs no eval; a poll that meets a document still being replaced is simply tried again.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if page.evaluate(expression, arg):
+                return
+        except PlaywrightError as error:
+            if "context was destroyed" not in str(error) and "navigat" not in str(error):
+                raise
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {expression}"
+        page.wait_for_timeout(100)
+
+
+def wait_for_language(page, language: str) -> None:
+    """Wait until the page shown is in `language` (a selector: Playwright matches it without eval)."""
+    page.wait_for_selector(f"html[lang={language}]", state="attached")
 
 
 def point_in_front_of_a_lens(database_url: str) -> tuple[float, float]:

@@ -8,7 +8,7 @@ import math
 import re
 from datetime import datetime, timedelta
 
-from browser_support import click_map_at, point_in_front_of_a_lens, sign_in
+from browser_support import click_map_at, point_in_front_of_a_lens, sign_in, wait_until
 from conftest import SCREENSHOTS
 
 from camera_registry.timezones import LOCAL_ZONE
@@ -35,7 +35,7 @@ def test_an_officer_draws_an_area_and_files_it(page, live_server, backend):
     page.fill("#legal_basis", "Điều 145 Bộ luật Tố tụng hình sự 2015")
     page.fill("#window_start", (now - timedelta(hours=5)).strftime("%Y-%m-%dT%H:%M"))
     page.fill("#window_end", (now - timedelta(hours=4)).strftime("%Y-%m-%dT%H:%M"))
-    page.wait_for_function("document.getElementById('incident-map').leafletMap !== undefined")
+    wait_until(page, "document.getElementById('incident-map').leafletMap !== undefined")
 
     page.check("input[name=mode][value=area]")
     assert "tối đa 0.5 km²" in page.inner_text("#area-size")
@@ -48,7 +48,7 @@ def test_an_officer_draws_an_area_and_files_it(page, live_server, backend):
     assert page.is_checked("input[name=mode][value=area]")  # the refused area is drawn again, to be redrawn
     assert json.loads(page.input_value("#incident"))["type"] == "Polygon"
 
-    page.wait_for_function("document.getElementById('incident-map').leafletMap !== undefined")
+    wait_until(page, "document.getElementById('incident-map').leafletMap !== undefined")
     page.click("#clear-incident")
     assert page.input_value("#incident") == ""
     draw(page, corners_around(lon, lat, 20))

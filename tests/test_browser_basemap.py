@@ -7,7 +7,7 @@ import base64
 
 import pytest
 from basemap_support import HANOI_BOUNDS, RASTER_RGB, STREET_NAME, configure_basemap, raster_basemap, vector_basemap
-from browser_support import sign_in
+from browser_support import sign_in, wait_until
 from conftest import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 
 #: Protomaps' light flavour: the colours of water and land the default style paints.
@@ -116,7 +116,7 @@ def look_at_the_archive(page, map_id: str) -> None:
         "([id, lat, lon]) => { document.getElementById(id).leafletMap.setView([lat, lon], 14); }",
         [map_id, (south + north) / 2, (west + east) / 2],
     )
-    page.wait_for_function(BASEMAP_LOADED, arg=[map_id], timeout=30_000)
+    wait_until(page, BASEMAP_LOADED, [map_id])
 
 
 def pixels(page, selector: str, *colours) -> list[int]:
@@ -137,8 +137,8 @@ def test_the_staff_map_draws_the_vector_basemap(
     look_at_the_archive(page, "coverage-map")
 
     # The streets, water and buildings of the archive are drawn, read a range at a time.
-    page.wait_for_function(DRAWN, arg=["coverage-map", "buildings", "earth", "roads", "water"])
-    page.wait_for_function(LABELLED, arg=["coverage-map", STREET_NAME])  # in the browser's own font: no glyph files
+    wait_until(page, DRAWN, ["coverage-map", "buildings", "earth", "roads", "water"])
+    wait_until(page, LABELLED, ["coverage-map", STREET_NAME])  # in the browser's own font: no glyph files
     assert archive_reads and all(status == 206 and asked and answered for status, asked, answered in archive_reads)
     assert "© OpenStreetMap" in page.inner_text("#coverage-map .leaflet-control-attribution")
     assert page.locator("path.commune").count() > 1  # the boundaries of the province's wards, drawn over it
@@ -159,8 +159,9 @@ def test_the_new_request_map_draws_the_raster_basemap(
     look_at_the_archive(page, "incident-map")
 
     assert archive_reads and all(status == 206 for status, _, _ in archive_reads)
-    page.wait_for_function(
-        "() => document.querySelector('#incident-map .leaflet-control-attribution').textContent.includes('test tiles')"
+    wait_until(
+        page,
+        "() => document.querySelector('#incident-map .leaflet-control-attribution').textContent.includes('test tiles')",
     )  # no MAP_PMTILES_ATTRIBUTION: the archive's own credit
     (red,) = pixels(page, "#incident-map", RASTER_RGB)
     assert red > 10_000

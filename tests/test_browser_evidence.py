@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from browser_support import PHONE, owner_link_on, sign_in
+from browser_support import PHONE, owner_link_on, sign_in, wait_until
 from clip_support import MP4_HEAD
 from conftest import SCREENSHOTS
 from sqlalchemy import select
@@ -51,14 +50,6 @@ def upload_state(database_url: str) -> list[tuple[int, int, str]]:
         engine.dispose()
 
 
-def wait_until(page, expression: str, timeout: float = 60) -> None:
-    """Poll an expression in the page (wait_for_function would need eval, which the pages' CSP forbids)."""
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(expression):
-        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
-        page.wait_for_timeout(100)
-
-
 def consent_to_upload(page, live_server, token):
     page.goto(f"{live_server.url}/o/{token}")
     page.check("#consent-form input[value=owner_upload]")
@@ -87,9 +78,9 @@ def test_an_owner_uploads_50_mb_then_the_police_take_it_as_evidence(
 
     network(online=True)
     phone.click("#upload-start")
-    wait_until(phone, "document.querySelector('#upload-progress').value >= 25")
+    wait_until(phone, "document.querySelector('#upload-progress').value >= 25", timeout=60)
     network(online=False)  # the phone loses its network mid-way
-    wait_until(phone, "document.querySelector('#upload-status').classList.contains('error')", 30)
+    wait_until(phone, "document.querySelector('#upload-status').classList.contains('error')", timeout=30)
     assert "Mất kết nối mạng" in phone.inner_text("#upload-status")
     [(kept, length, state)] = upload_state(live_server.database_url)
     assert 0 < kept < length == CLIP_BYTES and state == "receiving", (kept, length, state)

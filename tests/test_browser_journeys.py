@@ -9,7 +9,7 @@ The pages' content is each page's own tests'; this test is about the whole walk 
 from __future__ import annotations
 
 import pytest
-from browser_support import on_live_database, owner_link_on, sign_in
+from browser_support import on_live_database, owner_link_on, sign_in, wait_for_language
 from conftest import SCREENSHOTS
 from translation_support import english_words, registry_words, vietnamese_words, visible_text
 
@@ -36,7 +36,7 @@ def _in_language(page, language: str) -> None:
     """Choose `language` with the header's switch, as a person would, unless the page is in it already."""
     if page.locator("html").get_attribute("lang") != language:
         page.click(f"#languages [data-language={language}], #languages a[hreflang={language}]")
-        page.wait_for_function(f"document.documentElement.lang === '{language}'")
+        wait_for_language(page, language)
 
 
 def _problems(page, language: str, data: list[str]) -> list[str]:

@@ -4,7 +4,7 @@ never picks the page's."""
 
 from __future__ import annotations
 
-from browser_support import sign_in
+from browser_support import sign_in, wait_for_language
 from conftest import SCREENSHOTS
 
 STAFF = "staff.hanoi"  # province staff of Hà Nội (conftest.LiveServer.others)
@@ -17,7 +17,7 @@ def _language(page) -> str:
 def _switch_to(page, language: str) -> None:
     before = page.url
     page.click(f"#languages button[data-language={language}]")
-    page.wait_for_function(f"document.documentElement.lang === '{language}'")
+    wait_for_language(page, language)
     assert page.url == before  # the switch returns to the same page
 
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import re
 
-from browser_support import PHONE, click_map_at, point_in_front_of_a_lens, receive_an_officers_copy, sign_in, small_clip
+from browser_support import (
+    PHONE,
+    click_map_at,
+    point_in_front_of_a_lens,
+    receive_an_officers_copy,
+    sign_in,
+    small_clip,
+    wait_until,
+)
 from conftest import SCREENSHOTS, WEBHOOK_SECRET
 
 from camera_registry.services.delivery import deliver_due
@@ -29,7 +37,7 @@ def test_police_to_owner_and_back(page, phone, live_server, webhook_receiver, ba
         document.getElementById("window_start").value = local(new Date(now - 3 * 3600e3));
         document.getElementById("window_end").value = local(new Date(now - 2 * 3600e3));
     }""")
-    page.wait_for_function("document.getElementById('incident-map').leafletMap !== undefined")
+    wait_until(page, "document.getElementById('incident-map').leafletMap !== undefined")
     click_map_at(page, lon, lat)
     page.click("main button[type=submit]")
     page.wait_for_url(f"{live_server.url}/requests/*")

@@ -8,7 +8,7 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
-from browser_support import click_map_at, free_point_in, point_in_front_of_a_lens, sign_in
+from browser_support import click_map_at, free_point_in, point_in_front_of_a_lens, sign_in, wait_until
 from conftest import SCREENSHOTS
 from flask_babel import force_locale
 
@@ -126,7 +126,7 @@ def test_police_draft_send_and_follow_a_request_in_their_language(page, live_ser
 
     _shown(page, live_server, lang, "/requests/new")
     assert page.inner_text("main h1") == words["new"]
-    page.wait_for_function("document.getElementById('reach-lenses').textContent !== ''")
+    wait_until(page, "document.getElementById('reach-lenses').textContent !== ''")
     assert words["drawn"] in page.inner_text("#reach-lenses")  # the script's words, from the page's JSON block
     now = datetime.now(LOCAL_ZONE)
     case_ref = f"VV-2026-{lang.upper()}-{backend}"
@@ -135,7 +135,7 @@ def test_police_draft_send_and_follow_a_request_in_their_language(page, live_ser
     page.fill("#legal_basis", "Điều 145 Bộ luật Tố tụng hình sự 2015")
     page.fill("#window_start", (now - timedelta(hours=5)).strftime("%Y-%m-%dT%H:%M"))
     page.fill("#window_end", (now - timedelta(hours=4)).strftime("%Y-%m-%dT%H:%M"))
-    page.wait_for_function("document.getElementById('incident-map').leafletMap !== undefined")
+    wait_until(page, "document.getElementById('incident-map').leafletMap !== undefined")
     click_map_at(page, lon, lat)
     with page.expect_navigation():
         page.click("main button[type=submit]")

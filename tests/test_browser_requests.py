@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from browser_support import click_map_at, point_in_front_of_a_lens, receive_an_officers_copy, sign_in, small_clip
+from browser_support import (
+    click_map_at,
+    point_in_front_of_a_lens,
+    receive_an_officers_copy,
+    sign_in,
+    small_clip,
+    wait_until,
+)
 from conftest import SCREENSHOTS
 
 from camera_registry.timezones import LOCAL_ZONE
@@ -26,7 +33,7 @@ def test_police_open_a_request_on_the_map_and_follow_it(page, live_server, backe
     page.wait_for_selector("[data-error=incident]")
     assert page.input_value("#case_ref") == "VV-2026-117"
 
-    page.wait_for_function("document.getElementById('incident-map').leafletMap !== undefined")
+    wait_until(page, "document.getElementById('incident-map').leafletMap !== undefined")
     click_map_at(page, lon, lat)
     assert '"Point"' in page.input_value("#incident")
     page.click("main button[type=submit]")
