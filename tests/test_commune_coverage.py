@@ -18,15 +18,17 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+import shapely
 from geoalchemy2.shape import from_shape
 from pyproj import Geod
 from registry_support import admin_unit
 from shapely import LineString, MultiPolygon, Point, box, clip_by_rect
-from shapely.geometry import mapping
+from shapely.geometry import mapping, shape
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import sessionmaker
 
 from camera_registry.db import READ, make_engine, make_session_factory, open_session, write_unit
+from camera_registry.geo.mapview import degrees_per_pixel
 from camera_registry.models import (
     AdminLevel,
     CommitmentChannel,
@@ -43,6 +45,7 @@ from camera_registry.models import (
 from camera_registry.models.base import utcnow
 from camera_registry.services import commune_coverage, commune_figures
 from camera_registry.services.commune_coverage import (
+    DRAWING_ZOOMS,
     compute_now,
     coverage_figures,
     coverage_shapes,
@@ -502,15 +505,35 @@ def test_the_map_layer_sends_each_communes_unions_simplified_for_the_zoom(sessio
     some_lenses(session, town)
     now = datetime.now(UTC)
     recompute_coverage(session, None, now)
-    shapes = {shape.commune_id: shape for shape in coverage_shapes(session, (105.89, 21.09, 105.91, 21.11), 16)}
+    shapes = {drawn.commune_id: drawn for drawn in coverage_shapes(session, (105.89, 21.09, 105.91, 21.11), 16)}
     assert set(shapes) == {town.s.id, town.t.id}
     s = shapes[town.s.id]
     assert s.seen["type"] == s.shared_seen["type"] == "MultiPolygon"
-    from shapely.geometry import shape
-
     assert shape(s.shared_seen).area < shape(s.seen).area
     assert shape(s.seen).within(box(*S_BOX).buffer(1e-6))
     assert coverage_shapes(session, (106.5, 21.5, 106.6, 21.6), 16) == []
+
+
+def test_every_bands_drawing_strays_less_than_a_pixel_from_the_union(session, town):
+    """The coarser bands are simplified from the finer ones: the strays add up, and must still stay within each
+    band's pixel (plus the rounding to what a pixel shows) of the exact union, with fewer vertices as it zooms out.
+    At the widest band only the drawing's side is bound: sectors a pixel or two across collapse there."""
+    some_lenses(session, town)
+    now = datetime.now(UTC)
+    recompute_coverage(session, None, now)
+    exact = {computed.commune_id: computed.cover for computed in compute_now(session, [town.s.id, town.t.id], now)}
+    vertices = Counter()
+    for band in DRAWING_ZOOMS:
+        pixel_m = degrees_per_pixel(band) * GEOD.inv(105.9, 21.1, 106.9, 21.1)[2]
+        for drawn in coverage_shapes(session, (105.89, 21.09, 105.91, 21.11), band):
+            cover = exact[drawn.commune_id]
+            for geojson, union in ((drawn.seen, cover.seen_m), (drawn.shared_seen, cover.shared_seen_m)):
+                drawing = cover.frame.project(shape(geojson))
+                assert drawing.difference(union.buffer(1.1 * pixel_m)).is_empty, band
+                if band > DRAWING_ZOOMS[0]:  # zoomed out, a sector narrower than a pixel or two may vanish
+                    assert shapely.hausdorff_distance(drawing, union, densify=0.05) <= 1.1 * pixel_m, band
+                vertices[band] += shapely.get_num_coordinates(drawing)
+    assert vertices[11] <= vertices[14] <= vertices[17] and vertices[11] < vertices[17]
 
 
 def test_reads_while_the_refresh_and_writers_run_never_fail(own_database_url):

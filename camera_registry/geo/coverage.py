@@ -73,29 +73,43 @@ class Cover:
     seen_m: BaseGeometry
     shared_seen_m: BaseGeometry
 
-    def drawn(self, zoom: int) -> tuple[str, str]:
-        """The parts seen by any lens and by a shared one as the GeoJSON texts (lon/lat) a map at `zoom` draws:
-        vertices closer than a pixel to a straight line dropped in the commune's frame, where it is cheap
+    def drawings(self, zooms: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """Per zoom, the parts seen by any lens and by a shared one as the GeoJSON texts (lon/lat) a map at that
+        zoom draws, no vertex further than a pixel from the union.
+
+        Finest band first: vertices closer than its pixel to a straight line are dropped in the commune's frame
         (without keeping topology: sectors' outlines need not stay valid to be drawn, and keeping it costs ten
-        times as much), only the rest taken back to lon/lat, rounded to what a pixel shows."""
-        pixel_deg = degrees_per_pixel(zoom)
+        times as much) and only the rest taken back to lon/lat; each coarser band then simplifies the band before
+        it, in degrees, by what is left of its own pixel. Both the reprojection and the coarse simplifications
+        work on a few vertices, not on every arc of every sector. Coordinates are rounded to what a pixel shows.
+        """
         # A pixel's width in metres here: a degree of longitude is the shorter, so no visible vertex is lost.
         centre_lat = float(self.frame.to_lon_lat([0.0], [0.0])[1][0])
-        tolerance_m = pixel_deg * METRES_PER_DEGREE_LON_EQUATOR * math.cos(math.radians(centre_lat))
-        decimals = max(0, math.ceil(-math.log10(pixel_deg)) + 1)
-        return tuple(
-            shapely.to_geojson(
-                shapely.transform(
+        metres_per_pixel_deg = METRES_PER_DEGREE_LON_EQUATOR * math.cos(math.radians(centre_lat))
+        drawn, strayed_m, geometries = {}, 0.0, None
+        for zoom in sorted(zooms, reverse=True):
+            pixel_deg = degrees_per_pixel(zoom)
+            tolerance_m = pixel_deg * metres_per_pixel_deg - strayed_m
+            if geometries is None:
+                geometries = [
                     shapely.transform(
                         shapely.simplify(geometry, tolerance_m, preserve_topology=False),
                         self.frame.to_lon_lat,
                         interleaved=False,
-                    ),
-                    lambda coordinates: np.round(coordinates, decimals),
-                )
+                    )
+                    for geometry in (self.seen_m, self.shared_seen_m)
+                ]
+            else:
+                # A degree of latitude is longer than this, so the tolerance in degrees strays less on the ground.
+                tolerance_deg = tolerance_m / METRES_PER_DEGREE_LON_EQUATOR
+                geometries = [shapely.simplify(g, tolerance_deg, preserve_topology=False) for g in geometries]
+            strayed_m += tolerance_m
+            decimals = max(0, math.ceil(-math.log10(pixel_deg)) + 1)
+            drawn[zoom] = tuple(
+                shapely.to_geojson(shapely.transform(g, lambda coordinates: np.round(coordinates, decimals)))
+                for g in geometries
             )
-            for geometry in (self.seen_m, self.shared_seen_m)
-        )
+        return drawn
 
 
 def reaching(bounds: Sequence[Envelope], lons, lats, reach_m: float) -> list[np.ndarray]:

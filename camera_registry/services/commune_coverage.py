@@ -17,8 +17,10 @@ computes a commune never computed itself.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
@@ -53,6 +55,9 @@ from .rules import MAX_RANGE_M
 
 #: The zoom bands the unions are stored simplified for; a map draws the first band at or above its zoom.
 DRAWING_ZOOMS = (11, 14, 17)
+#: Threads computing communes at once: GEOS and PROJ, where nearly all the time goes, release the GIL, and each
+#: commune's geometries and frame are its own (the readings they share are only read).
+COVER_THREADS = min(4, os.cpu_count() or 1)
 #: Communes stored per write unit: a commune's rows are its figures and a drawing per band.
 COMMUNES_PER_UNIT = 10
 #: The figures a stored row and a computed cover both carry, by the same names.
@@ -191,20 +196,21 @@ def _read(session: Session, boundaries: dict[int, BaseGeometry], now: datetime) 
 
 
 def compute_covers(reading: Reading) -> list[_Computed]:
-    """Each commune's cover; pure geometry, run outside any transaction."""
+    """Each commune's cover; pure geometry, run outside any transaction, communes side by side on COVER_THREADS."""
     ids = sorted(reading.boundaries)
     bounds = [reading.boundaries[commune_id].bounds for commune_id in ids]
     candidates = reaching(bounds, reading.lenses.lons, reading.lenses.lats, reading.reach_m)
     road_tree = shapely.STRtree(reading.roads) if len(reading.roads) else None
+    roads_near = [reading.roads[road_tree.query(shapely.box(*box))] if road_tree is not None else () for box in bounds]
 
-    def one(commune_id: int, box: Envelope, near: np.ndarray) -> _Computed:
-        roads = reading.roads[road_tree.query(shapely.box(*box))] if road_tree is not None else ()
+    def one(commune_id: int, box: Envelope, near: np.ndarray, roads) -> _Computed:
         changes = [reading.owner_changes[o] for o in set(reading.owners[near].tolist()) if o in reading.owner_changes]
         cover = commune_cover(reading.boundaries[commune_id], reading.lenses.take(near), roads)
-        drawings = {zoom: cover.drawn(zoom) for zoom in DRAWING_ZOOMS}
+        drawings = cover.drawings(DRAWING_ZOOMS)
         return _Computed(commune_id, box, cover, min(changes, default=None), drawings)
 
-    return [one(*commune) for commune in zip(ids, bounds, candidates)]
+    with ThreadPoolExecutor(COVER_THREADS) as pool:
+        return list(pool.map(one, ids, bounds, candidates, roads_near))
 
 
 def read_inputs(session: Session, commune_ids: Collection[int] | None, now: datetime) -> Reading:
