@@ -3,19 +3,24 @@ map geometry helpers on both backends."""
 
 from __future__ import annotations
 
+import json
 import math
 import random
+from datetime import UTC, datetime
 
 import pytest
 from geoalchemy2.shape import from_shape
-from registry_support import COMMUNE_A_BOX
-from shapely.geometry import Point, box
+from registry_support import COMMUNE_A_BOX, admin_unit
+from shapely.geometry import Point, box, shape
 from sqlalchemy import func, literal, select
 
 from camera_registry.geo.mapview import area_km2, degrees_per_pixel, grid_cell_deg, simplified_for_zoom
 from camera_registry.geo.spatial import grid_index
 from camera_registry.models import AuditEvent, Lens, LensStatus
-from camera_registry.services.coverage import MAX_LENSES
+from camera_registry.models.base import utcnow
+from camera_registry.services import commune_figures, coverage
+from camera_registry.services.commune_coverage import coverage_shapes, refresh_coverage
+from camera_registry.services.coverage import COVERAGE_MIN_ZOOM, MAX_COVERAGE_COMMUNES, MAX_LENSES
 
 BOTH = "105.79,20.99,105.91,21.06"  # communes A and B
 
@@ -154,3 +159,79 @@ def test_map_page_needs_sign_in_and_opens_on_the_reach(client, world):
     assert 'data-extent="[105.8, 21.0, 105.85, 21.05]"' in html and "Tỷ lệ chia sẻ" in html
     assert 'data-lenses="/api/v1/map/lenses"' in html
     assert LensStatus.REMOVED.value in html  # the status filter offers every state
+
+
+# --------------------------------------------------------------------------- the coverage layer
+
+
+def refreshed(session) -> None:
+    """The scheduler's two refreshes, as after a minute: the figures' recount hands its marks on to coverage."""
+    now = utcnow()
+    commune_figures.refresh(session, now)
+    refresh_coverage(session, now)
+    session.commit()
+
+
+def test_the_coverage_layer_sends_the_stored_unions_of_the_communes_in_reach(client, world, session):
+    refreshed(session)
+    found = features(client, world, "province_staff", f"/api/v1/map/coverage?bbox={BOTH}&zoom=15")
+    assert [(f["properties"]["code"], f["properties"]["union"]) for f in found] == [
+        ("A", "seen"),
+        ("A", "shared_seen"),
+        ("B", "seen"),
+        ("B", "shared_seen"),
+    ]
+    shapes = {s.commune_id: s for s in coverage_shapes(session, tuple(float(v) for v in BOTH.split(",")), 15)}
+    a, b = shapes[world.commune_a.id], shapes[world.commune_b.id]
+    assert [f["geometry"] for f in found] == [a.seen, a.shared_seen, b.seen, b.shared_seen]
+    assert datetime.fromisoformat(found[0]["properties"]["computed_at"]) == a.computed_at.replace(tzinfo=UTC)
+    assert not any(f["properties"]["stale"] for f in found)
+    assert shape(found[0]["geometry"]).area > 0 and shape(found[0]["geometry"]).within(box(*COMMUNE_A_BOX))
+
+    for role, code in (("police_a", "A"), ("police_b", "B")):
+        mine = features(client, world, role, f"/api/v1/map/coverage?bbox={BOTH}&zoom=15")
+        assert {f["properties"]["code"] for f in mine} == {code}
+    assert features(client, world, "admin", "/api/v1/map/coverage?bbox=106.5,21.5,106.6,21.6&zoom=15") == []
+    assert client.get(f"/api/v1/map/coverage?bbox={BOTH}&zoom=15").status_code == 401
+
+
+def test_the_coverage_layer_says_stale_after_a_write_until_the_refresh(client, world, session):
+    refreshed(session)
+    session.get(Lens, world.objects["a"]["lens"]).bearing_deg = 180.0
+    session.commit()
+    path = f"/api/v1/map/coverage?bbox={BOTH}&zoom=15"
+    before = features(client, world, "police_a", path)
+    assert all(f["properties"]["stale"] for f in before)
+    refreshed(session)
+    after = features(client, world, "police_a", path)
+    assert not any(f["properties"]["stale"] for f in after) and after[0]["geometry"] != before[0]["geometry"]
+
+
+def test_the_coverage_layer_refuses_bad_and_too_wide_views_naming_the_field(client, world, session):
+    for query, field in (
+        ("bbox=1,2,3&zoom=15", "bbox"),
+        ("bbox=105.9,21,105.8,21.1&zoom=15", "bbox"),
+        (f"bbox={BOTH}", "zoom"),
+        (f"bbox={BOTH}&zoom=30", "zoom"),
+        (f"bbox={BOTH}&zoom={COVERAGE_MIN_ZOOM - 0.5}", "zoom"),
+    ):
+        response = client.get(f"/api/v1/map/coverage?{query}", headers=world.headers["admin"])
+        assert response.status_code == 422 and field in response.get_json()["errors"], query
+    # More communes than one view may hold: tiny ones in a row east of B.
+    for i in range(MAX_COVERAGE_COMMUNES + 1):
+        west = 106.0 + i * 0.001
+        session.add(admin_unit(f"N{i}", f"Xã N{i}", parent=world.province, bounds=(west, 21.0, west + 0.001, 21.001)))
+    session.commit()
+    wide = client.get("/api/v1/map/coverage?bbox=105.99,20.99,106.2,21.01&zoom=11", headers=world.headers["admin"])
+    assert wide.status_code == 422
+    assert wide.get_json()["errors"]["bbox"] == [f"the view meets more than {MAX_COVERAGE_COMMUNES} communes: zoom in"]
+    assert features(client, world, "admin", "/api/v1/map/coverage?bbox=105.99,20.99,106.1,21.01&zoom=11") == []
+
+
+def test_the_coverage_layer_refuses_a_view_whose_drawings_are_too_big_to_send(client, world, session, monkeypatch):
+    refreshed(session)
+    path = f"/api/v1/map/coverage?bbox={BOTH}&zoom=17"
+    sent = sum(len(json.dumps(f["geometry"])) for f in features(client, world, "admin", path))
+    monkeypatch.setattr(coverage, "MAX_COVERAGE_CHARS", sent // 2)  # the bound, not the code, made small
+    response = client.get(path, headers=world.headers["admin"])
+    assert response.status_code == 422 and "to draw: zoom in" in response.get_json()["errors"]["bbox"][0]

@@ -14,7 +14,9 @@ from .geojson import GEOJSON, feature_collection
 from .schemas import FeatureCollectionSchema, LensSchema, OwnerSchema, PlaceQuerySchema, RecorderSchema
 from .stats import UnitFiguresSchema
 
-blp = api_blueprint("map", __name__, "map", "Coverage map data: lenses clustered or single, communes with figures")
+blp = api_blueprint(
+    "map", __name__, "map", "Coverage map data: lenses clustered or single, communes with figures, what lenses see"
+)
 
 MAX_ZOOM = 22
 
@@ -78,6 +80,16 @@ class MapCommuneSchema(UnitFiguresSchema):
         return super().get_attribute(obj, attr, default)
 
 
+class CoverageUnionSchema(ma.Schema):
+    code = ma.fields.String(metadata={"description": "the commune's code"})
+    union = ma.fields.String(
+        metadata={"description": "seen: inside an active lens's field of view; shared_seen: a shared lens's"}
+    )
+    computed_at = ma.fields.DateTime()
+    stale = ma.fields.Boolean(metadata={"description": "a change waits for the refresh: drawn from before it"})
+    drawing = ma.fields.Raw(metadata={"description": "GeoJSON (Multi)Polygon, clipped to the commune"})
+
+
 class LensSummarySchema(ma.Schema):
     lens = ma.fields.Nested(LensSchema)
     recorder = ma.fields.Nested(RecorderSchema)
@@ -120,3 +132,15 @@ class MapCommunes(MethodView):
         (requests: those opened in the last 30 days)."""
         communes = coverage.map_communes(session(), require_actor(), tuple(query["bbox"]), query["zoom"])
         return feature_collection(communes, MapCommuneSchema(), geometry_field="boundary")
+
+
+@blp.route("/coverage")
+class MapCoverage(MethodView):
+    @blp.arguments(MapViewSchema, location="query")
+    @blp.response(200, **geojson)
+    def get(self, query):
+        """What the lenses see of each current commune in your reach meeting bbox, simplified for the zoom: two
+        features a commune, union seen then shared_seen. Refused (422) below zoom 11 (zoom) and over more than 150
+        communes (bbox)."""
+        unions = coverage.map_coverage(session(), require_actor(), tuple(query["bbox"]), query["zoom"])
+        return feature_collection(unions, CoverageUnionSchema(), geometry_field="drawing")

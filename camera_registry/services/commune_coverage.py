@@ -29,7 +29,7 @@ import numpy as np
 import shapely
 from geoalchemy2.shape import to_shape
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import and_, delete, func, insert, or_, select
+from sqlalchemy import Select, and_, delete, func, insert, or_, select, true
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..db import READ, open_session, write_unit
@@ -394,22 +394,44 @@ def drawing_zoom(zoom: float) -> int:
     return next((band for band in DRAWING_ZOOMS if band >= zoom), DRAWING_ZOOMS[-1])
 
 
-def coverage_shapes(session: Session, envelope: Envelope, zoom: float) -> list[CoverageShape]:
-    """Per computed commune whose bounds meet the view, its unions of fields of view simplified for `zoom`."""
-    band = drawing_zoom(zoom)
+def _drawn(envelope: Envelope, zoom: float, commune_ids: Collection[int] | None) -> Select:
+    """The stored drawings of the band for `zoom` of the computed communes whose bounds meet the view (of these
+    communes; None: of all)."""
+    chosen = CommuneCoverage.commune_id.in_(sorted(commune_ids)) if commune_ids is not None else true()
+    return (
+        select()
+        .select_from(CommuneCoverage)
+        .join(CoverageDrawing, CoverageDrawing.commune_id == CommuneCoverage.commune_id)
+        .where(CoverageDrawing.zoom == drawing_zoom(zoom), _meets(envelope), chosen)
+    )
+
+
+def coverage_shapes(
+    session: Session, envelope: Envelope, zoom: float, commune_ids: Collection[int] | None = None
+) -> list[CoverageShape]:
+    """Per computed commune whose bounds meet the view (of these communes; None: of all), its unions of fields of
+    view simplified for `zoom`."""
     waiting = _waiting(session, utcnow())
     rows = session.execute(
-        select(
+        _drawn(envelope, zoom, commune_ids)
+        .add_columns(
             CommuneCoverage.commune_id,
             CommuneCoverage.computed_at,
             CoverageDrawing.seen_geojson,
             CoverageDrawing.shared_seen_geojson,
         )
-        .join(CoverageDrawing, CoverageDrawing.commune_id == CommuneCoverage.commune_id)
-        .where(CoverageDrawing.zoom == band, _meets(envelope))
         .order_by(CommuneCoverage.commune_id)
     )
     return [
         CoverageShape(commune_id, json.loads(seen), json.loads(shared_seen), computed_at, commune_id in waiting)
         for commune_id, computed_at, seen, shared_seen in rows
     ]
+
+
+def coverage_shapes_size(
+    session: Session, envelope: Envelope, zoom: float, commune_ids: Collection[int] | None = None
+) -> int:
+    """How many characters of GeoJSON `coverage_shapes` would hand out, counted without reading them: for a
+    bound on what one view sends."""
+    size = func.length(CoverageDrawing.seen_geojson) + func.length(CoverageDrawing.shared_seen_geojson)
+    return int(session.scalar(_drawn(envelope, zoom, commune_ids).add_columns(func.coalesce(func.sum(size), 0))))

@@ -1,8 +1,12 @@
-"""The coverage map's data: lenses clustered or one by one, commune boundaries with their figures.
+"""The coverage map's data: lenses clustered or one by one, commune boundaries with their figures, and what the
+lenses see of each commune.
 
 A whole-city view must never ship 55,000 lenses: below LENS_MIN_ZOOM, or when
 a view holds more than MAX_LENSES, lenses are aggregated on a grid in one
 GROUP BY; closer in, each lens comes with what its field-of-view wedge needs.
+The seen areas cannot be aggregated that way: below COVERAGE_MIN_ZOOM, over
+more than MAX_COVERAGE_COMMUNES communes, or when their drawings add up to more
+than MAX_COVERAGE_CHARS, the view is refused instead.
 """
 
 from __future__ import annotations
@@ -24,8 +28,11 @@ from ..timezones import local_today
 from .access import Actor
 from .cameras import get_lens
 from .commitments import mark_shared
+from .commune_coverage import coverage_shapes, coverage_shapes_size
 from .commune_figures import drawn_zoom, shared_recorders
+from .errors import ValidationFailed
 from .listing import readable
+from .messages import field_refusal, refusal
 from .owners import OwnerCard, owner_cards
 from .stats import Tally, commune_tallies, period_of_days
 
@@ -33,6 +40,13 @@ LENS_MIN_ZOOM = 16
 MAX_LENSES = 2_000
 CLUSTER_CELL_PX = 64
 MAX_CELLS_ACROSS = 64
+#: Farther out a lens's field of view is a few pixels: the map hides the coverage layer, the API refuses it.
+COVERAGE_MIN_ZOOM = 11
+#: What one coverage view may hold: the 55,000-lens city's 126 communes at zoom 11 (215 kB) fit.
+MAX_COVERAGE_COMMUNES = 150
+#: And what it may send: its 126 communes' drawings for zoom 14 (2.9 MB) do not, a ward's at zoom 17 (at most 350 kB)
+#: does.
+MAX_COVERAGE_CHARS = 1_500_000
 
 
 @dataclass(frozen=True)
@@ -202,6 +216,49 @@ def map_communes(
         )
         for row in rows
     ]
+
+
+@dataclass(frozen=True)
+class CoverageUnion:
+    """One of a commune's two drawn unions: `seen` (every active lens) or `shared_seen` (shared lenses only)."""
+
+    code: str
+    union: str
+    drawing: dict
+    computed_at: datetime
+    stale: bool
+
+
+def map_coverage(
+    session: Session, actor: Actor, bbox: Envelope, zoom: float, now: datetime | None = None
+) -> list[CoverageUnion]:
+    """What the lenses see of each current commune in reach meeting `bbox`, simplified for `zoom`, by commune code:
+    its seen union then its shared one. A commune never computed has none until the refresh computes it."""
+    if zoom < COVERAGE_MIN_ZOOM:
+        _refused("zoom", refusal("coverage is drawn from zoom %(zoom)s in", zoom=COVERAGE_MIN_ZOOM))
+    codes = dict(
+        session.execute(
+            select(AdminUnit.id, AdminUnit.code)
+            .where(*_current(actor, now or utcnow()), within_envelope(session.get_bind(), AdminUnit.boundary, bbox))
+            .limit(MAX_COVERAGE_COMMUNES + 1)
+        ).all()
+    )
+    if len(codes) > MAX_COVERAGE_COMMUNES:
+        _refused("bbox", refusal("the view meets more than %(most)s communes: zoom in", most=MAX_COVERAGE_COMMUNES))
+    if coverage_shapes_size(session, bbox, zoom, codes) > MAX_COVERAGE_CHARS:
+        too_big = refusal(
+            "the coverage of the view is more than %(most)s MB to draw: zoom in", most=MAX_COVERAGE_CHARS / 1e6
+        )
+        _refused("bbox", too_big)
+    return [
+        CoverageUnion(codes[shape.commune_id], union, drawing, shape.computed_at, shape.stale)
+        for shape in sorted(coverage_shapes(session, bbox, zoom, codes), key=lambda shape: codes[shape.commune_id])
+        for union, drawing in (("seen", shape.seen), ("shared_seen", shape.shared_seen))
+    ]
+
+
+def _refused(field: str, reason) -> None:
+    raise ValidationFailed(field_refusal(field, reason), {field: [reason]})
 
 
 def reach_extent(session: Session, actor: Actor, now: datetime | None = None) -> Envelope | None:
