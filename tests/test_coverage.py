@@ -158,6 +158,7 @@ def test_map_page_needs_sign_in_and_opens_on_the_reach(client, world):
     html = page.get_data(as_text=True)
     assert 'data-extent="[105.8, 21.0, 105.85, 21.05]"' in html and "Tỷ lệ chia sẻ" in html
     assert 'data-lenses="/api/v1/map/lenses"' in html
+    assert 'data-coverage="/api/v1/map/coverage"' in html and 'data-coverage-zoom="11"' in html
     assert LensStatus.REMOVED.value in html  # the status filter offers every state
 
 

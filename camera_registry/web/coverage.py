@@ -1,4 +1,5 @@
-"""The coverage map for staff: communes as a choropleth, lenses clustered or with their fields of view.
+"""The coverage map for staff: communes as a choropleth, lenses clustered or with their fields of view, and what
+the lenses see of each commune.
 
 The page is a shell; its data comes from /api/v1/map (the same reach rules as the API).
 """
@@ -21,4 +22,9 @@ blueprint = Blueprint("coverage", __name__)
 @signed_in
 def map_page():
     extent = coverage.reach_extent(get_session(), current_actor())
-    return render_template("map.html", extent=json.dumps(extent), lens_min_zoom=coverage.LENS_MIN_ZOOM)
+    return render_template(
+        "map.html",
+        extent=json.dumps(extent),
+        lens_min_zoom=coverage.LENS_MIN_ZOOM,
+        coverage_min_zoom=coverage.COVERAGE_MIN_ZOOM,
+    )

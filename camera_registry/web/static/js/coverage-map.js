@@ -1,5 +1,6 @@
 // The coverage map: communes coloured by sharing rate or lens density, lenses as server-side clusters
-// when zoomed out and as field-of-view wedges when zoomed in. All data comes from /api/v1/map.
+// when zoomed out and as field-of-view wedges when zoomed in, and on request what the lenses see of each
+// commune (from the coverage layer's zoom in). All data comes from /api/v1/map.
 // Data goes into the page as text only (textContent, or elements handed to Leaflet), never as HTML:
 // a unit, site or owner name is whatever somebody typed.
 // The words come from the page (map.html's JSON block "coverage-map-strings"), in the page's language.
@@ -11,7 +12,8 @@
   var element = document.getElementById("coverage-map");
   var map = RegistryMap.create(element);
   element.leafletMap = map;  // lets the browser test find places on the map
-  var extent = JSON.parse(element.dataset.extent), urls = { communes: element.dataset.communes, lenses: element.dataset.lenses };
+  var extent = JSON.parse(element.dataset.extent);
+  var urls = { communes: element.dataset.communes, lenses: element.dataset.lenses, coverage: element.dataset.coverage };
   if (extent) { map.fitBounds([[extent[1], extent[0]], [extent[3], extent[2]]]); } else { map.setView([21.0278, 105.8342], 12); }
 
   var COLOURS = ["#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641"];
@@ -47,9 +49,41 @@
   map.createPane("lenses").style.zIndex = 450;  // above the communes, which are redrawn on every move
   var points = L.layerGroup().addTo(map);
 
+  // What the lenses see: the seen union in a light blue, the shared part over it in a darker one; clicks go
+  // through to the communes beneath.
+  var SEEN = { seen: { fillColor: "#6baed6", fillOpacity: 0.5 }, shared_seen: { fillColor: "#08519c", fillOpacity: 0.7 } };
+  map.createPane("coverage").style.zIndex = 420;
+  var seen = L.geoJSON(null, {
+    pane: "coverage",
+    interactive: false,
+    filter: function (feature) { return feature.geometry.coordinates.length > 0; },
+    style: function (feature) {
+      return L.extend({ stroke: false, className: "coverage-union" }, SEEN[feature.properties.union]);
+    },
+    onEachFeature: function (feature, layer) {
+      layer.on("add", function () {
+        layer.getElement().setAttribute("data-union", feature.properties.union);
+        layer.getElement().setAttribute("data-commune", feature.properties.code);
+      });
+    }
+  });
+  var coverageToggle = document.querySelector("#map-layers input[name=coverage]");
+
   var legend = L.control({ position: "bottomright" });
   legend.onAdd = function () { this.div = L.DomUtil.create("div", "map-legend"); return this.div; };
   legend.addTo(map);
+  var coverageLegend = L.control({ position: "bottomright" });
+  coverageLegend.onAdd = function () {
+    this.div = L.DomUtil.create("div", "map-legend coverage-legend");
+    this.note = RegistryMap.text("p", "");
+    this.div.append(RegistryMap.text("strong", strings.coverage.title), legendRow(SEEN.seen.fillColor, strings.coverage.seen),
+      legendRow(SEEN.shared_seen.fillColor, strings.coverage.shared_seen), this.note);
+    return this.div;
+  };
+  function coverageNote(text, state) {
+    coverageLegend.note.textContent = text;
+    coverageLegend.div.dataset.state = state;
+  }
   function legendRow(colour, label) {
     var row = document.createElement("div"), swatch = document.createElement("i");
     swatch.style.background = colour;
@@ -82,7 +116,7 @@
     return values;
   }
 
-  var loads = { communes: 0, lenses: 0 };
+  var loads = { communes: 0, lenses: 0, coverage: 0 };
   function load(which, url, draw) {
     var ticket = ++loads[which];  // an answer to an older view is dropped
     return fetch(url, { headers: { Accept: "application/geo+json" } })
@@ -92,6 +126,43 @@
 
   function loadCommunes() {
     return load("communes", urls.communes + query(), function (data) { communes.clearLayers().addData(data); });
+  }
+
+  function loadCoverage() {
+    if (!coverageToggle.checked) { return; }
+    if (map.getZoom() < Number(element.dataset.coverageZoom)) {
+      loads.coverage++;  // drops an answer still on its way
+      seen.clearLayers();
+      coverageNote(strings.coverage.zoom_in, "zoom_in");
+      return;
+    }
+    var ticket = ++loads.coverage;
+    return fetch(urls.coverage + query(), { headers: { Accept: "application/geo+json" } }).then(function (response) {
+      if (ticket !== loads.coverage) { return; }
+      if (response.status === 422) {  // a view too wide to draw: the API names bbox
+        seen.clearLayers();
+        coverageNote(strings.coverage.too_wide, "too_wide");
+        return;
+      }
+      if (!response.ok) { throw new Error("coverage: HTTP " + response.status); }
+      return response.json().then(function (data) {
+        if (ticket !== loads.coverage) { return; }
+        seen.clearLayers().addData(data);
+        var stale = data.features.some(function (feature) { return feature.properties.stale; });
+        coverageNote(stale ? strings.coverage.stale : "", stale ? "stale" : "drawn");
+        element.dataset.shown_coverage = data.features.length;
+      });
+    });
+  }
+  function toggleCoverage() {
+    if (coverageToggle.checked) {
+      seen.addTo(map);
+      coverageLegend.addTo(map);
+      loadCoverage();
+    } else {
+      seen.remove();
+      coverageLegend.remove();
+    }
   }
 
   function loadLenses() {
@@ -173,13 +244,14 @@
   var pending;
   function reload() {
     clearTimeout(pending);
-    pending = setTimeout(function () { loadCommunes(); loadLenses(); }, 150);
+    pending = setTimeout(function () { loadCommunes(); loadLenses(); loadCoverage(); }, 150);
   }
   map.on("moveend", reload);
   document.querySelectorAll("input[name=mode]").forEach(function (radio) {
     radio.addEventListener("change", function () { communes.resetStyle(); drawLegend(); });
   });
   document.querySelectorAll("#lens-filters select").forEach(function (select) { select.addEventListener("change", loadLenses); });
+  coverageToggle.addEventListener("change", toggleCoverage);
   drawLegend();
   loadCommunes();
   loadLenses();
