@@ -3,7 +3,6 @@ map geometry helpers on both backends."""
 
 from __future__ import annotations
 
-import json
 import math
 import random
 from datetime import UTC, datetime
@@ -19,7 +18,12 @@ from camera_registry.geo.spatial import grid_index
 from camera_registry.models import AuditEvent, Lens, LensStatus
 from camera_registry.models.base import utcnow
 from camera_registry.services import commune_figures, coverage
-from camera_registry.services.commune_coverage import coverage_shapes, refresh_coverage
+from camera_registry.services.commune_coverage import (
+    DRAWING_ZOOMS,
+    coverage_shapes,
+    coverage_shapes_size,
+    refresh_coverage,
+)
 from camera_registry.services.coverage import COVERAGE_MIN_ZOOM, MAX_COVERAGE_COMMUNES, MAX_LENSES
 
 BOTH = "105.79,20.99,105.91,21.06"  # communes A and B
@@ -229,10 +233,15 @@ def test_the_coverage_layer_refuses_bad_and_too_wide_views_naming_the_field(clie
     assert features(client, world, "admin", "/api/v1/map/coverage?bbox=105.99,20.99,106.1,21.01&zoom=11") == []
 
 
-def test_the_coverage_layer_refuses_a_view_whose_drawings_are_too_big_to_send(client, world, session, monkeypatch):
+def test_a_view_too_big_to_send_goes_coarser_then_is_refused(client, world, session, monkeypatch):
     refreshed(session)
+    view = tuple(float(v) for v in BOTH.split(","))
     path = f"/api/v1/map/coverage?bbox={BOTH}&zoom=17"
-    sent = sum(len(json.dumps(f["geometry"])) for f in features(client, world, "admin", path))
-    monkeypatch.setattr(coverage, "MAX_COVERAGE_CHARS", sent // 2)  # the bound, not the code, made small
+    sizes = {band: coverage_shapes_size(session, view, band) for band in DRAWING_ZOOMS}
+    assert sizes[11] < sizes[14] < sizes[17]
+    monkeypatch.setattr(coverage, "MAX_COVERAGE_CHARS", sizes[14])  # the bound, not the code, made small
+    at_14 = features(client, world, "admin", f"/api/v1/map/coverage?bbox={BOTH}&zoom=14")
+    assert features(client, world, "admin", path) == at_14
+    monkeypatch.setattr(coverage, "MAX_COVERAGE_CHARS", sizes[11] - 1)
     response = client.get(path, headers=world.headers["admin"])
     assert response.status_code == 422 and "to draw: zoom in" in response.get_json()["errors"]["bbox"][0]

@@ -140,7 +140,7 @@ class MapCoverage(MethodView):
     @blp.response(200, **geojson)
     def get(self, query):
         """What the lenses see of each current commune in your reach meeting bbox, simplified for the zoom: two
-        features a commune, union seen then shared_seen. Refused (422) below zoom 11 (zoom) and over more than 150
-        communes (bbox)."""
+        features a commune, union seen then shared_seen; simplified coarser when the zoom's drawings pass 1.5 MB.
+        Refused (422) below zoom 11 (zoom), over more than 150 communes or when even zoom 11's pass 1.5 MB (bbox)."""
         unions = coverage.map_coverage(session(), require_actor(), tuple(query["bbox"]), query["zoom"])
         return feature_collection(unions, CoverageUnionSchema(), geometry_field="drawing")

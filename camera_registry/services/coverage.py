@@ -4,9 +4,10 @@ lenses see of each commune.
 A whole-city view must never ship 55,000 lenses: below LENS_MIN_ZOOM, or when
 a view holds more than MAX_LENSES, lenses are aggregated on a grid in one
 GROUP BY; closer in, each lens comes with what its field-of-view wedge needs.
-The seen areas cannot be aggregated that way: below COVERAGE_MIN_ZOOM, over
-more than MAX_COVERAGE_COMMUNES communes, or when their drawings add up to more
-than MAX_COVERAGE_CHARS, the view is refused instead.
+The seen areas are sent simplified for a coarser zoom band instead while the
+view's own band adds up to more than MAX_COVERAGE_CHARS, and refused below
+COVERAGE_MIN_ZOOM, over more than MAX_COVERAGE_COMMUNES communes, or when even
+the coarsest band is too much.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from ..timezones import local_today
 from .access import Actor
 from .cameras import get_lens
 from .commitments import mark_shared
-from .commune_coverage import coverage_shapes, coverage_shapes_size
+from .commune_coverage import DRAWING_ZOOMS, coverage_shapes, coverage_shapes_size, drawing_zoom
 from .commune_figures import drawn_zoom, shared_recorders
 from .errors import ValidationFailed
 from .listing import readable
@@ -42,10 +43,10 @@ CLUSTER_CELL_PX = 64
 MAX_CELLS_ACROSS = 64
 #: Farther out a lens's field of view is a few pixels: the map hides the coverage layer, the API refuses it.
 COVERAGE_MIN_ZOOM = 11
-#: What one coverage view may hold: the 55,000-lens city's 126 communes at zoom 11 (215 kB) fit.
+#: What one coverage view may hold: the 55,000-lens city's 126 communes at zoom 11 (380 kB) fit.
 MAX_COVERAGE_COMMUNES = 150
-#: And what it may send: its 126 communes' drawings for zoom 14 (2.9 MB) do not, a ward's at zoom 17 (at most 350 kB)
-#: does.
+#: And what it may send: its 126 communes' drawings for zoom 14 (3.2 MB) do not (they go for zoom 11), a ward's at
+#: zoom 17 (at most 350 kB) do.
 MAX_COVERAGE_CHARS = 1_500_000
 
 
@@ -232,8 +233,9 @@ class CoverageUnion:
 def map_coverage(
     session: Session, actor: Actor, bbox: Envelope, zoom: float, now: datetime | None = None
 ) -> list[CoverageUnion]:
-    """What the lenses see of each current commune in reach meeting `bbox`, simplified for `zoom`, by commune code:
-    its seen union then its shared one. A commune never computed has none until the refresh computes it."""
+    """What the lenses see of each current commune in reach meeting `bbox`, simplified for `zoom` (or coarser, to
+    stay under MAX_COVERAGE_CHARS), by commune code: its seen union then its shared one. A commune never computed
+    has none until the refresh computes it."""
     if zoom < COVERAGE_MIN_ZOOM:
         _refused("zoom", refusal("coverage is drawn from zoom %(zoom)s in", zoom=COVERAGE_MIN_ZOOM))
     codes = dict(
@@ -245,14 +247,19 @@ def map_coverage(
     )
     if len(codes) > MAX_COVERAGE_COMMUNES:
         _refused("bbox", refusal("the view meets more than %(most)s communes: zoom in", most=MAX_COVERAGE_COMMUNES))
-    if coverage_shapes_size(session, bbox, zoom, codes) > MAX_COVERAGE_CHARS:
+    # As lenses are clustered when too many: a coarser band when the zoom's own is too much to send.
+    bands = [band for band in reversed(DRAWING_ZOOMS) if band <= drawing_zoom(zoom)]
+    band = next(
+        (band for band in bands if coverage_shapes_size(session, bbox, band, codes) <= MAX_COVERAGE_CHARS), None
+    )
+    if band is None:
         too_big = refusal(
             "the coverage of the view is more than %(most)s MB to draw: zoom in", most=MAX_COVERAGE_CHARS / 1e6
         )
         _refused("bbox", too_big)
     return [
         CoverageUnion(codes[shape.commune_id], union, drawing, shape.computed_at, shape.stale)
-        for shape in sorted(coverage_shapes(session, bbox, zoom, codes), key=lambda shape: codes[shape.commune_id])
+        for shape in sorted(coverage_shapes(session, bbox, band, codes), key=lambda shape: codes[shape.commune_id])
         for union, drawing in (("seen", shape.seen), ("shared_seen", shape.shared_seen))
     ]
 
