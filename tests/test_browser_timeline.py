@@ -1,7 +1,7 @@
 """Headless Chromium, in Vietnamese and in English: the police land on their requests and read a request's history
 (routing, the owner opening the link, with who and when, never the link's token); staff land on the map, open the
-figures page, pick last month and download the XLSX, whose sheet is named for the month and whose levels are
-Vietnamese (English in en)."""
+figures page, pick last month, read each commune's coverage and download the XLSX, whose sheet is named for the
+month and whose levels and coverage headers are Vietnamese (English in en)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,11 @@ WORDS = {
     "en": {"routed": "Sent to the camera owners", "viewed": "Owner opened the link", "owner": "through their link"},
 }
 SHEET = {"vi": ("Số liệu", "Xã/Phường", "Tháng trước"), "en": ("Figures", "Commune/Ward", "Last month")}
+#: The coverage columns' headers: the area seen by active lenses, and the road length.
+COVERAGE = {
+    "vi": ("Tỷ lệ diện tích mắt camera đang hoạt động quan sát được", "Chiều dài đường (km)"),
+    "en": ("Share of the area seen by active lenses", "Road length (km)"),
+}
 
 
 def _latest_request_id(database_url: str) -> int:
@@ -66,6 +71,11 @@ def test_staff_download_last_months_figures_as_xlsx(page, live_server, backend, 
     page.click(f".presets a:has-text('{last_month}')")
     page.wait_for_selector("#figures tr[data-unit]")
     assert page.locator("#figures tbody tr").first.locator("td").nth(2).inner_text() == commune_level
+    seen, road = COVERAGE[lang]
+    headers = page.locator("#figures thead th").all_inner_texts()
+    assert seen in headers and road in headers
+    share = page.locator("#figures tbody tr").first.locator("td").nth(headers.index(seen)).inner_text()
+    assert share.endswith("%")  # a commune's share of its area seen, as a percentage
     with page.expect_download() as download:
         page.click("#download-xlsx")
     workbook = openpyxl.load_workbook(io.BytesIO(download.value.path().read_bytes()))
@@ -73,5 +83,6 @@ def test_staff_download_last_months_figures_as_xlsx(page, live_server, backend, 
     assert workbook.sheetnames == [f"{title} {month}"]
     levels = {row[2].value for row in workbook.active.iter_rows(min_row=2)}
     assert levels == {commune_level}
+    assert {seen, road} <= {cell.value for cell in workbook.active[1]}
     page.screenshot(path=str(SCREENSHOTS / f"figures-{lang}-{backend}.png"), full_page=True)
     assert page.foreign_requests == []

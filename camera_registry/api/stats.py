@@ -30,12 +30,20 @@ class _UnitSchema(ma.Schema):
         return super().get_attribute(obj if attr in UNIT_FIELDS else obj.figures, attr, default)
 
 
+#: Each kind of figure's field; counts are integers.
+FIELD_KINDS = {
+    "rate": lambda: ma.fields.Float(allow_none=True),
+    "number": lambda: ma.fields.Float(allow_none=True),
+    "flag": ma.fields.Boolean,
+    "moment": lambda: ma.fields.AwareDateTime(allow_none=True),
+}
+
 #: One unit's row: the unit, then every figure of COLUMNS, read from its tally.
 UnitFiguresSchema = type(
     "UnitFiguresSchema",
     (_UnitSchema,),
     {
-        column.name: ma.fields.Float(allow_none=True) if column.kind in ("rate", "number") else ma.fields.Integer()
+        column.name: FIELD_KINDS.get(column.kind, ma.fields.Integer)()
         for column in COLUMNS
         if column.name not in UNIT_FIELDS
     },

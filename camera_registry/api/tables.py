@@ -5,6 +5,9 @@ codes such as "00226" are written as text so a spreadsheet keeps the zeros.
 A CSV cell is read by the spreadsheet as typed, so a text cell that would
 start a formula (a unit named "=HYPERLINK(...)") is written with a leading
 apostrophe (OWASP's advice for CSV injection); numbers are written as they are.
+A moment is written in Vietnam time, as people read it: ISO 8601 with its offset
+in the CSV, a date and time cell in the workbook; a flag is `true`/`false` in
+the CSV (which spreadsheets read as booleans) and a boolean cell in the workbook.
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import datetime
 
 import xlsxwriter
 from flask import Response, request
 
 from ..http.figures import Column
+from ..timezones import LOCAL_ZONE
 
 CSV = "text/csv"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -52,8 +57,23 @@ def _csv(columns: list[Column], rows: list[dict]) -> bytes:
     writer = csv.writer(text)
     writer.writerow([csv_cell(str(column.header)) for column in columns])
     for row in rows:
-        writer.writerow([csv_cell(row[column.name]) for column in columns])
+        writer.writerow([csv_cell(_csv_value(column, row[column.name])) for column in columns])
     return ("\ufeff" + text.getvalue()).encode("utf-8")
+
+
+def _csv_value(column: Column, value: object) -> object:
+    if value is None:
+        return None
+    if column.kind == "flag":
+        return "true" if value else "false"
+    if column.kind == "moment":
+        return _local(value).isoformat(timespec="seconds")
+    return value
+
+
+def _local(moment: str) -> datetime:
+    """A dumped aware moment in Vietnam time."""
+    return datetime.fromisoformat(moment).astimezone(LOCAL_ZONE)
 
 
 def csv_cell(value: object) -> object:
@@ -70,7 +90,8 @@ def _xlsx(columns: list[Column], rows: list[dict], sheet_name: str) -> bytes:
     workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
     sheet = workbook.add_worksheet(SHEET_NAME_FORBIDDEN.sub("-", sheet_name).strip("'")[:SHEET_NAME_LENGTH] or None)
     formats = {
-        kind: workbook.add_format({"num_format": pattern}) for kind, pattern in (("rate", "0.0%"), ("number", "0.0"))
+        kind: workbook.add_format({"num_format": pattern})
+        for kind, pattern in (("rate", "0.0%"), ("number", "0.0"), ("moment", "dd/mm/yyyy hh:mm"))
     }
     sheet.write_row(
         0, 0, [str(column.header) for column in columns], workbook.add_format({"bold": True, "text_wrap": True})
@@ -82,6 +103,10 @@ def _xlsx(columns: list[Column], rows: list[dict], sheet_name: str) -> bytes:
                 continue
             if column.kind == "text":
                 sheet.write_string(r, c, str(value))
+            elif column.kind == "flag":
+                sheet.write_boolean(r, c, value)
+            elif column.kind == "moment":
+                sheet.write_datetime(r, c, _local(value).replace(tzinfo=None), formats["moment"])
             else:
                 sheet.write_number(r, c, value, formats.get(column.kind))
     sheet.freeze_panes(1, 0)

@@ -16,7 +16,8 @@ from ..models import AdminLevel
 class Column:
     name: str  # the field in the JSON rows
     header: str  # what the spreadsheet's first row and the page's table head say (translated when shown)
-    kind: str = "count"  # text, count, number or rate (a fraction, shown as a percentage)
+    kind: str = "count"  # text, count, number, rate (a fraction, shown as a percentage), flag or moment
+    coverage: bool = False  # a coverage figure: the page marks it while the unit's coverage waits for the refresh
 
 
 #: Every figure with its header, in the order of the API's JSON rows.
@@ -49,7 +50,26 @@ COLUMNS = [
     Column("consent_rate", lazy_gettext("Consent rate"), "rate"),
     Column("assignments_expired", lazy_gettext("Expired unanswered")),
     Column("expired_share", lazy_gettext("Share expired unanswered"), "rate"),
+    Column("seen_share", lazy_gettext("Share of the area seen by active lenses"), "rate", True),
+    Column(
+        "shared_seen_share",
+        lazy_gettext("Share of the area seen by active lenses under a sharing commitment"),
+        "rate",
+        True,
+    ),
+    Column("road_km", lazy_gettext("Road length (km)"), "number", True),
+    Column("road_seen_share", lazy_gettext("Share of the road length seen by active lenses"), "rate", True),
+    Column(
+        "road_shared_seen_share",
+        lazy_gettext("Share of the road length seen by active lenses under a sharing commitment"),
+        "rate",
+        True,
+    ),
+    Column("coverage_stale", lazy_gettext("Coverage awaiting refresh"), "flag"),
+    Column("coverage_computed_at", lazy_gettext("Coverage computed at (Vietnam time)"), "moment"),
 ]
+#: What the page's table shows: the flag and the moment become a mark on the coverage figures and its footnote.
+PAGE_COLUMNS = [column for column in COLUMNS if column.kind not in ("flag", "moment")]
 
 #: What each level is called; districts are the pre-2025 units, kept for history.
 LEVELS = {

@@ -66,19 +66,9 @@ FIGURE_FIELDS = ("area_km2", "seen_km2", "shared_seen_km2", "road_km", "road_see
 Target = Session | sessionmaker
 
 
-@dataclass(frozen=True)
-class CoverageFigures:
-    """A commune's area and road length seen by at least one active lens, and one shared lens. `stale`: a change
-    waits for the refresh, and these figures are from before it."""
-
-    area_km2: float
-    seen_km2: float
-    shared_seen_km2: float
-    road_km: float | None
-    road_seen_km: float | None
-    road_shared_seen_km: float | None
-    computed_at: datetime
-    stale: bool
+class CoverageShares:
+    """The shares seen of the area and road length its class carries (`area_km2`, `seen_km2`, ..., `road_km`):
+    one commune's, or the sums of a roll-up's communes (services/stats.py)."""
 
     @property
     def seen_share(self) -> float | None:
@@ -95,6 +85,21 @@ class CoverageFigures:
     @property
     def road_shared_seen_share(self) -> float | None:
         return _share(self.road_shared_seen_km, self.road_km)
+
+
+@dataclass(frozen=True)
+class CoverageFigures(CoverageShares):
+    """A commune's area and road length seen by at least one active lens, and one shared lens. `stale`: a change
+    waits for the refresh, and these figures are from before it."""
+
+    area_km2: float
+    seen_km2: float
+    shared_seen_km2: float
+    road_km: float | None
+    road_seen_km: float | None
+    road_shared_seen_km: float | None
+    computed_at: datetime
+    stale: bool
 
 
 @dataclass(frozen=True)

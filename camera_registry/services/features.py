@@ -167,7 +167,7 @@ def _commune_rows(actor: Actor) -> Select:
 
 def _commune_features(session: Session, rows: list) -> list[dict]:
     """Boundaries with the registry's figures now (services.stats), the same numbers as /api/v1/stats."""
-    tallies = commune_tallies(session, [unit.id for unit, _ in rows], period_of_days())
+    tallies = commune_tallies(session, [unit.id for unit, _ in rows], period_of_days(), coverage=False)
     return [
         _feature(
             unit.code,

@@ -7,11 +7,13 @@ see their district's row (the reform left no district to sum into).
 A handful of grouped queries count every commune in reach at once. A parent's
 counts are the sums of its communes'; its rates are recomputed from those sums
 and its median from the pooled durations, never averaged from the children's,
-so every lens and every request weighs the same wherever it sits.
+so every lens and every request weighs the same wherever it sits. Coverage is
+summed the same way: km² seen over km² of area, road km seen over road km.
 """
 
 from __future__ import annotations
 
+import operator
 import statistics
 from collections.abc import Collection
 from dataclasses import dataclass, field, fields
@@ -34,6 +36,7 @@ from ..models import (
 from ..models.base import utcnow
 from ..timezones import local_midnight, local_today
 from .access import Actor
+from .commune_coverage import CoverageFigures, CoverageShares, coverage_figures
 from .commune_figures import registry_counts
 from .errors import NotFound, ValidationFailed
 from .messages import domain_term, refusal
@@ -77,9 +80,18 @@ def period_of_days(first: date | None = None, end: date | None = None, today: da
     return Period(local_midnight(first), local_midnight(end))
 
 
+def _sum_known(mine: float | None, theirs: float | None) -> float | None:
+    """The sum of what is known: a unit without roads adds nothing, and none with roads leaves it unknown."""
+    return theirs if mine is None else mine if theirs is None else mine + theirs
+
+
+def _oldest(mine: datetime | None, theirs: datetime | None) -> datetime | None:
+    return min((moment for moment in (mine, theirs) if moment is not None), default=None)
+
+
 @dataclass
-class Tally:
-    """One unit's counts; `add` sums another unit's in, and the rates derive from the sums."""
+class Tally(CoverageShares):
+    """One unit's counts; `add` sums another unit's in, and the rates and coverage shares derive from the sums."""
 
     communes: int = 0
     lenses_active: int = 0
@@ -102,10 +114,23 @@ class Tally:
     assignments_answered: int = 0
     assignments_consented: int = 0
     assignments_expired: int = 0
+    # Coverage (services/commune_coverage.py), summed so that a roll-up's shares weigh every km² alike.
+    area_km2: float = 0.0
+    seen_km2: float = 0.0
+    shared_seen_km2: float = 0.0
+    #: None where no loaded road crosses the unit: its road shares are then empty, not 0 %.
+    road_km: float | None = field(default=None, metadata={"add": _sum_known})
+    road_seen_km: float | None = field(default=None, metadata={"add": _sum_known})
+    road_shared_seen_km: float | None = field(default=None, metadata={"add": _sum_known})
+    #: A change waits for the coverage refresh in one of the unit's communes: its coverage is from before it.
+    coverage_stale: bool = field(default=False, metadata={"add": operator.or_})
+    #: When the unit's oldest coverage figures were computed (None: no commune with a boundary).
+    coverage_computed_at: datetime | None = field(default=None, metadata={"add": _oldest})
 
     def add(self, other: Tally) -> Tally:
         for item in fields(self):
-            setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
+            combine = item.metadata.get("add", operator.add)
+            setattr(self, item.name, combine(getattr(self, item.name), getattr(other, item.name)))
         return self
 
     @property
@@ -225,10 +250,16 @@ def _lineage(units: dict[int, AdminUnit], unit: AdminUnit) -> list[int]:
 
 
 def commune_tallies(
-    session: Session, commune_ids: Collection[int], period: Period, now: datetime | None = None
+    session: Session,
+    commune_ids: Collection[int],
+    period: Period,
+    now: datetime | None = None,
+    *,
+    coverage: bool = True,
 ) -> dict[int, Tally]:
     """Each commune's counts: the registry as it stands at `now` (kept per commune, services/commune_figures.py),
-    requests opened in `period` (counted here: they grow with the requests filed, not with the registry)."""
+    requests opened in `period` (counted here: they grow with the requests filed, not with the registry), and
+    unless `coverage` is false, how much of it the lenses see (kept per commune, services/commune_coverage.py)."""
     now = now or utcnow()
     tallies = {commune_id: Tally(communes=1) for commune_id in commune_ids}
     if not tallies:
@@ -237,6 +268,9 @@ def commune_tallies(
     for commune_id, counts in registry_counts(session, ids, now).items():
         for name, value in counts.items():
             setattr(tallies[commune_id], name, value)
+    if coverage:
+        for commune_id, figures in coverage_figures(session, ids, now).items():
+            _count_coverage(tallies[commune_id], figures)
 
     opened_in_period = and_(
         FootageRequest.commune_id.in_(ids),
@@ -285,3 +319,11 @@ def commune_tallies(
         tally = tallies[commune_id]
         tally.assignments_answered, tally.assignments_consented, tally.assignments_expired = answers, consents, expired
     return tallies
+
+
+def _count_coverage(tally: Tally, figures: CoverageFigures) -> None:
+    tally.area_km2, tally.seen_km2, tally.shared_seen_km2 = figures.area_km2, figures.seen_km2, figures.shared_seen_km2
+    if figures.road_km:  # a road layer that crosses the commune; else its road figures stay empty
+        tally.road_km, tally.road_seen_km = figures.road_km, figures.road_seen_km
+        tally.road_shared_seen_km = figures.road_shared_seen_km
+    tally.coverage_stale, tally.coverage_computed_at = figures.stale, figures.computed_at

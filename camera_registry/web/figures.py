@@ -13,7 +13,7 @@ from flask import Blueprint, render_template, request
 from flask_babel import lazy_gettext
 
 from ..http.actor import current_actor
-from ..http.figures import COLUMNS, LEVELS
+from ..http.figures import LEVELS, PAGE_COLUMNS
 from ..http.language import current_language
 from ..http.statuses import status_of
 from ..http.units import get_session
@@ -59,7 +59,7 @@ def _presets() -> list[tuple[str, dict]]:
 @signed_in
 def page():
     asked = {key: value.strip() for key, value in request.args.items() if value.strip()}  # `lang` too: links keep it
-    context = {"asked": asked, "columns": COLUMNS, "levels": LEVELS, "presets": _presets()}
+    context = {"asked": asked, "columns": PAGE_COLUMNS, "levels": LEVELS, "presets": _presets()}
     try:
         query = FiguresQuerySchema().load(asked)
         report = stats.unit_figures(
