@@ -211,6 +211,7 @@
     panel("commune-figures", f.name, [
       [words.lenses_active, number(f.lenses_active, 0)], [words.lenses_offline, number(f.lenses_offline, 0)],
       [words.shared_active_lenses, number(f.shared_active_lenses, 0)], [words.sharing_rate, percent(f.sharing_rate)],
+      [words.seen_share, percent(f.seen_share)], [words.shared_seen_share, percent(f.shared_seen_share)],
       [words.lens_density, number(f.lens_density)], [words.area_km2, number(f.area_km2)],
       [words.recorders, number(f.recorders, 0)], [words.owners_household, number(f.owners_household, 0)],
       [words.owners_agency, number(f.owners_agency, 0)], [words.owners_business, number(f.owners_business, 0)],
