@@ -27,7 +27,6 @@ from datetime import datetime
 
 import numpy as np
 import shapely
-from geoalchemy2.shape import to_shape
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Select, and_, delete, func, insert, or_, select, true
 from sqlalchemy.orm import Session, sessionmaker
@@ -132,12 +131,19 @@ class _Computed:
 
 def _boundaries(session: Session, commune_ids: Collection[int] | None) -> dict[int, BaseGeometry]:
     """The drawn boundaries of these communes (None: of every commune)."""
-    query = select(AdminUnit.id, AdminUnit.boundary).where(
+    query = select(AdminUnit.id, func.ST_AsBinary(AdminUnit.boundary)).where(
         AdminUnit.level == AdminLevel.COMMUNE, AdminUnit.boundary.is_not(None)
     )
     if commune_ids is not None:
         query = query.where(AdminUnit.id.in_(sorted(commune_ids)))
-    return {unit_id: to_shape(boundary) for unit_id, boundary in session.execute(query)}
+    rows = session.execute(query).all()
+    return dict(zip((unit_id for unit_id, _ in rows), _shapes(wkb for _, wkb in rows)))
+
+
+def _shapes(wkbs: Iterable) -> np.ndarray:
+    """Geometries from the database's plain WKB, parsed in one call: the geometry columns' own loading (EWKB
+    through GeoAlchemy2, one shape at a time) took 0.5 s for Hà Nội's 126 boundaries, this 0.02 s."""
+    return shapely.from_wkb([bytes(wkb) for wkb in wkbs])
 
 
 @dataclass(frozen=True)
@@ -180,10 +186,9 @@ def _read(session: Session, boundaries: dict[int, BaseGeometry], now: datetime) 
             )
             .all()
         )
-        roads = [
-            to_shape(line)
-            for line in session.scalars(select(Road.geometry).where(within_envelope(bind, Road.geometry, box)))
-        ]
+        roads = _shapes(
+            session.scalars(select(func.ST_AsBinary(Road.geometry)).where(within_envelope(bind, Road.geometry, box)))
+        )
     columns = list(zip(*rows)) if rows else [()] * 7
     lenses = SeeingLenses.of(
         columns[0], columns[1], [np.nan if b is None else b for b in columns[2]], columns[3], columns[4], columns[5]
