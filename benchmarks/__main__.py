@@ -52,6 +52,7 @@ from .harness import (
     fresh_database,
     peer,
     postgres_available,
+    quiet_logs,
     reachable_backends,
     seconds_under,
     time_calls,
@@ -486,6 +487,7 @@ def main() -> None:
         help=f"the loads under gunicorn for {load.FULL_SECONDS} s each (default {load.SECONDS} s)",
     )
     args = parser.parse_args()
+    quiet_logs()
     scale = QUICK if args.quick else FULL
     load_seconds = load.FULL_SECONDS if args.full_load else scale.load_seconds
     before, start = load.load_average(), time.monotonic()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import logging
 import os
 import shutil
 import statistics
@@ -36,6 +37,15 @@ def postgres_available() -> tuple[bool, str]:
     except Exception as exc:  # noqa: BLE001 - any failure means: skip with the reason
         return False, f"no PostgreSQL at {make_url(url).render_as_string(hide_password=True)}: {exc.__class__.__name__}"
     return True, ""
+
+
+def quiet_logs() -> None:
+    """Only warnings and errors of the apps the benchmarks run in this process reach the terminal: a line per
+    timed request buried the figures and cost its share of each request. Our loggers keep their level, so a
+    record that matters still shows; a server in its own process keeps its own logs."""
+    handler = logging.StreamHandler()
+    handler.setLevel(logging.WARNING)
+    logging.getLogger().addHandler(handler)
 
 
 _TEMPLATE_PREFIX = "cr_bench_template_"
