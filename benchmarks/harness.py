@@ -70,7 +70,7 @@ def _migrated_template(backend: str) -> str:
         for (left,) in connection.execute(
             text("SELECT datname FROM pg_database WHERE datname LIKE :prefix"), {"prefix": f"{_TEMPLATE_PREFIX}%"}
         ):
-            if not _running(int(left.removeprefix(_TEMPLATE_PREFIX))):
+            if not Path(f"/proc/{left.removeprefix(_TEMPLATE_PREFIX)}").exists():  # its run is over
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{left}" WITH (FORCE)'))
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     engine = make_engine(make_url(postgres_server_url()).set(database=name).render_as_string(hide_password=False))
@@ -84,16 +84,6 @@ def _migrated_template(backend: str) -> str:
 
     atexit.register(drop)
     return name
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @contextmanager
