@@ -24,7 +24,7 @@ from pyproj import Geod
 from registry_support import admin_unit
 from shapely import LineString, MultiPolygon, Point, box, clip_by_rect
 from shapely.geometry import mapping, shape
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import sessionmaker
 
 from camera_registry.db import READ, make_engine, make_session_factory, open_session, write_unit
@@ -512,6 +512,19 @@ def test_the_map_layer_sends_each_communes_unions_simplified_for_the_zoom(sessio
     assert shape(s.shared_seen).area < shape(s.seen).area
     assert shape(s.seen).within(box(*S_BOX).buffer(1e-6))
     assert coverage_shapes(session, (106.5, 21.5, 106.6, 21.6), 16) == []
+
+
+def test_postgresql_compresses_the_drawings_with_lz4(session):
+    """pglz took 0.39 s of a full recompute's 10 MB of drawings on the city, LZ4 0.15 s (migration 0021)."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite stores text uncompressed")
+    methods = session.execute(
+        text(
+            "SELECT attname, attcompression FROM pg_attribute "
+            "WHERE attrelid = 'coverage_drawings'::regclass AND attname LIKE '%seen_geojson'"
+        )
+    ).all()
+    assert dict(methods) == {"seen_geojson": "l", "shared_seen_geojson": "l"}
 
 
 def test_every_bands_drawing_strays_less_than_a_pixel_from_the_union(session, town):
