@@ -817,3 +817,21 @@ def test_plan_matches_a_brute_force_oracle(session, random_city):
     )
     assert min(totals[k] for k in exercised) > 0, totals
     assert totals["borderline"] < 0.1 * totals["considered"], totals
+
+
+@pytest.mark.parametrize("half_m", [0.5, 3_000, 30_000])
+def test_the_fitted_inverse_stays_within_a_centimetre_of_the_exact_one(half_m):
+    """Commune drawings go back to lon/lat through a bicubic fitted over their box (LocalFrame.to_lon_lat_within)."""
+    frame = LocalFrame(105.85, 21.03)
+    fitted = frame.to_lon_lat_within((1_000 - half_m, -half_m, 1_000 + half_m, half_m))
+    assert fitted != frame.to_lon_lat
+    rng = np.random.default_rng(7)
+    xs, ys = rng.uniform(1_000 - half_m, 1_000 + half_m, 5_000), rng.uniform(-half_m, half_m, 5_000)
+    back_xs, back_ys = frame.to_metres(*fitted(xs, ys))
+    assert np.hypot(back_xs - xs, back_ys - ys).max() < 0.01
+
+
+def test_a_box_too_wide_or_empty_to_fit_gets_the_exact_inverse():
+    frame = LocalFrame(105.85, 21.03)
+    assert frame.to_lon_lat_within((-2e6, -2e6, 2e6, 2e6)) == frame.to_lon_lat
+    assert frame.to_lon_lat_within((np.nan,) * 4) == frame.to_lon_lat

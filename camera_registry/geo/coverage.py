@@ -87,6 +87,7 @@ class Cover:
         centre_lat = float(self.frame.to_lon_lat([0.0], [0.0])[1][0])
         metres_per_pixel_deg = METRES_PER_DEGREE_LON_EQUATOR * math.cos(math.radians(centre_lat))
         drawn, strayed_m, geometries = {}, 0.0, None
+        to_lon_lat = self.frame.to_lon_lat_within(shapely.total_bounds([self.seen_m, self.shared_seen_m]))
         for zoom in sorted(zooms, reverse=True):
             pixel_deg = degrees_per_pixel(zoom)
             tolerance_m = pixel_deg * metres_per_pixel_deg - strayed_m
@@ -94,7 +95,7 @@ class Cover:
                 geometries = [
                     shapely.transform(
                         shapely.simplify(geometry, tolerance_m, preserve_topology=False),
-                        self.frame.to_lon_lat,
+                        to_lon_lat,
                         interleaved=False,
                     )
                     for geometry in (self.seen_m, self.shared_seen_m)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
+from numpy.polynomial import polynomial
 from pyproj import Transformer
 from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
@@ -22,6 +23,8 @@ from shapely.geometry.base import BaseGeometry
 MAX_ARC_STEP_DEG = 10.0
 # A step north (about 1 m) to find which way the meridian runs in the frame.
 _NORTH_STEP_DEG = 1e-5
+#: `to_lon_lat_within`'s bicubic, fitted on a grid of this many points a side.
+_FIT_DEGREE, _FIT_GRID = 3, 9
 
 
 class LocalFrame:
@@ -53,6 +56,40 @@ class LocalFrame:
             np.asarray(xs, dtype=float), np.asarray(ys, dtype=float), direction="INVERSE"
         )
         return np.asarray(lons), np.asarray(lats)
+
+    def to_lon_lat_within(self, bounds_m: tuple[float, float, float, float], tolerance_m: float = 0.01):
+        """`to_lon_lat` for points inside `bounds_m` (min x, min y, max x, max y), as a bicubic in x and y fitted to
+        exact points: the commune drawings take hundreds of thousands of vertices back to lon/lat, which the
+        ellipsoidal inverse did in 0.3 s on the city and the cubic does in a tenth of that. Checked on a finer
+        grid than it was fitted on; where it would stray more than `tolerance_m` (a box far wider than a
+        commune), the exact inverse is handed back instead."""
+        if not np.all(np.isfinite(bounds_m)):  # the bounds of nothing
+            return self.to_lon_lat
+        min_x, min_y, max_x, max_y = bounds_m
+        centre_x, centre_y = (min_x + max_x) / 2, (min_y + max_y) / 2
+        half_x, half_y = max((max_x - min_x) / 2, 1.0), max((max_y - min_y) / 2, 1.0)
+
+        def scaled(xs, ys) -> tuple[np.ndarray, np.ndarray]:
+            return (np.asarray(xs, dtype=float) - centre_x) / half_x, (np.asarray(ys, dtype=float) - centre_y) / half_y
+
+        def grid(count: int) -> tuple[np.ndarray, np.ndarray]:
+            xs, ys = np.meshgrid(np.linspace(min_x, max_x, count), np.linspace(min_y, max_y, count))
+            return xs.ravel(), ys.ravel()
+
+        fit_xs, fit_ys = grid(_FIT_GRID)
+        design = polynomial.polyvander2d(*scaled(fit_xs, fit_ys), (_FIT_DEGREE, _FIT_DEGREE))
+        shape = (_FIT_DEGREE + 1, _FIT_DEGREE + 1)
+        lon_coefficients, lat_coefficients = (
+            np.linalg.lstsq(design, values, rcond=None)[0].reshape(shape) for values in self.to_lon_lat(fit_xs, fit_ys)
+        )
+
+        def fitted(xs, ys) -> tuple[np.ndarray, np.ndarray]:
+            us, vs = scaled(xs, ys)
+            return polynomial.polyval2d(us, vs, lon_coefficients), polynomial.polyval2d(us, vs, lat_coefficients)
+
+        check_xs, check_ys = grid(2 * _FIT_GRID - 1)
+        back_xs, back_ys = self.to_metres(*fitted(check_xs, check_ys))
+        return fitted if np.hypot(back_xs - check_xs, back_ys - check_ys).max() <= tolerance_m else self.to_lon_lat
 
     def project(self, geometry: BaseGeometry) -> BaseGeometry:
         return shapely.transform(geometry, self.to_metres, interleaved=False)
