@@ -60,7 +60,7 @@ class LocalFrame:
     def to_lon_lat_within(self, bounds_m: tuple[float, float, float, float], tolerance_m: float = 0.01):
         """`to_lon_lat` for points inside `bounds_m` (min x, min y, max x, max y), as a bicubic in x and y fitted to
         exact points: the commune drawings take hundreds of thousands of vertices back to lon/lat, which the
-        ellipsoidal inverse did in 0.3 s on the city and the cubic does in a tenth of that. Checked on a finer
+        ellipsoidal inverse takes about 0.4 s for 800,000 points, the bicubic 0.07-0.25 s. Checked on a finer
         grid than it was fitted on; where it would stray more than `tolerance_m` (a box far wider than a
         commune), the exact inverse is handed back instead."""
         if not np.all(np.isfinite(bounds_m)):  # the bounds of nothing
